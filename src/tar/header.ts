@@ -1,0 +1,38 @@
+// The tar entry header as the codec sees it: every field that ustar, PAX and GNU extensions can carry,
+// kept exactly (numbers beyond octal range, fractional mtimes, binary xattr values, unknown PAX records).
+
+export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
+
+export interface TarHeader {
+  /** Path as stored (after PAX/GNU long-name resolution); directories may end in "/". */
+  name: string;
+  type: TarEntryType;
+  /** Permission and special bits (0o7777), without the S_IFMT type bits. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Payload size in bytes (0 for anything but regular files). */
+  size: number;
+  /** Modification time in whole seconds since the epoch. */
+  mtime: number;
+  /** Sub-second part of mtime in nanoseconds (from PAX mtime); 0 when absent. */
+  mtimeNsec?: number;
+  /** Target of symlinks and hardlinks. */
+  linkname?: string;
+  uname?: string;
+  gname?: string;
+  devmajor?: number;
+  devminor?: number;
+  /** Extended attributes (PAX SCHILY.xattr.*), values as raw bytes. Insertion order is kept. */
+  xattrs?: Map<string, Buffer>;
+  /**
+   * PAX records the codec does not map onto a field above (atime, ctime, vendor keys), kept verbatim
+   * so that a read → write round trip loses nothing.
+   */
+  paxExtra?: Map<string, Buffer>;
+}
+
+/** Tar block size. */
+export const BLOCK = 512;
+/** Bytes of zero padding after a payload of `size` bytes. */
+export const paddingFor = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK;
