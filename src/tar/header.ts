@@ -7,7 +7,10 @@ export interface TarHeader {
   /** Path as stored (after PAX/GNU long-name resolution); directories may end in "/". */
   name: string;
   type: TarEntryType;
-  /** Permission and special bits (0o7777), without the S_IFMT type bits. */
+  /**
+   * The mode field as stored: permission and special bits (0o7777). Writers should not set S_IFMT type bits;
+   * the reader keeps them when an old archiver wrote them (consumers mask with 0o7777).
+   */
   mode: number;
   uid: number;
   gid: number;
