@@ -1,0 +1,117 @@
+// Registry authentication: anonymous, Basic, and the bearer-token flow driven by WWW-Authenticate
+// (token fetched from the realm per scope, cached until it expires, refreshed once on a 401).
+// https://distribution.github.io/distribution/spec/auth/token/
+import { CtrError, unauthorized, unavailable } from '../errors.js';
+import { loadDockerCredentials, type Credentials } from './docker-config.js';
+import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
+import type { Transport } from './transport.js';
+
+/** Where credentials come from: explicit `-u`, else the Docker config (dir override), else none. */
+export interface CredentialOptions {
+  username?: string;
+  password?: string;
+  dockerConfigDir?: string;
+}
+
+interface CachedToken {
+  token: string;
+  expiresAt: number;
+}
+
+const MAX_TOKEN_BYTES = 1 << 20;
+
+/** Holds one registry's credentials, its last challenge and the bearer tokens per scope. */
+export class Authorizer {
+  private challenge: Challenge | undefined;
+  private readonly tokens = new Map<string, CachedToken>();
+  private creds: Promise<Credentials | undefined> | undefined;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly registry: string,
+    private readonly opts: CredentialOptions = {},
+  ) {}
+
+  /** The credentials that will be used (explicit first, then the Docker config); loaded once. */
+  credentials(signal?: AbortSignal): Promise<Credentials | undefined> {
+    this.creds ??= this.opts.username !== undefined
+      ? Promise.resolve({ username: this.opts.username, password: this.opts.password ?? '' })
+      : loadDockerCredentials(this.registry, this.opts.dockerConfigDir, signal);
+    return this.creds;
+  }
+
+  /** The Authorization header for a request needing `scope`, when a challenge has been seen. */
+  async header(scope: string, signal?: AbortSignal): Promise<string | undefined> {
+    const ch = this.challenge;
+    if (!ch) return undefined;
+    if (ch.scheme === 'basic') {
+      const c = await this.credentials(signal);
+      return c ? basicHeader(c) : undefined;
+    }
+    if (ch.scheme !== 'bearer') return undefined;
+    const cached = this.tokens.get(scope);
+    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`;
+    return `Bearer ${await this.fetchToken(ch, scope, signal)}`;
+  }
+
+  /** React to a 401: remember the challenge, drop the stale token; true when a retry may succeed. */
+  async onUnauthorized(wwwAuthenticate: string | undefined, scope: string, signal?: AbortSignal): Promise<boolean> {
+    const ch = parseWwwAuthenticate(wwwAuthenticate ?? '').find((c) => c.scheme === 'bearer' || c.scheme === 'basic');
+    if (!ch) return false;
+    this.challenge = ch;
+    this.tokens.delete(scope);
+    if (ch.scheme === 'basic') return (await this.credentials(signal)) !== undefined;
+    await this.fetchToken(ch, scope, signal);
+    return true;
+  }
+
+  /** A line explaining a final 401 without revealing secrets. */
+  async explainRejection(signal?: AbortSignal): Promise<string> {
+    const c = await this.credentials(signal).catch(() => undefined);
+    return c ? 'credentials rejected' : `authentication required (no credentials for ${this.registry}; use -u or docker login)`;
+  }
+
+  private async fetchToken(ch: Challenge, scope: string, signal?: AbortSignal): Promise<string> {
+    const realm = ch.params['realm'];
+    if (!realm) throw unauthorized(`registry ${this.registry}: bearer challenge without a realm`);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch (e) {
+      throw unauthorized(`registry ${this.registry}: bearer realm ${JSON.stringify(realm)} is not a URL`, e);
+    }
+    if (ch.params['service']) url.searchParams.set('service', ch.params['service']);
+    for (const s of new Set([...scope.split(' '), ...(ch.params['scope'] ?? '').split(' ')])) if (s) url.searchParams.append('scope', s);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const creds = await this.credentials(signal);
+    if (creds) headers['authorization'] = basicHeader(creds);
+    const res = await this.transport.send({ method: 'GET', url, headers, ...(signal ? { signal } : {}) });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      throw unauthorized(`registry ${this.registry}: token server ${url.host} refused: ${creds ? 'credentials rejected' : 'authentication required'} (HTTP ${res.statusCode})`);
+    }
+    if (res.statusCode !== 200) throw unavailable(`registry ${this.registry}: token server ${url.host} answered HTTP ${res.statusCode}`);
+    const token = parseTokenResponse(body, url.host, Date.now());
+    this.tokens.set(scope, token);
+    return token.token;
+  }
+}
+
+function parseTokenResponse(body: Buffer, host: string, now: number): CachedToken {
+  if (body.length > MAX_TOKEN_BYTES) throw new CtrError('LimitExceeded', `token server ${host}: response larger than 1 MiB`);
+  let j: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+  try {
+    j = JSON.parse(body.toString('utf8')) as typeof j;
+  } catch (e) {
+    throw unavailable(`token server ${host}: malformed JSON response`, e);
+  }
+  const token = typeof j.token === 'string' && j.token ? j.token : typeof j.access_token === 'string' ? j.access_token : '';
+  if (!token) throw unavailable(`token server ${host}: response has no token`);
+  const ttl = typeof j.expires_in === 'number' && j.expires_in > 0 ? j.expires_in : 60;
+  return { token, expiresAt: now + Math.max(1, ttl - 10) * 1000 };
+}
+
+function basicHeader(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+

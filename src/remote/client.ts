@@ -1,0 +1,145 @@
+// One registry endpoint: base URL (https, or http for --plain-http and loopback hosts), the transport and
+// the authorizer, and the request loop that adds auth, answers 401 challenges once, follows redirects
+// itself (Authorization only ever sent to the registry's own origin) and re-resolves expired redirects.
+import { CtrError, type ErrorCode } from '../errors.js';
+import { Authorizer, type CredentialOptions } from './auth.js';
+import { isLocalHost, registryHost } from './reference.js';
+import { Transport, headerValue, type HttpResponse, type TransportOptions } from './transport.js';
+
+/** Options of one registry client. */
+export interface ClientOptions extends TransportOptions, CredentialOptions {
+  /** Talk plain HTTP (`--plain-http`). Default: false, except for localhost/127.0.0.0/8/::1. */
+  plainHttp?: boolean;
+}
+
+/** One request through the client. `url` may be a path (`/v2/...`) relative to the registry. */
+export interface ClientRequest {
+  method: string;
+  url: string | URL;
+  /** Token scope, e.g. `repository:library/busybox:pull`. */
+  scope: string;
+  headers?: Record<string, string>;
+  body?: Buffer | AsyncIterable<Buffer>;
+  retryable?: boolean;
+  signal?: AbortSignal;
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** HTTP client of one registry: auth, redirects, retries. */
+export class RegistryClient {
+  readonly base: URL;
+  readonly transport: Transport;
+  readonly auth: Authorizer;
+
+  constructor(readonly registry: string, opts: ClientOptions = {}) {
+    const scheme = opts.plainHttp || isLocalHost(registry) ? 'http' : 'https';
+    this.base = new URL(`${scheme}://${registryHost(registry)}`);
+    this.transport = new Transport(opts);
+    this.auth = new Authorizer(this.transport, registry, opts);
+  }
+
+  /** Send a request; returns the final response (the caller consumes its body) and the URL that answered. */
+  async request(req: ClientRequest): Promise<{ res: HttpResponse; url: URL }> {
+    const first = new URL(req.url, this.base);
+    let url = first;
+    let method = req.method;
+    let body = req.body;
+    let authRetried = false;
+    let reResolved = false;
+    for (let hops = 0; ; ) {
+      const headers: Record<string, string> = { ...req.headers };
+      const own = url.origin === this.base.origin;
+      if (own) {
+        const h = await this.auth.header(req.scope, req.signal);
+        if (h) headers['authorization'] = h;
+      }
+      const res = await this.transport.send({
+        method, url, headers, ...(body !== undefined ? { body } : {}),
+        ...(req.retryable !== undefined ? { retryable: req.retryable } : {}), ...(req.signal ? { signal: req.signal } : {}),
+      });
+      if (res.statusCode === 401 && own && !authRetried) {
+        authRetried = true;
+        const canRetry = await this.auth.onUnauthorized(headerValue(res.headers, 'www-authenticate'), req.scope, req.signal);
+        if (canRetry && (body === undefined || Buffer.isBuffer(body))) {
+          await res.body.dump();
+          continue;
+        }
+      }
+      const location = headerValue(res.headers, 'location');
+      if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && location) {
+        await res.body.dump();
+        if (++hops > MAX_REDIRECTS) throw new CtrError('Unavailable', `${req.method} ${first.pathname}: more than ${MAX_REDIRECTS} redirects`);
+        url = new URL(location, url);
+        this.transport.log(`redirect to ${url.host}${url.pathname}`);
+        if (res.statusCode === 303) {
+          method = method === 'HEAD' ? 'HEAD' : 'GET';
+          body = undefined;
+        }
+        continue;
+      }
+      if (res.statusCode === 403 && url !== first && !reResolved && (method === 'GET' || method === 'HEAD')) {
+        // A pre-signed redirect URL expired: ask the registry again for a fresh one.
+        await res.body.dump();
+        reResolved = true;
+        url = first;
+        continue;
+      }
+      return { res, url };
+    }
+  }
+
+  /** Turn an unexpected response into a CtrError naming the operation (consumes the body). */
+  async statusError(res: HttpResponse, what: string, signal?: AbortSignal): Promise<CtrError> {
+    const detail = await registryErrorMessage(res);
+    const code = statusCode(res.statusCode);
+    let msg = detail ?? httpReason(res.statusCode);
+    if (res.statusCode === 401) msg = `unauthorized: ${await this.auth.explainRejection(signal)}`;
+    else if (res.statusCode === 403) msg = `denied${detail ? `: ${detail}` : ''}`;
+    return new CtrError(code, `${what}: ${msg}`);
+  }
+
+  /** Close connections. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}
+
+function statusCode(status: number): ErrorCode {
+  if (status === 401 || status === 403) return 'Unauthorized';
+  if (status === 404) return 'NotFound';
+  if (status === 429 || status >= 500) return 'Unavailable';
+  if (status === 413) return 'LimitExceeded';
+  if (status >= 400) return 'InvalidArgument';
+  return 'Internal';
+}
+
+function httpReason(status: number): string {
+  if (status === 404) return 'not found';
+  if (status === 429) return 'too many requests (HTTP 429)';
+  if (status >= 500) return `registry unavailable (HTTP ${status})`;
+  return `unexpected HTTP ${status}`;
+}
+
+/** The first message of a distribution error body (`{"errors":[{"code","message"}]}`), if any. */
+async function registryErrorMessage(res: HttpResponse): Promise<string | undefined> {
+  let text = '';
+  try {
+    for await (const chunk of res.body) {
+      text += (chunk as Buffer).toString('utf8');
+      if (text.length > MAX_ERROR_BODY) break;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    res.body.destroy();
+  }
+  try {
+    const j = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const e = j.errors?.[0];
+    return e ? (e.message || e.code?.toLowerCase().replace(/_/g, ' ')) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,144 @@
+// A registry reference as an image endpoint: implements ImageSource (resolve, fetch) and ImageSink
+// (has, put, tag) over one Repository, so pull and push are the generic image copy.
+import { CtrError, withContext } from '../errors.js';
+import type { BlobProgress, ImageSink, ImageSource } from '../image/endpoint.js';
+import { isIndexType, isManifestType } from '../oci/media-types.js';
+import type { Descriptor } from '../oci/types.js';
+import { RegistryClient } from './client.js';
+import { formatReference, parseReference, referenceTarget, type Reference } from './reference.js';
+import { MAX_MANIFEST_BYTES, Repository } from './repository.js';
+
+/** Options of openRegistry (the CLI's registry flags). */
+export interface RegistryOptions {
+  /** `--plain-http`. Default false (loopback hosts always use plain HTTP). */
+  plainHttp?: boolean;
+  /** `-k/--skip-verify`: do not verify TLS certificates. Default false. */
+  skipVerify?: boolean;
+  /** `--tlscacert FILE`: PEM CA bundle trusted in addition to the system roots. */
+  tlsCaCert?: string;
+  /** `-u user[:pass]` split; when unset, credentials come from the Docker config. */
+  username?: string;
+  password?: string;
+  /** Directory of config.json. Default $DOCKER_CONFIG, else ~/.docker. */
+  dockerConfigDir?: string;
+  /** Retries after the first attempt on connection errors, 429 and 5xx. Default 4. */
+  retries?: number;
+  /** First backoff delay in ms (doubles per retry, with jitter). Default 250. */
+  retryBaseMs?: number;
+  /** Cap of one backoff delay (and of Retry-After) in ms. Default 10_000. */
+  retryMaxMs?: number;
+  /** Connect/response-header timeout in ms. Default 30_000. */
+  timeoutMs?: number;
+  /** Blobs larger than this are uploaded in PATCH chunks of this size. Default 16 MiB. */
+  uploadChunkSize?: number;
+  /** A repository on the same registry to try cross-mounting blobs from when pushing. */
+  mountFrom?: string;
+  /** Receives request/retry lines (`--debug`); never credentials. */
+  debug?: (line: string) => void;
+  /** Per-blob progress of uploads (done/skipped/mounted). */
+  onProgress?: (p: BlobProgress) => void;
+}
+
+/** Which repositories of a registry are known to hold a blob (filled by fetches; used for cross-repo mounts). */
+const knownBlobSources = new Map<string, string>();
+
+/** A registry repository usable as source and sink of image copies; also exposes the Repository for Range reads. */
+export class RegistryEndpoint implements ImageSource, ImageSink {
+  readonly label: string;
+  readonly reference: Reference;
+  readonly client: RegistryClient;
+  readonly repository: Repository;
+
+  constructor(ref: string, private readonly opts: RegistryOptions = {}) {
+    this.reference = parseReference(ref);
+    this.label = formatReference(this.reference);
+    this.client = new RegistryClient(this.reference.registry, {
+      ...pick(opts), backoff: { ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+        ...(opts.retryBaseMs !== undefined ? { baseMs: opts.retryBaseMs } : {}), ...(opts.retryMaxMs !== undefined ? { maxMs: opts.retryMaxMs } : {}) },
+    });
+    this.repository = new Repository(this.client, this.reference.repository, {
+      ...(opts.uploadChunkSize !== undefined ? { uploadChunkSize: opts.uploadChunkSize } : {}),
+    });
+  }
+
+  /** The root descriptor of the reference (tag or digest). */
+  async resolve(signal?: AbortSignal): Promise<Descriptor> {
+    return this.wrap('resolve', () => this.repository.resolve(referenceTarget(this.reference), signal));
+  }
+
+  /** Bytes of a manifest (verified) or a blob (streamed; the caller verifies). */
+  async fetch(desc: Descriptor, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
+    return this.wrap('fetch', async () => {
+      if (isManifestType(desc.mediaType) || isIndexType(desc.mediaType)) return once((await this.repository.fetchManifest(desc, signal)).bytes);
+      knownBlobSources.set(this.sourceKey(desc.digest), this.reference.repository);
+      return this.repository.fetchBlob(desc, signal);
+    });
+  }
+
+  /** True when the registry already has this manifest or blob in the repository. */
+  async has(desc: Descriptor, signal?: AbortSignal): Promise<boolean> {
+    return this.wrap('check', async () => {
+      if (isManifestType(desc.mediaType) || isIndexType(desc.mediaType)) return this.repository.hasManifest(desc.digest, signal);
+      return (await this.repository.headBlob(desc.digest, signal)) !== undefined;
+    });
+  }
+
+  /** Upload a blob (skip/mount/upload) or PUT a manifest by digest. */
+  async put(desc: Descriptor, content: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<void> {
+    return this.wrap('push', async () => {
+      if (isManifestType(desc.mediaType) || isIndexType(desc.mediaType)) {
+        return this.repository.pushManifest(desc, await readAll(content, desc), undefined, signal);
+      }
+      const mountFrom = this.opts.mountFrom ?? knownBlobSources.get(this.sourceKey(desc.digest));
+      const state = await this.repository.pushBlob(desc, content, { ...(mountFrom ? { mountFrom } : {}), ...(signal ? { signal } : {}) });
+      this.opts.onProgress?.({ digest: desc.digest, mediaType: desc.mediaType, done: desc.size, total: desc.size, state: state === 'uploaded' ? 'done' : state });
+    });
+  }
+
+  /** PUT the manifest bytes under the reference's tag (or by digest for a digest reference). */
+  async tag(desc: Descriptor, bytes: Buffer, signal?: AbortSignal): Promise<void> {
+    return this.wrap('tag', () => this.repository.pushManifest(desc, bytes, this.reference.tag, signal));
+  }
+
+  /** Close the connection pool. */
+  close(): Promise<void> {
+    return this.client.close();
+  }
+
+  private sourceKey(digest: string): string {
+    return `${this.reference.registry} ${digest}`;
+  }
+
+  private async wrap<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw e instanceof CtrError && e.message.includes(this.reference.repository) ? e : withContext(`${op} ${this.label}`, e);
+    }
+  }
+}
+
+/** Open a registry reference as an image source and sink. Throws InvalidArgument for a bad reference. */
+export function openRegistry(ref: string, opts: RegistryOptions = {}): RegistryEndpoint {
+  return new RegistryEndpoint(ref, opts);
+}
+
+function pick(o: RegistryOptions) {
+  const { plainHttp, skipVerify, tlsCaCert, username, password, dockerConfigDir, timeoutMs, debug } = o;
+  return Object.fromEntries(Object.entries({ plainHttp, skipVerify, tlsCaCert, username, password, dockerConfigDir, timeoutMs, debug }).filter(([, v]) => v !== undefined));
+}
+
+async function readAll(content: AsyncIterable<Buffer>, desc: Descriptor): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of content) {
+    n += c.length;
+    if (n > MAX_MANIFEST_BYTES) throw new CtrError('LimitExceeded', `manifest ${desc.digest} exceeds the ${MAX_MANIFEST_BYTES}-byte limit`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function* once(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}

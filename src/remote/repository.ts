@@ -1,0 +1,419 @@
+// One repository on one registry: resolve tags, fetch verified manifests, stream blobs (resuming after a
+// dropped connection), Range and multi-range reads for lazy mounts, and pushes (HEAD skip, cross-repo mount,
+// monolithic or chunked upload, manifest PUT). https://github.com/opencontainers/distribution-spec/blob/main/spec.md
+import { createHash } from 'node:crypto';
+import { CtrError, digestMismatch, limitExceeded, unavailable, unsupported } from '../errors.js';
+import { isDigest, sha256Digest } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
+import type { Descriptor } from '../oci/types.js';
+import {
+  multipartBoundary, parseContentRange, parseMultipartByteRanges, rangeHeader, sliceRanges,
+  type ByteRange, type RangePart,
+} from './byte-ranges.js';
+import type { RegistryClient } from './client.js';
+import { headerValue, isNetworkError, type HttpResponse } from './transport.js';
+
+/** Largest manifest or index accepted (containerd uses the same limit). */
+export const MAX_MANIFEST_BYTES = 4 << 20;
+
+/** Accept header for manifests: OCI and Docker, single and multi-platform. */
+export const MANIFEST_ACCEPT = [MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifest, MediaType.DockerManifestList].join(', ');
+
+/** Tunables of a repository. */
+export interface RepositoryOptions {
+  /** Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks of this size. Default 16 MiB. */
+  uploadChunkSize?: number;
+  /** How often a blob download resumes (Range from the last byte) after a dropped connection. Default 3. */
+  resumeAttempts?: number;
+}
+
+/** A manifest's verified bytes and its descriptor. */
+export interface FetchedManifest {
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
+/** What pushBlob did. */
+export type PushResult = 'skipped' | 'mounted' | 'uploaded';
+
+/** Options of pushBlob. */
+export interface PushBlobOptions {
+  /** Another repository on the same registry that may hold the blob (tries `POST ?mount=&from=`). */
+  mountFrom?: string;
+  signal?: AbortSignal;
+}
+
+/** Client for `<registry>/<name>`. */
+export class Repository {
+  private multiRangeRefused = false;
+  private readonly pullScope: string;
+  private readonly pushScope: string;
+
+  constructor(readonly client: RegistryClient, readonly name: string, private readonly opts: RepositoryOptions = {}) {
+    this.pullScope = `repository:${name}:pull`;
+    this.pushScope = `repository:${name}:pull,push`;
+  }
+
+  /** `registry/name` for messages. */
+  get label(): string {
+    return `${this.client.registry}/${this.name}`;
+  }
+
+  /** The descriptor of a tag or digest (HEAD, falling back to GET when HEAD is refused or incomplete). Throws NotFound. */
+  async resolve(target: string, signal?: AbortSignal): Promise<Descriptor> {
+    const { res } = await this.client.request({
+      method: 'HEAD', url: this.path('manifests', target), scope: this.pullScope,
+      headers: { accept: MANIFEST_ACCEPT }, ...opt(signal),
+    });
+    await res.body.dump();
+    const digest = headerValue(res.headers, 'docker-content-digest');
+    const mediaType = stripParams(headerValue(res.headers, 'content-type'));
+    const size = Number(headerValue(res.headers, 'content-length'));
+    if (res.statusCode === 200 && digest && isDigest(digest) && mediaType && Number.isSafeInteger(size) && size > 0) {
+      if (isDigest(target) && digest !== target) throw digestMismatch(`resolve ${this.label}@${target}: registry reports digest ${digest}`);
+      if (size > MAX_MANIFEST_BYTES) throw limitExceeded(`resolve ${this.ref(target)}: manifest is ${size} bytes, limit ${MAX_MANIFEST_BYTES}`);
+      return { mediaType, digest, size };
+    }
+    return (await this.fetchManifest(target, signal)).descriptor;
+  }
+
+  /** Fetch a manifest/index by descriptor, digest or tag; verifies size limit and digest. */
+  async fetchManifest(target: Descriptor | string, signal?: AbortSignal): Promise<FetchedManifest> {
+    const desc = typeof target === 'string' ? undefined : target;
+    const ref = desc?.digest ?? (target as string);
+    const what = `fetch manifest ${this.ref(ref)}`;
+    if (desc && desc.size > MAX_MANIFEST_BYTES) throw limitExceeded(`${what}: descriptor size ${desc.size} exceeds the ${MAX_MANIFEST_BYTES}-byte manifest limit`);
+    const { res } = await this.client.request({
+      method: 'GET', url: this.path('manifests', ref), scope: this.pullScope,
+      headers: { accept: desc?.mediaType ? `${desc.mediaType}, ${MANIFEST_ACCEPT}` : MANIFEST_ACCEPT }, ...opt(signal),
+    });
+    if (res.statusCode !== 200) throw await this.client.statusError(res, what, signal);
+    const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `${what}: manifest exceeds the ${MAX_MANIFEST_BYTES}-byte limit`);
+    const got = sha256Digest(bytes);
+    const want = desc?.digest ?? (isDigest(ref) ? ref : headerValue(res.headers, 'docker-content-digest'));
+    if (want !== undefined && want !== got) throw digestMismatch(`${what}: content digest ${got} does not match ${want}`);
+    const mediaType = desc?.mediaType ?? stripParams(headerValue(res.headers, 'content-type')) ?? jsonMediaType(bytes);
+    if (!mediaType) throw new CtrError('Unsupported', `${what}: no media type in response or manifest`);
+    return { descriptor: { mediaType, digest: got, size: bytes.length }, bytes };
+  }
+
+  /** True when the manifest with this digest exists in the repository. */
+  async hasManifest(digest: string, signal?: AbortSignal): Promise<boolean> {
+    const { res } = await this.client.request({
+      method: 'HEAD', url: this.path('manifests', digest), scope: this.pullScope, headers: { accept: MANIFEST_ACCEPT }, ...opt(signal),
+    });
+    await res.body.dump();
+    if (res.statusCode === 200) return true;
+    if (res.statusCode === 404) return false;
+    throw await this.client.statusError(res, `check manifest ${this.ref(digest)}`, signal);
+  }
+
+  /** Stream a blob; a dropped connection resumes with a Range request from the last byte. The caller verifies the digest. */
+  async fetchBlob(desc: Descriptor, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
+    const res = await this.openBlob(desc.digest, 0, signal);
+    return this.resumingBody(desc, res, signal);
+  }
+
+  private async *resumingBody(desc: Descriptor, first: HttpResponse, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    let res = first;
+    let received = 0;
+    let skip = 0;
+    const maxResumes = this.opts.resumeAttempts ?? 3;
+    for (let resumes = 0; ; ) {
+      try {
+        for await (const raw of res.body) {
+          let chunk = raw as Buffer;
+          if (skip > 0) {
+            const n = Math.min(skip, chunk.length);
+            skip -= n;
+            chunk = chunk.subarray(n);
+            if (chunk.length === 0) continue;
+          }
+          received += chunk.length;
+          if (received > desc.size) throw digestMismatch(`fetch blob ${this.ref(desc.digest)}: more than the ${desc.size} bytes of its descriptor`);
+          yield chunk;
+        }
+        if (received >= desc.size) return;
+        if (resumes >= maxResumes) throw unavailable(`fetch blob ${this.ref(desc.digest)}: body ended at ${received} of ${desc.size} bytes`);
+      } catch (e) {
+        res.body.destroy();
+        if (signal?.aborted || !isNetworkError(e) || resumes >= maxResumes) {
+          if (e instanceof CtrError || signal?.aborted) throw e;
+          throw unavailable(`fetch blob ${this.ref(desc.digest)}: connection failed at ${received} of ${desc.size} bytes`, e);
+        }
+      }
+      resumes++;
+      this.client.transport.log(`fetch blob ${desc.digest}: resuming at byte ${received}`);
+      res = await this.openBlob(desc.digest, received, signal);
+      skip = res.statusCode === 200 ? received : 0;
+    }
+  }
+
+  private async openBlob(digest: string, from: number, signal?: AbortSignal): Promise<HttpResponse> {
+    const headers: Record<string, string> = from > 0 ? { range: `bytes=${from}-` } : {};
+    const { res } = await this.client.request({ method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers, ...opt(signal) });
+    if (res.statusCode === 200 || (from > 0 && res.statusCode === 206 && parseContentRange(headerValue(res.headers, 'content-range'))?.start === from)) return res;
+    throw await this.client.statusError(res, `fetch blob ${this.ref(digest)}`, signal);
+  }
+
+  /** Size of a blob from HEAD, or undefined when the registry does not have it (`scope` defaults to pull). */
+  async headBlob(digest: string, signal?: AbortSignal, scope = this.pullScope): Promise<number | undefined> {
+    const { res } = await this.client.request({ method: 'HEAD', url: this.path('blobs', digest), scope, ...opt(signal) });
+    await res.body.dump();
+    if (res.statusCode === 404) return undefined;
+    const size = Number(headerValue(res.headers, 'content-length'));
+    if (res.statusCode === 200 && Number.isSafeInteger(size)) return size;
+    throw await this.client.statusError(res, `check blob ${this.ref(digest)}`, signal);
+  }
+
+  /** Size of a blob: HEAD, or when HEAD is refused the Content-Range of a `bytes=0-1` GET. Throws NotFound. */
+  async blobSize(digest: string, signal?: AbortSignal): Promise<number> {
+    let size: number | undefined;
+    try {
+      size = await this.headBlob(digest, signal);
+    } catch (e) {
+      if (e instanceof CtrError && (e.code === 'NotFound' || e.code === 'Aborted')) throw e;
+      const { res } = await this.client.request({
+        method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: 'bytes=0-1' }, ...opt(signal),
+      });
+      const cr = parseContentRange(headerValue(res.headers, 'content-range'));
+      if (res.statusCode === 206 && cr?.size !== undefined) {
+        res.body.destroy();
+        return cr.size;
+      }
+      throw await this.client.statusError(res, `size of blob ${this.ref(digest)}`, signal);
+    }
+    if (size === undefined) throw new CtrError('NotFound', `blob ${this.ref(digest)}: blob unknown to registry`);
+    return size;
+  }
+
+  /** Read `length` bytes at `offset` with one Range request; the registry must answer 206. */
+  async blobRange(digest: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    if (length <= 0) return Buffer.alloc(0);
+    const what = `read blob ${this.ref(digest)} bytes ${offset}-${offset + length - 1}`;
+    const { res } = await this.client.request({
+      method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader([{ offset, length }]) }, ...opt(signal),
+    });
+    if (res.statusCode === 200) {
+      res.body.destroy();
+      throw unsupported(`${what}: registry ignored the Range header (answered 200)`);
+    }
+    if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
+    const cr = parseContentRange(headerValue(res.headers, 'content-range'));
+    const data = await readLimited(res, length, `${what}: response longer than requested`);
+    if (!cr || cr.start !== offset || data.length !== cr.end - cr.start + 1) throw unavailable(`${what}: response Content-Range does not match (${headerValue(res.headers, 'content-range') ?? 'none'})`);
+    return data;
+  }
+
+  /**
+   * Read several ranges with one multi-range request (multipart/byteranges). Falls back to one covering
+   * range when the registry refuses multi-range (400/416), and slices a 200 full body.
+   */
+  async blobRanges(digest: string, ranges: readonly ByteRange[], signal?: AbortSignal): Promise<Buffer[]> {
+    const wanted = ranges.filter((r) => r.length > 0);
+    if (wanted.length === 0) return ranges.map(() => Buffer.alloc(0));
+    if (wanted.length === 1) return fill(ranges, [await this.blobRange(digest, wanted[0]!.offset, wanted[0]!.length, signal)]);
+    if (this.multiRangeRefused) return fill(ranges, await this.coveringRange(digest, wanted, signal));
+    const what = `read blob ${this.ref(digest)} (${wanted.length} ranges)`;
+    const { res } = await this.client.request({
+      method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader(wanted) }, ...opt(signal),
+    });
+    if (res.statusCode === 400 || res.statusCode === 416) {
+      await res.body.dump();
+      this.multiRangeRefused = true;
+      this.client.transport.log(`${what}: multi-range refused (HTTP ${res.statusCode}), using one covering range`);
+      return fill(ranges, await this.coveringRange(digest, wanted, signal));
+    }
+    if (res.statusCode !== 200 && res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
+    const body = Buffer.from(await res.body.arrayBuffer());
+    let parts: RangePart[];
+    if (res.statusCode === 200) parts = [{ offset: 0, data: body }];
+    else {
+      const boundary = multipartBoundary(headerValue(res.headers, 'content-type'));
+      const cr = parseContentRange(headerValue(res.headers, 'content-range'));
+      if (boundary) parts = parseMultipartByteRanges(body, boundary);
+      else if (cr) parts = [{ offset: cr.start, data: body }];
+      else throw unavailable(`${what}: 206 without Content-Range or multipart body`);
+    }
+    return fill(ranges, sliceRanges(parts, wanted));
+  }
+
+  private async coveringRange(digest: string, wanted: readonly ByteRange[], signal?: AbortSignal): Promise<Buffer[]> {
+    const start = Math.min(...wanted.map((r) => r.offset));
+    const end = Math.max(...wanted.map((r) => r.offset + r.length));
+    const data = await this.blobRange(digest, start, end - start, signal);
+    return sliceRanges([{ offset: start, data }], wanted);
+  }
+
+  /** Upload a blob unless present; tries a cross-repository mount first when `mountFrom` is given. */
+  async pushBlob(desc: Descriptor, content: AsyncIterable<Buffer> | Buffer, opts: PushBlobOptions = {}): Promise<PushResult> {
+    const { signal } = opts;
+    if ((await this.headBlob(desc.digest, signal, this.pushScope)) !== undefined) return 'skipped';
+    const what = `push blob ${this.ref(desc.digest)}`;
+    const mount = opts.mountFrom !== undefined && opts.mountFrom !== this.name;
+    const start = new URL(this.path('blobs', 'uploads/'), this.client.base);
+    if (mount) {
+      start.searchParams.set('mount', desc.digest);
+      start.searchParams.set('from', opts.mountFrom!);
+    }
+    const scope = mount ? `${this.pushScope} repository:${opts.mountFrom}:pull` : this.pushScope;
+    const { res } = await this.client.request({ method: 'POST', url: start, scope, headers: { 'content-length': '0' }, ...opt(signal) });
+    if (res.statusCode === 201 && mount) {
+      await res.body.dump();
+      return 'mounted';
+    }
+    if (res.statusCode !== 202) throw await this.client.statusError(res, what, signal);
+    await res.body.dump();
+    const location = this.uploadLocation(res, what);
+    const chunk = this.opts.uploadChunkSize ?? 16 << 20;
+    if (desc.size <= chunk) await this.putMonolithic(desc, location, await collect(content, desc, what), signal);
+    else await this.putChunked(desc, location, content, chunk, signal);
+    return 'uploaded';
+  }
+
+  private async putMonolithic(desc: Descriptor, location: URL, data: Buffer, signal?: AbortSignal): Promise<void> {
+    const url = new URL(location);
+    url.searchParams.set('digest', desc.digest);
+    const { res } = await this.client.request({
+      method: 'PUT', url, scope: this.pushScope, body: data,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(data.length) }, ...opt(signal),
+    });
+    if (res.statusCode !== 201) throw await this.client.statusError(res, `push blob ${this.ref(desc.digest)}`, signal);
+    await res.body.dump();
+  }
+
+  private async putChunked(desc: Descriptor, location: URL, content: AsyncIterable<Buffer> | Buffer, chunk: number, signal?: AbortSignal): Promise<void> {
+    const what = `push blob ${this.ref(desc.digest)}`;
+    const hash = createHash('sha256');
+    let url = location;
+    let offset = 0;
+    for await (const piece of rechunk(content, chunk)) {
+      hash.update(piece);
+      if (offset + piece.length > desc.size) throw digestMismatch(`${what}: content longer than the descriptor size ${desc.size}`);
+      const { res } = await this.client.request({
+        method: 'PATCH', url, scope: this.pushScope, body: piece, retryable: false,
+        headers: {
+          'content-type': 'application/octet-stream', 'content-length': String(piece.length),
+          'content-range': `${offset}-${offset + piece.length - 1}`,
+        }, ...opt(signal),
+      });
+      if (res.statusCode !== 202) throw await this.client.statusError(res, `${what} (chunk at ${offset})`, signal);
+      await res.body.dump();
+      url = this.uploadLocation(res, what);
+      offset += piece.length;
+    }
+    const got = `sha256:${hash.digest('hex')}`;
+    if (offset !== desc.size || got !== desc.digest) {
+      await this.client.request({ method: 'DELETE', url, scope: this.pushScope, ...opt(signal) }).then((r) => r.res.body.dump(), () => undefined);
+      throw digestMismatch(`${what}: content is ${offset} bytes with digest ${got}, descriptor says ${desc.size} bytes ${desc.digest}`);
+    }
+    await this.putMonolithic(desc, url, Buffer.alloc(0), signal);
+  }
+
+  /** Store a manifest (by digest, or under `tag` when given); verifies its digest first. */
+  async pushManifest(desc: Descriptor, bytes: Buffer, tag?: string, signal?: AbortSignal): Promise<void> {
+    const what = `push manifest ${this.ref(tag ?? desc.digest)}`;
+    const got = sha256Digest(bytes);
+    if (got !== desc.digest || bytes.length !== desc.size) throw digestMismatch(`${what}: bytes have digest ${got} (${bytes.length} bytes), descriptor says ${desc.digest} (${desc.size} bytes)`);
+    if (bytes.length > MAX_MANIFEST_BYTES) throw limitExceeded(`${what}: manifest is ${bytes.length} bytes, limit ${MAX_MANIFEST_BYTES}`);
+    const { res } = await this.client.request({
+      method: 'PUT', url: this.path('manifests', tag ?? desc.digest), scope: this.pushScope, body: bytes,
+      headers: { 'content-type': desc.mediaType, 'content-length': String(bytes.length) }, ...opt(signal),
+    });
+    if (res.statusCode !== 201 && res.statusCode !== 200) throw await this.client.statusError(res, what, signal);
+    await res.body.dump();
+    const echoed = headerValue(res.headers, 'docker-content-digest');
+    if (echoed && echoed !== desc.digest) throw digestMismatch(`${what}: registry stored it as ${echoed}`);
+  }
+
+  private uploadLocation(res: HttpResponse, what: string): URL {
+    const loc = headerValue(res.headers, 'location');
+    if (!loc) throw unavailable(`${what}: registry gave no upload Location`);
+    return new URL(loc, this.client.base);
+  }
+
+  private path(kind: 'manifests' | 'blobs', ref: string): string {
+    return `/v2/${this.name}/${kind}/${ref}`;
+  }
+
+  private ref(target: string): string {
+    return isDigest(target) ? `${this.label}@${target}` : `${this.label}:${target}`;
+  }
+}
+
+const opt = (signal?: AbortSignal) => (signal ? { signal } : {});
+
+function stripParams(ct: string | undefined): string | undefined {
+  const v = ct?.split(';')[0]?.trim();
+  return v ? v : undefined;
+}
+
+function jsonMediaType(bytes: Buffer): string | undefined {
+  try {
+    const mt = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
+    return typeof mt === 'string' ? mt : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function fill(ranges: readonly ByteRange[], got: Buffer[]): Buffer[] {
+  let i = 0;
+  return ranges.map((r) => (r.length > 0 ? got[i++]! : Buffer.alloc(0)));
+}
+
+/** Read a response body, failing with LimitExceeded past `limit` bytes. */
+async function readLimited(res: HttpResponse, limit: number, message: string): Promise<Buffer> {
+  const declared = Number(headerValue(res.headers, 'content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    res.body.destroy();
+    throw limitExceeded(message);
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    n += (c as Buffer).length;
+    if (n > limit) {
+      res.body.destroy();
+      throw limitExceeded(message);
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function collect(content: AsyncIterable<Buffer> | Buffer, desc: Descriptor, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of Buffer.isBuffer(content) ? [content] : content) {
+    n += c.length;
+    if (n > desc.size) throw digestMismatch(`${what}: content longer than the descriptor size ${desc.size}`);
+    chunks.push(c);
+  }
+  const data = Buffer.concat(chunks);
+  const got = sha256Digest(data);
+  if (got !== desc.digest || data.length !== desc.size) throw digestMismatch(`${what}: content is ${data.length} bytes with digest ${got}, descriptor says ${desc.size} bytes ${desc.digest}`);
+  return data;
+}
+
+/** Regroup a stream into buffers of exactly `size` bytes (the last one shorter). */
+async function* rechunk(content: AsyncIterable<Buffer> | Buffer, size: number): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let n = 0;
+  for await (const c of Buffer.isBuffer(content) ? [content] : content) {
+    let rest = c;
+    while (n + rest.length >= size) {
+      const take = size - n;
+      pending.push(rest.subarray(0, take));
+      yield Buffer.concat(pending);
+      pending = [];
+      n = 0;
+      rest = rest.subarray(take);
+    }
+    if (rest.length > 0) {
+      pending.push(rest);
+      n += rest.length;
+    }
+  }
+  if (n > 0) yield Buffer.concat(pending);
+}
