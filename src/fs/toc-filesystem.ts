@@ -1,0 +1,134 @@
+// The read-only filesystem of one eStargz layer, served over FUSE: metadata from the inode table built from
+// the TOC, file contents from a ChunkSource (the lazy layer). Immutable, so the kernel may cache pages
+// across opens (keep-cache) and directory listings (cache-dir).
+
+import { Errno, FuseErrno } from '../fuse/errno.js';
+import type { Attr, AttrReply, DirEntry, Entry, OpenReply, RawFileSystem, RequestContext, StatFs } from '../fuse/raw-filesystem.js';
+import { AccessRecorder } from './access-recorder.js';
+import type { ChunkSource } from './chunk-source.js';
+import type { Inode } from './inode.js';
+import type { InodeTable } from './inode-table.js';
+
+/** access(2) mask bit asking for write permission. */
+const W_OK = 2;
+
+/** Options of TocFileSystem. */
+export interface TocFileSystemOptions {
+  /** Called with a file's path (no leading "/") the first time it is opened (optimize's recorder). Default none. */
+  onAccess?: (path: string) => void;
+  /** Name and attribute cache timeout handed to the kernel. Default: the mount's own timeouts. */
+  cacheTimeoutMs?: number;
+}
+
+/** A RawFileSystem over one layer's inode table and chunk source. */
+export class TocFileSystem implements RawFileSystem {
+  private readonly recorder: AccessRecorder | undefined;
+
+  constructor(
+    private readonly table: InodeTable,
+    private readonly source: ChunkSource,
+    private readonly options: TocFileSystemOptions = {},
+  ) {
+    this.recorder = options.onAccess ? new AccessRecorder(options.onAccess) : undefined;
+  }
+
+  async lookup(parent: number, name: string): Promise<Entry> {
+    const child = this.dir(parent).children?.get(name);
+    if (!child) throw new FuseErrno(Errno.ENOENT);
+    return this.entryOf(child);
+  }
+
+  async getattr(ino: number): Promise<AttrReply> {
+    const reply: AttrReply = { attr: attrOf(this.inode(ino)) };
+    if (this.options.cacheTimeoutMs !== undefined) reply.attrTimeoutMs = this.options.cacheTimeoutMs;
+    return reply;
+  }
+
+  async readlink(ino: number): Promise<string> {
+    const node = this.inode(ino);
+    if (node.kind !== 'symlink') throw new FuseErrno(Errno.EINVAL);
+    return node.linkName ?? '';
+  }
+
+  async open(ino: number): Promise<OpenReply> {
+    const node = this.inode(ino);
+    if (node.kind === 'dir') throw new FuseErrno(Errno.EISDIR);
+    if (node.kind === 'reg') this.recorder?.record(node.ino, node.path);
+    return { keepCache: true };
+  }
+
+  async read(ino: number, _fh: number, offset: number, size: number, ctx: RequestContext): Promise<Uint8Array> {
+    const node = this.inode(ino);
+    if (node.kind === 'dir') throw new FuseErrno(Errno.EISDIR);
+    if (node.kind !== 'reg' || !node.entry) throw new FuseErrno(Errno.EINVAL);
+    return this.source.readFileRange(node.entry, offset, size, ctx.signal);
+  }
+
+  async opendir(ino: number): Promise<OpenReply> {
+    this.dir(ino);
+    return { cacheDir: true, keepCache: true };
+  }
+
+  async readdir(ino: number): Promise<DirEntry[]> {
+    const children = [...(this.dir(ino).children ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return children.map(([name, node]) => ({ name, ino: node.ino, mode: node.mode, entry: this.entryOf(node) }));
+  }
+
+  async statfs(): Promise<StatFs> {
+    let bytes = 0;
+    for (const node of this.table.inodes()) bytes += node.kind === 'reg' ? node.size : 0;
+    return { blocks: Math.ceil(bytes / 4096), bfree: 0, bavail: 0, files: this.table.size, ffree: 0, bsize: 4096, frsize: 4096, namelen: 255 };
+  }
+
+  async getxattr(ino: number, name: string): Promise<Uint8Array> {
+    const value = this.inode(ino).xattrs.get(name);
+    if (!value) throw new FuseErrno(Errno.ENODATA);
+    return value;
+  }
+
+  async listxattr(ino: number): Promise<string[]> {
+    return [...this.inode(ino).xattrs.keys()];
+  }
+
+  async access(ino: number, mask: number): Promise<void> {
+    this.inode(ino);
+    if (mask & W_OK) throw new FuseErrno(Errno.EROFS);
+  }
+
+  private inode(ino: number): Inode {
+    const node = this.table.get(ino);
+    if (!node) throw new FuseErrno(Errno.ENOENT, `no inode ${ino}`);
+    return node;
+  }
+
+  private dir(ino: number): Inode {
+    const node = this.inode(ino);
+    if (node.kind !== 'dir') throw new FuseErrno(Errno.ENOTDIR);
+    return node;
+  }
+
+  private entryOf(node: Inode): Entry {
+    const entry: Entry = { attr: attrOf(node) };
+    if (this.options.cacheTimeoutMs !== undefined) {
+      entry.entryTimeoutMs = this.options.cacheTimeoutMs;
+      entry.attrTimeoutMs = this.options.cacheTimeoutMs;
+    }
+    return entry;
+  }
+}
+
+/** FUSE attributes of an inode. */
+export function attrOf(node: Inode): Attr {
+  const attr: Attr = {
+    ino: node.ino,
+    mode: node.mode,
+    nlink: node.nlink,
+    uid: node.uid,
+    gid: node.gid,
+    size: node.size,
+    mtime: { sec: node.mtime },
+    blocks: node.kind === 'reg' || node.kind === 'dir' ? Math.ceil(node.size / 512) : 0,
+  };
+  if (node.kind === 'char' || node.kind === 'block') attr.rdev = { ...node.rdev };
+  return attr;
+}
