@@ -32,25 +32,25 @@ export class TocFileSystem implements RawFileSystem {
     this.recorder = options.onAccess ? new AccessRecorder(options.onAccess) : undefined;
   }
 
-  async lookup(parent: number, name: string): Promise<Entry> {
+  async lookup(parent: number, name: string, _ctx?: RequestContext): Promise<Entry> {
     const child = this.dir(parent).children?.get(name);
     if (!child) throw new FuseErrno(Errno.ENOENT);
     return this.entryOf(child);
   }
 
-  async getattr(ino: number): Promise<AttrReply> {
+  async getattr(ino: number, _ctx?: RequestContext): Promise<AttrReply> {
     const reply: AttrReply = { attr: attrOf(this.inode(ino)) };
     if (this.options.cacheTimeoutMs !== undefined) reply.attrTimeoutMs = this.options.cacheTimeoutMs;
     return reply;
   }
 
-  async readlink(ino: number): Promise<string> {
+  async readlink(ino: number, _ctx?: RequestContext): Promise<string> {
     const node = this.inode(ino);
     if (node.kind !== 'symlink') throw new FuseErrno(Errno.EINVAL);
     return node.linkName ?? '';
   }
 
-  async open(ino: number): Promise<OpenReply> {
+  async open(ino: number, _flags?: number, _ctx?: RequestContext): Promise<OpenReply> {
     const node = this.inode(ino);
     if (node.kind === 'dir') throw new FuseErrno(Errno.EISDIR);
     if (node.kind === 'reg') this.recorder?.record(node.ino, node.path);
@@ -64,33 +64,33 @@ export class TocFileSystem implements RawFileSystem {
     return this.source.readFileRange(node.entry, offset, size, ctx.signal);
   }
 
-  async opendir(ino: number): Promise<OpenReply> {
+  async opendir(ino: number, _flags?: number, _ctx?: RequestContext): Promise<OpenReply> {
     this.dir(ino);
     return { cacheDir: true, keepCache: true };
   }
 
-  async readdir(ino: number): Promise<DirEntry[]> {
+  async readdir(ino: number, _fh?: number, _ctx?: RequestContext): Promise<DirEntry[]> {
     const children = [...(this.dir(ino).children ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return children.map(([name, node]) => ({ name, ino: node.ino, mode: node.mode, entry: this.entryOf(node) }));
   }
 
-  async statfs(): Promise<StatFs> {
+  async statfs(_ino?: number, _ctx?: RequestContext): Promise<StatFs> {
     let bytes = 0;
     for (const node of this.table.inodes()) bytes += node.kind === 'reg' ? node.size : 0;
     return { blocks: Math.ceil(bytes / 4096), bfree: 0, bavail: 0, files: this.table.size, ffree: 0, bsize: 4096, frsize: 4096, namelen: 255 };
   }
 
-  async getxattr(ino: number, name: string): Promise<Uint8Array> {
+  async getxattr(ino: number, name: string, _ctx?: RequestContext): Promise<Uint8Array> {
     const value = this.inode(ino).xattrs.get(name);
     if (!value) throw new FuseErrno(Errno.ENODATA);
     return value;
   }
 
-  async listxattr(ino: number): Promise<string[]> {
+  async listxattr(ino: number, _ctx?: RequestContext): Promise<string[]> {
     return [...this.inode(ino).xattrs.keys()];
   }
 
-  async access(ino: number, mask: number): Promise<void> {
+  async access(ino: number, mask: number, _ctx?: RequestContext): Promise<void> {
     this.inode(ino);
     if (mask & W_OK) throw new FuseErrno(Errno.EROFS);
   }
