@@ -11,8 +11,8 @@ export class ByteQueue {
   /** Absolute offset of the next byte to be returned. */
   position = 0;
 
-  constructor(source: AsyncIterable<Uint8Array>) {
-    this.it = source[Symbol.asyncIterator]();
+  constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    this.it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : toAsync(source[Symbol.iterator]());
   }
 
   /** Buffer until `n` bytes are available; false when the input ends first. */
@@ -94,4 +94,8 @@ export class ByteQueue {
       this.chunks.shift();
     }
   }
+}
+
+function toAsync<T>(it: Iterator<T>): AsyncIterator<T> {
+  return { next: async () => it.next(), return: async () => it.return?.() ?? { done: true, value: undefined } };
 }

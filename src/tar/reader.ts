@@ -38,7 +38,7 @@ export interface ReadTarOptions extends DecodeOptions {
  * accept, right after a complete entry. Errors: InvalidArgument (not tar, bad checksum, truncated),
  * Unsupported (sparse and other exotic entry types), LimitExceeded (huge extension headers).
  */
-export async function* readTar(source: AsyncIterable<Uint8Array>, opts: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
+export async function* readTar(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
   const q = new ByteQueue(source);
   const ext = new ExtensionState();
   try {
