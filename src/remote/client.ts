@@ -4,7 +4,7 @@
 import { CtrError, type ErrorCode } from '../errors.js';
 import { Authorizer, type CredentialOptions } from './auth.js';
 import { isLocalHost, registryHost } from './reference.js';
-import { Transport, headerValue, type HttpResponse, type TransportOptions } from './transport.js';
+import { Transport, discardBody, headerValue, type HttpResponse, type TransportOptions } from './transport.js';
 
 /** Options of one registry client. */
 export interface ClientOptions extends TransportOptions, CredentialOptions {
@@ -133,7 +133,7 @@ async function registryErrorMessage(res: HttpResponse): Promise<string | undefin
   } catch {
     return undefined;
   } finally {
-    res.body.destroy();
+    discardBody(res);
   }
   try {
     const j = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };

@@ -11,7 +11,7 @@ import {
   type ByteRange, type RangePart,
 } from './byte-ranges.js';
 import type { RegistryClient } from './client.js';
-import { headerValue, isNetworkError, type HttpResponse } from './transport.js';
+import { discardBody, headerValue, isNetworkError, type HttpResponse } from './transport.js';
 
 /** Largest manifest or index accepted (containerd uses the same limit). */
 export const MAX_MANIFEST_BYTES = 4 << 20;
@@ -136,7 +136,7 @@ export class Repository {
         if (received >= desc.size) return;
         if (resumes >= maxResumes) throw unavailable(`fetch blob ${this.ref(desc.digest)}: body ended at ${received} of ${desc.size} bytes`);
       } catch (e) {
-        res.body.destroy();
+        discardBody(res);
         if (signal?.aborted || !isNetworkError(e) || resumes >= maxResumes) {
           if (e instanceof CtrError || signal?.aborted) throw e;
           throw unavailable(`fetch blob ${this.ref(desc.digest)}: connection failed at ${received} of ${desc.size} bytes`, e);
@@ -178,7 +178,7 @@ export class Repository {
       });
       const cr = parseContentRange(headerValue(res.headers, 'content-range'));
       if (res.statusCode === 206 && cr?.size !== undefined) {
-        res.body.destroy();
+        discardBody(res);
         return cr.size;
       }
       throw await this.client.statusError(res, `size of blob ${this.ref(digest)}`, signal);
@@ -195,7 +195,7 @@ export class Repository {
       method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader([{ offset, length }]) }, ...opt(signal),
     });
     if (res.statusCode === 200) {
-      res.body.destroy();
+      discardBody(res);
       throw unsupported(`${what}: registry ignored the Range header (answered 200)`);
     }
     if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
@@ -366,7 +366,7 @@ function fill(ranges: readonly ByteRange[], got: Buffer[]): Buffer[] {
 async function readLimited(res: HttpResponse, limit: number, message: string): Promise<Buffer> {
   const declared = Number(headerValue(res.headers, 'content-length'));
   if (Number.isFinite(declared) && declared > limit) {
-    res.body.destroy();
+    discardBody(res);
     throw limitExceeded(message);
   }
   const chunks: Buffer[] = [];
@@ -374,7 +374,7 @@ async function readLimited(res: HttpResponse, limit: number, message: string): P
   for await (const c of res.body) {
     n += (c as Buffer).length;
     if (n > limit) {
-      res.body.destroy();
+      discardBody(res);
       throw limitExceeded(message);
     }
     chunks.push(c as Buffer);

@@ -134,3 +134,9 @@ function describeNetError(e: unknown): string {
   const err = e as { code?: string; message?: string; cause?: { code?: string } };
   return err.code ?? err.cause?.code ?? err.message ?? String(e);
 }
+
+/** Abandon a response body without an unhandled 'error' (undici emits AbortError on destroy). */
+export function discardBody(res: HttpResponse): void {
+  res.body.on('error', () => undefined);
+  res.body.destroy();
+}

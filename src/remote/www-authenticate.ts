@@ -38,6 +38,7 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
         break;
       }
       i++;
+      while (i < s.length && s[i] === ' ') i++;
       ch.params[key.toLowerCase()] = readValue();
       while (i < s.length && /[\s]/.test(s[i] ?? '')) i++;
       if (s[i] === ',') i++;

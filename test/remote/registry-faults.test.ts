@@ -1,0 +1,146 @@
+// Fault injection against the real registry through the fault proxy: corruption, limits, 5xx, resets,
+// Range fallbacks, refused HEAD.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
+import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../../src/remote/registry-endpoint.js';
+import { isCtrError } from '../../src/errors.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { jsonBlob, randomBlob, readStream, streamOf, testImage, type TestBlob } from './image-helpers.js';
+
+describe('registry faults', () => {
+  let reg: RegistryFixture;
+  let proxy: FaultProxy;
+  const open: RegistryEndpoint[] = [];
+  const img = testImage([2000]);
+  const big: TestBlob = randomBlob(1_000_000);
+  const ep = (repoTag = 'f/app:v1', opts: RegistryOptions = {}) => {
+    const e = openRegistry(`${proxy.host}/${repoTag}`, { retryBaseMs: 1, retryMaxMs: 20, ...opts });
+    open.push(e);
+    return e;
+  };
+
+  before(async () => {
+    reg = await startRegistry();
+    proxy = await startFaultProxy(reg.url);
+    const e = ep();
+    for (const b of [img.config, ...img.layers, big]) await e.put(b.desc, streamOf(b.data));
+    await e.tag(img.manifest.desc, img.manifest.data);
+  });
+  beforeEach(() => {
+    proxy.clearRules();
+    proxy.stats.reset();
+  });
+  after(async () => {
+    for (const e of open) await e.close();
+    await proxy?.stop();
+    await reg?.stop();
+  });
+
+  test('corrupted manifest → DigestMismatch (by tag and by digest)', async () => {
+    proxy.addRule({ method: 'GET', path: /\/manifests\//, flipByteAt: 20 });
+    await assert.rejects(ep().repository.fetchManifest('v1'), (e: unknown) => isCtrError(e, 'DigestMismatch') && e.message.includes(img.manifest.desc.digest));
+    await assert.rejects(async () => readStream(await ep().fetch(img.manifest.desc)), (e: unknown) => isCtrError(e, 'DigestMismatch'));
+    proxy.addRule({ method: 'HEAD', path: /\/manifests\//, status: 405 });
+    await assert.rejects(ep().resolve(), (e: unknown) => isCtrError(e, 'DigestMismatch'));
+  });
+
+  test('oversized manifest → LimitExceeded naming the limit', async () => {
+    const huge = Buffer.alloc(5 << 20, 0x20);
+    proxy.addRule({ method: 'GET', path: /\/manifests\//, replaceBody: huge });
+    await assert.rejects(ep().repository.fetchManifest('v1'), (e: unknown) => isCtrError(e, 'LimitExceeded') && /4194304-byte/.test(e.message));
+    await assert.rejects(ep().repository.fetchManifest({ ...img.manifest.desc, size: 5 << 20 }), (e: unknown) => isCtrError(e, 'LimitExceeded'));
+  });
+
+  test('a burst of 5xx and 429 is retried', async () => {
+    const r1 = proxy.addRule({ method: 'GET', path: /\/blobs\//, status: 503, times: 2 });
+    const r2 = proxy.addRule({ method: 'GET', path: /\/blobs\//, status: 429, nth: 3, headers: { 'retry-after': '0' } });
+    const layer = img.layers[0]!;
+    const data = await readStream(await ep().fetch(layer.desc));
+    assert.ok(data.equals(layer.data));
+    assert.equal(r1.hits, 2);
+    assert.equal(r2.hits, 1);
+    assert.equal(proxy.stats.requests.length, 4);
+  });
+
+  test('503 forever → Unavailable after the bounded retries', async () => {
+    const r = proxy.addRule({ path: /\/manifests\//, status: 503 });
+    const t0 = Date.now();
+    await assert.rejects(ep('f/app:v1', { retries: 3 }).resolve(), (e: unknown) => isCtrError(e, 'Unavailable') && /503/.test(e.message) && e.message.includes('f/app'));
+    assert.equal(r.hits, 4 + 4, 'HEAD then GET, each 1 + 3 retries');
+    assert.ok(Date.now() - t0 < 5000);
+  });
+
+  test('connection refused → Unavailable after retries', async () => {
+    const port = await new Promise<number>((res) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => res(p));
+      });
+    });
+    const e = openRegistry(`127.0.0.1:${port}/x:1`, { retries: 2, retryBaseMs: 1 });
+    open.push(e);
+    await assert.rejects(e.resolve(), (err: unknown) => isCtrError(err, 'Unavailable') && /ECONNREFUSED/.test(err.message) && /3 attempts/.test(err.message));
+  });
+
+  test('a connection reset mid-body resumes with a Range request', async () => {
+    const r = proxy.addRule({ method: 'GET', path: /\/blobs\//, resetAfterBytes: 300_000, times: 2 });
+    const data = await readStream(await ep().fetch(big.desc));
+    assert.ok(data.equals(big.data));
+    assert.equal(r.hits, 2);
+    const ranged = proxy.stats.requests.filter((q) => q.range);
+    assert.deepEqual(ranged.map((q) => q.range), ['bytes=300000-', 'bytes=600000-']);
+  });
+
+  test('a truncated body resumes; truncated forever → Unavailable', async () => {
+    proxy.addRule({ method: 'GET', path: /\/blobs\//, truncateAfterBytes: 1000, times: 1 });
+    assert.ok((await readStream(await ep().fetch(big.desc))).equals(big.data));
+    proxy.clearRules();
+    proxy.addRule({ method: 'GET', path: /\/blobs\//, truncateAfterBytes: 1000 });
+    await assert.rejects(async () => readStream(await ep().fetch(big.desc)), (e: unknown) => isCtrError(e, 'Unavailable') && /ended at/.test(e.message));
+  });
+
+  test('multi-range refused with 400 → one covering range, remembered', async () => {
+    const r = proxy.addRule({ rejectMultiRange: true });
+    const repo = ep().repository;
+    const ranges = [{ offset: 10, length: 10 }, { offset: 500_000, length: 100 }];
+    for (let i = 0; i < 2; i++) {
+      const got = await repo.blobRanges(big.desc.digest, ranges);
+      ranges.forEach((x, j) => assert.ok(got[j]!.equals(big.data.subarray(x.offset, x.offset + x.length))));
+    }
+    assert.deepEqual(proxy.stats.requests.map((q) => [q.status, q.range]), [
+      [400, 'bytes=10-19,500000-500099'], [206, 'bytes=10-500099'], [206, 'bytes=10-500099'],
+    ]);
+    assert.ok(r.hits >= 3);
+  });
+
+  test('Range ignored (200 full body): blobRanges slices it, blobRange refuses it', async () => {
+    proxy.addRule({ ignoreRange: true });
+    const repo = ep().repository;
+    const got = await repo.blobRanges(big.desc.digest, [{ offset: 1, length: 2 }, { offset: 999_990, length: 10 }]);
+    assert.ok(got[0]!.equals(big.data.subarray(1, 3)) && got[1]!.equals(big.data.subarray(999_990)));
+    await assert.rejects(repo.blobRange(big.desc.digest, 0, 10), (e: unknown) => isCtrError(e, 'Unsupported') && /ignored the Range/.test(e.message));
+  });
+
+  test('HEAD refused → size from Content-Range of a bytes=0-1 GET', async () => {
+    proxy.addRule({ method: 'HEAD', path: /\/blobs\//, status: 405 });
+    assert.equal(await ep().repository.blobSize(big.desc.digest), 1_000_000);
+    assert.ok(proxy.stats.requests.some((q) => q.method === 'GET' && q.range === 'bytes=0-1'));
+  });
+
+  test('malformed manifest JSON still verifies by digest; wrong media type from the server is not trusted', async () => {
+    const bad = jsonBlob({ schemaVersion: 2 }, MediaType.OciManifest);
+    proxy.addRule({ method: 'GET', path: /\/manifests\//, replaceBody: bad.data });
+    await assert.rejects(ep().repository.fetchManifest(img.manifest.desc), (e: unknown) => isCtrError(e, 'DigestMismatch'));
+  });
+
+  test('abort signal cancels a slow download', async () => {
+    proxy.addRule({ method: 'GET', path: /\/blobs\//, bytesPerSec: 100_000 });
+    const ac = new AbortController();
+    const t = setTimeout(() => ac.abort(), 100);
+    await assert.rejects(async () => readStream(await ep().fetch(big.desc, ac.signal)), (e: unknown) => (e as Error).name === 'AbortError');
+    clearTimeout(t);
+  });
+});
