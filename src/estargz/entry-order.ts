@@ -1,0 +1,75 @@
+// The order in which a layer's entries are written to eStargz: prioritized files first (each after its
+// parent directories and hardlink target), then a landmark, then the rest in tar order. Landmarks and
+// TOCs in the input are dropped; a name repeated in the input keeps only its last occurrence.
+// Spec: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md#prioritized-files-and-landmark-files
+import type { TarHeader } from '../tar/header.js';
+import { cleanEntryName, parentOf } from './entry-name.js';
+import { LANDMARK_CONTENTS, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_TAR_NAME } from './toc-types.js';
+
+/** An input entry: its header and where its payload starts in the uncompressed source tar. */
+export interface SourceEntry {
+  header: TarHeader;
+  /** Offset of the payload in the source (ignored for entries without data). */
+  dataOffset: number;
+}
+
+/** An entry to write: from the source, or synthesized with its bytes (landmarks, missing parent dirs). */
+export type PlannedEntry = SourceEntry | { header: TarHeader; data: Buffer };
+
+/** The write order and the prioritized paths that the layer does not contain. */
+export interface EntryPlan {
+  entries: PlannedEntry[];
+  missedPrioritized: string[];
+}
+
+const DROPPED = new Set([PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK, TOC_TAR_NAME]);
+
+/** Order entries for writing; with an empty `prioritized` list `.no.prefetch.landmark` goes first. */
+export function planEntries(input: Iterable<SourceEntry>, prioritized: readonly string[] = []): EntryPlan {
+  const rest = new Map<string, SourceEntry>();
+  for (const e of input) {
+    const name = cleanEntryName(e.header.name);
+    if (DROPPED.has(name)) continue;
+    rest.delete(name); // a later duplicate replaces the earlier one at its own position
+    rest.set(name, e);
+  }
+  const first = new Map<string, PlannedEntry>();
+  const missedPrioritized: string[] = [];
+  for (const p of prioritized) {
+    const name = cleanEntryName(p);
+    if (!rest.has(name) && !first.has(name)) missedPrioritized.push(p);
+    else moveWithParents(name, rest, first);
+  }
+  const landmark = landmarkEntry(prioritized.length > 0 ? PREFETCH_LANDMARK : NO_PREFETCH_LANDMARK);
+  return { entries: [...first.values(), landmark, ...rest.values()], missedPrioritized };
+}
+
+// Move `name` from `rest` to `out` after its parent directories (synthesized when the layer has none)
+// and, for a hardlink, after its target.
+function moveWithParents(name: string, rest: Map<string, SourceEntry>, out: Map<string, PlannedEntry>, depth = 0): void {
+  if (out.has(name) || depth > 256) return;
+  if (name !== '') moveWithParents(parentOf(name), rest, out, depth + 1);
+  const e = rest.get(name);
+  if (!e) {
+    if (name !== '' && !out.has(name)) out.set(name, { header: syntheticDir(name), data: Buffer.alloc(0) });
+    return;
+  }
+  if (e.header.type === 'hardlink') {
+    const target = cleanEntryName(e.header.linkname ?? '');
+    if (rest.has(target)) moveWithParents(target, rest, out, depth + 1);
+  }
+  rest.delete(name);
+  out.set(name, e);
+}
+
+function syntheticDir(name: string): TarHeader {
+  return { name: `${name}/`, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 };
+}
+
+/** A landmark file entry (one byte 0x0f). */
+export function landmarkEntry(name: string): PlannedEntry {
+  return {
+    header: { name, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 1, mtime: 0 },
+    data: Buffer.from([LANDMARK_CONTENTS]),
+  };
+}

@@ -1,0 +1,38 @@
+// Decompress the start of one gzip member (or zstd frame) without inflating what follows the bytes we need.
+import { createGunzip } from 'node:zlib';
+import { CtrError, invalidArgument } from '../errors.js';
+
+/**
+ * Inflate `member` until `need` bytes are out and return exactly those (fewer only if the member ends first).
+ * Throws InvalidArgument when the bytes are not gzip or the member is truncated before `need` bytes.
+ */
+export function inflatePrefix(member: Uint8Array, need: number, what: string, signal?: AbortSignal): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const z = createGunzip();
+    const parts: Buffer[] = [];
+    let got = 0;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      z.destroy();
+      if (err) reject(err);
+      else {
+        const all = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, got);
+        resolve(all.subarray(0, Math.min(need, got)));
+      }
+    };
+    const onAbort = () => finish(new CtrError('Aborted', `${what}: aborted`, { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    z.on('data', (d: Buffer) => {
+      parts.push(d);
+      got += d.length;
+      if (got >= need) finish();
+    });
+    z.on('end', () => finish(got >= need ? undefined : invalidArgument(`${what}: gzip member ends after ${got} of ${need} bytes`)));
+    z.on('error', (e) => finish(got >= need ? undefined : invalidArgument(`${what}: bad gzip data: ${e.message}`, e)));
+    if (need === 0) return finish();
+    z.end(member);
+  });
+}

@@ -1,0 +1,189 @@
+// Open an eStargz blob through a RangeReader: footer → TOC (verified against its digest) → path index,
+// chunk lookup and verified chunk reads. Pure: the only I/O is the RangeReader.
+// Spec: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md
+import { createHash } from 'node:crypto';
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { digestMismatch, invalidArgument, limitExceeded, notFound, withContext, CtrError } from '../errors.js';
+import type { RangeReader } from '../io/range-reader.js';
+import { parseTarBuffer } from '../tar/reader.js';
+import { FOOTER_SIZE, locateFooter } from './footer.js';
+import { DEFAULT_MAX_TOC_SIZE, parseTOC } from './toc-json.js';
+import { TOC_TAR_NAME, type TOC, type TOCEntry } from './toc-types.js';
+import { EntryIndex, type EStargzEntry } from './entry-index.js';
+import { inflatePrefix } from './member-inflate.js';
+
+const gunzipAsync = promisify(gunzip);
+
+/** Options of openEStargz. */
+export interface OpenEStargzOptions {
+  /** Expected TOC digest (the layer's toc.digest annotation); a mismatch throws DigestMismatch. Default: not checked. */
+  tocDigest?: string;
+  /** Largest TOC accepted, compressed and uncompressed. Default 64 MiB. */
+  maxTocSize?: number;
+  signal?: AbortSignal;
+}
+
+/** One chunk of a regular file: where its bytes live in the blob and how to verify them. */
+export interface ChunkRef {
+  /** The reg or chunk TOC entry describing this chunk. */
+  entry: EStargzEntry;
+  /** Offset of the chunk within the file. */
+  chunkOffset: number;
+  /** Uncompressed size of the chunk. */
+  chunkSize: number;
+  /** Compressed offset of the member holding the chunk. */
+  offset: number;
+  /** Compressed offset where that member ends (the next member or the TOC). */
+  memberEnd: number;
+  /** Uncompressed offset of the chunk inside its member (min-chunk-size layers). */
+  innerOffset: number;
+  /** sha256 that the chunk's bytes must have; undefined when the TOC carries none. */
+  digest: string | undefined;
+}
+
+/** An opened eStargz blob. */
+export class EStargzReader {
+  private constructor(
+    private readonly r: RangeReader,
+    /** The parsed TOC (names as stored; see lookup for cleaned names). */
+    readonly toc: TOC,
+    /** sha256 of the raw TOC JSON. */
+    readonly tocDigest: string,
+    /** Compressed offset of the TOC member. */
+    readonly tocOffset: number,
+    /** Size of the footer the blob ends with (51, or 47 for legacy stargz). */
+    readonly footerSize: number,
+    private readonly index: EntryIndex,
+  ) {}
+
+  /** Open a blob: read the footer, fetch and parse the TOC; see OpenEStargzOptions. */
+  static async open(r: RangeReader, opts: OpenEStargzOptions = {}): Promise<EStargzReader> {
+    const max = opts.maxTocSize ?? DEFAULT_MAX_TOC_SIZE;
+    const tailLen = Math.min(r.size, FOOTER_SIZE);
+    const tail = await r.readAt(r.size - tailLen, tailLen, { signal: opts.signal });
+    const { tocOffset, footerSize } = locateFooter(tail);
+    const tocEnd = r.size - footerSize;
+    if (tocOffset >= tocEnd) {
+      throw invalidArgument(`eStargz footer points outside the blob: TOC offset ${tocOffset}, TOC must end at ${tocEnd}`);
+    }
+    if (tocEnd - tocOffset > max) throw limitExceeded(`compressed TOC is ${tocEnd - tocOffset} bytes, over the ${max}-byte limit`);
+    const member = await r.readAt(tocOffset, tocEnd - tocOffset, { signal: opts.signal });
+    const json = await extractTocJson(member, max);
+    const tocDigest = `sha256:${createHash('sha256').update(json).digest('hex')}`;
+    if (opts.tocDigest !== undefined && opts.tocDigest !== tocDigest) {
+      throw digestMismatch(`TOC digest is ${tocDigest}, want ${opts.tocDigest}`);
+    }
+    const toc = parseTOC(json, { maxSize: max });
+    return new EStargzReader(r, toc, tocDigest, tocOffset, footerSize, new EntryIndex(toc, tocOffset));
+  }
+
+  /** Size of the blob. */
+  get size(): number {
+    return this.r.size;
+  }
+
+  /** The entry at `path` (cleaned; "" is the root), following hardlinks to their target. */
+  lookup(path: string): EStargzEntry | undefined {
+    return this.index.lookup(path);
+  }
+
+  /** Entries of directory `dir` by base name (hardlinks resolved to their targets). */
+  children(dir: string): ReadonlyMap<string, EStargzEntry> {
+    return this.index.children(dir);
+  }
+
+  /** Follow a hardlink entry to the entry it names; other entries are returned as they are. */
+  resolveHardlink(e: EStargzEntry): EStargzEntry {
+    return this.index.resolveHardlink(e);
+  }
+
+  /** Chunks of a regular file in file order (one for files up to the chunk size; none when empty). */
+  chunks(e: EStargzEntry): readonly ChunkRef[] {
+    return this.index.chunks(this.resolveHardlink(e));
+  }
+
+  /** The chunk holding byte `fileOffset` of a regular file, or undefined past the end. */
+  chunkAt(e: EStargzEntry, fileOffset: number): ChunkRef | undefined {
+    const cs = this.chunks(e);
+    let lo = 0;
+    let hi = cs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = cs[mid] as ChunkRef;
+      if (fileOffset < c.chunkOffset) hi = mid - 1;
+      else if (fileOffset >= c.chunkOffset + c.chunkSize) lo = mid + 1;
+      else return c;
+    }
+    return undefined;
+  }
+
+  /** Fetch, decompress and verify one chunk; DigestMismatch when its bytes do not match chunkDigest. */
+  async readChunk(c: ChunkRef, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    const what = `chunk ${c.chunkOffset}+${c.chunkSize} of "${c.entry.name}"`;
+    const member = await this.r.readAt(c.offset, c.memberEnd - c.offset, opts);
+    if (member.length !== c.memberEnd - c.offset) throw invalidArgument(`${what}: blob ends inside its member`);
+    const data = await inflatePrefix(member, c.innerOffset + c.chunkSize, what, opts.signal);
+    const out = data.subarray(c.innerOffset);
+    this.verifyChunk(c, out);
+    return out;
+  }
+
+  /** Check chunk bytes against the TOC; throws DigestMismatch (or Unsupported when the TOC has no digest). */
+  verifyChunk(c: ChunkRef, data: Uint8Array): void {
+    const what = `chunk ${c.chunkOffset}+${c.chunkSize} of "${c.entry.name}"`;
+    if (c.digest === undefined) throw new CtrError('Unsupported', `${what}: the TOC carries no chunkDigest to verify it`);
+    const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    if (data.length !== c.chunkSize || got !== c.digest) {
+      throw digestMismatch(`${what}: content ${got} (${data.length} bytes) does not match ${c.digest}`);
+    }
+  }
+
+  /** Read `length` bytes at `offset` of a regular file through verified chunks (short at end of file). */
+  async readFile(e: EStargzEntry, offset: number, length: number, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    const f = this.resolveHardlink(e);
+    if (f.type !== 'reg') throw invalidArgument(`"${f.name}" is not a regular file`);
+    const end = Math.min(f.size ?? 0, offset + length);
+    const parts: Buffer[] = [];
+    for (let pos = offset; pos < end; ) {
+      const c = this.chunkAt(f, pos);
+      if (!c) throw notFound(`"${f.name}": no chunk covers offset ${pos}`);
+      const data = await this.readChunk(c, opts);
+      const from = pos - c.chunkOffset;
+      const to = Math.min(c.chunkSize, end - c.chunkOffset);
+      parts.push(data.subarray(from, to));
+      pos = c.chunkOffset + to;
+    }
+    return Buffer.concat(parts);
+  }
+}
+
+/** Open an eStargz blob (see EStargzReader.open). */
+export function openEStargz(r: RangeReader, opts: OpenEStargzOptions = {}): Promise<EStargzReader> {
+  return EStargzReader.open(r, opts).catch((e: unknown) => {
+    throw e instanceof CtrError ? e : withContext('open eStargz', e);
+  });
+}
+
+/** Gunzip the TOC member and return the JSON bytes of its first tar entry, which must be stargz.index.json. */
+async function extractTocJson(member: Buffer, max: number): Promise<Buffer> {
+  let tar: Buffer;
+  try {
+    tar = await gunzipAsync(member, { maxOutputLength: max + (1 << 20) });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw limitExceeded(`uncompressed TOC is over the ${max}-byte limit`, e);
+    }
+    throw invalidArgument(`malformed TOC gzip member: ${(e as Error).message}`, e);
+  }
+  const entries = parseTarBuffer(tar);
+  const first = entries[0];
+  if (!first) throw invalidArgument('TOC member holds no tar entry');
+  if (first.header.name !== TOC_TAR_NAME) {
+    throw invalidArgument(`TOC tar entry is named ${JSON.stringify(first.header.name)}, want ${JSON.stringify(TOC_TAR_NAME)}`);
+  }
+  return first.data;
+}
+
+export type { EStargzEntry } from './entry-index.js';
+export type { TOCEntry };
