@@ -1,0 +1,132 @@
+// Copy one image between any two endpoints (registry, local store, oci: layout): resolve, pick the
+// platform, copy config and layers in parallel (bounded, verified, skipped when present), then the
+// manifest, then the index, and finally point the destination's name at the root. Because the name is
+// set last, an interrupted copy never leaves a visible partial image.
+import type { Descriptor, Platform } from '../oci/types.js';
+import { isIndexType, isManifestType } from '../oci/media-types.js';
+import type { BlobProgress, ImageSink, ImageSource } from './endpoint.js';
+import { hostPlatform, selectPlatform } from './platform.js';
+import { readManifest, type FetchedManifest } from './read-manifest.js';
+import { verifiedStream } from './verified-stream.js';
+
+export interface CopyOptions {
+  /** Platform to select from an index (default: this host, e.g. linux/amd64). */
+  platform?: Platform;
+  /** Copy every platform of an index and name the index itself (default false: name the selected manifest). */
+  allPlatforms?: boolean;
+  /** Blobs transferred at once (default 3). */
+  concurrency?: number;
+  /** Called as blobs start, progress, finish or are skipped. */
+  onProgress?: (p: BlobProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** What was copied: the descriptor now named at the destination, and its manifest bytes. */
+export interface CopyResult {
+  descriptor: Descriptor;
+  bytes: Buffer;
+  /** Total bytes of config and layers referenced (copied or already present). */
+  contentSize: number;
+}
+
+/** Copy the image `src` resolves to into `dst` (see module comment). */
+export async function copyImage(src: ImageSource, dst: ImageSink, options: CopyOptions = {}): Promise<CopyResult> {
+  const inner = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, inner.signal]) : inner.signal;
+  const copier = new Copier(src, dst, { ...options, signal }, () => inner.abort());
+  const rootDesc = await src.resolve(signal);
+  const root = await readManifest(src, rootDesc, signal);
+  const top = root.parsed.kind === 'index' && !options.allPlatforms ? await copier.selected(root) : root;
+  await copier.tree(top);
+  await dst.tag(top.descriptor, top.bytes, signal);
+  return { descriptor: top.descriptor, bytes: top.bytes, contentSize: copier.contentSize };
+}
+
+class Copier {
+  contentSize = 0;
+  private readonly blobs = new Map<string, Promise<void>>();
+  private readonly limit: Limiter;
+
+  constructor(
+    private readonly src: ImageSource,
+    private readonly dst: ImageSink,
+    private readonly options: CopyOptions & { signal: AbortSignal },
+    private readonly abortSiblings: () => void,
+  ) {
+    this.limit = limiter(Math.max(1, options.concurrency ?? 3));
+  }
+
+  /** The manifest of an index that matches the wanted platform. */
+  async selected(index: FetchedManifest): Promise<FetchedManifest> {
+    if (index.parsed.kind !== 'index') return index;
+    const candidates = index.parsed.index.manifests.filter((d) => isManifestType(d.mediaType));
+    const want = this.options.platform ?? hostPlatform();
+    return readManifest(this.src, selectPlatform(candidates, want, this.src.label), this.options.signal);
+  }
+
+  /** Copy everything below a manifest or index, then the manifest/index itself. */
+  async tree(m: FetchedManifest): Promise<void> {
+    if (m.parsed.kind === 'index') {
+      const children = m.parsed.index.manifests.filter((d) => isManifestType(d.mediaType) || isIndexType(d.mediaType));
+      await this.all(children.map(async (d) => this.tree(await readManifest(this.src, d, this.options.signal))));
+    } else {
+      const { config, layers } = m.parsed.manifest;
+      await this.all([config, ...layers].map((d) => this.blob(d)));
+    }
+    if (!(await this.dst.has(m.descriptor, this.options.signal))) {
+      await this.dst.put(m.descriptor, single(m.bytes), this.options.signal);
+    }
+  }
+
+  /** Run tasks concurrently; the first failure aborts the others and is rethrown once all settled. */
+  private async all(tasks: Promise<void>[]): Promise<void> {
+    const results = await Promise.allSettled(tasks.map((t) => t.catch((e: unknown) => (this.abortSiblings(), Promise.reject(e)))));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private blob(desc: Descriptor): Promise<void> {
+    let p = this.blobs.get(desc.digest);
+    if (!p) {
+      this.contentSize += desc.size;
+      p = this.limit(() => this.copyBlob(desc));
+      this.blobs.set(desc.digest, p);
+    }
+    return p;
+  }
+
+  private async copyBlob(desc: Descriptor): Promise<void> {
+    const { signal, onProgress } = this.options;
+    signal.throwIfAborted();
+    const event = (state: BlobProgress['state'], done: number) =>
+      onProgress?.({ digest: desc.digest, mediaType: desc.mediaType, done, total: desc.size, state });
+    if (await this.dst.has(desc, signal)) return event('skipped', desc.size);
+    event('started', 0);
+    const body = verifiedStream(desc, await this.src.fetch(desc, signal), (done) => event('progress', done));
+    await this.dst.put(desc, body, signal);
+    event('done', desc.size);
+  }
+}
+
+type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** At most `n` functions running at once; the rest wait in FIFO order. */
+function limiter(n: number): Limiter {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next(); // hand our slot over
+      else running--;
+    }
+  };
+}
+
+async function* single(bytes: Buffer): AsyncGenerator<Buffer> {
+  yield bytes;
+}

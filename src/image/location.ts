@@ -1,0 +1,86 @@
+// SRC/DST arguments of image commands: `oci:DIR[:TAG]` names an OCI image layout on disk (as written by
+// skopeo or BuildKit's `type=oci`); anything else is an image reference, which a command treats as a
+// name in the local store or as a registry location depending on what it does (pull: registry → store,
+// push: store → registry, convert: the store when it has the name, else the registry).
+import { resolve as resolvePath } from 'node:path';
+import { invalidArgument } from '../errors.js';
+import { formatReference, parseReference } from '../remote/reference.js';
+import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
+import { openStore } from '../store/image-store.js';
+import { LayoutEndpoint } from '../store/layout-endpoint.js';
+import { openLayout } from '../store/oci-layout.js';
+
+/** A parsed SRC/DST argument. */
+export type Location =
+  | { kind: 'layout'; text: string; dir: string; tag?: string }
+  | { kind: 'reference'; text: string; /** Full normalized reference, e.g. docker.io/library/busybox:latest. */ name: string };
+
+const OCI_PREFIX = 'oci:';
+
+/** Parse `oci:DIR[:TAG]` (split at the first ':' after the prefix, like skopeo) or a reference. */
+export function parseLocation(text: string): Location {
+  if (!text.startsWith(OCI_PREFIX)) return { kind: 'reference', text, name: normalizeName(text) };
+  const rest = text.slice(OCI_PREFIX.length);
+  const colon = rest.indexOf(':');
+  const dir = colon < 0 ? rest : rest.slice(0, colon);
+  const tag = colon < 0 ? undefined : rest.slice(colon + 1);
+  if (dir === '') throw invalidArgument(`invalid location ${JSON.stringify(text)}: missing directory after oci:`);
+  if (tag !== undefined && !/^[\w][\w.-]{0,127}$/.test(tag) && !isFullName(tag)) {
+    throw invalidArgument(`invalid location ${JSON.stringify(text)}: bad tag ${JSON.stringify(tag)}`);
+  }
+  return { kind: 'layout', text, dir: resolvePath(dir), ...(tag ? { tag } : {}) };
+}
+
+/** The store name of a reference: its full normalized form (`busybox` → `docker.io/library/busybox:latest`). */
+export function normalizeName(ref: string): string {
+  return formatReference(parseReference(ref));
+}
+
+function isFullName(s: string): boolean {
+  try {
+    parseReference(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How a reference location is opened. */
+export type ReferenceMode = 'store' | 'registry';
+
+/** Context needed to open endpoints: the store root and registry flags. */
+export interface EndpointContext {
+  root: string;
+  registry?: RegistryOptions;
+}
+
+/** An opened endpoint and how to release it. */
+export interface OpenedEndpoint {
+  endpoint: LayoutEndpoint | RegistryEndpoint;
+  close(): Promise<void>;
+}
+
+/** Open `loc` as an endpoint; `create` makes a missing oci: layout (for destinations). */
+export async function openLocation(loc: Location, mode: ReferenceMode, ctx: EndpointContext, create = false): Promise<OpenedEndpoint> {
+  if (loc.kind === 'layout') {
+    const layout = await openLayout(loc.dir, { create });
+    return { endpoint: new LayoutEndpoint(layout, create ? (loc.tag ?? 'latest') : loc.tag), close: async () => {} };
+  }
+  if (mode === 'registry') {
+    const endpoint = openRegistry(loc.name, ctx.registry ?? {});
+    return { endpoint, close: () => endpoint.close() };
+  }
+  return { endpoint: await openStoreImage(ctx.root, loc.name), close: async () => {} };
+}
+
+/** The image `name` (full normalized reference) in the store of `root`. */
+export async function openStoreImage(root: string, name: string): Promise<LayoutEndpoint> {
+  return new LayoutEndpoint(await openStore(root), name, { label: name });
+}
+
+/** `auto` mode for sources (convert): the store when it holds the name, else the registry. */
+export async function sourceMode(loc: Location, ctx: EndpointContext): Promise<ReferenceMode> {
+  if (loc.kind === 'layout') return 'store';
+  const store = await openStore(ctx.root);
+  return (await store.find(loc.name)) ? 'store' : 'registry';
+}
