@@ -1,0 +1,28 @@
+// What a lazy layer reads its compressed bytes from: several ranges of one blob in one call, so a remote
+// implementation can send them as one multi-range request (remote/ provides it for registry blobs).
+
+import type { RangeReader } from '../io/range-reader.js';
+
+/** A range of a blob. */
+export interface BlobRange {
+  offset: number;
+  length: number;
+}
+
+/** Random access to a blob, several ranges at a time. */
+export interface BlobSource {
+  /** Total size of the blob in bytes. */
+  readonly size: number;
+  /** The bytes of each range, in the order asked; each exactly `length` bytes (fewer only past the end). */
+  readRanges(ranges: readonly BlobRange[], options?: { signal?: AbortSignal }): Promise<Buffer[]>;
+}
+
+/** A BlobSource reading each range from a RangeReader (local files, tests). */
+export function blobSourceFromRangeReader(reader: RangeReader): BlobSource {
+  return {
+    get size() {
+      return reader.size;
+    },
+    readRanges: (ranges, options) => Promise.all(ranges.map((r) => reader.readAt(r.offset, r.length, options))),
+  };
+}

@@ -1,0 +1,209 @@
+// The content-addressed cache of verified, uncompressed chunks shared by every lazily mounted layer:
+// `<dir>/chunks/sha256/<hex>` keyed by the chunk's `chunkDigest`, so identical chunks of different layers and
+// images are stored once (the reference keys its cache by layer). Writes go temp file → rename, so a reader
+// never sees a partial chunk. A byte-bounded LRU in memory sits in front; the disk is bounded by `maxBytes`
+// with least-recently-used eviction (recency = file mtime, refreshed on every disk hit).
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, statfs, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestHex } from '../oci/digest.js';
+import { ByteLru } from './byte-lru.js';
+
+/** Upper bound of the default disk budget: 10 GiB. */
+export const DEFAULT_CACHE_MAX_BYTES = 10 * 2 ** 30;
+/** Default in-memory LRU budget: 64 MiB. */
+export const DEFAULT_MEMORY_MAX_BYTES = 64 * 2 ** 20;
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/** Options of ChunkCache.open. */
+export interface ChunkCacheOptions {
+  /** The cache directory (`<root>/cache`); chunks live under `chunks/sha256/`. */
+  dir: string;
+  /** Disk budget in bytes. Default: min(10 GiB, half of (free space + current cache size)) at open. */
+  maxBytes?: number;
+  /** In-memory LRU budget in bytes. Default 64 MiB; 0 disables it. */
+  memoryMaxBytes?: number;
+  /** Re-hash chunks read from disk and drop the ones that do not match their name. Default true. */
+  verifyOnLoad?: boolean;
+}
+
+/** Counters of one cache instance (this process only). */
+export interface ChunkCacheStats {
+  memoryHits: number;
+  diskHits: number;
+  misses: number;
+  writes: number;
+  evictions: number;
+  /** Chunks on disk whose content no longer matched their digest (dropped). */
+  corrupt: number;
+  /** Bytes on disk known to this instance. */
+  diskBytes: number;
+  maxBytes: number;
+}
+
+/** Disk + memory cache of verified chunks keyed by sha256 digest. Returned buffers must not be modified. */
+export class ChunkCache {
+  private readonly memory: ByteLru<string>;
+  /** hex → size, least recently used first. */
+  private readonly index = new Map<string, number>();
+  private diskBytes = 0;
+  private readonly counters = { memoryHits: 0, diskHits: 0, misses: 0, writes: 0, evictions: 0, corrupt: 0 };
+
+  private constructor(
+    private readonly chunkDir: string,
+    private readonly tempDir: string,
+    private maxBytes: number,
+    memoryMaxBytes: number,
+    private readonly verifyOnLoad: boolean,
+  ) {
+    this.memory = new ByteLru(memoryMaxBytes);
+  }
+
+  /** Open (creating if needed) the cache under `options.dir` and index what is already on disk. */
+  static async open(options: ChunkCacheOptions): Promise<ChunkCache> {
+    const chunkDir = join(options.dir, 'chunks', 'sha256');
+    const tempDir = join(options.dir, 'chunks', 'tmp');
+    await mkdir(chunkDir, { recursive: true });
+    await mkdir(tempDir, { recursive: true });
+    const cache = new ChunkCache(chunkDir, tempDir, options.maxBytes ?? 0, options.memoryMaxBytes ?? DEFAULT_MEMORY_MAX_BYTES, options.verifyOnLoad ?? true);
+    await cache.scan();
+    await removeStaleTemps(tempDir);
+    if (options.maxBytes === undefined) cache.maxBytes = await defaultMaxBytes(options.dir, cache.diskBytes);
+    await cache.evict();
+    return cache;
+  }
+
+  /** True when the chunk is known to be on disk or in memory (no I/O). */
+  has(digest: string): boolean {
+    return this.index.has(digestHex(digest)) || this.memory.has(digest);
+  }
+
+  /** The chunk's bytes, or undefined on a miss (a corrupt file on disk counts as a miss and is removed). */
+  async get(digest: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+    const fromMemory = this.memory.get(digest);
+    const hex = digestHex(digest);
+    if (fromMemory) {
+      this.counters.memoryHits++;
+      this.bump(hex);
+      return fromMemory;
+    }
+    const data = await this.readDisk(hex, signal);
+    if (!data) {
+      this.counters.misses++;
+      return undefined;
+    }
+    this.counters.diskHits++;
+    this.memory.set(digest, data);
+    return data;
+  }
+
+  /** Store a chunk the caller has verified against `digest`; atomic (temp file + rename). */
+  async put(digest: string, data: Buffer): Promise<void> {
+    const hex = digestHex(digest);
+    this.memory.set(digest, data);
+    if (this.index.has(hex)) {
+      this.bump(hex);
+      return this.touch(hex);
+    }
+    const temp = join(this.tempDir, `${hex}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    try {
+      await writeFile(temp, data);
+      await rename(temp, join(this.chunkDir, hex));
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw e;
+    }
+    this.counters.writes++;
+    this.remember(hex, data.length);
+    await this.evict(hex);
+  }
+
+  /** Counters and sizes. */
+  stats(): ChunkCacheStats {
+    return { ...this.counters, diskBytes: this.diskBytes, maxBytes: this.maxBytes };
+  }
+
+  private async readDisk(hex: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+    const path = join(this.chunkDir, hex);
+    let data: Buffer;
+    try {
+      data = await readFile(path, { signal });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.forget(hex);
+      return undefined;
+    }
+    if (this.verifyOnLoad && createHash('sha256').update(data).digest('hex') !== hex) {
+      this.counters.corrupt++;
+      this.forget(hex);
+      await unlink(path).catch(() => undefined);
+      return undefined;
+    }
+    this.remember(hex, data.length);
+    this.touch(hex);
+    return data;
+  }
+
+  private touch(hex: string): void {
+    const now = new Date();
+    utimes(join(this.chunkDir, hex), now, now).catch(() => undefined);
+  }
+
+  /** Mark an indexed chunk most recently used. */
+  private bump(hex: string): void {
+    const size = this.index.get(hex);
+    if (size !== undefined) this.remember(hex, size);
+  }
+
+  private remember(hex: string, size: number): void {
+    this.forget(hex);
+    this.index.set(hex, size);
+    this.diskBytes += size;
+  }
+
+  private forget(hex: string): void {
+    const size = this.index.get(hex);
+    if (size === undefined) return;
+    this.index.delete(hex);
+    this.diskBytes -= size;
+  }
+
+  /** Unlink least recently used chunks until the disk budget holds (never `keep`, the chunk just written). */
+  private async evict(keep?: string): Promise<void> {
+    for (const hex of [...this.index.keys()]) {
+      if (this.diskBytes <= this.maxBytes) return;
+      if (hex === keep) continue;
+      this.forget(hex);
+      this.counters.evictions++;
+      await unlink(join(this.chunkDir, hex)).catch(() => undefined);
+    }
+  }
+
+  /** Index the files already on disk, oldest mtime first. */
+  private async scan(): Promise<void> {
+    const found: { hex: string; size: number; mtime: number }[] = [];
+    for (const hex of await readdir(this.chunkDir)) {
+      if (!/^[a-f0-9]{64}$/.test(hex)) continue;
+      const st = await stat(join(this.chunkDir, hex)).catch(() => undefined);
+      if (st?.isFile()) found.push({ hex, size: st.size, mtime: st.mtimeMs });
+    }
+    found.sort((a, b) => a.mtime - b.mtime);
+    for (const f of found) this.remember(f.hex, f.size);
+  }
+}
+
+async function defaultMaxBytes(dir: string, used: number): Promise<number> {
+  const fs = await statfs(dir);
+  const free = fs.bavail * fs.bsize;
+  return Math.min(DEFAULT_CACHE_MAX_BYTES, Math.floor((free + used) / 2));
+}
+
+async function removeStaleTemps(tempDir: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await readdir(tempDir)) {
+    const path = join(tempDir, name);
+    const st = await stat(path).catch(() => undefined);
+    if (st && now - st.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true });
+  }
+}

@@ -1,0 +1,296 @@
+// A lazily fetched eStargz layer: file reads become chunk reads; a chunk comes from the shared cache or is
+// fetched (missing members merged into few multi-range requests, identical concurrent fetches shared),
+// decompressed, verified against its chunkDigest, cached and sliced. At open, the prefetch region
+// [0, offset of .prefetch.landmark) is fetched in one range; then the rest of the blob is fetched in the
+// background whenever no foreground read has run for `idleMs`. See ../shared/estargz-format.md.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CtrError, digestMismatch, invalidArgument, unavailable, withContext } from '../errors.js';
+import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from '../estargz/toc-types.js';
+import type { ChunkSource } from '../fs/chunk-source.js';
+import { cleanEntryName } from '../fs/entry-name.js';
+import type { BlobSource } from './blob-source.js';
+import type { ChunkCache } from './chunk-cache.js';
+import { ChunkMap, type Chunk, type Member } from './chunk-map.js';
+import { batchRanges, planRanges, type PlanOptions } from './fetch-planner.js';
+import { decodeMember, type ChunkResult, type MemberCompression } from './member-decoder.js';
+import { emptyLayerState, LayerStateFile, type LayerState } from './layer-state.js';
+import { SharedFlights, raceSignal } from './shared-flights.js';
+
+/** Options of LazyLayer.open. */
+export interface LazyLayerOptions {
+  /** Digest of the compressed blob (for messages and the state file). */
+  layerDigest: string;
+  /** Where compressed bytes come from. */
+  blob: BlobSource;
+  /** The verified TOC's entries. */
+  entries: readonly TOCEntry[];
+  /** Offset of the TOC in the blob: the end of the last payload member. */
+  tocOffset: number;
+  /** The shared chunk cache. */
+  cache: ChunkCache;
+  /** Member compression. Default 'gzip'. */
+  compression?: MemberCompression;
+  /** Where to write the layer's LayerState JSON. Default: no state file. */
+  stateFile?: string;
+  /** Fetch the landmark region at open. Default true (nothing happens without `.prefetch.landmark`). */
+  prefetch?: boolean;
+  /** Fetch the rest of the blob in the background. Default true. */
+  backgroundFetch?: boolean;
+  /** Serve chunks without checking their digests (and never cache them). Default false. */
+  skipContentVerify?: boolean;
+  /** Merging of foreground ranges. Defaults of fetch-planner.ts (64 KiB gap, 16 MiB range). */
+  plan?: PlanOptions;
+  /** Ranges per multi-range request. Default 32. */
+  maxRangesPerRequest?: number;
+  /** Bytes per request (foreground). Default 32 MiB. */
+  maxRequestBytes?: number;
+  /** Compressed bytes per background request. Default 4 MiB. */
+  backgroundBatchBytes?: number;
+  /** Quiet time after the last foreground read before background work resumes. Default 50 ms. */
+  idleMs?: number;
+}
+
+/** A layer whose file contents are fetched on demand; a ChunkSource for the TOC filesystem. */
+export class LazyLayer implements ChunkSource {
+  private readonly flights = new SharedFlights<number, ChunkResult[]>();
+  private readonly state: LayerState;
+  private readonly stateFile: LayerStateFile | undefined;
+  private readonly closing = new AbortController();
+  private foreground = 0;
+  private lastForeground = 0;
+  private prefetchTask: Promise<void> = Promise.resolve();
+  private backgroundTask: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly options: LazyLayerOptions,
+    readonly chunks: ChunkMap,
+  ) {
+    this.state = emptyLayerState(options.layerDigest, options.blob.size);
+    this.stateFile = options.stateFile ? new LayerStateFile(options.stateFile, () => this.stats()) : undefined;
+  }
+
+  /** Index the TOC and start prefetch and background fetch (not awaited; see `prefetched()`). */
+  static open(options: LazyLayerOptions): LazyLayer {
+    const layer = new LazyLayer(options, ChunkMap.build(options.entries, options.tocOffset));
+    layer.prefetchTask = layer.runPrefetch();
+    if (options.backgroundFetch ?? true) layer.backgroundTask = layer.runBackground();
+    return layer;
+  }
+
+  /** Resolves when the prefetch has finished (successfully or not). */
+  prefetched(): Promise<void> {
+    return this.prefetchTask;
+  }
+
+  /** Resolves when the background fetch has finished, failed, or was stopped. */
+  backgroundDone(): Promise<void> {
+    return this.backgroundTask;
+  }
+
+  /** A snapshot of the counters. */
+  stats(): LayerState {
+    return structuredClone(this.state);
+  }
+
+  /** Read `length` bytes of `file` at `offset` (fewer at its end), fetching missing chunks. */
+  async readFileRange(file: TOCEntry, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    const end = Math.min(offset + length, file.size ?? 0);
+    if (end <= offset) return Buffer.alloc(0);
+    this.foreground++;
+    try {
+      const chunks = this.chunks.chunksIn(file, offset, end - offset);
+      const datas = await this.chunkData(chunks, signal);
+      const out = assemble(chunks, datas, offset, end);
+      if (out.length !== end - offset) throw invalidArgument(`the TOC's chunks cover ${out.length} of ${end - offset} bytes`);
+      return out;
+    } catch (e) {
+      throw withContext(`read ${file.name} at ${offset} of layer ${this.options.layerDigest}`, e);
+    } finally {
+      this.foreground--;
+      this.lastForeground = Date.now();
+    }
+  }
+
+  /** Stop background work and write the state file a last time. */
+  async close(): Promise<void> {
+    this.closing.abort(new CtrError('Aborted', `layer ${this.options.layerDigest} closed`));
+    await Promise.allSettled([this.prefetchTask, this.backgroundTask]);
+    await this.stateFile?.close();
+  }
+
+  /** Bytes of each chunk, from the cache or fetched (all missing members in one planning round). */
+  private async chunkData(chunks: readonly Chunk[], signal?: AbortSignal): Promise<Buffer[]> {
+    const cached = await Promise.all(chunks.map((c) => this.fromCache(c, signal)));
+    const missing = chunks.filter((_, i) => !cached[i]);
+    if (missing.length === 0) return cached as Buffer[];
+    const flights = this.ensure(uniqueMembers(missing), this.options.plan);
+    const results = await raceSignal(Promise.all(missing.map((c) => flights.get(c.member)!)), signal);
+    let next = 0;
+    return chunks.map((c, i) => cached[i] ?? pickChunk(c, results[next++]!));
+  }
+
+  private async fromCache(chunk: Chunk, signal?: AbortSignal): Promise<Buffer | undefined> {
+    if (!chunk.digest || this.options.skipContentVerify) return undefined;
+    const data = await this.options.cache.get(chunk.digest, signal);
+    if (data) this.bump('cacheHits', 1);
+    return data;
+  }
+
+  /** Start (or join) the fetch of each member; returns each member's flight. */
+  private ensure(members: readonly Member[], plan: PlanOptions | undefined, maxBytes?: number): Map<Member, Promise<ChunkResult[]>> {
+    const toFetch = members.filter((m) => !this.flights.has(m.offset));
+    const ranges = planRanges(toFetch, plan);
+    const perRequest = maxBytes ?? this.options.maxRequestBytes ?? 32 << 20;
+    for (const batch of batchRanges(ranges, this.options.maxRangesPerRequest ?? 32, perRequest)) {
+      const fetched = this.fetchBatch(batch);
+      batch.forEach((range, i) => {
+        for (const m of range.spans) {
+          const bytes = fetched.then((bufs) => bufs[i]!.subarray(m.offset - range.offset, m.end - range.offset));
+          this.flights.track(m.offset, bytes.then((b) => this.processMember(m, b)));
+        }
+      });
+    }
+    return new Map(members.map((m) => [m, this.flights.get(m.offset)!]));
+  }
+
+  private async fetchBatch(batch: readonly { offset: number; length: number }[]): Promise<Buffer[]> {
+    const ranges = batch.map((r) => ({ offset: r.offset, length: r.length }));
+    this.bump('requests', 1);
+    try {
+      const bufs = await this.options.blob.readRanges(ranges, { signal: this.closing.signal });
+      this.bump('bytesFetched', bufs.reduce((n, b) => n + b.length, 0));
+      return bufs;
+    } catch (e) {
+      this.recordError(e);
+      throw e;
+    }
+  }
+
+  /** Decode and verify one member's bytes; cache the good chunks, count the bad ones. */
+  private async processMember(member: Member, compressed: Buffer): Promise<ChunkResult[]> {
+    const want = member.end - member.offset;
+    if (compressed.length !== want) {
+      const err = unavailable(`layer ${this.options.layerDigest}: got ${compressed.length} of ${want} bytes at offset ${member.offset}`);
+      this.recordError(err);
+      throw err;
+    }
+    const results = await decodeMember(member, compressed, this.options.compression ?? 'gzip', this.options.skipContentVerify);
+    for (const r of results) {
+      if ('error' in r) {
+        this.recordError(r.error);
+        continue;
+      }
+      this.bump('chunksFetched', 1);
+      if (r.chunk.digest && !this.options.skipContentVerify) {
+        await this.options.cache.put(r.chunk.digest, r.data).catch((e: unknown) => this.recordError(e));
+      }
+    }
+    return results;
+  }
+
+  private async runPrefetch(): Promise<void> {
+    const limit = this.prefetchLimit();
+    if (limit === undefined || this.options.prefetch === false) return;
+    const members = this.chunks.membersBelow(limit).filter((m) => !this.isCached(m));
+    this.state.prefetch.phase = 'running';
+    const everything = { maxGap: Number.POSITIVE_INFINITY, maxRangeBytes: Number.POSITIVE_INFINITY };
+    const flights = this.ensure(members, everything, Number.POSITIVE_INFINITY);
+    const settled = await Promise.allSettled(flights.values());
+    this.state.prefetch.bytes = members.reduce((n, m) => n + m.end - m.offset, 0);
+    this.state.prefetch.phase = settled.every((s) => s.status === 'fulfilled') ? 'done' : 'failed';
+    this.stateFile?.markDirty();
+  }
+
+  /** End of the prefetch region, or undefined without `.prefetch.landmark` (or with `.no.prefetch.landmark`). */
+  private prefetchLimit(): number | undefined {
+    let limit: number | undefined;
+    for (const e of this.options.entries) {
+      const name = cleanEntryName(e.name);
+      if (name === NO_PREFETCH_LANDMARK) return undefined;
+      if (name === PREFETCH_LANDMARK && e.offset !== undefined) limit = e.offset;
+    }
+    return limit;
+  }
+
+  private async runBackground(): Promise<void> {
+    const bg = this.state.background;
+    const members = this.chunks.members.filter((m) => m.chunks.some((c) => c.digest));
+    const plainBytes = members.reduce((n, m) => n + m.chunks.reduce((k, c) => k + c.size, 0), 0);
+    if (plainBytes > this.options.cache.stats().maxBytes / 2) return; // it would only evict itself
+    bg.phase = 'pending';
+    bg.membersTotal = members.length;
+    await this.prefetchTask;
+    bg.phase = 'running';
+    const batchBytes = this.options.backgroundBatchBytes ?? 4 << 20;
+    try {
+      for (let i = 0; i < members.length; ) {
+        await this.waitIdle();
+        const batch: Member[] = [];
+        for (let bytes = 0; i < members.length && (batch.length === 0 || bytes < batchBytes); i++) {
+          const m = members[i]!;
+          if (this.isCached(m) || this.flights.has(m.offset)) continue;
+          batch.push(m);
+          bytes += m.end - m.offset;
+        }
+        await Promise.allSettled(this.ensure(batch, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes).values());
+        bg.membersDone = i;
+        this.stateFile?.markDirty();
+      }
+      bg.phase = 'done';
+    } catch (e) {
+      bg.phase = this.closing.signal.aborted ? 'pending' : 'failed';
+      if (!this.closing.signal.aborted) this.recordError(e);
+    }
+    this.stateFile?.markDirty();
+  }
+
+  /** Wait until no foreground read has run for `idleMs` (rejects when the layer closes). */
+  private async waitIdle(): Promise<void> {
+    const idle = this.options.idleMs ?? 50;
+    for (;;) {
+      this.closing.signal.throwIfAborted();
+      const quiet = Date.now() - this.lastForeground;
+      if (this.foreground === 0 && quiet >= idle) return;
+      await sleep(Math.max(1, idle - quiet), undefined, { signal: this.closing.signal });
+    }
+  }
+
+  private isCached(member: Member): boolean {
+    return member.chunks.every((c) => c.digest !== undefined && this.options.cache.has(c.digest));
+  }
+
+  private bump(key: 'bytesFetched' | 'requests' | 'chunksFetched' | 'cacheHits', n: number): void {
+    this.state[key] += n;
+    this.stateFile?.markDirty();
+  }
+
+  private recordError(e: unknown): void {
+    if (this.closing.signal.aborted) return;
+    this.state.errors++;
+    if (e instanceof CtrError && e.code === 'DigestMismatch') this.state.digestMismatches++;
+    this.state.lastError = { time: new Date().toISOString(), message: e instanceof Error ? e.message : String(e) };
+    this.stateFile?.markDirty();
+  }
+}
+
+function uniqueMembers(chunks: readonly Chunk[]): Member[] {
+  return [...new Set(chunks.map((c) => c.member))];
+}
+
+function pickChunk(chunk: Chunk, results: readonly ChunkResult[]): Buffer {
+  const r = results.find((x) => x.chunk === chunk);
+  if (!r) throw digestMismatch(`${chunk.file.name} chunk at ${chunk.fileOffset}: not produced by its member`);
+  if ('error' in r) throw r.error;
+  return r.data;
+}
+
+/** Concatenate the parts of `chunks` (file order) that fall in [offset, end). */
+function assemble(chunks: readonly Chunk[], datas: readonly Buffer[], offset: number, end: number): Buffer {
+  const parts = chunks.map((c, i) => {
+    const from = Math.max(offset, c.fileOffset) - c.fileOffset;
+    const to = Math.min(end, c.fileOffset + c.size) - c.fileOffset;
+    return datas[i]!.subarray(from, to);
+  });
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}

@@ -1,0 +1,81 @@
+// Decompress one fetched member and cut out its chunks, each checked against its sha256 before anyone sees
+// it (../shared/estargz-format.md, "Verification chain"). Only the bytes up to the last chunk's end are
+// inflated; trailing tar headers in the member are never decompressed in full.
+
+import { createHash } from 'node:crypto';
+import { createGunzip } from 'node:zlib';
+import { decompress as zstdDecompress } from 'zstd-napi';
+import { CtrError, digestMismatch, invalidArgument } from '../errors.js';
+import type { Chunk, Member } from './chunk-map.js';
+
+/** Compression of a layer's members. */
+export type MemberCompression = 'gzip' | 'zstd';
+
+/** A chunk's verified bytes, or the error that rejected it. */
+export type ChunkResult = { chunk: Chunk; data: Buffer } | { chunk: Chunk; error: CtrError };
+
+/** Bytes of uncompressed member content needed to serve all its chunks. */
+export function neededBytes(member: Member): number {
+  return Math.max(...member.chunks.map((c) => c.innerOffset + c.size));
+}
+
+/** Decompress `compressed` (exactly the member's bytes) and verify each chunk; `skipVerify` trusts them. */
+export async function decodeMember(
+  member: Member,
+  compressed: Buffer,
+  compression: MemberCompression,
+  skipVerify = false,
+): Promise<ChunkResult[]> {
+  const need = neededBytes(member);
+  let plain: Buffer;
+  try {
+    plain = compression === 'gzip' ? await gunzipPrefix(compressed, need) : zstdDecompress(compressed);
+  } catch (e) {
+    const files = [...new Set(member.chunks.map((c) => c.file.name))].join(', ');
+    const err = digestMismatch(`${files}: member at offset ${member.offset} does not decompress: ${(e as Error).message}`, e);
+    return member.chunks.map((chunk) => ({ chunk, error: err }));
+  }
+  return member.chunks.map((chunk) => cutChunk(chunk, plain, skipVerify));
+}
+
+function cutChunk(chunk: Chunk, plain: Buffer, skipVerify: boolean): ChunkResult {
+  const where = `${chunk.file.name} chunk at ${chunk.fileOffset}`;
+  const data = plain.subarray(chunk.innerOffset, chunk.innerOffset + chunk.size);
+  if (data.length !== chunk.size) {
+    return { chunk, error: digestMismatch(`${where}: member at offset ${chunk.member.offset} holds ${data.length} of ${chunk.size} bytes`) };
+  }
+  if (skipVerify) return { chunk, data };
+  if (!chunk.digest) return { chunk, error: invalidArgument(`${where}: the TOC has no chunkDigest to verify it`) };
+  const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  if (got !== chunk.digest) return { chunk, error: digestMismatch(`${where}: digest ${got}, TOC says ${chunk.digest}`) };
+  return { chunk, data };
+}
+
+/** Inflate a gzip stream (members concatenated) until `need` bytes came out, then stop. */
+function gunzipPrefix(compressed: Buffer, need: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    const parts: Buffer[] = [];
+    let got = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      gunzip.destroy();
+      resolve(Buffer.concat(parts, Math.min(got, need)).subarray(0, need));
+    };
+    gunzip.on('data', (b: Buffer) => {
+      parts.push(b);
+      got += b.length;
+      if (got >= need) finish();
+    });
+    gunzip.on('end', finish);
+    gunzip.on('error', (e) => {
+      if (!done) {
+        done = true;
+        reject(e);
+      }
+    });
+    gunzip.end(compressed);
+  });
+}

@@ -1,0 +1,84 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256Digest } from '../../src/oci/digest.js';
+import { ChunkCache } from '../../src/layer/chunk-cache.js';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'ctr-remote-cache-'));
+  dirs.push(d);
+  return d;
+}
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const chunk = (n: number, size = 1000) => Buffer.alloc(size, n);
+
+describe('ChunkCache', () => {
+  test('put then get from memory and, after reopening, from disk under chunks/sha256/<hex>', async () => {
+    const dir = await tempDir();
+    const data = chunk(1);
+    const d = sha256Digest(data);
+    const cache = await ChunkCache.open({ dir, maxBytes: 1 << 20 });
+    assert.equal(cache.has(d), false);
+    assert.equal(await cache.get(d), undefined);
+    await cache.put(d, data);
+    assert.equal(cache.has(d), true);
+    assert.deepEqual(await cache.get(d), data);
+    assert.deepEqual(await readFile(join(dir, 'chunks', 'sha256', d.slice(7))), data);
+    assert.deepEqual(await readdir(join(dir, 'chunks', 'tmp')), []);
+    const reopened = await ChunkCache.open({ dir, maxBytes: 1 << 20, memoryMaxBytes: 0 });
+    assert.equal(reopened.has(d), true);
+    assert.deepEqual(await reopened.get(d), data);
+    assert.deepEqual([reopened.stats().diskHits, reopened.stats().diskBytes], [1, 1000]);
+  });
+
+  test('the disk bound evicts least recently used chunks, recency refreshed by hits', async () => {
+    const dir = await tempDir();
+    const cache = await ChunkCache.open({ dir, maxBytes: 3000, memoryMaxBytes: 0 });
+    const ds = [1, 2, 3].map((n) => sha256Digest(chunk(n)));
+    for (const [i, d] of ds.entries()) await cache.put(d, chunk(i + 1));
+    await cache.get(ds[0]!); // 1 becomes most recent; 2 is now the oldest
+    const d4 = sha256Digest(chunk(4));
+    await cache.put(d4, chunk(4));
+    assert.deepEqual([ds[0], ds[1], ds[2], d4].map((d) => cache.has(d!)), [true, false, true, true]);
+    assert.equal(cache.stats().evictions, 1);
+    assert.equal((await readdir(join(dir, 'chunks', 'sha256'))).length, 3);
+  });
+
+  test('reopening indexes by mtime and enforces a smaller bound', async () => {
+    const dir = await tempDir();
+    const cache = await ChunkCache.open({ dir, maxBytes: 1 << 20 });
+    const ds = [1, 2, 3].map((n) => sha256Digest(chunk(n)));
+    for (const [i, d] of ds.entries()) {
+      await cache.put(d, chunk(i + 1));
+      const t = new Date(Date.UTC(2020, 0, 1 + i));
+      await utimes(join(dir, 'chunks', 'sha256', d.slice(7)), t, t);
+    }
+    const small = await ChunkCache.open({ dir, maxBytes: 2000 });
+    assert.deepEqual(ds.map((d) => small.has(d)), [false, true, true]);
+  });
+
+  test('a chunk corrupted on disk is a miss, counted and removed', async () => {
+    const dir = await tempDir();
+    const data = chunk(9);
+    const d = sha256Digest(data);
+    await (await ChunkCache.open({ dir, maxBytes: 1 << 20 })).put(d, data);
+    await writeFile(join(dir, 'chunks', 'sha256', d.slice(7)), chunk(8));
+    const cache = await ChunkCache.open({ dir, maxBytes: 1 << 20 });
+    assert.equal(await cache.get(d), undefined);
+    assert.equal(cache.stats().corrupt, 1);
+    assert.equal(cache.has(d), false);
+    assert.deepEqual(await readdir(join(dir, 'chunks', 'sha256')), []);
+  });
+
+  test('the default bound is at most 10 GiB and positive', async () => {
+    const cache = await ChunkCache.open({ dir: await tempDir() });
+    const max = cache.stats().maxBytes;
+    assert.ok(max > 0 && max <= 10 * 2 ** 30, String(max));
+  });
+});

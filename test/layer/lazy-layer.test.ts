@@ -1,0 +1,259 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, symlink, link, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EStargzEntry } from '../../src/estargz/reader.js';
+import type { TOCEntry } from '../../src/estargz/toc-types.js';
+import { isCtrError } from '../../src/errors.js';
+import type { BlobRange, BlobSource } from '../../src/layer/blob-source.js';
+import { ChunkCache } from '../../src/layer/chunk-cache.js';
+import { LazyLayer, type LazyLayerOptions } from '../../src/layer/lazy-layer.js';
+import { readLayerState } from '../../src/layer/layer-state.js';
+import { buildReferenceBlob, type ReferenceBlob } from './reference-estargz.js';
+
+/** Serves ranges of an in-memory blob, counting requests and bytes; `corrupt` flips bytes in answers. */
+class CountingBlob implements BlobSource {
+  requests: BlobRange[][] = [];
+  bytes = 0;
+  corrupt: ((r: BlobRange) => number | undefined) | undefined;
+  fail: Error | undefined;
+  constructor(private readonly blob: Buffer) {}
+  get size() {
+    return this.blob.length;
+  }
+  async readRanges(ranges: readonly BlobRange[]): Promise<Buffer[]> {
+    this.requests.push([...ranges]);
+    await new Promise((r) => setTimeout(r, 2));
+    if (this.fail) throw this.fail;
+    return ranges.map((r) => {
+      const out = Buffer.from(this.blob.subarray(r.offset, r.offset + r.length));
+      const at = this.corrupt?.(r);
+      if (at !== undefined && at >= 0 && at < out.length) out[at]! ^= 0xff;
+      this.bytes += out.length;
+      return out;
+    });
+  }
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** Deterministic incompressible-ish bytes. */
+function noise(size: number, seed: number): Buffer {
+  const out = Buffer.alloc(size);
+  let x = seed * 2654435761 >>> 0;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+let work: string;
+let tree: string;
+const files = new Map<string, Buffer>();
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'ctr-remote-lazy-'));
+  tree = join(work, 'tree');
+  await mkdir(join(tree, 'bin'), { recursive: true });
+  await mkdir(join(tree, 'etc/conf.d'), { recursive: true });
+  files.set('bin/big', noise(1_100_000, 1));
+  files.set('etc/hosts', Buffer.from('127.0.0.1 localhost\n'));
+  files.set('etc/conf.d/a', noise(70_000, 2));
+  files.set('etc/empty', Buffer.alloc(0));
+  for (let i = 0; i < 40; i++) files.set(`etc/many/f${String(i).padStart(2, '0')}`, noise(5000 + i, 10 + i));
+  await mkdir(join(tree, 'etc/many'));
+  for (const [p, d] of files) await writeFile(join(tree, p), d);
+  await link(join(tree, 'etc/hosts'), join(tree, 'etc/hosts.hard'));
+  await symlink('hosts', join(tree, 'etc/hosts.sym'));
+});
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('LazyLayer over a blob built by the reference', () => {
+  let ref: ReferenceBlob;
+  let prio: ReferenceBlob;
+  before(async () => {
+    ref = await buildReferenceBlob(tree, { chunkSize: 256 << 10 });
+    prio = await buildReferenceBlob(tree, { chunkSize: 256 << 10, prioritized: ['etc/hosts', 'etc/conf.d/a'] });
+  });
+
+  async function open(blob: ReferenceBlob, opts: Partial<LazyLayerOptions> = {}, cacheDir?: string) {
+    const source = new CountingBlob(blob.blob);
+    const dir = cacheDir ?? (await mkdtemp(join(work, 'cache-')));
+    const cache = await ChunkCache.open({ dir, maxBytes: 1 << 30 });
+    const layer = LazyLayer.open({
+      layerDigest: 'sha256:' + sha(blob.blob),
+      blob: source,
+      entries: blob.reader.toc.entries,
+      tocOffset: blob.reader.tocOffset,
+      cache,
+      backgroundFetch: false,
+      ...opts,
+    });
+    return { layer, source, cache, dir };
+  }
+  const entry = (blob: ReferenceBlob, path: string): TOCEntry => {
+    const e = blob.reader.lookup(path);
+    assert.ok(e, path);
+    return e;
+  };
+
+  test('our chunk map agrees with the reader on every chunk (offset, member end, size, digest)', async () => {
+    const { layer } = await open(ref);
+    for (const e of ref.reader.toc.entries) {
+      if (e.type !== 'reg') continue;
+      const ours = layer.chunks.chunksOf(e).map((c) => [c.fileOffset, c.size, c.member.offset, c.member.end, c.digest]);
+      const theirs = ref.reader.chunks(e as EStargzEntry).map((c) => [c.chunkOffset, c.chunkSize, c.offset, c.memberEnd, c.digest]);
+      assert.deepEqual(ours, theirs, e.name);
+    }
+    await layer.close();
+  });
+
+  test('every file reads back exactly, at odd offsets too', async () => {
+    const { layer } = await open(ref);
+    for (const [p, want] of files) {
+      assert.deepEqual(await layer.readFileRange(entry(ref, p), 0, want.length + 10), want, p);
+    }
+    const big = files.get('bin/big')!;
+    assert.deepEqual(await layer.readFileRange(entry(ref, 'bin/big'), 262_000, 300_000), big.subarray(262_000, 562_000));
+    assert.deepEqual(await layer.readFileRange(entry(ref, 'bin/big'), big.length - 5, 100), big.subarray(-5));
+    assert.equal((await layer.readFileRange(entry(ref, 'bin/big'), big.length + 1, 10)).length, 0);
+    await layer.close();
+  });
+
+  test('one small file fetches only its member; the whole big file comes in one merged request', async () => {
+    const { layer, source } = await open(ref);
+    const hosts = entry(ref, 'etc/hosts');
+    await layer.readFileRange(hosts, 0, 100);
+    const [c] = layer.chunks.chunksOf(hosts);
+    assert.equal(source.bytes, c!.member.end - c!.member.offset);
+    assert.ok(source.bytes < 1000, String(source.bytes));
+    source.requests = [];
+    await layer.readFileRange(entry(ref, 'bin/big'), 0, 2 << 20);
+    assert.equal(source.requests.length, 1);
+    assert.equal(source.requests[0]!.length, 1, 'contiguous chunks merge into one range');
+    assert.equal(layer.stats().chunksFetched, 1 + 5);
+    await layer.close();
+  });
+
+  test('identical concurrent reads share one fetch', async () => {
+    const { layer, source } = await open(ref);
+    const a = entry(ref, 'etc/conf.d/a');
+    const reads = await Promise.all([0, 1, 2, 3].map(() => layer.readFileRange(a, 0, 70_000)));
+    for (const r of reads) assert.deepEqual(r, files.get('etc/conf.d/a'));
+    assert.equal(source.requests.length, 1);
+    await layer.close();
+  });
+
+  test('verified chunks are cached by digest and shared by a second layer on the same cache', async () => {
+    const first = await open(ref);
+    await first.layer.readFileRange(entry(ref, 'bin/big'), 0, 2 << 20);
+    await first.layer.close();
+    const second = await open(ref, {}, first.dir);
+    assert.deepEqual(await second.layer.readFileRange(entry(ref, 'bin/big'), 0, 2 << 20), files.get('bin/big'));
+    assert.equal(second.source.bytes, 0);
+    assert.equal(second.layer.stats().cacheHits, 5);
+    const third = await open(prio, { prefetch: false }, first.dir);
+    await third.layer.readFileRange(entry(prio, 'bin/big'), 0, 2 << 20);
+    assert.equal(third.source.bytes, 0, 'same chunk digests in another blob are not fetched again');
+    await second.layer.close();
+    await third.layer.close();
+  });
+
+  test('a corrupted chunk fails with DigestMismatch, is counted, never cached; a clean retry succeeds', async () => {
+    const { layer, source, cache } = await open(ref);
+    const a = entry(ref, 'etc/conf.d/a');
+    const [c] = layer.chunks.chunksOf(a);
+    source.corrupt = (r) => c!.member.offset - r.offset + 40;
+    await assert.rejects(layer.readFileRange(a, 0, 10), (e) => isCtrError(e, 'DigestMismatch'));
+    assert.equal(cache.has(c!.digest!), false);
+    const st = layer.stats();
+    assert.equal(st.digestMismatches, 1);
+    assert.match(st.lastError?.message ?? '', /etc\/conf\.d\/a/);
+    source.corrupt = undefined;
+    assert.deepEqual(await layer.readFileRange(a, 0, 70_000), files.get('etc/conf.d/a'));
+    assert.equal(cache.has(c!.digest!), true);
+    await layer.close();
+  });
+
+  test('fetch errors surface with their code and are counted', async () => {
+    const { layer, source } = await open(ref);
+    source.fail = Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+    await assert.rejects(layer.readFileRange(entry(ref, 'etc/hosts'), 0, 10), /connection reset/);
+    assert.equal(layer.stats().errors, 1);
+    source.fail = undefined;
+    assert.deepEqual(await layer.readFileRange(entry(ref, 'etc/hosts'), 0, 100), files.get('etc/hosts'));
+    await layer.close();
+  });
+
+  test('a read aborted by its signal rejects at once while the shared fetch completes', async () => {
+    const { layer, cache } = await open(ref);
+    const a = entry(ref, 'etc/conf.d/a');
+    const ac = new AbortController();
+    const aborted = layer.readFileRange(a, 0, 10, ac.signal);
+    const other = layer.readFileRange(a, 0, 10);
+    ac.abort(new Error('interrupted'));
+    await assert.rejects(aborted, /interrupted/);
+    assert.deepEqual(await other, files.get('etc/conf.d/a')!.subarray(0, 10));
+    assert.equal(cache.has(layer.chunks.chunksOf(a)[0]!.digest!), true);
+    await layer.close();
+  });
+
+  test('prefetch fetches [0, .prefetch.landmark) in one range and caches the prioritized files', async () => {
+    const { layer, source } = await open(prio);
+    await layer.prefetched();
+    const landmark = prio.reader.lookup('.prefetch.landmark');
+    assert.ok(landmark?.offset);
+    assert.deepEqual(source.requests, [[{ offset: layer.chunks.members[0]!.offset, length: landmark.offset - layer.chunks.members[0]!.offset }]]);
+    assert.equal(layer.stats().prefetch.phase, 'done');
+    const before = source.bytes;
+    assert.deepEqual(await layer.readFileRange(entry(prio, 'etc/conf.d/a'), 0, 70_000), files.get('etc/conf.d/a'));
+    assert.deepEqual(await layer.readFileRange(entry(prio, 'etc/hosts'), 0, 100), files.get('etc/hosts'));
+    assert.equal(source.bytes, before, 'prioritized files are served from the prefetched cache');
+    await layer.close();
+  });
+
+  test('no prefetch without a landmark (.no.prefetch.landmark)', async () => {
+    const { layer, source } = await open(ref);
+    await layer.prefetched();
+    assert.equal(source.requests.length, 0);
+    assert.equal(layer.stats().prefetch.phase, 'off');
+    await layer.close();
+  });
+
+  test('background fetch makes the whole layer local, then reads fetch nothing; state file written', async () => {
+    const stateFile = join(work, 'state', 'state.json');
+    const { layer, source } = await open(ref, { backgroundFetch: true, backgroundBatchBytes: 128 << 10, stateFile });
+    await layer.backgroundDone();
+    const st = layer.stats();
+    assert.equal(st.background.phase, 'done');
+    assert.equal(st.background.membersDone, st.background.membersTotal);
+    assert.ok(source.requests.length > 3, 'fetched in several batches');
+    assert.ok(source.bytes <= ref.reader.tocOffset, `${source.bytes} > ${ref.reader.tocOffset}`);
+    const fetched = source.bytes;
+    for (const [p, want] of files) assert.deepEqual(await layer.readFileRange(entry(ref, p), 0, want.length), want);
+    assert.equal(source.bytes, fetched);
+    await layer.close();
+    const saved = await readLayerState(stateFile);
+    assert.equal(saved?.bytesFetched, fetched);
+    assert.equal(saved?.background.phase, 'done');
+    const chunkCount = [...files.keys()].reduce((n, p) => n + layer.chunks.chunksOf(entry(ref, p)).length, 0);
+    assert.equal(saved?.cacheHits, st.cacheHits + chunkCount);
+  });
+
+  test('foreground reads pre-empt the background fetch', async () => {
+    const { layer, source } = await open(ref, { backgroundFetch: true, backgroundBatchBytes: 16 << 10, idleMs: 200 });
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    await layer.readFileRange(entry(ref, 'etc/hosts'), 0, 100);
+    const requestsAfterRead = source.requests.length;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(source.requests.length, requestsAfterRead, 'no background request within idleMs of a read');
+    assert.ok(Date.now() - t0 < 1000);
+    await layer.close();
+    assert.notEqual(layer.stats().background.phase, 'done');
+  });
+});
