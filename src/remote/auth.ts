@@ -23,7 +23,8 @@ const MAX_TOKEN_BYTES = 1 << 20;
 /** Holds one registry's credentials, its last challenge and the bearer tokens per scope. */
 export class Authorizer {
   private challenge: Challenge | undefined;
-  private readonly tokens = new Map<string, CachedToken>();
+  /** Tokens per scope; a pending fetch is shared by concurrent requests. */
+  private readonly tokens = new Map<string, Promise<CachedToken>>();
   private creds: Promise<Credentials | undefined> | undefined;
 
   constructor(
@@ -49,18 +50,23 @@ export class Authorizer {
       return c ? basicHeader(c) : undefined;
     }
     if (ch.scheme !== 'bearer') return undefined;
-    const cached = this.tokens.get(scope);
+    const cached = await this.tokens.get(scope)?.catch(() => undefined);
     if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`;
-    return `Bearer ${await this.fetchToken(ch, scope, signal)}`;
+    return `Bearer ${(await this.fetchToken(ch, scope, signal)).token}`;
   }
 
-  /** React to a 401: remember the challenge, drop the stale token; true when a retry may succeed. */
-  async onUnauthorized(wwwAuthenticate: string | undefined, scope: string, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * React to a 401 of a request sent with Authorization `sent`: remember the challenge and get a new token
+   * unless a concurrent request already did; true when a retry may succeed.
+   */
+  async onUnauthorized(wwwAuthenticate: string | undefined, scope: string, sent: string | undefined, signal?: AbortSignal): Promise<boolean> {
     const ch = parseWwwAuthenticate(wwwAuthenticate ?? '').find((c) => c.scheme === 'bearer' || c.scheme === 'basic');
     if (!ch) return false;
     this.challenge = ch;
-    this.tokens.delete(scope);
     if (ch.scheme === 'basic') return (await this.credentials(signal)) !== undefined;
+    const current = await this.tokens.get(scope)?.catch(() => undefined);
+    if (current && `Bearer ${current.token}` !== sent && current.expiresAt > Date.now()) return true;
+    this.tokens.delete(scope);
     await this.fetchToken(ch, scope, signal);
     return true;
   }
@@ -71,7 +77,22 @@ export class Authorizer {
     return c ? 'credentials rejected' : `authentication required (no credentials for ${this.registry}; use -u or docker login)`;
   }
 
-  private async fetchToken(ch: Challenge, scope: string, signal?: AbortSignal): Promise<string> {
+  private fetchToken(ch: Challenge, scope: string, signal?: AbortSignal): Promise<CachedToken> {
+    const pending = this.tokens.get(scope);
+    if (pending) return pending.then((t) => (t.expiresAt > Date.now() ? t : this.startFetch(ch, scope, signal)));
+    return this.startFetch(ch, scope, signal);
+  }
+
+  private startFetch(ch: Challenge, scope: string, signal?: AbortSignal): Promise<CachedToken> {
+    const p = this.requestToken(ch, scope, signal);
+    this.tokens.set(scope, p);
+    p.catch(() => {
+      if (this.tokens.get(scope) === p) this.tokens.delete(scope);
+    });
+    return p;
+  }
+
+  private async requestToken(ch: Challenge, scope: string, signal?: AbortSignal): Promise<CachedToken> {
     const realm = ch.params['realm'];
     if (!realm) throw unauthorized(`registry ${this.registry}: bearer challenge without a realm`);
     let url: URL;
@@ -91,9 +112,7 @@ export class Authorizer {
       throw unauthorized(`registry ${this.registry}: token server ${url.host} refused: ${creds ? 'credentials rejected' : 'authentication required'} (HTTP ${res.statusCode})`);
     }
     if (res.statusCode !== 200) throw unavailable(`registry ${this.registry}: token server ${url.host} answered HTTP ${res.statusCode}`);
-    const token = parseTokenResponse(body, url.host, Date.now());
-    this.tokens.set(scope, token);
-    return token.token;
+    return parseTokenResponse(body, url.host, Date.now());
   }
 }
 

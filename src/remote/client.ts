@@ -61,7 +61,7 @@ export class RegistryClient {
       });
       if (res.statusCode === 401 && own && !authRetried) {
         authRetried = true;
-        const canRetry = await this.auth.onUnauthorized(headerValue(res.headers, 'www-authenticate'), req.scope, req.signal);
+        const canRetry = await this.auth.onUnauthorized(headerValue(res.headers, 'www-authenticate'), req.scope, headers['authorization'], req.signal);
         if (canRetry && (body === undefined || Buffer.isBuffer(body))) {
           await res.body.dump();
           continue;

@@ -77,6 +77,10 @@ describe('registry auth', () => {
     assert.equal(ts.requests.length - before, 1, 'one token for the pull scope, reused');
     assert.ok(ts.requests.every((r) => r.user === token.username && r.status === 200));
     assert.ok(ts.requests.some((r) => r.scopes.includes('repository:tok/app:pull,push')));
+    const parallel = ep(`${token.host}/tok/app:v1`, { username: token.username, password: token.password });
+    const n = ts.requests.length;
+    await Promise.all([...img.layers, ...img.layers].map(async (l) => assert.ok((await readStream(await parallel.fetch(l.desc))).equals(l.data))));
+    assert.equal(ts.requests.length - n, 1, 'concurrent requests share one token fetch');
   });
 
   test('token auth: a 401 with a valid token refreshes once', async () => {
