@@ -1,0 +1,84 @@
+// The device loop: reader workers (device-reader.worker.ts) deliver requests from /dev/fuse; the main thread
+// runs them through the protocol handler (the filesystem is async and lives here) and writes each reply with
+// one blocking writev, which does not wait long: the kernel only copies the reply to the waiting request.
+
+import { writevSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { workerEntry } from '../io/worker-entry.js';
+import { DEVICE_READ_BUFFER_SIZE, type FuseProtocol } from './protocol.js';
+import type { ReaderData, ReaderMessage } from './device-reader.worker.js';
+
+/** Device loop options. */
+export interface DeviceLoopOptions {
+  /** Reader threads blocked in read(2) on the device. Default 2. */
+  readers?: number;
+  /** Called for device errors other than the normal end of the connection. Default: stderr. */
+  onError?: (error: unknown) => void;
+}
+
+/** Counters of a running loop. */
+export interface DeviceLoopStats {
+  requests: number;
+  replies: number;
+  /** Replies the kernel refused because the request was interrupted meanwhile (ENOENT on write). */
+  staleReplies: number;
+}
+
+/** How a loop ended: the kernel closed the connection (unmounted), or the readers failed. */
+export type LoopEnd = 'disconnected' | 'failed';
+
+/** A running loop; `done` resolves when every reader has ended. */
+export interface DeviceLoop {
+  done: Promise<LoopEnd>;
+  stats: DeviceLoopStats;
+  /** Stop the reader threads (only useful after the connection is gone or before the mount failed). */
+  terminate(): Promise<void>;
+}
+
+/** Start serving `fd` (an open /dev/fuse connection that is already mounted) with `protocol`. */
+export function startDeviceLoop(fd: number, protocol: FuseProtocol, options: DeviceLoopOptions = {}): DeviceLoop {
+  const stats: DeviceLoopStats = { requests: 0, replies: 0, staleReplies: 0 };
+  const onError = options.onError ?? ((e: unknown) => console.error(`ctr-remote fuse: ${String(e)}`));
+  const count = Math.max(1, options.readers ?? 2);
+  const workers: Worker[] = [];
+  const ended: Promise<LoopEnd>[] = [];
+  for (let i = 0; i < count; i++) {
+    const w = spawnReader({ fd, bufferSize: DEVICE_READ_BUFFER_SIZE });
+    workers.push(w);
+    ended.push(new Promise<LoopEnd>((resolve) => {
+      w.on('message', (m: ReaderMessage) => {
+        if (m.type === 'request') return void serve(fd, protocol, Buffer.from(m.data), stats, onError);
+        if (m.reason === 'error') onError(new Error(`reading /dev/fuse: ${m.error}`));
+        resolve(m.reason === 'ENODEV' ? 'disconnected' : 'failed');
+      });
+      w.on('error', (e) => { onError(e); resolve('failed'); });
+      w.on('exit', () => resolve('failed'));
+    }));
+  }
+  const done = Promise.all(ended).then((ends) => (ends.includes('disconnected') ? 'disconnected' : 'failed'));
+  return { done, stats, terminate: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
+}
+
+/** Start one reader thread. Under tsx (tests) Node 20 does not apply the loader to a worker's .ts entry, so a
+ * tiny bootstrap registers it first. */
+function spawnReader(data: ReaderData): Worker {
+  const entry = workerEntry('device-reader', import.meta.url);
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData: data });
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
+
+/** Handle one request and write its reply; a reply to an interrupted request is refused with ENOENT. */
+async function serve(fd: number, protocol: FuseProtocol, req: Buffer, stats: DeviceLoopStats, onError: (e: unknown) => void) {
+  stats.requests++;
+  const parts = await protocol.handleParts(req);
+  if (parts === null) return;
+  try {
+    writevSync(fd, parts);
+    stats.replies++;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') stats.staleReplies++;
+    else if (code !== 'ENODEV' && code !== 'EBADF') onError(e);
+  }
+}

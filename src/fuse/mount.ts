@@ -1,0 +1,121 @@
+// Mount a RawFileSystem at a directory: open /dev/fuse, let mount(8) attach it (the fd is the child's fd 3),
+// then serve it with the device loop. Unmounts cleanly on unmount(), on process exit, SIGINT and SIGTERM.
+// Kernel mount options: https://www.kernel.org/doc/html/latest/filesystems/fuse.html#mount-options
+
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { execa } from 'execa';
+import { CtrError, unsupported } from '../errors.js';
+import { startDeviceLoop, type DeviceLoopStats } from './device-loop.js';
+import { parseMountInfo } from './mountinfo.js';
+import { FuseProtocol, type ProtocolOptions } from './protocol.js';
+import type { RawFileSystem } from './raw-filesystem.js';
+import { registerLiveMount, unregisterLiveMount } from './exit-unmount.js';
+import { lazyUnmount, unmountSync } from './unmount.js';
+
+/** The filesystem type suffix of our mounts: mountinfo shows `fuse.ctr-remote`. */
+export const FUSE_SUBTYPE = 'ctr-remote';
+
+/** Options of mountFuse; every field has a default. */
+export interface MountOptions extends ProtocolOptions {
+  /** Mount read-only (`ro`). Default true. */
+  readOnly?: boolean;
+  /** Let other users (and runc containers) use the mount (`allow_other`). Default true. */
+  allowOther?: boolean;
+  /** Let the kernel check permissions from mode/uid/gid (`default_permissions`). Default true. */
+  defaultPermissions?: boolean;
+  /** The source column shown by mount(8) and mountinfo. Default 'ctr-remote'. */
+  fsName?: string;
+  /** Reader threads on the device. Default 2. */
+  readers?: number;
+  /** Kernel readahead for the mount in KiB (written to /sys/class/bdi/<dev>/read_ahead_kb); 0 keeps the kernel's. Default 1024. */
+  readAheadKb?: number;
+  /** Unmount when this signal aborts. */
+  signal?: AbortSignal;
+  /** Unmount on process exit, SIGINT and SIGTERM. Default true. */
+  unmountOnExit?: boolean;
+}
+
+/** A live mount. */
+export interface FuseMount {
+  readonly dir: string;
+  /** Unmount (lazily if busy) and wait until the connection has ended. Idempotent. */
+  unmount(): Promise<void>;
+  /** Resolves when the connection ends, whoever unmounted it. */
+  readonly closed: Promise<void>;
+  /** Request counters of the device loop. */
+  readonly stats: DeviceLoopStats;
+}
+
+/** Mount options string given to mount(8) for an open /dev/fuse fd passed as fd 3. */
+export function kernelMountOptions(o: MountOptions): string {
+  const opts = ['fd=3', 'rootmode=40000', 'user_id=0', 'group_id=0'];
+  if (o.allowOther ?? true) opts.push('allow_other');
+  if (o.defaultPermissions ?? true) opts.push('default_permissions');
+  if (o.readOnly ?? true) opts.push('ro');
+  return opts.join(',');
+}
+
+/** Mount `fs` at `dir` (root only) and serve it until unmounted. */
+export async function mountFuse(dir: string, fs: RawFileSystem, options: MountOptions = {}): Promise<FuseMount> {
+  const target = resolve(dir);
+  if (process.getuid?.() !== 0) throw unsupported(`mounting ${target} needs root (FUSE mount with allow_other)`);
+  const fd = openSync('/dev/fuse', 'r+');
+  try {
+    const args = ['-i', '-t', `fuse.${FUSE_SUBTYPE}`, '-o', kernelMountOptions(options), options.fsName ?? 'ctr-remote', target];
+    await runWithFd3('mount', args, fd, options.signal);
+  } catch (e) {
+    closeSync(fd);
+    throw new CtrError('Unavailable', `mount FUSE at ${target}: ${(e as Error).message}`, { cause: e });
+  }
+  return serveMounted(target, fd, fs, options);
+}
+
+function serveMounted(dir: string, fd: number, fs: RawFileSystem, options: MountOptions): FuseMount {
+  const protocol = new FuseProtocol(fs, options);
+  const loop = startDeviceLoop(fd, protocol, { readers: options.readers });
+  let unmounting: Promise<void> | undefined;
+  const unmount = (): Promise<void> => (unmounting ??= unmountDir(dir).then(() => closed));
+  const closed = loop.done.then(async (end) => {
+    if (end === 'failed') unmountSync(dir); // never leave a mount whose server is gone
+    unregisterLiveMount(dir);
+    options.signal?.removeEventListener('abort', onAbort);
+    closeSync(fd);
+    if (!protocol.destroyed) await fs.destroy?.();
+  });
+  const onAbort = () => void unmount();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.unmountOnExit ?? true) registerLiveMount(dir, unmount);
+  if ((options.readAheadKb ?? 1024) > 0) void setReadAhead(dir, options.readAheadKb ?? 1024);
+  return { dir, unmount, closed, stats: loop.stats };
+}
+
+/** Run a command with `fd` as its fd 3; rejects with its stderr when it fails. */
+function runWithFd3(cmd: string, args: string[], fd: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', fd], signal });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(stderr.trim() || `${cmd} exited ${code}`))));
+  });
+}
+
+/** umount(8) the directory; when busy, detach it lazily (it ends once the last user closes it). */
+async function unmountDir(dir: string): Promise<void> {
+  const r = await execa('umount', [dir], { reject: false });
+  if (r.exitCode !== 0) await lazyUnmount(dir);
+}
+
+/** Raise the kernel readahead of the mount's backing device so sequential reads arrive as large READs. */
+async function setReadAhead(dir: string, kb: number): Promise<void> {
+  try {
+    const mounts = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+    const m = mounts.reverse().find((e) => e.mountPoint === dir && e.fsType === `fuse.${FUSE_SUBTYPE}`);
+    if (m) await writeFile(`/sys/class/bdi/${m.majorMinor}/read_ahead_kb`, String(kb));
+  } catch {
+    // tuning only: a read-only /sys (some containers) leaves the kernel default
+  }
+}

@@ -1,0 +1,227 @@
+// The FUSE protocol handler: one request Buffer in, one reply Buffer (or nothing) out. It decodes the
+// header, dispatches through an opcode table to a RawFileSystem, and encodes the reply. Pure: no I/O here;
+// the device loop (device-loop.ts) only moves buffers between /dev/fuse and this class.
+// Protocol: https://github.com/torvalds/linux/blob/master/include/uapi/linux/fuse.h and
+// https://www.kernel.org/doc/html/latest/filesystems/fuse.html
+
+import {
+  FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE, InitFlag, Opcode,
+  OUT_HEADER_SIZE, PAGE_SIZE, decodeInHeader, decodeInitIn, encodeInitOut, writeOutHeader, type InHeader,
+} from './abi.js';
+import { Errno, FuseErrno, errnoOf } from './errno.js';
+import type { InitInfo, RawFileSystem, RequestContext } from './raw-filesystem.js';
+import { DirHandles } from './dir-handles.js';
+import { fileOps } from './ops-file.js';
+import { dirOps } from './ops-dir.js';
+import { xattrOps } from './ops-xattr.js';
+
+/** Largest write the kernel may send; irrelevant for a read-only fs but it sizes the device read buffer. */
+export const MAX_WRITE = 128 * 1024;
+/** A device read buffer that satisfies the kernel's minimum (in header + write_in + max_write). */
+export const DEVICE_READ_BUFFER_SIZE = MAX_WRITE + PAGE_SIZE;
+
+/** Tuning of the protocol handler; every field has a default. */
+export interface ProtocolOptions {
+  /** Name→inode cache timeout when the fs does not choose one. Default 1000 ms. */
+  entryTimeoutMs?: number;
+  /** Attribute cache timeout when the fs does not choose one. Default 1000 ms. */
+  attrTimeoutMs?: number;
+  /** Cache ENOENT lookups for this long (an entry with node id 0); 0 disables. Default 0. */
+  negativeTimeoutMs?: number;
+  /** Largest READ the kernel may send (rounded up to pages, at most 1 MiB). Default 1 MiB. */
+  maxReadBytes?: number;
+  /** Readdir with attributes: 'auto' lets the kernel choose, 'always' or 'never'. Default 'auto'. */
+  readdirplus?: 'auto' | 'always' | 'never';
+  /** Requests of the kernel's background queue (async reads) in flight at once. Default 64. */
+  maxBackground?: number;
+  /** Called for unexpected exceptions in a handler (answered with EIO). Default: one line on stderr. */
+  onError?: (error: unknown, op: string) => void;
+}
+
+/** A decoded request as handlers see it. */
+export interface Request {
+  header: InHeader;
+  /** The bytes after fuse_in_header (length header.len - 40). */
+  body: Buffer;
+  ctx: RequestContext;
+}
+
+/** A reply payload: the parts written after the out header, or null for "send no reply". */
+export type Payload = Buffer[] | null;
+
+/** One row of the opcode table. */
+export interface OpcodeEntry {
+  name: string;
+  run(p: FuseProtocol, req: Request): Promise<Payload> | Payload;
+}
+
+/** Answer used by every write operation of a read-only filesystem. */
+const readOnly: OpcodeEntry['run'] = () => {
+  throw new FuseErrno(Errno.EROFS);
+};
+
+/** The settings both sides agreed on at INIT. */
+export interface Negotiated {
+  minor: number;
+  flags: number;
+  maxRead: number;
+  maxReadahead: number;
+}
+
+/** Serves one FUSE connection: call handle() for every request read from /dev/fuse. */
+export class FuseProtocol {
+  readonly fs: RawFileSystem;
+  readonly entryTimeoutMs: number;
+  readonly attrTimeoutMs: number;
+  readonly negativeTimeoutMs: number;
+  readonly maxReadBytes: number;
+  readonly dirs = new DirHandles();
+  negotiated: Negotiated | undefined;
+  /** Set when DESTROY arrived; the device loop stops after replying. */
+  destroyed = false;
+  private readonly options: ProtocolOptions;
+  private readonly inflight = new Map<number, AbortController>();
+  private readonly table: ReadonlyMap<number, OpcodeEntry>;
+
+  constructor(fs: RawFileSystem, options: ProtocolOptions = {}) {
+    this.fs = fs;
+    this.options = options;
+    this.entryTimeoutMs = options.entryTimeoutMs ?? 1000;
+    this.attrTimeoutMs = options.attrTimeoutMs ?? 1000;
+    this.negativeTimeoutMs = options.negativeTimeoutMs ?? 0;
+    const pages = Math.min(256, Math.max(1, Math.ceil((options.maxReadBytes ?? 1 << 20) / PAGE_SIZE)));
+    this.maxReadBytes = pages * PAGE_SIZE;
+    this.table = buildTable();
+  }
+
+  /** Handle one request; resolves to the reply bytes, or null when the opcode takes no reply. Never rejects. */
+  async handle(request: Buffer): Promise<Buffer | null> {
+    const parts = await this.handleParts(request);
+    return parts === null ? null : Buffer.concat(parts);
+  }
+
+  /** Like handle(), but the reply as a list of buffers for writev (avoids copying read data). */
+  async handleParts(request: Buffer): Promise<Buffer[] | null> {
+    if (request.length < IN_HEADER_SIZE) return null; // cannot even name the request to answer it
+    const header = decodeInHeader(request);
+    const entry = this.table.get(header.opcode);
+    const name = entry?.name ?? `opcode ${header.opcode}`;
+    const controller = new AbortController();
+    const end = Math.min(request.length, header.len);
+    const req: Request = {
+      header,
+      body: request.subarray(IN_HEADER_SIZE + header.totalExtlen * 8, end),
+      ctx: { uid: header.uid, gid: header.gid, pid: header.pid, signal: controller.signal },
+    };
+    this.inflight.set(header.unique, controller);
+    try {
+      if (!entry) throw new FuseErrno(Errno.ENOSYS);
+      if (!this.negotiated && header.opcode !== Opcode.INIT) throw new FuseErrno(Errno.EIO, 'request before INIT');
+      const payload = await entry.run(this, req);
+      return payload === null ? null : reply(header.unique, 0, payload);
+    } catch (e) {
+      const verdict = errnoOf(e);
+      if (!verdict.expected) this.reportError(e, name);
+      if (header.opcode === Opcode.FORGET || header.opcode === Opcode.BATCH_FORGET) return null;
+      return reply(header.unique, -verdict.errno, []);
+    } finally {
+      this.inflight.delete(header.unique);
+    }
+  }
+
+  /** Abort the request with this unique id (INTERRUPT); false when it is not in flight. */
+  interrupt(unique: number): boolean {
+    const c = this.inflight.get(unique);
+    if (!c) return false;
+    c.abort();
+    return true;
+  }
+
+  /** Number of requests being handled right now. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** INIT: agree on version, flags, read size and readahead. */
+  async init(req: Request): Promise<Payload> {
+    const k = decodeInitIn(req.body);
+    if (k.major < FUSE_KERNEL_VERSION) throw new FuseErrno(Errno.EPROTO, `kernel FUSE ${k.major}.${k.minor} too old`);
+    const minor = Math.min(k.minor, FUSE_KERNEL_MINOR_VERSION);
+    if (k.major > FUSE_KERNEL_VERSION) return [encodeInitOut(initOut(FUSE_KERNEL_MINOR_VERSION, 0, 0, 0, 0, 0))];
+    const flags = this.wantedFlags() & k.flags;
+    this.negotiated = { minor, flags, maxRead: this.maxReadBytes, maxReadahead: k.maxReadahead };
+    const info: InitInfo = { major: k.major, minor: k.minor, maxReadahead: k.maxReadahead, maxRead: this.maxReadBytes };
+    await this.fs.init?.(info);
+    const bg = this.options.maxBackground ?? 64;
+    const maxPages = this.maxReadBytes / PAGE_SIZE;
+    return [encodeInitOut(initOut(minor, k.maxReadahead, flags, bg, maxPages, MAX_WRITE))];
+  }
+
+  private wantedFlags(): number {
+    const plus = this.options.readdirplus ?? 'auto';
+    let f = InitFlag.ASYNC_READ | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES | InitFlag.CACHE_SYMLINKS | InitFlag.INIT_EXT;
+    if (plus !== 'never') f |= InitFlag.DO_READDIRPLUS;
+    if (plus === 'auto') f |= InitFlag.READDIRPLUS_AUTO;
+    return f;
+  }
+
+  private reportError(e: unknown, op: string): void {
+    if (this.options.onError) return this.options.onError(e, op);
+    const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    console.error(`ctr-remote fuse: ${op} failed, answered EIO: ${msg}`);
+  }
+}
+
+function initOut(minor: number, readahead: number, flags: number, bg: number, maxPages: number, maxWrite: number) {
+  return {
+    major: FUSE_KERNEL_VERSION, minor, maxReadahead: readahead, flags, maxBackground: bg,
+    congestionThreshold: Math.floor((bg * 3) / 4), maxWrite, timeGran: 1, maxPages, flags2: 0,
+  };
+}
+
+/** Prepend a fuse_out_header to the payload parts. */
+function reply(unique: number, error: number, payload: Buffer[]): Buffer[] {
+  const h = Buffer.allocUnsafe(OUT_HEADER_SIZE);
+  let len = OUT_HEADER_SIZE;
+  for (const p of payload) len += p.length;
+  writeOutHeader(h, { len, error, unique });
+  return [h, ...payload];
+}
+
+/** The opcode table: every opcode this server answers, and how. Anything missing is ENOSYS. */
+function buildTable(): ReadonlyMap<number, OpcodeEntry> {
+  const rows: [number, OpcodeEntry][] = [
+    [Opcode.INIT, { name: 'INIT', run: (p, r) => p.init(r) }],
+    [Opcode.DESTROY, { name: 'DESTROY', run: destroy }],
+    [Opcode.INTERRUPT, { name: 'INTERRUPT', run: interrupt }],
+    [Opcode.FLUSH, { name: 'FLUSH', run: () => [] }],
+    ...fileOps(),
+    ...dirOps(),
+    ...xattrOps(),
+  ];
+  const writes: [number, string][] = [
+    [Opcode.SETATTR, 'SETATTR'], [Opcode.SYMLINK, 'SYMLINK'], [Opcode.MKNOD, 'MKNOD'], [Opcode.MKDIR, 'MKDIR'],
+    [Opcode.UNLINK, 'UNLINK'], [Opcode.RMDIR, 'RMDIR'], [Opcode.RENAME, 'RENAME'], [Opcode.LINK, 'LINK'],
+    [Opcode.WRITE, 'WRITE'], [Opcode.SETXATTR, 'SETXATTR'], [Opcode.REMOVEXATTR, 'REMOVEXATTR'],
+    [Opcode.CREATE, 'CREATE'], [Opcode.FALLOCATE, 'FALLOCATE'], [Opcode.RENAME2, 'RENAME2'],
+    [Opcode.COPY_FILE_RANGE, 'COPY_FILE_RANGE'], [Opcode.TMPFILE, 'TMPFILE'],
+  ];
+  for (const [op, name] of writes) rows.push([op, { name, run: readOnly }]);
+  return new Map(rows);
+}
+
+async function destroy(p: FuseProtocol): Promise<Payload> {
+  p.destroyed = true;
+  await p.fs.destroy?.();
+  return [];
+}
+
+/**
+ * INTERRUPT: abort the target request's signal and send no reply. If the target is not in flight yet (it
+ * may still be on its way from another reader), answer EAGAIN so the kernel queues the interrupt again.
+ */
+function interrupt(p: FuseProtocol, req: Request): Payload {
+  const target = req.body.readUInt32LE(0) + req.body.readUInt32LE(4) * 0x1_0000_0000;
+  if (p.interrupt(target)) return null;
+  throw new FuseErrno(Errno.EAGAIN);
+}
