@@ -41,7 +41,7 @@ export interface UnpackResult {
  * that would escape the destination: ".." above the root, parents reached through symlinks that climb out
  * (absolute symlink targets are resolved inside the root, as the container sees them), hardlinks to outside.
  */
-export async function unpackLayer(tarStream: AsyncIterable<Uint8Array>, destDir: string, opts: UnpackOptions): Promise<UnpackResult> {
+export async function unpackLayer(tarStream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, destDir: string, opts: UnpackOptions): Promise<UnpackResult> {
   const u = new Unpacker(destDir, opts);
   try {
     for await (const entry of readTar(tarStream, { signal: opts.signal })) await u.entry(entry);
