@@ -1,0 +1,78 @@
+// What every command action gets: the output object, the global flags, a cancellation signal, and
+// `run`, which turns a thrown error into the one-line report and exit code 1.
+import type { Command } from 'commander';
+import { isCtrError, withContext } from '../errors.js';
+import { defaultRoot } from '../store/default-root.js';
+import { printErr, type CliIo } from './cli-io.js';
+
+/** Flags of the top-level command, available to every subcommand. */
+export interface GlobalOptions {
+  /** `--root DIR`, default defaultRoot(). */
+  root: string;
+  /** `--debug`: stack traces and request logs on stderr. */
+  debug: boolean;
+}
+
+/** Shared state of one CLI run. */
+export class CliContext {
+  /** Process exit code the run ends with. */
+  exitCode = 0;
+
+  constructor(
+    readonly io: CliIo,
+    readonly signal: AbortSignal,
+  ) {}
+
+  /** The global flags as seen from `cmd`. */
+  globals(cmd: Command): GlobalOptions {
+    const o = cmd.optsWithGlobals<{ root?: string; debug?: boolean }>();
+    return { root: o.root ?? defaultRoot(this.io.env), debug: o.debug === true };
+  }
+
+  /** A `--debug` line logger (undefined without --debug). */
+  debugLog(cmd: Command): ((line: string) => void) | undefined {
+    return this.globals(cmd).debug ? (line) => printErr(this.io, `debug: ${line}`) : undefined;
+  }
+
+  /** Run an action; on failure print `ctr-remote: <op> <target>: <message>` (stack with --debug) and set exit 1. */
+  async run(cmd: Command, op: string, target: string, action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (e) {
+      this.fail(cmd, `${op}${target ? ` ${target}` : ''}`, e);
+    }
+  }
+
+  /** Report a failure of `context` (see run). */
+  fail(cmd: Command, context: string, e: unknown): void {
+    const err = withContext(context, e);
+    printErr(this.io, `ctr-remote: ${dedupe(err.message, context)}`);
+    if (this.globals(cmd).debug) printErr(this.io, debugDetails(e));
+    this.exitCode = 1;
+  }
+}
+
+/** Drop a repeated "<verb> <target>: " that a lower layer already put after our own context. */
+function dedupe(message: string, context: string): string {
+  const head = `${context}: `;
+  if (!message.startsWith(head)) return message;
+  const rest = message.slice(head.length);
+  const target = context.split(' ').slice(1).join(' ');
+  const m = /^[a-z-]+ (\S+): /.exec(rest);
+  return m && target && m[1] === target ? head + rest.slice(m[0].length) : message;
+}
+
+/** The stack and cause chain of an error, for --debug. */
+function debugDetails(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e, depth = 0; cur !== undefined && depth < 8; depth++) {
+    if (cur instanceof Error) {
+      parts.push(`${depth ? 'caused by: ' : ''}${cur.stack ?? cur.message}${isCtrError(cur) ? ` [code ${cur.code}]` : ''}`);
+      cur = cur.cause;
+    } else {
+      parts.push(`caused by: ${String(cur)}`);
+      break;
+    }
+  }
+  return parts.join('\n');
+}

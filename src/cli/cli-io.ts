@@ -1,0 +1,35 @@
+// The one output object every command writes through: stdout for data, stderr for progress, warnings
+// and errors. Injected, so tests run the CLI in-process with captured streams.
+
+/** Streams and terminal facts of one CLI run. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** stderr is a terminal: progress is drawn with ora instead of printed as plain lines. */
+  isTTY: boolean;
+  /** Colors allowed (a TTY and NO_COLOR unset). */
+  color: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+/** The process's own streams. */
+export function processIo(): CliIo {
+  const isTTY = process.stderr.isTTY === true;
+  const noColor = process.env['NO_COLOR'] !== undefined && process.env['NO_COLOR'] !== '';
+  return { stdout: process.stdout, stderr: process.stderr, isTTY, color: isTTY && !noColor, env: process.env };
+}
+
+/** Write one line of data to stdout. */
+export function printLine(io: CliIo, line: string): void {
+  io.stdout.write(`${line}\n`);
+}
+
+/** Write a value as JSON to stdout (the only output of `--json`). */
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Write a diagnostic line to stderr. */
+export function printErr(io: CliIo, line: string): void {
+  io.stderr.write(`${line}\n`);
+}

@@ -1,0 +1,22 @@
+// `ctr-remote image export FILE.tar REF...`: write local images as an OCI image-layout archive.
+import { Command } from 'commander';
+import { exportImages } from '../../image/export-archive.js';
+import type { CliContext } from '../cli-context.js';
+import { printJson, printLine } from '../cli-io.js';
+import { humanSize } from '../human-size.js';
+
+/** The export command. */
+export function exportCommand(ctx: CliContext): Command {
+  return new Command('export')
+    .description('export local images to an OCI image-layout archive')
+    .argument('<file>', 'archive to write (e.g. images.tar)')
+    .argument('<ref...>', 'images to export')
+    .option('--json', 'print the result as JSON')
+    .action((file: string, refs: string[], flags: { json?: boolean }, self: Command) =>
+      ctx.run(self, 'export', file, async () => {
+        const result = await exportImages(ctx.globals(self).root, file, refs, { signal: ctx.signal });
+        if (flags.json) printJson(ctx.io, result);
+        else printLine(ctx.io, `exported ${result.images.map((i) => i.name).join(', ')} to ${file} (${humanSize(result.size)})`);
+      }),
+    );
+}

@@ -1,0 +1,36 @@
+// `ctr-remote image pull [flags] REF`: full pull from a registry into the local store.
+import { Command } from 'commander';
+import { pullImage } from '../../image/pull-image.js';
+import type { CliContext } from '../cli-context.js';
+import { printJson, printLine } from '../cli-io.js';
+import { humanSize } from '../human-size.js';
+import { addPlatformFlags, platformOptions } from '../platform-flags.js';
+import { progressView } from '../progress.js';
+import { addRegistryFlags, registryOptions } from '../registry-flags.js';
+
+/** The pull command. */
+export function pullCommand(ctx: CliContext): Command {
+  const cmd = new Command('pull').description('pull an image from a registry into the local store').argument('<ref>', 'image reference, e.g. 127.0.0.1:5000/app:1');
+  addRegistryFlags(cmd);
+  addPlatformFlags(cmd);
+  cmd.option('--max-concurrent-downloads <n>', 'layers downloaded at once', '3').option('--json', 'print the result as JSON');
+  return cmd.action((ref: string, flags, self: Command) =>
+    ctx.run(self, 'pull', ref, async () => {
+      const view = progressView(ctx.io, { json: flags.json, title: `pulling ${ref}` });
+      try {
+        const result = await pullImage(ctx.globals(self).root, ref, {
+          registry: registryOptions(flags, ctx.debugLog(self)),
+          ...platformOptions(flags),
+          concurrency: Number(flags.maxConcurrentDownloads),
+          onProgress: (p) => view.onProgress(p),
+          signal: ctx.signal,
+        });
+        view.finish();
+        if (flags.json) printJson(ctx.io, { name: result.name, digest: result.descriptor.digest, mediaType: result.descriptor.mediaType, size: result.contentSize });
+        else printLine(ctx.io, `pulled ${result.name} ${result.descriptor.digest} (${humanSize(result.contentSize)})`);
+      } finally {
+        view.finish();
+      }
+    }),
+  );
+}

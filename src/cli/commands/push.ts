@@ -1,0 +1,39 @@
+// `ctr-remote image push [flags] REF [LOCAL-REF]`: push the store image LOCAL-REF (default REF) to REF.
+import { Command } from 'commander';
+import { pushImage } from '../../image/push-image.js';
+import type { CliContext } from '../cli-context.js';
+import { printJson, printLine } from '../cli-io.js';
+import { humanSize } from '../human-size.js';
+import { addPlatformFlags, platformOptions } from '../platform-flags.js';
+import { progressView } from '../progress.js';
+import { addRegistryFlags, registryOptions } from '../registry-flags.js';
+
+/** The push command. */
+export function pushCommand(ctx: CliContext): Command {
+  const cmd = new Command('push')
+    .description('push a local image to a registry (or an oci: layout)')
+    .argument('<ref>', 'destination reference, or oci:DIR[:TAG]')
+    .argument('[local-ref]', 'local image to push (default: ref)');
+  addRegistryFlags(cmd);
+  addPlatformFlags(cmd);
+  cmd.option('--max-concurrent-uploaded-layers <n>', 'layers uploaded at once', '3').option('--json', 'print the result as JSON');
+  return cmd.action((ref: string, localRef: string | undefined, flags, self: Command) =>
+    ctx.run(self, 'push', ref, async () => {
+      const view = progressView(ctx.io, { json: flags.json, title: `pushing ${ref}` });
+      try {
+        const result = await pushImage(ctx.globals(self).root, ref, localRef, {
+          registry: registryOptions(flags, ctx.debugLog(self)),
+          ...platformOptions(flags),
+          concurrency: Number(flags.maxConcurrentUploadedLayers),
+          onProgress: (p) => view.onProgress(p),
+          signal: ctx.signal,
+        });
+        view.finish();
+        if (flags.json) printJson(ctx.io, { name: result.target, digest: result.descriptor.digest, mediaType: result.descriptor.mediaType, size: result.contentSize });
+        else printLine(ctx.io, `pushed ${result.target} ${result.descriptor.digest} (${humanSize(result.contentSize)})`);
+      } finally {
+        view.finish();
+      }
+    }),
+  );
+}

@@ -1,0 +1,28 @@
+// `ctr-remote image rm REF...`: remove names, then delete the blobs no name needs any more.
+import { Command } from 'commander';
+import { notFound } from '../../errors.js';
+import { removeImages } from '../../image/remove-images.js';
+import type { CliContext } from '../cli-context.js';
+import { printErr, printJson, printLine } from '../cli-io.js';
+import { humanSize } from '../human-size.js';
+
+/** The rm command. */
+export function rmCommand(ctx: CliContext): Command {
+  return new Command('rm')
+    .aliases(['remove', 'delete', 'del'])
+    .description('remove images from the local store')
+    .argument('<ref...>', 'images to remove')
+    .option('--json', 'print the result as JSON')
+    .action((refs: string[], flags: { json?: boolean }, self: Command) =>
+      ctx.run(self, 'rm', refs.join(' '), async () => {
+        const result = await removeImages(ctx.globals(self).root, refs, { signal: ctx.signal });
+        if (flags.json) printJson(ctx.io, result);
+        else {
+          result.removed.forEach((name) => printLine(ctx.io, name));
+          if (result.gc.deferredBy) printErr(ctx.io, `blob cleanup deferred: pid ${result.gc.deferredBy.join(', ')} is writing to the store`);
+          else if (result.gc.removed.length) printErr(ctx.io, `freed ${humanSize(result.gc.freedBytes)} (${result.gc.removed.length} blobs)`);
+        }
+        for (const name of result.missing) ctx.fail(self, `rm ${name}`, notFound('no such image'));
+      }),
+    );
+}

@@ -1,0 +1,52 @@
+// The commander tree of ctr-remote, mirroring the reference's command names and flags:
+//   ctr-remote [--root DIR] [--debug] image {pull,push,ls,rm,tag,export,import}
+//   ctr-remote completion bash|zsh|fish
+// Later issues add their commands to `image` (convert, optimize, rpull, mount, ...) and `run`.
+import { Command, Option } from 'commander';
+import pkg from '../../package.json' with { type: 'json' };
+import { defaultRoot } from '../store/default-root.js';
+import type { CliContext } from './cli-context.js';
+import { completionCommand } from './commands/completion.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
+import { lsCommand } from './commands/ls.js';
+import { pullCommand } from './commands/pull.js';
+import { pushCommand } from './commands/push.js';
+import { rmCommand } from './commands/rm.js';
+import { tagCommand } from './commands/tag.js';
+
+/** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('ctr-remote')
+    .description('standalone eStargz image tool: pull, push, convert and lazily run OCI images')
+    .version(pkg.version, '-v, --version', 'print the version')
+    .option('--root <dir>', `state directory (default: ${defaultRoot(ctx.io.env)})`)
+    .option('--debug', 'print stack traces and registry requests')
+    .addOption(new Option('-n, --namespace <ns>', 'accepted for compatibility with containerd scripts; ignored').hideHelp())
+    .addOption(new Option('-a, --address <path>', 'accepted for compatibility with containerd scripts; ignored').hideHelp());
+  const image = new Command('image').alias('images').alias('i').description('manage images');
+  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand]) image.addCommand(make(ctx));
+  program.addCommand(image);
+  program.addCommand(completionCommand(ctx, () => program));
+  configureAll(program, ctx);
+  return program;
+}
+
+/** Apply output and exit handling to every command (addCommand does not inherit settings). */
+function configureAll(cmd: Command, ctx: CliContext): void {
+  cmd
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+      outputError: (s, write) => write(`ctr-remote: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see '${commandPath(cmd)} --help')\n`),
+    });
+  for (const sub of cmd.commands) configureAll(sub, ctx);
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}

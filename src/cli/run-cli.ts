@@ -1,0 +1,18 @@
+// One CLI invocation: parse argv through the commander tree, run the command, map the outcome to an
+// exit code (0 ok, 1 failure, 2 usage error, 130 interrupted).
+import { CommanderError } from 'commander';
+import { CliContext } from './cli-context.js';
+import type { CliIo } from './cli-io.js';
+import { buildProgram } from './program.js';
+
+/** Run `argv` (without node and script) with `io`; resolves to the exit code. */
+export async function runCli(argv: string[], io: CliIo, signal: AbortSignal = new AbortController().signal): Promise<number> {
+  const ctx = new CliContext(io, signal);
+  try {
+    await buildProgram(ctx).parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+  }
+  return signal.aborted ? 130 : ctx.exitCode;
+}
