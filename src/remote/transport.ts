@@ -16,6 +16,8 @@ export interface TransportOptions {
   timeoutMs?: number;
   /** Milliseconds a response body may stall between chunks. Default 60_000. */
   bodyTimeoutMs?: number;
+  /** Response body buffer per request (stream highWaterMark). Default 1 MiB. */
+  bodyBufferBytes?: number;
   /** Parallel connections per origin. Default 8. */
   connections?: number;
   /** Retry policy (attempts, backoff). */
@@ -110,6 +112,8 @@ export class Transport {
       headers: req.headers,
       body: req.body === undefined ? null : Buffer.isBuffer(req.body) ? req.body : Readable.from(req.body),
       signal: req.signal ?? null,
+      // A deep body buffer keeps the socket reading while the consumer hashes and writes to disk.
+      highWaterMark: this.opts.bodyBufferBytes ?? 1 << 20,
     });
   }
 
