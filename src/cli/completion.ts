@@ -35,6 +35,8 @@ function walk(cmd: Command, path: string): Node[] {
 
 const fnName = (bin: string) => `_${bin.replace(/[^A-Za-z0-9]/g, '_')}`;
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** fish single quotes escape only \\ and \'. */
+const fq = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const allPaths = (nodes: Node[]) => nodes.filter((n) => n.path).map((n) => n.path);
 
 function bashScript(bin: string, nodes: Node[]): string {
@@ -119,13 +121,13 @@ function fishScript(bin: string, nodes: Node[]): string {
     'end',
   ];
   for (const n of nodes) {
-    const cond = `test (${fn}) = ${sq(n.path)}`;
-    if (n.subcommands.length) lines.push(`complete -c ${bin} -n ${sq(cond)} -f`);
-    for (const s of n.subcommands) lines.push(`complete -c ${bin} -n ${sq(cond)} -a ${sq(s.name)} -d ${sq(s.description)}`);
+    const cond = `test (${fn}) = "${n.path}"`;
+    if (n.subcommands.length) lines.push(`complete -c ${bin} -n ${fq(cond)} -f`);
+    for (const s of n.subcommands) lines.push(`complete -c ${bin} -n ${fq(cond)} -a ${fq(s.name)} -d ${fq(s.description)}`);
     for (const o of n.options) {
       const long = o.flags.find((f) => f.startsWith('--'))?.slice(2);
       const short = o.flags.find((f) => /^-[^-]$/.test(f))?.slice(1);
-      lines.push(`complete -c ${bin} -n ${sq(cond)}${long ? ` -l ${long}` : ''}${short ? ` -s ${short}` : ''} -d ${sq(o.description)}`);
+      lines.push(`complete -c ${bin} -n ${fq(cond)}${long ? ` -l ${long}` : ''}${short ? ` -s ${short}` : ''} -d ${fq(o.description)}`);
     }
   }
   return `${lines.join('\n')}\n`;

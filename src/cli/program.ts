@@ -4,7 +4,6 @@
 // Later issues add their commands to `image` (convert, optimize, rpull, mount, ...) and `run`.
 import { Command, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
-import { defaultRoot } from '../store/default-root.js';
 import type { CliContext } from './cli-context.js';
 import { completionCommand } from './commands/completion.js';
 import { exportCommand } from './commands/export.js';
@@ -20,7 +19,7 @@ export function buildProgram(ctx: CliContext): Command {
   const program = new Command('ctr-remote')
     .description('standalone eStargz image tool: pull, push, convert and lazily run OCI images')
     .version(pkg.version, '-v, --version', 'print the version')
-    .option('--root <dir>', `state directory (default: ${defaultRoot(ctx.io.env)})`)
+    .option('--root <dir>', 'state directory (default: /var/lib/ctr-remote as root, else $XDG_DATA_HOME/ctr-remote)')
     .option('--debug', 'print stack traces and registry requests')
     .addOption(new Option('-n, --namespace <ns>', 'accepted for compatibility with containerd scripts; ignored').hideHelp())
     .addOption(new Option('-a, --address <path>', 'accepted for compatibility with containerd scripts; ignored').hideHelp());
