@@ -12,6 +12,8 @@ import { DEFAULT_MAX_TOC_SIZE, parseTOC } from './toc-json.js';
 import { TOC_TAR_NAME, type TOC, type TOCEntry } from './toc-types.js';
 import { EntryIndex, type EStargzEntry } from './entry-index.js';
 import { inflatePrefix } from './member-inflate.js';
+import { parseZstdFooter, ZSTD_FOOTER_FRAME_SIZE, ZSTD_FOOTER_SIZE } from './zstd-chunked-footer.js';
+import { decompressFrames } from './zstd-frame.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -21,6 +23,8 @@ export interface OpenEStargzOptions {
   tocDigest?: string;
   /** Largest TOC accepted, compressed and uncompressed. Default 64 MiB. */
   maxTocSize?: number;
+  /** Blob flavour: 'gzip' (eStargz), 'zstd' (zstd:chunked) or 'auto' (default: by footer). */
+  format?: 'gzip' | 'zstd' | 'auto';
   signal?: AbortSignal;
 }
 
@@ -52,30 +56,33 @@ export class EStargzReader {
     readonly tocDigest: string,
     /** Compressed offset of the TOC member. */
     readonly tocOffset: number,
-    /** Size of the footer the blob ends with (51, or 47 for legacy stargz). */
+    /** Size of the footer the blob ends with (51, or 47 for legacy stargz, 48 for zstd:chunked). */
     readonly footerSize: number,
     private readonly index: EntryIndex,
+    /** 'gzip' for eStargz, 'zstd' for zstd:chunked. */
+    readonly format: 'gzip' | 'zstd',
   ) {}
 
   /** Open a blob: read the footer, fetch and parse the TOC; see OpenEStargzOptions. */
   static async open(r: RangeReader, opts: OpenEStargzOptions = {}): Promise<EStargzReader> {
     const max = opts.maxTocSize ?? DEFAULT_MAX_TOC_SIZE;
-    const tailLen = Math.min(r.size, FOOTER_SIZE);
+    const tailLen = Math.min(r.size, Math.max(FOOTER_SIZE, ZSTD_FOOTER_FRAME_SIZE));
     const tail = await r.readAt(r.size - tailLen, tailLen, { signal: opts.signal });
-    const { tocOffset, footerSize } = locateFooter(tail);
-    const tocEnd = r.size - footerSize;
-    if (tocOffset >= tocEnd) {
-      throw invalidArgument(`eStargz footer points outside the blob: TOC offset ${tocOffset}, TOC must end at ${tocEnd}`);
+    const format = opts.format === 'auto' || !opts.format ? (isZstdChunkedTail(tail) ? 'zstd' : 'gzip') : opts.format;
+    const loc = format === 'gzip' ? gzipTocLocation(tail, r.size) : zstdTocLocation(tail);
+    if (loc.end > r.size - loc.footerSize || loc.start >= loc.end) {
+      throw invalidArgument(`${format === 'gzip' ? 'eStargz' : 'zstd:chunked'} footer points outside the blob: TOC at ${loc.start}..${loc.end}, blob size ${r.size}`);
     }
-    if (tocEnd - tocOffset > max) throw limitExceeded(`compressed TOC is ${tocEnd - tocOffset} bytes, over the ${max}-byte limit`);
-    const member = await r.readAt(tocOffset, tocEnd - tocOffset, { signal: opts.signal });
-    const json = await extractTocJson(member, max);
+    if (loc.end - loc.start > max) throw limitExceeded(`compressed TOC is ${loc.end - loc.start} bytes, over the ${max}-byte limit`);
+    const member = await r.readAt(loc.start, loc.end - loc.start, { signal: opts.signal });
+    const json = format === 'gzip' ? await extractTocJson(member, max) : extractZstdToc(member, max);
     const tocDigest = `sha256:${createHash('sha256').update(json).digest('hex')}`;
     if (opts.tocDigest !== undefined && opts.tocDigest !== tocDigest) {
       throw digestMismatch(`TOC digest is ${tocDigest}, want ${opts.tocDigest}`);
     }
     const toc = parseTOC(json, { maxSize: max });
-    return new EStargzReader(r, toc, tocDigest, tocOffset, footerSize, new EntryIndex(toc, tocOffset));
+    const dataEnd = format === 'gzip' ? loc.start : loc.start - 8;
+    return new EStargzReader(r, toc, tocDigest, loc.start, loc.footerSize, new EntryIndex(toc, dataEnd), format);
   }
 
   /** Size of the blob. */
@@ -123,7 +130,8 @@ export class EStargzReader {
     const what = `chunk ${c.chunkOffset}+${c.chunkSize} of "${c.entry.name}"`;
     const member = await this.r.readAt(c.offset, c.memberEnd - c.offset, opts);
     if (member.length !== c.memberEnd - c.offset) throw invalidArgument(`${what}: blob ends inside its member`);
-    const data = await inflatePrefix(member, c.innerOffset + c.chunkSize, what, opts.signal);
+    const need = c.innerOffset + c.chunkSize;
+    const data = this.format === 'gzip' ? await inflatePrefix(member, need, what, opts.signal) : zstdPrefix(member, need, what);
     const out = data.subarray(c.innerOffset);
     this.verifyChunk(c, out);
     return out;
@@ -163,6 +171,49 @@ export function openEStargz(r: RangeReader, opts: OpenEStargzOptions = {}): Prom
   return EStargzReader.open(r, opts).catch((e: unknown) => {
     throw e instanceof CtrError ? e : withContext('open eStargz', e);
   });
+}
+
+interface TocLocation {
+  start: number;
+  end: number;
+  footerSize: number;
+}
+
+function gzipTocLocation(tail: Buffer, size: number): TocLocation {
+  const { tocOffset, footerSize } = locateFooter(tail);
+  return { start: tocOffset, end: size - footerSize, footerSize };
+}
+
+function isZstdChunkedTail(tail: Buffer): boolean {
+  return tail.length >= ZSTD_FOOTER_SIZE && tail.subarray(tail.length - 8).toString('latin1') === 'GnUlInUx';
+}
+
+function zstdTocLocation(tail: Buffer): TocLocation {
+  if (tail.length < ZSTD_FOOTER_SIZE) throw invalidArgument(`blob of ${tail.length} bytes is smaller than a zstd:chunked footer`);
+  const pos = parseZstdFooter(tail.subarray(tail.length - ZSTD_FOOTER_SIZE));
+  return { start: pos.offset, end: pos.offset + pos.compressedLength, footerSize: ZSTD_FOOTER_FRAME_SIZE };
+}
+
+function extractZstdToc(frame: Buffer, max: number): Buffer {
+  let json: Buffer;
+  try {
+    json = decompressFrames(frame);
+  } catch (e) {
+    throw invalidArgument(`malformed zstd:chunked TOC: ${(e as Error).message}`, e);
+  }
+  if (json.length > max) throw limitExceeded(`uncompressed TOC is over the ${max}-byte limit`);
+  return json;
+}
+
+function zstdPrefix(member: Buffer, need: number, what: string): Buffer {
+  let out: Buffer;
+  try {
+    out = decompressFrames(member);
+  } catch (e) {
+    throw invalidArgument(`${what}: bad zstd data: ${(e as Error).message}`, e);
+  }
+  if (out.length < need) throw invalidArgument(`${what}: zstd frame ends after ${out.length} of ${need} bytes`);
+  return out.subarray(0, need);
 }
 
 /** Gunzip the TOC member and return the JSON bytes of its first tar entry, which must be stargz.index.json. */

@@ -87,6 +87,23 @@ describe('layers we write, read by the reference', () => {
     assert.deepEqual(g.order.slice(0, 5), ['', 'orphan', 'orphan/child', 'orphan/child/file', '.prefetch.landmark']);
   });
 
+  test('zstd:chunked: the reference opens our blob with its zstdchunked decompressor and verifies every chunk', async () => {
+    const r = await ours('zstd', fixtureTar(), { chunkSize: FIXTURE_CHUNK, compression: 'zstd' });
+    const g = goVerify(go, r.path, r.tocDigest, true);
+    assert.equal(g.tocDigest, r.tocDigest);
+    const files = new Map(g.files.map((f) => [f.name, f]));
+    for (const [name, data] of fixtureFiles()) assert.equal(files.get(name)?.sha256, sha(data), name);
+    assert.equal(files.get('bin/big')?.chunks, 4);
+    assert.equal(g.order[0], '.no.prefetch.landmark');
+    const [off, clen, ulen, type] = r.zstdChunked!.manifestPosition.split(':').map(Number);
+    assert.equal(off, g.tocOffset);
+    assert.equal(type, 1);
+    assert.equal(sha(r.blob.subarray(off!, off! + clen!)), r.zstdChunked!.manifestChecksum);
+    assert.equal(ulen, serializeTOC(r.toc).length);
+    const plain = execFileSync('sh', ['-c', `zstd -dc ${r.path} | tar -t | sort`]).toString();
+    assert.match(plain, /bin\/big/, 'zstd -d | tar reads the layer');
+  });
+
   test('gunzip | tar -x of our layer gives the same tree as the source layer', async () => {
     const r = await ours('agnostic', treeTar, { chunkSize: 100_000 });
     const listing = (tar: Buffer) => {

@@ -71,9 +71,9 @@ export interface GoFile {
 }
 
 /** Run the harness in verify mode; throws with Go's stderr when the reference rejects the blob. */
-export function goVerify(bin: string, blobPath: string, tocDigest: string): { tocDigest: string; tocOffset: number; order: string[]; files: GoFile[] } {
+export function goVerify(bin: string, blobPath: string, tocDigest: string, zstd = false): { tocDigest: string; tocOffset: number; order: string[]; files: GoFile[] } {
   try {
-    return JSON.parse(execFileSync(bin, ['verify', blobPath, tocDigest], { maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] }).toString());
+    return JSON.parse(execFileSync(bin, [zstd ? 'verify-zstd' : 'verify', blobPath, tocDigest], { maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] }).toString());
   } catch (e) {
     const err = e as { stderr?: Buffer };
     throw new Error(`reference rejected ${blobPath}: ${err.stderr?.toString().trim() ?? String(e)}`);

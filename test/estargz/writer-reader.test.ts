@@ -116,6 +116,21 @@ describe('writer → reader round trip', () => {
   });
 });
 
+describe('zstd:chunked', () => {
+  test('frames per chunk, TOC in a skippable frame, 40-byte footer; our reader reads it back verified', async () => {
+    const r = await buildFromTar(fixtureTar(), { chunkSize: FIXTURE_CHUNK, compression: 'zstd', level: 3 });
+    assert.deepEqual([...r.blob.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd], 'starts with a zstd frame');
+    assert.equal(r.blob.subarray(r.blob.length - 8).toString('latin1'), 'GnUlInUx');
+    const rd = await open(r.blob, r.tocDigest);
+    assert.equal(rd.format, 'zstd');
+    for (const [name, data] of fixtureFiles()) assert.deepEqual(await rd.readFile(rd.lookup(name)!, 0, data.length), data, name);
+    const { decompressFrames } = await import('../../src/estargz/zstd-frame.js');
+    const tar = decompressFrames(r.blob);
+    assert.equal(sha(tar), r.diffId, 'frames (skippable ones ignored) decompress to the tar of the diffID');
+    assert.equal(parseTarBuffer(tar).at(-1)?.header.name, 'dup');
+  });
+});
+
 describe('reader verification and bad input', () => {
   test('TOC digest mismatch and a corrupted chunk are DigestMismatch', async () => {
     const r = await buildFromTar(fixtureTar(), { chunkSize: FIXTURE_CHUNK, level: 1 });

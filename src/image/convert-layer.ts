@@ -1,0 +1,139 @@
+// Convert one layer blob: stream it from the source, decompress, spool the uncompressed tar to a temp file
+// while indexing its entries, then write the eStargz / zstd:chunked / plain-tar blob to a second temp file.
+// Memory stays bounded by the chunk size and the pool's queue, whatever the layer size.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rm, mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { withContext } from '../errors.js';
+import type { SourceEntry } from '../estargz/entry-order.js';
+import type { GzipPool } from '../estargz/gzip-pool.js';
+import { openEStargz } from '../estargz/reader.js';
+import { buildEStargz, type BuildEStargzResult } from '../estargz/writer.js';
+import { FileRangeReader } from '../io/file-range-reader.js';
+import type { Descriptor } from '../oci/types.js';
+import { readTar } from '../tar/reader.js';
+import { decompressLayer } from './convert-decompress.js';
+import type { ImageSource } from './endpoint.js';
+import { verifiedStream } from './verified-stream.js';
+
+/** Output of a layer conversion: a temp file holding the new blob and what to record about it. */
+export interface ConvertedLayer {
+  /** The new blob's temp file (removed by `dispose`). */
+  path: string;
+  digest: string;
+  size: number;
+  diffId: string;
+  uncompressedSize: number;
+  /** The eStargz build result (absent for --uncompress). */
+  build?: BuildEStargzResult;
+  dispose(): Promise<void>;
+}
+
+/** Options of convertLayer. */
+export interface ConvertLayerOptions {
+  format: 'estargz' | 'zstdchunked' | 'uncompress';
+  chunkSize?: number;
+  minChunkSize?: number;
+  prioritizedFiles?: readonly string[];
+  /** Pool to compress on (its codec must match the format). */
+  pool?: GzipPool;
+  /** Where temp files go. Default os.tmpdir(). */
+  tmpDir: string;
+  signal?: AbortSignal;
+}
+
+/** Convert the layer `desc` of `src` (see module comment). */
+export async function convertLayer(src: ImageSource, desc: Descriptor, opts: ConvertLayerOptions): Promise<ConvertedLayer> {
+  const dir = await mkdtemp(join(opts.tmpDir, 'ctr-remote-convert-'));
+  const dispose = () => rm(dir, { recursive: true, force: true });
+  try {
+    const spool = join(dir, 'layer.tar');
+    const { entries, digest: tarDigest, size: tarSize } = await spoolTar(src, desc, spool, opts.signal);
+    if (opts.format === 'uncompress') {
+      return { path: spool, digest: tarDigest, size: tarSize, diffId: tarDigest, uncompressedSize: tarSize, dispose };
+    }
+    const out = join(dir, 'layer.out');
+    const build = await writeBlob(entries, spool, out, opts);
+    return { path: out, digest: build.blobDigest, size: build.blobSize, diffId: build.diffId, uncompressedSize: build.uncompressedSize, build, dispose };
+  } catch (e) {
+    await dispose();
+    throw withContext(`convert layer ${desc.digest}`, e);
+  }
+}
+
+// Stream, verify and decompress the blob into `spool`, recording each entry's header and payload offset.
+async function spoolTar(src: ImageSource, desc: Descriptor, spool: string, signal?: AbortSignal) {
+  const fh = await open(spool, 'w');
+  const hash = createHash('sha256');
+  let size = 0;
+  const entries: SourceEntry[] = [];
+  try {
+    const tar = decompressLayer(desc.mediaType, verifiedStream(desc, await src.fetch(desc, signal)), desc.digest);
+    async function* tee(): AsyncGenerator<Buffer> {
+      for await (const chunk of tar) {
+        hash.update(chunk);
+        size += chunk.length;
+        await fh.write(chunk);
+        yield chunk;
+      }
+    }
+    for await (const e of readTar(tee(), { signal })) entries.push({ header: e.header, dataOffset: e.dataOffset });
+  } finally {
+    await fh.close();
+  }
+  return { entries, digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+async function writeBlob(entries: SourceEntry[], spool: string, out: string, opts: ConvertLayerOptions): Promise<BuildEStargzResult> {
+  const source = await FileRangeReader.open(spool);
+  const fh = await open(out, 'w');
+  try {
+    return await buildEStargz(entries, source, async (b) => void (await fh.write(b)), {
+      compression: opts.format === 'zstdchunked' ? 'zstd' : 'gzip',
+      ...(opts.chunkSize !== undefined ? { chunkSize: opts.chunkSize } : {}),
+      ...(opts.minChunkSize !== undefined ? { minChunkSize: opts.minChunkSize } : {}),
+      ...(opts.prioritizedFiles ? { prioritizedFiles: opts.prioritizedFiles } : {}),
+      ...(opts.pool ? { pool: opts.pool } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  } finally {
+    await fh.close();
+    await source.close();
+  }
+}
+
+/**
+ * `--reuse` check: the layer is kept as it is when it is a gzip eStargz whose TOC verifies against its
+ * toc.digest annotation and which contains none of the prioritized paths. Returns false otherwise.
+ */
+export async function canReuseLayer(src: ImageSource, desc: Descriptor, prioritized: readonly string[], tmpDir: string, signal?: AbortSignal): Promise<boolean> {
+  const tocDigest = desc.annotations?.['containerd.io/snapshot/stargz/toc.digest'];
+  if (!tocDigest || !desc.mediaType.endsWith('gzip')) return false;
+  const dir = await mkdtemp(join(tmpDir, 'ctr-remote-reuse-'));
+  try {
+    const path = join(dir, 'blob');
+    const fh = await open(path, 'w');
+    try {
+      for await (const chunk of verifiedStream(desc, await src.fetch(desc, signal))) await fh.write(chunk);
+    } finally {
+      await fh.close();
+    }
+    const r = await FileRangeReader.open(path);
+    try {
+      const rd = await openEStargz(r, { tocDigest, signal });
+      return !prioritized.some((p) => rd.lookup(p) !== undefined);
+    } catch {
+      return false;
+    } finally {
+      await r.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The temp file as a stream of Buffers (1 MiB pieces) for ImageSink.put. */
+export function fileChunks(path: string): AsyncIterable<Buffer> {
+  return createReadStream(path, { highWaterMark: 1 << 20 });
+}
