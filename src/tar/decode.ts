@@ -84,7 +84,8 @@ export class ExtensionState {
   /** Build the header of an ordinary entry block, applying and then clearing the pending extensions. */
   decode(block: Buffer, offset: number): { header: TarHeader; dataSize: number } {
     try {
-      return decodeWith(block, offset, new Map([...this.globals, ...this.local]), this.longName, this.longLink);
+      const pax = this.globals.size === 0 ? this.local : new Map([...this.globals, ...this.local]);
+      return decodeWith(block, offset, pax, this.longName, this.longLink);
     } finally {
       this.local = new Map();
       this.longName = this.longLink = undefined;
@@ -181,9 +182,15 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Decode a header string: UTF-8 when valid, else Latin-1 (so no byte is silently replaced). */
 function text(b: Buffer): string {
+  if (isAscii(b)) return b.toString('latin1');
   try {
     return utf8.decode(b);
   } catch {
     return b.toString('latin1');
   }
+}
+
+function isAscii(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if ((b[i] as number) > 0x7f) return false;
+  return true;
 }

@@ -36,12 +36,29 @@ export function writeNumeric(block: Buffer, offset: number, width: number, n: nu
 export function parseNumeric(field: Buffer, name: string): number {
   const first = field[0] ?? 0;
   if (first & 0x80) return parseBase256(field, name);
+  const fast = parseOctalFast(field);
+  if (fast !== undefined) return fast;
   const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw invalidArgument(`not a tar archive: ${name} field "${printable(text)}" is not octal`);
   const n = parseInt(text, 8);
   if (!Number.isSafeInteger(n)) throw invalidArgument(`tar header: ${name} ${text} (octal) is too large`);
   return n;
+}
+
+/** The common case without string work: optional leading spaces/zeros, digits, then NUL/space padding. */
+function parseOctalFast(field: Buffer): number | undefined {
+  let i = 0;
+  while (i < field.length && field[i] === 0x20) i++;
+  let n = 0;
+  let digits = 0;
+  for (; i < field.length; i++, digits++) {
+    const c = field[i] as number;
+    if (c < 0x30 || c > 0x37) break;
+    n = n * 8 + (c - 0x30);
+  }
+  for (; i < field.length; i++) if (field[i] !== 0 && field[i] !== 0x20) return undefined;
+  return digits > 0 && digits <= 17 ? n : undefined;
 }
 
 function parseBase256(field: Buffer, name: string): number {

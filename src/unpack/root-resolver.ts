@@ -12,7 +12,11 @@ const MAX_LINKS = 40;
 /** Resolves paths under one root directory; caches directories already verified. */
 export class RootResolver {
   private readonly verified = new Map<string, string[]>();
-  constructor(readonly root: string) {}
+  /** `onCreate` hears of every directory the resolver creates (root-relative components). */
+  constructor(
+    readonly root: string,
+    private readonly onCreate?: (real: readonly string[]) => void,
+  ) {}
 
   /** The absolute path of root-relative, already-resolved components. */
   abs(components: readonly string[]): string {
@@ -30,6 +34,11 @@ export class RootResolver {
     const real = await this.walk(components, entry, create);
     this.verified.set(key, real);
     return real;
+  }
+
+  /** True when `components` were resolved before and nothing was removed since. */
+  has(components: readonly string[]): boolean {
+    return this.verified.has(components.join('/'));
   }
 
   /** Forget verified directories (after anything under the root was removed or replaced). */
@@ -55,6 +64,7 @@ export class RootResolver {
         if (!create) throw notFound(`unpack: "${entry}": ${[...real, c].join('/')} does not exist in the destination`);
         await mkdir(p, { mode: 0o755 });
         real.push(c);
+        this.onCreate?.(real);
       } else if (st.isDirectory()) real.push(c);
       else if (st.isSymbolicLink()) {
         if (++links > MAX_LINKS) throw invalidArgument(`unpack: "${entry}": too many levels of symbolic links`);

@@ -3,6 +3,7 @@
 // ('overlayfs' mode, each layer its own lowerdir). Ownership and devices only when privileged.
 
 import { constants } from 'node:fs';
+import { relative } from 'node:path';
 import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
 import { invalidArgument, isCtrError, unsupported, withContext } from '../errors.js';
 import type { TarHeader } from '../tar/header.js';
@@ -45,8 +46,10 @@ export async function unpackLayer(tarStream: AsyncIterable<Uint8Array> | Iterabl
   const u = new Unpacker(destDir, opts);
   try {
     for await (const entry of readTar(tarStream, { signal: opts.signal })) await u.entry(entry);
+    await u.barrier();
     await u.finishDirs();
   } finally {
+    await u.barrier().catch(() => undefined);
     await u.close();
   }
   return u.result;
@@ -60,12 +63,17 @@ class Unpacker {
   /** Real paths (root-relative) this layer wrote, with all their ancestors: whiteouts never remove them. */
   private readonly mine = new Set<string>(['']);
   private readonly dirs = new Map<string, TarHeader>();
+  /** Directories this unpack created, so anything in them not in `mine` cannot exist yet (saves an lstat per file). */
+  private readonly fresh = new Set<string>();
+  private readonly inflight = new Set<Promise<void>>();
+  private failure: unknown;
+  private readonly ids = { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 };
 
   constructor(
     destDir: string,
     private readonly opts: UnpackOptions,
   ) {
-    this.resolver = new RootResolver(destDir);
+    this.resolver = new RootResolver(destDir, (real) => this.fresh.add(real.join('/')));
     this.privileged = opts.privileged ?? process.getuid?.() === 0;
   }
 
@@ -77,6 +85,7 @@ class Unpacker {
       const base = comps.at(-1);
       const wh = base === undefined ? { kind: 'none' as const } : whiteoutKind(base);
       if (wh.kind === 'ignore') return;
+      if (wh.kind !== 'none') await this.barrier();
       if (wh.kind === 'opaque') return await this.opaque(comps.slice(0, -1), h.name);
       if (wh.kind === 'whiteout') return await this.whiteout(comps.slice(0, -1), wh.target, h.name);
       await this.create(e, comps);
@@ -93,43 +102,74 @@ class Unpacker {
       if (h.type !== 'dir') throw invalidArgument(`unpack: entry "${h.name}" is a ${h.type} at the root of the destination`);
       return void this.dirs.set('', h);
     }
+    if (!this.resolver.has(comps.slice(0, -1))) await this.barrier(); // resolving may meet a file still being written
     const parent = await this.resolver.dir(comps.slice(0, -1), h.name, true);
     const real = [...parent, comps.at(-1) as string];
     const path = this.resolver.abs(real);
+    const inFreshDir = this.fresh.has(parent.join('/')) && !this.mine.has(real.join('/'));
     this.remember(real);
-    if (h.type === 'dir') return this.makeDir(path, real, h);
+    if (h.type === 'file' && inFreshDir && h.size <= WRITE_BEHIND_MAX && !h.xattrs) return this.writeBehind(e, path);
+    await this.barrier();
+    if (h.type === 'dir') return this.makeDir(path, real, h, inFreshDir);
     if (h.type === 'hardlink') return this.makeLink(path, h);
     if ((h.type === 'char' || h.type === 'block') && !this.privileged) return this.warn(`unpack: skipped ${h.type} device "${h.name}" (creating devices needs root)`);
-    await this.clear(path);
-    if (h.type === 'file') await this.writeFile(e, path);
+    if (!inFreshDir) await this.clear(path);
+    if (h.type === 'file') await this.writeFile(h, e.body(), path, inFreshDir);
     else if (h.type === 'symlink') await symlink(h.linkname ?? '', path);
     else await makeNode(path, h.type === 'char' ? 'c' : h.type === 'block' ? 'b' : 'p', h.devmajor, h.devminor);
     if (h.type !== 'file') await this.setMeta(path, h);
     await this.setXattrs(path, h);
   }
 
-  private async writeFile(e: TarEntry, path: string): Promise<void> {
-    const h = e.header;
-    const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  /**
+   * A small new file in a directory this unpack created: read its payload, write it in the background
+   * (up to WRITE_BEHIND_WINDOW at once) and go on parsing; anything else waits for them at barrier().
+   */
+  private async writeBehind(e: TarEntry, path: string): Promise<void> {
+    const parts: Buffer[] = [];
+    for await (const piece of e.body()) parts.push(piece);
+    const data = Buffer.concat(parts, e.header.size); // a copy: the source may reuse its chunks
+    const name = e.header.name;
+    const task: Promise<void> = this.writeFile(e.header, [data], path, true)
+      .catch((err: unknown) => void (this.failure ??= withContext(`unpack "${name}"`, err)))
+      .finally(() => this.inflight.delete(task));
+    this.inflight.add(task);
+    if (this.inflight.size >= WRITE_BEHIND_WINDOW) await Promise.race(this.inflight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Wait for every background write; rethrow the first failure. */
+  async barrier(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all(this.inflight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Create a new file; chown/chmod only when creation did not already give the right owner and mode. */
+  private async writeFile(h: TarHeader, body: AsyncIterable<Buffer> | Buffer[], path: string, inFreshDir: boolean): Promise<void> {
+    const mode = h.mode & 0o7777;
+    const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
     try {
-      for await (const piece of e.body()) {
+      for await (const piece of body) {
         this.opts.signal?.throwIfAborted();
         await fh.write(piece);
       }
       this.result.bytes += h.size;
-      if (this.privileged) await fh.chown(h.uid, h.gid);
-      await fh.chmod(h.mode & 0o7777);
+      // a fresh dir is ours (0755/0700, not setgid), so new files get our euid/egid
+      const ownerOk = inFreshDir && h.uid === this.ids.uid && h.gid === this.ids.gid;
+      if (this.privileged && !ownerOk) await fh.chown(h.uid, h.gid);
+      if ((mode & ~0o777) !== 0 || (mode & UMASK) !== 0 || (this.privileged && !ownerOk)) await fh.chmod(mode);
       await fh.utimes(atimeOf(h), mtimeOf(h));
     } finally {
       await fh.close();
     }
   }
 
-  private async makeDir(path: string, real: string[], h: TarHeader): Promise<void> {
-    const st = await lstatOrUndefined(path);
+  private async makeDir(path: string, real: string[], h: TarHeader, inFreshDir: boolean): Promise<void> {
+    const st = inFreshDir ? undefined : await lstatOrUndefined(path);
     if (!st?.isDirectory()) {
-      await this.clear(path);
+      if (st) await this.clear(path);
       await mkdir(path, { mode: 0o700 });
+      this.fresh.add(real.join('/'));
     }
     this.dirs.set(real.join('/'), h);
     await this.setXattrs(path, h);
@@ -165,7 +205,10 @@ class Unpacker {
     if (this.mine.has(real.join('/'))) return; // whiteouts hide lower layers only
     const path = this.resolver.abs(real);
     await this.clear(path);
-    if (this.opts.whiteouts === 'overlayfs') await makeNode(path, 'c', 0, 0);
+    if (this.opts.whiteouts === 'overlayfs') {
+      await makeNode(path, 'c', 0, 0);
+      this.fresh.delete(parent.join('/')); // the dir now holds something `mine` does not list
+    }
   }
 
   /** ".wh..wh..opq": hide all lower content of the directory. */
@@ -201,6 +244,12 @@ class Unpacker {
     if (!st) return;
     await rm(path, { recursive: st.isDirectory(), force: true });
     if (st.isDirectory() || st.isSymbolicLink()) this.resolver.invalidate();
+    if (st.isDirectory()) this.forgetFresh(path);
+  }
+
+  private forgetFresh(path: string): void {
+    const key = relative(this.resolver.root, path);
+    for (const k of this.fresh) if (k === key || k.startsWith(`${key}/`)) this.fresh.delete(k);
   }
 
   private remember(real: string[]): void {
@@ -244,6 +293,18 @@ class Unpacker {
     this.opts.onWarning?.(message);
   }
 }
+
+/** Payloads up to this size are written in the background while parsing goes on. */
+const WRITE_BEHIND_MAX = 1 << 20;
+/** Most background writes at once (libuv has 4 threads; a few more keep them busy). */
+const WRITE_BEHIND_WINDOW = 16;
+
+/** The process umask, read once (new files are created with mode & ~umask). */
+const UMASK = (() => {
+  const m = process.umask(0);
+  process.umask(m);
+  return m;
+})();
 
 const lstatOrUndefined = (p: string) => lstat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
 

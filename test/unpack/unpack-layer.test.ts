@@ -136,3 +136,13 @@ describe('unpackLayer', () => {
     assert.equal(await readFile(join(root, 'f/y'), 'utf8'), 'y');
   });
 });
+
+test('overlayfs mode: a same-layer entry after its whiteout replaces the 0/0 device', { skip: isRoot ? false : 'needs root: mknod 0/0' }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'unpack-wh-'));
+  try {
+    await unpackLayer(stream([dir('d/'), wh('d/.wh.x'), file('d/x', 'back')]), root, { whiteouts: 'overlayfs' });
+    assert.equal(await readFile(join(root, 'd/x'), 'utf8'), 'back');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
