@@ -91,8 +91,8 @@ async function oursCommand(): Promise<{ cmd: string; args: (root: string, ref: s
 
 function timed(cmd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with ${r.status ?? r.signal}`);
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with ${r.status ?? r.signal}: ${r.stderr}`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { invalidArgument, unauthorized } from '../errors.js';
+import { CtrError, invalidArgument, unauthorized } from '../errors.js';
 import { DOCKER_HUB } from './reference.js';
 
 /** A username and secret for one registry. */
@@ -38,10 +38,19 @@ export async function loadDockerCredentials(registry: string, dir?: string, sign
     throw invalidArgument(`cannot read docker config ${file}: ${(e as Error).name === 'SyntaxError' ? 'malformed JSON' : (e as Error).message}`);
   }
   const keys = registry === DOCKER_HUB ? DOCKER_HUB_KEYS : [registry, `https://${registry}`, `http://${registry}`];
-  const helper = keys.map((k) => cfg.credHelpers?.[k]).find((h) => h !== undefined) ?? cfg.credsStore;
-  if (helper) {
-    const fromHelper = await runCredentialHelper(helper, registry === DOCKER_HUB ? DOCKER_HUB_KEYS[0]! : registry, signal);
+  const serverUrl = registry === DOCKER_HUB ? DOCKER_HUB_KEYS[0]! : registry;
+  const hostHelper = keys.map((k) => cfg.credHelpers?.[k]).find((h) => h !== undefined);
+  if (hostHelper) {
+    // A helper configured for this very registry must work: its failure is an error.
+    const fromHelper = await runCredentialHelper(hostHelper, serverUrl, signal);
     if (fromHelper) return fromHelper;
+  } else if (cfg.credsStore) {
+    // The default store (often `desktop`, absent on servers) is only a hint: a missing binary falls back to auths.
+    const fromStore = await runCredentialHelper(cfg.credsStore, serverUrl, signal).catch((e: unknown) => {
+      if (e instanceof CtrError && /not found on PATH/.test(e.message)) return undefined;
+      throw e;
+    });
+    if (fromStore) return fromStore;
   }
   for (const k of keys) {
     const entry = cfg.auths?.[k];

@@ -115,6 +115,17 @@ describe('registry auth', () => {
       auths: { [basic.host]: { auth: Buffer.from(`${basic.username}:${basic.password}`).toString('base64') } },
     }));
     await pullAll(ep(`${basic.host}/auth/app:v1`, { dockerConfigDir: dir }));
+    // a default credsStore whose helper is not installed falls back to auths; a missing per-host helper is an error
+    const withStore = join(tmp, 'docker-store');
+    await writeFileP(join(withStore, 'config.json'), JSON.stringify({
+      credsStore: 'not-installed-xyz',
+      auths: { [basic.host]: { auth: Buffer.from(`${basic.username}:${basic.password}`).toString('base64') } },
+    }));
+    await pullAll(ep(`${basic.host}/auth/app:v1`, { dockerConfigDir: withStore }));
+    const withHelper = join(tmp, 'docker-helper');
+    await writeFileP(join(withHelper, 'config.json'), JSON.stringify({ credHelpers: { [basic.host]: 'not-installed-xyz' } }));
+    await assert.rejects(ep(`${basic.host}/auth/app:v1`, { dockerConfigDir: withHelper }).resolve(),
+      (e: unknown) => isCtrError(e, 'Unauthorized') && /docker-credential-not-installed-xyz not found on PATH/.test(e.message));
     const saved = process.env['DOCKER_CONFIG'];
     process.env['DOCKER_CONFIG'] = dir;
     try {
