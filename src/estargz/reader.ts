@@ -61,6 +61,8 @@ export class EStargzReader {
     private readonly index: EntryIndex,
     /** 'gzip' for eStargz, 'zstd' for zstd:chunked. */
     readonly format: 'gzip' | 'zstd',
+    /** The raw TOC JSON bytes, as stored (their sha256 is tocDigest). */
+    readonly tocJson: Buffer,
   ) {}
 
   /** Open a blob: read the footer, fetch and parse the TOC; see OpenEStargzOptions. */
@@ -82,7 +84,7 @@ export class EStargzReader {
     }
     const toc = parseTOC(json, { maxSize: max });
     const dataEnd = format === 'gzip' ? loc.start : loc.start - 8;
-    return new EStargzReader(r, toc, tocDigest, loc.start, loc.footerSize, new EntryIndex(toc, dataEnd), format);
+    return new EStargzReader(r, toc, tocDigest, loc.start, loc.footerSize, new EntryIndex(toc, dataEnd), format, json);
   }
 
   /** Size of the blob. */

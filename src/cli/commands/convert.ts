@@ -1,0 +1,91 @@
+// `ctr-remote image convert (--estargz | --zstdchunked | --uncompress) [--oci] [flags] SRC DST`: convert an
+// image's layers, flags as in the reference's `ctr-remote image convert`.
+import { Command } from 'commander';
+import { invalidArgument } from '../../errors.js';
+import { convertLocations } from '../../image/convert-locations.js';
+import type { CliContext } from '../cli-context.js';
+import { printErr, printJson, printLine } from '../cli-io.js';
+import { addPlatformFlags, platformOptions } from '../platform-flags.js';
+import { addRegistryFlags, registryOptions } from '../registry-flags.js';
+
+interface ConvertFlags {
+  estargz?: boolean;
+  zstdchunked?: boolean;
+  uncompress?: boolean;
+  oci?: boolean;
+  estargzCompressionLevel: string;
+  estargzChunkSize: string;
+  estargzMinChunkSize: string;
+  estargzRecordIn?: string;
+  zstdchunkedCompressionLevel: string;
+  reuse?: boolean;
+  platform?: string;
+  allPlatforms?: boolean;
+  json?: boolean;
+  plainHttp?: boolean;
+  skipVerify?: boolean;
+  user?: string;
+  tlscacert?: string;
+}
+
+/** The convert command. */
+export function convertCommand(ctx: CliContext): Command {
+  const cmd = new Command('convert')
+    .description('convert an image to eStargz, zstd:chunked or uncompressed layers')
+    .argument('<src>', 'source image: local name, registry reference or oci:DIR[:TAG]')
+    .argument('<dst>', 'destination: local name or oci:DIR[:TAG]')
+    .option('--estargz', 'convert layers to eStargz (gzip)')
+    .option('--zstdchunked', 'convert layers to zstd:chunked')
+    .option('--uncompress', 'convert layers to uncompressed tar')
+    .option('--oci', 'write OCI media types (needed for the TOC digest annotations)')
+    .option('--estargz-compression-level <n>', 'gzip level 1-9', '9')
+    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', '0')
+    .option('--estargz-min-chunk-size <bytes>', 'pack small files into shared gzip members up to this size (0 = off; needs a reader newer than 0.12)', '0')
+    .option('--estargz-record-in <file>', 'NDJSON record of accessed files (from optimize --record-out) to put first')
+    .option('--zstdchunked-compression-level <n>', 'zstd level 1-22', '3')
+    .option('--reuse', 'keep layers that already are eStargz and hold no recorded file');
+  addPlatformFlags(cmd);
+  addRegistryFlags(cmd);
+  cmd.option('--json', 'print the result as JSON');
+  return cmd.action((src: string, dst: string, flags: ConvertFlags, self: Command) =>
+    ctx.run(self, 'convert', src, async () => {
+      const format = pickFormat(flags);
+      const zstd = format === 'zstdchunked';
+      const result = await convertLocations(src, dst, {
+        root: ctx.globals(self).root,
+        registry: registryOptions(flags, ctx.debugLog(self)),
+        format,
+        ...(flags.oci ? { oci: true } : {}),
+        level: intFlag(zstd ? flags.zstdchunkedCompressionLevel : flags.estargzCompressionLevel, zstd ? '--zstdchunked-compression-level' : '--estargz-compression-level', zstd ? [1, 22] : [0, 9]),
+        chunkSize: intFlag(flags.estargzChunkSize, '--estargz-chunk-size', [0, 1 << 30]),
+        minChunkSize: intFlag(flags.estargzMinChunkSize, '--estargz-min-chunk-size', [0, 1 << 30]),
+        ...(flags.estargzRecordIn ? { recordIn: flags.estargzRecordIn } : {}),
+        ...(flags.reuse ? { reuse: true } : {}),
+        ...platformOptions(flags),
+        onWarning: (m) => printErr(ctx.io, `ctr-remote: warning: ${m}`),
+        signal: ctx.signal,
+      });
+      if (flags.json) {
+        printJson(ctx.io, {
+          name: result.name,
+          digest: result.descriptor.digest,
+          mediaType: result.descriptor.mediaType,
+          size: result.descriptor.size,
+          layers: result.layers.map((l) => ({ from: l.from.digest, to: l.to.digest, diffId: l.diffId, tocDigest: l.to.annotations?.['containerd.io/snapshot/stargz/toc.digest'], reused: l.reused })),
+        });
+      } else printLine(ctx.io, result.descriptor.digest);
+    }),
+  );
+}
+
+function pickFormat(f: ConvertFlags): 'estargz' | 'zstdchunked' | 'uncompress' {
+  const chosen = (['estargz', 'zstdchunked', 'uncompress'] as const).filter((k) => f[k]);
+  if (chosen.length !== 1) throw invalidArgument('convert needs exactly one of --estargz, --zstdchunked, --uncompress');
+  return chosen[0] as 'estargz' | 'zstdchunked' | 'uncompress';
+}
+
+function intFlag(text: string, name: string, [min, max]: [number, number]): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw invalidArgument(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
+  return n;
+}

@@ -1,0 +1,33 @@
+// `ctr-remote image get-toc-digest [--dump-toc] [--zstdchunked] LAYER-DIGEST`: the TOC digest (or the TOC
+// itself) of an eStargz / zstd:chunked layer blob in the local store.
+import { Command } from 'commander';
+import { openEStargz } from '../../estargz/reader.js';
+import { digestHex } from '../../oci/digest.js';
+import { openStore } from '../../store/image-store.js';
+import type { CliContext } from '../cli-context.js';
+import { printJson, printLine } from '../cli-io.js';
+
+/** The get-toc-digest command. */
+export function getTocDigestCommand(ctx: CliContext): Command {
+  return new Command('get-toc-digest')
+    .description('print the TOC digest of an eStargz layer in the local store')
+    .argument('<layer-digest>', 'digest of the layer blob (sha256:...)')
+    .option('--dump-toc', 'print the TOC JSON instead of its digest')
+    .option('--zstdchunked', 'the layer is zstd:chunked')
+    .option('--json', 'print {digest, toc?} as JSON')
+    .action((digest: string, flags: { dumpToc?: boolean; zstdchunked?: boolean; json?: boolean }, self: Command) =>
+      ctx.run(self, 'get-toc-digest', digest, async () => {
+        digestHex(digest);
+        const store = await openStore(ctx.globals(self).root);
+        const r = await store.readerAt(digest);
+        try {
+          const rd = await openEStargz(r, { format: flags.zstdchunked ? 'zstd' : 'gzip', signal: ctx.signal });
+          if (flags.json) printJson(ctx.io, { digest: rd.tocDigest, ...(flags.dumpToc ? { toc: JSON.parse(rd.tocJson.toString('utf8')) } : {}) });
+          else if (flags.dumpToc) printLine(ctx.io, rd.tocJson.toString('utf8'));
+          else printLine(ctx.io, rd.tocDigest);
+        } finally {
+          await r.close?.();
+        }
+      }),
+    );
+}

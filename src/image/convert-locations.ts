@@ -1,0 +1,74 @@
+// `image convert SRC DST` over names: SRC is a store name, a registry reference (read directly when the
+// store lacks it) or `oci:DIR[:TAG]`; DST is a store name or `oci:DIR[:TAG]`. A new oci: directory is
+// written into a staging sibling and renamed into place only on success, so a failed conversion leaves
+// nothing at DST.
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { invalidArgument } from '../errors.js';
+import type { RegistryOptions } from '../remote/registry-endpoint.js';
+import { LayoutEndpoint } from '../store/layout-endpoint.js';
+import { openLayout } from '../store/oci-layout.js';
+import { convertImage, type ConvertImageOptions, type ConvertImageResult } from './convert.js';
+import { parseRecordFile } from './convert-record.js';
+import { openLocation, parseLocation, sourceMode, type EndpointContext } from './location.js';
+
+/** Options of convertLocations: the image options plus where things live. */
+export interface ConvertLocationsOptions extends Omit<ConvertImageOptions, 'prioritizedFiles'> {
+  /** Store root. */
+  root: string;
+  registry?: RegistryOptions;
+  /** `--estargz-record-in`: NDJSON file of accessed paths to prioritize. */
+  recordIn?: string;
+}
+
+/** Convert SRC into DST (see module comment); returns the result and DST's name as printed. */
+export async function convertLocations(srcText: string, dstText: string, opts: ConvertLocationsOptions): Promise<ConvertImageResult & { name: string }> {
+  const prioritizedFiles = opts.recordIn ? parseRecordFile(await readRecord(opts.recordIn), opts.recordIn) : undefined;
+  const ctx: EndpointContext = { root: opts.root, ...(opts.registry ? { registry: opts.registry } : {}) };
+  const srcLoc = parseLocation(srcText);
+  const dstLoc = parseLocation(dstText);
+  const src = await openLocation(srcLoc, await sourceMode(srcLoc, ctx), ctx);
+  try {
+    const imageOpts = { ...opts, ...(prioritizedFiles ? { prioritizedFiles } : {}) };
+    if (dstLoc.kind === 'reference') {
+      const dst = await openLocation(dstLoc, 'store', ctx, true);
+      return { ...(await convertImage(src.endpoint, dst.endpoint, imageOpts)), name: dstLoc.name };
+    }
+    const tag = dstLoc.tag ?? 'latest';
+    if (await exists(dstLoc.dir)) {
+      const dst = new LayoutEndpoint(await openLayout(dstLoc.dir, { create: true }), tag);
+      return { ...(await convertImage(src.endpoint, dst, imageOpts)), name: dstLoc.text };
+    }
+    return { ...(await convertToNewLayout(src.endpoint, dstLoc.dir, tag, imageOpts)), name: dstLoc.text };
+  } finally {
+    await src.close();
+  }
+}
+
+async function convertToNewLayout(src: Parameters<typeof convertImage>[0], dir: string, tag: string, opts: ConvertImageOptions): Promise<ConvertImageResult> {
+  const staging = join(dirname(dir), `.${basename(dir)}.ctr-remote-${randomBytes(4).toString('hex')}`);
+  try {
+    const dst = new LayoutEndpoint(await openLayout(staging, { create: true }), tag);
+    const result = await convertImage(src, dst, opts);
+    await rename(staging, dir);
+    return result;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function readRecord(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw invalidArgument(`cannot read record file ${path}: ${(e as Error).message}`, e);
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
