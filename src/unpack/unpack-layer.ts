@@ -48,6 +48,8 @@ export async function unpackLayer(tarStream: AsyncIterable<Uint8Array> | Iterabl
     for await (const entry of readTar(tarStream, { signal: opts.signal })) await u.entry(entry);
     await u.barrier();
     await u.finishDirs();
+  } catch (e) {
+    throw isCtrError(e) ? e : withContext(`unpack into ${destDir}`, e);
   } finally {
     await u.barrier().catch(() => undefined);
     await u.close();
@@ -151,7 +153,7 @@ class Unpacker {
     try {
       for await (const piece of body) {
         this.opts.signal?.throwIfAborted();
-        await fh.write(piece);
+        for (let off = 0; off < piece.length; ) off += (await fh.write(piece, off)).bytesWritten;
       }
       this.result.bytes += h.size;
       // a fresh dir is ours (0755/0700, not setgid), so new files get our euid/egid

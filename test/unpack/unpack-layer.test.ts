@@ -146,3 +146,29 @@ test('overlayfs mode: a same-layer entry after its whiteout replaces the 0/0 dev
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('abort and bad input stop the unpack with a CtrError and no write left running', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'unpack-abort-'));
+  try {
+    const many = Array.from({ length: 200 }, (_, i) => file(`d/f${i}`, 'x'.repeat(100)));
+    const ac = new AbortController();
+    let seen = 0;
+    const tar = encodeTar(many);
+    async function* src(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < tar.length; i += 1024) {
+        if (++seen === 40) ac.abort();
+        yield tar.subarray(i, i + 1024);
+      }
+    }
+    await mkdir(join(root, 'a'));
+    await assert.rejects(unpackLayer(src(), join(root, 'a'), { whiteouts: 'apply', signal: ac.signal }), { code: 'Aborted' });
+    const count = (await readdir(join(root, 'a/d'))).length;
+    assert.ok(count > 0 && count < 200, `${count} files before the abort`);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await readdir(join(root, 'a/d'))).length, count, 'nothing written after the promise settled');
+    await mkdir(join(root, 'b'));
+    await assert.rejects(unpackLayer([tar.subarray(0, 5000)], join(root, 'b'), { whiteouts: 'apply' }), { code: 'InvalidArgument', message: /truncated tar/ });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
