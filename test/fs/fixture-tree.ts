@@ -57,10 +57,11 @@ export async function makeFixtureTree(root: string, bigSize = 1_500_000): Promis
   await writeFile(d('etc/.wh.passwd'), '');
   await writeFile(d('var/opaque/.wh..wh..opq'), '');
   await writeFile(d('var/opaque/kept'), 'kept\n');
-  await setTimes(root);
+  await setWholeSecondTimes(root);
 }
 
-async function setTimes(root: string): Promise<void> {
+/** Give every path under `root` the same whole-second mtime (TOC modtimes have seconds precision). */
+export async function setWholeSecondTimes(root: string): Promise<void> {
   const { stdout } = await run('find', [root, '-depth', '-print0']);
   for (const p of stdout.split('\0').filter(Boolean)) await lutimes(p, T, T);
 }

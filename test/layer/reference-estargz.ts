@@ -29,6 +29,10 @@ function buildHarness(): Promise<string> {
 export interface ReferenceBlob {
   blob: Buffer;
   tocDigest: string;
+  /** sha256 of the blob's uncompressed tar (as the reference computes it). */
+  diffId: string;
+  /** The GNU tar the blob was converted from. */
+  sourceTar: Buffer;
   reader: EStargzReader;
 }
 
@@ -51,10 +55,10 @@ export async function buildReferenceBlob(tree: string, options: BuildOptions = {
     const args = ['build', tar, out, String(options.chunkSize ?? 0)];
     if (options.prioritized) args.push(options.prioritized.join(','));
     const { stdout } = await run(bin, args, { maxBuffer: 1 << 24 });
-    const { tocDigest } = JSON.parse(stdout) as { tocDigest: string };
+    const { tocDigest, diffId } = JSON.parse(stdout) as { tocDigest: string; diffId: string };
     const blob = await readFile(out);
     const reader = await openEStargz(new BufferRangeReader(blob), { tocDigest });
-    return { blob, tocDigest, reader };
+    return { blob, tocDigest, diffId, sourceTar: await readFile(tar), reader };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

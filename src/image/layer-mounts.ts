@@ -1,0 +1,160 @@
+// The layer-mount core shared by `image mount`, `run --snapshotter stargz` and `optimize`: every lazy layer
+// of an image becomes its own FUSE mount (TOC filesystem over a lazy layer fetching from the registry
+// through the shared chunk cache); every other layer is an unpacked snapshot. The result is the list of
+// overlayfs lowerdirs, topmost first. Layout under `layersDir`: `<n>/fs` (mount point), `<n>/state.json`.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { notFound, withContext } from '../errors.js';
+import { openEStargz } from '../estargz/reader.js';
+import { buildInodeTable } from '../fs/inode-table.js';
+import { TocFileSystem } from '../fs/toc-filesystem.js';
+import { mountFuse, type FuseMount } from '../fuse/mount.js';
+import { unmountSync } from '../fuse/unmount.js';
+import { ChunkCache } from '../layer/chunk-cache.js';
+import type { LayerState } from '../layer/layer-state.js';
+import { LazyLayer } from '../layer/lazy-layer.js';
+import type { Descriptor } from '../oci/types.js';
+import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
+import { ensureSnapshot } from './layer-snapshot.js';
+import { openLayerTail, type LazyImageRecord } from './lazy-record.js';
+import { registryBlobSource } from './registry-blob-source.js';
+
+/** Options of mountImageLayers. */
+export interface LayerMountsOptions {
+  /** Registry flags used to fetch lazy layers. */
+  registry?: RegistryOptions;
+  /** `--no-background-fetch`: fetch only what is read (and the prefetch region). Default false. */
+  noBackgroundFetch?: boolean;
+  /** `--cache-max-bytes` for the shared chunk cache. Default: ChunkCache's (min(10 GiB, half the free disk)). */
+  cacheMaxBytes?: number;
+  /** Serve chunks without verifying them. Default false. */
+  skipContentVerify?: boolean;
+  /** Access recorder for optimize: first open of each file, with the index of its layer (0 = base). */
+  onAccess?: (path: string, layerIndex: number) => void;
+  signal?: AbortSignal;
+}
+
+/** One layer as mounted. */
+export interface MountedLayer {
+  index: number;
+  digest: string;
+  mode: 'lazy' | 'full';
+  /** The layer's lowerdir. */
+  dir: string;
+  /** The lazy layer's state file (lazy only). */
+  stateFile?: string;
+  /** The lazy layer itself (lazy only), for prefetch waits and live stats. */
+  lazy?: LazyLayer;
+}
+
+/** The mounted layers of an image. */
+export interface MountedLayers {
+  layers: MountedLayer[];
+  /** Lowerdirs for overlayfs, topmost layer first. */
+  lowerdirs: string[];
+  /** Live counters of the lazy layers. */
+  stats(): LayerState[];
+  /** Unmount the FUSE mounts (unmount the overlay above them first), close layers and the registry. */
+  unmount(): Promise<void>;
+}
+
+/** Mount every layer of an image under `layersDir` (root only); `record` is undefined for fully pulled images. */
+export async function mountImageLayers(
+  root: string,
+  layers: readonly Descriptor[],
+  record: LazyImageRecord | undefined,
+  layersDir: string,
+  options: LayerMountsOptions = {},
+): Promise<MountedLayers> {
+  const mounter = new LayerMounter(root, record, layersDir, options);
+  try {
+    for (const [i, layer] of layers.entries()) await mounter.add(i, layer);
+  } catch (e) {
+    await mounter.unmount();
+    throw e;
+  }
+  return mounter.result();
+}
+
+class LayerMounter {
+  private readonly mounted: MountedLayer[] = [];
+  private readonly fuse: FuseMount[] = [];
+  private registry: RegistryEndpoint | undefined;
+  private cache: ChunkCache | undefined;
+  private readonly onExit = () => this.fuse.forEach((m) => unmountSync(m.dir));
+
+  constructor(
+    private readonly root: string,
+    private readonly record: LazyImageRecord | undefined,
+    private readonly layersDir: string,
+    private readonly options: LayerMountsOptions,
+  ) {
+    process.on('exit', this.onExit);
+  }
+
+  async add(index: number, layer: Descriptor): Promise<void> {
+    const rec = this.record?.layers.find((l) => l.digest === layer.digest);
+    if (rec?.mode === 'lazy') return this.addLazy(index, layer, rec.tocDigest);
+    const dir = await ensureSnapshot(this.root, layer, this.options.signal);
+    this.mounted.push({ index, digest: layer.digest, mode: 'full', dir });
+  }
+
+  result(): MountedLayers {
+    const layers = [...this.mounted];
+    return {
+      layers,
+      lowerdirs: layers.map((l) => l.dir).reverse(),
+      stats: () => layers.flatMap((l) => (l.lazy ? [l.lazy.stats()] : [])),
+      unmount: () => this.unmount(),
+    };
+  }
+
+  async unmount(): Promise<void> {
+    await Promise.allSettled(this.fuse.map((m) => m.unmount()));
+    await Promise.allSettled(this.mounted.map((l) => l.lazy?.close()));
+    await this.registry?.close();
+    process.off('exit', this.onExit);
+  }
+
+  private async addLazy(index: number, layer: Descriptor, tocDigest: string | undefined): Promise<void> {
+    const where = `lazy layer ${index} (${layer.digest})`;
+    const tail = await openLayerTail(this.root, layer.digest, layer.size);
+    if (!tail) throw notFound(`${where}: its TOC is not in the store; run image rpull again`);
+    const reader = await openEStargz(tail, { ...(tocDigest ? { tocDigest } : {}) }).catch((e: unknown) => {
+      throw withContext(where, e);
+    });
+    const base = join(this.layersDir, String(index));
+    const stateFile = join(base, 'state.json');
+    const lazy = LazyLayer.open({
+      layerDigest: layer.digest,
+      blob: registryBlobSource(this.openRegistry().repository, layer.digest, layer.size),
+      entries: reader.toc.entries,
+      tocOffset: reader.tocOffset,
+      cache: await this.openCache(),
+      stateFile,
+      backgroundFetch: !this.options.noBackgroundFetch,
+      skipContentVerify: this.options.skipContentVerify ?? false,
+    });
+    const entry: MountedLayer = { index, digest: layer.digest, mode: 'lazy', dir: join(base, 'fs'), stateFile, lazy };
+    this.mounted.push(entry);
+    const onAccess = this.options.onAccess;
+    const fs = new TocFileSystem(buildInodeTable(reader.toc.entries), lazy, onAccess ? { onAccess: (p) => onAccess(p, index) } : {});
+    await mkdir(entry.dir, { recursive: true });
+    this.fuse.push(await mountFuse(entry.dir, fs, { fsName: `ctr-remote:${layer.digest.slice(7, 19)}`, unmountOnExit: false }));
+  }
+
+  private openRegistry(): RegistryEndpoint {
+    if (!this.record) throw notFound('lazy layers without an rpull record');
+    this.registry ??= openRegistry(this.record.name, this.options.registry ?? {});
+    return this.registry;
+  }
+
+  private async openCache(): Promise<ChunkCache> {
+    this.cache ??= await ChunkCache.open({
+      dir: join(this.root, 'cache'),
+      ...(this.options.cacheMaxBytes !== undefined ? { maxBytes: this.options.cacheMaxBytes } : {}),
+    });
+    return this.cache;
+  }
+}

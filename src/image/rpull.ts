@@ -1,0 +1,142 @@
+// `image rpull`: a lazy pull. Fetches the manifest and config, and for every eStargz layer only its footer
+// and TOC (by Range), verified against the layer's toc.digest annotation; those layers are fetched later,
+// chunk by chunk, by a mount. A layer that is not eStargz is pulled in full, and the result SAYS which
+// layers are lazy and why the others are not (the reference silently falls back to a full pull).
+// Annotations: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md
+
+import { CtrError, invalidArgument, isCtrError, withContext } from '../errors.js';
+import { openEStargz } from '../estargz/reader.js';
+import type { RangeReader } from '../io/range-reader.js';
+import { Annotation, isIndexType, isManifestType, layerCompression } from '../oci/media-types.js';
+import type { Descriptor, Platform } from '../oci/types.js';
+import { openBlobRangeReader } from '../remote/blob-range-reader.js';
+import type { RegistryEndpoint, RegistryOptions } from '../remote/registry-endpoint.js';
+import { openStore } from '../store/image-store.js';
+import { LayoutEndpoint } from '../store/layout-endpoint.js';
+import { writeLazyRecord, writeLayerTail, type LazyLayerRecord } from './lazy-record.js';
+import { openLocation, parseLocation } from './location.js';
+import { hostPlatform, selectPlatform } from './platform.js';
+import { readManifest, type FetchedManifest } from './read-manifest.js';
+
+/** Options of rpullImage. */
+export interface RpullOptions {
+  /** Registry flags (`--plain-http`, `-u`, ...). */
+  registry?: RegistryOptions;
+  /** Platform to select from an index. Default: this host. */
+  platform?: Platform;
+  /** `--skip-content-verify`: accept a TOC that does not match its annotation. Default false. */
+  skipContentVerify?: boolean;
+  /** Called once per layer as soon as it is decided (for progressive output). */
+  onLayer?: (layer: LazyLayerRecord, index: number) => void;
+  signal?: AbortSignal;
+}
+
+/** What rpull stored. */
+export interface RpullResult {
+  name: string;
+  descriptor: Descriptor;
+  layers: LazyLayerRecord[];
+}
+
+/** Lazily pull `ref` into the store of `root` (see module comment). */
+export async function rpullImage(root: string, ref: string, options: RpullOptions = {}): Promise<RpullResult> {
+  const loc = parseLocation(ref);
+  if (loc.kind !== 'reference') throw invalidArgument(`rpull takes a registry reference, not ${ref}`);
+  const src = await openLocation(loc, 'registry', { root, ...(options.registry ? { registry: options.registry } : {}) });
+  const registry = src.endpoint as RegistryEndpoint;
+  const store = new LayoutEndpoint(await openStore(root), loc.name, { label: loc.name, requireLayers: false });
+  const release = await store.layout.lease();
+  try {
+    const manifest = await selectManifest(registry, options);
+    if (manifest.parsed.kind !== 'manifest') throw invalidArgument(`${loc.name}: nested index is not supported by rpull`);
+    const { config, layers } = manifest.parsed.manifest;
+    await copyBlob(registry, store, config, options.signal);
+    const records: LazyLayerRecord[] = [];
+    for (const [i, layer] of layers.entries()) {
+      const rec = await pullLayer(root, registry, store, layer, options);
+      records.push(rec);
+      options.onLayer?.(rec, i);
+    }
+    await writeLazyRecord(root, { name: loc.name, manifestDigest: manifest.descriptor.digest, layers: records, pulledAt: new Date().toISOString() });
+    await store.tag(manifest.descriptor, manifest.bytes, options.signal);
+    return { name: loc.name, descriptor: manifest.descriptor, layers: records };
+  } catch (e) {
+    throw isCtrError(e) && e.message.includes(loc.name) ? e : withContext(`rpull ${loc.name}`, e);
+  } finally {
+    await release();
+    await src.close();
+  }
+}
+
+async function selectManifest(registry: RegistryEndpoint, options: RpullOptions): Promise<FetchedManifest> {
+  const root = await readManifest(registry, await registry.resolve(options.signal), options.signal);
+  if (root.parsed.kind !== 'index') return root;
+  const candidates = root.parsed.index.manifests.filter((d) => isManifestType(d.mediaType) || isIndexType(d.mediaType));
+  const chosen = selectPlatform(candidates, options.platform ?? hostPlatform(), registry.label);
+  return readManifest(registry, chosen, options.signal);
+}
+
+/** Decide lazy or full for one layer; a lazy layer's TOC is verified and its tail saved. */
+async function pullLayer(root: string, registry: RegistryEndpoint, store: LayoutEndpoint, layer: Descriptor, options: RpullOptions): Promise<LazyLayerRecord> {
+  const base = { digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
+  const why = whyNotLazy(layer);
+  if (!why) {
+    try {
+      const tocDigest = await fetchToc(root, registry, layer, options);
+      return { ...base, mode: 'lazy', tocDigest };
+    } catch (e) {
+      if (isCtrError(e, 'DigestMismatch') || isCtrError(e, 'Unauthorized') || isCtrError(e, 'Aborted')) throw e;
+      const reason = `not a readable eStargz blob: ${e instanceof Error ? e.message : String(e)}`;
+      await copyBlob(registry, store, layer, options.signal);
+      return { ...base, mode: 'full', reason };
+    }
+  }
+  await copyBlob(registry, store, layer, options.signal);
+  return { ...base, mode: 'full', reason: why };
+}
+
+/** Why a layer descriptor cannot be mounted lazily, or undefined when it can be tried. */
+export function whyNotLazy(layer: Descriptor): string | undefined {
+  const compression = layerCompression(layer.mediaType);
+  if (compression !== 'gzip') return `media type ${layer.mediaType} is not gzip eStargz${compression === 'zstd' ? ' (zstd:chunked is pulled in full)' : ''}`;
+  if (!layer.annotations?.[Annotation.TocDigest]) return `no ${Annotation.TocDigest} annotation (not eStargz)`;
+  return undefined;
+}
+
+/** Read footer + TOC by Range, verify the TOC against the annotation, save the blob's tail; returns the TOC digest. */
+async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<string> {
+  const want = layer.annotations?.[Annotation.TocDigest];
+  const remote = await openBlobRangeReader(registry.repository, layer.digest, { size: layer.size, ...(options.signal ? { signal: options.signal } : {}) });
+  const reader = new RememberingReader(remote);
+  const opened = await openEStargz(reader, { ...(options.skipContentVerify ? {} : { tocDigest: want }), ...(options.signal ? { signal: options.signal } : {}) });
+  const body = await reader.readAt(opened.tocOffset, layer.size - opened.footerSize - opened.tocOffset);
+  const footer = await reader.readAt(layer.size - opened.footerSize, opened.footerSize);
+  await writeLayerTail(root, layer.digest, Buffer.concat([body, footer]));
+  return opened.tocDigest;
+}
+
+async function copyBlob(registry: RegistryEndpoint, store: LayoutEndpoint, desc: Descriptor, signal?: AbortSignal): Promise<void> {
+  if (await store.has(desc)) return;
+  try {
+    await store.put(desc, await registry.fetch(desc, signal), signal);
+  } catch (e) {
+    throw e instanceof CtrError ? e : withContext(`fetch blob ${desc.digest}`, e);
+  }
+}
+
+/** A RangeReader that remembers the reads it made, so the same range is not fetched twice. */
+class RememberingReader implements RangeReader {
+  private readonly seen = new Map<string, Buffer>();
+  constructor(private readonly inner: RangeReader) {}
+  get size(): number {
+    return this.inner.size;
+  }
+  async readAt(offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Buffer> {
+    const key = `${offset}+${length}`;
+    const hit = this.seen.get(key);
+    if (hit) return hit;
+    const data = await this.inner.readAt(offset, length, options);
+    this.seen.set(key, data);
+    return data;
+  }
+}

@@ -1,0 +1,41 @@
+// An image named in the local store, opened for mounting: its manifest (the host platform's, when the
+// name points at an index), its config, and the rpull record that says which layers are lazy.
+
+import { invalidArgument, notFound } from '../errors.js';
+import { isManifestType } from '../oci/media-types.js';
+import type { Descriptor, ImageConfig, Manifest, Platform } from '../oci/types.js';
+import { openStore } from '../store/image-store.js';
+import { MAX_MANIFEST_SIZE, parseManifestJson } from '../store/manifest-json.js';
+import { readLazyRecord, type LazyImageRecord } from './lazy-record.js';
+import { normalizeName } from './location.js';
+import { hostPlatform, selectPlatform } from './platform.js';
+
+/** Maximum size of an image config read into memory. */
+const MAX_CONFIG_SIZE = 8 << 20;
+
+/** A stored image ready to mount. */
+export interface StoredImage {
+  name: string;
+  manifestDigest: string;
+  manifest: Manifest;
+  config: ImageConfig;
+  /** Present when the image was lazily pulled. */
+  record?: LazyImageRecord;
+}
+
+/** Open the image `ref` from the store of `root`; NotFound when it is not there. */
+export async function openStoredImage(root: string, ref: string, platform?: Platform): Promise<StoredImage> {
+  const name = normalizeName(ref);
+  const store = await openStore(root);
+  let desc: Descriptor | undefined = await store.find(name);
+  if (!desc) throw notFound(`image ${name} is not in the store (pull or rpull it first)`);
+  let parsed = parseManifestJson(await store.readBytes(desc.digest, MAX_MANIFEST_SIZE), desc);
+  if (parsed.kind === 'index') {
+    desc = selectPlatform(parsed.index.manifests.filter((d) => isManifestType(d.mediaType)), platform ?? hostPlatform(), name);
+    parsed = parseManifestJson(await store.readBytes(desc.digest, MAX_MANIFEST_SIZE), desc);
+  }
+  if (parsed.kind !== 'manifest') throw invalidArgument(`image ${name}: nested index is not supported`);
+  const config = JSON.parse((await store.readBytes(parsed.manifest.config.digest, MAX_CONFIG_SIZE)).toString('utf8')) as ImageConfig;
+  const record = await readLazyRecord(root, desc.digest);
+  return { name, manifestDigest: desc.digest, manifest: parsed.manifest, config, ...(record ? { record } : {}) };
+}
