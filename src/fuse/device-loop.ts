@@ -22,6 +22,10 @@ export interface DeviceLoopStats {
   replies: number;
   /** Replies the kernel refused because the request was interrupted meanwhile (ENOENT on write). */
   staleReplies: number;
+  /** Requests per opcode number (see abi.ts Opcode). */
+  byOpcode: Map<number, number>;
+  /** Time the main thread spent inside writev on the device, in ms (the cost of replying from here). */
+  writeMs: number;
 }
 
 /** How a loop ended: the kernel closed the connection (unmounted), or the readers failed. */
@@ -30,6 +34,8 @@ export type LoopEnd = 'disconnected' | 'failed';
 /** A running loop; `done` resolves when every reader has ended. */
 export interface DeviceLoop {
   done: Promise<LoopEnd>;
+  /** Resolves once the INIT reply has been written (the kernel applies it within that write). */
+  initialized: Promise<void>;
   stats: DeviceLoopStats;
   /** Stop the reader threads (only useful after the connection is gone or before the mount failed). */
   terminate(): Promise<void>;
@@ -37,17 +43,22 @@ export interface DeviceLoop {
 
 /** Start serving `fd` (an open /dev/fuse connection that is already mounted) with `protocol`. */
 export function startDeviceLoop(fd: number, protocol: FuseProtocol, options: DeviceLoopOptions = {}): DeviceLoop {
-  const stats: DeviceLoopStats = { requests: 0, replies: 0, staleReplies: 0 };
+  const stats: DeviceLoopStats = { requests: 0, replies: 0, staleReplies: 0, writeMs: 0, byOpcode: new Map() };
   const onError = options.onError ?? ((e: unknown) => console.error(`ctr-remote fuse: ${String(e)}`));
   const count = Math.max(1, options.readers ?? 2);
   const workers: Worker[] = [];
   const ended: Promise<LoopEnd>[] = [];
+  let markInitialized = () => {};
+  const initialized = new Promise<void>((r) => (markInitialized = r));
+  const afterInit = () => {
+    if (protocol.negotiated) markInitialized();
+  };
   for (let i = 0; i < count; i++) {
     const w = spawnReader({ fd, bufferSize: DEVICE_READ_BUFFER_SIZE });
     workers.push(w);
     ended.push(new Promise<LoopEnd>((resolve) => {
       w.on('message', (m: ReaderMessage) => {
-        if (m.type === 'request') return void serve(fd, protocol, Buffer.from(m.data), stats, onError);
+        if (m.type === 'request') return void serve(fd, protocol, Buffer.from(m.data), stats, onError).then(afterInit);
         if (m.reason === 'error') onError(new Error(`reading /dev/fuse: ${m.error}`));
         resolve(m.reason === 'ENODEV' ? 'disconnected' : 'failed');
       });
@@ -56,7 +67,7 @@ export function startDeviceLoop(fd: number, protocol: FuseProtocol, options: Dev
     }));
   }
   const done = Promise.all(ended).then((ends) => (ends.includes('disconnected') ? 'disconnected' : 'failed'));
-  return { done, stats, terminate: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
+  return { done, initialized, stats, terminate: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
 }
 
 /** Start one reader thread. Under tsx (tests) Node 20 does not apply the loader to a worker's .ts entry, so a
@@ -71,11 +82,14 @@ function spawnReader(data: ReaderData): Worker {
 /** Handle one request and write its reply; a reply to an interrupted request is refused with ENOENT. */
 async function serve(fd: number, protocol: FuseProtocol, req: Buffer, stats: DeviceLoopStats, onError: (e: unknown) => void) {
   stats.requests++;
+  if (req.length >= 8) stats.byOpcode.set(req.readUInt32LE(4), (stats.byOpcode.get(req.readUInt32LE(4)) ?? 0) + 1);
   const parts = await protocol.handleParts(req);
   if (parts === null) return;
+  const t0 = performance.now();
   try {
     writevSync(fd, parts);
     stats.replies++;
+    stats.writeMs += performance.now() - t0;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') stats.staleReplies++;

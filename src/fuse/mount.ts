@@ -73,7 +73,7 @@ export async function mountFuse(dir: string, fs: RawFileSystem, options: MountOp
   return serveMounted(target, fd, fs, options);
 }
 
-function serveMounted(dir: string, fd: number, fs: RawFileSystem, options: MountOptions): FuseMount {
+async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options: MountOptions): Promise<FuseMount> {
   const protocol = new FuseProtocol(fs, options);
   const loop = startDeviceLoop(fd, protocol, { readers: options.readers });
   let unmounting: Promise<void> | undefined;
@@ -88,7 +88,9 @@ function serveMounted(dir: string, fd: number, fs: RawFileSystem, options: Mount
   const onAbort = () => void unmount();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.unmountOnExit ?? true) registerLiveMount(dir, unmount);
-  if ((options.readAheadKb ?? 1024) > 0) void setReadAhead(dir, options.readAheadKb ?? 1024);
+  // INIT caps the readahead at the kernel default, so raise it only once INIT has been answered
+  await Promise.race([loop.initialized, closed]);
+  if ((options.readAheadKb ?? 1024) > 0) await setReadAhead(dir, options.readAheadKb ?? 1024);
   return { dir, unmount, closed, stats: loop.stats };
 }
 
