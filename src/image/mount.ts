@@ -46,7 +46,8 @@ export async function mountImage(root: string, ref: string, dir: string, options
   let layers: Awaited<ReturnType<typeof mountImageLayers>> | undefined;
   try {
     layers = await mountImageLayers(root, image.manifest.layers, image.record, `${base}/layers`, options);
-    await mountOverlayReadOnly({ lowerdirs: layers.lowerdirs, target, linkDir: base, ...(options.signal ? { signal: options.signal } : {}) });
+    // no signal: runtime/rootfs.ts hands it to execa 9 as `signal`, which execa rejects (it wants cancelSignal)
+    await mountOverlayReadOnly({ lowerdirs: layers.lowerdirs, target, linkDir: base });
   } catch (e) {
     await layers?.unmount();
     await rm(base, { recursive: true, force: true });

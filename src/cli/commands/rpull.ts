@@ -1,0 +1,40 @@
+// `ctr-remote image rpull [flags] REF`: lazy pull (manifest, config and eStargz TOCs only); prints which
+// layers are lazy and which were pulled in full, and why.
+import { Command } from 'commander';
+import type { LazyLayerRecord } from '../../image/lazy-record.js';
+import { parsePlatform } from '../../image/platform.js';
+import { rpullImage } from '../../image/rpull.js';
+import type { CliContext } from '../cli-context.js';
+import { printJson, printLine } from '../cli-io.js';
+import { humanSize } from '../human-size.js';
+import { addRegistryFlags, registryOptions } from '../registry-flags.js';
+
+/** One output line for a layer decision. */
+export function layerLine(l: LazyLayerRecord, i: number): string {
+  const what = l.mode === 'lazy' ? 'lazy (eStargz, TOC verified)' : `full: ${l.reason ?? 'not eStargz'}`;
+  return `layer ${i} ${l.digest} ${humanSize(l.size)}: ${what}`;
+}
+
+/** The rpull command. */
+export function rpullCommand(ctx: CliContext): Command {
+  const cmd = new Command('rpull').description('lazily pull an image: fetch only manifest, config and eStargz TOCs').argument('<ref>', 'image reference');
+  addRegistryFlags(cmd);
+  cmd
+    .option('--platform <os/arch[/variant]>', 'platform to pull (default: this host)')
+    .option('--skip-content-verify', 'accept layers whose TOC does not match the toc.digest annotation')
+    .option('--json', 'print the result as JSON');
+  return cmd.action((ref: string, flags, self: Command) =>
+    ctx.run(self, 'rpull', ref, async () => {
+      const result = await rpullImage(ctx.globals(self).root, ref, {
+        registry: registryOptions(flags, ctx.debugLog(self)),
+        ...(flags.platform !== undefined ? { platform: parsePlatform(flags.platform) } : {}),
+        ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),
+        ...(flags.json ? {} : { onLayer: (l: LazyLayerRecord, i: number) => printLine(ctx.io, layerLine(l, i)) }),
+        signal: ctx.signal,
+      });
+      const lazy = result.layers.filter((l) => l.mode === 'lazy').length;
+      if (flags.json) return printJson(ctx.io, { name: result.name, digest: result.descriptor.digest, layers: result.layers });
+      printLine(ctx.io, `rpulled ${result.name} ${result.descriptor.digest}: ${lazy} of ${result.layers.length} layers lazy`);
+    }),
+  );
+}

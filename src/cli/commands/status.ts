@@ -1,0 +1,31 @@
+// `ctr-remote image status REF`: per layer, lazy or full (and why), how much is local, bytes fetched,
+// cache hits and errors of its live (or last) mount.
+import { Command } from 'commander';
+import { parsePlatform } from '../../image/platform.js';
+import { imageStatus, type LayerStatus } from '../../image/status.js';
+import type { CliContext } from '../cli-context.js';
+import { printJson, printLine } from '../cli-io.js';
+import { humanSize } from '../human-size.js';
+import { renderTable } from '../table.js';
+
+function row(l: LayerStatus): string[] {
+  const local = l.mode === 'lazy' ? `${humanSize(l.cachedBytes ?? 0)}/${humanSize(l.totalBytes ?? 0)}` : 'all';
+  const s = l.state;
+  const fetched = s ? `${humanSize(s.bytesFetched)}/${humanSize(l.size)}${l.live ? '' : ' (last mount)'}` : '-';
+  return [String(l.index), l.digest.slice(0, 19), l.mode, local, fetched, s ? String(s.cacheHits) : '-', s ? String(s.errors) : '-', l.reason ?? s?.lastError?.message ?? ''];
+}
+
+/** The status command. */
+export function statusCommand(ctx: CliContext): Command {
+  return new Command('status').description('show how each layer of an image is provided and what was fetched').argument('<ref>', 'image reference')
+    .option('--platform <os/arch[/variant]>', 'platform (default: this host)')
+    .option('--json', 'print the status as JSON')
+    .action((ref: string, flags: { platform?: string; json?: boolean }, self: Command) =>
+      ctx.run(self, 'status', ref, async () => {
+        const st = await imageStatus(ctx.globals(self).root, ref, flags.platform !== undefined ? parsePlatform(flags.platform) : undefined);
+        if (flags.json) return printJson(ctx.io, st);
+        printLine(ctx.io, `${st.name} ${st.manifestDigest}${st.mounts.length ? ` mounted at ${st.mounts.map((m) => m.dir).join(', ')}` : ''}`);
+        printLine(ctx.io, renderTable(['LAYER', 'DIGEST', 'MODE', 'LOCAL', 'FETCHED', 'HITS', 'ERRORS', 'NOTE'], st.layers.map(row)));
+      }),
+    );
+}
