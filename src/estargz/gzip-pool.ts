@@ -50,8 +50,11 @@ export class GzipPool {
     return this.slots.length;
   }
 
-  /** Compress `data` into one gzip member (or zstd frame). The buffer must not be modified afterwards. */
-  compress(data: Uint8Array): Promise<Buffer> {
+  /**
+   * Compress `data` into one gzip member (or zstd frame). With `transfer`, a buffer that owns its whole
+   * ArrayBuffer is moved to the worker instead of copied (it is detached afterwards: do not touch it).
+   */
+  compress(data: Uint8Array, transfer = false): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.slots.length === 0) return gzipAsync(data, { level: this.level });
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
@@ -62,7 +65,8 @@ export class GzipPool {
         resolve: (b) => (slot.busy--, resolve(b)),
         reject: (e) => (slot.busy--, reject(e)),
       });
-      slot.worker.postMessage({ id, codec: this.codec, level: this.level, data });
+      const movable = transfer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+      slot.worker.postMessage({ id, codec: this.codec, level: this.level, data }, movable ? [data.buffer as ArrayBuffer] : []);
     });
   }
 

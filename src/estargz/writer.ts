@@ -119,7 +119,8 @@ class MemberWriter {
       this.toc.entries.push(ent);
       return;
     }
-    const fileHash = createHash('sha256');
+    // A file of one chunk has digest == chunkDigest: hash it once.
+    const fileHash = h.size > this.chunkSize ? createHash('sha256') : undefined;
     const landmark = 'data' in pe;
     let cur = ent;
     for (let done = 0; done < h.size; ) {
@@ -129,14 +130,14 @@ class MemberWriter {
       await this.startChunk(cur, landmark);
       const data = 'data' in pe ? pe.data.subarray(done, done + n) : await source.readAt(pe.dataOffset + done, n, this.opts);
       if (data.length !== n) throw invalidArgument(`source tar ends inside "${h.name}" (${done + data.length} of ${h.size} bytes)`);
-      fileHash.update(data);
+      fileHash?.update(data);
       cur.chunkDigest = sha256(data);
       this.append(data);
       this.toc.entries.push(cur);
       done += n;
       cur = { name: h.name, type: 'chunk' };
     }
-    ent.digest = `sha256:${fileHash.digest('hex')}`;
+    ent.digest = fileHash ? `sha256:${fileHash.digest('hex')}` : ent.chunkDigest;
     const pad = paddingFor(h.size);
     if (pad) this.append(Buffer.alloc(pad));
   }
@@ -165,12 +166,15 @@ class MemberWriter {
   private async closeMember(): Promise<void> {
     this.memberHasPayload = false;
     if (this.partsLen === 0) return;
-    const plain = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.partsLen);
-    this.queue.push({ index: this.memberIndex, compressed: this.pool.compress(plain) });
+    // A concatenation is ours alone: move it to the worker. A single part may be the caller's bytes: copy.
+    const single = this.parts.length === 1;
+    const plain = single ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.partsLen);
+    this.queue.push({ index: this.memberIndex, compressed: this.pool.compress(plain, !single) });
     this.parts = [];
     this.partsLen = 0;
     this.memberIndex++;
-    while (this.queue.length > Math.max(2, this.pool.size * 2)) await this.flushOne();
+    // Bounded memory: at most one queued member per worker beyond the ones being compressed.
+    while (this.queue.length > Math.max(2, this.pool.size + 1)) await this.flushOne();
   }
 
   private async flushOne(): Promise<void> {
