@@ -1,0 +1,85 @@
+// Tear containers down: after a run (unmount; remove with --rm) and, at the start of the next command,
+// the leftovers of a run whose owner died (runc state, mounts, --rm directories).
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CtrError } from '../errors.js';
+import { containerPaths, containersDir, runcStateDir } from './container-paths.js';
+import { mountsUnder } from './mountinfo.js';
+import { ownerAlive, readOwner } from './owner.js';
+import { unmountUnder } from './rootfs.js';
+import { runcDelete, runcList } from './runc.js';
+
+/** Options shared by the teardown functions. */
+export interface TeardownOptions {
+  /** runc binary. Default `runc`. */
+  runc?: string;
+  signal?: AbortSignal;
+}
+
+/** Stop container `id` of `root` (killing it if still running), drop its runc state and unmount everything under it. */
+export async function stopContainer(root: string, id: string, opts: TeardownOptions = {}): Promise<void> {
+  await runcDelete(runcStateDir(root), id, { force: true, ...(opts.runc ? { runc: opts.runc } : {}) });
+  await unmountUnder(containerPaths(root, id).dir, opts.signal);
+}
+
+/** Stop container `id` and delete its directory, upper dir included. Refuses while anything is still mounted there. */
+export async function removeContainer(root: string, id: string, opts: TeardownOptions = {}): Promise<void> {
+  await stopContainer(root, id, opts);
+  const { dir } = containerPaths(root, id);
+  const left = await mountsUnder(dir, opts.signal);
+  if (left.length > 0) throw new CtrError('Conflict', `container ${id}: ${left[0]} is still mounted; not removing ${dir}`);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Clean what crashed runs left behind in `root`: containers whose owning process is gone are stopped
+ * and unmounted, and removed when they were started with --rm (or have no owner record). Returns the
+ * ids that were cleaned. Containers of live runs are not touched.
+ */
+export async function cleanupStaleContainers(root: string, opts: TeardownOptions = {}): Promise<string[]> {
+  const known = await runcIds(root, opts);
+  const ids = new Set([...(await containerDirIds(root)), ...known]);
+  const cleaned: string[] = [];
+  for (const id of ids) {
+    const paths = containerPaths(root, id);
+    const owner = await readOwner(paths);
+    if (await ownerAlive(owner)) continue;
+    const mounted = (await mountsUnder(paths.dir, opts.signal)).length > 0;
+    const inRunc = known.includes(id);
+    if (!mounted && !inRunc && owner && !owner.remove) continue; // a stopped container kept on purpose
+    if (!owner || owner.remove) await removeContainer(root, id, opts);
+    else await stopContainer(root, id, opts);
+    cleaned.push(id);
+  }
+  await removeAbandonedClaims(root);
+  return cleaned;
+}
+
+async function containerDirIds(root: string): Promise<string[]> {
+  const names = await readdir(containersDir(root)).catch(() => [] as string[]);
+  return names.filter((n) => !n.startsWith('.'));
+}
+
+async function runcIds(root: string, opts: TeardownOptions): Promise<string[]> {
+  const stateDir = runcStateDir(root);
+  const states = await runcList(stateDir, opts.runc, opts.signal).catch(() => []);
+  return states.map((s) => s.id);
+}
+
+/** `.new-<pid>-<time>` directories are claims (owner.ts) interrupted before their rename. */
+async function removeAbandonedClaims(root: string): Promise<void> {
+  const names = await readdir(containersDir(root)).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = /^\.new-(\d+)-\d+$/.exec(name)?.[1];
+    if (pid !== undefined && !processExists(Number(pid))) await rm(join(containersDir(root), name), { recursive: true, force: true });
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

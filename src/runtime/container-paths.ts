@@ -1,0 +1,50 @@
+// Where one container lives under the tool's root: `<root>/containers/<id>/{upper,work,rootfs,bundle}`
+// and runc's state under `<root>/runc`.
+import { join } from 'node:path';
+import { invalidArgument } from '../errors.js';
+
+/** The directories and files of one container. */
+export interface ContainerPaths {
+  /** `<root>/containers/<id>`; also the cwd of the overlay mount (its `l/` holds the lowerdir links). */
+  dir: string;
+  upper: string;
+  work: string;
+  rootfs: string;
+  /** The runc bundle: config.json and the generated etc files. */
+  bundle: string;
+  /** Mount points of this container's lazy layers (stargz snapshotter). */
+  layers: string;
+  /** The owner record (owner.ts). */
+  owner: string;
+}
+
+/** runc accepts these ids; we also bound the length so paths and hostnames stay short. */
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
+
+/** Throw InvalidArgument unless `id` is a valid container id. */
+export function checkContainerId(id: string): string {
+  if (!ID_PATTERN.test(id)) {
+    throw invalidArgument(`invalid container ID ${JSON.stringify(id)}: use 1-128 of [A-Za-z0-9_.+-], starting with a letter or digit`);
+  }
+  return id;
+}
+
+/** The directory holding every container of `root`. */
+export const containersDir = (root: string): string => join(root, 'containers');
+
+/** runc's `--root` state directory for containers of `root`. */
+export const runcStateDir = (root: string): string => join(root, 'runc');
+
+/** The paths of container `id` under `root`. */
+export function containerPaths(root: string, id: string): ContainerPaths {
+  const dir = join(containersDir(root), checkContainerId(id));
+  return {
+    dir,
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    rootfs: join(dir, 'rootfs'),
+    bundle: join(dir, 'bundle'),
+    layers: join(dir, 'layers'),
+    owner: join(dir, 'owner.json'),
+  };
+}

@@ -1,0 +1,116 @@
+// One container's whole life on this host: claim its directory, assemble the overlay rootfs, write
+// the bundle, run it with runc in the foreground, and tear everything down again.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalidArgument, withContext } from '../errors.js';
+import type { ImageConfig } from '../oci/types.js';
+import { removeContainer, stopContainer } from './cleanup.js';
+import { type ContainerPaths, containerPaths, runcStateDir } from './container-paths.js';
+import { writeEtcFiles } from './etc-files.js';
+import { claimContainerDir, ownRecord } from './owner.js';
+import { readFileInRoot } from './root-path.js';
+import { mountOverlay } from './rootfs.js';
+import { type RuncRunResult, type StdioTarget, runcRun } from './runc.js';
+import { buildSpec } from './spec.js';
+import type { RuntimeSpec, SpecMount } from './spec-types.js';
+import { resolveUser } from './user.js';
+
+/** What to run and how. */
+export interface ContainerOptions {
+  /** The tool's root (`--root`); the container lives in `<root>/containers/<id>`. */
+  root: string;
+  id: string;
+  /** Image reference, recorded for messages. */
+  ref: string;
+  /**
+   * The image layers as directories, topmost first; or a function producing them once the container
+   * directory exists (lazy layers mount themselves under `paths.layers`, so teardown finds them).
+   */
+  lowerdirs: string[] | ((paths: ContainerPaths) => Promise<string[]>);
+  /** The `config` section of the image config. */
+  image: ImageConfig['config'] | undefined;
+  /** CMD ARGS after the id: replace Entrypoint and Cmd (as `ctr run`). Default: the image's. */
+  args?: string[];
+  /** Replace only the Entrypoint / only the Cmd (optimize's --entrypoint / --args). */
+  entrypoint?: string[];
+  cmd?: string[];
+  /** Env overrides in order (env-file lines, then --env). */
+  env?: string[];
+  /** Working directory. Default: image WorkingDir, else `/`. */
+  cwd?: string;
+  /** `U[:G]` names or ids; default: the image's User, else root. */
+  user?: string;
+  /** Extra mounts (--mount). */
+  mounts?: SpecMount[];
+  /** Share the host network namespace. Default false. */
+  netHost?: boolean;
+  /** Allocate a terminal (-t); our stdin must be a tty. Default false. */
+  tty?: boolean;
+  /** Attach our stdin (-i). Default false (the container reads /dev/null). */
+  stdin?: boolean;
+  /** Where the container's output goes. Default: inherited. */
+  stdout?: StdioTarget;
+  stderr?: StdioTarget;
+  /** Remove the container directory (upper dir included) when it exits (--rm). Default false: it is kept, stopped. */
+  remove?: boolean;
+  /** runc binary. Default `runc`. */
+  runc?: string;
+  /** Called with the spec before runc starts (optimize adjusts it; tests inspect it). */
+  onSpec?: (spec: RuntimeSpec, paths: ContainerPaths) => void | Promise<void>;
+  /** Called with runc's pid once it is spawned. */
+  onSpawn?: (pid: number) => void;
+  /** Aborting kills the container. */
+  signal?: AbortSignal;
+}
+
+/** Run a container to completion; returns its exit code (128+N when killed by signal N). */
+export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult> {
+  if (o.tty && process.stdin.isTTY !== true) throw invalidArgument('-t needs a terminal: stdin is not a tty (drop -t, or run from a terminal)');
+  const paths = containerPaths(o.root, o.id);
+  await claimContainerDir(paths, await ownRecord(o.ref, o.remove ?? false));
+  let started = false;
+  let failed = true;
+  try {
+    const spec = await prepare(o, paths);
+    await o.onSpec?.(spec, paths);
+    await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
+    started = true;
+    const result = await runcRun({
+      stateDir: runcStateDir(o.root),
+      bundle: paths.bundle,
+      id: o.id,
+      tty: o.tty ?? false,
+      stdin: o.stdin || o.tty ? 'inherit' : 'ignore',
+      stdout: o.stdout,
+      stderr: o.stderr,
+      runc: o.runc,
+      signal: o.signal,
+      onSpawn: o.onSpawn,
+    });
+    failed = false;
+    return result;
+  } catch (e) {
+    throw withContext(`run ${o.id}`, e);
+  } finally {
+    // A teardown failure is reported only when it is the first failure.
+    const teardown = (o.remove || !started ? removeContainer : stopContainer)(o.root, o.id, { runc: o.runc });
+    await teardown.catch((e: unknown) => {
+      if (!failed) throw withContext(`clean up container ${o.id}`, e);
+    });
+  }
+}
+
+async function prepare(o: ContainerOptions, paths: ContainerPaths): Promise<RuntimeSpec> {
+  const lowerdirs = typeof o.lowerdirs === 'function' ? await o.lowerdirs(paths) : o.lowerdirs;
+  const signal = o.signal;
+  await mountOverlay({ lowerdirs, upperdir: paths.upper, workdir: paths.work, target: paths.rootfs, linkDir: paths.dir, signal });
+  const user = resolveUser(o.user ?? o.image?.User ?? '', {
+    passwd: await readFileInRoot(paths.rootfs, '/etc/passwd', { signal }),
+    group: await readFileInRoot(paths.rootfs, '/etc/group', { signal }),
+  });
+  await mkdir(paths.bundle, { recursive: true });
+  const hostname = o.id.slice(0, 63);
+  const etc = await writeEtcFiles(paths.bundle, { hostname, netHost: o.netHost, signal });
+  const { args, entrypoint, cmd, env, cwd, mounts, netHost, tty } = o;
+  return buildSpec({ id: o.id, rootfs: paths.rootfs, image: o.image, user, etc, hostname, args, entrypoint, cmd, env, cwd, mounts, netHost, terminal: tty });
+}

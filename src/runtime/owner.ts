@@ -1,0 +1,75 @@
+// Which process owns a container, so that the next command can tell a live run from the leftovers of
+// a crashed one. A pid alone can be reused; the pid's start time (field 22 of /proc/<pid>/stat) cannot.
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { CtrError } from '../errors.js';
+import type { ContainerPaths } from './container-paths.js';
+
+/** The owner record of a container directory. */
+export interface OwnerRecord {
+  pid: number;
+  /** Process start time in clock ticks since boot. */
+  startTime: string;
+  /** Remove the container (upper dir included) once it stops (`--rm`). */
+  remove: boolean;
+  /** Image reference the container was created from, for messages. */
+  ref: string;
+}
+
+/** Start time of a process, or undefined when it does not exist. */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The record for this process as owner. */
+export async function ownRecord(ref: string, remove: boolean): Promise<OwnerRecord> {
+  return { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? '', remove, ref };
+}
+
+/**
+ * Create the container directory with its owner record atomically (a prepared directory renamed into
+ * place), so no other command ever sees it without an owner. Throws Conflict when the id is taken.
+ */
+export async function claimContainerDir(paths: ContainerPaths, record: OwnerRecord): Promise<void> {
+  const parent = dirname(paths.dir);
+  await mkdir(parent, { recursive: true });
+  const tmp = join(parent, `.new-${process.pid}-${Date.now()}`);
+  await mkdir(tmp);
+  await writeFile(join(tmp, 'owner.json'), JSON.stringify(record));
+  try {
+    await rename(tmp, paths.dir);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTEMPTY') throw containerExists(paths);
+    throw e;
+  }
+}
+
+/** Read a container's owner record; undefined when missing or unreadable. */
+export async function readOwner(paths: ContainerPaths): Promise<OwnerRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(paths.owner, 'utf8')) as OwnerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the record's process is still running (same pid and same start time). */
+export async function ownerAlive(record: OwnerRecord | undefined): Promise<boolean> {
+  if (!record) return false;
+  return (await processStartTime(record.pid)) === record.startTime;
+}
+
+function containerExists(paths: ContainerPaths): CtrError {
+  return new CtrError(
+    'Conflict',
+    `container ${JSON.stringify(paths.dir.split('/').pop())} already exists (${paths.dir}); remove that directory or use another ID`,
+  );
+}

@@ -1,0 +1,148 @@
+// Drive runc (1.1) for one container: `runc --root R run --bundle B ID` in the foreground, plus
+// state/kill/delete for cleanup. https://github.com/opencontainers/runc/blob/v1.1.5/docs/terminals.md
+import { readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { execa, type StdinOption, type StdoutStderrOption } from 'execa';
+import { CtrError, notFound, unavailable } from '../errors.js';
+
+/** Where the container's stdio goes: inherited from us (default), ignored, or captured ('pipe'). */
+export type StdioTarget = 'inherit' | 'ignore' | 'pipe';
+
+/** Options of runcRun. */
+export interface RuncRunOptions {
+  /** runc's state directory (`--root`). */
+  stateDir: string;
+  bundle: string;
+  id: string;
+  /** The spec has `process.terminal: true`: runc makes a pty and relays it to our tty (stdin must be a tty). */
+  tty?: boolean;
+  /** Default: 'ignore' for stdin, 'inherit' for stdout and stderr. */
+  stdin?: StdioTarget;
+  stdout?: StdioTarget;
+  stderr?: StdioTarget;
+  /** runc binary. Default `runc` from PATH. */
+  runc?: string;
+  /** Aborting kills the container (SIGKILL through runc). */
+  signal?: AbortSignal;
+  /** Called with runc's pid once it is spawned. */
+  onSpawn?: (pid: number) => void;
+}
+
+/** The outcome of a run: the container's exit code (128+N when killed by signal N) and captured output. */
+export interface RuncRunResult {
+  exitCode: number;
+  stdout?: string;
+  stderr?: string;
+}
+
+/** Signals we forward to runc, which forwards them to the container process. */
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/**
+ * Run the container in the foreground and wait for it. Signals sent to us are forwarded. runc runs in
+ * its own process group unless it needs our terminal (-t, or stdin inherited from a tty), in which case
+ * keyboard signals reach it directly and only the others are forwarded (no double delivery).
+ */
+export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
+  const log = join(o.bundle, 'runc.log');
+  await rm(log, { force: true });
+  const stdin = o.stdin ?? 'ignore';
+  const sharesTty = o.tty === true || (stdin === 'inherit' && process.stdin.isTTY === true);
+  const child = execa(o.runc ?? 'runc', ['--root', o.stateDir, '--log', log, '--log-format', 'json', 'run', '--bundle', o.bundle, o.id], {
+    stdin: stdioOption(stdin),
+    stdout: stdioOption(o.stdout ?? 'inherit'),
+    stderr: stdioOption(o.stderr ?? 'inherit'),
+    reject: false,
+    detached: !sharesTty,
+    encoding: 'utf8',
+    stripFinalNewline: false,
+  });
+  if (child.pid !== undefined) o.onSpawn?.(child.pid);
+  const forwarded = sharesTty ? FORWARDED.filter((s) => s !== 'SIGINT' && s !== 'SIGQUIT') : FORWARDED;
+  const relay = (sig: NodeJS.Signals): void => void child.kill(sig);
+  const keyboard = (): void => {};
+  for (const sig of forwarded) process.on(sig, relay);
+  if (sharesTty) for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, keyboard);
+  const onAbort = (): void => void runcKill(o.stateDir, o.id, 'KILL', o.runc).catch(() => child.kill('SIGKILL'));
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const r = await child;
+    const exitCode = r.exitCode ?? 128 + signalNumber(r.signal);
+    if (exitCode !== 0) await throwRuncError(log);
+    return { exitCode, ...capture('stdout', r.stdout, o.stdout), ...capture('stderr', r.stderr, o.stderr) };
+  } finally {
+    for (const sig of forwarded) process.off(sig, relay);
+    for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.off(sig, keyboard);
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** runc's view of one container. */
+export interface RuncState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+}
+
+/** List the containers runc knows in `stateDir`. */
+export async function runcList(stateDir: string, runc = 'runc', signal?: AbortSignal): Promise<RuncState[]> {
+  const r = await execa(runc, ['--root', stateDir, 'list', '--format', 'json'], { reject: false, cancelSignal: signal, stdin: 'ignore' });
+  if (r.exitCode !== 0) throw unavailable(`runc list --root ${stateDir}: ${firstLine(r.stderr)}`);
+  return (JSON.parse(r.stdout || 'null') as RuncState[] | null) ?? [];
+}
+
+/** Send a signal (runc name, e.g. KILL or TERM) to the container's process. */
+export async function runcKill(stateDir: string, id: string, sig: string, runc = 'runc'): Promise<void> {
+  const r = await execa(runc, ['--root', stateDir, 'kill', id, sig], { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) throw unavailable(`runc kill ${id} ${sig}: ${firstLine(r.stderr)}`);
+}
+
+/** Delete the container's runc state, killing it first when `force`; a missing container is not an error. */
+export async function runcDelete(stateDir: string, id: string, opts: { force?: boolean; runc?: string } = {}): Promise<void> {
+  const args = ['--root', stateDir, 'delete', ...(opts.force ? ['--force'] : []), id];
+  const r = await execa(opts.runc ?? 'runc', args, { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0 && !/does not exist|not exist/.test(r.stderr)) {
+    throw unavailable(`runc delete ${id}: ${firstLine(r.stderr)}`);
+  }
+}
+
+/** When runc itself failed (as opposed to the container exiting non-zero), turn its logged error into a CtrError. */
+async function throwRuncError(log: string): Promise<void> {
+  const text = await readFile(log, 'utf8').catch(() => '');
+  const errors = text
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        const e = JSON.parse(l) as { level?: string; msg?: string };
+        return e.level === 'error' || e.level === 'fatal' ? [e.msg ?? ''] : [];
+      } catch {
+        return [];
+      }
+    })
+    .filter((m) => m !== '');
+  const msg = errors.at(-1);
+  if (msg === undefined) return;
+  const clean = msg.replace(/^runc run failed: /, '');
+  if (/exec: .*(no such file or directory|executable file not found)/.test(clean)) throw notFound(clean);
+  throw new CtrError('Internal', `runc: ${clean}`);
+}
+
+/** execa's option types reject a union of literals; hand it one literal at a time. */
+function stdioOption(t: StdioTarget): StdinOption & StdoutStderrOption {
+  if (t === 'inherit') return 'inherit';
+  return t === 'ignore' ? 'ignore' : 'pipe';
+}
+
+function capture(key: 'stdout' | 'stderr', value: unknown, target: StdioTarget | undefined): Record<string, string> {
+  return target === 'pipe' ? { [key]: String(value ?? '') } : {};
+}
+
+function signalNumber(sig: string | undefined): number {
+  return sig ? (constants.signals[sig as NodeJS.Signals] ?? 0) : 0;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]?.trim() ?? '';
+}

@@ -1,0 +1,12 @@
+// Test helper process: runs one container with runInContainer (options as JSON in argv[2]) and exits
+// with its exit code, so tests can signal or SIGKILL a real owner process.
+import { runInContainer, type ContainerOptions } from '../../src/runtime/container.js';
+
+const opts = JSON.parse(process.argv[2] ?? '{}') as ContainerOptions;
+try {
+  const r = await runInContainer(opts);
+  process.exitCode = r.exitCode;
+} catch (e) {
+  process.stderr.write(`driver: ${(e as Error).message}\n`);
+  process.exitCode = 125;
+}
