@@ -1,11 +1,11 @@
 // Decompress one fetched member and cut out its chunks, each checked against its sha256 before anyone sees
 // it (../shared/estargz-format.md, "Verification chain"). Only the bytes up to the last chunk's end are
-// inflated; trailing tar headers in the member are never decompressed in full.
+// inflated (estargz/member-inflate.ts); trailing tar headers in the member are not decompressed.
 
 import { createHash } from 'node:crypto';
-import { createGunzip } from 'node:zlib';
 import { decompress as zstdDecompress } from 'zstd-napi';
 import { CtrError, digestMismatch, invalidArgument } from '../errors.js';
+import { inflatePrefix } from '../estargz/member-inflate.js';
 import type { Chunk, Member } from './chunk-map.js';
 
 /** Compression of a layer's members. */
@@ -29,7 +29,7 @@ export async function decodeMember(
   const need = neededBytes(member);
   let plain: Buffer;
   try {
-    plain = compression === 'gzip' ? await gunzipPrefix(compressed, need) : zstdDecompress(compressed);
+    plain = compression === 'gzip' ? await inflatePrefix(compressed, need, `member at offset ${member.offset}`) : zstdDecompress(compressed);
   } catch (e) {
     const files = [...new Set(member.chunks.map((c) => c.file.name))].join(', ');
     const err = digestMismatch(`${files}: member at offset ${member.offset} does not decompress: ${(e as Error).message}`, e);
@@ -49,33 +49,4 @@ function cutChunk(chunk: Chunk, plain: Buffer, skipVerify: boolean): ChunkResult
   const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
   if (got !== chunk.digest) return { chunk, error: digestMismatch(`${where}: digest ${got}, TOC says ${chunk.digest}`) };
   return { chunk, data };
-}
-
-/** Inflate a gzip stream (members concatenated) until `need` bytes came out, then stop. */
-function gunzipPrefix(compressed: Buffer, need: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const gunzip = createGunzip();
-    const parts: Buffer[] = [];
-    let got = 0;
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      gunzip.destroy();
-      resolve(Buffer.concat(parts, Math.min(got, need)).subarray(0, need));
-    };
-    gunzip.on('data', (b: Buffer) => {
-      parts.push(b);
-      got += b.length;
-      if (got >= need) finish();
-    });
-    gunzip.on('end', finish);
-    gunzip.on('error', (e) => {
-      if (!done) {
-        done = true;
-        reject(e);
-      }
-    });
-    gunzip.end(compressed);
-  });
 }
