@@ -2,7 +2,7 @@
 // destination, whiteouts are applied (flattened 'apply' mode) or converted to overlayfs' spelling
 // ('overlayfs' mode, each layer its own lowerdir). Ownership and devices only when privileged.
 
-import { constants } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
 import { invalidArgument, isCtrError, unsupported, withContext } from '../errors.js';
@@ -45,13 +45,12 @@ export interface UnpackResult {
 export async function unpackLayer(tarStream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, destDir: string, opts: UnpackOptions): Promise<UnpackResult> {
   const u = new Unpacker(destDir, opts);
   try {
+    await u.init();
     for await (const entry of readTar(tarStream, { signal: opts.signal })) await u.entry(entry);
-    await u.barrier();
     await u.finishDirs();
   } catch (e) {
     throw isCtrError(e) ? e : withContext(`unpack into ${destDir}`, e);
   } finally {
-    await u.barrier().catch(() => undefined);
     await u.close();
   }
   return u.result;
@@ -67,8 +66,6 @@ class Unpacker {
   private readonly dirs = new Map<string, TarHeader>();
   /** Directories this unpack created, so anything in them not in `mine` cannot exist yet (saves an lstat per file). */
   private readonly fresh = new Set<string>();
-  private readonly inflight = new Set<Promise<void>>();
-  private failure: unknown;
   private readonly ids = { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 };
 
   constructor(
@@ -79,6 +76,12 @@ class Unpacker {
     this.privileged = opts.privileged ?? process.getuid?.() === 0;
   }
 
+  /** An empty, non-setgid destination counts as created by us: nothing in it can collide with an entry. */
+  async init(): Promise<void> {
+    const setgid = ((await lstat(this.resolver.root)).mode & 0o2000) !== 0;
+    if (!setgid && (await readdir(this.resolver.root)).length === 0) this.fresh.add('');
+  }
+
   async entry(e: TarEntry): Promise<void> {
     this.opts.signal?.throwIfAborted();
     const h = e.header;
@@ -87,7 +90,6 @@ class Unpacker {
       const base = comps.at(-1);
       const wh = base === undefined ? { kind: 'none' as const } : whiteoutKind(base);
       if (wh.kind === 'ignore') return;
-      if (wh.kind !== 'none') await this.barrier();
       if (wh.kind === 'opaque') return await this.opaque(comps.slice(0, -1), h.name);
       if (wh.kind === 'whiteout') return await this.whiteout(comps.slice(0, -1), wh.target, h.name);
       await this.create(e, comps);
@@ -104,18 +106,16 @@ class Unpacker {
       if (h.type !== 'dir') throw invalidArgument(`unpack: entry "${h.name}" is a ${h.type} at the root of the destination`);
       return void this.dirs.set('', h);
     }
-    if (!this.resolver.has(comps.slice(0, -1))) await this.barrier(); // resolving may meet a file still being written
     const parent = await this.resolver.dir(comps.slice(0, -1), h.name, true);
     const real = [...parent, comps.at(-1) as string];
     const path = this.resolver.abs(real);
     const inFreshDir = this.fresh.has(parent.join('/')) && !this.mine.has(real.join('/'));
     this.remember(real);
-    if (h.type === 'file' && inFreshDir && h.size <= WRITE_BEHIND_MAX && !h.xattrs) return this.writeBehind(e, path);
-    await this.barrier();
     if (h.type === 'dir') return this.makeDir(path, real, h, inFreshDir);
     if (h.type === 'hardlink') return this.makeLink(path, h);
     if ((h.type === 'char' || h.type === 'block') && !this.privileged) return this.warn(`unpack: skipped ${h.type} device "${h.name}" (creating devices needs root)`);
     if (!inFreshDir) await this.clear(path);
+    if (h.type === 'file' && h.size <= SMALL_FILE && !h.xattrs) return this.writeSmall(e, path, inFreshDir);
     if (h.type === 'file') await this.writeFile(h, e.body(), path, inFreshDir);
     else if (h.type === 'symlink') await symlink(h.linkname ?? '', path);
     else await makeNode(path, h.type === 'char' ? 'c' : h.type === 'block' ? 'b' : 'p', h.devmajor, h.devminor);
@@ -124,46 +124,49 @@ class Unpacker {
   }
 
   /**
-   * A small new file in a directory this unpack created: read its payload, write it in the background
-   * (up to WRITE_BEHIND_WINDOW at once) and go on parsing; anything else waits for them at barrier().
+   * A small new file: written with synchronous syscalls, which for thousands of small files costs far
+   * less than four thread-pool round trips each; the event loop is held for one small file at a time.
    */
-  private async writeBehind(e: TarEntry, path: string): Promise<void> {
+  private async writeSmall(e: TarEntry, path: string, inFreshDir: boolean): Promise<void> {
     const parts: Buffer[] = [];
     for await (const piece of e.body()) parts.push(piece);
-    const data = Buffer.concat(parts, e.header.size); // a copy: the source may reuse its chunks
-    const name = e.header.name;
-    const task: Promise<void> = this.writeFile(e.header, [data], path, true)
-      .catch((err: unknown) => void (this.failure ??= withContext(`unpack "${name}"`, err)))
-      .finally(() => this.inflight.delete(task));
-    this.inflight.add(task);
-    if (this.inflight.size >= WRITE_BEHIND_WINDOW) await Promise.race(this.inflight);
-    if (this.failure) throw this.failure;
-  }
-
-  /** Wait for every background write; rethrow the first failure. */
-  async barrier(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.all(this.inflight);
-    if (this.failure) throw this.failure;
-  }
-
-  /** Create a new file; chown/chmod only when creation did not already give the right owner and mode. */
-  private async writeFile(h: TarHeader, body: AsyncIterable<Buffer> | Buffer[], path: string, inFreshDir: boolean): Promise<void> {
+    const h = e.header;
     const mode = h.mode & 0o7777;
-    const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
+    const fd = openSync(path, NEW_FILE_FLAGS, mode & 0o777);
+    try {
+      for (const p of parts) for (let off = 0; off < p.length; ) off += writeSync(fd, p, off);
+      this.result.bytes += h.size;
+      const owner = this.ownerChange(h, inFreshDir);
+      if (owner) fchownSync(fd, h.uid, h.gid);
+      if (needsChmod(mode, owner)) fchmodSync(fd, mode);
+      futimesSync(fd, atimeOf(h), mtimeOf(h));
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Create a new file of any size, streaming its payload; chown/chmod only when creation left them wrong. */
+  private async writeFile(h: TarHeader, body: AsyncIterable<Buffer>, path: string, inFreshDir: boolean): Promise<void> {
+    const mode = h.mode & 0o7777;
+    const fh = await open(path, NEW_FILE_FLAGS, mode & 0o777);
     try {
       for await (const piece of body) {
         this.opts.signal?.throwIfAborted();
         for (let off = 0; off < piece.length; ) off += (await fh.write(piece, off)).bytesWritten;
       }
       this.result.bytes += h.size;
-      // a fresh dir is ours (0755/0700, not setgid), so new files get our euid/egid
-      const ownerOk = inFreshDir && h.uid === this.ids.uid && h.gid === this.ids.gid;
-      if (this.privileged && !ownerOk) await fh.chown(h.uid, h.gid);
-      if ((mode & ~0o777) !== 0 || (mode & UMASK) !== 0 || (this.privileged && !ownerOk)) await fh.chmod(mode);
+      const owner = this.ownerChange(h, inFreshDir);
+      if (owner) await fh.chown(h.uid, h.gid);
+      if (needsChmod(mode, owner)) await fh.chmod(mode);
       await fh.utimes(atimeOf(h), mtimeOf(h));
     } finally {
       await fh.close();
     }
+  }
+
+  /** Whether a new file needs lchown: privileged, and not already ours in a dir we created (0755, not setgid). */
+  private ownerChange(h: TarHeader, inFreshDir: boolean): boolean {
+    return this.privileged && !(inFreshDir && h.uid === this.ids.uid && h.gid === this.ids.gid);
   }
 
   private async makeDir(path: string, real: string[], h: TarHeader, inFreshDir: boolean): Promise<void> {
@@ -296,10 +299,12 @@ class Unpacker {
   }
 }
 
-/** Payloads up to this size are written in the background while parsing goes on. */
-const WRITE_BEHIND_MAX = 1 << 20;
-/** Most background writes at once (libuv has 4 threads; a few more keep them busy). */
-const WRITE_BEHIND_WINDOW = 16;
+/** Files up to this size in fresh dirs are written with synchronous syscalls. */
+const SMALL_FILE = 1 << 20;
+const NEW_FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** chmod after create when special bits are set, the umask took bits away, or a chown cleared setuid/setgid. */
+const needsChmod = (mode: number, chowned: boolean): boolean => (mode & ~0o777) !== 0 || (mode & UMASK) !== 0 || chowned;
 
 /** The process umask, read once (new files are created with mode & ~umask). */
 const UMASK = (() => {

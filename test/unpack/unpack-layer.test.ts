@@ -172,3 +172,25 @@ test('abort and bad input stop the unpack with a CtrError and no write left runn
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('a real tree (zoneinfo, perl, python stdlib: thousands of files, links) unpacks exactly as GNU tar does', { skip: isRoot ? false : 'needs root: owners of the host files' }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'unpack-real-'));
+  try {
+    const tarFile = join(root, 'real.tar');
+    execFileSync('tar', ['--format=pax', '-cf', tarFile, '-C', '/', 'usr/share/zoneinfo', 'usr/share/perl', 'usr/lib/python3.11']);
+    for (const d of ['ours', 'gnu']) await mkdir(join(root, d));
+    const t0 = performance.now();
+    const { createReadStream } = await import('node:fs');
+    const r = await unpackLayer(createReadStream(tarFile), join(root, 'ours'), { whiteouts: 'apply' });
+    const ms = performance.now() - t0;
+    execFileSync('tar', ['--numeric-owner', '--same-owner', '-xpf', tarFile, '-C', join(root, 'gnu')]);
+    const a = await snapshot(join(root, 'ours'), { dirMtimes: false });
+    const g = await snapshot(join(root, 'gnu'), { dirMtimes: false });
+    assert.ok(Object.keys(a).length > 3000, `${Object.keys(a).length} paths`);
+    assert.deepEqual(a, g);
+    assert.deepEqual(r.warnings, []);
+    console.log(`# unpacked ${r.entries} entries, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${ms.toFixed(0)} ms`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
