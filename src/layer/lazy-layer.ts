@@ -5,7 +5,7 @@
 // background whenever no foreground read has run for `idleMs`. See ../shared/estargz-format.md.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CtrError, digestMismatch, invalidArgument, unavailable, withContext } from '../errors.js';
+import { CtrError, digestMismatch, invalidArgument, isCtrError, unavailable, withContext } from '../errors.js';
 import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from '../estargz/toc-types.js';
 import type { ChunkSource } from '../fs/chunk-source.js';
 import { cleanEntryName } from '../fs/entry-name.js';
@@ -162,8 +162,10 @@ export class LazyLayer implements ChunkSource {
       this.bump('bytesFetched', bufs.reduce((n, b) => n + b.length, 0));
       return bufs;
     } catch (e) {
-      this.recordError(e);
-      throw e;
+      if (isCtrError(e, 'Aborted') || (e instanceof Error && e.name === 'AbortError')) throw e;
+      const err = unavailable(`layer ${this.options.layerDigest}: fetching ${ranges.length} range(s) failed: ${e instanceof Error ? e.message : String(e)}`, e);
+      this.recordError(err);
+      throw err; // any fetch failure is an I/O error (EIO) for the reader, whatever the registry said
     }
   }
 

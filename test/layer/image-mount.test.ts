@@ -148,6 +148,17 @@ describe('image rpull + mount', { skip }, () => {
     assert.equal(createHash('sha256').update(big).digest('hex'), createHash('sha256').update(noise(BIG, 1)).digest('hex'));
     proxy.clearRules();
 
+    const slow = proxy.addRule({ method: 'GET', path: blobPath, delayMs: 300, bytesPerSec: 200_000 });
+    assert.equal((await readFile(join(mnt, 'bin/prio'))).length, 40_000, 'slow responses still arrive');
+    proxy.removeRule(slow);
+
+    const full = proxy.addRule({ method: 'GET', path: blobPath, ignoreRange: true });
+    // a registry answering 200 to a Range: the right bytes or EIO, never wrong bytes
+    const tool = await readFile(join(mnt, 'usr/tool-hard2')).then((b) => createHash('sha256').update(b).digest('hex'), (e: NodeJS.ErrnoException) => e.code);
+    assert.ok(tool === 'EIO' || tool === createHash('sha256').update(noise(3000, 2)).digest('hex'), String(tool));
+    assert.ok(full.hits >= 1);
+    proxy.removeRule(full);
+
     const reset = proxy.addRule({ method: 'GET', path: blobPath, resetAfterBytes: 10, times: 1 });
     const profile = await readFile(join(mnt, 'home/u/.profile'), 'utf8').then((s) => s, (e: NodeJS.ErrnoException) => e.code);
     assert.ok(profile === 'export A=1\n' || profile === 'EIO', String(profile));
