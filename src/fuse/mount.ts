@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, realpath, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { execa } from 'execa';
 import { CtrError, unsupported } from '../errors.js';
@@ -60,8 +60,10 @@ export function kernelMountOptions(o: MountOptions): string {
 
 /** Mount `fs` at `dir` (root only) and serve it until unmounted. */
 export async function mountFuse(dir: string, fs: RawFileSystem, options: MountOptions = {}): Promise<FuseMount> {
-  const target = resolve(dir);
-  if (process.getuid?.() !== 0) throw unsupported(`mounting ${target} needs root (FUSE mount with allow_other)`);
+  if (process.getuid?.() !== 0) throw unsupported(`mounting ${resolve(dir)} needs root (FUSE mount with allow_other)`);
+  const target = await realpath(resolve(dir)).catch((e: unknown) => {
+    throw new CtrError('NotFound', `mount point ${resolve(dir)}: ${(e as Error).message}`, { cause: e });
+  });
   const fd = openSync('/dev/fuse', 'r+');
   try {
     const args = ['-i', '-t', `fuse.${FUSE_SUBTYPE}`, '-o', kernelMountOptions(options), options.fsName ?? 'ctr-remote', target];

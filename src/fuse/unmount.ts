@@ -10,8 +10,13 @@ export async function lazyUnmount(dir: string): Promise<void> {
   if (r.exitCode !== 0) throw new CtrError('Unavailable', `umount -l ${dir}: ${String(r.stderr).trim()}`);
 }
 
-/** Synchronous unmount for exit paths, where nothing async runs any more: umount, then umount -l. */
+/**
+ * Synchronous unmount for exit paths, where this process can no longer answer FUSE requests: `-c` (no
+ * canonicalization) keeps umount(8) from stat-ing the mount point, which would wait for us forever.
+ * `dir` must be the mount point exactly as mountinfo shows it. umount, then umount -l.
+ */
 export function unmountSync(dir: string): boolean {
-  if (spawnSync('umount', [dir], { stdio: 'ignore' }).status === 0) return true;
-  return spawnSync('umount', ['-l', dir], { stdio: 'ignore' }).status === 0;
+  const opts = { stdio: 'ignore', timeout: 10_000 } as const;
+  if (spawnSync('umount', ['-c', dir], opts).status === 0) return true;
+  return spawnSync('umount', ['-c', '-l', dir], opts).status === 0;
 }

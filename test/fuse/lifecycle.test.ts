@@ -20,11 +20,11 @@ async function mounted(dir: string): Promise<boolean> {
 }
 
 /** Start a serving child and wait for its "ready" line (wrapped: a returned child would be awaited). */
-async function serve(dir: string): Promise<{ child: ResultPromise }> {
-  const child = execa('node', ['--import', 'tsx', server, dir], { reject: false, cwd: new URL('../..', import.meta.url).pathname });
+async function serve(dir: string, mode = 'serve'): Promise<{ child: ResultPromise }> {
+  const child = execa('node', ['--import', 'tsx', server, dir, mode], { reject: false, cwd: new URL('../..', import.meta.url).pathname });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
-    void child.then((r) => reject(new Error(`server exited early: ${r.stderr}`)));
+    void child.then((r) => reject(new Error(`server exited before ready: ${r.stderr}`)));
   });
   return { child };
 }
@@ -52,6 +52,15 @@ describe('mount lifecycle', { skip }, () => {
       assert.deepEqual(await readdir(dir), []);
     });
   }
+
+  test('process.exit() with a live mount unmounts it from the exit hook', async () => {
+    const dir = join(tmp, 'exit');
+    await mkdir(dir);
+    const { child } = await serve(dir, 'exit');
+    const r = await child;
+    assert.equal(r.exitCode, 0);
+    assert.equal(await mounted(dir), false);
+  });
 
   test('SIGKILL leaves a stale mount that cleanupStaleMounts removes', async () => {
     const dir = join(tmp, 'killed');
