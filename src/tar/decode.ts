@@ -152,6 +152,7 @@ function applyPax(h: TarHeader, pax: Map<string, Buffer>, offset: number, hasLon
   for (const [k, v] of pax) {
     if (v.length === 0) continue; // an empty local value cancels a global one: keep the header's field
     const s = (): string => v.toString('utf8');
+    if (TEXT_KEYS.has(k) && v.includes(0)) throw invalidArgument(`tar header at offset ${offset}: PAX ${k} contains a NUL byte`);
     if (k.startsWith('GNU.sparse.')) throw unsupported(`tar entry "${printable(h.name)}" at offset ${offset}: PAX sparse file (${k}) is not supported`);
     else if (k === 'path') h.name = hasLongName ? h.name : s();
     else if (k === 'linkpath') h.linkname = hasLongLink ? h.linkname : s();
@@ -166,6 +167,9 @@ function applyPax(h: TarHeader, pax: Map<string, Buffer>, offset: number, hasLon
     else (h.paxExtra ??= new Map()).set(k, v);
   }
 }
+
+/** PAX records that name things: NUL is not allowed in them (as Go's reader enforces). */
+const TEXT_KEYS = new Set(['path', 'linkpath', 'uname', 'gname']);
 
 function paxInteger(s: string, key: string, offset: number): number {
   const n = /^[0-9]{1,16}$/.test(s) ? Number(s) : NaN;

@@ -5,6 +5,7 @@ import { invalidArgument } from '../errors.js';
 
 /** Components of a cleaned entry path ([] is the root itself); throws when the name escapes the root. */
 export function entryComponents(name: string): string[] {
+  if (name.includes('\0')) throw invalidArgument(`unpack: entry "${name.replace(/\0/g, '\\0')}" contains a NUL byte`);
   const out: string[] = [];
   for (const c of name.split('/')) {
     if (c === '' || c === '.') continue;

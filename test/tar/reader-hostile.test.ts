@@ -117,6 +117,16 @@ describe('tar reader on hostile input', () => {
     }
   });
 
+  test('a NUL inside a PAX path is refused', async () => {
+    const h: TarHeader = { ...base, name: 'placeholder-name-that-needs-pax-\u00e9', type: 'file' };
+    const buf = Buffer.concat([encodeHeader(h), END_OF_ARCHIVE]);
+    const at = buf.indexOf('placeholder', 512); // past the PAX header block, whose name holds it too
+    buf[at] = 0; // inside the PAX record's value (the ustar copy is ASCII-only and sits in a later block)
+    const r = await attempt(buf);
+    assert.ok(isCtrError(r.error, 'InvalidArgument'));
+    assert.match((r.error as Error).message, /PAX path contains a NUL byte/);
+  });
+
   test('extension headers over the limit are LimitExceeded', async () => {
     const h: TarHeader = { ...base, name: 'x', type: 'file', xattrs: new Map([['user.big', Buffer.alloc(5000, 1)]]) };
     const buf = Buffer.concat([encodeHeader(h), END_OF_ARCHIVE]);
