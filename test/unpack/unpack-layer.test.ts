@@ -173,11 +173,11 @@ test('abort and bad input stop the unpack with a CtrError and no write left runn
   }
 });
 
-test('a real tree (zoneinfo, perl, python stdlib: thousands of files, links) unpacks exactly as GNU tar does', { skip: isRoot ? false : 'needs root: owners of the host files' }, async () => {
+test('a real tree (zoneinfo and perl: thousands of files, symlinks) unpacks exactly as GNU tar does', { skip: isRoot ? false : 'needs root: owners of the host files' }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'unpack-real-'));
   try {
     const tarFile = join(root, 'real.tar');
-    execFileSync('tar', ['--format=pax', '-cf', tarFile, '-C', '/', 'usr/share/zoneinfo', 'usr/share/perl', 'usr/lib/python3.11']);
+    execFileSync('tar', ['--format=pax', '-cf', tarFile, '-C', '/', 'usr/share/zoneinfo', 'usr/share/perl']);
     for (const d of ['ours', 'gnu']) await mkdir(join(root, d));
     const t0 = performance.now();
     const { createReadStream } = await import('node:fs');
@@ -186,7 +186,7 @@ test('a real tree (zoneinfo, perl, python stdlib: thousands of files, links) unp
     execFileSync('tar', ['--numeric-owner', '--same-owner', '-xpf', tarFile, '-C', join(root, 'gnu')]);
     const a = await snapshot(join(root, 'ours'), { dirMtimes: false });
     const g = await snapshot(join(root, 'gnu'), { dirMtimes: false });
-    assert.ok(Object.keys(a).length > 3000, `${Object.keys(a).length} paths`);
+    assert.ok(Object.keys(a).length > 2000, `${Object.keys(a).length} paths`);
     assert.deepEqual(a, g);
     assert.deepEqual(r.warnings, []);
     console.log(`# unpacked ${r.entries} entries, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${ms.toFixed(0)} ms`);
