@@ -23,6 +23,7 @@ export const F = {
   prefix: [345, 155],
 } as const satisfies Record<string, readonly [number, number]>;
 
+/** Name of a header field. */
 export type FieldName = keyof typeof F;
 
 /** Slice of one field of a header block. */

@@ -14,6 +14,7 @@ export interface DecodeOptions {
   /** Largest PAX or GNU long-name extension payload accepted; default 1 MiB (Go's limit). */
   maxExtensionSize?: number;
 }
+/** Default limit on one PAX/GNU extension payload (1 MiB). */
 export const DEFAULT_MAX_EXTENSION = 1 << 20;
 
 const TYPES: Record<string, TarEntryType> = {

@@ -1,8 +1,10 @@
 // The tar entry header as the codec sees it: every field that ustar, PAX and GNU extensions can carry,
 // kept exactly (numbers beyond octal range, fractional mtimes, binary xattr values, unknown PAX records).
 
+/** Kinds of entries the codec reads and writes (typeflags 0–6; '7' contiguous files read as 'file'). */
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
+/** One entry's header, after PAX/GNU extensions are applied. */
 export interface TarHeader {
   /** Path as stored (after PAX/GNU long-name resolution); directories may end in "/". */
   name: string;
