@@ -249,12 +249,15 @@ class Unpacker {
     if (!st) return;
     await rm(path, { recursive: st.isDirectory(), force: true });
     if (st.isDirectory() || st.isSymbolicLink()) this.resolver.invalidate();
-    if (st.isDirectory()) this.forgetFresh(path);
+    if (st.isDirectory()) this.forgetTree(path);
   }
 
-  private forgetFresh(path: string): void {
+  /** A removed directory is neither fresh nor owed its metadata any more (nor is anything under it). */
+  private forgetTree(path: string): void {
     const key = relative(this.resolver.root, path);
-    for (const k of this.fresh) if (k === key || k.startsWith(`${key}/`)) this.fresh.delete(k);
+    const under = (k: string) => k === key || k.startsWith(`${key}/`);
+    for (const k of this.fresh) if (under(k)) this.fresh.delete(k);
+    for (const k of this.dirs.keys()) if (under(k)) this.dirs.delete(k);
   }
 
   private remember(real: string[]): void {

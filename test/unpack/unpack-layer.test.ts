@@ -129,7 +129,8 @@ describe('unpackLayer', () => {
     const outside = join(tmp, 'outside-target');
     await writeFile(outside, 'original');
     await unpackLayer(stream([{ header: { ...b, name: 'l', type: 'symlink', linkname: outside } }, dir('d/'), file('d/x', 'x'), file('f', 'old')]), root, { whiteouts: 'apply' });
-    await unpackLayer(stream([file('l', 'new'), file('d', 'now a file'), dir('f/'), file('f/y', 'y')]), root, { whiteouts: 'apply' });
+    await unpackLayer(stream([file('l', 'new'), file('d', 'now a file'), dir('f/'), file('f/y', 'y'), dir('g/', { mode: 0o700 }), file('g', 'file wins', { mode: 0o640 })]), root, { whiteouts: 'apply' });
+    assert.equal((await lstat(join(root, 'g'))).mode & 0o7777, 0o640, 'a replaced dir entry leaves no metadata behind');
     assert.equal(await readFile(outside, 'utf8'), 'original');
     assert.equal(await readFile(join(root, 'l'), 'utf8'), 'new');
     assert.equal(await readFile(join(root, 'd'), 'utf8'), 'now a file');
