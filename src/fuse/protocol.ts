@@ -6,7 +6,7 @@
 
 import {
   FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE, InitFlag, Opcode,
-  OUT_HEADER_SIZE, PAGE_SIZE, decodeInHeader, decodeInitIn, encodeInitOut, writeOutHeader, type InHeader,
+  OUT_HEADER_SIZE, PAGE_SIZE, decodeInHeader, decodeInitIn, decodeInterruptIn, encodeInitOut, writeOutHeader, type InHeader,
 } from './abi.js';
 import { Errno, FuseErrno, errnoOf } from './errno.js';
 import type { InitInfo, RawFileSystem, RequestContext } from './raw-filesystem.js';
@@ -107,10 +107,11 @@ export class FuseProtocol {
     const entry = this.table.get(header.opcode);
     const name = entry?.name ?? `opcode ${header.opcode}`;
     const controller = new AbortController();
-    const end = Math.min(request.length, header.len);
+    // request extensions (total_extlen, 8-byte units) follow the arguments; none are negotiated, skip any
+    const end = Math.min(request.length, header.len) - header.totalExtlen * 8;
     const req: Request = {
       header,
-      body: request.subarray(IN_HEADER_SIZE + header.totalExtlen * 8, end),
+      body: request.subarray(IN_HEADER_SIZE, Math.max(IN_HEADER_SIZE, end)),
       ctx: { uid: header.uid, gid: header.gid, pid: header.pid, signal: controller.signal },
     };
     this.inflight.set(header.unique, controller);
@@ -221,7 +222,6 @@ async function destroy(p: FuseProtocol): Promise<Payload> {
  * may still be on its way from another reader), answer EAGAIN so the kernel queues the interrupt again.
  */
 function interrupt(p: FuseProtocol, req: Request): Payload {
-  const target = req.body.readUInt32LE(0) + req.body.readUInt32LE(4) * 0x1_0000_0000;
-  if (p.interrupt(target)) return null;
+  if (p.interrupt(decodeInterruptIn(req.body).unique)) return null;
   throw new FuseErrno(Errno.EAGAIN);
 }

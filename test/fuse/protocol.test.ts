@@ -275,6 +275,26 @@ describe('FUSE protocol handler', () => {
     assert.equal(p.destroyed, true);
   });
 
+  test('hostile input: random bodies for every opcode never reject and always give a well-formed reply or none', async () => {
+    const { p } = await ready();
+    let seed = 12345;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    for (let i = 0; i < 3000; i++) {
+      const body = Buffer.alloc(rand(200));
+      for (let j = 0; j < body.length; j++) body[j] = rand(256);
+      const op = rand(60);
+      const id = (unique += 2);
+      const req = request(op === Opcode.INIT ? Opcode.GETATTR : op, 1 + rand(20), body, id);
+      if (rand(4) === 0) req.writeUInt32LE(rand(400), 0); // lie about the length
+      const out = await p.handle(req);
+      if (out === null) continue;
+      const h = decodeOutHeader(out);
+      assert.equal(h.len, out.length);
+      assert.equal(h.unique, id);
+      assert.ok(h.error <= 0 && h.error > -4096);
+    }
+  });
+
   test('a truncated body is EIO, never a crash', async () => {
     const { p } = await ready();
     assert.equal((await call(p, request(Opcode.READ, 1, Buffer.alloc(4)))).error, -Errno.EIO);
