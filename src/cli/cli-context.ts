@@ -2,6 +2,7 @@
 // `run`, which turns a thrown error into the one-line report and exit code 1.
 import type { Command } from 'commander';
 import { isCtrError, withContext } from '../errors.js';
+import { normalizeName } from '../image/location.js';
 import { defaultRoot } from '../store/default-root.js';
 import { printErr, type CliIo } from './cli-io.js';
 
@@ -52,14 +53,23 @@ export class CliContext {
   }
 }
 
-/** Drop a repeated "<verb> <target>: " that a lower layer already put after our own context. */
+/** Drop a repeated "<verb...> <target>: " that a lower layer already put after our own context. */
 function dedupe(message: string, context: string): string {
   const head = `${context}: `;
-  if (!message.startsWith(head)) return message;
-  const rest = message.slice(head.length);
   const target = context.split(' ').slice(1).join(' ');
-  const m = /^[a-z-]+ (\S+): /.exec(rest);
-  return m && target && m[1] === target ? head + rest.slice(m[0].length) : message;
+  if (!message.startsWith(head) || !target) return message;
+  const rest = message.slice(head.length);
+  const m = /^(?:[a-z-]+ )+(\S+): /.exec(rest);
+  return m?.[1] !== undefined && sameTarget(m[1], target) ? head + rest.slice(m[0].length) : message;
+}
+
+function sameTarget(inner: string, target: string): boolean {
+  if (inner === target) return true;
+  try {
+    return normalizeName(inner) === normalizeName(target);
+  } catch {
+    return false;
+  }
 }
 
 /** The stack and cause chain of an error, for --debug. */

@@ -14,7 +14,8 @@ export interface CliIo {
 
 /** The process's own streams. */
 export function processIo(): CliIo {
-  const isTTY = process.stderr.isTTY === true;
+  // A pty without a size (columns 0) would make ora's line accounting loop forever: treat it as no TTY.
+  const isTTY = process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0;
   const noColor = process.env['NO_COLOR'] !== undefined && process.env['NO_COLOR'] !== '';
   return { stdout: process.stdout, stderr: process.stderr, isTTY, color: isTTY && !noColor, env: process.env };
 }

@@ -60,14 +60,16 @@ class SpinnerView implements ProgressView {
       const a = this.active.get(p.digest) ?? { started: Date.now(), done: 0, total: p.total };
       a.done = p.done;
       this.active.set(p.digest, a);
-    } else {
-      this.finished.add(p.digest);
-      const started = this.active.get(p.digest)?.started;
-      this.active.delete(p.digest);
-      this.spinner.clear();
-      this.io.stderr.write(`${finishedLine(p, started)}\n`);
+      this.spinner.text = this.text();
+      return;
     }
+    this.finished.add(p.digest);
+    const started = this.active.get(p.digest)?.started;
+    this.active.delete(p.digest);
     this.spinner.text = this.text();
+    this.spinner.clear();
+    this.io.stderr.write(`${finishedLine(p, started)}\n`);
+    this.spinner.render();
   }
 
   finish(): void {

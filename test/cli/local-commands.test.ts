@@ -139,6 +139,29 @@ describe('local images', () => {
     assert.equal((await cli(['--root', fresh, 'image', 'ls', '-q'])).stdout, '');
   });
 
+  test('a malformed or oversized manifest is a clear error and nothing is named', async () => {
+    const dir = join(tmp, 'hostile');
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    const { createHash } = await import('node:crypto');
+    await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+    await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    const entries = [];
+    for (const [tag, body] of [['bad', Buffer.from('{"schemaVersion":2,"config":')], ['huge', Buffer.alloc(5 << 20, 0x20)]] as const) {
+      const hex = createHash('sha256').update(body).digest('hex');
+      await writeFile(join(dir, 'blobs', 'sha256', hex), body);
+      entries.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${hex}`, size: body.length, annotations: { 'org.opencontainers.image.ref.name': tag } });
+    }
+    await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: entries }));
+    const fresh = join(tmp, 'fresh-hostile');
+    const bad = await cli(['--root', fresh, 'image', 'tag', `oci:${dir}:bad`, 'bad:1']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^ctr-remote: tag oci:.*:bad: malformed manifest sha256:[0-9a-f]{64}: not valid JSON/);
+    const huge = await cli(['--root', fresh, 'image', 'tag', `oci:${dir}:huge`, 'huge:1']);
+    assert.equal(huge.code, 1);
+    assert.match(huge.stderr, /is 5242880 bytes, over the 4194304-byte limit/);
+    assert.equal((await cli(['--root', fresh, 'image', 'ls', '-q'])).stdout, '');
+  });
+
   test('rm removes names and frees blobs no other name uses', async () => {
     const r = await cli(['--root', root(), 'image', 'rm', 'app', 'multi:1']);
     assert.equal(r.code, 0, r.stderr);
