@@ -195,3 +195,15 @@ test('a real tree (zoneinfo and perl: thousands of files, symlinks) unpacks exac
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('overlayfs whiteouts without privileges are a clear Unsupported error, not a silently wrong layer', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'unpack-unpriv-wh-'));
+  try {
+    await assert.rejects(unpackLayer(stream([file('a/x', 'x'), wh('a/.wh.y')]), root, { whiteouts: 'overlayfs', privileged: false }), {
+      code: 'Unsupported',
+      message: /whiteout "a\/.wh.y" in overlayfs mode needs root/,
+    });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
