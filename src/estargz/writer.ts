@@ -27,7 +27,7 @@ export interface BuildEStargzOptions {
   level?: number;
   /** Paths to put first (optimize's record); empty/undefined = none (`.no.prefetch.landmark` first). */
   prioritizedFiles?: readonly string[];
-  /** A pool to compress on (shared across layers); default: a private 2-worker pool, closed at the end. */
+  /** A pool to compress on (shared across layers); default: a private pool, closed at the end. */
   pool?: GzipPool;
   signal?: AbortSignal;
 }
@@ -173,8 +173,8 @@ class MemberWriter {
     this.parts = [];
     this.partsLen = 0;
     this.memberIndex++;
-    // Bounded memory: at most one queued member per worker beyond the ones being compressed.
-    while (this.queue.length > Math.max(2, this.pool.size + 1)) await this.flushOne();
+    // Bounded memory: one member waiting beyond the ones being compressed.
+    while (this.queue.length > this.pool.parallelism + 1) await this.flushOne();
   }
 
   private async flushOne(): Promise<void> {

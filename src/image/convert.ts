@@ -34,7 +34,7 @@ export interface ConvertImageOptions {
   platform?: Platform;
   /** Convert every platform of an index and write a new index (default false). */
   allPlatforms?: boolean;
-  /** Compression worker threads (default 2). */
+  /** Compression worker threads (default: libuv's threadpool for gzip, 2 workers for zstd; see gzip-pool.ts). */
   workers?: number;
   /** Temp directory for spools (default os.tmpdir()). */
   tmpDir?: string;
