@@ -77,7 +77,8 @@ export async function mountFuse(dir: string, fs: RawFileSystem, options: MountOp
 
 async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options: MountOptions): Promise<FuseMount> {
   const protocol = new FuseProtocol(fs, options);
-  const loop = startDeviceLoop(fd, protocol, { readers: options.readers });
+  const onError = options.onError;
+  const loop = startDeviceLoop(fd, protocol, { readers: options.readers, onError: onError && ((e) => onError(e, 'device')) });
   let unmounting: Promise<void> | undefined;
   const unmount = (): Promise<void> => (unmounting ??= unmountDir(dir).then(() => closed));
   const closed = loop.done.then(async (end) => {
@@ -91,7 +92,8 @@ async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options:
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.unmountOnExit ?? true) registerLiveMount(dir, unmount);
   // INIT caps the readahead at the kernel default, so raise it only once INIT has been answered
-  await Promise.race([loop.initialized, closed]);
+  const first = await Promise.race([loop.initialized.then(() => 'init' as const), closed.then(() => 'closed' as const)]);
+  if (first === 'closed') throw new CtrError('Unavailable', `FUSE server for ${dir} ended before the kernel connected`);
   if ((options.readAheadKb ?? 1024) > 0) await setReadAhead(dir, options.readAheadKb ?? 1024);
   return { dir, unmount, closed, stats: loop.stats };
 }
