@@ -5,10 +5,11 @@
 // with least-recently-used eviction (recency = file mtime, refreshed on every disk hit).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, statfs, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex } from '../oci/digest.js';
 import { ByteLru } from './byte-lru.js';
+import { SharedFlights, raceSignal } from './shared-flights.js';
 
 /** Upper bound of the default disk budget: 10 GiB. */
 export const DEFAULT_CACHE_MAX_BYTES = 10 * 2 ** 30;
@@ -48,6 +49,8 @@ export class ChunkCache {
   /** hex → size, least recently used first. */
   private readonly index = new Map<string, number>();
   private diskBytes = 0;
+  /** Disk loads in progress, shared by concurrent gets of the same chunk (the kernel reads ahead in parallel). */
+  private readonly loads = new SharedFlights<string, Buffer | undefined>();
   private readonly counters = { memoryHits: 0, diskHits: 0, misses: 0, writes: 0, evictions: 0, corrupt: 0 };
 
   private constructor(
@@ -88,7 +91,7 @@ export class ChunkCache {
       this.bump(hex);
       return fromMemory;
     }
-    const data = await this.readDisk(hex, signal);
+    const data = await raceSignal(this.loads.run(hex, () => this.readDisk(hex)), signal);
     if (!data) {
       this.counters.misses++;
       return undefined;
@@ -124,11 +127,11 @@ export class ChunkCache {
     return { ...this.counters, diskBytes: this.diskBytes, maxBytes: this.maxBytes };
   }
 
-  private async readDisk(hex: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+  private async readDisk(hex: string): Promise<Buffer | undefined> {
     const path = join(this.chunkDir, hex);
     let data: Buffer;
     try {
-      data = await readFile(path, { signal });
+      data = await readWhole(path, this.index.get(hex));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       this.forget(hex);
@@ -190,6 +193,20 @@ export class ChunkCache {
     }
     found.sort((a, b) => a.mtime - b.mtime);
     for (const f of found) this.remember(f.hex, f.size);
+  }
+}
+
+/** Read a file whose size is probably known: one open, one read, one close (fs.promises.readFile is slower). */
+async function readWhole(path: string, size: number | undefined): Promise<Buffer> {
+  if (size === undefined) return readFile(path);
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    const { bytesRead } = await fh.read(buf, 0, size, 0);
+    // a file shorter than we knew is read as it is; verification on load rejects a changed one
+    return bytesRead === size ? buf : buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
   }
 }
 
