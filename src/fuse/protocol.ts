@@ -77,7 +77,7 @@ export class FuseProtocol {
   readonly maxReadBytes: number;
   readonly dirs = new DirHandles();
   negotiated: Negotiated | undefined;
-  /** Set when DESTROY arrived; the device loop stops after replying. */
+  /** Set when DESTROY arrived (the kernel then ends the connection and the readers see ENODEV). */
   destroyed = false;
   private readonly options: ProtocolOptions;
   private readonly inflight = new Map<number, AbortController>();
