@@ -16,6 +16,7 @@ import { tagCommand } from './commands/tag.js';
 import { convertCommand } from './commands/convert.js';
 import { getTocDigestCommand } from './commands/get-toc-digest.js';
 import { lazyCommands } from './commands/lazy-commands.js';
+import { runCommand } from './commands/run.js';
 
 /** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
 export function buildProgram(ctx: CliContext): Command {
@@ -29,6 +30,7 @@ export function buildProgram(ctx: CliContext): Command {
   const image = new Command('image').alias('images').alias('i').description('manage images');
   for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, ...lazyCommands]) image.addCommand(make(ctx));
   program.addCommand(image);
+  program.addCommand(runCommand(ctx));
   program.addCommand(completionCommand(ctx, () => program));
   configureAll(program, ctx);
   return program;

@@ -1,19 +1,28 @@
 // One container's whole life on this host: claim its directory, assemble the overlay rootfs, write
 // the bundle, run it with runc in the foreground, and tear everything down again.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { invalidArgument, withContext } from '../errors.js';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { invalidArgument, notFound, withContext } from '../errors.js';
 import type { ImageConfig } from '../oci/types.js';
 import { removeContainer, stopContainer } from './cleanup.js';
 import { type ContainerPaths, containerPaths, runcStateDir } from './container-paths.js';
 import { writeEtcFiles } from './etc-files.js';
 import { claimContainerDir, ownRecord } from './owner.js';
 import { readFileInRoot } from './root-path.js';
-import { mountOverlay } from './rootfs.js';
-import { type RuncRunResult, type StdioTarget, runcRun } from './runc.js';
+import { mountsUnder } from './mountinfo.js';
+import { mountOverlay, unmount } from './rootfs.js';
+import { type RuncRunResult, type StdioTarget, runcDelete, runcRun } from './runc.js';
 import { buildSpec } from './spec.js';
 import type { RuntimeSpec, SpecMount } from './spec-types.js';
 import { resolveUser } from './user.js';
+
+/** The layers of a container's rootfs, as provided for it. */
+export interface LayerDirs {
+  /** Topmost first. */
+  lowerdirs: string[];
+  /** Take the layers down (after the overlay above them is gone). */
+  release?: () => Promise<void>;
+}
 
 /** What to run and how. */
 export interface ContainerOptions {
@@ -23,10 +32,11 @@ export interface ContainerOptions {
   /** Image reference, recorded for messages. */
   ref: string;
   /**
-   * The image layers as directories, topmost first; or a function producing them once the container
-   * directory exists (lazy layers mount themselves under `paths.layers`, so teardown finds them).
+   * The image layers as directories, topmost first; or a function providing them once the container
+   * directory exists (lazy layers mount themselves under `paths.layers`, so a crashed run's teardown
+   * finds them), with a `release` called after the rootfs is unmounted.
    */
-  lowerdirs: string[] | ((paths: ContainerPaths) => Promise<string[]>);
+  lowerdirs: string[] | ((paths: ContainerPaths) => Promise<LayerDirs>);
   /** The `config` section of the image config. */
   image: ImageConfig['config'] | undefined;
   /** CMD ARGS after the id: replace Entrypoint and Cmd (as `ctr run`). Default: the image's. */
@@ -59,8 +69,13 @@ export interface ContainerOptions {
   onSpec?: (spec: RuntimeSpec, paths: ContainerPaths) => void | Promise<void>;
   /** Called with runc's pid once it is spawned. */
   onSpawn?: (pid: number) => void;
-  /** Aborting kills the container. */
+  /** Aborting cancels the setup and, once the container runs, kills it (unless `killOnAbort` is false). */
   signal?: AbortSignal;
+  /**
+   * Default true. `run` sets false: once the container runs, our SIGINT/SIGTERM are forwarded to it and
+   * it decides how to end, rather than being SIGKILLed when the CLI's abort signal fires.
+   */
+  killOnAbort?: boolean;
 }
 
 /** Run a container to completion; returns its exit code (128+N when killed by signal N). */
@@ -70,8 +85,9 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   await claimContainerDir(paths, await ownRecord(o.ref, o.remove ?? false));
   let started = false;
   let failed = true;
+  const layers: LayerDirs = { lowerdirs: [] };
   try {
-    const spec = await prepare(o, paths);
+    const spec = await prepare(o, paths, layers);
     await o.onSpec?.(spec, paths);
     await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
     started = true;
@@ -84,7 +100,7 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
       stdout: o.stdout,
       stderr: o.stderr,
       runc: o.runc,
-      signal: o.signal,
+      signal: o.killOnAbort === false ? undefined : o.signal,
       onSpawn: o.onSpawn,
     });
     failed = false;
@@ -93,16 +109,25 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
     throw withContext(`run ${o.id}`, e);
   } finally {
     // A teardown failure is reported only when it is the first failure.
-    const teardown = (o.remove || !started ? removeContainer : stopContainer)(o.root, o.id, { runc: o.runc });
-    await teardown.catch((e: unknown) => {
+    await teardown(o, paths, layers, o.remove === true || !started).catch((e: unknown) => {
       if (!failed) throw withContext(`clean up container ${o.id}`, e);
     });
   }
 }
 
-async function prepare(o: ContainerOptions, paths: ContainerPaths): Promise<RuntimeSpec> {
-  const lowerdirs = typeof o.lowerdirs === 'function' ? await o.lowerdirs(paths) : o.lowerdirs;
+/** Overlay first, then the layers under it, then runc state and whatever is still mounted; the directory too when `remove`. */
+async function teardown(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs, remove: boolean): Promise<void> {
+  await runcDelete(runcStateDir(o.root), o.id, { force: true, runc: o.runc });
+  if ((await mountsUnder(paths.rootfs)).length > 0) await unmount(paths.rootfs);
+  await layers.release?.();
+  await (remove ? removeContainer : stopContainer)(o.root, o.id, { runc: o.runc });
+}
+
+async function prepare(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs): Promise<RuntimeSpec> {
+  Object.assign(layers, typeof o.lowerdirs === 'function' ? await o.lowerdirs(paths) : { lowerdirs: o.lowerdirs });
+  const { lowerdirs } = layers;
   const signal = o.signal;
+  await checkBindSources(o.mounts ?? []);
   await mountOverlay({ lowerdirs, upperdir: paths.upper, workdir: paths.work, target: paths.rootfs, linkDir: paths.dir, signal });
   const user = resolveUser(o.user ?? o.image?.User ?? '', {
     passwd: await readFileInRoot(paths.rootfs, '/etc/passwd', { signal }),
@@ -113,4 +138,16 @@ async function prepare(o: ContainerOptions, paths: ContainerPaths): Promise<Runt
   const etc = await writeEtcFiles(paths.bundle, { hostname, netHost: o.netHost, signal });
   const { args, entrypoint, cmd, env, cwd, mounts, netHost, tty } = o;
   return buildSpec({ id: o.id, rootfs: paths.rootfs, image: o.image, user, etc, hostname, args, entrypoint, cmd, env, cwd, mounts, netHost, terminal: tty });
+}
+
+/** runc's own error for a missing bind source comes late and verbose; say it first, naming the flag value. */
+async function checkBindSources(mounts: SpecMount[]): Promise<void> {
+  for (const m of mounts) {
+    const bind = m.type === 'bind' || (m.options ?? []).some((x) => x === 'bind' || x === 'rbind');
+    if (!bind || m.source === undefined) continue;
+    if (!isAbsolute(m.source)) throw invalidArgument(`mount source ${JSON.stringify(m.source)} must be an absolute path`);
+    await stat(m.source).catch(() => {
+      throw notFound(`mount source ${m.source} does not exist`);
+    });
+  }
 }

@@ -28,11 +28,14 @@ export async function readMounts(signal?: AbortSignal): Promise<MountEntry[]> {
   return parseMountinfo(await readFile('/proc/self/mountinfo', { encoding: 'utf8', signal }));
 }
 
-/** Mount points at or below `dir`, deepest first (the order to unmount them in). */
+/**
+ * Mount points at or below `dir`, most recently mounted first: the order to unmount them in (an
+ * overlay comes off before the FUSE layer mounts it stacks, wherever they sit in the tree).
+ */
 export async function mountsUnder(dir: string, signal?: AbortSignal): Promise<string[]> {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
   const points = (await readMounts(signal)).map((m) => m.mountPoint).filter((p) => p === dir || p.startsWith(prefix));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
+  return [...new Set(points.reverse())];
 }
 
 function unescape(s: string): string {

@@ -48,7 +48,7 @@ export async function mountOverlayReadOnly(m: OverlayMount): Promise<void> {
   await mountLayers(m, ['ro']);
 }
 
-/** Unmount everything at or below `dir` (deepest first); lazily detaches what stays busy. */
+/** Unmount everything at or below `dir` (newest mount first); lazily detaches what stays busy. */
 export async function unmountUnder(dir: string, signal?: AbortSignal): Promise<void> {
   for (const point of await mountsUnder(dir, signal)) await unmount(point, signal);
 }

@@ -40,7 +40,9 @@ export interface RuncRunResult {
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 /**
- * Run the container in the foreground and wait for it. Signals sent to us are forwarded. runc runs in
+ * Run the container in the foreground and wait for it. While it runs, signals sent to us belong to it:
+ * they are forwarded, and the process's other listeners of those signals (e.g. the CLI's abort on
+ * SIGINT/SIGTERM) are detached and restored afterwards, so the container decides how to end. runc runs in
  * its own process group unless it needs our terminal (-t, or stdin inherited from a tty), in which case
  * keyboard signals reach it directly and only the others are forwarded (no double delivery).
  */
@@ -62,6 +64,7 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   const forwarded = sharesTty ? FORWARDED.filter((s) => s !== 'SIGINT' && s !== 'SIGQUIT') : FORWARDED;
   const relay = (sig: NodeJS.Signals): void => void child.kill(sig);
   const keyboard = (): void => {};
+  const restore = detachListeners(FORWARDED);
   for (const sig of forwarded) process.on(sig, relay);
   if (sharesTty) for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, keyboard);
   const onAbort = (): void => void runcKill(o.stateDir, o.id, 'KILL', o.runc).catch(() => child.kill('SIGKILL'));
@@ -74,8 +77,18 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   } finally {
     for (const sig of forwarded) process.off(sig, relay);
     for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.off(sig, keyboard);
+    restore();
     o.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** Remove the current listeners of `signals` (raw, so `once` wrappers survive) and return a function putting them back. */
+function detachListeners(signals: readonly NodeJS.Signals[]): () => void {
+  const saved = signals.map((sig) => [sig, process.rawListeners(sig) as ((...a: unknown[]) => void)[]] as const);
+  for (const [sig] of saved) process.removeAllListeners(sig);
+  return () => {
+    for (const [sig, listeners] of saved) for (const l of listeners) process.on(sig, l);
+  };
 }
 
 /** runc's view of one container. */

@@ -82,6 +82,11 @@ describe('runInContainer with runc', { skip }, () => {
     assert.deepEqual(await readdir(join(root, 'containers')), []);
   });
 
+  test('a missing bind source is refused before runc, naming it', async () => {
+    const mounts = [{ destination: '/x', type: 'bind', source: join(tmp, 'no-such-dir'), options: ['rbind'] }];
+    await assert.rejects(run({ args: ['true'], mounts }), (e) => isCtrError(e, 'NotFound') && e.message.includes('no-such-dir'));
+  });
+
   test('a missing executable is a NotFound error, not an exit code', async () => {
     await assert.rejects(run({ args: ['/no/such/bin'] }), (e) => isCtrError(e, 'NotFound') && /no\/such\/bin/.test(e.message));
   });

@@ -1,0 +1,63 @@
+// `ctr-remote run [flags] REF ID [CMD ARGS...]`: run a container from a stored image in the foreground
+// (root). Flags follow `ctr run`; CMD ARGS replace the image's Entrypoint and Cmd, as there. The
+// container's exit code becomes ours; SIGINT/SIGTERM are forwarded to it.
+// Options in CMD ARGS that `run` does not know (`sh -c ...`) are kept in place; the ones it (or the
+// top-level command) knows, such as `-t` or `-a`, are taken as its own unless `--` comes first:
+// commander stops at the first argument only when the whole program uses positional options.
+import { Command, Option } from 'commander';
+import { invalidArgument } from '../../errors.js';
+import { parsePlatform } from '../../image/platform.js';
+import { runContainer, type Snapshotter } from '../../image/run.js';
+import type { CliContext } from '../cli-context.js';
+import { registryOptions } from '../registry-flags.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** The run command. */
+export function runCommand(ctx: CliContext): Command {
+  const cmd = new Command('run')
+    .description('run a container from an image in the store, in the foreground (root)')
+    .argument('<ref>', 'image reference in the store (pull or rpull it first)')
+    .argument('<id>', 'container ID')
+    .argument('[args...]', 'command and arguments; replace the image Entrypoint and Cmd')
+    .allowUnknownOption()
+    .option('--rm', 'remove the container (and its writes) when it exits')
+    .option('-t, --tty', 'allocate a terminal (stdin must be a tty)')
+    .option('-i, --interactive', 'attach stdin')
+    .addOption(new Option('--snapshotter <name>', 'how layers are provided (default: stargz when rpulled, else overlayfs)').choices(['stargz', 'overlayfs']))
+    .option('--env <K=V>', 'set an environment variable (repeatable; K alone unsets)', collect)
+    .option('--env-file <file>', 'read K=V lines from a file')
+    .option('--cwd <dir>', 'working directory (default: the image WorkingDir)')
+    .option('--user <user[:group]>', 'user and group, names or ids (default: the image User)')
+    .option('--mount <spec>', 'mount, e.g. type=bind,source=/s,destination=/d,options=ro:rbind (repeatable)', collect)
+    .option('--net-host', 'share the host network (default: a private network namespace with loopback only)')
+    .option('--platform <os/arch[/variant]>', 'platform to run from a multi-platform image (default: this host)')
+    .option('--no-background-fetch', 'lazy layers: fetch only what is read (and the prefetch region)')
+    .option('--plain-http', 'lazy layers: use plain HTTP (automatic for localhost and 127.0.0.1)')
+    .option('-k, --skip-verify', 'lazy layers: skip TLS certificate verification')
+    .option('--tlscacert <file>', 'lazy layers: PEM CA bundle to trust for the registry');
+  return cmd.action((ref: string, id: string, args: string[], flags, self: Command) =>
+    ctx.run(self, 'run', id, async () => {
+      for (const a of [ref, id]) if (a.startsWith('-')) throw invalidArgument(`unknown option ${a} (see 'ctr-remote run --help')`);
+      const result = await runContainer(ctx.globals(self).root, ref, id, {
+        args,
+        remove: flags.rm === true,
+        tty: flags.tty === true,
+        stdin: flags.interactive === true,
+        snapshotter: flags.snapshotter as Snapshotter | undefined,
+        env: flags.env ?? [],
+        envFile: flags.envFile,
+        cwd: flags.cwd,
+        user: flags.user,
+        mounts: flags.mount ?? [],
+        netHost: flags.netHost === true,
+        platform: flags.platform === undefined ? undefined : parsePlatform(flags.platform),
+        noBackgroundFetch: flags.backgroundFetch === false,
+        registry: registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.debugLog(self)),
+        killOnAbort: false,
+        signal: ctx.signal,
+      });
+      ctx.exitCode = result.exitCode;
+    }),
+  );
+}

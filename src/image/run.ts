@@ -1,0 +1,100 @@
+// `run`: start a container from an image of the local store, in the foreground, with runc.
+//   snapshotter 'overlayfs' (default after a full pull): each layer unpacked once into
+//     <root>/snapshots/sha256-<hex>/fs (layer-snapshot.ts), shared by all containers;
+//   snapshotter 'stargz' (default when the image was rpulled): lazy layers are FUSE mounts under the
+//     container's own directory (layer-mounts.ts), served by this process while the container runs.
+// Either way the rootfs is overlayfs with a per-container upper dir (runtime/container.ts).
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { invalidArgument, unsupported } from '../errors.js';
+import type { Platform } from '../oci/types.js';
+import { cleanupStaleContainers } from '../runtime/cleanup.js';
+import { checkContainerId } from '../runtime/container-paths.js';
+import { runInContainer, type ContainerOptions, type LayerDirs } from '../runtime/container.js';
+import { checkEnvFlag, parseEnvFile } from '../runtime/env.js';
+import { parseMountFlag } from '../runtime/mount-flag.js';
+import type { RuncRunResult } from '../runtime/runc.js';
+import { openStore } from '../store/image-store.js';
+import { mountImageLayers, type LayerMountsOptions } from './layer-mounts.js';
+import { ensureSnapshot } from './layer-snapshot.js';
+import { openStoredImage, type StoredImage } from './stored-image.js';
+
+/** How the image layers become lowerdirs. */
+export type Snapshotter = 'stargz' | 'overlayfs';
+
+/** Options of runContainer (the CLI flags of `run`). */
+export interface RunOptions
+  extends Pick<ContainerOptions, 'args' | 'cwd' | 'user' | 'netHost' | 'tty' | 'stdin' | 'stdout' | 'stderr' | 'remove' | 'runc' | 'onSpec' | 'onSpawn' | 'killOnAbort'>,
+    Pick<LayerMountsOptions, 'registry' | 'noBackgroundFetch' | 'cacheMaxBytes' | 'skipContentVerify' | 'onAccess'> {
+  /** Default: 'stargz' when the image was rpulled, else 'overlayfs'. */
+  snapshotter?: Snapshotter;
+  /** `--env K=V` (or `K` to unset), applied after the env file. */
+  env?: string[];
+  /** `--env-file F`: one K=V per line. */
+  envFile?: string;
+  /** `--mount type=bind,source=S,destination=D,options=ro:rbind`. */
+  mounts?: string[];
+  /** Platform to run from an index. Default: this host. */
+  platform?: Platform;
+  signal?: AbortSignal;
+}
+
+/** What a run did. */
+export interface RunResult extends RuncRunResult {
+  snapshotter: Snapshotter;
+  image: string;
+}
+
+/** Run image `ref` as container `id` under `root` and wait for it (see module comment). Root only. */
+export async function runContainer(root: string, ref: string, id: string, o: RunOptions = {}): Promise<RunResult> {
+  if (process.getuid?.() !== 0) throw unsupported('run needs root: it mounts overlayfs (and FUSE for lazy layers) and starts containers with runc');
+  checkContainerId(id);
+  const env = [...(o.envFile ? parseEnvFile(await readFile(o.envFile, 'utf8'), o.envFile) : []), ...(o.env ?? []).map(checkEnvFlag)];
+  const mounts = (o.mounts ?? []).map(parseMountFlag).map((m) => (m.source && m.type === 'bind' ? { ...m, source: resolve(m.source) } : m));
+  await cleanupStaleContainers(root, { runc: o.runc, signal: o.signal });
+  const image = await openStoredImage(root, ref, o.platform);
+  const snapshotter = o.snapshotter ?? (image.record ? 'stargz' : 'overlayfs');
+  if (snapshotter === 'overlayfs') await requireFullLayers(root, image);
+  const result = await runInContainer({
+    ...o,
+    root,
+    id,
+    ref: image.name,
+    image: image.config.config,
+    env,
+    mounts,
+    lowerdirs: (paths) => (snapshotter === 'stargz' ? lazyLayers(root, image, paths.layers, o) : unpackedLayers(root, image, o.signal)),
+  });
+  return { ...result, snapshotter, image: image.name };
+}
+
+/** The overlayfs snapshotter needs every layer blob in the store. */
+async function requireFullLayers(root: string, image: StoredImage): Promise<void> {
+  const store = await openStore(root);
+  for (const layer of image.manifest.layers) {
+    if (!(await store.has(layer.digest))) {
+      throw invalidArgument(
+        `image ${image.name}: layer ${layer.digest} is not in the store (the image was rpulled); use --snapshotter stargz, or image pull it first`,
+      );
+    }
+  }
+}
+
+async function unpackedLayers(root: string, image: StoredImage, signal: AbortSignal | undefined): Promise<LayerDirs> {
+  const dirs: string[] = [];
+  for (const layer of image.manifest.layers) dirs.push(await ensureSnapshot(root, layer, signal));
+  return { lowerdirs: dirs.reverse() };
+}
+
+async function lazyLayers(root: string, image: StoredImage, layersDir: string, o: RunOptions): Promise<LayerDirs> {
+  const { registry, noBackgroundFetch, cacheMaxBytes, skipContentVerify, onAccess, signal } = o;
+  const mounted = await mountImageLayers(root, image.manifest.layers, image.record, layersDir, {
+    registry,
+    noBackgroundFetch,
+    cacheMaxBytes,
+    skipContentVerify,
+    onAccess,
+    signal,
+  });
+  return { lowerdirs: mounted.lowerdirs, release: () => mounted.unmount() };
+}
