@@ -8,7 +8,7 @@ import { Transport, discardBody, headerValue, type HttpResponse, type TransportO
 
 /** Options of one registry client. */
 export interface ClientOptions extends TransportOptions, CredentialOptions {
-  /** Talk plain HTTP (`--plain-http`). Default: false, except for localhost/127.0.0.0/8/::1. */
+  /** Talk plain HTTP (`--plain-http`). Default: https, except loopback hosts (http, switching to https when the registry speaks TLS). */
   plainHttp?: boolean;
 }
 
@@ -29,12 +29,17 @@ const MAX_ERROR_BODY = 64 * 1024;
 
 /** HTTP client of one registry: auth, redirects, retries. */
 export class RegistryClient {
-  readonly base: URL;
+  /** `http(s)://host[:port]` of the registry API; a loopback registry found to speak TLS switches to https. */
+  base: URL;
   readonly transport: Transport;
   readonly auth: Authorizer;
+  /** True while the scheme of a loopback registry is the automatic http guess, not yet confirmed. */
+  private probingLocalScheme: boolean;
 
   constructor(readonly registry: string, opts: ClientOptions = {}) {
-    const scheme = opts.plainHttp || isLocalHost(registry) ? 'http' : 'https';
+    const local = isLocalHost(registry);
+    const scheme = opts.plainHttp || local ? 'http' : 'https';
+    this.probingLocalScheme = local && opts.plainHttp === undefined;
     this.base = new URL(`${scheme}://${registryHost(registry)}`);
     this.transport = new Transport(opts);
     this.auth = new Authorizer(this.transport, registry, opts);
@@ -42,6 +47,29 @@ export class RegistryClient {
 
   /** Send a request; returns the final response (the caller consumes its body) and the URL that answered. */
   async request(req: ClientRequest): Promise<{ res: HttpResponse; url: URL }> {
+    const out = await this.requestOnce(req);
+    if (!this.probingLocalScheme || out.url.origin !== this.base.origin) return out;
+    if (!(await this.answeredByTlsServer(out.res))) {
+      this.probingLocalScheme = false;
+      return out;
+    }
+    // Like containerd: loopback registries default to plain HTTP, but one that answers with TLS gets https.
+    this.probingLocalScheme = false;
+    this.base = new URL(`https://${registryHost(this.registry)}`);
+    this.transport.log(`${this.registry} speaks TLS; switching to https`);
+    if (req.body !== undefined && !Buffer.isBuffer(req.body)) throw new CtrError('Unavailable', `${this.registry} speaks TLS, not plain HTTP: retry the operation`);
+    const url = new URL(req.url, 'http://x');
+    return this.requestOnce({ ...req, url: new URL(url.pathname + url.search, this.base) });
+  }
+
+  /** Go's TLS servers answer plain HTTP with a header-less `HTTP/1.0 400` ("Client sent an HTTP request to an HTTPS server"). */
+  private async answeredByTlsServer(res: HttpResponse): Promise<boolean> {
+    if (!isTlsServerAnswer(res)) return false;
+    await res.body.dump();
+    return true;
+  }
+
+  private async requestOnce(req: ClientRequest): Promise<{ res: HttpResponse; url: URL }> {
     const first = new URL(req.url, this.base);
     let url = first;
     let method = req.method;
@@ -95,7 +123,8 @@ export class RegistryClient {
     const detail = await registryErrorMessage(res);
     const code = statusCode(res.statusCode);
     let msg = detail ?? httpReason(res.statusCode);
-    if (res.statusCode === 401) msg = `unauthorized: ${await this.auth.explainRejection(signal)}`;
+    if (isTlsServerAnswer(res)) msg = 'the registry speaks HTTPS (it answered plain HTTP with a bare 400); drop --plain-http';
+    else if (res.statusCode === 401) msg = `unauthorized: ${await this.auth.explainRejection(signal)}`;
     else if (res.statusCode === 403) msg = `denied${detail ? `: ${detail}` : ''}`;
     return new CtrError(code, `${what}: ${msg}`);
   }
@@ -104,6 +133,11 @@ export class RegistryClient {
   close(): Promise<void> {
     return this.transport.close();
   }
+}
+
+/** A bare `400` without any header: what Go's TLS server sends to a plain-HTTP client (registries always send headers). */
+function isTlsServerAnswer(res: HttpResponse): boolean {
+  return res.statusCode === 400 && Object.keys(res.headers).length === 0;
 }
 
 function statusCode(status: number): ErrorCode {

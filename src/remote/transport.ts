@@ -1,6 +1,7 @@
 // The HTTP layer of the registry client: one undici Agent per registry (TLS options, pooling, timeouts)
 // and a retry loop for connection errors, 429 and 5xx. Redirects and auth are handled above (client.ts).
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { invalidArgument, unavailable } from '../errors.js';
@@ -10,7 +11,7 @@ import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 export interface TransportOptions {
   /** TLS: skip certificate verification (`-k`). Default false. */
   skipVerify?: boolean;
-  /** TLS: PEM file with extra CA certificates (`--tlscacert`). Default: system roots only. */
+  /** TLS: PEM file with CA certificates trusted in addition to the system roots (`--tlscacert`). */
   tlsCaCert?: string;
   /** Milliseconds to wait for connect and for response headers. Default 30_000. */
   timeoutMs?: number;
@@ -67,7 +68,7 @@ export class Transport {
       }
     }
     this.agent = new Agent({
-      connect: { rejectUnauthorized: !opts.skipVerify, ...(ca !== undefined ? { ca } : {}), timeout },
+      connect: { rejectUnauthorized: !opts.skipVerify, ...(ca !== undefined ? { ca: [...rootCertificates, ca] } : {}), timeout },
       headersTimeout: timeout,
       bodyTimeout: opts.bodyTimeoutMs ?? 60_000,
       connections: opts.connections ?? 8,
@@ -85,6 +86,8 @@ export class Transport {
         res = await this.once(req);
       } catch (e) {
         if (req.signal?.aborted) throw req.signal.reason ?? e;
+        const tls = tlsHint(e);
+        if (tls) throw unavailable(`${what}: ${tls}`, e);
         if (!isNetworkError(e)) throw e;
         if (!retryable || attempt >= retries) {
           throw unavailable(`${what}: ${describeNetError(e)}${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}`, e);
@@ -132,6 +135,15 @@ export class Transport {
 export function headerValue(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A one-line explanation for TLS failures (untrusted certificate, TLS spoken to a plain-HTTP server). */
+function tlsHint(e: unknown): string | undefined {
+  const err = e as { code?: string; cause?: { code?: string } };
+  const code = [err.code, err.cause?.code].find((c) => typeof c === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(c));
+  if (!code) return undefined;
+  if (/ERR_SSL_WRONG_VERSION|ERR_SSL_PACKET_LENGTH/.test(code)) return `TLS handshake failed (${code}); if the registry speaks plain HTTP use --plain-http`;
+  return `TLS certificate not trusted (${code}); pass --tlscacert FILE or -k/--skip-verify`;
 }
 
 function describeNetError(e: unknown): string {
