@@ -32,7 +32,12 @@ describe('FUSE throughput (numbers for the report)', { skip }, () => {
     tmp = await mkdtemp(join(tmpdir(), 'fuse-tput-'));
     dir = join(tmp, 'mnt');
     await mkdir(dir);
-    m = await mountFuse(dir, new MemoryFs().patternFile('big.bin', 256 * MiB));
+    const fs = new MemoryFs().patternFile('big.bin', 256 * MiB).mkdir('tree');
+    for (let d = 0; d < 50; d++) {
+      fs.mkdir(`tree/d${d}`);
+      for (let f = 0; f < 100; f++) fs.file(`tree/d${d}/file-${f}.txt`, `${d}/${f}\n`);
+    }
+    m = await mountFuse(dir, fs);
   });
   after(async () => {
     await m?.unmount();
@@ -52,5 +57,14 @@ describe('FUSE throughput (numbers for the report)', { skip }, () => {
     t.diagnostic(`direct dd bs=1M: ${direct.mbps.toFixed(0)} MB/s`);
     t.diagnostic(`direct dd bs=4k: ${((20000 / small.seconds) / 1000).toFixed(1)}k requests/s, ${((small.seconds / 20000) * 1e6).toFixed(0)} µs per round trip`);
     assert.ok(cold.mbps > 0 && direct.mbps > 0);
+  });
+
+  test('stat walk of 5000 files in 50 directories, caches dropped', async (t) => {
+    await writeFile('/proc/sys/vm/drop_caches', '3');
+    const t0 = performance.now();
+    const { stdout } = await execa('find', [join(dir, 'tree'), '-type', 'f', '-printf', '%s %m\n']);
+    const ms = performance.now() - t0;
+    assert.equal(stdout.split('\n').length, 5000);
+    t.diagnostic(`find -printf (readdirplus + stat) of 5000 files: ${ms.toFixed(0)} ms, ${((ms * 1000) / 5050).toFixed(0)} µs per entry`);
   });
 });
