@@ -10,7 +10,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -65,11 +65,17 @@ try {
     rmSync(dir, { recursive: true, force: true });
     console.log(`run ${i + 1}: ours ${timesOurs[i]!.toFixed(2)} s, skopeo ${timesSkopeo[i]!.toFixed(2)} s`);
   }
+  const startOurs: number[] = [];
+  const startSkopeo: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    startOurs.push(await timed(process.execPath, [join(repoRoot, 'bin/ctr-remote'), '--version']));
+    startSkopeo.push(await timed('skopeo', ['--version']));
+  }
   const mo = median(timesOurs);
   const ms = median(timesSkopeo);
   const ratio = mo / ms;
   console.log(`median: ours ${mo.toFixed(2)} s, skopeo ${ms.toFixed(2)} s, ratio ${ratio.toFixed(2)}`);
-  writeReport({ totalBytes, mo, ms, ratio, timesOurs, timesSkopeo, label: ours.label });
+  writeReport({ totalBytes, mo, ms, ratio, timesOurs, timesSkopeo, label: ours.label, startOurs: median(startOurs), startSkopeo: median(startSkopeo) });
 } finally {
   await proxy?.stop();
   await reg.stop();
@@ -110,7 +116,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function writeReport(r: { totalBytes: number; mo: number; ms: number; ratio: number; timesOurs: number[]; timesSkopeo: number[]; label: string }): void {
+function writeReport(r: { totalBytes: number; mo: number; ms: number; ratio: number; timesOurs: number[]; timesSkopeo: number[]; label: string; startOurs: number; startSkopeo: number }): void {
   const skopeoVersion = spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const shape = proxy ? `through the fault proxy: ${rttMs} ms per request, one ${mbps || '∞'} Mbit/s link` : 'loopback, no shaping';
   const md = [
@@ -129,6 +135,9 @@ function writeReport(r: { totalBytes: number; mo: number; ms: number; ratio: num
     `| skopeo | ${r.ms.toFixed(2)} | ${r.timesSkopeo.map((t) => t.toFixed(2)).join(', ')} |`,
     '',
     `**Ratio ours / skopeo: ${r.ratio.toFixed(2)}** (target ≤ 1.0).`,
+    '',
+    `Process start-up alone (\`--version\`, median of 3): ctr-remote ${r.startOurs.toFixed(2)} s, skopeo ${r.startSkopeo.toFixed(2)} s.`,
+    `Load average during the run: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (1/5/15 min; other jobs share the machine when > ${cpus().length}).`,
     '',
   ].join('\n');
   const file = join(repoRoot, 'docs/benchmarks/pull.md');
