@@ -107,7 +107,7 @@ export function whyNotLazy(layer: Descriptor): string | undefined {
 async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<string> {
   const want = layer.annotations?.[Annotation.TocDigest];
   const remote = await openBlobRangeReader(registry.repository, layer.digest, { size: layer.size, ...(options.signal ? { signal: options.signal } : {}) });
-  const reader = new RememberingReader(remote);
+  const reader = new TailFirstReader(remote);
   const opened = await openEStargz(reader, { ...(options.skipContentVerify ? {} : { tocDigest: want }), ...(options.signal ? { signal: options.signal } : {}) });
   const body = await reader.readAt(opened.tocOffset, layer.size - opened.footerSize - opened.tocOffset);
   const footer = await reader.readAt(layer.size - opened.footerSize, opened.footerSize);
@@ -124,19 +124,27 @@ async function copyBlob(registry: RegistryEndpoint, store: LayoutEndpoint, desc:
   }
 }
 
-/** A RangeReader that remembers the reads it made, so the same range is not fetched twice. */
-class RememberingReader implements RangeReader {
-  private readonly seen = new Map<string, Buffer>();
+/**
+ * Bytes read from the end of a blob in the first request: the footer and, for layers of up to a few
+ * hundred files, the whole TOC. At 100 Mbit/s 64 KiB cost ~5 ms, a second round trip ~20 ms.
+ */
+export const TAIL_GUESS = 64 << 10;
+
+/**
+ * A RangeReader for opening a remote TOC in as few round trips as possible: the first read fetches the
+ * last TAIL_GUESS bytes, and every read inside them is served from memory (footer + TOC in one request
+ * unless the compressed TOC is larger).
+ */
+class TailFirstReader implements RangeReader {
+  private tail: Buffer | undefined;
   constructor(private readonly inner: RangeReader) {}
   get size(): number {
     return this.inner.size;
   }
   async readAt(offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Buffer> {
-    const key = `${offset}+${length}`;
-    const hit = this.seen.get(key);
-    if (hit) return hit;
-    const data = await this.inner.readAt(offset, length, options);
-    this.seen.set(key, data);
-    return data;
+    const start = Math.max(0, this.size - TAIL_GUESS);
+    this.tail ??= await this.inner.readAt(start, this.size - start, options);
+    if (offset >= start && offset + length <= this.size) return this.tail.subarray(offset - start, offset - start + length);
+    return this.inner.readAt(offset, length, options);
   }
 }

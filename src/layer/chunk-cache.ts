@@ -13,8 +13,8 @@ import { SharedFlights, raceSignal } from './shared-flights.js';
 
 /** Upper bound of the default disk budget: 10 GiB. */
 export const DEFAULT_CACHE_MAX_BYTES = 10 * 2 ** 30;
-/** Default in-memory LRU budget: 64 MiB. */
-export const DEFAULT_MEMORY_MAX_BYTES = 64 * 2 ** 20;
+/** Default in-memory LRU budget: 32 MiB (eight 4 MiB chunks: enough for the kernel's consecutive reads of a chunk). */
+export const DEFAULT_MEMORY_MAX_BYTES = 32 * 2 ** 20;
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /** Options of ChunkCache.open. */
@@ -23,7 +23,7 @@ export interface ChunkCacheOptions {
   dir: string;
   /** Disk budget in bytes. Default: min(10 GiB, half of (free space + current cache size)) at open. */
   maxBytes?: number;
-  /** In-memory LRU budget in bytes. Default 64 MiB; 0 disables it. */
+  /** In-memory LRU budget in bytes. Default 32 MiB; 0 disables it. */
   memoryMaxBytes?: number;
   /** Re-hash chunks read from disk and drop the ones that do not match their name. Default true. */
   verifyOnLoad?: boolean;
