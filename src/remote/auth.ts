@@ -71,9 +71,14 @@ export class Authorizer {
     return true;
   }
 
-  /** A line explaining a final 401 without revealing secrets. */
-  async explainRejection(signal?: AbortSignal): Promise<string> {
+  /** A line explaining a final 401 (given its WWW-Authenticate) without revealing secrets. */
+  async explainRejection(wwwAuthenticate: string | undefined, signal?: AbortSignal): Promise<string> {
     const c = await this.credentials(signal).catch(() => undefined);
+    const error = parseWwwAuthenticate(wwwAuthenticate ?? '').find((ch) => ch.scheme === 'bearer')?.params['error'];
+    if (error === 'insufficient_scope') {
+      // Docker Hub answers this for repositories that do not exist as well as for private ones.
+      return `access denied: the repository does not exist or ${c ? 'these credentials may not access it' : `requires authorization (no credentials for ${this.registry}; use -u or docker login)`}`;
+    }
     return c ? 'credentials rejected' : `authentication required (no credentials for ${this.registry}; use -u or docker login)`;
   }
 

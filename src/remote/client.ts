@@ -124,7 +124,7 @@ export class RegistryClient {
     const code = statusCode(res.statusCode);
     let msg = detail ?? httpReason(res.statusCode);
     if (isTlsServerAnswer(res)) msg = 'the registry speaks HTTPS (it answered plain HTTP with a bare 400); drop --plain-http';
-    else if (res.statusCode === 401) msg = `unauthorized: ${await this.auth.explainRejection(signal)}`;
+    else if (res.statusCode === 401) msg = `unauthorized: ${await this.auth.explainRejection(headerValue(res.headers, 'www-authenticate'), signal)}`;
     else if (res.statusCode === 403) msg = `denied${detail ? `: ${detail}` : ''}`;
     return new CtrError(code, `${what}: ${msg}`);
   }

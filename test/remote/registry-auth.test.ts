@@ -106,7 +106,7 @@ describe('registry auth', () => {
     await assert.rejects(ep(`${token.host}/tok/app:v1`, { username: token.username, password: 'nope-nope-42' }).resolve(),
       (e: unknown) => isCtrError(e, 'Unauthorized') && /token server .* refused: credentials rejected/.test(e.message) && secretFree(e, 'nope-nope-42'));
     // anonymous: the token grants no access, the registry keeps answering 401
-    await assert.rejects(ep(`${token.host}/tok/app:v1`).resolve(), (e: unknown) => isCtrError(e, 'Unauthorized'));
+    await assert.rejects(ep(`${token.host}/tok/app:v1`).resolve(), (e: unknown) => isCtrError(e, 'Unauthorized') && /access denied: the repository does not exist or requires authorization \(no credentials/.test(e.message));
   });
 
   test('docker config.json auths (via dockerConfigDir and $DOCKER_CONFIG)', async () => {
