@@ -43,6 +43,25 @@ describe('byte ranges', () => {
     assert.deepEqual(sliceRanges(parts, [{ offset: 1, length: 3 }, { offset: 10, length: 5 }]).map(String), ['ell', 'w\r\n--']);
     assert.throws(() => sliceRanges(parts, [{ offset: 4, length: 3 }]), (e: unknown) => isCtrError(e, 'Unavailable'));
   });
+  test('fuzz: mutated multipart bodies and headers only ever fail with CtrError', () => {
+    const valid = Buffer.from('--B\r\nContent-Range: bytes 0-4/20\r\n\r\nhello\r\n--B\r\nContent-Range: bytes 10-11/20\r\n\r\nab\r\n--B--\r\n');
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let i = 0; i < 3000; i++) {
+      const b = Buffer.from(valid);
+      for (let k = 0, m = 1 + rnd(4); k < m; k++) b[rnd(b.length)] = rnd(256);
+      const cut = b.subarray(0, rnd(b.length + 1));
+      try {
+        const parts = parseMultipartByteRanges(cut, 'B');
+        for (const p of parts) assert.ok(p.offset >= 0 && p.data.length >= 0);
+      } catch (e) {
+        assert.ok(isCtrError(e, 'Unavailable'), String(e));
+      }
+      assert.doesNotThrow(() => parseWwwAuthenticate(cut.toString('latin1')));
+      assert.doesNotThrow(() => parseContentRange(cut.toString('latin1')));
+    }
+  });
+
   test('hostile multipart bodies fail cleanly', () => {
     const b = 'B';
     for (const s of ['', '--B\r\nno header end', '--B\r\nContent-Range: bytes 0-100/200\r\n\r\nshort', '--B\r\nContent-Range: bogus\r\n\r\nx\r\n--B--', '--B\r\nContent-Range: bytes 0-0/1\r\n\r\nx']) {
