@@ -3,7 +3,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CtrError } from '../errors.js';
-import { containerPaths, containersDir, runcStateDir } from './container-paths.js';
+import { checkContainerId, containerPaths, containersDir, runcStateDir } from './container-paths.js';
 import { mountsUnder } from './mountinfo.js';
 import { ownerAlive, readOwner } from './owner.js';
 import { unmountUnder } from './rootfs.js';
@@ -34,25 +34,45 @@ export async function removeContainer(root: string, id: string, opts: TeardownOp
 /**
  * Clean what crashed runs left behind in `root`: containers whose owning process is gone are stopped
  * and unmounted, and removed when they were started with --rm (or have no owner record). Returns the
- * ids that were cleaned. Containers of live runs are not touched.
+ * ids that were cleaned. Containers of live runs are not touched. One container that cannot be cleaned
+ * does not stop the others: its error is passed to `onError` (default: ignored; the next run retries).
  */
-export async function cleanupStaleContainers(root: string, opts: TeardownOptions = {}): Promise<string[]> {
+export async function cleanupStaleContainers(
+  root: string,
+  opts: TeardownOptions & { onError?: (id: string, e: unknown) => void } = {},
+): Promise<string[]> {
   const known = await runcIds(root, opts);
-  const ids = new Set([...(await containerDirIds(root)), ...known]);
+  const ids = new Set([...(await containerDirIds(root)), ...known].filter(isValidId));
   const cleaned: string[] = [];
   for (const id of ids) {
-    const paths = containerPaths(root, id);
-    const owner = await readOwner(paths);
-    if (await ownerAlive(owner)) continue;
-    const mounted = (await mountsUnder(paths.dir, opts.signal)).length > 0;
-    const inRunc = known.includes(id);
-    if (!mounted && !inRunc && owner && !owner.remove) continue; // a stopped container kept on purpose
-    if (!owner || owner.remove) await removeContainer(root, id, opts);
-    else await stopContainer(root, id, opts);
-    cleaned.push(id);
+    try {
+      if (await cleanOne(root, id, known.includes(id), opts)) cleaned.push(id);
+    } catch (e) {
+      opts.onError?.(id, e);
+    }
   }
   await removeAbandonedClaims(root);
   return cleaned;
+}
+
+/** Clean container `id` if its owner is gone; false when there was nothing to do. */
+async function cleanOne(root: string, id: string, inRunc: boolean, opts: TeardownOptions): Promise<boolean> {
+  const paths = containerPaths(root, id);
+  const owner = await readOwner(paths);
+  if (await ownerAlive(owner)) return false;
+  const mounted = (await mountsUnder(paths.dir, opts.signal)).length > 0;
+  if (!mounted && !inRunc && owner && !owner.remove) return false; // a stopped container kept on purpose
+  if (!owner || owner.remove) await removeContainer(root, id, opts);
+  else await stopContainer(root, id, opts);
+  return true;
+}
+
+function isValidId(id: string): boolean {
+  try {
+    return checkContainerId(id) === id;
+  } catch {
+    return false;
+  }
 }
 
 async function containerDirIds(root: string): Promise<string[]> {
