@@ -83,14 +83,12 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   if (o.tty && process.stdin.isTTY !== true) throw invalidArgument('-t needs a terminal: stdin is not a tty (drop -t, or run from a terminal)');
   const paths = containerPaths(o.root, o.id);
   await claimContainerDir(paths, await ownRecord(o.ref, o.remove ?? false));
-  let started = false;
   let failed = true;
   const layers: LayerDirs = { lowerdirs: [] };
   try {
     const spec = await prepare(o, paths, layers);
     await o.onSpec?.(spec, paths);
     await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
-    started = true;
     const result = await runcRun({
       stateDir: runcStateDir(o.root),
       bundle: paths.bundle,
@@ -108,8 +106,9 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   } catch (e) {
     throw withContext(`run ${o.id}`, e);
   } finally {
-    // A teardown failure is reported only when it is the first failure.
-    await teardown(o, paths, layers, o.remove === true || !started).catch((e: unknown) => {
+    // A container that never ran (setup or runc failed) leaves nothing. A teardown failure is
+    // reported only when it is the first failure.
+    await teardown(o, paths, layers, o.remove === true || failed).catch((e: unknown) => {
       if (!failed) throw withContext(`clean up container ${o.id}`, e);
     });
   }

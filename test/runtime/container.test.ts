@@ -87,8 +87,9 @@ describe('runInContainer with runc', { skip }, () => {
     await assert.rejects(run({ args: ['true'], mounts }), (e) => isCtrError(e, 'NotFound') && e.message.includes('no-such-dir'));
   });
 
-  test('a missing executable is a NotFound error, not an exit code', async () => {
-    await assert.rejects(run({ args: ['/no/such/bin'] }), (e) => isCtrError(e, 'NotFound') && /no\/such\/bin/.test(e.message));
+  test('a missing executable is a NotFound error, not an exit code; the container that never ran is gone', async () => {
+    await assert.rejects(run({ id: 'noexec', remove: false, args: ['/no/such/bin'] }), (e) => isCtrError(e, 'NotFound') && /no\/such\/bin/.test(e.message));
+    assert.deepEqual(await readdir(join(root, 'containers')), []);
   });
 
   test('writes go to the upper dir, never to the layers; --rm leaves nothing behind', async () => {
