@@ -12,6 +12,7 @@ import { TocFileSystem } from '../fs/toc-filesystem.js';
 import { mountFuse, type FuseMount } from '../fuse/mount.js';
 import { unmountSync } from '../fuse/unmount.js';
 import { ChunkCache } from '../layer/chunk-cache.js';
+import { payloadEnd } from '../layer/chunk-map.js';
 import type { LayerState } from '../layer/layer-state.js';
 import { LazyLayer } from '../layer/lazy-layer.js';
 import type { Descriptor } from '../oci/types.js';
@@ -130,7 +131,8 @@ class LayerMounter {
       layerDigest: layer.digest,
       blob: registryBlobSource(this.openRegistry().repository, layer.digest, layer.size),
       entries: reader.toc.entries,
-      tocOffset: reader.tocOffset,
+      tocOffset: payloadEnd(reader),
+      compression: reader.format,
       cache: await this.openCache(),
       stateFile,
       backgroundFetch: !this.options.noBackgroundFetch,

@@ -98,8 +98,8 @@ async function pullLayer(root: string, registry: RegistryEndpoint, store: Layout
 /** Why a layer descriptor cannot be mounted lazily, or undefined when it can be tried. */
 export function whyNotLazy(layer: Descriptor): string | undefined {
   const compression = layerCompression(layer.mediaType);
-  if (compression !== 'gzip') return `media type ${layer.mediaType} is not gzip eStargz${compression === 'zstd' ? ' (zstd:chunked is pulled in full)' : ''}`;
-  if (!layer.annotations?.[Annotation.TocDigest]) return `no ${Annotation.TocDigest} annotation (not eStargz)`;
+  if (compression !== 'gzip' && compression !== 'zstd') return `media type ${layer.mediaType} is not eStargz or zstd:chunked`;
+  if (!layer.annotations?.[Annotation.TocDigest]) return `no ${Annotation.TocDigest} annotation (not ${compression === 'gzip' ? 'eStargz' : 'zstd:chunked'})`;
   return undefined;
 }
 
@@ -109,9 +109,9 @@ async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descrip
   const remote = await openBlobRangeReader(registry.repository, layer.digest, { size: layer.size, ...(options.signal ? { signal: options.signal } : {}) });
   const reader = new TailFirstReader(remote);
   const opened = await openEStargz(reader, { ...(options.skipContentVerify ? {} : { tocDigest: want }), ...(options.signal ? { signal: options.signal } : {}) });
-  const body = await reader.readAt(opened.tocOffset, layer.size - opened.footerSize - opened.tocOffset);
-  const footer = await reader.readAt(layer.size - opened.footerSize, opened.footerSize);
-  await writeLayerTail(root, layer.digest, Buffer.concat([body, footer]));
+  // keep at least the last MIN_TAIL bytes: the reader's first read of a blob looks at that many
+  const start = Math.max(0, Math.min(opened.tocOffset - 8, layer.size - MIN_TAIL));
+  await writeLayerTail(root, layer.digest, await reader.readAt(start, layer.size - start));
   return opened.tocDigest;
 }
 
@@ -123,6 +123,9 @@ async function copyBlob(registry: RegistryEndpoint, store: LayoutEndpoint, desc:
     throw e instanceof CtrError ? e : withContext(`fetch blob ${desc.digest}`, e);
   }
 }
+
+/** Smallest tail saved for a lazy layer (covers the largest footer the reader probes for). */
+const MIN_TAIL = 64;
 
 /**
  * Bytes read from the end of a blob in the first request: the footer and, for layers of up to a few
@@ -145,6 +148,11 @@ class TailFirstReader implements RangeReader {
     const start = Math.max(0, this.size - TAIL_GUESS);
     this.tail ??= await this.inner.readAt(start, this.size - start, options);
     if (offset >= start && offset + length <= this.size) return this.tail.subarray(offset - start, offset - start + length);
+    if (offset + length > start && offset + length <= this.size) {
+      // a TOC larger than the guess: fetch only the part before the tail
+      const head = await this.inner.readAt(offset, start - offset, options);
+      return Buffer.concat([head, this.tail.subarray(0, offset + length - start)]);
+    }
     return this.inner.readAt(offset, length, options);
   }
 }

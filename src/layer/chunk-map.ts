@@ -26,6 +26,15 @@ export interface Member {
   chunks: Chunk[];
 }
 
+/**
+ * Where the payload members of a blob end, from its opened TOC: the TOC member's offset for eStargz; for
+ * zstd:chunked the TOC offset points past the 8-byte header of its skippable frame
+ * (../shared/estargz-format.md, "zstd:chunked flavour").
+ */
+export function payloadEnd(reader: { format: 'gzip' | 'zstd'; tocOffset: number }): number {
+  return reader.format === 'zstd' ? reader.tocOffset - 8 : reader.tocOffset;
+}
+
 /** Chunks by file and members by offset for one layer. */
 export class ChunkMap {
   private constructor(

@@ -25,7 +25,7 @@ export interface LazyLayerOptions {
   blob: BlobSource;
   /** The verified TOC's entries. */
   entries: readonly TOCEntry[];
-  /** Offset of the TOC in the blob: the end of the last payload member. */
+  /** Where the last payload member ends: the TOC offset for eStargz (see chunk-map.ts payloadEnd). */
   tocOffset: number;
   /** The shared chunk cache. */
   cache: ChunkCache;
