@@ -1,0 +1,144 @@
+// `ctr-remote image optimize --oci [workload flags] SRC DST`: convert SRC to eStargz with the files a
+// workload reads first (root: FUSE, overlayfs, runc). Flags as in the reference's `ctr-remote image
+// optimize`. Prints the new image digest (`--json`: a summary object); the workload's stdout is shown on
+// our stdout (on stderr with --json, so that stdout stays JSON).
+import { Command } from 'commander';
+import { invalidArgument } from '../../errors.js';
+import { optimizeImage } from '../../image/optimize.js';
+import type { CliContext } from '../cli-context.js';
+import { printErr, printJson, printLine } from '../cli-io.js';
+import { addPlatformFlags, platformOptions } from '../platform-flags.js';
+import { registryOptions } from '../registry-flags.js';
+
+interface OptimizeFlags {
+  oci?: boolean;
+  entrypoint?: string;
+  args?: string;
+  env?: string[];
+  envFile?: string;
+  cwd?: string;
+  user?: string;
+  mount?: string[];
+  netHost?: boolean;
+  t?: boolean;
+  i?: boolean;
+  period: string;
+  waitOnLine?: string;
+  recordOut?: string;
+  optimize?: boolean;
+  reuse?: boolean;
+  estargzCompressionLevel: string;
+  estargzChunkSize: string;
+  zstdchunked?: boolean;
+  platform?: string;
+  allPlatforms?: boolean;
+  json?: boolean;
+  plainHttp?: boolean;
+  skipVerify?: boolean;
+  tlscacert?: string;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** The optimize command. */
+export function optimizeCommand(ctx: CliContext): Command {
+  const cmd = new Command('optimize')
+    .description('convert an image to eStargz with the files a workload reads first (root)')
+    .argument('<src>', 'source image: local name, registry reference or oci:DIR[:TAG]')
+    .argument('<dst>', 'destination: local name or oci:DIR[:TAG]')
+    .option('--oci', 'write OCI media types (needed for the TOC digest annotations)')
+    .option('--entrypoint <json>', 'entrypoint of the workload as a JSON array (default: the image Entrypoint)')
+    .option('--args <json>', 'arguments of the workload as a JSON array (default: the image Cmd)')
+    .option('--env <K=V>', 'set an environment variable (repeatable)', collect)
+    .option('--env-file <file>', 'read K=V lines from a file')
+    .option('--cwd <dir>', 'working directory (default: the image WorkingDir)')
+    .option('--user <user[:group]>', 'user and group, names or ids (default: the image User)')
+    .option('--mount <spec>', 'mount, e.g. type=bind,source=/s,destination=/d,options=ro:rbind (repeatable)', collect)
+    .option('--net-host', 'share the host network')
+    .option('-t', 'allocate a terminal (needs -i)')
+    .option('-i', 'attach stdin')
+    .option('--period <seconds>', 'longest workload run', '10')
+    .option('--wait-on-line <text>', 'end the workload once a stdout line contains this text')
+    .option('--record-out <file>', 'write the accessed files (NDJSON) to this file')
+    .option('--no-optimize', 'convert only: no workload run, no priorities')
+    .option('--reuse', 'keep layers without accesses that already are valid eStargz')
+    .option('--estargz-compression-level <n>', 'gzip level 1-9', '9')
+    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', '0')
+    .option('--zstdchunked', 'write zstd:chunked layers');
+  addPlatformFlags(cmd);
+  // The registry flags but -u (here --user is the workload's user, as in the reference); credentials
+  // come from ~/.docker/config.json.
+  cmd
+    .option('--plain-http', 'SRC in a registry: use plain HTTP (automatic for localhost and 127.0.0.1)')
+    .option('-k, --skip-verify', 'SRC in a registry: skip TLS certificate verification')
+    .option('--tlscacert <file>', 'SRC in a registry: PEM CA bundle to trust')
+    .option('--json', 'print the result as JSON');
+  return cmd.action((src: string, dst: string, flags: OptimizeFlags, self: Command) =>
+    ctx.run(self, 'optimize', src, async () => {
+      const out = flags.json ? ctx.io.stderr : ctx.io.stdout;
+      const result = await optimizeImage(src, dst, {
+        root: ctx.globals(self).root,
+        registry: registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.debugLog(self)),
+        ...(flags.oci ? { oci: true } : {}),
+        ...(flags.entrypoint !== undefined ? { entrypoint: jsonArray(flags.entrypoint, '--entrypoint') } : {}),
+        ...(flags.args !== undefined ? { args: jsonArray(flags.args, '--args') } : {}),
+        env: flags.env ?? [],
+        ...(flags.envFile ? { envFile: flags.envFile } : {}),
+        ...(flags.cwd ? { cwd: flags.cwd } : {}),
+        ...(flags.user ? { user: flags.user } : {}),
+        mounts: flags.mount ?? [],
+        netHost: flags.netHost === true,
+        tty: flags.t === true,
+        stdin: flags.i === true,
+        period: numberFlag(flags.period, '--period', 0.001, 86_400),
+        ...(flags.waitOnLine !== undefined ? { waitOnLine: flags.waitOnLine } : {}),
+        ...(flags.recordOut ? { recordOut: flags.recordOut } : {}),
+        noOptimize: flags.optimize === false,
+        ...(flags.reuse ? { reuse: true } : {}),
+        level: intFlag(flags.estargzCompressionLevel, '--estargz-compression-level', 0, 9),
+        chunkSize: intFlag(flags.estargzChunkSize, '--estargz-chunk-size', 0, 1 << 30),
+        ...(flags.zstdchunked ? { zstdChunked: true } : {}),
+        ...platformOptions(flags),
+        stdout: out,
+        stderr: ctx.io.stderr,
+        onWarning: (m) => printErr(ctx.io, `ctr-remote: warning: ${m}`),
+        onStep: (m) => printErr(ctx.io, `optimize: ${m}`),
+        signal: ctx.signal,
+      });
+      if (!flags.json) return printLine(ctx.io, result.descriptor.digest);
+      printJson(ctx.io, {
+        name: result.name,
+        digest: result.descriptor.digest,
+        mediaType: result.descriptor.mediaType,
+        size: result.descriptor.size,
+        optimized: result.optimized ?? null,
+        workload: result.workload ?? null,
+        accessedFiles: result.records.length,
+        layers: result.layers.map((l) => ({ from: l.from.digest, to: l.to.digest, diffId: l.diffId, tocDigest: l.to.annotations?.['containerd.io/snapshot/stargz/toc.digest'], reused: l.reused })),
+      });
+    }),
+  );
+}
+
+function jsonArray(text: string, name: string): string[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw invalidArgument(`${name} must be a JSON array of strings, e.g. '["/bin/sh","-c"]'; got ${JSON.stringify(text)}`);
+  }
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw invalidArgument(`${name} must be a JSON array of strings; got ${JSON.stringify(text)}`);
+  return v;
+}
+
+function intFlag(text: string, name: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw invalidArgument(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function numberFlag(text: string, name: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max) throw invalidArgument(`${name} must be a number of seconds in (0, ${max}], got ${JSON.stringify(text)}`);
+  return n;
+}

@@ -1,0 +1,125 @@
+// `image optimize` workload edge cases (root; real FUSE, overlayfs, runc): a layer without any
+// parent-directory entries (the reference 0.12 fails with `file: "usr": not found`), --period and
+// --wait-on-line ending a workload that would run on, SIGINT cleaning up everything, and non-root.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { openEStargz } from '../../src/estargz/reader.js';
+import { FileRangeReader } from '../../src/io/file-range-reader.js';
+import type { Manifest } from '../../src/oci/types.js';
+import { mountsUnder } from '../../src/runtime/mountinfo.js';
+import { openLayout } from '../../src/store/oci-layout.js';
+import { cli, MAIN } from '../cli/cli-harness.js';
+import { buildImage } from '../fixtures/image-builder.js';
+import { gzipLayer, writeImage } from './image-parts.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root: FUSE and overlayfs mounts, runc containers' : false;
+
+describe('image optimize workloads', { skip }, () => {
+  let tmp = '';
+  let root = '';
+  let bare = '';
+
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'ctr-optimize-wl-'));
+    root = join(tmp, 'root');
+    const busybox = await buildImage(join(tmp, 'busybox'), 'bb', { layers: [{ busybox: true }] });
+    bare = join(tmp, 'bare');
+    const onlyFiles = await gzipLayer([
+      { name: 'usr/share/deep/file.txt', content: 'deep file\n' },
+      { name: 'srv/other.txt', content: 'other\n' },
+    ]);
+    await writeImage(bare, 'bare', [busybox.layers[0]!, onlyFiles], { Cmd: ['/bin/cat', '/usr/share/deep/file.txt'] });
+  });
+  after(async () => {
+    for (const m of (await mountsUnder(tmp)).reverse()) await execa('umount', ['-l', m], { reject: false });
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  const ctr = (args: string[]) => cli(['--root', root, ...args]);
+  const leftovers = async () => ({
+    mounts: await mountsUnder(root),
+    containers: await readdir(join(root, 'containers')).catch(() => []),
+    staging: await readdir(join(root, 'optimize')).catch(() => []),
+  });
+  const clean = { mounts: [], containers: [], staging: [] };
+
+  test('a layer without parent-directory entries optimizes', async () => {
+    const rec = join(tmp, 'bare-record.json');
+    const r = await ctr(['image', 'optimize', '--oci', '--record-out', rec, `oci:${bare}:bare`, `oci:${join(tmp, 'bare-out')}:opt`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^deep file\nsha256:[0-9a-f]{64}\n$/);
+    const lines = (await readFile(rec, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { path: string; layerIndex: number });
+    assert.deepEqual(lines.filter((l) => l.layerIndex === 1).map((l) => l.path), ['usr/share/deep/file.txt']);
+    const layout = await openLayout(join(tmp, 'bare-out'));
+    const manifest = JSON.parse((await layout.readBytes((await layout.get('opt')).digest, 1 << 20)).toString()) as Manifest;
+    const layer = manifest.layers[1]!;
+    const reader = await FileRangeReader.open(layout.blobPath(layer.digest));
+    try {
+      const toc = await openEStargz(reader, { tocDigest: layer.annotations!['containerd.io/snapshot/stargz/toc.digest']! });
+      const names = toc.toc.entries.map((e) => e.name);
+      assert.ok(names.indexOf('usr/share/deep/file.txt') < names.indexOf('.prefetch.landmark'), names.join(' '));
+      assert.ok(names.indexOf('srv/other.txt') > names.indexOf('.prefetch.landmark'));
+    } finally {
+      await reader.close();
+    }
+    assert.deepEqual(await leftovers(), clean);
+  });
+
+  test('--period ends a workload that does not exit; --wait-on-line ends it at the line', async () => {
+    const slow = await ctr(['image', 'optimize', '--oci', '--json', '--period', '1', '--args', '["/bin/sh","-c","cat /srv/other.txt; sleep 30"]', `oci:${bare}:bare`, `oci:${join(tmp, 'slow')}:o`]);
+    assert.equal(slow.code, 0, slow.stderr);
+    const slowJson = JSON.parse(slow.stdout) as { workload: { ended: string }; accessedFiles: number };
+    assert.equal(slowJson.workload.ended, 'period');
+    const started = Date.now();
+    const line = await ctr(['image', 'optimize', '--oci', '--json', '--period', '60', '--wait-on-line', 'READY', '--entrypoint', '["/bin/sh","-c"]', '--args', '["echo getting READY now; sleep 30"]', `oci:${bare}:bare`, `oci:${join(tmp, 'line')}:o`]);
+    assert.equal(line.code, 0, line.stderr);
+    assert.equal((JSON.parse(line.stdout) as { workload: { ended: string } }).workload.ended, 'line');
+    assert.match(line.stderr, /getting READY now\n/, 'the workload output is still shown');
+    assert.ok(Date.now() - started < 20_000, 'ended at the line, not after the sleep');
+    assert.deepEqual(await leftovers(), clean);
+  });
+
+  test('SIGINT during the workload: exit non-zero, nothing left mounted, no DST', async () => {
+    const dst = join(tmp, 'interrupted');
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--root', root, 'image', 'optimize', '--oci', '--period', '60', '--args', '["/bin/sh","-c","echo started; sleep 50"]', `oci:${bare}:bare`, `oci:${dst}:o`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += String(c)));
+    const code = new Promise<number>((res) => child.on('close', (c) => res(c ?? -1)));
+    await new Promise<void>((res) => child.stdout.on('data', (c) => ((stdout += String(c)), stdout.includes('started') && res())));
+    child.kill('SIGINT');
+    assert.notEqual(await code, 0, stderr);
+    assert.match(stderr, /interrupted|aborted/i);
+    assert.deepEqual(await leftovers(), clean);
+    await assert.rejects(stat(dst), 'no DST');
+  });
+});
+
+test('image optimize without root: one clear sentence, exit 1', async () => {
+  const tmp = await mkdtemp(join(tmpdir(), 'ctr-optimize-nonroot-'));
+  try {
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--root', join(tmp, 'root'), 'image', 'optimize', '--oci', 'oci:/nonexistent:src', 'oci:/nonexistent:dst'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: tmp },
+      ...asNobody,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += String(c)));
+    child.stderr.on('data', (c) => (stderr += String(c)));
+    const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? -1)));
+    assert.equal(code, 1, stderr);
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0]!, /image optimize needs root: it mounts FUSE and overlayfs and runs the workload with runc/);
+    assert.equal(stdout, '');
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
