@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { Annotation } from '../../src/oci/media-types.js';
-import { cliProcess, spawnCli } from '../cli/cli-harness.js';
+import { MAIN, cliProcess, spawnCli } from '../cli/cli-harness.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { setWholeSecondTimes } from '../fs/fixture-tree.js';
 import { buildReferenceBlob } from './reference-estargz.js';
@@ -108,6 +108,14 @@ describe('ctr-remote image rpull/mount/status/unmount', { skip }, () => {
     assert.equal(await isMounted(mnt), false);
     const { stdout } = await run('cat', ['/proc/self/mountinfo']);
     assert.ok(!stdout.includes(join(root, 'mounts')), 'no stale layer mount left');
+  });
+
+  test('without root, image mount says so in one line', async () => {
+    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', MAIN, '--root', join(work, 'nobody'), 'image', 'mount', ref, join(work, 'nomnt')], {
+      cwd: new URL('../..', import.meta.url).pathname, env: { ...process.env, HOME: work },
+    }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), `ctr-remote: mount ${ref}: image mount needs root (FUSE mounts and overlayfs)`);
   });
 
   test('unmount of something that is not our mount is a clear error', async () => {
