@@ -13,12 +13,14 @@ import { runcDelete, runcList } from './runc.js';
 export interface TeardownOptions {
   /** runc binary. Default `runc`. */
   runc?: string;
+  /** Whether runc may hold state for the container (false when it was never spawned). Default true. */
+  runcState?: boolean;
   signal?: AbortSignal;
 }
 
 /** Stop container `id` of `root` (killing it if still running), drop its runc state and unmount everything under it. */
 export async function stopContainer(root: string, id: string, opts: TeardownOptions = {}): Promise<void> {
-  await runcDelete(runcStateDir(root), id, { force: true, ...(opts.runc ? { runc: opts.runc } : {}) });
+  if (opts.runcState !== false) await runcDelete(runcStateDir(root), id, { force: true, runc: opts.runc });
   await unmountUnder(containerPaths(root, id).dir, opts.signal);
 }
 

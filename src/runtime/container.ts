@@ -4,7 +4,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { invalidArgument, notFound, withContext } from '../errors.js';
 import type { ImageConfig } from '../oci/types.js';
-import { removeContainer, stopContainer } from './cleanup.js';
+import { removeContainer, stopContainer, type TeardownOptions } from './cleanup.js';
 import { type ContainerPaths, containerPaths, runcStateDir } from './container-paths.js';
 import { writeEtcFiles } from './etc-files.js';
 import { claimContainerDir, ownRecord } from './owner.js';
@@ -84,6 +84,7 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   const paths = containerPaths(o.root, o.id);
   await claimContainerDir(paths, await ownRecord(o.ref, o.remove ?? false));
   let failed = true;
+  let spawned = false;
   const layers: LayerDirs = { lowerdirs: [] };
   try {
     const spec = await prepare(o, paths, layers);
@@ -99,7 +100,10 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
       stderr: o.stderr,
       runc: o.runc,
       signal: o.killOnAbort === false ? undefined : o.signal,
-      onSpawn: o.onSpawn,
+      onSpawn: (pid) => {
+        spawned = true;
+        o.onSpawn?.(pid);
+      },
     });
     failed = false;
     return result;
@@ -108,18 +112,18 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   } finally {
     // A container that never ran (setup or runc failed) leaves nothing. A teardown failure is
     // reported only when it is the first failure.
-    await teardown(o, paths, layers, o.remove === true || failed).catch((e: unknown) => {
+    await teardown(o, paths, layers, { remove: o.remove === true || failed, runc: o.runc, runcState: spawned }).catch((e: unknown) => {
       if (!failed) throw withContext(`clean up container ${o.id}`, e);
     });
   }
 }
 
-/** Overlay first, then the layers under it, then runc state and whatever is still mounted; the directory too when `remove`. */
-async function teardown(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs, remove: boolean): Promise<void> {
-  await runcDelete(runcStateDir(o.root), o.id, { force: true, runc: o.runc });
+/** runc state first, then the overlay, the layers under it and whatever is still mounted; the directory too when `remove`. */
+async function teardown(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs, t: TeardownOptions & { remove: boolean }): Promise<void> {
+  if (t.runcState) await runcDelete(runcStateDir(o.root), o.id, { force: true, runc: t.runc });
   if ((await mountsUnder(paths.rootfs)).length > 0) await unmount(paths.rootfs);
   await layers.release?.();
-  await (remove ? removeContainer : stopContainer)(o.root, o.id, { runc: o.runc });
+  await (t.remove ? removeContainer : stopContainer)(o.root, o.id, { runc: t.runc, runcState: false });
 }
 
 async function prepare(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs): Promise<RuntimeSpec> {

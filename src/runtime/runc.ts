@@ -71,6 +71,7 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const r = await child;
+    if (r.exitCode === undefined && r.signal === undefined) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${r.shortMessage}`);
     const exitCode = r.exitCode ?? 128 + signalNumber(r.signal);
     if (exitCode !== 0) await throwRuncError(log);
     return { exitCode, ...capture('stdout', r.stdout, o.stdout), ...capture('stderr', r.stderr, o.stderr) };

@@ -82,6 +82,11 @@ describe('runInContainer with runc', { skip }, () => {
     assert.deepEqual(await readdir(join(root, 'containers')), []);
   });
 
+  test('a missing runc binary is a clear Unavailable error', async () => {
+    await assert.rejects(run({ args: ['true'], runc: '/no/such/runc' }), (e) => isCtrError(e, 'Unavailable') && /cannot start \/no\/such\/runc/.test(e.message));
+    assert.deepEqual(await readdir(join(root, 'containers')), []);
+  });
+
   test('a missing bind source is refused before runc, naming it', async () => {
     const mounts = [{ destination: '/x', type: 'bind', source: join(tmp, 'no-such-dir'), options: ['rbind'] }];
     await assert.rejects(run({ args: ['true'], mounts }), (e) => isCtrError(e, 'NotFound') && e.message.includes('no-such-dir'));
