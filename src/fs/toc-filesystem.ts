@@ -23,6 +23,7 @@ export interface TocFileSystemOptions {
 /** A RawFileSystem over one layer's inode table and chunk source. */
 export class TocFileSystem implements RawFileSystem {
   private readonly recorder: AccessRecorder | undefined;
+  private fsStats: StatFs | undefined;
 
   constructor(
     private readonly table: InodeTable,
@@ -75,9 +76,8 @@ export class TocFileSystem implements RawFileSystem {
   }
 
   async statfs(_ino?: number, _ctx?: RequestContext): Promise<StatFs> {
-    let bytes = 0;
-    for (const node of this.table.inodes()) bytes += node.kind === 'reg' ? node.size : 0;
-    return { blocks: Math.ceil(bytes / 4096), bfree: 0, bavail: 0, files: this.table.size, ffree: 0, bsize: 4096, frsize: 4096, namelen: 255 };
+    this.fsStats ??= fsStatsOf(this.table);
+    return this.fsStats;
   }
 
   async getxattr(ino: number, name: string, _ctx?: RequestContext): Promise<Uint8Array> {
@@ -115,6 +115,13 @@ export class TocFileSystem implements RawFileSystem {
     }
     return entry;
   }
+}
+
+/** statfs of an immutable layer: its regular files' bytes in 4 KiB blocks, nothing free. */
+function fsStatsOf(table: InodeTable): StatFs {
+  let bytes = 0;
+  for (const node of table.inodes()) bytes += node.kind === 'reg' ? node.size : 0;
+  return { blocks: Math.ceil(bytes / 4096), bfree: 0, bavail: 0, files: table.size, ffree: 0, bsize: 4096, frsize: 4096, namelen: 255 };
 }
 
 /** FUSE attributes of an inode. */

@@ -23,7 +23,9 @@ export interface PlanOptions {
   maxRangeBytes?: number;
 }
 
+/** Default largest gap merged into one range: 64 KiB. */
 export const DEFAULT_MAX_GAP = 64 << 10;
+/** Default cap of a merged range: 16 MiB. */
 export const DEFAULT_MAX_RANGE_BYTES = 16 << 20;
 
 /** Merge the needed spans into few ranges; duplicates and overlaps collapse, empty spans are dropped. */
