@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { openEStargz } from '../../src/estargz/reader.js';
 import { FileRangeReader } from '../../src/io/file-range-reader.js';
-import type { Manifest } from '../../src/oci/types.js';
+import type { Index, Manifest } from '../../src/oci/types.js';
 import { mountsUnder } from '../../src/runtime/mountinfo.js';
 import { openLayout } from '../../src/store/oci-layout.js';
 import { cli, MAIN } from '../cli/cli-harness.js';
-import { buildImage } from '../fixtures/image-builder.js';
+import { buildImage, buildIndex } from '../fixtures/image-builder.js';
 import { gzipLayer, writeImage } from './image-parts.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: FUSE and overlayfs mounts, runc containers' : false;
@@ -68,6 +68,42 @@ describe('image optimize workloads', { skip }, () => {
       await reader.close();
     }
     assert.deepEqual(await leftovers(), clean);
+  });
+
+  test('--reuse keeps an untouched layer that already is eStargz; a touched one is converted again', async () => {
+    const out = join(tmp, 'reused');
+    const r = await ctr(['image', 'optimize', '--oci', '--json', '--reuse', '--entrypoint', '["/bin/true"]', `oci:${join(tmp, 'bare-out')}:opt`, `oci:${out}:o`]);
+    assert.equal(r.code, 0, r.stderr);
+    const layers = (JSON.parse(r.stdout) as { layers: { from: string; to: string; reused: boolean }[] }).layers;
+    assert.deepEqual(layers.map((l) => l.reused), [false, true]);
+    assert.equal(layers[1]!.to, layers[1]!.from);
+  });
+
+  test('an index: the host platform is optimized, the other is converted without priorities, and a warning says so', async () => {
+    const src = join(tmp, 'multi');
+    const files = { entries: [{ path: 'srv/x.txt', type: 'file' as const, content: 'x\n' }] };
+    const amd = await buildImage(src, 'amd', { layers: [{ busybox: true }, files], platform: { os: 'linux', architecture: 'amd64' } });
+    const arm = await buildImage(src, 'arm', { layers: [{ busybox: true }, files], platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+    await buildIndex(src, 'multi', [amd, arm]);
+    const out = join(tmp, 'multi-out');
+    const r = await ctr(['image', 'optimize', '--oci', '--all-platforms', '--args', '["/bin/cat","/srv/x.txt"]', `oci:${src}:multi`, `oci:${out}:o`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: optimizing linux\/amd64 only; the other 1 platform\(s\) are converted without priorities/);
+    const layout = await openLayout(out);
+    const index = JSON.parse((await layout.readBytes((await layout.get('o')).digest, 1 << 20)).toString()) as Index;
+    const firstNames = async (platform: string) => {
+      const d = index.manifests.find((m) => m.platform?.architecture === platform)!;
+      const m = JSON.parse((await layout.readBytes(d.digest, 1 << 20)).toString()) as Manifest;
+      const l = m.layers[1]!;
+      const reader = await FileRangeReader.open(layout.blobPath(l.digest));
+      try {
+        return (await openEStargz(reader, { tocDigest: l.annotations!['containerd.io/snapshot/stargz/toc.digest']! })).toc.entries.map((e) => e.name).slice(0, 3);
+      } finally {
+        await reader.close();
+      }
+    };
+    assert.deepEqual(await firstNames('amd64'), ['srv', 'srv/x.txt', '.prefetch.landmark']);
+    assert.equal((await firstNames('arm64'))[0], '.no.prefetch.landmark');
   });
 
   test('--period ends a workload that does not exit; --wait-on-line ends it at the line', async () => {
