@@ -187,6 +187,13 @@ describe('convert options', () => {
       assert.ok(l.annotations!['io.containers.zstd-chunked.manifest-checksum']);
       goVerify(go, blobPath(out, l.digest), l.annotations![TOC]!, true);
     }
+    // zstd:chunked layers are plain zstd streams to other tools: converting them back to eStargz works.
+    const back = join(dir, 'zstd-back');
+    const r2 = await run(['image', 'convert', '--estargz', '--oci', `oci:${out}`, `oci:${back}`]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const again = await namedManifest(back, 'latest');
+    const big = goVerify(go, blobPath(back, again.manifest.layers[1]!.digest), again.manifest.layers[1]!.annotations![TOC]!);
+    assert.equal(big.files.find((f) => f.name === 'usr/lib/big.bin')?.sha256, sha(Buffer.concat([noise(3 << 20, 1), Buffer.alloc(3 << 20, 0x42)])));
   });
 
   test('--uncompress writes plain tar layers whose digest is the diff_id', async () => {
