@@ -2,7 +2,7 @@
 // `run`, which turns a thrown error into the one-line report and exit code 1.
 import type { Command } from 'commander';
 import { isCtrError, withContext } from '../errors.js';
-import { normalizeName } from '../image/location.js';
+import { formatReference, parseReference } from '../remote/reference.js';
 import { defaultRoot } from '../store/default-root.js';
 import { printErr, type CliIo } from './cli-io.js';
 
@@ -66,7 +66,7 @@ function dedupe(message: string, context: string): string {
 function sameTarget(inner: string, target: string): boolean {
   if (inner === target) return true;
   try {
-    return normalizeName(inner) === normalizeName(target);
+    return formatReference(parseReference(inner)) === formatReference(parseReference(target));
   } catch {
     return false;
   }

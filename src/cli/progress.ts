@@ -1,7 +1,7 @@
 // Per-blob progress of copies. On a TTY: one ora spinner whose text lists the blobs in flight with bytes
 // and rate, finished blobs persisted above it. Otherwise: one plain line per finished blob. With --json
 // nothing at all (stdout carries only data, stderr stays quiet).
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import type { BlobProgress } from '../image/endpoint.js';
 import type { CliIo } from './cli-io.js';
 import { humanRate, humanSize } from './human-size.js';
@@ -12,10 +12,12 @@ export interface ProgressView {
   finish(): void;
 }
 
-/** The view that fits `io` (see module comment). */
-export function progressView(io: CliIo, options: { json?: boolean; title: string }): ProgressView {
+/** The view that fits `io` (see module comment); ora is loaded only when a TTY needs it. */
+export async function progressView(io: CliIo, options: { json?: boolean; title: string }): Promise<ProgressView> {
   if (options.json) return { onProgress: () => {}, finish: () => {} };
-  return io.isTTY ? new SpinnerView(io, options.title) : new PlainView(io);
+  if (!io.isTTY) return new PlainView(io);
+  const { default: ora } = await import('ora');
+  return new SpinnerView(io, options.title, ora);
 }
 
 const short = (digest: string) => digest.slice(0, 19);
@@ -50,6 +52,7 @@ class SpinnerView implements ProgressView {
   constructor(
     private readonly io: CliIo,
     private readonly title: string,
+    ora: typeof import('ora').default,
   ) {
     this.spinner = ora({ text: title, stream: io.stderr as NodeJS.WriteStream, color: io.color ? 'cyan' : false, isEnabled: true, discardStdin: false }).start();
   }

@@ -27,7 +27,7 @@ const E = `sha256:${'cd'.repeat(32)}`;
 
 test('on a TTY the spinner shows bytes and rate of blobs in flight and persists finished ones', async () => {
   const { io, err } = fakeIo(true);
-  const view = progressView(io, { title: 'pulling x' });
+  const view = await progressView(io, { title: 'pulling x' });
   view.onProgress({ digest: D, mediaType: 'l', done: 0, total: 2 << 20, state: 'started' });
   view.onProgress({ digest: D, mediaType: 'l', done: 1 << 20, total: 2 << 20, state: 'progress' });
   await sleep(200); // a few spinner frames
@@ -42,9 +42,9 @@ test('on a TTY the spinner shows bytes and rate of blobs in flight and persists 
   assert.doesNotMatch(out, /\x1b\[3\dm/, 'no colors when color is off');
 });
 
-test('without a TTY only finished blobs are printed, one plain line each', () => {
+test('without a TTY only finished blobs are printed, one plain line each', async () => {
   const { io, err } = fakeIo(false);
-  const view = progressView(io, { title: 'pulling x' });
+  const view = await progressView(io, { title: 'pulling x' });
   view.onProgress({ digest: D, mediaType: 'l', done: 0, total: 100, state: 'started' });
   view.onProgress({ digest: D, mediaType: 'l', done: 50, total: 100, state: 'progress' });
   view.onProgress({ digest: D, mediaType: 'l', done: 100, total: 100, state: 'done' });
@@ -57,9 +57,9 @@ test('without a TTY only finished blobs are printed, one plain line each', () =>
   assert.doesNotMatch(err(), /\x1b/, 'no escape sequences');
 });
 
-test('--json silences progress', () => {
+test('--json silences progress', async () => {
   const { io, err } = fakeIo(true);
-  const view = progressView(io, { json: true, title: 't' });
+  const view = await progressView(io, { json: true, title: 't' });
   view.onProgress({ digest: D, mediaType: 'l', done: 1, total: 1, state: 'done' });
   view.finish();
   assert.equal(err(), '');

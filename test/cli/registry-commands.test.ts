@@ -110,7 +110,7 @@ describe('pull', () => {
     const slow = proxy.addRule({ method: 'GET', path: new RegExp(`/blobs/${layer}`), bytesPerSec: 1 << 20 });
     const child = spawnCli(['--root', root, 'image', 'pull', `${proxy.host}/big:1`]);
     try {
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 45_000;
       while ((proxy.stats.bytesByPath.get(`/v2/big/blobs/${layer}`) ?? 0) < 300_000) {
         assert.ok(Date.now() < deadline, 'the layer download started');
         await sleep(50);

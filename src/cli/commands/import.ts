@@ -1,6 +1,5 @@
 // `ctr-remote image import FILE.tar`: load an OCI image-layout archive into the local store.
 import { Command } from 'commander';
-import { importImages } from '../../image/import-archive.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 
@@ -13,7 +12,7 @@ export function importCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON')
     .action((file: string, flags: { baseName?: string; json?: boolean }, self: Command) =>
       ctx.run(self, 'import', file, async () => {
-        const result = await importImages(ctx.globals(self).root, file, { ...(flags.baseName ? { baseName: flags.baseName } : {}), signal: ctx.signal });
+        const result = await (await import('../../image/import-archive.js')).importImages(ctx.globals(self).root, file, { ...(flags.baseName ? { baseName: flags.baseName } : {}), signal: ctx.signal });
         if (flags.json) printJson(ctx.io, result);
         else result.images.forEach((i) => printLine(ctx.io, `${i.name} ${i.digest}`));
       }),

@@ -1,6 +1,5 @@
 // `ctr-remote image pull [flags] REF`: full pull from a registry into the local store.
 import { Command } from 'commander';
-import { pullImage } from '../../image/pull-image.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
@@ -16,9 +15,9 @@ export function pullCommand(ctx: CliContext): Command {
   cmd.option('--max-concurrent-downloads <n>', 'layers downloaded at once', '3').option('--json', 'print the result as JSON');
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'pull', ref, async () => {
-      const view = progressView(ctx.io, { json: flags.json, title: `pulling ${ref}` });
+      const view = await progressView(ctx.io, { json: flags.json, title: `pulling ${ref}` });
       try {
-        const result = await pullImage(ctx.globals(self).root, ref, {
+        const result = await (await import('../../image/pull-image.js')).pullImage(ctx.globals(self).root, ref, {
           registry: registryOptions(flags, ctx.debugLog(self)),
           ...platformOptions(flags),
           concurrency: Number(flags.maxConcurrentDownloads),

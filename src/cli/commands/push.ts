@@ -1,6 +1,5 @@
 // `ctr-remote image push [flags] REF [LOCAL-REF]`: push the store image LOCAL-REF (default REF) to REF.
 import { Command } from 'commander';
-import { pushImage } from '../../image/push-image.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
@@ -19,9 +18,9 @@ export function pushCommand(ctx: CliContext): Command {
   cmd.option('--max-concurrent-uploaded-layers <n>', 'layers uploaded at once', '3').option('--json', 'print the result as JSON');
   return cmd.action((ref: string, localRef: string | undefined, flags, self: Command) =>
     ctx.run(self, 'push', ref, async () => {
-      const view = progressView(ctx.io, { json: flags.json, title: `pushing ${ref}` });
+      const view = await progressView(ctx.io, { json: flags.json, title: `pushing ${ref}` });
       try {
-        const result = await pushImage(ctx.globals(self).root, ref, localRef, {
+        const result = await (await import('../../image/push-image.js')).pushImage(ctx.globals(self).root, ref, localRef, {
           registry: registryOptions(flags, ctx.debugLog(self)),
           ...platformOptions(flags),
           concurrency: Number(flags.maxConcurrentUploadedLayers),

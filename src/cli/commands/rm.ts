@@ -1,7 +1,6 @@
 // `ctr-remote image rm REF...`: remove names, then delete the blobs no name needs any more.
 import { Command } from 'commander';
 import { notFound } from '../../errors.js';
-import { removeImages } from '../../image/remove-images.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printJson, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
@@ -15,7 +14,7 @@ export function rmCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON')
     .action((refs: string[], flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'rm', refs.join(' '), async () => {
-        const result = await removeImages(ctx.globals(self).root, refs, { signal: ctx.signal });
+        const result = await (await import('../../image/remove-images.js')).removeImages(ctx.globals(self).root, refs, { signal: ctx.signal });
         if (flags.json) printJson(ctx.io, result);
         else {
           result.removed.forEach((name) => printLine(ctx.io, name));

@@ -1,6 +1,5 @@
 // `ctr-remote image tag SRC DST`: another name for a local image (or a copy to/from an oci: layout).
 import { Command } from 'commander';
-import { tagImage } from '../../image/tag-image.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 
@@ -13,7 +12,7 @@ export function tagCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON')
     .action((src: string, dst: string, flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'tag', src, async () => {
-        const result = await tagImage(ctx.globals(self).root, src, dst, { signal: ctx.signal });
+        const result = await (await import('../../image/tag-image.js')).tagImage(ctx.globals(self).root, src, dst, { signal: ctx.signal });
         if (flags.json) printJson(ctx.io, { name: result.target, digest: result.descriptor.digest });
         else printLine(ctx.io, result.target);
       }),
