@@ -7,7 +7,7 @@ import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { BlobProgress, ImageSink, ImageSource } from './endpoint.js';
 import { hostPlatform, selectPlatform } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
-import { verifiedStream } from './verified-stream.js';
+import { countedStream, verifiedStream } from './verified-stream.js';
 
 export interface CopyOptions {
   /** Platform to select from an index (default: this host, e.g. linux/amd64). */
@@ -80,9 +80,16 @@ class Copier {
 
   /** Run tasks concurrently; the first failure aborts the others and is rethrown once all settled. */
   private async all(tasks: Promise<void>[]): Promise<void> {
-    const results = await Promise.allSettled(tasks.map((t) => t.catch((e: unknown) => (this.abortSiblings(), Promise.reject(e)))));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    let first: { error: unknown } | undefined;
+    await Promise.all(
+      tasks.map((t) =>
+        t.catch((error: unknown) => {
+          first ??= { error };
+          this.abortSiblings();
+        }),
+      ),
+    );
+    if (first) throw first.error;
   }
 
   private blob(desc: Descriptor): Promise<void> {
@@ -102,10 +109,18 @@ class Copier {
       onProgress?.({ digest: desc.digest, mediaType: desc.mediaType, done, total: desc.size, state });
     if (await this.dst.has(desc, signal)) return event('skipped', desc.size);
     event('started', 0);
-    const body = verifiedStream(desc, await this.src.fetch(desc, signal), (done) => event('progress', done));
+    const source = await this.src.fetch(desc, signal);
+    const onBytes = (done: number) => event('progress', done);
+    // A sink that verifies what it stores is not made to hash everything a second time.
+    const body = verifiesContent(this.dst) ? countedStream(desc, source, onBytes) : verifiedStream(desc, source, onBytes);
     await this.dst.put(desc, body, signal);
     event('done', desc.size);
   }
+}
+
+/** Optional sink capability: `put` checks size and digest itself (the OCI layout does). */
+function verifiesContent(sink: ImageSink): boolean {
+  return (sink as { verifiesContent?: boolean }).verifiesContent === true;
 }
 
 type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;

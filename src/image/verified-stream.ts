@@ -24,6 +24,21 @@ export async function* verifiedStream(
   if (actual !== desc.digest) throw digestMismatch(`blob ${desc.digest} has wrong content: its sha256 is ${actual}`);
 }
 
+/** Yield `source`'s chunks, reporting the running total and stopping at more bytes than `desc.size` (no hashing). */
+export async function* countedStream(
+  desc: Pick<Descriptor, 'digest' | 'size'>,
+  source: AsyncIterable<Buffer>,
+  onBytes?: (done: number) => void,
+): AsyncGenerator<Buffer> {
+  let done = 0;
+  for await (const chunk of source) {
+    done += chunk.length;
+    if (done > desc.size) throw digestMismatch(`blob ${desc.digest} is larger than its descriptor's ${desc.size} bytes`);
+    onBytes?.(done);
+    yield chunk;
+  }
+}
+
 /** Read a whole (small) blob from `source` into memory, verified. */
 export async function readVerified(desc: Pick<Descriptor, 'digest' | 'size'>, source: AsyncIterable<Buffer>): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -1,10 +1,13 @@
 // Garbage collection of a layout: delete every blob that no index.json entry reaches (through indexes
 // and manifests to configs and layers). Runs under the index lock so no name changes meanwhile, and
 // defers while another process holds a lease (it may be about to name blobs it just wrote).
+import { readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
 import { childDescriptors, MAX_MANIFEST_SIZE, parseManifestJson } from './manifest-json.js';
 import { liveLeasesAndCleanup } from './leases.js';
+import { isOwnerAlive } from './process-owner.js';
 import type { BlobInfo, OciLayout } from './oci-layout.js';
 
 export interface GcResult {
@@ -18,6 +21,7 @@ export interface GcResult {
 /** Delete unreferenced blobs of `layout` (see module comment). */
 export async function collectGarbage(layout: OciLayout, options: { signal?: AbortSignal } = {}): Promise<GcResult> {
   return layout.withIndexLock(async () => {
+    await removeDeadIndexTemps(layout.dir);
     const leases = await liveLeasesAndCleanup(layout.ingestDir);
     if (leases.length) return { removed: [], freedBytes: 0, deferredBy: leases.map((o) => o.split('.')[0] ?? o) };
     const reachable = await reachableDigests(layout, (await layout.readIndex()).manifests);
@@ -30,6 +34,14 @@ export async function collectGarbage(layout: OciLayout, options: { signal?: Abor
     }
     return { removed, freedBytes: removed.reduce((n, b) => n + b.size, 0) };
   }, options);
+}
+
+/** Remove `index.json.tmp-<pid>-*` files left by writers that died between write and rename. */
+async function removeDeadIndexTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = /^index\.json\.tmp-(\d+)-/.exec(name);
+    if (m?.[1] !== undefined && !isOwnerAlive(`${m[1]}.0`)) await unlink(join(dir, name)).catch(() => {});
+  }
 }
 
 /** Digests reachable from `roots` (missing blobs are reachable but not descended into). */

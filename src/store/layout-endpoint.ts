@@ -22,6 +22,8 @@ export interface LayoutEndpointOptions {
 /** An image name (`name`) in `layout`, readable and writable. With no name, resolve picks the only image. */
 export class LayoutEndpoint implements ImageSource, ImageSink {
   readonly label: string;
+  /** put() verifies size and digest (through the blob writer), so copies need not hash twice. */
+  readonly verifiesContent = true;
 
   constructor(
     readonly layout: OciLayout,

@@ -129,7 +129,7 @@ export class OciLayout {
   /** The blob's bytes as a stream (not verified: the consumer hashes what it reads). Throws NotFound. */
   async stream(digest: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Buffer>> {
     await this.info(digest);
-    return createReadStream(this.blobPath(digest), { highWaterMark: 1 << 20, signal: options.signal });
+    return readChunks(this.blobPath(digest), options.signal);
   }
 
   /** Start writing a blob; see BlobWriter. */
@@ -248,6 +248,23 @@ export class OciLayout {
       return { ...index, manifests };
     }, options);
     return removed;
+  }
+}
+
+/**
+ * A file's chunks, opened only when iteration starts and closed when it stops. (A ReadStream given the
+ * signal directly would emit an unhandled 'error' if aborted before anyone reads it.)
+ */
+async function* readChunks(path: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  signal?.throwIfAborted();
+  const rs = createReadStream(path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const chunk of rs) {
+      signal?.throwIfAborted();
+      yield chunk as Buffer;
+    }
+  } finally {
+    rs.destroy();
   }
 }
 

@@ -90,8 +90,12 @@ describe('content', () => {
     const data = Buffer.alloc(1 << 20, 7);
     const info = await layout.putBytes(data, sha256Digest(data));
     assert.deepEqual(await layout.readBytes(info.digest, 1 << 21), data);
+    // A dead process's half-written index.json temp file goes too (pid 2^22+1 cannot exist on Linux).
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(layout.dir, 'index.json.tmp-4194305-abcd'), '{"schemaVersion":');
     await collectGarbage(layout);
     assert.deepEqual((await listDir(layout.ingestDir)).filter((f) => f.startsWith('.ingest-')), []);
+    assert.deepEqual((await listDir(layout.dir)).filter((f) => f.includes('.tmp-')), []);
   });
 });
 
