@@ -31,6 +31,8 @@ export interface LayerMountsOptions {
   cacheMaxBytes?: number;
   /** Serve chunks without verifying them. Default false. */
   skipContentVerify?: boolean;
+  /** Compressed bytes read ahead after a miss (LazyLayerOptions.readAheadBytes). Default 64 KiB. */
+  readAheadBytes?: number;
   /** Access recorder for optimize: first open of each file, with the index of its layer (0 = base). */
   onAccess?: (path: string, layerIndex: number) => void;
   signal?: AbortSignal;
@@ -137,6 +139,7 @@ class LayerMounter {
       stateFile,
       backgroundFetch: !this.options.noBackgroundFetch,
       skipContentVerify: this.options.skipContentVerify ?? false,
+      ...(this.options.readAheadBytes !== undefined ? { readAheadBytes: this.options.readAheadBytes } : {}),
     });
     const entry: MountedLayer = { index, digest: layer.digest, mode: 'lazy', dir: join(base, 'fs'), stateFile, lazy };
     this.mounted.push(entry);

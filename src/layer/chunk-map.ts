@@ -37,11 +37,15 @@ export function payloadEnd(reader: { format: 'gzip' | 'zstd'; tocOffset: number 
 
 /** Chunks by file and members by offset for one layer. */
 export class ChunkMap {
+  private readonly position: Map<Member, number>;
+
   private constructor(
     private readonly byFile: Map<TOCEntry, Chunk[]>,
     /** Every member holding payload, in offset order. */
     readonly members: readonly Member[],
-  ) {}
+  ) {
+    this.position = new Map(members.map((m, i) => [m, i]));
+  }
 
   /** Index the TOC's entries; `payloadEnd` is where the last member ends (the TOC's offset). */
   static build(entries: readonly TOCEntry[], payloadEnd: number): ChunkMap {
@@ -77,6 +81,19 @@ export class ChunkMap {
   chunksIn(file: TOCEntry, offset: number, length: number): Chunk[] {
     const end = offset + length;
     return this.chunksOf(file).filter((c) => c.fileOffset < end && c.fileOffset + c.size > offset);
+  }
+
+  /** The members following `member` in the blob, as many as fit in `maxBytes` compressed bytes. */
+  membersAfter(member: Member, maxBytes: number): Member[] {
+    const out: Member[] = [];
+    let bytes = 0;
+    for (let i = (this.position.get(member) ?? this.members.length) + 1; i < this.members.length; i++) {
+      const m = this.members[i]!;
+      bytes += m.end - m.offset;
+      if (bytes > maxBytes) break;
+      out.push(m);
+    }
+    return out;
   }
 
   /** Members whose offset is below `limit` (the prefetch region [0, limit)). */

@@ -125,7 +125,7 @@ describe('LazyLayer over a blob built by the reference', () => {
   });
 
   test('one small file fetches only its member; the whole big file comes in one merged request', async () => {
-    const { layer, source } = await open(ref);
+    const { layer, source } = await open(ref, { readAheadBytes: 0 });
     const hosts = entry(ref, 'etc/hosts');
     await layer.readFileRange(hosts, 0, 100);
     const [c] = layer.chunks.chunksOf(hosts);
@@ -136,6 +136,18 @@ describe('LazyLayer over a blob built by the reference', () => {
     assert.equal(source.requests.length, 1);
     assert.equal(source.requests[0]!.length, 1, 'contiguous chunks merge into one range');
     assert.equal(layer.stats().chunksFetched, 1 + 5);
+    await layer.close();
+  });
+
+  test('a miss also fetches up to 64 KiB of the members after it, in the same range', async () => {
+    const { layer, source } = await open(ref);
+    await layer.readFileRange(entry(ref, 'etc/many/f00'), 0, 10_000);
+    assert.equal(source.requests.length, 1);
+    assert.equal(source.requests[0]!.length, 1, 'one contiguous range');
+    assert.ok(source.bytes > 5000 && source.bytes <= (64 << 10) + 6000, String(source.bytes));
+    await layer.readFileRange(entry(ref, 'etc/many/f01'), 0, 10_000);
+    await layer.readFileRange(entry(ref, 'etc/many/f05'), 0, 10_000);
+    assert.equal(source.requests.length, 1, 'the next files were read ahead');
     await layer.close();
   });
 
