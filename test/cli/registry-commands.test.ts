@@ -129,6 +129,27 @@ describe('pull', () => {
   });
 });
 
+describe('credentials', () => {
+  test('-u works against basic auth; a wrong password is one clear line that never shows the password, even with --debug', async () => {
+    const authReg = await startRegistry({ auth: 'htpasswd' });
+    try {
+      const root = freshRoot();
+      assert.equal((await cli(['--root', root, 'image', 'tag', `oci:${join(tmp, 'src')}:app`, 'local/app:1'])).code, 0);
+      const ok = await cli(['--root', root, 'image', 'push', '-u', `${authReg.username}:${authReg.password}`, `${authReg.host}/auth/app:1`, 'local/app:1']);
+      assert.equal(ok.code, 0, ok.stderr);
+      const secret = 'Sup3r-Secret-Value';
+      const bad = await cli(['--root', freshRoot(), '--debug', 'image', 'pull', '-u', `${authReg.username}:${secret}`, `${authReg.host}/auth/app:1`]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, new RegExp(`^ctr-remote: pull ${authReg.host}/auth/app:1: .*(unauthorized|credentials|401)`, 'im'));
+      assert.ok(!bad.stderr.includes(secret) && !bad.stdout.includes(secret), 'the password never appears');
+      const good = await cli(['--root', freshRoot(), 'image', 'pull', '--json', '-u', `${authReg.username}:${authReg.password}`, `${authReg.host}/auth/app:1`]);
+      assert.equal((JSON.parse(good.stdout) as { digest: string }).digest, img.manifestDigest);
+    } finally {
+      await authReg.stop();
+    }
+  });
+});
+
 describe('push', () => {
   test('push sends a local image that skopeo then sees with the same digest; pulling it back round-trips', async () => {
     const root = freshRoot();
