@@ -13,6 +13,8 @@ import { serializeTOC, parseTOC } from '../../src/estargz/toc-json.js';
 import { buildFooter } from '../../src/estargz/footer.js';
 import { FileRangeReader } from '../../src/io/file-range-reader.js';
 import { parseTarBuffer } from '../../src/tar/reader.js';
+import { openStore } from '../../src/store/image-store.js';
+import { cli } from '../cli/cli-harness.js';
 import { buildFromTar, buildGoHarness, gnuTar, goBuild, goVerify, makeTree, tempDir } from '../estargz/helpers.js';
 import { FIXTURE_CHUNK, fixtureFiles, fixtureTar, noise } from '../estargz/fixture-layer.js';
 
@@ -147,6 +149,11 @@ describe('layers the reference writes, read by us', () => {
       const json = parseTarBuffer(tocTar)[0]!.data;
       assert.equal(serializeTOC(parseTOC(json)).toString(), json.toString());
       assert.deepEqual(blob.subarray(blob.length - 51), buildFooter(rd.tocOffset));
+      // The CLI's get-toc-digest, reading the reference's blob from the local store, prints its TOC digest.
+      const root = join(dir, `root-${chunk}`);
+      await (await openStore(root)).putBytes(blob);
+      const cliRun = await cli(['--root', root, 'image', 'get-toc-digest', sha(blob)]);
+      assert.equal(cliRun.stdout.trim(), g.tocDigest, cliRun.stderr);
     });
   }
 
