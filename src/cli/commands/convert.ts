@@ -38,7 +38,7 @@ export function convertCommand(ctx: CliContext): Command {
     .option('--zstdchunked', 'convert layers to zstd:chunked')
     .option('--uncompress', 'convert layers to uncompressed tar')
     .option('--oci', 'write OCI media types (needed for the TOC digest annotations)')
-    .option('--estargz-compression-level <n>', 'gzip level 1-9', '9')
+    .option('--estargz-compression-level <n>', 'gzip level 0-9', '9')
     .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', '0')
     .option('--estargz-min-chunk-size <bytes>', 'pack small files into shared gzip members up to this size (0 = off; needs a reader newer than 0.12)', '0')
     .option('--estargz-record-in <file>', 'NDJSON record of accessed files (from optimize --record-out) to put first')
