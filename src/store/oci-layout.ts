@@ -4,7 +4,7 @@
 // Blobs are written through verified ingest files (blob-writer.ts); index.json is replaced atomically
 // while holding `index.json.lock` (file-lock.ts), so concurrent commands never lose each other's names.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { digestMismatch, invalidArgument, limitExceeded, notFound } from '../errors.js';
@@ -79,11 +79,9 @@ export class OciLayout {
     await mkdir(this.blobsDir, { recursive: true });
     await mkdir(this.ingestDir, { recursive: true });
     const layoutFile = join(this.dir, LAYOUT_FILE);
-    const fh = await open(layoutFile, 'wx').catch(() => undefined);
-    if (fh) {
-      await fh.writeFile(JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
-      await fh.close();
-    }
+    // Atomic, so a concurrent first open never reads a half-written file.
+    const hasLayout = await stat(layoutFile).then(() => true, () => false);
+    if (!hasLayout) await writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
     const hasIndex = await stat(join(this.dir, 'index.json')).then(() => true, () => false);
     if (!hasIndex) await this.updateIndex((index) => index);
   }

@@ -142,11 +142,12 @@ describe('names', () => {
     assert.equal((await layout.list()).length, 40, 'concurrent in-process updates lost nothing');
   });
 
-  test('two processes tagging concurrently lose no name', async () => {
-    const layout = await freshLayout();
-    const a = startChild(['tag', layout.dir, 'a', '25']);
-    const b = startChild(['tag', layout.dir, 'b', '25']);
+  test('two processes creating one layout and tagging concurrently lose no name', async () => {
+    const dir = join(tmp, `layout-${n++}`);
+    const a = startChild(['tag', dir, 'a', '25']);
+    const b = startChild(['tag', dir, 'b', '25']);
     await Promise.all([exited(a), exited(b)]);
+    const layout = await openLayout(dir);
     const names = new Set((await layout.list()).map((x) => x.name));
     assert.equal(names.size, 50);
     for (let i = 0; i < 25; i++) assert.ok(names.has(`a-${i}`) && names.has(`b-${i}`), `a-${i} and b-${i} present`);
