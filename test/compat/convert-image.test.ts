@@ -15,6 +15,7 @@ import { buildImage, buildIndex, type BuiltImage } from '../fixtures/image-build
 import { cli } from '../cli/cli-harness.js';
 import { buildGoHarness, goVerify, tempDir } from '../estargz/helpers.js';
 import { noise } from '../estargz/fixture-layer.js';
+import { startRegistry } from '../fixtures/registry.js';
 
 const TOC = 'containerd.io/snapshot/stargz/toc.digest';
 const USIZE = 'io.containers.estargz.uncompressed-size';
@@ -86,6 +87,19 @@ describe('image convert --estargz --oci', () => {
       const g = goVerify(go, blobPath(out, l.digest), l.annotations![TOC]!);
       assert.equal(g.order[0], '.no.prefetch.landmark');
       if (i === 1) assert.equal(g.files.find((f) => f.name === 'usr/lib/big.bin')?.chunks, 6);
+    }
+  });
+
+  test('a registry source converts to the same digest as the same image from a layout', async () => {
+    const reg = await startRegistry();
+    try {
+      const push = await run(['image', 'push', '--plain-http', `${reg.host}/app:1`, `oci:${src}:app:1`]);
+      assert.equal(push.code, 0, push.stderr);
+      const r = await run(['image', 'convert', '--estargz', '--oci', '--plain-http', '--estargz-chunk-size', '1048576', `${reg.host}/app:1`, `oci:${join(dir, 'from-registry')}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), digest);
+    } finally {
+      await reg.stop();
     }
   });
 
