@@ -129,6 +129,34 @@ describe('pull', () => {
   });
 });
 
+describe('interrupt', () => {
+  test('SIGINT mid-layer exits 130 and leaves no image, ingest file or lease behind', async () => {
+    const root = freshRoot();
+    const layer = big.layers[0]!.digest;
+    const slow = proxy.addRule({ method: 'GET', path: new RegExp(`/blobs/${layer}`), bytesPerSec: 1 << 20 });
+    proxy.stats.reset();
+    const child = spawnCli(['--root', root, 'image', 'pull', `${proxy.host}/big:1`]);
+    let stderr = '';
+    child.stderr!.on('data', (c) => (stderr += String(c)));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      const deadline = Date.now() + 45_000;
+      while ((proxy.stats.bytesByPath.get(`/v2/big/blobs/${layer}`) ?? 0) < 300_000) {
+        assert.ok(Date.now() < deadline, 'the layer download started');
+        await sleep(50);
+      }
+      child.kill('SIGINT');
+      assert.equal(await closed, 130, stderr);
+    } finally {
+      child.kill('SIGKILL');
+      proxy.removeRule(slow);
+    }
+    assert.match(stderr, /^ctr-remote: pull .*: .*abort/im);
+    assert.deepEqual(await ls(root), []);
+    assert.deepEqual(await readdir(join(root, 'store', 'ingest')), [], 'ingest file and lease removed');
+  });
+});
+
 describe('credentials', () => {
   test('-u works against basic auth; a wrong password is one clear line that never shows the password, even with --debug', async () => {
     const authReg = await startRegistry({ auth: 'htpasswd' });
