@@ -66,7 +66,7 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/convert"' -l estar
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/convert"' -l zstdchunked -d 'convert layers to zstd:chunked'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/convert"' -l uncompress -d 'convert layers to uncompressed tar'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/convert"' -l oci -d 'write OCI media types (needed for the TOC digest annotations)'
-complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/convert"' -l estargz-compression-level -d 'gzip level 1-9'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/convert"' -l estargz-compression-level -d 'gzip level 0-9'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/convert"' -l estargz-chunk-size -d 'chunk size of large files (0 = 4 MiB)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/convert"' -l estargz-min-chunk-size -d 'pack small files into shared gzip members up to this size (0 = off; needs a reader newer than 0.12)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/convert"' -l estargz-record-in -d 'NDJSON record of accessed files (from optimize --record-out) to put first'

@@ -30,8 +30,8 @@ export async function pushImage(root: string, ref: string, localRef: string | un
   try {
     const dst = await openLocation(dstLoc, 'registry', ctx, true);
     try {
-      // The whole local image goes out as it is (an index stays an index).
-      const result = await copyImage(src.endpoint, dst.endpoint, { allPlatforms: true, ...options });
+      // The whole local image goes out as it is (an index stays an index) unless --platform picks one.
+      const result = await copyImage(src.endpoint, dst.endpoint, { allPlatforms: options.platform === undefined, ...options });
       return { target: dstLoc.kind === 'layout' ? dstLoc.text : dstLoc.name, descriptor: result.descriptor, contentSize: result.contentSize };
     } finally {
       await dst.close();

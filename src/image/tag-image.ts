@@ -24,7 +24,7 @@ export async function tagImage(root: string, src: string, dst: string, options: 
   const to = await openLocation(dstLoc, 'store', { root }, true);
   const release = dstLoc.kind === 'reference' && 'layout' in to.endpoint ? await to.endpoint.layout.lease() : async () => {};
   try {
-    const { descriptor } = await copyImage(from.endpoint, to.endpoint, { allPlatforms: true, ...options });
+    const { descriptor } = await copyImage(from.endpoint, to.endpoint, { allPlatforms: options.platform === undefined, ...options });
     return { target: dstLoc.kind === 'reference' ? dstLoc.name : dstLoc.text, descriptor };
   } finally {
     await release();

@@ -203,6 +203,8 @@ describe('push', () => {
     assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, indexDigest);
     const raw = JSON.parse(skopeo('inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/multi-copy:1`)) as Index;
     assert.deepEqual(raw.manifests.map((m) => m.digest), [arm.manifestDigest, img.manifestDigest]);
+    const one = await cli(['--root', root, 'image', 'push', '--json', '--platform', 'linux/arm64', `${reg.host}/multi-arm:1`, `${reg.host}/multi:1`]);
+    assert.equal((JSON.parse(one.stdout) as { digest: string }).digest, arm.manifestDigest, '--platform pushes that platform only');
   });
 
   test('push of an unknown local image is one error line', async () => {
