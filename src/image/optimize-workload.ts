@@ -105,7 +105,9 @@ async function spawnAndWatch(o: WorkloadOptions, paths: ContainerPaths): Promise
     stdout: 'pipe',
     stderr: 'pipe',
     reject: false,
-    detached: !o.tty,
+    // Its own process group (our Ctrl-C is handled by us) unless it needs our terminal (reading a tty
+    // from a background group would stop it with SIGTTIN).
+    detached: !(o.tty || (o.stdin && process.stdin.isTTY === true)),
     buffer: false,
   });
   o.onStart?.();

@@ -11,19 +11,19 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { invalidArgument, unsupported } from '../errors.js';
+import { CtrError, invalidArgument, unsupported } from '../errors.js';
 import { Annotation, isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Manifest, Platform } from '../oci/types.js';
 import type { RegistryOptions } from '../remote/registry-endpoint.js';
 import { cleanupStaleContainers } from '../runtime/cleanup.js';
 import { checkEnvFlag, parseEnvFile } from '../runtime/env.js';
 import { parseMountFlag } from '../runtime/mount-flag.js';
-import { processAlive } from './mount-record.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
 import { openLayout, type OciLayout } from '../store/oci-layout.js';
 import { convertImage, type ConvertImageOptions, type ConvertImageResult } from './convert.js';
 import type { ImageSink, ImageSource } from './endpoint.js';
 import { openLocation, parseLocation, sourceMode, type EndpointContext } from './location.js';
+import { processAlive } from './mount-record.js';
 import { convertFinal, scopedSource } from './optimize-convert.js';
 import { mountStagedLayers, type StagedLayer } from './optimize-mounts.js';
 import { AccessLog, writeRecordFile, type RecordEntry } from './optimize-record.js';
@@ -111,7 +111,7 @@ export async function optimizeImage(srcText: string, dstText: string, o: Optimiz
     const analysis = target ? await analyze(src.endpoint, target, o) : undefined;
     const records = analysis?.log.entries ?? [];
     if (o.recordOut && !o.noOptimize) await writeRecordFile(o.recordOut, records);
-    o.onStep?.('converting with the recorded files first');
+    o.onStep?.(analysis ? 'converting with the recorded files first' : 'converting');
     const final = { top, optimized: target, perLayer: analysis ? analysis.log.byLayer() : undefined };
     const out = await withDestination(dstText, ctx, (dst) => convertFinal(src.endpoint, dst, final, convertOptions(o)));
     return {
@@ -201,11 +201,15 @@ async function analyze(src: ImageSource, target: Descriptor, o: OptimizeOptions)
 }
 
 function stagedLayers(stage: OciLayout, manifest: Manifest): StagedLayer[] {
-  return manifest.layers.map((l) => ({ digest: l.digest, blobPath: stage.blobPath(l.digest), tocDigest: l.annotations?.[Annotation.TocDigest] ?? '' }));
+  return manifest.layers.map((l) => {
+    const tocDigest = l.annotations?.[Annotation.TocDigest];
+    if (!tocDigest) throw new CtrError('Internal', `staged layer ${l.digest} has no TOC digest annotation`);
+    return { digest: l.digest, blobPath: stage.blobPath(l.digest), tocDigest };
+  });
 }
 
 async function runStaged(layers: StagedLayer[], config: ImageConfig, log: AccessLog, workDir: string, o: OptimizeOptions): Promise<WorkloadResult> {
-  const env = [...(o.envFile ? parseEnvFile(await readFile(o.envFile, 'utf8'), o.envFile) : []), ...(o.env ?? []).map(checkEnvFlag)];
+  const env = [...(o.envFile ? parseEnvFile(await readEnvFile(o.envFile), o.envFile) : []), ...(o.env ?? []).map(checkEnvFlag)];
   const mounts = (o.mounts ?? []).map(parseMountFlag).map((m) => (m.source && m.type === 'bind' ? { ...m, source: resolve(m.source) } : m));
   const period = o.period ?? 10;
   if (!(period > 0)) throw invalidArgument(`--period must be a positive number of seconds, got ${period}`);
@@ -236,6 +240,12 @@ async function runStaged(layers: StagedLayer[], config: ImageConfig, log: Access
   } finally {
     log.disarm();
   }
+}
+
+async function readEnvFile(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch((e: unknown) => {
+    throw invalidArgument(`cannot read --env-file ${path}: ${(e as Error).message}`, e);
+  });
 }
 
 /** Containers and staging areas left by a killed optimize (or run). */
