@@ -4,7 +4,6 @@
 // our stdout (on stderr with --json, so that stdout stays JSON).
 import { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
-import { optimizeImage } from '../../image/optimize.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printJson, printLine } from '../cli-io.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
@@ -76,6 +75,7 @@ export function optimizeCommand(ctx: CliContext): Command {
   return cmd.action((src: string, dst: string, flags: OptimizeFlags, self: Command) =>
     ctx.run(self, 'optimize', src, async () => {
       const out = flags.json ? ctx.io.stderr : ctx.io.stdout;
+      const { optimizeImage } = await import('../../image/optimize.js');
       const result = await optimizeImage(src, dst, {
         root: ctx.globals(self).root,
         registry: registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.debugLog(self)),
