@@ -93,7 +93,7 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l cwd 
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l user -d 'user and group, names or ids (default: the image User)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l mount -d 'mount, e.g. type=bind,source=/s,destination=/d,options=ro:rbind (repeatable)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l net-host -d 'share the host network'
-complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -s t -d 'allocate a terminal (needs -i)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l terminal -s t -d 'allocate a terminal (needs -i)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -s i -d 'attach stdin'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l period -d 'longest workload run'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l wait-on-line -d 'end the workload once a stdout line contains this text'

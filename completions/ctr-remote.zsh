@@ -21,7 +21,7 @@ _ctr_remote() {
     ('/image/import') cmds=(); opts=('--base-name' '--json' '--help' '-h') ;;
     ('/image/convert') cmds=(); opts=('--estargz' '--zstdchunked' '--uncompress' '--oci' '--estargz-compression-level' '--estargz-chunk-size' '--estargz-min-chunk-size' '--estargz-record-in' '--zstdchunked-compression-level' '--reuse' '--platform' '--all-platforms' '--plain-http' '--skip-verify' '-k' '--user' '-u' '--tlscacert' '--json' '--help' '-h') ;;
     ('/image/get-toc-digest') cmds=(); opts=('--dump-toc' '--zstdchunked' '--json' '--help' '-h') ;;
-    ('/image/optimize') cmds=(); opts=('--oci' '--entrypoint' '--args' '--env' '--env-file' '--cwd' '--user' '--mount' '--net-host' '-t' '-i' '--period' '--wait-on-line' '--record-out' '--no-optimize' '--reuse' '--estargz-compression-level' '--estargz-chunk-size' '--zstdchunked' '--platform' '--all-platforms' '--plain-http' '--skip-verify' '-k' '--tlscacert' '--json' '--help' '-h') ;;
+    ('/image/optimize') cmds=(); opts=('--oci' '--entrypoint' '--args' '--env' '--env-file' '--cwd' '--user' '--mount' '--net-host' '--terminal' '-t' '-i' '--period' '--wait-on-line' '--record-out' '--no-optimize' '--reuse' '--estargz-compression-level' '--estargz-chunk-size' '--zstdchunked' '--platform' '--all-platforms' '--plain-http' '--skip-verify' '-k' '--tlscacert' '--json' '--help' '-h') ;;
     ('/image/rpull') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--tlscacert' '--platform' '--skip-content-verify' '--json' '--help' '-h') ;;
     ('/image/mount') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--tlscacert' '--platform' '--no-background-fetch' '--cache-max-bytes' '--skip-content-verify' '--json' '--help' '-h') ;;
     ('/image/unmount') cmds=(); opts=('--help' '-h') ;;

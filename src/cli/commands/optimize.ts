@@ -19,7 +19,7 @@ interface OptimizeFlags {
   user?: string;
   mount?: string[];
   netHost?: boolean;
-  t?: boolean;
+  terminal?: boolean;
   i?: boolean;
   period: string;
   waitOnLine?: string;
@@ -54,7 +54,7 @@ export function optimizeCommand(ctx: CliContext): Command {
     .option('--user <user[:group]>', 'user and group, names or ids (default: the image User)')
     .option('--mount <spec>', 'mount, e.g. type=bind,source=/s,destination=/d,options=ro:rbind (repeatable)', collect)
     .option('--net-host', 'share the host network')
-    .option('-t', 'allocate a terminal (needs -i)')
+    .option('-t, --terminal', 'allocate a terminal (needs -i)')
     .option('-i', 'attach stdin')
     .option('--period <seconds>', 'longest workload run', '10')
     .option('--wait-on-line <text>', 'end the workload once a stdout line contains this text')
@@ -88,7 +88,7 @@ export function optimizeCommand(ctx: CliContext): Command {
         ...(flags.user ? { user: flags.user } : {}),
         mounts: flags.mount ?? [],
         netHost: flags.netHost === true,
-        tty: flags.t === true,
+        tty: flags.terminal === true,
         stdin: flags.i === true,
         period: numberFlag(flags.period, '--period', 0.001, 86_400),
         ...(flags.waitOnLine !== undefined ? { waitOnLine: flags.waitOnLine } : {}),
