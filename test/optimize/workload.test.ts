@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -104,6 +104,22 @@ describe('image optimize workloads', { skip }, () => {
     };
     assert.deepEqual(await firstNames('amd64'), ['srv', 'srv/x.txt', '.prefetch.landmark']);
     assert.equal((await firstNames('arm64'))[0], '.no.prefetch.landmark');
+  });
+
+  test('--env, --env-file, --cwd, --user and --mount reach the workload', async () => {
+    const host = join(tmp, 'host-dir');
+    await mkdir(host, { recursive: true });
+    await writeFile(join(host, 'in.txt'), 'from host\n');
+    const envFile = join(tmp, 'vars.env');
+    await writeFile(envFile, 'FROM_FILE=f\n');
+    const script = 'echo "$FROM_FLAG $FROM_FILE"; pwd; id -u; cat /host/in.txt';
+    const r = await ctr([
+      'image', 'optimize', '--oci', '--env', 'FROM_FLAG=x', '--env-file', envFile, '--cwd', '/srv', '--user', '1234:1234',
+      '--mount', `type=bind,source=${host},destination=/host,options=ro:rbind`, '--args', JSON.stringify(['/bin/sh', '-c', script]),
+      `oci:${bare}:bare`, `oci:${join(tmp, 'flags')}:o`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^x f\n\/srv\n1234\nfrom host\nsha256:/);
   });
 
   test('--period ends a workload that does not exit; --wait-on-line ends it at the line', async () => {
