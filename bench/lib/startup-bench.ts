@@ -3,7 +3,7 @@
 // every image × mode (modes interleaved per sample so drifting load hits all alike), plus the peers:
 // skopeo's full pull of the same legacy image through the same proxy, and bench/convert.ts (ours vs the
 // reference ctr-remote convert). bench/startup.ts is the command line; startup-report.ts writes the files.
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startFaultProxy } from '../../test/fixtures/fault-proxy.js';
@@ -78,7 +78,7 @@ export interface TargetCheck {
 
 export interface StartupResults {
   date: string;
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string; root: boolean };
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string; root: boolean; /** 1/5/15-minute load average at the end (other work on the machine). */ loadAvg: number[] };
   link: { rttMs: number; mbps: number };
   options: Omit<StartupOptions, 'log' | 'signal' | 'cacheDir'>;
   images: ImageSetup[];
@@ -218,6 +218,7 @@ function machine(): StartupResults['machine'] {
     kernel: release(),
     node: process.version,
     root: process.getuid?.() === 0,
+    loadAvg: loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
 

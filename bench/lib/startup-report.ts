@@ -51,7 +51,7 @@ function markdownOf(r: StartupResults, command: string, notes: string | undefine
   const lines = [
     '# Startup benchmark: legacy vs estargz-noopt vs estargz (HelloBench-style)',
     '',
-    `Measured ${r.date.replace('T', ' ').slice(0, 16)} UTC by \`${command}\` on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}.`,
+    `Measured ${r.date.replace('T', ' ').slice(0, 16)} UTC by \`${command}\` on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}; load average at the end ${m.loadAvg.join(' ')} (other jobs share the machine: read ratios, not absolute times).`,
     `Network: the CLI talks to a local registry (Debian's docker-registry 2.8) through a shaping proxy (test/fixtures/fault-proxy.ts): ${r.link.rttMs} ms added before each request, one shared ${r.link.mbps || 'unlimited'} Mbit/s link for all response bodies. ${r.options.samples} cold samples per image × mode, modes interleaved.`,
     '',
     '![startup chart](startup.svg)',
