@@ -50,14 +50,18 @@ export async function mountOverlayReadOnly(m: OverlayMount): Promise<void> {
 
 /** Unmount everything at or below `dir` (newest mount first); lazily detaches what stays busy. */
 export async function unmountUnder(dir: string, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw new CtrError('Aborted', `unmount ${dir}: aborted`);
   for (const point of await mountsUnder(dir, signal)) await unmount(point, signal);
 }
 
 /** Unmount one mount point; falls back to a lazy detach when it is busy. */
 export async function unmount(target: string, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw new CtrError('Aborted', `unmount ${target}: aborted`);
   const r = await execa('umount', [target], { reject: false, cancelSignal: signal, stdin: 'ignore' });
   if (r.exitCode === 0) return;
+  throwIfCanceled(r, `unmount ${target}`);
   const lazy = await execa('umount', ['-l', target], { reject: false, cancelSignal: signal, stdin: 'ignore' });
+  throwIfCanceled(lazy, `unmount ${target}`);
   if (lazy.exitCode !== 0) throw new CtrError('Internal', `unmount ${target}: ${oneLine(String(r.stderr))}`);
 }
 
@@ -76,8 +80,15 @@ async function mountLayers(m: OverlayMount, extra: string[]): Promise<void> {
 }
 
 async function run(cmd: string, args: string[], target: string, signal?: AbortSignal, cwd?: string): Promise<void> {
+  if (signal?.aborted) throw new CtrError('Aborted', `mount ${target}: aborted`);
   const r = await execa(cmd, args, { reject: false, cancelSignal: signal, stdin: 'ignore', ...(cwd ? { cwd } : {}) });
+  throwIfCanceled(r, `mount ${target}`);
   if (r.exitCode !== 0) throw new CtrError('Internal', `mount ${target}: ${oneLine(String(r.stderr)) || `exit ${r.exitCode}`}`);
+}
+
+/** execa 9 takes the abort signal as `cancelSignal` and, with `reject: false`, reports a cancel as `isCanceled`. */
+function throwIfCanceled(r: { isCanceled: boolean }, what: string): void {
+  if (r.isCanceled) throw new CtrError('Aborted', `${what}: aborted`);
 }
 
 /** overlayfs splits options on ',' and lowerdirs on ':'; a backslash escapes both. */

@@ -81,6 +81,26 @@ describe('overlay rootfs', { skip }, () => {
   });
 });
 
+describe('aborting mount and unmount', { skip }, () => {
+  test('an aborted signal stops mount and unmount with an Aborted error, leaving the mounts as they were', async () => {
+    const layers = await makeLayers(join(tmp, 'abort'), 2);
+    const c = join(tmp, 'c-abort');
+    const aborted = AbortSignal.abort();
+    const m = { lowerdirs: layers, upperdir: join(c, 'upper'), workdir: join(c, 'work'), target: join(c, 'rootfs'), linkDir: c };
+    await assert.rejects(mountOverlay({ ...m, signal: aborted }), (e) => isCtrError(e, 'Aborted') && e.message.includes(m.target));
+    await assert.rejects(mountOverlayReadOnly({ ...m, signal: aborted }), (e) => isCtrError(e, 'Aborted'));
+    await assert.rejects(mountOverlayReadOnly({ ...m, lowerdirs: [layers[0] ?? ''], signal: aborted }), (e) => isCtrError(e, 'Aborted'));
+    assert.deepEqual(await mountsUnder(c), []);
+    const live = new AbortController();
+    await mountOverlay({ ...m, signal: live.signal });
+    assert.equal(await readFile(join(m.target, 'shared'), 'utf8'), '1');
+    await assert.rejects(unmountUnder(c, aborted), (e) => isCtrError(e, 'Aborted'));
+    assert.deepEqual(await mountsUnder(c), [m.target], 'still mounted after the aborted unmount');
+    await unmountUnder(c, live.signal);
+    assert.deepEqual(await mountsUnder(c), []);
+  });
+});
+
 describe('paths inside a container root', () => {
   test('absolute and .. symlinks resolve inside the root, never to the host', async () => {
     const root = join(tmp, 'scoped');
