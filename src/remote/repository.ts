@@ -2,7 +2,7 @@
 // dropped connection), Range and multi-range reads for lazy mounts, and pushes (HEAD skip, cross-repo mount,
 // monolithic or chunked upload, manifest PUT). https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 import { createHash } from 'node:crypto';
-import { CtrError, digestMismatch, limitExceeded, unavailable, unsupported } from '../errors.js';
+import { CtrError, digestMismatch, limitExceeded, unavailable } from '../errors.js';
 import { isDigest, sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
@@ -11,6 +11,7 @@ import {
   type ByteRange, type RangePart,
 } from './byte-ranges.js';
 import type { RegistryClient } from './client.js';
+import { rangesFromFullBody } from './full-body-ranges.js';
 import { discardBody, headerValue, isNetworkError, type HttpResponse } from './transport.js';
 
 /** Largest manifest or index accepted (containerd uses the same limit). */
@@ -187,7 +188,10 @@ export class Repository {
     return size;
   }
 
-  /** Read `length` bytes at `offset` with one Range request; the registry must answer 206. */
+  /**
+   * Read `length` bytes at `offset` with one Range request. A 200 answer (Range ignored) is streamed and
+   * only the wanted bytes are kept (full-body-ranges.ts).
+   */
   async blobRange(digest: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     if (length <= 0) return Buffer.alloc(0);
     const what = `read blob ${this.ref(digest)} bytes ${offset}-${offset + length - 1}`;
@@ -195,8 +199,9 @@ export class Repository {
       method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader([{ offset, length }]) }, ...opt(signal),
     });
     if (res.statusCode === 200) {
-      discardBody(res);
-      throw unsupported(`${what}: registry ignored the Range header (answered 200)`);
+      this.client.transport.log(`${what}: registry ignored the Range header (200); streaming to the range`);
+      const [data] = await rangesFromFullBody(res, [{ offset, length }], what);
+      return data!;
     }
     if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
     const cr = parseContentRange(headerValue(res.headers, 'content-range'));
@@ -207,7 +212,7 @@ export class Repository {
 
   /**
    * Read several ranges with one multi-range request (multipart/byteranges). Falls back to one covering
-   * range when the registry refuses multi-range (400/416), and slices a 200 full body.
+   * range when the registry refuses multi-range (400/416); a 200 full body is streamed, keeping only the ranges.
    */
   async blobRanges(digest: string, ranges: readonly ByteRange[], signal?: AbortSignal): Promise<Buffer[]> {
     const wanted = ranges.filter((r) => r.length > 0);
@@ -224,17 +229,15 @@ export class Repository {
       this.client.transport.log(`${what}: multi-range refused (HTTP ${res.statusCode}), using one covering range`);
       return fill(ranges, await this.coveringRange(digest, wanted, signal));
     }
-    if (res.statusCode !== 200 && res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
+    if (res.statusCode === 200) return fill(ranges, await rangesFromFullBody(res, wanted, what));
+    if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
     const body = Buffer.from(await res.body.arrayBuffer());
     let parts: RangePart[];
-    if (res.statusCode === 200) parts = [{ offset: 0, data: body }];
-    else {
-      const boundary = multipartBoundary(headerValue(res.headers, 'content-type'));
-      const cr = parseContentRange(headerValue(res.headers, 'content-range'));
-      if (boundary) parts = parseMultipartByteRanges(body, boundary);
-      else if (cr) parts = [{ offset: cr.start, data: body }];
-      else throw unavailable(`${what}: 206 without Content-Range or multipart body`);
-    }
+    const boundary = multipartBoundary(headerValue(res.headers, 'content-type'));
+    const cr = parseContentRange(headerValue(res.headers, 'content-range'));
+    if (boundary) parts = parseMultipartByteRanges(body, boundary);
+    else if (cr) parts = [{ offset: cr.start, data: body }];
+    else throw unavailable(`${what}: 206 without Content-Range or multipart body`);
     return fill(ranges, sliceRanges(parts, wanted));
   }
 

@@ -116,12 +116,35 @@ describe('registry faults', () => {
     assert.ok(r.hits >= 3);
   });
 
-  test('Range ignored (200 full body): blobRanges slices it, blobRange refuses it', async () => {
+  test('Range ignored (200 full body): blobRanges and blobRange stream it and keep only the wanted bytes', async () => {
     proxy.addRule({ ignoreRange: true });
     const repo = ep().repository;
     const got = await repo.blobRanges(big.desc.digest, [{ offset: 1, length: 2 }, { offset: 999_990, length: 10 }]);
     assert.ok(got[0]!.equals(big.data.subarray(1, 3)) && got[1]!.equals(big.data.subarray(999_990)));
-    await assert.rejects(repo.blobRange(big.desc.digest, 0, 10), (e: unknown) => isCtrError(e, 'Unsupported') && /ignored the Range/.test(e.message));
+    assert.ok((await repo.blobRange(big.desc.digest, 0, 10)).equals(big.data.subarray(0, 10)));
+    assert.ok((await repo.blobRange(big.desc.digest, 999_000, 1000)).equals(big.data.subarray(999_000)));
+    const overlapping = await repo.blobRanges(big.desc.digest, [{ offset: 400_000, length: 5000 }, { offset: 402_000, length: 10 }, { offset: 0, length: 0 }]);
+    assert.ok(overlapping[0]!.equals(big.data.subarray(400_000, 405_000)) && overlapping[1]!.equals(big.data.subarray(402_000, 402_010)));
+    assert.equal(overlapping[2]!.length, 0);
+    assert.ok(proxy.stats.requests.every((q) => q.status === 200), 'every answer was a full body');
+  });
+
+  test('Range ignored on a 48 MiB blob: reads near its start abandon the rest of the body', async () => {
+    const huge = randomBlob(48 << 20);
+    await ep().put(huge.desc, streamOf(huge.data));
+    proxy.stats.reset();
+    proxy.addRule({ ignoreRange: true });
+    const repo = ep().repository;
+    const before = process.memoryUsage().arrayBuffers;
+    const one = await repo.blobRange(huge.desc.digest, 4096, 65536);
+    const many = await repo.blobRanges(huge.desc.digest, [{ offset: 10, length: 100 }, { offset: 100_000, length: 4096 }]);
+    assert.ok(one.equals(huge.data.subarray(4096, 4096 + 65536)));
+    assert.ok(many[0]!.equals(huge.data.subarray(10, 110)) && many[1]!.equals(huge.data.subarray(100_000, 104_096)));
+    assert.deepEqual(proxy.stats.requests.map((q) => q.status), [200, 200]);
+    const growth = process.memoryUsage().arrayBuffers - before;
+    assert.ok(growth < 24 << 20, `buffers grew by ${growth} bytes reading two small ranges`);
+    const sent = proxy.stats.totalBytes;
+    assert.ok(sent < huge.data.length / 4, `the proxy sent ${sent} bytes for two reads; the bodies were not abandoned`);
   });
 
   test('HEAD refused → size from Content-Range of a bytes=0-1 GET', async () => {
