@@ -22,6 +22,12 @@ export interface LayerDirs {
   lowerdirs: string[];
   /** Take the layers down (after the overlay above them is gone). */
   release?: () => Promise<void>;
+  /**
+   * Read a file of the merged image (for /etc/passwd and /etc/group) without going through the rootfs.
+   * Default: read it through the overlay. optimize's recorder reports each file once, so reading through
+   * the rootfs before the workload starts would hide the workload's own read.
+   */
+  readImageFile?: (path: string) => Promise<string | undefined>;
 }
 
 /** What to run and how. */
@@ -58,9 +64,16 @@ export interface ContainerOptions {
   tty?: boolean;
   /** Attach our stdin (-i). Default false (the container reads /dev/null). */
   stdin?: boolean;
-  /** Where the container's output goes. Default: inherited. */
+  /** Where the container's output goes (a stream target gets it as it arrives). Default: inherited. */
   stdout?: StdioTarget;
   stderr?: StdioTarget;
+  /** Called with each stdout line as it arrives (see RuncRunOptions.onStdoutLine). */
+  onStdoutLine?: (line: string) => void;
+  /**
+   * Default true: while the container runs, our signals are forwarded to it (`run`). False: they stay
+   * ours and the caller stops the container through `signal` (optimize).
+   */
+  forwardSignals?: boolean;
   /** Remove the container directory (upper dir included) when it exits (--rm). Default false: it is kept, stopped. */
   remove?: boolean;
   /** runc binary. Default `runc`. */
@@ -98,6 +111,8 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
       stdin: o.stdin || o.tty ? 'inherit' : 'ignore',
       stdout: o.stdout,
       stderr: o.stderr,
+      onStdoutLine: o.onStdoutLine,
+      forwardSignals: o.forwardSignals,
       runc: o.runc,
       signal: o.killOnAbort === false ? undefined : o.signal,
       onSpawn: (pid) => {
@@ -132,10 +147,8 @@ async function prepare(o: ContainerOptions, paths: ContainerPaths, layers: Layer
   const signal = o.signal;
   await checkBindSources(o.mounts ?? []);
   await mountOverlay({ lowerdirs, upperdir: paths.upper, workdir: paths.work, target: paths.rootfs, linkDir: paths.dir, signal });
-  const user = resolveUser(o.user ?? o.image?.User ?? '', {
-    passwd: await readFileInRoot(paths.rootfs, '/etc/passwd', { signal }),
-    group: await readFileInRoot(paths.rootfs, '/etc/group', { signal }),
-  });
+  const read = layers.readImageFile ?? ((path: string) => readFileInRoot(paths.rootfs, path, { signal }));
+  const user = resolveUser(o.user ?? o.image?.User ?? '', { passwd: await read('/etc/passwd'), group: await read('/etc/group') });
   await mkdir(paths.bundle, { recursive: true });
   const hostname = o.id.slice(0, 63);
   const etc = await writeEtcFiles(paths.bundle, { hostname, netHost: o.netHost, signal });

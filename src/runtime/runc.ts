@@ -5,9 +5,10 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { execa, type StdinOption, type StdoutStderrOption } from 'execa';
 import { CtrError, notFound, unavailable } from '../errors.js';
+import { outputTap } from './output-tap.js';
 
-/** Where the container's stdio goes: inherited from us (default), ignored, or captured ('pipe'). */
-export type StdioTarget = 'inherit' | 'ignore' | 'pipe';
+/** Where the container's stdio goes: inherited from us (default), ignored, captured whole ('pipe'), or copied to a stream as it arrives. */
+export type StdioTarget = 'inherit' | 'ignore' | 'pipe' | NodeJS.WritableStream;
 
 /** Options of runcRun. */
 export interface RuncRunOptions {
@@ -21,6 +22,17 @@ export interface RuncRunOptions {
   stdin?: StdioTarget;
   stdout?: StdioTarget;
   stderr?: StdioTarget;
+  /**
+   * Called with each stdout line (without its newline) as it arrives, and with an unterminated last line
+   * when the output ends. Stdout still goes to its target ('inherit' copies it to our stdout).
+   */
+  onStdoutLine?: (line: string) => void;
+  /**
+   * Default true: signals sent to us are the container's while it runs (see runcRun). False: they stay
+   * ours, runc gets its own process group unless it shares our terminal, and the caller stops the
+   * container through `signal`.
+   */
+  forwardSignals?: boolean;
   /** runc binary. Default `runc` from PATH. */
   runc?: string;
   /** Aborting kills the container (SIGKILL through runc). */
@@ -51,30 +63,39 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   await rm(log, { force: true });
   const stdin = o.stdin ?? 'ignore';
   const sharesTty = o.tty === true || (stdin === 'inherit' && process.stdin.isTTY === true);
+  const taps = { stdout: outputTap(o.stdout ?? 'inherit', process.stdout, o.onStdoutLine), stderr: outputTap(o.stderr ?? 'inherit', process.stderr) };
+  const tapped = taps.stdout !== undefined || taps.stderr !== undefined;
   const child = execa(o.runc ?? 'runc', ['--root', o.stateDir, '--log', log, '--log-format', 'json', 'run', '--bundle', o.bundle, o.id], {
     stdin: stdioOption(stdin),
-    stdout: stdioOption(o.stdout ?? 'inherit'),
-    stderr: stdioOption(o.stderr ?? 'inherit'),
+    stdout: taps.stdout ? 'pipe' : stdioOption(o.stdout ?? 'inherit'),
+    stderr: taps.stderr ? 'pipe' : stdioOption(o.stderr ?? 'inherit'),
     reject: false,
     detached: !sharesTty,
     encoding: 'utf8',
     stripFinalNewline: false,
+    ...(tapped ? { buffer: false } : {}),
   });
   if (child.pid !== undefined) o.onSpawn?.(child.pid);
-  const forwarded = sharesTty ? FORWARDED.filter((s) => s !== 'SIGINT' && s !== 'SIGQUIT') : FORWARDED;
+  const tapsDone = Promise.all([taps.stdout?.attach(child.stdout), taps.stderr?.attach(child.stderr)]);
+  const forwarding = o.forwardSignals !== false;
+  const forwarded = !forwarding ? [] : sharesTty ? FORWARDED.filter((s) => s !== 'SIGINT' && s !== 'SIGQUIT') : FORWARDED;
   const relay = (sig: NodeJS.Signals): void => void child.kill(sig);
   const keyboard = (): void => {};
-  const restore = detachListeners(FORWARDED);
+  const restore = forwarding ? detachListeners(FORWARDED) : () => {};
   for (const sig of forwarded) process.on(sig, relay);
-  if (sharesTty) for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, keyboard);
+  if (sharesTty && forwarding) for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, keyboard);
   const onAbort = (): void => void runcKill(o.stateDir, o.id, 'KILL', o.runc).catch(() => child.kill('SIGKILL'));
   o.signal?.addEventListener('abort', onAbort, { once: true });
+  if (o.signal?.aborted) onAbort();
   try {
     const r = await child;
+    await tapsDone;
     if (r.exitCode === undefined && r.signal === undefined) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${r.shortMessage}`);
     const exitCode = r.exitCode ?? 128 + signalNumber(r.signal);
     if (exitCode !== 0) await throwRuncError(log);
-    return { exitCode, ...capture('stdout', r.stdout, o.stdout), ...capture('stderr', r.stderr, o.stderr) };
+    const out = taps.stdout?.captured() ?? r.stdout;
+    const err = taps.stderr?.captured() ?? r.stderr;
+    return { exitCode, ...capture('stdout', out, o.stdout), ...capture('stderr', err, o.stderr) };
   } finally {
     for (const sig of forwarded) process.off(sig, relay);
     for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.off(sig, keyboard);
@@ -143,7 +164,7 @@ async function throwRuncError(log: string): Promise<void> {
   throw new CtrError('Internal', `runc: ${clean}`);
 }
 
-/** execa's option types reject a union of literals; hand it one literal at a time. */
+/** execa's option types reject a union of literals; hand it one literal at a time (a stream target is tapped, see outputTap). */
 function stdioOption(t: StdioTarget): StdinOption & StdoutStderrOption {
   if (t === 'inherit') return 'inherit';
   return t === 'ignore' ? 'ignore' : 'pipe';

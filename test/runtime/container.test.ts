@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
 import { isCtrError } from '../../src/errors.js';
 import { cleanupStaleContainers } from '../../src/runtime/cleanup.js';
@@ -54,6 +55,40 @@ describe('runInContainer with runc', { skip }, () => {
     const started = run({ id: 'aborted', args: ['sleep', '1000'], signal: ac.signal, onSpawn: () => setTimeout(() => ac.abort(), 500) });
     assert.equal((await started).exitCode, 137);
     assert.deepEqual(await readdir(join(root, 'containers')), []);
+  });
+
+  test('streams output line by line to stream targets; a line can stop the container; our signals stay ours', async () => {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const shown = { out: '', err: '' };
+    out.on('data', (b) => (shown.out += String(b)));
+    err.on('data', (b) => (shown.err += String(b)));
+    const lines: string[] = [];
+    const stop = new AbortController();
+    const sigterm = process.listenerCount('SIGTERM');
+    let during = -1;
+    const script = 'echo one; printf "t\\303\\251"; echo "te two"; echo oops >&2; sleep 100';
+    const r = await run({
+      args: ['sh', '-c', script], stdout: out, stderr: err, forwardSignals: false, signal: stop.signal,
+      onSpawn: () => (during = process.listenerCount('SIGTERM')),
+      onStdoutLine: (line) => {
+        lines.push(line);
+        if (line.includes('two')) stop.abort();
+      },
+    });
+    assert.equal(r.exitCode, 137, 'killed at the line, not after the sleep');
+    assert.deepEqual(lines, ['one', 't\u00e9te two']);
+    assert.equal(shown.out, 'one\nt\u00e9te two\n');
+    assert.equal(shown.err, 'oops\n');
+    assert.equal(r.stdout, undefined, 'a stream target is not captured');
+    assert.equal(during, sigterm, 'our SIGTERM listeners stay attached with forwardSignals: false');
+  });
+
+  test('captured output with a line callback: every line, the unterminated last one too', async () => {
+    const lines: string[] = [];
+    const r = await run({ args: ['sh', '-c', 'echo a; echo b; printf c'], onStdoutLine: (l) => lines.push(l) });
+    assert.deepEqual(r, { exitCode: 0, stdout: 'a\nb\nc', stderr: '' });
+    assert.deepEqual(lines, ['a', 'b', 'c']);
   });
 
   test('layers are stacked topmost first', async () => {
