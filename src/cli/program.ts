@@ -22,6 +22,7 @@ import { optimizeCommand } from './commands/optimize.js';
 /** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('ctr-remote')
+    .enablePositionalOptions()
     .description('standalone eStargz image tool: pull, push, convert and lazily run OCI images')
     .version(pkg.version, '-v, --version', 'print the version')
     .option('--root <dir>', 'state directory (default: /var/lib/ctr-remote as root, else $XDG_DATA_HOME/ctr-remote)')
@@ -34,7 +35,24 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(runCommand(ctx));
   program.addCommand(completionCommand(ctx, () => program));
   configureAll(program, ctx);
+  for (const sub of program.commands) addGlobalOptions(sub, program);
   return program;
+}
+
+/**
+ * `run` stops parsing at its first positional argument (the container's `CMD ARGS...` keep their
+ * options, as with `ctr run`), which commander allows only when the program takes its own options
+ * positionally (before the subcommand). So that `image pull --debug x` keeps working, every subcommand
+ * also takes the program's options, hidden from its help; CliContext.globals merges them.
+ */
+function addGlobalOptions(cmd: Command, program: Command): void {
+  const taken = new Set(cmd.options.flatMap((o) => [o.short, o.long]).filter((f) => f !== undefined));
+  for (const o of program.options) {
+    if (o.long === '--version' || [o.short, o.long].some((f) => f !== undefined && taken.has(f))) continue;
+    cmd.addOption(new Option(o.flags, o.description).hideHelp());
+  }
+  if (cmd.commands.length > 0) cmd.enablePositionalOptions(); // a group leaves options after the subcommand to it
+  for (const sub of cmd.commands) addGlobalOptions(sub, program);
 }
 
 /** Apply output and exit handling to every command (addCommand does not inherit settings). */

@@ -50,6 +50,26 @@ describe('usage and errors', () => {
     assert.match(dbg.stderr, /code NotFound/);
   });
 
+  test('the global options also work after the subcommand (run stops at its REF, so the program parses positionally)', async () => {
+    const missing = `image docker.io/library/nope:1 not found in ${join(root(), 'store')}`;
+    for (const args of [
+      ['image', 'tag', 'nope:1', 'other:1', '--debug', '--root', root()],
+      ['image', 'tag', '--root', root(), '--debug', 'nope:1', 'other:1'],
+      ['image', '--root', root(), '--debug', 'tag', 'nope:1', 'other:1'],
+      ['i', 'rm', '--root', root(), '-n', 'default', 'nope:1'],
+    ]) {
+      const r = await cli(args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.ok(r.stderr.includes(args[1] === 'rm' ? 'no such image' : missing), `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(/\n {4}at /.test(r.stderr), args.includes('--debug'), `${args.join(' ')}: stack trace only with --debug`);
+    }
+    const help = await cli(['image', 'pull', '--help']);
+    assert.ok(!help.stdout.includes('--root'), 'the copies stay out of the subcommand help');
+    const unknown = await cli(['run', '--bogus', 'img', 'id']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown option '--bogus'/);
+  });
+
   test('--help and --version exit 0', async () => {
     const help = await cli(['image', 'pull', '--help']);
     assert.equal(help.code, 0);

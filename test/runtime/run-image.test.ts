@@ -51,6 +51,16 @@ describe('run a fully pulled image', { skip }, () => {
     assert.equal(snaps.filter((s) => s.startsWith('sha256-')).length, 2);
   });
 
+  test('options after REF belong to the container command (as with ctr run); run and global options go before it', async () => {
+    const r = await ctr(['run', '--rm', FULL, 'opts1', 'sh', '-c', 'echo "$@"', 'sh', '-t', '--rm', '-i', '--debug', '--root', '/x', '--help']).done;
+    assert.deepEqual([r.code, r.stdout], [0, '-t --rm -i --debug --root /x --help\n'], r.stderr);
+    const ls = await ctr(['run', '--rm', FULL, 'opts2', 'ls', '-a', '-d', '/']).done;
+    assert.deepEqual([ls.code, ls.stdout], [0, '/\n'], ls.stderr);
+    const before = await startCli(['run', '--root', root, '--rm', '--debug', FULL, 'opts3', 'true']).done;
+    assert.equal(before.code, 0, before.stderr);
+    await nothingLeft();
+  });
+
   test('env, env-file, cwd, user from the image passwd and a bind mount reach the process', async () => {
     const host = join(tmp, 'host-dir');
     await mkdir(host, { recursive: true });

@@ -1,9 +1,8 @@
 // `ctr-remote run [flags] REF ID [CMD ARGS...]`: run a container from a stored image in the foreground
 // (root). Flags follow `ctr run`; CMD ARGS replace the image's Entrypoint and Cmd, as there. The
 // container's exit code becomes ours; SIGINT/SIGTERM are forwarded to it.
-// Options in CMD ARGS that `run` does not know (`sh -c ...`) are kept in place; the ones it (or the
-// top-level command) knows, such as `-t` or `-a`, are taken as its own unless `--` comes first:
-// commander stops at the first argument only when the whole program uses positional options.
+// Parsing stops at REF, as `ctr run`'s does: options after it belong to the container (`run img id ls -t`
+// passes -t to ls); run's own (and the global) options go before REF.
 import { Command, Option } from 'commander';
 import { invalidArgument } from '../../errors.js';
 import { parsePlatform } from '../../image/platform.js';
@@ -20,7 +19,7 @@ export function runCommand(ctx: CliContext): Command {
     .argument('<ref>', 'image reference in the store (pull or rpull it first)')
     .argument('<id>', 'container ID')
     .argument('[args...]', 'command and arguments; replace the image Entrypoint and Cmd')
-    .allowUnknownOption()
+    .passThroughOptions()
     .option('--rm', 'remove the container (and its writes) when it exits')
     .option('-t, --tty', 'allocate a terminal (stdin must be a tty)')
     .option('-i, --interactive', 'attach stdin')
