@@ -28,6 +28,12 @@ export interface ConvertImageOptions {
   minChunkSize?: number;
   /** Files to put first in every layer (from --estargz-record-in). */
   prioritizedFiles?: readonly string[];
+  /**
+   * Per-layer priorities, in place of `prioritizedFiles` (optimize): called for each layer of each
+   * converted manifest with the manifest digest and the layer index (0 = base). See LayerPriority.
+   * Default: `prioritizedFiles` for every layer.
+   */
+  layerPriorities?: (manifestDigest: string, layerIndex: number) => LayerPriority;
   /** Keep layers that already are valid eStargz and hold no prioritized file (default false). */
   reuse?: boolean;
   /** Platform to pick from an index (default: this host). */
@@ -44,6 +50,13 @@ export interface ConvertImageOptions {
   onLayer?: (info: ConvertedLayerInfo) => void;
   signal?: AbortSignal;
 }
+
+/**
+ * One layer's priorities: the files to put first (`.prefetch.landmark` after them); `undefined` or empty
+ * for none (`.no.prefetch.landmark` first); or 'reuse': keep the layer as it is when it already is valid
+ * eStargz, as `reuse` does, else convert it without priorities.
+ */
+export type LayerPriority = readonly string[] | undefined | 'reuse';
 
 /** What happened to one layer. */
 export interface ConvertedLayerInfo {
@@ -128,7 +141,8 @@ class Converter {
     }
     const layers: Descriptor[] = [];
     for (const [i, layer] of manifest.layers.entries()) {
-      const info = await this.layer(layer, diffIds[i] as string, useOci);
+      const priority = this.opts.layerPriorities ? this.opts.layerPriorities(desc.digest, i) : this.opts.prioritizedFiles;
+      const info = await this.layer(layer, diffIds[i] as string, useOci, priority);
       layers.push(info.to);
       diffIds[i] = info.diffId;
     }
@@ -146,15 +160,16 @@ class Converter {
     return this.putJson(mediaType, json);
   }
 
-  private async layer(from: Descriptor, diffId: string, oci: boolean): Promise<ConvertedLayerInfo> {
+  private async layer(from: Descriptor, diffId: string, oci: boolean, priority: LayerPriority): Promise<ConvertedLayerInfo> {
     const { opts } = this;
     const tmpDir = opts.tmpDir ?? tmpdir();
     if (layerCompression(from.mediaType) === undefined) throw unsupported(`layer ${from.digest}: unsupported media type ${from.mediaType}`);
-    if (opts.reuse && (await canReuseLayer(this.src, from, opts.prioritizedFiles ?? [], tmpDir, opts.signal))) {
+    const files = priority === 'reuse' || priority === undefined ? [] : priority;
+    if ((opts.reuse || priority === 'reuse') && (await canReuseLayer(this.src, from, files, tmpDir, opts.signal))) {
       await this.copyBlob(from);
       return this.record({ from, to: from, diffId, reused: true });
     }
-    const out = await convertLayer(this.src, from, { format: opts.format, tmpDir, ...this.layerOptions() });
+    const out = await convertLayer(this.src, from, { format: opts.format, tmpDir, ...this.layerOptions(), ...(files.length ? { prioritizedFiles: files } : {}) });
     try {
       const to: Descriptor = { mediaType: this.layerMediaType(from, oci), digest: out.digest, size: out.size };
       const annotations = oci ? this.annotations(from, out.build, out.uncompressedSize) : undefined;
@@ -171,7 +186,6 @@ class Converter {
     return {
       ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
       ...(o.minChunkSize ? { minChunkSize: o.minChunkSize } : {}),
-      ...(o.prioritizedFiles ? { prioritizedFiles: o.prioritizedFiles } : {}),
       ...(this.pool ? { pool: this.pool } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     };

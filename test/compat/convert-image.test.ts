@@ -11,6 +11,9 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Descriptor, ImageConfig, Index, Manifest } from '../../src/oci/types.js';
+import { convertImage, type LayerPriority } from '../../src/image/convert.js';
+import { LayoutEndpoint } from '../../src/store/layout-endpoint.js';
+import { openLayout } from '../../src/store/oci-layout.js';
 import { buildImage, buildIndex, type BuiltImage } from '../fixtures/image-builder.js';
 import { cli } from '../cli/cli-harness.js';
 import { buildGoHarness, goVerify, tempDir } from '../estargz/helpers.js';
@@ -172,6 +175,30 @@ describe('convert options', () => {
     assert.ok(res.layers.every((l) => l.from === l.to));
     const plain = await run(['image', 'convert', '--estargz', '--oci', '--reuse', '--json', `oci:${src}:app:1`, `oci:${join(dir, 'reuse-c')}`]);
     assert.deepEqual((JSON.parse(plain.stdout) as typeof res).layers.map((l) => l.reused), [false, false, false]);
+  });
+
+  test('layerPriorities gives each layer its own files, none, or reuse (only for the manifest named)', async () => {
+    const first = join(dir, 'per-layer-a');
+    assert.equal((await run(['image', 'convert', '--estargz', '--oci', `oci:${src}:app:1`, `oci:${first}`])).code, 0);
+    const source = new LayoutEndpoint(await openLayout(first), 'latest');
+    const sourceDesc = await source.resolve();
+    const asked: [string, number][] = [];
+    const layerPriorities = (m: string, i: number): LayerPriority => {
+      asked.push([m, i]);
+      return m !== sourceDesc.digest ? ['bin/busybox'] : i === 0 ? 'reuse' : i === 1 ? ['etc/hello.txt'] : undefined;
+    };
+    const out = join(dir, 'per-layer-b');
+    const res = await convertImage(source, new LayoutEndpoint(await openLayout(out, { create: true }), 'latest'), {
+      format: 'estargz', oci: true, prioritizedFiles: ['bin/busybox'], layerPriorities,
+    });
+    assert.deepEqual(asked, [[sourceDesc.digest, 0], [sourceDesc.digest, 1], [sourceDesc.digest, 2]]);
+    assert.deepEqual(res.layers.map((l) => l.reused), [true, false, false]);
+    const { manifest } = await namedManifest(out, 'latest');
+    const orders = manifest.layers.map((l) => goVerify(go, blobPath(out, l.digest), l.annotations![TOC]!).order);
+    assert.equal(orders[0]![0], '.no.prefetch.landmark', 'the reused layer is the earlier conversion without priorities');
+    const prefetched = orders[1]!.slice(0, orders[1]!.indexOf('.prefetch.landmark'));
+    assert.ok(prefetched.includes('etc/hello.txt') && !prefetched.includes('usr/lib/big.bin'), prefetched.join(' '));
+    assert.equal(orders[2]![0], '.no.prefetch.landmark', 'undefined means no priorities, not prioritizedFiles');
   });
 
   test('--all-platforms converts every manifest of an index; --platform picks one', async () => {
