@@ -18,6 +18,11 @@ export interface GlobalOptions {
 export class CliContext {
   /** Process exit code the run ends with. */
   exitCode = 0;
+  /**
+   * Set by a command for which the abort that ended it was its normal end (`image mount` stopped by
+   * `image unmount`): the run exits with `exitCode` instead of 130.
+   */
+  abortWasNormalEnd = false;
 
   constructor(
     readonly io: CliIo,

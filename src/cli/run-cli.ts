@@ -1,5 +1,5 @@
 // One CLI invocation: parse argv through the commander tree, run the command, map the outcome to an
-// exit code (0 ok, 1 failure, 2 usage error, 130 interrupted).
+// exit code (0 ok, 1 failure, 2 usage error, 130 interrupted unless the command says that was its normal end).
 import { CommanderError } from 'commander';
 import { CliContext } from './cli-context.js';
 import type { CliIo } from './cli-io.js';
@@ -14,5 +14,5 @@ export async function runCli(argv: string[], io: CliIo, signal: AbortSignal = ne
     if (!(e instanceof CommanderError)) throw e;
     return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
   }
-  return signal.aborted ? 130 : ctx.exitCode;
+  return signal.aborted && !ctx.abortWasNormalEnd ? 130 : ctx.exitCode;
 }

@@ -85,7 +85,7 @@ describe('ctr-remote image rpull/mount/status/unmount', { skip }, () => {
     assert.match(st.stdout, /1\s+sha256:\w+\s+full\s+all/);
     const u = await cliProcess(['--root', root, 'image', 'unmount', mnt]);
     assert.equal(u.code, 0, u.stderr);
-    assert.equal(await m.exited, 130, `stopped by a signal, reported as interrupted: ${m.out()}`);
+    assert.equal(await m.exited, 0, `an unmount by the user is a normal end: ${m.out()}`);
     assert.equal(await isMounted(mnt), false);
   });
 
@@ -93,7 +93,7 @@ describe('ctr-remote image rpull/mount/status/unmount', { skip }, () => {
     const m = await startMount(['--root', root, 'image', 'mount', '--plain-http', ref, mnt]);
     m.child.kill('SIGINT');
     const code = await m.exited;
-    assert.ok(code === 0 || code === 130, `exit ${code}: ${m.out()}`);
+    assert.equal(code, 130, `interrupted: ${m.out()}`);
     assert.equal(await isMounted(mnt), false);
     const { stdout } = await run('cat', ['/proc/self/mountinfo']);
     assert.ok(!stdout.includes(join(root, 'mounts')), 'no layer mount left');

@@ -1,5 +1,6 @@
 // `ctr-remote image mount [flags] REF DIR`: the image as a read-only, lazily fetched tree at DIR. Stays in
-// the foreground; Ctrl-C (or `image unmount DIR`) unmounts.
+// the foreground; Ctrl-C (exit 130) or `image unmount DIR` (exit 0) unmounts. `image unmount` asks the
+// serving process with SIGTERM, so once mounted, SIGTERM is the user's unmount: a normal end.
 import { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
 import { mountImage } from '../../image/mount.js';
@@ -38,7 +39,13 @@ export function mountCommand(ctx: CliContext): Command {
         const lazy = mounted.layers.filter((l) => l.mode === 'lazy').length;
         printLine(ctx.io, `mounted ${mounted.image.name} at ${mounted.dir} (${lazy} of ${mounted.layers.length} layers lazy); Ctrl-C to unmount`);
       }
-      await mounted.closed;
+      const unmountRequested = (): void => void (ctx.abortWasNormalEnd = true);
+      process.once('SIGTERM', unmountRequested);
+      try {
+        await mounted.closed;
+      } finally {
+        process.off('SIGTERM', unmountRequested);
+      }
     }),
   );
 }
