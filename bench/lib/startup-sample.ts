@@ -50,6 +50,17 @@ export interface Sample {
   firstOutput: number;
   pullTraffic: Traffic;
   runTraffic: Traffic;
+  /** Requests the proxy served during create+run, for profiles (ms relative to the start of `run`). */
+  runTimeline: TimelineEntry[];
+}
+
+/** One proxied request: when it arrived and how long its response took, relative to a phase start. */
+export interface TimelineEntry {
+  atMs: number;
+  ms: number;
+  bytes: number;
+  /** Blob digest prefix or manifest path, and the Range header when there was one. */
+  what: string;
 }
 
 /** Repository of an image in the registry. */
@@ -73,6 +84,7 @@ export async function runSample(ctx: SampleContext, image: BenchImage, mode: Mod
     const runArgs = ['run', '--rm', ...(ctx.noBackgroundFetch && mode !== 'legacy' ? ['--no-background-fetch'] : []), ref, `bench-${index}`];
     const run = await timedProcess(cmd, [...pre, '--root', root, ...runArgs], { ...process.env, ...ctx.probe.env }, ctx.signal);
     const runTraffic = traffic(ctx.proxy);
+    const runTimeline = timeline(ctx.proxy, run.startedAt);
     if (run.exitCode !== 0) throw new Error(`${image.name}/${mode}: run exited ${run.exitCode}: ${run.stderr.trim()}`);
     if (!image.expect.test(run.stdout)) throw new Error(`${image.name}/${mode}: the workload printed ${JSON.stringify(run.stdout.slice(0, 200))}, not ${image.expect}`);
     const runcAt = ctx.probe.runStartedAt();
@@ -86,7 +98,7 @@ export async function runSample(ctx: SampleContext, image: BenchImage, mode: Mod
       run: s(run.exitedAt - runcAt),
       total: pullSec + s(run.exitedAt - run.startedAt),
       firstOutput: s((run.firstOutputAt ?? run.exitedAt) - run.startedAt),
-      pullTraffic, runTraffic,
+      pullTraffic, runTraffic, runTimeline,
     };
   } finally {
     removeRoot(root);
@@ -107,6 +119,15 @@ export async function skopeoSample(ctx: SampleContext, image: BenchImage, index:
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function timeline(proxy: FaultProxy, since: number): TimelineEntry[] {
+  return proxy.stats.requests.map((r) => ({
+    atMs: r.startedAt - since,
+    ms: r.durationMs ?? -1,
+    bytes: r.bytes,
+    what: `${r.path.replace(/^.*\/(blobs|manifests)\/(sha256:)?/, '$1/').slice(0, 22)}${r.range ? ` ${r.range}` : ''}`,
+  }));
 }
 
 function traffic(proxy: FaultProxy): Traffic {
