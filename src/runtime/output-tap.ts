@@ -12,12 +12,18 @@ export interface OutputTap {
   captured(): string | undefined;
 }
 
+/** Whether an output needs a tap: a stream target or a line callback. */
+export function needsTap(target: StdioTarget, onLine?: (line: string) => void): boolean {
+  return typeof target !== 'string' || onLine !== undefined;
+}
+
 /**
- * A tap for an output going to `target`, or undefined when execa can handle it alone (no stream target,
- * no line callback). `ours` is where 'inherit' copies to.
+ * A tap for an output going to `target`, or undefined when execa can handle it alone. `ours` is where
+ * 'inherit' copies to. `buffered`: execa buffers outputs (when any output is tapped it does not, so a
+ * 'pipe' target is then captured here).
  */
-export function outputTap(target: StdioTarget, ours: NodeJS.WritableStream, onLine?: (line: string) => void): OutputTap | undefined {
-  if (typeof target === 'string' && onLine === undefined) return undefined;
+export function outputTap(target: StdioTarget, ours: NodeJS.WritableStream, buffered: boolean, onLine?: (line: string) => void): OutputTap | undefined {
+  if (!needsTap(target, onLine) && (buffered || target !== 'pipe')) return undefined;
   const sink = typeof target !== 'string' ? target : target === 'inherit' ? ours : undefined;
   const kept: Buffer[] = [];
   const lines = onLine ? lineSplitter(onLine) : undefined;

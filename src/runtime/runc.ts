@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { execa, type StdinOption, type StdoutStderrOption } from 'execa';
 import { CtrError, notFound, unavailable } from '../errors.js';
-import { outputTap } from './output-tap.js';
+import { needsTap, outputTap } from './output-tap.js';
 
 /** Where the container's stdio goes: inherited from us (default), ignored, captured whole ('pipe'), or copied to a stream as it arrives. */
 export type StdioTarget = 'inherit' | 'ignore' | 'pipe' | NodeJS.WritableStream;
@@ -63,8 +63,8 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   await rm(log, { force: true });
   const stdin = o.stdin ?? 'ignore';
   const sharesTty = o.tty === true || (stdin === 'inherit' && process.stdin.isTTY === true);
-  const taps = { stdout: outputTap(o.stdout ?? 'inherit', process.stdout, o.onStdoutLine), stderr: outputTap(o.stderr ?? 'inherit', process.stderr) };
-  const tapped = taps.stdout !== undefined || taps.stderr !== undefined;
+  const buffered = !needsTap(o.stdout ?? 'inherit', o.onStdoutLine) && !needsTap(o.stderr ?? 'inherit');
+  const taps = { stdout: outputTap(o.stdout ?? 'inherit', process.stdout, buffered, o.onStdoutLine), stderr: outputTap(o.stderr ?? 'inherit', process.stderr, buffered) };
   const child = execa(o.runc ?? 'runc', ['--root', o.stateDir, '--log', log, '--log-format', 'json', 'run', '--bundle', o.bundle, o.id], {
     stdin: stdioOption(stdin),
     stdout: taps.stdout ? 'pipe' : stdioOption(o.stdout ?? 'inherit'),
@@ -73,7 +73,7 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
     detached: !sharesTty,
     encoding: 'utf8',
     stripFinalNewline: false,
-    ...(tapped ? { buffer: false } : {}),
+    ...(buffered ? {} : { buffer: false }),
   });
   if (child.pid !== undefined) o.onSpawn?.(child.pid);
   const tapsDone = Promise.all([taps.stdout?.attach(child.stdout), taps.stderr?.attach(child.stderr)]);

@@ -84,10 +84,10 @@ describe('runInContainer with runc', { skip }, () => {
     assert.equal(during, sigterm, 'our SIGTERM listeners stay attached with forwardSignals: false');
   });
 
-  test('captured output with a line callback: every line, the unterminated last one too', async () => {
+  test('captured output with a line callback: every line, the unterminated last one too; stderr still captured', async () => {
     const lines: string[] = [];
-    const r = await run({ args: ['sh', '-c', 'echo a; echo b; printf c'], onStdoutLine: (l) => lines.push(l) });
-    assert.deepEqual(r, { exitCode: 0, stdout: 'a\nb\nc', stderr: '' });
+    const r = await run({ args: ['sh', '-c', 'echo a; echo b; echo e >&2; printf c'], onStdoutLine: (l) => lines.push(l) });
+    assert.deepEqual(r, { exitCode: 0, stdout: 'a\nb\nc', stderr: 'e\n' });
     assert.deepEqual(lines, ['a', 'b', 'c']);
   });
 
