@@ -26,6 +26,7 @@ export const InitFlag = {
   ASYNC_READ: 1 << 0,
   BIG_WRITES: 1 << 5,
   DO_READDIRPLUS: 1 << 13,
+  NO_OPEN_SUPPORT: 1 << 17,
   READDIRPLUS_AUTO: 1 << 14,
   PARALLEL_DIROPS: 1 << 18,
   ABORT_ERROR: 1 << 21,

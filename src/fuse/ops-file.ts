@@ -2,7 +2,7 @@
 // OPEN, READ, RELEASE, STATFS, ACCESS. See protocol.ts for the dispatch and error mapping.
 
 import {
-  Opcode, OpenFlag, decodeAccessIn, decodeBatchForget, decodeForgetIn, decodeGetattrIn, decodeOpenIn,
+  InitFlag, Opcode, OpenFlag, decodeAccessIn, decodeBatchForget, decodeForgetIn, decodeGetattrIn, decodeOpenIn,
   decodeReadIn, decodeReleaseIn, encodeAttrOut, encodeOpenOut, encodeStatfsOut,
 } from './abi.js';
 import { Errno, FuseErrno, errnoOf } from './errno.js';
@@ -64,6 +64,7 @@ async function readlink(p: FuseProtocol, req: Request): Promise<Payload> {
 async function open(p: FuseProtocol, req: Request): Promise<Payload> {
   const { flags } = decodeOpenIn(req.body);
   if ((flags & O_ACCMODE) !== 0) throw new FuseErrno(Errno.EROFS);
+  if (p.noOpen && ((p.negotiated?.flags ?? 0) & InitFlag.NO_OPEN_SUPPORT) !== 0) throw new FuseErrno(Errno.ENOSYS);
   const r = p.fs.open ? await p.fs.open(req.header.nodeid, flags, req.ctx) : {};
   return [encodeOpenOut(r.fh ?? 0, openFlagsOf(r, true))];
 }

@@ -21,6 +21,13 @@ import { ensureSnapshot } from './layer-snapshot.js';
 import { openLayerTail, type LazyImageRecord } from './lazy-record.js';
 import { registryBlobSource } from './registry-blob-source.js';
 
+/**
+ * How long the kernel may cache names, attributes and absent names of a lazy layer: 1 hour. A layer is
+ * immutable (its TOC is verified against the manifest), so nothing the kernel caches can go stale; the bound
+ * only limits how long an unused dentry pins memory.
+ */
+export const LAYER_CACHE_TIMEOUT_MS = 60 * 60 * 1000;
+
 /** Options of mountImageLayers. */
 export interface LayerMountsOptions {
   /** Registry flags used to fetch lazy layers. */
@@ -144,9 +151,13 @@ class LayerMounter {
     const entry: MountedLayer = { index, digest: layer.digest, mode: 'lazy', dir: join(base, 'fs'), stateFile, lazy };
     this.mounted.push(entry);
     const onAccess = this.options.onAccess;
-    const fs = new TocFileSystem(buildInodeTable(reader.toc.entries), lazy, onAccess ? { onAccess: (p) => onAccess(p, index) } : {});
+    const fsOptions = { cacheTimeoutMs: LAYER_CACHE_TIMEOUT_MS, ...(onAccess ? { onAccess: (p: string) => onAccess(p, index) } : {}) };
+    const fs = new TocFileSystem(buildInodeTable(reader.toc.entries), lazy, fsOptions);
     await mkdir(entry.dir, { recursive: true });
-    this.fuse.push(await mountFuse(entry.dir, fs, { fsName: `ctr-remote:${layer.digest.slice(7, 19)}`, unmountOnExit: false }));
+    this.fuse.push(await mountFuse(entry.dir, fs, {
+      fsName: `ctr-remote:${layer.digest.slice(7, 19)}`, unmountOnExit: false, negativeTimeoutMs: LAYER_CACHE_TIMEOUT_MS,
+      noOpen: !onAccess, // the access recorder needs every OPEN; without it, opens need no round trip
+    }));
   }
 
   private openRegistry(): RegistryEndpoint {

@@ -144,6 +144,20 @@ describe('FUSE protocol handler', () => {
     assert.equal(tooBig.error, -Errno.EINVAL);
   });
 
+  test('noOpen: OPEN answers ENOSYS only when the kernel offered NO_OPEN_SUPPORT, write access still EROFS', async () => {
+    const { p, init } = await ready(sampleFs(), { noOpen: true });
+    assert.ok((init.readUInt32LE(12) & InitFlag.NO_OPEN_SUPPORT) !== 0, 'NO_OPEN_SUPPORT granted');
+    const ino = readU64((await call(p, request(Opcode.LOOKUP, 1, name('big')))).body, 0);
+    assert.equal((await call(p, request(Opcode.OPEN, ino, u32pair(0)))).error, -Errno.ENOSYS);
+    assert.equal((await call(p, request(Opcode.OPEN, ino, u32pair(2)))).error, -Errno.EROFS);
+    const old = new FuseProtocol(sampleFs(), { onError: () => {}, noOpen: true });
+    await call(old, request(Opcode.INIT, 0, initBody(45, InitFlag.ASYNC_READ)));
+    const ino2 = readU64((await call(old, request(Opcode.LOOKUP, 1, name('big')))).body, 0);
+    assert.equal((await call(old, request(Opcode.OPEN, ino2, u32pair(0)))).error, 0, 'a kernel without it gets a real open');
+    const { p: plain } = await ready();
+    assert.equal((await call(plain, request(Opcode.OPEN, ino, u32pair(0)))).error, 0, 'off by default');
+  });
+
   test('READDIR lists ".", ".." and children in 8-byte aligned dirents and resumes at an offset', async () => {
     const { p } = await ready();
     const fh = readU64((await call(p, request(Opcode.OPENDIR, 1, u32pair(0)))).body, 0);
@@ -263,12 +277,12 @@ describe('FUSE protocol handler', () => {
     assert.equal((await call(p, request(Opcode.INTERRUPT, 0, target, id | 1))).error, -Errno.EAGAIN);
   });
 
-  test('STATFS defaults, FLUSH and ACCESS answer 0, DESTROY marks the protocol', async () => {
+  test('STATFS defaults and ACCESS answer 0, FLUSH ENOSYS (the kernel stops sending it), DESTROY marks the protocol', async () => {
     const { p } = await ready();
     const s = await call(p, request(Opcode.STATFS, 1));
     assert.equal(s.body.length, 80);
     assert.equal(s.body.readUInt32LE(44), 255);
-    assert.equal((await call(p, request(Opcode.FLUSH, 1, Buffer.alloc(24)))).error, 0);
+    assert.equal((await call(p, request(Opcode.FLUSH, 1, Buffer.alloc(24)))).error, -Errno.ENOSYS);
     assert.equal((await call(p, request(Opcode.ACCESS, 1, u32pair(4)))).error, 0);
     assert.equal((await call(p, request(Opcode.ACCESS, 1, u32pair(2)))).error, -Errno.EROFS);
     assert.equal((await call(p, request(Opcode.DESTROY, 0))).error, 0);
