@@ -56,6 +56,8 @@ describe('run a fully pulled image', { skip }, () => {
     assert.deepEqual([r.code, r.stdout], [0, '-t --rm -i --debug --root /x --help\n'], r.stderr);
     const ls = await ctr(['run', '--rm', FULL, 'opts2', 'ls', '-a', '-d', '/']).done;
     assert.deepEqual([ls.code, ls.stdout], [0, '/\n'], ls.stderr);
+    const dashes = await ctr(['run', '--rm', FULL, 'opts4', '--', 'echo', '-n', 'x']).done;
+    assert.deepEqual([dashes.code, dashes.stdout], [0, 'x'], dashes.stderr);
     const before = await startCli(['run', '--root', root, '--rm', '--debug', FULL, 'opts3', 'true']).done;
     assert.equal(before.code, 0, before.stderr);
     await nothingLeft();

@@ -2,7 +2,8 @@
 // (root). Flags follow `ctr run`; CMD ARGS replace the image's Entrypoint and Cmd, as there. The
 // container's exit code becomes ours; SIGINT/SIGTERM are forwarded to it.
 // Parsing stops at REF, as `ctr run`'s does: options after it belong to the container (`run img id ls -t`
-// passes -t to ls); run's own (and the global) options go before REF.
+// passes -t to ls); run's own (and the global) options go before REF. A `--` right after ID is dropped
+// (it was needed before parsing stopped at REF; no command is named `--`).
 import { Command, Option } from 'commander';
 import { invalidArgument } from '../../errors.js';
 import { parsePlatform } from '../../image/platform.js';
@@ -39,7 +40,7 @@ export function runCommand(ctx: CliContext): Command {
     ctx.run(self, 'run', id, async () => {
       for (const a of [ref, id]) if (a.startsWith('-')) throw invalidArgument(`unknown option ${a} (see 'ctr-remote run --help')`);
       const result = await runContainer(ctx.globals(self).root, ref, id, {
-        args,
+        args: args[0] === '--' ? args.slice(1) : args,
         remove: flags.rm === true,
         tty: flags.tty === true,
         stdin: flags.interactive === true,
