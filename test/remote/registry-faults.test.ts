@@ -8,6 +8,11 @@ import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../../src/remote/registry-endpoint.js';
 import { isCtrError } from '../../src/errors.js';
 import { MediaType } from '../../src/oci/media-types.js';
+import { openEStargz } from '../../src/estargz/reader.js';
+import { sha256Digest } from '../../src/oci/digest.js';
+import { openBlobRangeReader } from '../../src/remote/blob-range-reader.js';
+import { buildFromTar } from '../estargz/helpers.js';
+import { FIXTURE_CHUNK, fixtureFiles, fixtureTar } from '../estargz/fixture-layer.js';
 import { jsonBlob, randomBlob, readStream, streamOf, testImage, type TestBlob } from './image-helpers.js';
 
 describe('registry faults', () => {
@@ -145,6 +150,21 @@ describe('registry faults', () => {
     assert.ok(growth < 24 << 20, `buffers grew by ${growth} bytes reading two small ranges`);
     const sent = proxy.stats.totalBytes;
     assert.ok(sent < huge.data.length / 4, `the proxy sent ${sent} bytes for two reads; the bodies were not abandoned`);
+  });
+
+  test('Range ignored: an eStargz blob still opens and reads through a BlobRangeReader (the lazy mount\'s path)', async () => {
+    const built = await buildFromTar(fixtureTar(), { chunkSize: FIXTURE_CHUNK });
+    const desc = { mediaType: MediaType.OciLayerGzip, digest: sha256Digest(built.blob), size: built.blob.length };
+    await ep().put(desc, streamOf(built.blob));
+    proxy.addRule({ ignoreRange: true });
+    const reader = await openBlobRangeReader(ep().repository, desc.digest, { size: desc.size });
+    const toc = await openEStargz(reader, { tocDigest: built.tocDigest });
+    for (const [name, content] of fixtureFiles()) {
+      const e = toc.lookup(name);
+      assert.ok(e, name);
+      assert.ok((await toc.readFile(e, 0, content.length)).equals(content), name);
+    }
+    assert.ok(proxy.stats.requests.some((q) => q.method === 'GET' && q.status === 200), 'the registry answered full bodies');
   });
 
   test('HEAD refused → size from Content-Range of a bytes=0-1 GET', async () => {
