@@ -56,7 +56,8 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
  * they are forwarded, and the process's other listeners of those signals (e.g. the CLI's abort on
  * SIGINT/SIGTERM) are detached and restored afterwards, so the container decides how to end. runc runs in
  * its own process group unless it needs our terminal (-t, or stdin inherited from a tty), in which case
- * keyboard signals reach it directly and only the others are forwarded (no double delivery).
+ * keyboard signals reach it directly and only the others are forwarded (no double delivery). With
+ * `forwardSignals: false` our signals stay ours and the caller ends the container through `signal`.
  */
 export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   const log = join(o.bundle, 'runc.log');
@@ -77,13 +78,7 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   });
   if (child.pid !== undefined) o.onSpawn?.(child.pid);
   const tapsDone = Promise.all([taps.stdout?.attach(child.stdout), taps.stderr?.attach(child.stderr)]);
-  const forwarding = o.forwardSignals !== false;
-  const forwarded = !forwarding ? [] : sharesTty ? FORWARDED.filter((s) => s !== 'SIGINT' && s !== 'SIGQUIT') : FORWARDED;
-  const relay = (sig: NodeJS.Signals): void => void child.kill(sig);
-  const keyboard = (): void => {};
-  const restore = forwarding ? detachListeners(FORWARDED) : () => {};
-  for (const sig of forwarded) process.on(sig, relay);
-  if (sharesTty && forwarding) for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, keyboard);
+  const giveBackSignals = o.forwardSignals === false ? () => {} : takeSignals((sig) => void child.kill(sig), sharesTty);
   const onAbort = (): void => void runcKill(o.stateDir, o.id, 'KILL', o.runc).catch(() => child.kill('SIGKILL'));
   o.signal?.addEventListener('abort', onAbort, { once: true });
   if (o.signal?.aborted) onAbort();
@@ -97,11 +92,28 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
     const err = taps.stderr?.captured() ?? r.stderr;
     return { exitCode, ...capture('stdout', out, o.stdout), ...capture('stderr', err, o.stderr) };
   } finally {
-    for (const sig of forwarded) process.off(sig, relay);
-    for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.off(sig, keyboard);
-    restore();
+    giveBackSignals();
     o.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * Make our signals the container's (see runcRun): forward them to runc, with the process's other listeners
+ * detached; when runc shares our terminal the keyboard ones reach it directly and are only swallowed here.
+ * Returns the function that gives them back.
+ */
+function takeSignals(relay: (sig: NodeJS.Signals) => void, sharesTty: boolean): () => void {
+  const keyboardSignals: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT'];
+  const forwarded = sharesTty ? FORWARDED.filter((s) => !keyboardSignals.includes(s)) : FORWARDED;
+  const keyboard = (): void => {};
+  const restore = detachListeners(FORWARDED);
+  for (const sig of forwarded) process.on(sig, relay);
+  if (sharesTty) for (const sig of keyboardSignals) process.on(sig, keyboard);
+  return () => {
+    for (const sig of forwarded) process.off(sig, relay);
+    for (const sig of keyboardSignals) process.off(sig, keyboard);
+    restore();
+  };
 }
 
 /** Remove the current listeners of `signals` (raw, so `once` wrappers survive) and return a function putting them back. */
