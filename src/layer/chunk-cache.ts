@@ -8,8 +8,8 @@
 // load, which catches disk corruption and tampering without re-hashing every 4 MiB on every load.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, unlink, utimes, writeFile } from 'node:fs/promises';
+import { close as fsClose, closeSync, open as fsOpen, openSync, read as fsRead, readSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat, statfs, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex } from '../oci/digest.js';
 import { ByteLru } from './byte-lru.js';
@@ -26,6 +26,8 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
  * file at a time anyway (measured: see docs/benchmarks/lazy.md).
  */
 const SYNC_READ_MAX_BYTES = 128 << 10;
+/** Delay before refreshed mtimes are written, so that a burst of reads is not slowed by them. */
+const TOUCH_DELAY_MS = 2000;
 
 /** Options of ChunkCache.open. */
 export interface ChunkCacheOptions {
@@ -66,6 +68,8 @@ export class ChunkCache {
   private readonly trusted = new Set<string>();
   /** Chunk files whose mtime this process already refreshed (recency for the next process's scan). */
   private readonly touched = new Set<string>();
+  private readonly pendingTouches = new Set<string>();
+  private touchTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly chunkDir: string,
@@ -94,6 +98,25 @@ export class ChunkCache {
   /** True when the chunk is known to be on disk or in memory (no I/O). */
   has(digest: string): boolean {
     return this.index.has(digestHex(digest)) || this.memory.has(digest);
+  }
+
+  /** True when the chunk is in the memory LRU (no I/O, no recency change). */
+  inMemory(digest: string): boolean {
+    return this.memory.has(digest);
+  }
+
+  /**
+   * Start loading an on-disk chunk into memory without waiting: read-ahead of what will probably be read
+   * next, in the threadpool, overlapping the serving of the current read. A no-op when the chunk is in
+   * memory, already loading, or not on disk.
+   */
+  warm(digest: string): void {
+    if (this.memory.has(digest)) return;
+    const hex = digestHex(digest);
+    if (this.loads.has(hex) || !this.index.has(hex)) return;
+    this.loads.run(hex, () => this.readDisk(hex, false)).then((data) => {
+      if (data) this.memory.set(digest, data);
+    }, () => undefined);
   }
 
   /** The chunk's bytes, or undefined on a miss (a corrupt file on disk counts as a miss and is removed). */
@@ -143,12 +166,13 @@ export class ChunkCache {
     return { ...this.counters, diskBytes: this.diskBytes, maxBytes: this.maxBytes };
   }
 
-  private async readDisk(hex: string): Promise<Buffer | undefined> {
+  private async readDisk(hex: string, allowSync = true): Promise<Buffer | undefined> {
     const path = join(this.chunkDir, hex);
     let data: Buffer;
     try {
       const size = this.index.get(hex);
-      data = size !== undefined && size <= SYNC_READ_MAX_BYTES ? readSmallSync(path, size) : await readWhole(path, size);
+      if (size === undefined) data = await readFile(path);
+      else data = allowSync && size <= SYNC_READ_MAX_BYTES ? readSmallSync(path, size) : await readSized(path, size);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       this.forget(hex);
@@ -168,11 +192,22 @@ export class ChunkCache {
     return data;
   }
 
+  /** Refresh a chunk's mtime once per instance, in batches off the read path (see flushTouches). */
   private touch(hex: string): void {
     if (this.touched.has(hex)) return;
     this.touched.add(hex);
+    this.pendingTouches.add(hex);
+    if (!this.touchTimer) this.touchTimer = setTimeout(() => void this.flushTouches(), TOUCH_DELAY_MS).unref();
+  }
+
+  /** Write the pending mtimes one at a time (recency only matters to the next process's scan). */
+  private async flushTouches(): Promise<void> {
     const now = new Date();
-    utimes(join(this.chunkDir, hex), now, now).catch(() => undefined);
+    const batch = [...this.pendingTouches];
+    this.pendingTouches.clear();
+    for (const hex of batch) await utimes(join(this.chunkDir, hex), now, now).catch(() => undefined);
+    this.touchTimer = undefined;
+    if (this.pendingTouches.size > 0) this.touchTimer = setTimeout(() => void this.flushTouches(), TOUCH_DELAY_MS).unref();
   }
 
   /** Mark an indexed chunk most recently used. */
@@ -232,18 +267,21 @@ function readSmallSync(path: string, size: number): Buffer {
   }
 }
 
-/** Read a file whose size is probably known: one open, one read, one close (fs.promises.readFile is slower). */
-async function readWhole(path: string, size: number | undefined): Promise<Buffer> {
-  if (size === undefined) return readFile(path);
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(size);
-    const { bytesRead } = await fh.read(buf, 0, size, 0);
-    // a file shorter than we knew is read as it is; verification on load rejects a changed one
-    return bytesRead === size ? buf : buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+/**
+ * Read a file of known size with one open, one read and one close through the callback API (FileHandle's
+ * open and close cost several times more main-thread time); a shorter file is returned as it is (verification
+ * on load rejects a changed one).
+ */
+function readSized(path: string, size: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const buf = Buffer.allocUnsafe(size);
+      fsRead(fd, buf, 0, size, 0, (readErr, n) => {
+        fsClose(fd, () => (readErr ? reject(readErr) : resolve(n === size ? buf : buf.subarray(0, n))));
+      });
+    });
+  });
 }
 
 async function defaultMaxBytes(dir: string, used: number): Promise<number> {

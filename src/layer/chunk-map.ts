@@ -96,6 +96,23 @@ export class ChunkMap {
     return out;
   }
 
+  /** Index of `member` in `members` (-1 when it is not one of this map's). */
+  indexOf(member: Member): number {
+    return this.position.get(member) ?? -1;
+  }
+
+  /** The members following `member` until their chunks hold `maxPlainBytes` uncompressed bytes (at least one). */
+  membersAhead(member: Member, maxPlainBytes: number): Member[] {
+    const out: Member[] = [];
+    let bytes = 0;
+    for (let i = (this.position.get(member) ?? this.members.length) + 1; i < this.members.length && bytes < maxPlainBytes; i++) {
+      const m = this.members[i]!;
+      for (const c of m.chunks) bytes += c.size;
+      out.push(m);
+    }
+    return out;
+  }
+
   /** Members whose offset is below `limit` (the prefetch region [0, limit)). */
   membersBelow(limit: number): Member[] {
     return this.members.filter((m) => m.offset < limit);

@@ -51,10 +51,15 @@ export interface LazyLayerOptions {
   idleMs?: number;
   /** Compressed bytes of following members fetched along with a foreground miss. Default 64 KiB; 0 = off. */
   readAheadBytes?: number;
+  /** Uncompressed bytes of following cached members loaded into memory after each read. Default 1 MiB; 0 = off. */
+  cacheReadAheadBytes?: number;
 }
 
 /** Default read-ahead after a foreground miss: 64 KiB of the members that follow it. */
 export const DEFAULT_READ_AHEAD = 64 << 10;
+
+/** Default cache read-ahead: 1 MiB of the chunks that follow each read (see LazyLayer.warmAhead). */
+export const DEFAULT_CACHE_READ_AHEAD = 1 << 20;
 
 /** A layer whose file contents are fetched on demand; a ChunkSource for the TOC filesystem. */
 export class LazyLayer implements ChunkSource {
@@ -63,6 +68,8 @@ export class LazyLayer implements ChunkSource {
   private readonly stateFile: LayerStateFile | undefined;
   private readonly closing = new AbortController();
   private foreground = 0;
+  /** Member indexes [from, to] of the last cache read-ahead window (see warmAhead). */
+  private warmed = { from: 0, to: -1 };
   private lastForeground = 0;
   private prefetchTask: Promise<void> = Promise.resolve();
   private backgroundTask: Promise<void> = Promise.resolve();
@@ -106,6 +113,7 @@ export class LazyLayer implements ChunkSource {
     try {
       const chunks = this.chunks.chunksIn(file, offset, end - offset);
       const datas = await this.chunkData(chunks, signal);
+      this.warmAhead(chunks);
       const out = assemble(chunks, datas, offset, end);
       if (out.length !== end - offset) throw invalidArgument(`the TOC's chunks cover ${out.length} of ${end - offset} bytes`);
       return out;
@@ -122,6 +130,25 @@ export class LazyLayer implements ChunkSource {
     this.closing.abort(new CtrError('Aborted', `layer ${this.options.layerDigest} closed`));
     await Promise.allSettled([this.prefetchTask, this.backgroundTask]);
     await this.stateFile?.close();
+  }
+
+  /**
+   * Start loading the cached chunks of the members after the last one just read into memory, so that the
+   * reads that usually follow (the rest of a big file, the next files of a directory) find them there instead
+   * of waiting for a disk read each: the chunk cache's counterpart of the kernel's readahead.
+   */
+  private warmAhead(chunks: readonly Chunk[]): void {
+    const last = chunks[chunks.length - 1];
+    const bytes = this.options.cacheReadAheadBytes ?? DEFAULT_CACHE_READ_AHEAD;
+    if (!last || bytes <= 0 || this.options.skipContentVerify) return;
+    const i = this.chunks.indexOf(last.member);
+    const w = this.warmed;
+    if (i >= w.from && i < w.to - (w.to - w.from) / 2) return; // well inside the window warmed last time
+    const ahead = this.chunks.membersAhead(last.member, bytes);
+    for (const m of ahead) {
+      for (const c of m.chunks) if (c.digest) this.options.cache.warm(c.digest);
+    }
+    this.warmed = { from: i, to: i + ahead.length };
   }
 
   /** Bytes of each chunk, from the cache or fetched (all missing members in one planning round). */

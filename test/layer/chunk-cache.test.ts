@@ -76,6 +76,39 @@ describe('ChunkCache', () => {
     assert.deepEqual(await readdir(join(dir, 'chunks', 'sha256')), []);
   });
 
+  test('warm() loads an on-disk chunk into memory without waiting; a later get is a memory hit', async () => {
+    const dir = await tempDir();
+    const big = chunk(5, 300_000); // above the synchronous-read size: the threadpool path
+    const d = sha256Digest(big);
+    await (await ChunkCache.open({ dir, maxBytes: 1 << 20 })).put(d, big);
+    const cache = await ChunkCache.open({ dir, maxBytes: 1 << 20 });
+    assert.equal(cache.inMemory(d), false);
+    cache.warm(d);
+    cache.warm(sha256Digest(chunk(6))); // not cached: a no-op
+    for (let i = 0; i < 100 && !cache.inMemory(d); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(cache.inMemory(d), true);
+    assert.deepEqual(await cache.get(d), big);
+    assert.deepEqual([cache.stats().memoryHits, cache.stats().diskHits, cache.stats().corrupt], [1, 0, 0]);
+  });
+
+  test('a corrupt chunk is caught by warm() too, and a chunk is hashed only on its first load per instance', async () => {
+    const dir = await tempDir();
+    const data = chunk(7, 300_000);
+    const d = sha256Digest(data);
+    await (await ChunkCache.open({ dir, maxBytes: 1 << 20 })).put(d, data);
+    const path = join(dir, 'chunks', 'sha256', d.slice(7));
+    await writeFile(path, chunk(8, 300_000));
+    const cache = await ChunkCache.open({ dir, maxBytes: 1 << 20 });
+    cache.warm(d);
+    for (let i = 0; i < 100 && cache.stats().corrupt === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(cache.stats().corrupt, 1);
+    assert.equal(cache.has(d), false);
+    const good = await ChunkCache.open({ dir, maxBytes: 1 << 20, memoryMaxBytes: 0 });
+    await good.put(d, data); // written by this instance: trusted from now on
+    assert.deepEqual(await good.get(d), data);
+    assert.equal(good.stats().corrupt, 0);
+  });
+
   test('the default bound is at most 10 GiB and positive', async () => {
     const cache = await ChunkCache.open({ dir: await tempDir() });
     const max = cache.stats().maxBytes;
