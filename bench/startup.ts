@@ -5,11 +5,13 @@
 //   node --import tsx bench/startup.ts [--images busybox,python,node,payload] [--modes legacy,estargz-noopt,estargz]
 //     [--samples 5] [--rtt-ms 20] [--mbps 100] [--out docs/benchmarks] [--period 10] [--no-skopeo]
 //     [--convert-runs 3] [--no-background-fetch] [--payload-layers 4] [--payload-mib 100] [--no-build]
+//   node --import tsx bench/startup.ts --report-only docs/benchmarks/startup.json   # rewrite md/svg/png from a JSON
 // Needs root (optimize and run use FUSE, overlayfs and runc). See bench/README.md.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runStartupBench } from './lib/startup-bench.js';
+import { runStartupBench, type StartupResults } from './lib/startup-bench.js';
 import { IMAGE_NAMES, type ImageName } from './lib/startup-images.js';
 import { writeStartupReport } from './lib/startup-report.js';
 import { MODES, type Mode } from './lib/startup-sample.js';
@@ -31,6 +33,7 @@ const { values: a } = parseArgs({
     'payload-mib': { type: 'string', default: '100' },
     'no-build': { type: 'boolean', default: false },
     'cache-dir': { type: 'string', default: join(ROOT, 'bench', '.cache') },
+    'report-only': { type: 'string' },
   },
 });
 
@@ -48,7 +51,15 @@ function num(flag: string, value: string): number {
   return n;
 }
 
+/** `--report-only FILE`: rewrite the report next to FILE from its results (e.g. after editing startup.notes.md). */
+function reportOnly(file: string): void {
+  const results = JSON.parse(readFileSync(file, 'utf8')) as StartupResults & { command?: string };
+  const files = writeStartupReport(results, resolve(file, '..'), results.command ?? 'npm run bench');
+  console.log(`wrote ${Object.values(files).join(', ')}`);
+}
+
 async function main(): Promise<void> {
+  if (a['report-only']) return reportOnly(a['report-only']);
   const images = listOf<ImageName>('images', a.images, IMAGE_NAMES);
   const modes = listOf<Mode>('modes', a.modes, MODES);
   if (!a['no-build']) execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });

@@ -19,7 +19,7 @@ export interface ReportFiles {
 export function writeStartupReport(r: StartupResults, outDir: string, command: string): ReportFiles {
   mkdirSync(outDir, { recursive: true });
   const files: ReportFiles = { json: join(outDir, 'startup.json'), markdown: join(outDir, 'startup.md'), svg: join(outDir, 'startup.svg') };
-  writeFileSync(files.json, `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(files.json, `${JSON.stringify({ ...r, command }, null, 2)}\n`);
   writeFileSync(files.svg, chartOf(r));
   const png = join(outDir, 'startup.png');
   if (spawnSync('rsvg-convert', ['-o', png, files.svg]).status === 0) files.png = png;
