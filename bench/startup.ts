@@ -34,6 +34,7 @@ const { values: a } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'cache-dir': { type: 'string', default: join(ROOT, 'bench', '.cache') },
     'report-only': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
@@ -59,6 +60,7 @@ function reportOnly(file: string): void {
 }
 
 async function main(): Promise<void> {
+  if (a.help) return void console.log('usage: npm run bench -- [--images busybox,python,node,payload] [--modes legacy,estargz-noopt,estargz] [--samples 5]\n  [--rtt-ms 20] [--mbps 100] [--out docs/benchmarks] [--period 10] [--no-skopeo] [--convert-runs 3] [--no-background-fetch]\n  [--payload-layers 4] [--payload-mib 100] [--no-build] [--cache-dir bench/.cache] | --report-only startup.json   (see bench/README.md)');
   if (a['report-only']) return reportOnly(a['report-only']);
   const images = listOf<ImageName>('images', a.images, IMAGE_NAMES);
   const modes = listOf<Mode>('modes', a.modes, MODES);

@@ -31,7 +31,7 @@ export function writeStartupReport(r: StartupResults, outDir: string, command: s
 function chartOf(r: StartupResults): string {
   return stackedBarSvg({
     title: 'Container start-up: pull + create + run (median seconds)',
-    subtitle: `${r.link.rttMs} ms RTT, ${r.link.mbps || '∞'} Mbit/s, ${r.options.samples} samples, ${r.machine.cpus} cores, ${r.date.slice(0, 10)}`,
+    subtitle: `${r.link.rttMs} ms RTT, ${r.link.mbps || '∞'} Mbit/s; bars stack the phase medians of ${r.options.samples} cold samples; ${r.machine.cpus} cores, ${r.date.slice(0, 10)}`,
     unit: 'seconds',
     phases: [
       { name: 'pull', color: '#4e79a7' },
