@@ -6,8 +6,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LayerState } from '../src/layer/layer-state.js';
 
-/** dist/ctr-remote.mjs of this checkout (run `npm run build` first). */
-export const CLI = resolve(import.meta.dirname, '..', 'dist', 'ctr-remote.mjs');
+/** dist/ctr-remote.mjs of this checkout (run `npm run build` first), or $CTR_REMOTE_BENCH_CLI (a frozen copy of a build). */
+export const CLI = process.env.CTR_REMOTE_BENCH_CLI ?? resolve(import.meta.dirname, '..', 'dist', 'ctr-remote.mjs');
 
 /** A running `image mount`. */
 export interface MountProcess {

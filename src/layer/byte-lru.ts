@@ -22,10 +22,15 @@ export class ByteLru<K> {
     return this.map.has(key);
   }
 
-  /** Insert or refresh `key`, evicting least recently used values beyond the bound. */
+  /**
+   * Insert or refresh `key`, evicting least recently used values beyond the bound. A value that is a small
+   * view of a much larger ArrayBuffer (a chunk cut from a zlib output block) is stored as a copy, so that the
+   * bound holds for the memory actually retained, not just for the lengths counted.
+   */
   set(key: K, value: Buffer): void {
     this.delete(key);
     if (value.length > this.maxBytes) return;
+    if (value.buffer.byteLength > 2 * value.length + 8192) value = Buffer.from(value);
     this.map.set(key, value);
     this.total += value.length;
     for (const [k, v] of this.map) {

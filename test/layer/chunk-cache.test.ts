@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Digest } from '../../src/oci/digest.js';
 import { ChunkCache } from '../../src/layer/chunk-cache.js';
+import { ByteLru } from '../../src/layer/byte-lru.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -113,5 +114,19 @@ describe('ChunkCache', () => {
     const cache = await ChunkCache.open({ dir: await tempDir() });
     const max = cache.stats().maxBytes;
     assert.ok(max > 0 && max <= 10 * 2 ** 30, String(max));
+  });
+});
+
+describe('ByteLru', () => {
+  test('a small view of a large ArrayBuffer is kept as a compact copy; whole buffers are kept as they are', () => {
+    const lru = new ByteLru<string>(1 << 20);
+    const block = Buffer.alloc(64 << 10, 1);
+    lru.set('view', block.subarray(0, 100));
+    assert.equal(lru.get('view')!.buffer.byteLength < 64 << 10, true);
+    assert.deepEqual(lru.get('view'), Buffer.alloc(100, 1));
+    const whole = Buffer.alloc(32 << 10, 2);
+    lru.set('whole', whole);
+    assert.equal(lru.get('whole'), whole);
+    assert.equal(lru.bytes, 100 + (32 << 10));
   });
 });
