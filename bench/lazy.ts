@@ -4,10 +4,11 @@
 //   b. once every chunk is cached and the page cache dropped: reading every file of a ~200 MB image (~6k small
 //      files + 6 large ones) through the mount vs the same tree on local disk, and a find+stat walk: ratios;
 //   c. peak RSS (VmHWM) of the serving process while a ~1 GB layer is read end to end.
-// Runs alternate (lazy/local, lazy/full) and each figure is the median of --runs. Writes docs/benchmarks/lazy.md.
+// Runs alternate (lazy/local, lazy/full) and each figure is the median of --runs. Writes docs/benchmarks/lazy.md
+// (with docs/benchmarks/lazy.notes.md appended). $CTR_REMOTE_BENCH_CLI names another build to serve with.
 //   npm run build && node --import tsx bench/lazy.ts [--runs 3] [--only a,b,c] [--big-mib 400] [--giant-mib 1000]
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -201,7 +202,10 @@ const head = [
   + `Load average before ${loadBefore.map((x) => fmt(x)).join(' ')}, after ${loadavg().map((x) => fmt(x)).join(' ')} (other jobs shared the machine). `
   + `Median of ${runs} alternating runs; the serving process is the built CLI (\`image mount\`).`, '',
 ];
-const text = [...head, ...report].join('\n');
 const out = resolve(ROOT, args.out);
+// hand-written analysis kept next to the report survives reruns (update it when the numbers change)
+const notesPath = out.replace(/\.md$/, '.notes.md');
+const notes = existsSync(notesPath) ? ['', readFileSync(notesPath, 'utf8').trimEnd()] : [];
+const text = [...head, ...report, ...notes].join('\n');
 writeFileSync(out, `${text}\n`);
 process.stdout.write(`${text}\n`);

@@ -16,6 +16,7 @@ import { batchRanges, planRanges, type PlanOptions } from './fetch-planner.js';
 import { decodeMember, type ChunkResult, type MemberCompression } from './member-decoder.js';
 import { emptyLayerState, LayerStateFile, type LayerState } from './layer-state.js';
 import { SharedFlights, raceSignal } from './shared-flights.js';
+import { TaskLimit } from './task-limit.js';
 
 /** Options of LazyLayer.open. */
 export interface LazyLayerOptions {
@@ -58,12 +59,17 @@ export interface LazyLayerOptions {
 /** Default read-ahead after a foreground miss: 64 KiB of the members that follow it. */
 export const DEFAULT_READ_AHEAD = 64 << 10;
 
+/** Members inflated at once: enough to keep the threadpool busy, few enough to bound zlib's memory. */
+const DECODE_CONCURRENCY = 8;
+
 /** Default cache read-ahead: 1 MiB of the chunks that follow each read (see LazyLayer.warmAhead). */
 export const DEFAULT_CACHE_READ_AHEAD = 1 << 20;
 
 /** A layer whose file contents are fetched on demand; a ChunkSource for the TOC filesystem. */
 export class LazyLayer implements ChunkSource {
   private readonly flights = new SharedFlights<number, ChunkResult[]>();
+  /** Members decoded at once (each holds a zlib stream while it inflates). */
+  private readonly decodes = new TaskLimit(DECODE_CONCURRENCY);
   private readonly state: LayerState;
   private readonly stateFile: LayerStateFile | undefined;
   private readonly closing = new AbortController();
@@ -194,7 +200,7 @@ export class LazyLayer implements ChunkSource {
       batch.forEach((range, i) => {
         for (const m of range.spans) {
           const bytes = fetched.then((bufs) => bufs[i]!.subarray(m.offset - range.offset, m.end - range.offset));
-          this.flights.track(m.offset, bytes.then((b) => this.processMember(m, b)));
+          this.flights.track(m.offset, bytes.then((b) => this.decodes.run(() => this.processMember(m, b))));
         }
       });
     }
