@@ -32,6 +32,7 @@ export const InitFlag = {
   ABORT_ERROR: 1 << 21,
   MAX_PAGES: 1 << 22,
   CACHE_SYMLINKS: 1 << 23,
+  NO_OPENDIR_SUPPORT: 1 << 24,
   INIT_EXT: 1 << 30,
 } as const;
 

@@ -6,6 +6,9 @@ import { FUSE_ROOT_ID } from './abi.js';
 import { Errno, FuseErrno } from './errno.js';
 import type { DirEntry } from './raw-filesystem.js';
 
+/** Shared per-inode handles kept for zero-message opendir. */
+const SHARED_HANDLES = 256;
+
 /** One open directory. */
 export interface DirHandle {
   ino: number;
@@ -20,6 +23,8 @@ export class DirHandles {
   private nextId = 1;
   private readonly handles = new Map<number, DirHandle>();
   private readonly parents = new Map<number, number>();
+  /** Shared handles per directory inode for zero-message opendir, least recently used first. */
+  private readonly byInode = new Map<number, DirHandle>();
 
   /** Register an open directory; returns the handle id given to the kernel. */
   open(ino: number, fsFh: number): number {
@@ -32,6 +37,15 @@ export class DirHandles {
   get(id: number): DirHandle {
     const h = this.handles.get(id);
     if (!h) throw new FuseErrno(Errno.EBADF, `unknown directory handle ${id}`);
+    return h;
+  }
+
+  /** The shared handle of directory `ino` (zero-message opendir: fh 0); the 256 most recent are kept. */
+  forInode(ino: number): DirHandle {
+    const h = this.byInode.get(ino) ?? { ino, fsFh: 0 };
+    this.byInode.delete(ino);
+    this.byInode.set(ino, h);
+    if (this.byInode.size > SHARED_HANDLES) this.byInode.delete(this.byInode.keys().next().value!);
     return h;
   }
 

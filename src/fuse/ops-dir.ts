@@ -2,10 +2,11 @@
 // are indexes into the handle's listing snapshot ("." is 0, ".." is 1), so a listing resumes exactly.
 
 import {
-  ENTRY_OUT_SIZE, Opcode, decodeOpenIn, decodeReadIn, decodeReleaseIn, direntSize, direntplusSize, encodeOpenOut,
+  ENTRY_OUT_SIZE, InitFlag, Opcode, decodeOpenIn, decodeReadIn, decodeReleaseIn, direntSize, direntplusSize, encodeOpenOut,
   writeDirent,
 } from './abi.js';
 import type { DirHandle } from './dir-handles.js';
+import { Errno, FuseErrno } from './errno.js';
 import { openFlagsOf } from './ops-file.js';
 import type { FuseProtocol, OpcodeEntry, Payload, Request } from './protocol.js';
 import type { DirEntry, Entry } from './raw-filesystem.js';
@@ -16,6 +17,7 @@ const S_IFDIR = 0o040000;
 async function opendir(p: FuseProtocol, req: Request): Promise<Payload> {
   const { flags } = decodeOpenIn(req.body);
   const r = p.fs.opendir ? await p.fs.opendir(req.header.nodeid, flags, req.ctx) : {};
+  if (p.zeroMessage(InitFlag.NO_OPENDIR_SUPPORT)) throw new FuseErrno(Errno.ENOSYS); // no more OPENDIR/RELEASEDIR
   const id = p.dirs.open(req.header.nodeid, r.fh ?? 0);
   return [encodeOpenOut(id, openFlagsOf(r, false))];
 }
@@ -24,6 +26,11 @@ async function releasedir(p: FuseProtocol, req: Request): Promise<Payload> {
   const h = p.dirs.close(decodeReleaseIn(req.body).fh);
   if (h) await p.fs.releasedir?.(h.ino, h.fsFh);
   return [];
+}
+
+/** The open handle, or with zero-message opendir (fh 0) the directory inode's shared handle. */
+function handleOf(p: FuseProtocol, fh: number, req: Request): DirHandle {
+  return fh === 0 && p.zeroMessage(InitFlag.NO_OPENDIR_SUPPORT) ? p.dirs.forInode(req.header.nodeid) : p.dirs.get(fh);
 }
 
 /** The handle's listing with "." and "..", fetched on first use (a failed fetch is retried next time). */
@@ -55,7 +62,7 @@ function batch(all: DirEntry[], start: number, size: number, recSize: (n: number
 
 async function readdir(p: FuseProtocol, req: Request): Promise<Payload> {
   const r = decodeReadIn(req.body);
-  const h = p.dirs.get(r.fh);
+  const h = handleOf(p, r.fh, req);
   const items = batch(await listing(p, h, req), r.offset, r.size, direntSize);
   const b = Buffer.alloc(items.reduce((n, it) => n + direntSize(it.name.length), 0));
   let off = 0;
@@ -79,7 +86,7 @@ async function entryFor(p: FuseProtocol, dir: number, e: DirEntry, req: Request)
 
 async function readdirplus(p: FuseProtocol, req: Request): Promise<Payload> {
   const r = decodeReadIn(req.body);
-  const h = p.dirs.get(r.fh);
+  const h = handleOf(p, r.fh, req);
   const items = batch(await listing(p, h, req), r.offset, r.size, direntplusSize);
   const entries = await Promise.all(items.map((it) => entryFor(p, h.ino, it.e, req)));
   const b = Buffer.alloc(items.reduce((n, it) => n + direntplusSize(it.name.length), 0));

@@ -64,7 +64,7 @@ async function readlink(p: FuseProtocol, req: Request): Promise<Payload> {
 async function open(p: FuseProtocol, req: Request): Promise<Payload> {
   const { flags } = decodeOpenIn(req.body);
   if ((flags & O_ACCMODE) !== 0) throw new FuseErrno(Errno.EROFS);
-  if (p.noOpen && ((p.negotiated?.flags ?? 0) & InitFlag.NO_OPEN_SUPPORT) !== 0) throw new FuseErrno(Errno.ENOSYS);
+  if (p.zeroMessage(InitFlag.NO_OPEN_SUPPORT)) throw new FuseErrno(Errno.ENOSYS);
   const r = p.fs.open ? await p.fs.open(req.header.nodeid, flags, req.ctx) : {};
   return [encodeOpenOut(r.fh ?? 0, openFlagsOf(r, true))];
 }

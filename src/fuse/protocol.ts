@@ -35,7 +35,9 @@ export interface ProtocolOptions {
   /**
    * Zero-message open: answer OPEN with ENOSYS when the kernel offers FUSE_NO_OPEN_SUPPORT; it then opens
    * files without asking (keeping their page cache) and sends no RELEASE for them, two round trips less per
-   * file. Only for filesystems whose open() neither fails nor records anything. Default false.
+   * file. Likewise OPENDIR with FUSE_NO_OPENDIR_SUPPORT: listings are then cached per directory inode (up to
+   * 256) instead of per handle. Only for immutable filesystems whose open() and opendir() neither fail nor
+   * record anything. Default false.
    */
   noOpen?: boolean;
   /** Requests of the kernel's background queue (async reads) in flight at once. Default 64. */
@@ -139,6 +141,11 @@ export class FuseProtocol {
     }
   }
 
+  /** True when OPEN/OPENDIR (per `flag`) are to be answered ENOSYS: noOpen set and the kernel agreed. */
+  zeroMessage(flag: number): boolean {
+    return this.noOpen && ((this.negotiated?.flags ?? 0) & flag) !== 0;
+  }
+
   /** Abort the request with this unique id (INTERRUPT); false when it is not in flight. */
   interrupt(unique: number): boolean {
     const c = this.inflight.get(unique);
@@ -171,7 +178,7 @@ export class FuseProtocol {
     const plus = this.options.readdirplus ?? 'auto';
     let f = InitFlag.ASYNC_READ | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES | InitFlag.CACHE_SYMLINKS | InitFlag.INIT_EXT;
     if (plus !== 'never') f |= InitFlag.DO_READDIRPLUS;
-    if (this.noOpen) f |= InitFlag.NO_OPEN_SUPPORT;
+    if (this.noOpen) f |= InitFlag.NO_OPEN_SUPPORT | InitFlag.NO_OPENDIR_SUPPORT;
     if (plus === 'auto') f |= InitFlag.READDIRPLUS_AUTO;
     return f;
   }

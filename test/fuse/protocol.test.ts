@@ -158,6 +158,26 @@ describe('FUSE protocol handler', () => {
     assert.equal((await call(plain, request(Opcode.OPEN, ino, u32pair(0)))).error, 0, 'off by default');
   });
 
+  test('noOpen: OPENDIR answers ENOSYS, READDIR with fh 0 lists the inode through a shared handle', async () => {
+    const { p, init } = await ready(sampleFs(), { noOpen: true });
+    assert.ok((init.readUInt32LE(12) & InitFlag.NO_OPENDIR_SUPPORT) !== 0, 'NO_OPENDIR_SUPPORT granted');
+    assert.equal((await call(p, request(Opcode.OPENDIR, 1, u32pair(0)))).error, -Errno.ENOSYS);
+    const listed = async (offset: number) => {
+      const r = await call(p, request(Opcode.READDIR, 1, encodeReadIn({ fh: 0, offset, size: 4096, flags: 0 })));
+      assert.equal(r.error, 0);
+      const names: string[] = [];
+      for (let off = 0; off < r.body.length; off += (DIRENT_HEADER_SIZE + r.body.readUInt32LE(off + 16) + 7) & ~7) {
+        names.push(r.body.toString('utf8', off + DIRENT_HEADER_SIZE, off + DIRENT_HEADER_SIZE + r.body.readUInt32LE(off + 16)));
+      }
+      return names;
+    };
+    assert.deepEqual(await listed(0), ['.', '..', 'dir', 'big', 'link']);
+    assert.deepEqual(await listed(3), ['big', 'link'], 'resumes at an offset');
+    const { p: plain } = await ready();
+    const fh0 = await call(plain, request(Opcode.READDIR, 1, encodeReadIn({ fh: 0, offset: 0, size: 4096, flags: 0 })));
+    assert.equal(fh0.error, -Errno.EBADF, 'without noOpen fh 0 is no handle');
+  });
+
   test('READDIR lists ".", ".." and children in 8-byte aligned dirents and resumes at an offset', async () => {
     const { p } = await ready();
     const fh = readU64((await call(p, request(Opcode.OPENDIR, 1, u32pair(0)))).body, 0);
