@@ -46,7 +46,6 @@ export async function mountImage(root: string, ref: string, dir: string, options
   let layers: Awaited<ReturnType<typeof mountImageLayers>> | undefined;
   try {
     layers = await mountImageLayers(root, image.manifest.layers, image.record, `${base}/layers`, options);
-    // no signal: runtime/rootfs.ts hands it to execa 9 as `signal`, which execa rejects (it wants cancelSignal)
     await mountOverlayReadOnly({ lowerdirs: layers.lowerdirs, target, linkDir: base });
   } catch (e) {
     await layers?.unmount();
