@@ -5,6 +5,7 @@ import { invalidArgument } from '../../errors.js';
 import { convertLocations } from '../../image/convert-locations.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printJson, printLine } from '../cli-io.js';
+import { intFlag } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
 
@@ -84,8 +85,3 @@ function pickFormat(f: ConvertFlags): 'estargz' | 'zstdchunked' | 'uncompress' {
   return chosen[0] as 'estargz' | 'zstdchunked' | 'uncompress';
 }
 
-function intFlag(text: string, name: string, [min, max]: [number, number]): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw invalidArgument(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
-  return n;
-}

@@ -6,19 +6,15 @@ import { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printJson, printLine } from '../cli-io.js';
+import { addContainerFlags, containerOptions, type ContainerFlags } from '../container-flags.js';
+import { intFlag, secondsFlag } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
 import { registryOptions } from '../registry-flags.js';
 
-interface OptimizeFlags {
+interface OptimizeFlags extends ContainerFlags {
   oci?: boolean;
   entrypoint?: string;
   args?: string;
-  env?: string[];
-  envFile?: string;
-  cwd?: string;
-  user?: string;
-  mount?: string[];
-  netHost?: boolean;
   terminal?: boolean;
   i?: boolean;
   period: string;
@@ -37,8 +33,6 @@ interface OptimizeFlags {
   tlscacert?: string;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
 /** The optimize command. */
 export function optimizeCommand(ctx: CliContext): Command {
   const cmd = new Command('optimize')
@@ -48,12 +42,6 @@ export function optimizeCommand(ctx: CliContext): Command {
     .option('--oci', 'write OCI media types (needed for the TOC digest annotations)')
     .option('--entrypoint <json>', 'entrypoint of the workload as a JSON array (default: the image Entrypoint)')
     .option('--args <json>', 'arguments of the workload as a JSON array (default: the image Cmd)')
-    .option('--env <K=V>', 'set an environment variable (repeatable)', collect)
-    .option('--env-file <file>', 'read K=V lines from a file')
-    .option('--cwd <dir>', 'working directory (default: the image WorkingDir)')
-    .option('--user <user[:group]>', 'user and group, names or ids (default: the image User)')
-    .option('--mount <spec>', 'mount, e.g. type=bind,source=/s,destination=/d,options=ro:rbind (repeatable)', collect)
-    .option('--net-host', 'share the host network')
     .option('-t, --terminal', 'allocate a terminal (needs -i)')
     .option('-i', 'attach stdin')
     .option('--period <seconds>', 'longest workload run', '10')
@@ -64,6 +52,7 @@ export function optimizeCommand(ctx: CliContext): Command {
     .option('--estargz-compression-level <n>', 'gzip level 1-9', '9')
     .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', '0')
     .option('--zstdchunked', 'write zstd:chunked layers');
+  addContainerFlags(cmd);
   addPlatformFlags(cmd);
   // The registry flags but -u (here --user is the workload's user, as in the reference); credentials
   // come from ~/.docker/config.json.
@@ -82,21 +71,16 @@ export function optimizeCommand(ctx: CliContext): Command {
         ...(flags.oci ? { oci: true } : {}),
         ...(flags.entrypoint !== undefined ? { entrypoint: jsonArray(flags.entrypoint, '--entrypoint') } : {}),
         ...(flags.args !== undefined ? { args: jsonArray(flags.args, '--args') } : {}),
-        env: flags.env ?? [],
-        ...(flags.envFile ? { envFile: flags.envFile } : {}),
-        ...(flags.cwd ? { cwd: flags.cwd } : {}),
-        ...(flags.user ? { user: flags.user } : {}),
-        mounts: flags.mount ?? [],
-        netHost: flags.netHost === true,
+        ...containerOptions(flags),
         tty: flags.terminal === true,
         stdin: flags.i === true,
-        period: numberFlag(flags.period, '--period', 0.001, 86_400),
+        period: secondsFlag(flags.period, '--period', [0.001, 86_400]),
         ...(flags.waitOnLine !== undefined ? { waitOnLine: flags.waitOnLine } : {}),
         ...(flags.recordOut ? { recordOut: flags.recordOut } : {}),
         noOptimize: flags.optimize === false,
         ...(flags.reuse ? { reuse: true } : {}),
-        level: intFlag(flags.estargzCompressionLevel, '--estargz-compression-level', 0, 9),
-        chunkSize: intFlag(flags.estargzChunkSize, '--estargz-chunk-size', 0, 1 << 30),
+        level: intFlag(flags.estargzCompressionLevel, '--estargz-compression-level', [0, 9]),
+        chunkSize: intFlag(flags.estargzChunkSize, '--estargz-chunk-size', [0, 1 << 30]),
         ...(flags.zstdchunked ? { zstdChunked: true } : {}),
         ...platformOptions(flags),
         stdout: out,
@@ -131,14 +115,3 @@ function jsonArray(text: string, name: string): string[] {
   return v;
 }
 
-function intFlag(text: string, name: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw invalidArgument(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
-  return n;
-}
-
-function numberFlag(text: string, name: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < min || n > max) throw invalidArgument(`${name} must be a number of seconds in (0, ${max}], got ${JSON.stringify(text)}`);
-  return n;
-}

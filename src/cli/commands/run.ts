@@ -9,9 +9,8 @@ import { invalidArgument } from '../../errors.js';
 import { parsePlatform } from '../../image/platform.js';
 import { runContainer, type Snapshotter } from '../../image/run.js';
 import type { CliContext } from '../cli-context.js';
+import { addContainerFlags, containerOptions } from '../container-flags.js';
 import { registryOptions } from '../registry-flags.js';
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** The run command. */
 export function runCommand(ctx: CliContext): Command {
@@ -24,13 +23,9 @@ export function runCommand(ctx: CliContext): Command {
     .option('--rm', 'remove the container (and its writes) when it exits')
     .option('-t, --tty', 'allocate a terminal (stdin must be a tty)')
     .option('-i, --interactive', 'attach stdin')
-    .addOption(new Option('--snapshotter <name>', 'how layers are provided (default: stargz when rpulled, else overlayfs)').choices(['stargz', 'overlayfs']))
-    .option('--env <K=V>', 'set an environment variable (repeatable; K alone unsets)', collect)
-    .option('--env-file <file>', 'read K=V lines from a file')
-    .option('--cwd <dir>', 'working directory (default: the image WorkingDir)')
-    .option('--user <user[:group]>', 'user and group, names or ids (default: the image User)')
-    .option('--mount <spec>', 'mount, e.g. type=bind,source=/s,destination=/d,options=ro:rbind (repeatable)', collect)
-    .option('--net-host', 'share the host network (default: a private network namespace with loopback only)')
+    .addOption(new Option('--snapshotter <name>', 'how layers are provided (default: stargz when rpulled, else overlayfs)').choices(['stargz', 'overlayfs']));
+  addContainerFlags(cmd);
+  cmd
     .option('--platform <os/arch[/variant]>', 'platform to run from a multi-platform image (default: this host)')
     .option('--no-background-fetch', 'lazy layers: fetch only what is read (and the prefetch region)')
     .option('--plain-http', 'lazy layers: use plain HTTP (automatic for localhost and 127.0.0.1)')
@@ -45,12 +40,7 @@ export function runCommand(ctx: CliContext): Command {
         tty: flags.tty === true,
         stdin: flags.interactive === true,
         snapshotter: flags.snapshotter as Snapshotter | undefined,
-        env: flags.env ?? [],
-        envFile: flags.envFile,
-        cwd: flags.cwd,
-        user: flags.user,
-        mounts: flags.mount ?? [],
-        netHost: flags.netHost === true,
+        ...containerOptions(flags),
         platform: flags.platform === undefined ? undefined : parsePlatform(flags.platform),
         noBackgroundFetch: flags.backgroundFetch === false,
         registry: registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.debugLog(self)),
