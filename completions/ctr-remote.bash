@@ -24,7 +24,7 @@ _ctr_remote() {
     '/image/mount') opts='--plain-http --skip-verify -k --user -u --tlscacert --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
     '/image/unmount') opts='--help -h'; cmds='' ;;
     '/image/status') opts='--platform --json --help -h'; cmds='' ;;
-    '/run') opts='--rm --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --plain-http --skip-verify -k --tlscacert --help -h'; cmds='' ;;
+    '/run') opts='--rm --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --tlscacert --help -h'; cmds='' ;;
     '/completion') opts='--help -h'; cmds='' ;;
   esac
   if [[ "$cur" == -* ]]; then

@@ -144,6 +144,7 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l mount -d 'mount
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l net-host -d 'share the host network (default: a private network namespace with loopback only)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l platform -d 'platform to run from a multi-platform image (default: this host)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l no-background-fetch -d 'lazy layers: fetch only what is read (and the prefetch region)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l cache-max-bytes -d 'lazy layers: bound of the shared chunk cache in bytes (default: min(10 GiB, half the free disk))'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l plain-http -d 'lazy layers: use plain HTTP (automatic for localhost and 127.0.0.1)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l skip-verify -s k -d 'lazy layers: skip TLS certificate verification'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l tlscacert -d 'lazy layers: PEM CA bundle to trust for the registry'

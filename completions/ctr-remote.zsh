@@ -26,7 +26,7 @@ _ctr_remote() {
     ('/image/mount') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--tlscacert' '--platform' '--no-background-fetch' '--cache-max-bytes' '--skip-content-verify' '--json' '--help' '-h') ;;
     ('/image/unmount') cmds=(); opts=('--help' '-h') ;;
     ('/image/status') cmds=(); opts=('--platform' '--json' '--help' '-h') ;;
-    ('/run') cmds=(); opts=('--rm' '--tty' '-t' '--interactive' '-i' '--snapshotter' '--env' '--env-file' '--cwd' '--user' '--mount' '--net-host' '--platform' '--no-background-fetch' '--plain-http' '--skip-verify' '-k' '--tlscacert' '--help' '-h') ;;
+    ('/run') cmds=(); opts=('--rm' '--tty' '-t' '--interactive' '-i' '--snapshotter' '--env' '--env-file' '--cwd' '--user' '--mount' '--net-host' '--platform' '--no-background-fetch' '--cache-max-bytes' '--plain-http' '--skip-verify' '-k' '--tlscacert' '--help' '-h') ;;
     ('/completion') cmds=(); opts=('--help' '-h') ;;
   esac
   if [[ "${words[CURRENT]}" == -* ]]; then

@@ -10,6 +10,7 @@ import { parsePlatform } from '../../image/platform.js';
 import { runContainer, type Snapshotter } from '../../image/run.js';
 import type { CliContext } from '../cli-context.js';
 import { addContainerFlags, containerOptions } from '../container-flags.js';
+import { intFlag } from '../number-flags.js';
 import { registryOptions } from '../registry-flags.js';
 
 /** The run command. */
@@ -28,6 +29,7 @@ export function runCommand(ctx: CliContext): Command {
   cmd
     .option('--platform <os/arch[/variant]>', 'platform to run from a multi-platform image (default: this host)')
     .option('--no-background-fetch', 'lazy layers: fetch only what is read (and the prefetch region)')
+    .option('--cache-max-bytes <n>', 'lazy layers: bound of the shared chunk cache in bytes (default: min(10 GiB, half the free disk))')
     .option('--plain-http', 'lazy layers: use plain HTTP (automatic for localhost and 127.0.0.1)')
     .option('-k, --skip-verify', 'lazy layers: skip TLS certificate verification')
     .option('--tlscacert <file>', 'lazy layers: PEM CA bundle to trust for the registry');
@@ -43,6 +45,7 @@ export function runCommand(ctx: CliContext): Command {
         ...containerOptions(flags),
         platform: flags.platform === undefined ? undefined : parsePlatform(flags.platform),
         noBackgroundFetch: flags.backgroundFetch === false,
+        ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: intFlag(flags.cacheMaxBytes, '--cache-max-bytes', [1, Number.MAX_SAFE_INTEGER]) } : {}),
         registry: registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.debugLog(self)),
         killOnAbort: false,
         signal: ctx.signal,
