@@ -11,6 +11,7 @@ import { buildInodeTable } from '../fs/inode-table.js';
 import { TocFileSystem } from '../fs/toc-filesystem.js';
 import { mountFuse, type FuseMount } from '../fuse/mount.js';
 import { unmountSync } from '../fuse/unmount.js';
+import { BackgroundGate } from '../layer/background-gate.js';
 import { ChunkCache } from '../layer/chunk-cache.js';
 import { payloadEnd } from '../layer/chunk-map.js';
 import type { LayerState } from '../layer/layer-state.js';
@@ -80,6 +81,7 @@ export async function mountImageLayers(
   const mounter = new LayerMounter(root, record, layersDir, options);
   try {
     for (const [i, layer] of layers.entries()) await mounter.add(i, layer);
+    mounter.gate.seal(); // every prefetch is registered: background fetch may start once they are done
   } catch (e) {
     await mounter.unmount();
     throw e;
@@ -93,6 +95,8 @@ class LayerMounter {
   private registry: RegistryEndpoint | undefined;
   private cache: ChunkCache | undefined;
   private readonly onExit = () => this.fuse.forEach((m) => unmountSync(m.dir));
+  /** One background-fetch gate for all lazy layers of the image (see layer/background-gate.ts). */
+  readonly gate = new BackgroundGate();
 
   constructor(
     private readonly root: string,
@@ -145,6 +149,7 @@ class LayerMounter {
       cache: await this.openCache(),
       stateFile,
       backgroundFetch: !this.options.noBackgroundFetch,
+      gate: this.gate,
       skipContentVerify: this.options.skipContentVerify ?? false,
       ...(this.options.readAheadBytes !== undefined ? { readAheadBytes: this.options.readAheadBytes } : {}),
     });

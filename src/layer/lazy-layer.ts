@@ -2,13 +2,15 @@
 // fetched (missing members merged into few multi-range requests, identical concurrent fetches shared),
 // decompressed, verified against its chunkDigest, cached and sliced. At open, the prefetch region
 // [0, offset of .prefetch.landmark) is fetched in one range; then the rest of the blob is fetched in the
-// background whenever no foreground read has run for `idleMs`. See ../shared/estargz-format.md.
+// background whenever no foreground read has run for `idleMs` (image-wide, after every layer's prefetch, when
+// the layers share a BackgroundGate). See ../shared/estargz-format.md.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError, digestMismatch, invalidArgument, isCtrError, unavailable, withContext } from '../errors.js';
 import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from '../estargz/toc-types.js';
 import type { ChunkSource } from '../fs/chunk-source.js';
 import { cleanEntryName } from '../fs/entry-name.js';
+import type { BackgroundGate } from './background-gate.js';
 import type { BlobSource } from './blob-source.js';
 import type { ChunkCache } from './chunk-cache.js';
 import { ChunkMap, type Chunk, type Member } from './chunk-map.js';
@@ -50,6 +52,11 @@ export interface LazyLayerOptions {
   backgroundBatchBytes?: number;
   /** Quiet time after the last foreground read before background work resumes. Default 50 ms. */
   idleMs?: number;
+  /**
+   * The image's shared background gate (see background-gate.ts): when set, background fetch waits for every
+   * layer's prefetch and for image-wide quiet (the gate's idleMs) instead of this layer's own. Default: none.
+   */
+  gate?: BackgroundGate;
   /** Compressed bytes of following members fetched along with a foreground miss. Default 64 KiB; 0 = off. */
   readAheadBytes?: number;
   /** Uncompressed bytes of following cached members loaded into memory after each read. Default 1 MiB; 0 = off. */
@@ -92,6 +99,7 @@ export class LazyLayer implements ChunkSource {
   static open(options: LazyLayerOptions): LazyLayer {
     const layer = new LazyLayer(options, ChunkMap.build(options.entries, options.tocOffset));
     layer.prefetchTask = layer.runPrefetch();
+    options.gate?.addPrefetch(layer.prefetchTask);
     if (options.backgroundFetch ?? true) layer.backgroundTask = layer.runBackground();
     return layer;
   }
@@ -116,6 +124,7 @@ export class LazyLayer implements ChunkSource {
     const end = Math.min(offset + length, file.size ?? 0);
     if (end <= offset) return Buffer.alloc(0);
     this.foreground++;
+    this.options.gate?.enter();
     try {
       const chunks = this.chunks.chunksIn(file, offset, end - offset);
       const datas = await this.chunkData(chunks, signal);
@@ -128,6 +137,7 @@ export class LazyLayer implements ChunkSource {
     } finally {
       this.foreground--;
       this.lastForeground = Date.now();
+      this.options.gate?.leave();
     }
   }
 
@@ -250,8 +260,13 @@ export class LazyLayer implements ChunkSource {
     const members = this.chunks.membersBelow(limit).filter((m) => !this.isCached(m));
     this.state.prefetch.phase = 'running';
     const everything = { maxGap: Number.POSITIVE_INFINITY, maxRangeBytes: Number.POSITIVE_INFINITY };
-    const flights = this.ensure(members, everything, Number.POSITIVE_INFINITY);
-    const settled = await Promise.allSettled(flights.values());
+    this.options.gate?.enter();
+    let settled: PromiseSettledResult<ChunkResult[]>[];
+    try {
+      settled = await Promise.allSettled(this.ensure(members, everything, Number.POSITIVE_INFINITY).values());
+    } finally {
+      this.options.gate?.leave();
+    }
     this.state.prefetch.bytes = members.reduce((n, m) => n + m.end - m.offset, 0);
     this.state.prefetch.phase = settled.every((s) => s.status === 'fulfilled') ? 'done' : 'failed';
     this.stateFile?.markDirty();
@@ -275,10 +290,10 @@ export class LazyLayer implements ChunkSource {
     if (plainBytes > this.options.cache.stats().maxBytes / 2) return; // it would only evict itself
     bg.phase = 'pending';
     bg.membersTotal = members.length;
-    await this.prefetchTask;
-    bg.phase = 'running';
     const batchBytes = this.options.backgroundBatchBytes ?? 4 << 20;
     try {
+      await (this.options.gate ? this.options.gate.prefetchesDone(this.closing.signal) : this.prefetchTask);
+      bg.phase = 'running';
       for (let i = 0; i < members.length; ) {
         await this.waitIdle();
         const batch: Member[] = [];
@@ -300,8 +315,9 @@ export class LazyLayer implements ChunkSource {
     this.stateFile?.markDirty();
   }
 
-  /** Wait until no foreground read has run for `idleMs` (rejects when the layer closes). */
+  /** Wait until no foreground read has run for `idleMs`, image-wide with a gate (rejects when the layer closes). */
   private async waitIdle(): Promise<void> {
+    if (this.options.gate) return this.options.gate.waitIdle(this.closing.signal);
     const idle = this.options.idleMs ?? 50;
     for (;;) {
       this.closing.signal.throwIfAborted();
