@@ -50,14 +50,17 @@ export class BackgroundGate {
     await raceSignal(Promise.allSettled(this.prefetches), signal);
   }
 
-  /** Wait until no layer has had foreground or prefetch I/O for `idleMs` (rejects when `signal` aborts). */
+  /** Wait until no layer has had foreground or prefetch I/O for `idleMs` (rejects with `signal`'s reason when it aborts). */
   async waitIdle(signal?: AbortSignal): Promise<void> {
     const idle = this.options.idleMs ?? 50;
     for (;;) {
       signal?.throwIfAborted();
       const quiet = Date.now() - this.lastActive;
       if (this.active === 0 && quiet >= idle) return;
-      await sleep(Math.max(1, idle - quiet), undefined, signal ? { signal } : {});
+      await sleep(Math.max(1, idle - quiet), undefined, signal ? { signal } : {}).catch((e: unknown) => {
+        signal?.throwIfAborted(); // the signal's reason, not the timer's AbortError
+        throw e;
+      });
     }
   }
 }

@@ -110,3 +110,43 @@ describe('BackgroundGate across two lazy layers over a shaped registry link', ()
     assert.ok(first.startedAt < prefetch.startedAt + prefetch.durationMs, 'the ungated layers share the link');
   });
 });
+
+describe('BackgroundGate alone', () => {
+  test('background waits for seal and every prefetch, then for image-wide quiet after the last leave()', async () => {
+    const gate = new BackgroundGate({ idleMs: 40 });
+    let release!: () => void;
+    gate.addPrefetch(new Promise<void>((r) => (release = r)));
+    let done = false;
+    const waiting = gate.prefetchesDone().then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(done, false, 'not sealed, prefetch running');
+    gate.seal();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(done, false, 'sealed, prefetch still running');
+    release();
+    await waiting;
+
+    gate.enter(); // a foreground read of some layer
+    let idle = false;
+    const started = Date.now();
+    const idleWait = gate.waitIdle().then(() => (idle = true));
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(idle, false, 'a read in flight holds background fetch');
+    gate.leave();
+    const left = Date.now();
+    await idleWait;
+    assert.ok(Date.now() - left >= 39, `waited the quiet period after the read (${Date.now() - left} ms)`);
+    assert.ok(Date.now() - started >= 99);
+  });
+
+  test('waitIdle and prefetchesDone reject when their signal aborts', async () => {
+    const gate = new BackgroundGate();
+    const ac = new AbortController();
+    gate.enter();
+    const w = gate.waitIdle(ac.signal);
+    const p = gate.prefetchesDone(ac.signal); // never sealed
+    ac.abort(new Error('closed'));
+    await assert.rejects(w, /closed/);
+    await assert.rejects(p, /closed/);
+  });
+});
