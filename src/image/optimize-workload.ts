@@ -2,36 +2,15 @@
 // runs for at most `period`, ends earlier when its process exits or a stdout line contains `waitOnLine`,
 // and is then killed and torn down (overlay, layer mounts, runc state, container directory) on every path.
 import { CtrError, invalidArgument } from '../errors.js';
-import type { ImageConfig } from '../oci/types.js';
 import type { ContainerPaths } from '../runtime/container-paths.js';
-import { runInContainer } from '../runtime/container.js';
-import type { SpecMount } from '../runtime/spec-types.js';
+import { runInContainer, type ContainerOptions } from '../runtime/container.js';
 import type { StagedMounts } from './optimize-mounts.js';
 
-/** What to run and how (optimize's workload flags). */
-export interface WorkloadOptions {
-  /** The tool's root; the container lives in `<root>/containers/<id>`. */
-  root: string;
-  id: string;
-  /** Image name for the owner record and messages. */
-  ref: string;
+/** What to run and how (optimize's workload flags); the process settings are runInContainer's. */
+export interface WorkloadOptions
+  extends Pick<ContainerOptions, 'root' | 'id' | 'ref' | 'image' | 'entrypoint' | 'cmd' | 'env' | 'cwd' | 'user' | 'mounts' | 'netHost' | 'tty' | 'stdin' | 'runc' | 'signal'> {
   /** Mounts the layers under `paths.layers` (so a crashed run's cleanup finds them). */
   layers: (paths: ContainerPaths) => Promise<StagedMounts>;
-  /** The image config's `config` section. */
-  image: ImageConfig['config'] | undefined;
-  /** `--entrypoint` / `--args`: replace the image Entrypoint / Cmd. Default: the image's. */
-  entrypoint?: string[];
-  cmd?: string[];
-  /** Env overrides in order. */
-  env?: string[];
-  cwd?: string;
-  user?: string;
-  mounts?: SpecMount[];
-  netHost?: boolean;
-  /** `-t`: a terminal (needs `stdin`). Default false. */
-  tty?: boolean;
-  /** `-i`: attach our stdin. Default false. */
-  stdin?: boolean;
   /** Longest run in ms. */
   periodMs: number;
   /** End once a stdout line contains this text. Default: no watch. */
@@ -41,8 +20,6 @@ export interface WorkloadOptions {
   stderr?: NodeJS.WritableStream;
   /** Called once the workload process has been spawned: recording starts here. */
   onStart?: () => void;
-  runc?: string;
-  signal?: AbortSignal;
 }
 
 /** Why the workload ended. */
