@@ -16,6 +16,8 @@ import { buildReferenceBlob, type ReferenceBlob } from './reference-estargz.js';
 /** Serves ranges of an in-memory blob, counting requests and bytes; `corrupt` flips bytes in answers. */
 class CountingBlob implements BlobSource {
   requests: BlobRange[][] = [];
+  /** Date.now() at each readRanges call (not reset with `requests`). */
+  requestTimes: number[] = [];
   bytes = 0;
   corrupt: ((r: BlobRange) => number | undefined) | undefined;
   fail: Error | undefined;
@@ -25,6 +27,7 @@ class CountingBlob implements BlobSource {
   }
   async readRanges(ranges: readonly BlobRange[]): Promise<Buffer[]> {
     this.requests.push([...ranges]);
+    this.requestTimes.push(Date.now());
     await new Promise((r) => setTimeout(r, 2));
     if (this.fail) throw this.fail;
     return ranges.map((r) => {
@@ -258,14 +261,21 @@ describe('LazyLayer over a blob built by the reference', () => {
 
   test('foreground reads pre-empt the background fetch', async () => {
     const { layer, source } = await open(ref, { backgroundFetch: true, backgroundBatchBytes: 16 << 10, idleMs: 200 });
-    await new Promise((r) => setTimeout(r, 20));
-    const t0 = Date.now();
+    // Read once the background fetch has started (polled: after a fixed sleep it could already be over on a
+    // slow machine, or not started on a fast one).
+    for (const deadline = Date.now() + 10_000; source.requestTimes.length === 0; await new Promise((r) => setTimeout(r, 1))) {
+      assert.ok(Date.now() < deadline, 'the background fetch started');
+    }
+    const readStart = Date.now();
     await layer.readFileRange(entry(ref, 'etc/hosts'), 0, 100);
-    const requestsAfterRead = source.requests.length;
+    assert.ok(Date.now() - readStart < 1000, 'the read did not wait for the background fetch');
+    assert.notEqual(layer.stats().background.phase, 'done', 'the read came while the background fetch was running');
+    const requestsAfterRead = source.requestTimes.length;
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(source.requests.length, requestsAfterRead, 'no background request within idleMs of a read');
-    assert.ok(Date.now() - t0 < 1000);
+    // Judged by when each later request was made, not by how long the sleep took (longer on a loaded machine).
+    for (const at of source.requestTimes.slice(requestsAfterRead)) {
+      assert.ok(at - readStart >= 200, `a background request ${at - readStart} ms after the read began (idleMs 200)`);
+    }
     await layer.close();
-    assert.notEqual(layer.stats().background.phase, 'done');
   });
 });
