@@ -28,6 +28,16 @@ const run = promisify(execFile);
 const skip = process.getuid?.() !== 0 ? 'needs root: FUSE and overlayfs mounts, mknod/chown in fixture trees' : false;
 const BIG = 8 << 20;
 
+/** imageStatus once `done` holds of it, or the last one after 15 s (the caller's assertions then report what is missing). */
+async function statusUntil(root: string, ref: string, done: (s: Awaited<ReturnType<typeof imageStatus>>) => boolean): Promise<Awaited<ReturnType<typeof imageStatus>>> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const st = await imageStatus(root, ref);
+    if (done(st) || Date.now() > deadline) return st;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('image rpull + mount', { skip }, () => {
   let work: string;
   let registry: RegistryFixture;
@@ -121,8 +131,8 @@ describe('image rpull + mount', { skip }, () => {
     const st = await imageStatus(root, ref);
     assert.deepEqual(st.layers.map((l) => l.mode), ['lazy', 'lazy', 'full']);
     assert.deepEqual(st.mounts.map((m) => m.dir), [mnt]);
-    await new Promise((r) => setTimeout(r, 1200)); // state files are written once a second
-    const again = await imageStatus(root, ref);
+    // state files are written once a second: poll (a loaded machine can delay the write past a fixed sleep)
+    const again = await statusUntil(root, ref, (st) => (st.layers[0]!.state?.bytesFetched ?? 0) > BIG && st.layers[0]!.cachedBytes! >= st.layers[0]!.totalBytes! - 64);
     const l0 = again.layers[0]!;
     assert.equal(l0.live, true);
     assert.ok((l0.state?.bytesFetched ?? 0) > BIG, `layer 0 fetched ${l0.state?.bytesFetched}`);
@@ -172,8 +182,8 @@ describe('image rpull + mount', { skip }, () => {
     proxy.clearRules();
     assert.equal(await readFile(join(mnt, 'home/u/.profile'), 'utf8'), 'export A=1\n', 'the server survived');
     const st = await imageStatus(root, ref);
-    await new Promise((r) => setTimeout(r, 1100));
-    const errors = (await imageStatus(root, ref)).layers.reduce((n, l) => n + (l.state?.digestMismatches ?? 0), 0);
+    const mismatches = (s: Awaited<ReturnType<typeof imageStatus>>) => s.layers.reduce((n, l) => n + (l.state?.digestMismatches ?? 0), 0);
+    const errors = mismatches(await statusUntil(root, ref, (s) => mismatches(s) >= 1)); // state files are written once a second
     assert.ok(errors >= 1, `digest mismatches reported: ${errors} (${JSON.stringify(st.layers.map((l) => l.state?.lastError))})`);
   });
 
