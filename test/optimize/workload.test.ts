@@ -132,7 +132,8 @@ describe('image optimize workloads', { skip }, () => {
     assert.equal(line.code, 0, line.stderr);
     assert.equal((JSON.parse(line.stdout) as { workload: { ended: string } }).workload.ended, 'line');
     assert.match(line.stderr, /getting READY now\n/, 'the workload output is still shown');
-    assert.ok(Date.now() - started < 20_000, 'ended at the line, not after the sleep');
+    // a run that waited for the workload's `sleep 30` takes over 30 s however fast the machine; setup time is not bounded
+    assert.ok(Date.now() - started < 30_000, 'ended at the line, not after the sleep');
     assert.deepEqual(await leftovers(), clean);
   });
 
