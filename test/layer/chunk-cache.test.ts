@@ -86,7 +86,8 @@ describe('ChunkCache', () => {
     assert.equal(cache.inMemory(d), false);
     cache.warm(d);
     cache.warm(sha256Digest(chunk(6))); // not cached: a no-op
-    for (let i = 0; i < 100 && !cache.inMemory(d); i++) await new Promise((r) => setTimeout(r, 10));
+    // polled with a deadline, not a count of 10 ms turns: the threadpool read can take longer on a loaded machine
+    for (const deadline = Date.now() + 10_000; !cache.inMemory(d) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
     assert.equal(cache.inMemory(d), true);
     assert.deepEqual(await cache.get(d), big);
     assert.deepEqual([cache.stats().memoryHits, cache.stats().diskHits, cache.stats().corrupt], [1, 0, 0]);
@@ -101,7 +102,7 @@ describe('ChunkCache', () => {
     await writeFile(path, chunk(8, 300_000));
     const cache = await ChunkCache.open({ dir, maxBytes: 1 << 20 });
     cache.warm(d);
-    for (let i = 0; i < 100 && cache.stats().corrupt === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (const deadline = Date.now() + 10_000; cache.stats().corrupt === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
     assert.equal(cache.stats().corrupt, 1);
     assert.equal(cache.has(d), false);
     const good = await ChunkCache.open({ dir, maxBytes: 1 << 20, memoryMaxBytes: 0 });
