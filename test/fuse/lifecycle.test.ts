@@ -3,7 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -86,8 +86,13 @@ describe('mount lifecycle', { skip }, () => {
     const dir = join(tmp, 'busy');
     await mkdir(dir);
     const m = await mountFuse(dir, new MemoryFs().file('f', 'data'));
-    const holder = execa('sh', ['-c', 'exec sleep 1 < "$0"', join(dir, 'f')], { reject: false });
-    await new Promise((r) => setTimeout(r, 200));
+    const holder = execa('sh', ['-c', 'exec sleep 2 < "$0"', join(dir, 'f')], { reject: false });
+    // Unmount once the holder has the file open (polled: after a fixed delay it might not yet, and the
+    // mount would not be busy at all).
+    for (const deadline = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 10))) {
+      if ((await readlink(`/proc/${holder.pid}/fd/0`).catch(() => '')) === join(dir, 'f')) break;
+      assert.ok(Date.now() < deadline && holder.exitCode === null, 'the holder opened the file');
+    }
     await m.unmount();
     assert.equal(await mounted(dir), false, 'detached at once');
     await holder;
