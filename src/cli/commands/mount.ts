@@ -34,13 +34,15 @@ export function mountCommand(ctx: CliContext): Command {
         ...(flags.json ? {} : { onLayer: (l, i) => printLine(ctx.io, layerLine(l, i)) }),
         signal: ctx.signal,
       });
+      // Listening before the "mounted" line: a SIGTERM (what `image unmount` sends) arriving right after it is
+      // the normal end of the mount, exit 0.
+      const unmountRequested = (): void => void (ctx.abortWasNormalEnd = true);
+      process.once('SIGTERM', unmountRequested);
       if (flags.json) printJson(ctx.io, { dir: mounted.dir, id: mounted.id, name: mounted.image.name, layers: mounted.layers.map(({ index, digest, mode, dir: d }) => ({ index, digest, mode, dir: d })) });
       else {
         const lazy = mounted.layers.filter((l) => l.mode === 'lazy').length;
         printLine(ctx.io, `mounted ${mounted.image.name} at ${mounted.dir} (${lazy} of ${mounted.layers.length} layers lazy); Ctrl-C to unmount`);
       }
-      const unmountRequested = (): void => void (ctx.abortWasNormalEnd = true);
-      process.once('SIGTERM', unmountRequested);
       try {
         await mounted.closed;
       } finally {
