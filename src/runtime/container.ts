@@ -3,7 +3,6 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { invalidArgument, notFound, withContext } from '../errors.js';
-import type { ImageConfig } from '../oci/types.js';
 import { removeContainer, stopContainer, type TeardownOptions } from './cleanup.js';
 import { type ContainerPaths, containerPaths, runcStateDir } from './container-paths.js';
 import { writeEtcFiles } from './etc-files.js';
@@ -12,7 +11,7 @@ import { readFileInRoot } from './root-path.js';
 import { mountsUnder } from './mountinfo.js';
 import { mountOverlay, unmount } from './rootfs.js';
 import { type RuncRunResult, type StdioTarget, runcDelete, runcRun } from './runc.js';
-import { buildSpec } from './spec.js';
+import { buildSpec, type SpecInput } from './spec.js';
 import type { RuntimeSpec, SpecMount } from './spec-types.js';
 import { resolveUser } from './user.js';
 
@@ -30,11 +29,10 @@ export interface LayerDirs {
   readImageFile?: (path: string) => Promise<string | undefined>;
 }
 
-/** What to run and how. */
-export interface ContainerOptions {
+/** What to run and how; the process settings are documented on SpecInput. */
+export interface ContainerOptions extends Pick<SpecInput, 'id' | 'image' | 'args' | 'entrypoint' | 'cmd' | 'env' | 'cwd' | 'mounts' | 'netHost'> {
   /** The tool's root (`--root`); the container lives in `<root>/containers/<id>`. */
   root: string;
-  id: string;
   /** Image reference, recorded for messages. */
   ref: string;
   /**
@@ -43,23 +41,8 @@ export interface ContainerOptions {
    * finds them), with a `release` called after the rootfs is unmounted.
    */
   lowerdirs: string[] | ((paths: ContainerPaths) => Promise<LayerDirs>);
-  /** The `config` section of the image config. */
-  image: ImageConfig['config'] | undefined;
-  /** CMD ARGS after the id: replace Entrypoint and Cmd (as `ctr run`). Default: the image's. */
-  args?: string[];
-  /** Replace only the Entrypoint / only the Cmd (optimize's --entrypoint / --args). */
-  entrypoint?: string[];
-  cmd?: string[];
-  /** Env overrides in order (env-file lines, then --env). */
-  env?: string[];
-  /** Working directory. Default: image WorkingDir, else `/`. */
-  cwd?: string;
   /** `U[:G]` names or ids; default: the image's User, else root. */
   user?: string;
-  /** Extra mounts (--mount). */
-  mounts?: SpecMount[];
-  /** Share the host network namespace. Default false. */
-  netHost?: boolean;
   /** Allocate a terminal (-t); our stdin must be a tty. Default false. */
   tty?: boolean;
   /** Attach our stdin (-i). Default false (the container reads /dev/null). */
