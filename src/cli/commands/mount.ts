@@ -43,9 +43,13 @@ export function mountCommand(ctx: CliContext): Command {
         const lazy = mounted.layers.filter((l) => l.mode === 'lazy').length;
         printLine(ctx.io, `mounted ${mounted.image.name} at ${mounted.dir} (${lazy} of ${mounted.layers.length} layers lazy); Ctrl-C to unmount`);
       }
+      // An image without lazy layers is served by no FUSE session of ours, so nothing else keeps this
+      // process (which holds the mount until Ctrl-C or `image unmount`) alive.
+      const keepAlive = setInterval(() => undefined, 1 << 30);
       try {
         await mounted.closed;
       } finally {
+        clearInterval(keepAlive);
         process.off('SIGTERM', unmountRequested);
       }
     }),
