@@ -1,5 +1,6 @@
 // What every command action gets: the output object, the global flags, a cancellation signal, and
 // `run`, which turns a thrown error into the one-line report and exit code 1.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isCtrError, withContext } from '../errors.js';
 import { formatReference, parseReference } from '../remote/reference.js';
@@ -8,7 +9,7 @@ import { printErr, type CliIo } from './cli-io.js';
 
 /** Flags of the top-level command, available to every subcommand. */
 export interface GlobalOptions {
-  /** `--root DIR`, default defaultRoot(). */
+  /** `--root DIR` made absolute (against the working directory), default defaultRoot(). */
   root: string;
   /** `--debug`: stack traces and request logs on stderr. */
   debug: boolean;
@@ -32,7 +33,9 @@ export class CliContext {
   /** The global flags as seen from `cmd`. */
   globals(cmd: Command): GlobalOptions {
     const o = cmd.optsWithGlobals<{ root?: string; debug?: boolean }>();
-    return { root: o.root ?? defaultRoot(this.io.env), debug: o.debug === true };
+    // Resolved here, once: mount(8), overlayfs options and runc take the paths below the root as they
+    // are, and a relative one would be taken against another directory (or refused).
+    return { root: resolve(o.root ?? defaultRoot(this.io.env)), debug: o.debug === true };
   }
 
   /** A `--debug` line logger (undefined without --debug). */
