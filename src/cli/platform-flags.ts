@@ -14,7 +14,7 @@ export function addPlatformFlag(cmd: Command, description: string): Command {
 /** Add --platform and --all-platforms (mutually exclusive) to `cmd`. */
 export function addPlatformFlags(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--platform <os/arch[/variant]>', 'the platform to use from a multi-platform image; a single-platform image must be this platform (default: this host, any for a single-platform image)').argParser(flagParser(parsePlatform)).conflicts('allPlatforms'))
+    .addOption(new Option('--platform <os/arch[/variant]>', "platform to use from a multi-platform image; a single-platform image must match it (default: this host's)").argParser(flagParser(parsePlatform)).conflicts('allPlatforms'))
     .option('--all-platforms', 'every platform of a multi-platform image');
 }
 
