@@ -5,13 +5,13 @@
 // passes -t to ls); run's own (and the global) options go before REF. A `--` right after ID is dropped
 // (it was needed before parsing stopped at REF; no command is named `--`).
 import { Command, Option } from 'commander';
-import { invalidArgument } from '../../errors.js';
-import { parsePlatform } from '../../image/platform.js';
 import { runContainer, type Snapshotter } from '../../image/run.js';
 import type { CliContext } from '../cli-context.js';
 import { addContainerFlags, containerOptions } from '../container-flags.js';
-import { intFlag } from '../number-flags.js';
+import { intArg } from '../number-flags.js';
+import { addPlatformFlag } from '../platform-flags.js';
 import { registryOptions } from '../registry-flags.js';
+import { usageError } from '../usage-error.js';
 
 /** The run command. */
 export function runCommand(ctx: CliContext): Command {
@@ -26,16 +26,16 @@ export function runCommand(ctx: CliContext): Command {
     .option('-i, --interactive', 'attach stdin')
     .addOption(new Option('--snapshotter <name>', 'how layers are provided (default: stargz when rpulled, else overlayfs)').choices(['stargz', 'overlayfs']));
   addContainerFlags(cmd);
+  addPlatformFlag(cmd, "platform to run: from a multi-platform image, or to run a single-platform image built for another (default: this host's; linux/amd64 hosts also run linux/386)");
   cmd
-    .option('--platform <os/arch[/variant]>', 'platform to run from a multi-platform image (default: this host)')
     .option('--no-background-fetch', 'lazy layers: fetch only what is read (and the prefetch region)')
-    .option('--cache-max-bytes <n>', 'lazy layers: bound of the shared chunk cache in bytes (default: min(10 GiB, half the free disk))')
+    .option('--cache-max-bytes <n>', 'lazy layers: bound of the shared chunk cache in bytes (default: min(10 GiB, half the free disk))', intArg([1, Number.MAX_SAFE_INTEGER]))
     .option('--plain-http', 'lazy layers: use plain HTTP (automatic for localhost and 127.0.0.1)')
     .option('-k, --skip-verify', 'lazy layers: skip TLS certificate verification')
     .option('--tlscacert <file>', 'lazy layers: PEM CA bundle to trust for the registry');
   return cmd.action((ref: string, id: string, args: string[], flags, self: Command) =>
     ctx.run(self, 'run', id, async () => {
-      for (const a of [ref, id]) if (a.startsWith('-')) throw invalidArgument(`unknown option ${a} (see 'ctr-remote run --help')`);
+      for (const a of [ref, id]) if (a.startsWith('-')) throw usageError(`unknown option ${a} (see 'ctr-remote run --help')`);
       const result = await runContainer(ctx.globals(self).root, ref, id, {
         args: args[0] === '--' ? args.slice(1) : args,
         remove: flags.rm === true,
@@ -43,9 +43,9 @@ export function runCommand(ctx: CliContext): Command {
         stdin: flags.interactive === true,
         snapshotter: flags.snapshotter as Snapshotter | undefined,
         ...containerOptions(flags),
-        platform: flags.platform === undefined ? undefined : parsePlatform(flags.platform),
+        platform: flags.platform,
         noBackgroundFetch: flags.backgroundFetch === false,
-        ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: intFlag(flags.cacheMaxBytes, '--cache-max-bytes', [1, Number.MAX_SAFE_INTEGER]) } : {}),
+        ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: flags.cacheMaxBytes } : {}),
         registry: registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.debugLog(self)),
         killOnAbort: false,
         signal: ctx.signal,
