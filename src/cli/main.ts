@@ -1,7 +1,10 @@
 // The ctr-remote executable's entry (bundled into dist/ctr-remote.mjs; bin/ctr-remote runs it as
 // `node -- dist/ctr-remote.mjs ARGS...`, so process.argv holds the user's arguments exactly as typed).
 import { processIo } from './cli-io.js';
+import { installFatalHandlers } from './fatal-error.js';
 import { runCli } from './run-cli.js';
+
+installFatalHandlers(process.stderr, process.argv.includes('--debug'));
 
 const controller = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());

@@ -17,10 +17,12 @@ export function inflatePrefix(member: Uint8Array, need: number, what: string, si
       settled = true;
       signal?.removeEventListener('abort', onAbort);
       z.destroy();
-      if (err) reject(err);
-      else {
+      if (err) return reject(err);
+      try {
         const all = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, got);
         resolve(all.subarray(0, Math.min(need, got)));
+      } catch (e) {
+        reject(e); // never thrown out of a zlib callback, where nothing could catch it
       }
     };
     const onAbort = () => finish(new CtrError('Aborted', `${what}: aborted`, { cause: signal?.reason }));

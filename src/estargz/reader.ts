@@ -12,9 +12,10 @@ import { FOOTER_SIZE, locateFooter } from './footer.js';
 import { DEFAULT_MAX_TOC_SIZE, parseTOC } from './toc-json.js';
 import { TOC_TAR_NAME, type TOC, type TOCEntry } from './toc-types.js';
 import { EntryIndex, type EStargzEntry } from './entry-index.js';
+import { checkToc, DEFAULT_TOC_LIMITS, type TocLimits, type TocSummary } from './toc-limits.js';
 import { inflatePrefix } from './member-inflate.js';
 import { parseZstdFooter, ZSTD_FOOTER_FRAME_SIZE, ZSTD_FOOTER_SIZE } from './zstd-chunked-footer.js';
-import { decompressFrames } from './zstd-frame.js';
+import { decompressUpTo } from './zstd-frame.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -26,6 +27,8 @@ export interface OpenEStargzOptions {
   maxTocSize?: number;
   /** Blob flavour: 'gzip' (eStargz), 'zstd' (zstd:chunked) or 'auto' (default: by footer). */
   format?: 'gzip' | 'zstd' | 'auto';
+  /** Bounds on what the TOC may declare. Default DEFAULT_TOC_LIMITS (toc-limits.ts). */
+  limits?: Partial<TocLimits>;
   signal?: AbortSignal;
 }
 
@@ -49,6 +52,9 @@ export interface ChunkRef {
 
 /** An opened eStargz blob. */
 export class EStargzReader {
+  /** The path index, built on first use (a mount needs only the entries). */
+  private indexCache: EntryIndex | undefined;
+
   private constructor(
     private readonly r: RangeReader,
     /** The parsed TOC (names as stored; see lookup for cleaned names). */
@@ -59,11 +65,14 @@ export class EStargzReader {
     readonly tocOffset: number,
     /** Size of the footer the blob ends with (51, or 47 for legacy stargz, 48 for zstd:chunked). */
     readonly footerSize: number,
-    private readonly index: EntryIndex,
+    /** Where the payload members end (the TOC member's offset; for zstd, before its skippable frame header). */
+    readonly dataEnd: number,
     /** 'gzip' for eStargz, 'zstd' for zstd:chunked. */
     readonly format: 'gzip' | 'zstd',
     /** The raw TOC JSON bytes, as stored (their sha256 is tocDigest). */
     readonly tocJson: Buffer,
+    /** What the checked TOC declares (entries, file bytes) and the member bound reads are held to. */
+    readonly summary: TocSummary & { maxMemberBytes: number },
   ) {}
 
   /** Open a blob: read the footer, fetch and parse the TOC; see OpenEStargzOptions. */
@@ -85,7 +94,13 @@ export class EStargzReader {
     }
     const toc = parseTOC(json, { maxSize: max });
     const dataEnd = format === 'gzip' ? loc.start : loc.start - 8;
-    return new EStargzReader(r, toc, tocDigest, loc.start, loc.footerSize, new EntryIndex(toc, dataEnd), format, json);
+    const summary = { ...checkToc(toc.entries, dataEnd, opts.limits), maxMemberBytes: opts.limits?.maxMemberBytes ?? DEFAULT_TOC_LIMITS.maxMemberBytes };
+    return new EStargzReader(r, toc, tocDigest, loc.start, loc.footerSize, dataEnd, format, json, summary);
+  }
+
+  private get index(): EntryIndex {
+    this.indexCache ??= new EntryIndex(this.toc, this.dataEnd);
+    return this.indexCache;
   }
 
   /** Size of the blob. */
@@ -131,7 +146,9 @@ export class EStargzReader {
   /** Fetch, decompress and verify one chunk; DigestMismatch when its bytes do not match chunkDigest. */
   async readChunk(c: ChunkRef, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
     const what = `chunk ${c.chunkOffset}+${c.chunkSize} of "${c.entry.name}"`;
-    const member = await this.r.readAt(c.offset, c.memberEnd - c.offset, opts);
+    const span = c.memberEnd - c.offset;
+    if (span > this.summary.maxMemberBytes) throw limitExceeded(`${what}: its member spans ${span} compressed bytes, over the limit of ${this.summary.maxMemberBytes}`);
+    const member = await this.r.readAt(c.offset, span, opts);
     if (member.length !== c.memberEnd - c.offset) throw invalidArgument(`${what}: blob ends inside its member`);
     const need = c.innerOffset + c.chunkSize;
     const data = this.format === 'gzip' ? await inflatePrefix(member, need, what, opts.signal) : zstdPrefix(member, need, what);
@@ -196,7 +213,7 @@ function zstdTocLocation(tail: Buffer): TocLocation {
 function extractZstdToc(frame: Buffer, max: number): Buffer {
   let json: Buffer;
   try {
-    json = decompressFrames(frame);
+    json = decompressUpTo(frame, max + 1);
   } catch (e) {
     throw invalidArgument(`malformed zstd:chunked TOC: ${(e as Error).message}`, e);
   }
@@ -207,7 +224,7 @@ function extractZstdToc(frame: Buffer, max: number): Buffer {
 function zstdPrefix(member: Buffer, need: number, what: string): Buffer {
   let out: Buffer;
   try {
-    out = decompressFrames(member);
+    out = decompressUpTo(member, need);
   } catch (e) {
     throw invalidArgument(`${what}: bad zstd data: ${(e as Error).message}`, e);
   }

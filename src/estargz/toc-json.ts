@@ -115,27 +115,36 @@ export function parseTOC(json: Uint8Array, opts: ParseTOCOptions = {}): TOC {
   return { version: 1, entries: obj.entries.map((e, i) => validateEntry(e, i)) };
 }
 
+const KNOWN_KEYS: ReadonlySet<string> = new Set(FIELDS.map(([key]) => key));
+
+/**
+ * Check one parsed entry and return it as a TOCEntry: the object JSON.parse made when every key is known
+ * and set (the usual case: no second copy of a TOC of a million entries), else a copy without unknown
+ * keys and nulls.
+ */
 function validateEntry(e: unknown, i: number): TOCEntry {
   const bad = (what: string) => invalidArgument(`corrupted TOC JSON: entry ${i}: ${what}`);
   if (!e || typeof e !== 'object' || Array.isArray(e)) throw bad('not an object');
   const o = e as Record<string, unknown>;
   if (typeof o['name'] !== 'string') throw bad('"name" is not a string');
   if (typeof o['type'] !== 'string' || !ENTRY_TYPES.has(o['type'])) throw bad(`unknown type ${JSON.stringify(o['type'])}`);
-  const out: TOCEntry = { name: o['name'], type: o['type'] as TOCEntryType };
   for (const [key, , kind] of FIELDS) {
-    if (key === 'name' || key === 'type') continue;
     const v = o[key];
     if (v === undefined || v === null) continue;
     if (kind === 'num' && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw bad(`"${key}" is not a non-negative integer`);
     if (kind === 'str' && typeof v !== 'string') throw bad(`"${key}" is not a string`);
     if (kind === 'xattrs' && !isStringRecord(v)) throw bad('"xattrs" is not an object of base64 strings');
-    (out as unknown as Record<string, unknown>)[key] = v;
   }
   for (const k of ['digest', 'chunkDigest'] as const) {
-    const d = out[k];
-    if (d !== undefined && d !== '' && !/^sha256:[a-f0-9]{64}$/.test(d)) throw bad(`"${k}" ${JSON.stringify(d)} is not a sha256 digest`);
+    const d = o[k];
+    if (typeof d === 'string' && d !== '' && !/^sha256:[a-f0-9]{64}$/.test(d)) throw bad(`"${k}" ${JSON.stringify(d)} is not a sha256 digest`);
   }
-  return out;
+  let clean = true;
+  for (const key in o) if (!KNOWN_KEYS.has(key) || o[key] === null) clean = false;
+  if (clean) return o as unknown as TOCEntry;
+  const out: Record<string, unknown> = {};
+  for (const [key] of FIELDS) if (o[key] !== undefined && o[key] !== null) out[key] = o[key];
+  return out as unknown as TOCEntry;
 }
 
 function isStringRecord(v: unknown): v is Record<string, string> {

@@ -1,13 +1,41 @@
 // One zstd frame per payload (zstd:chunked), via the zstd-napi binding.
 // Spec: https://github.com/facebook/zstd/blob/dev/doc/zstd_compression_format.md
-import { compress, decompress } from 'zstd-napi';
+// Decompression of untrusted frames is capped: decompressUpTo never produces (or allocates) more than its
+// limit whatever the frames declare, and the window a frame may ask for is bounded (WINDOW_LOG_MAX), so a
+// zstd bomb costs at most the limit. zstd-napi's own decompress() allocates what the frame header claims.
+import { createRequire } from 'node:module';
+import type * as ZstdBinding from 'zstd-napi/binding.js';
+import { compress } from 'zstd-napi';
+
+const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof ZstdBinding;
+
+/** Largest window (log2 bytes) a frame may ask the decoder to allocate: 32 MiB (zstd's default limit is 128 MiB). */
+const WINDOW_LOG_MAX = 25;
 
 /** Compress `data` into a single zstd frame at `level`. */
 export function compressFrame(data: Uint8Array, level: number): Buffer {
   return compress(data, { compressionLevel: level });
 }
 
-/** Decompress one or more concatenated zstd frames. */
-export function decompressFrames(data: Uint8Array): Buffer {
-  return decompress(data);
+/**
+ * Decompress one or more concatenated zstd frames, stopping once `limit` bytes are out: the result is all
+ * of the content when it is shorter, else exactly its first `limit` bytes. Throws on malformed data.
+ */
+export function decompressUpTo(data: Uint8Array, limit: number): Buffer {
+  const dctx = new binding.DCtx();
+  dctx.setParameter(binding.DParameter.windowLogMax, WINDOW_LOG_MAX);
+  const parts: Buffer[] = [];
+  let produced = 0;
+  let input = data;
+  let size = Math.min(limit, Math.max(64 << 10, data.length * 4));
+  while (produced < limit && input.length > 0) {
+    const out = Buffer.allocUnsafe(Math.min(size, limit - produced));
+    const [, wrote, consumed] = dctx.decompressStream(out, input);
+    if (wrote === 0 && consumed === 0) throw new Error('zstd data makes no progress (truncated frame?)');
+    if (wrote > 0) parts.push(out.subarray(0, wrote));
+    produced += wrote;
+    input = input.subarray(consumed);
+    size = Math.min(size * 2, 16 << 20);
+  }
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, produced);
 }

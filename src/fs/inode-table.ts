@@ -32,12 +32,15 @@ export interface InodeTableOptions {
 export class InodeTable {
   constructor(
     readonly root: Inode,
-    private readonly byIno: Map<number, Inode>,
+    /** Reachable inodes by number (a dense array: inode numbers are handed out in order). */
+    private readonly byIno: (Inode | undefined)[],
+    /** How many of them there are. */
+    readonly size: number,
   ) {}
 
   /** The inode numbered `ino`, if any. */
   get(ino: number): Inode | undefined {
-    return this.byIno.get(ino);
+    return this.byIno[ino];
   }
 
   /** The inode at a path ("" or "/" is the root), following no symlinks. */
@@ -47,14 +50,9 @@ export class InodeTable {
     return node;
   }
 
-  /** Number of inodes reachable from the root. */
-  get size(): number {
-    return this.byIno.size;
-  }
-
   /** Every reachable inode (each hardlinked inode once). */
-  inodes(): IterableIterator<Inode> {
-    return this.byIno.values();
+  *inodes(): IterableIterator<Inode> {
+    for (const node of this.byIno) if (node) yield node;
   }
 }
 
@@ -102,9 +100,8 @@ class TreeBuilder {
 
   finish(): InodeTable {
     for (const w of this.whiteouts) this.addWhiteout(w);
-    const byIno = new Map<number, Inode>();
-    countLinks(this.root, byIno);
-    return new InodeTable(this.root, byIno);
+    const byIno = new Array<Inode | undefined>(this.nextIno).fill(undefined);
+    return new InodeTable(this.root, byIno, countLinks(this.root, byIno));
   }
 
   private parentDir(comps: readonly string[], name: string): Inode {
@@ -274,24 +271,28 @@ function decodeXattrs(entry: TOCEntry): Map<string, Buffer> {
   return out;
 }
 
-/** Walk the tree: number every reachable inode, set nlink (names for files, 2 + subdirs for dirs). */
-function countLinks(root: Inode, byIno: Map<number, Inode>): void {
-  byIno.set(root.ino, root);
+/** Walk the tree: index every reachable inode by number, set nlink (names for files, 2 + subdirs for dirs); returns how many. */
+function countLinks(root: Inode, byIno: (Inode | undefined)[]): number {
+  byIno[root.ino] = root;
+  let count = 1;
   const stack: Inode[] = [root];
   for (let dir = stack.pop(); dir; dir = stack.pop()) {
     let subdirs = 0;
     for (const child of dir.children?.values() ?? []) {
       if (child.kind === 'dir') {
         subdirs++;
-        byIno.set(child.ino, child);
+        byIno[child.ino] = child;
+        count++;
         stack.push(child);
-      } else if (byIno.has(child.ino)) {
+      } else if (byIno[child.ino]) {
         child.nlink++;
       } else {
         child.nlink = 1;
-        byIno.set(child.ino, child);
+        byIno[child.ino] = child;
+        count++;
       }
     }
     dir.nlink = 2 + subdirs;
   }
+  return count;
 }

@@ -12,6 +12,7 @@ import { startDeviceLoop, type DeviceLoopStats } from './device-loop.js';
 import { parseMountInfo } from './mountinfo.js';
 import { FuseProtocol, type ProtocolOptions } from './protocol.js';
 import type { RawFileSystem } from './raw-filesystem.js';
+import { forgetConnection, noteConnection } from './connections.js';
 import { registerLiveMount, unregisterLiveMount } from './exit-unmount.js';
 import { lazyUnmount, unmountSync } from './unmount.js';
 
@@ -88,6 +89,7 @@ async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options:
   const closed = loop.done.then(async (end) => {
     if (end === 'failed') unmountSync(dir); // never leave a mount whose server is gone
     unregisterLiveMount(dir);
+    forgetConnection(dir);
     options.signal?.removeEventListener('abort', onAbort);
     closeSync(fd);
     if (!protocol.destroyed) await fs.destroy?.();
@@ -98,7 +100,9 @@ async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options:
   // INIT caps the readahead at the kernel default, so raise it only once INIT has been answered
   const first = await Promise.race([loop.initialized.then(() => 'init' as const), closed.then(() => 'closed' as const)]);
   if (first === 'closed') throw new CtrError('Unavailable', `FUSE server for ${dir} ended before the kernel connected`);
-  if ((options.readAheadKb ?? 1024) > 0) await setReadAhead(dir, options.readAheadKb ?? 1024);
+  const device = await deviceOf(dir);
+  if (device) noteConnection(dir, device);
+  if (device && (options.readAheadKb ?? 1024) > 0) await setReadAhead(device, options.readAheadKb ?? 1024);
   // The kernel starts the root inode with `rootmode` (type bits only, no permissions) until a GETATTR
   // refreshes it. overlayfs copies that mode when it stacks on the mount, so without this stat every
   // non-root user is refused at the top of an overlay of our layers.
@@ -123,12 +127,16 @@ async function unmountDir(dir: string): Promise<void> {
   if (r.exitCode !== 0) await lazyUnmount(dir);
 }
 
+/** The "major:minor" device of our FUSE mount at `dir` (its connection), from mountinfo. */
+async function deviceOf(dir: string): Promise<string | undefined> {
+  const mounts = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  return mounts.reverse().find((e) => e.mountPoint === dir && e.fsType === `fuse.${FUSE_SUBTYPE}`)?.majorMinor;
+}
+
 /** Raise the kernel readahead of the mount's backing device so sequential reads arrive as large READs. */
-async function setReadAhead(dir: string, kb: number): Promise<void> {
+async function setReadAhead(device: string, kb: number): Promise<void> {
   try {
-    const mounts = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
-    const m = mounts.reverse().find((e) => e.mountPoint === dir && e.fsType === `fuse.${FUSE_SUBTYPE}`);
-    if (m) await writeFile(`/sys/class/bdi/${m.majorMinor}/read_ahead_kb`, String(kb));
+    await writeFile(`/sys/class/bdi/${device}/read_ahead_kb`, String(kb));
   } catch {
     // tuning only: a read-only /sys (some containers) leaves the kernel default
   }

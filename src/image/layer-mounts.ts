@@ -5,8 +5,9 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { notFound, withContext } from '../errors.js';
+import { limitExceeded, notFound, withContext } from '../errors.js';
 import { openEStargz } from '../estargz/reader.js';
+import { DEFAULT_IMAGE_LIMITS } from '../estargz/toc-limits.js';
 import { buildInodeTable } from '../fs/inode-table.js';
 import { TocFileSystem } from '../fs/toc-filesystem.js';
 import { mountFuse, type FuseMount } from '../fuse/mount.js';
@@ -97,6 +98,8 @@ class LayerMounter {
   private readonly onExit = () => this.fuse.forEach((m) => unmountSync(m.dir));
   /** One background-fetch gate for all lazy layers of the image (see layer/background-gate.ts). */
   readonly gate = new BackgroundGate();
+  /** What the lazy layers mounted so far declare together (bounded by DEFAULT_IMAGE_LIMITS). */
+  private readonly declared = { entries: 0, bytes: 0 };
 
   constructor(
     private readonly root: string,
@@ -138,6 +141,11 @@ class LayerMounter {
     const reader = await openEStargz(tail, { ...(tocDigest ? { tocDigest } : {}) }).catch((e: unknown) => {
       throw withContext(where, e);
     });
+    this.declared.entries += reader.summary.entries;
+    this.declared.bytes += reader.summary.regBytes;
+    const max = DEFAULT_IMAGE_LIMITS;
+    if (this.declared.entries > max.maxEntries) throw limitExceeded(`${where}: the image's lazy layers declare ${this.declared.entries} entries, over the limit of ${max.maxEntries} per image`);
+    if (this.declared.bytes > max.maxBytes) throw limitExceeded(`${where}: the image's lazy layers declare ${this.declared.bytes} bytes of files, over the limit of ${max.maxBytes} per image`);
     const base = join(this.layersDir, String(index));
     const stateFile = join(base, 'state.json');
     const lazy = LazyLayer.open({

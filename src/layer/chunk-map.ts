@@ -3,7 +3,8 @@
 // ends where the next payload member starts (or at the TOC), so it may carry trailing tar headers; several
 // small files may share one member (`innerOffset`). See ../shared/estargz-format.md, "TOC JSON".
 
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, limitExceeded } from '../errors.js';
+import { DEFAULT_TOC_LIMITS } from '../estargz/toc-limits.js';
 import type { TOCEntry } from '../estargz/toc-types.js';
 
 /** One chunk of a regular file: `size` uncompressed bytes at `fileOffset` of the file. */
@@ -47,8 +48,13 @@ export class ChunkMap {
     this.position = new Map(members.map((m, i) => [m, i]));
   }
 
-  /** Index the TOC's entries; `payloadEnd` is where the last member ends (the TOC's offset). */
-  static build(entries: readonly TOCEntry[], payloadEnd: number): ChunkMap {
+  /**
+   * Index the TOC's entries; `payloadEnd` is where the last member ends (the TOC's offset). A member spans
+   * from its offset to the next one's: one longer than `maxMemberSpan` compressed bytes (default: the TOC
+   * limit on decoded member bytes, which deflate and zstd never exceed by more than a few per mille) is
+   * refused rather than fetched whole.
+   */
+  static build(entries: readonly TOCEntry[], payloadEnd: number, maxMemberSpan = DEFAULT_TOC_LIMITS.maxMemberBytes): ChunkMap {
     const byFile = new Map<TOCEntry, Chunk[]>();
     const byOffset = new Map<number, Member>();
     let current: TOCEntry | undefined;
@@ -68,6 +74,9 @@ export class ChunkMap {
     members.forEach((m, i) => {
       m.end = members[i + 1]?.offset ?? payloadEnd;
       if (m.end <= m.offset) throw invalidArgument(`TOC member at offset ${m.offset} is empty or past the TOC (${payloadEnd})`);
+      if (m.end - m.offset > maxMemberSpan) {
+        throw limitExceeded(`TOC member at offset ${m.offset} spans ${m.end - m.offset} compressed bytes, over the limit of ${maxMemberSpan}`);
+      }
     });
     return new ChunkMap(byFile, members);
   }

@@ -14,11 +14,11 @@ import type { BackgroundGate } from './background-gate.js';
 import type { BlobSource } from './blob-source.js';
 import type { ChunkCache } from './chunk-cache.js';
 import { ChunkMap, type Chunk, type Member } from './chunk-map.js';
-import { batchRanges, planRanges, type PlanOptions } from './fetch-planner.js';
-import { decodeMember, type ChunkResult, type MemberCompression } from './member-decoder.js';
+import { batchRanges, planRanges, type PlannedRange, type PlanOptions } from './fetch-planner.js';
+import { FETCH_BUDGET_BYTES, processBudgets, type LayerBudgets } from './layer-budgets.js';
+import { decodeMember, neededBytes, type ChunkResult, type MemberCompression } from './member-decoder.js';
 import { emptyLayerState, LayerStateFile, type LayerState } from './layer-state.js';
 import { SharedFlights, raceSignal } from './shared-flights.js';
-import { TaskLimit } from './task-limit.js';
 
 /** Options of LazyLayer.open. */
 export interface LazyLayerOptions {
@@ -61,13 +61,12 @@ export interface LazyLayerOptions {
   readAheadBytes?: number;
   /** Uncompressed bytes of following cached members loaded into memory after each read. Default 1 MiB; 0 = off. */
   cacheReadAheadBytes?: number;
+  /** Memory bounds shared with other layers (layer-budgets.ts). Default: the process's. */
+  budgets?: LayerBudgets;
 }
 
 /** Default read-ahead after a foreground miss: 64 KiB of the members that follow it. */
 export const DEFAULT_READ_AHEAD = 64 << 10;
-
-/** Members inflated at once: enough to keep the threadpool busy, few enough to bound zlib's memory. */
-const DECODE_CONCURRENCY = 8;
 
 /** Default cache read-ahead: 1 MiB of the chunks that follow each read (see LazyLayer.warmAhead). */
 export const DEFAULT_CACHE_READ_AHEAD = 1 << 20;
@@ -75,8 +74,9 @@ export const DEFAULT_CACHE_READ_AHEAD = 1 << 20;
 /** A layer whose file contents are fetched on demand; a ChunkSource for the TOC filesystem. */
 export class LazyLayer implements ChunkSource {
   private readonly flights = new SharedFlights<number, ChunkResult[]>();
-  /** Members decoded at once (each holds a zlib stream while it inflates). */
-  private readonly decodes = new TaskLimit(DECODE_CONCURRENCY);
+  private readonly budgets: LayerBudgets;
+  /** End of the prefetch region (the landmark's offset), or undefined when there is none. */
+  private readonly prefetchEnd: number | undefined;
   private readonly state: LayerState;
   private readonly stateFile: LayerStateFile | undefined;
   private readonly closing = new AbortController();
@@ -87,10 +87,17 @@ export class LazyLayer implements ChunkSource {
   private prefetchTask: Promise<void> = Promise.resolve();
   private backgroundTask: Promise<void> = Promise.resolve();
 
+  private readonly options: Omit<LazyLayerOptions, 'entries'>;
+
   private constructor(
-    private readonly options: LazyLayerOptions,
+    options: LazyLayerOptions,
     readonly chunks: ChunkMap,
   ) {
+    // The entries are not kept: the chunk map and the inode table hold what serving needs.
+    const { entries, ...rest } = options;
+    this.options = rest;
+    this.prefetchEnd = prefetchLimit(entries);
+    this.budgets = options.budgets ?? processBudgets();
     this.state = emptyLayerState(options.layerDigest, options.blob.size);
     this.stateFile = options.stateFile ? new LayerStateFile(options.stateFile, () => this.stats()) : undefined;
   }
@@ -127,11 +134,14 @@ export class LazyLayer implements ChunkSource {
     this.options.gate?.enter();
     try {
       const chunks = this.chunks.chunksIn(file, offset, end - offset);
-      const datas = await this.chunkData(chunks, signal);
-      this.warmAhead(chunks);
-      const out = assemble(chunks, datas, offset, end);
-      if (out.length !== end - offset) throw invalidArgument(`the TOC's chunks cover ${out.length} of ${end - offset} bytes`);
-      return out;
+      const held = chunks.reduce((n, c) => n + c.size, 0);
+      return await this.budgets.reads.run(async () => {
+        const datas = await this.chunkData(chunks, signal);
+        this.warmAhead(chunks);
+        const out = assemble(chunks, datas, offset, end);
+        if (out.length !== end - offset) throw invalidArgument(`the TOC's chunks cover ${out.length} of ${end - offset} bytes`);
+        return out;
+      }, held);
     } catch (e) {
       throw withContext(`read ${file.name} at ${offset} of layer ${this.options.layerDigest}`, e);
     } finally {
@@ -200,21 +210,37 @@ export class LazyLayer implements ChunkSource {
     return data;
   }
 
-  /** Start (or join) the fetch of each member; returns each member's flight. */
+  /**
+   * Start (or join) the fetch of each member; returns each member's flight. Each request waits for room in
+   * the fetch budget and keeps it until all its members are decoded (they are views of its body).
+   */
   private ensure(members: readonly Member[], plan: PlanOptions | undefined, maxBytes?: number): Map<Member, Promise<ChunkResult[]>> {
     const toFetch = members.filter((m) => !this.flights.has(m.offset));
-    const ranges = planRanges(toFetch, plan);
-    const perRequest = maxBytes ?? this.options.maxRequestBytes ?? 32 << 20;
+    const perRequest = Math.min(maxBytes ?? this.options.maxRequestBytes ?? 32 << 20, FETCH_BUDGET_BYTES);
+    const ranges = planRanges(toFetch, { ...plan, maxRangeBytes: Math.min(plan?.maxRangeBytes ?? perRequest, perRequest) });
     for (const batch of batchRanges(ranges, this.options.maxRangesPerRequest ?? 32, perRequest)) {
-      const fetched = this.fetchBatch(batch);
-      batch.forEach((range, i) => {
-        for (const m of range.spans) {
-          const bytes = fetched.then((bufs) => bufs[i]!.subarray(m.offset - range.offset, m.end - range.offset));
-          this.flights.track(m.offset, bytes.then((b) => this.decodes.run(() => this.processMember(m, b))));
-        }
-      });
+      const results = new Map(batch.flatMap((r) => r.spans).map((m) => [m, deferred<ChunkResult[]>()]));
+      for (const [m, d] of results) this.flights.track(m.offset, d.promise);
+      const bytes = batch.reduce((n, r) => n + r.length, 0);
+      void this.budgets.fetches.run(() => this.fetchAndDecode(batch, results), bytes);
     }
     return new Map(members.map((m) => [m, this.flights.get(m.offset)!]));
+  }
+
+  /** Fetch one request's ranges and decode each member in them, settling its flight. */
+  private async fetchAndDecode(batch: readonly PlannedRange<Member>[], results: Map<Member, Deferred<ChunkResult[]>>): Promise<void> {
+    let bufs: Buffer[];
+    try {
+      bufs = await this.fetchBatch(batch);
+    } catch (e) {
+      for (const d of results.values()) d.reject(e);
+      return;
+    }
+    await Promise.all(batch.flatMap((range, i) => range.spans.map(async (m) => {
+      const d = results.get(m)!;
+      const body = bufs[i]!.subarray(m.offset - range.offset, m.end - range.offset);
+      await this.budgets.decodes.run(() => this.processMember(m, body), neededBytes(m)).then(d.resolve, d.reject);
+    })));
   }
 
   private async fetchBatch(batch: readonly { offset: number; length: number }[]): Promise<Buffer[]> {
@@ -255,7 +281,7 @@ export class LazyLayer implements ChunkSource {
   }
 
   private async runPrefetch(): Promise<void> {
-    const limit = this.prefetchLimit();
+    const limit = this.prefetchEnd;
     if (limit === undefined || this.options.prefetch === false) return;
     const members = this.chunks.membersBelow(limit).filter((m) => !this.isCached(m));
     this.state.prefetch.phase = 'running';
@@ -270,17 +296,6 @@ export class LazyLayer implements ChunkSource {
     this.state.prefetch.bytes = members.reduce((n, m) => n + m.end - m.offset, 0);
     this.state.prefetch.phase = settled.every((s) => s.status === 'fulfilled') ? 'done' : 'failed';
     this.stateFile?.markDirty();
-  }
-
-  /** End of the prefetch region, or undefined without `.prefetch.landmark` (or with `.no.prefetch.landmark`). */
-  private prefetchLimit(): number | undefined {
-    let limit: number | undefined;
-    for (const e of this.options.entries) {
-      const name = cleanEntryName(e.name);
-      if (name === NO_PREFETCH_LANDMARK) return undefined;
-      if (name === PREFETCH_LANDMARK && e.offset !== undefined) limit = e.offset;
-    }
-    return limit;
   }
 
   private async runBackground(): Promise<void> {
@@ -343,6 +358,33 @@ export class LazyLayer implements ChunkSource {
     this.state.lastError = { time: new Date().toISOString(), message: e instanceof Error ? e.message : String(e) };
     this.stateFile?.markDirty();
   }
+}
+
+/** End of the prefetch region, or undefined without `.prefetch.landmark` (or with `.no.prefetch.landmark`). */
+function prefetchLimit(entries: readonly TOCEntry[]): number | undefined {
+  let limit: number | undefined;
+  for (const e of entries) {
+    const name = cleanEntryName(e.name);
+    if (name === NO_PREFETCH_LANDMARK) return undefined;
+    if (name === PREFETCH_LANDMARK && e.offset !== undefined) limit = e.offset;
+  }
+  return limit;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
 function uniqueMembers(chunks: readonly Chunk[]): Member[] {

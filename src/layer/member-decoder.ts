@@ -2,10 +2,10 @@
 // it (../shared/estargz-format.md, "Verification chain"). Only the bytes up to the last chunk's end are
 // inflated (estargz/member-inflate.ts); trailing tar headers in the member are not decompressed.
 
-import { decompress as zstdDecompress } from 'zstd-napi';
 import { CtrError, digestMismatch } from '../errors.js';
 import { chunkError } from '../estargz/chunk-verify.js';
 import { inflatePrefix } from '../estargz/member-inflate.js';
+import { decompressUpTo } from '../estargz/zstd-frame.js';
 import type { Chunk, Member } from './chunk-map.js';
 
 /** Compression of a layer's members. */
@@ -29,7 +29,7 @@ export async function decodeMember(
   const need = neededBytes(member);
   let plain: Buffer;
   try {
-    plain = compression === 'gzip' ? await inflatePrefix(compressed, need, `member at offset ${member.offset}`) : zstdDecompress(compressed);
+    plain = compression === 'gzip' ? await inflatePrefix(compressed, need, `member at offset ${member.offset}`) : decompressUpTo(compressed, need);
   } catch (e) {
     const files = [...new Set(member.chunks.map((c) => c.file.name))].join(', ');
     const err = digestMismatch(`${files}: member at offset ${member.offset} does not decompress: ${(e as Error).message}`, e);

@@ -124,8 +124,8 @@ describe('zstd:chunked', () => {
     const rd = await open(r.blob, r.tocDigest);
     assert.equal(rd.format, 'zstd');
     for (const [name, data] of fixtureFiles()) assert.deepEqual(await rd.readFile(rd.lookup(name)!, 0, data.length), data, name);
-    const { decompressFrames } = await import('../../src/estargz/zstd-frame.js');
-    const tar = decompressFrames(r.blob);
+    const { decompressUpTo } = await import('../../src/estargz/zstd-frame.js');
+    const tar = decompressUpTo(r.blob, 1 << 30);
     assert.equal(sha(tar), r.diffId, 'frames (skippable ones ignored) decompress to the tar of the diffID');
     assert.equal(parseTarBuffer(tar).at(-1)?.header.name, 'dup');
   });

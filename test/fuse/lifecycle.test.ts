@@ -53,6 +53,23 @@ describe('mount lifecycle', { skip }, () => {
     });
   }
 
+  test('a bug thrown outside every handler ends the server in one line (exit 70): the reader gets an error, not a hang; the mount is gone', async () => {
+    const dir = join(tmp, 'fatal');
+    await mkdir(dir);
+    const child = execa('node', ['--import', 'tsx', new URL('./serve-failing-fs.ts', import.meta.url).pathname, dir], { reject: false, cwd: new URL('../..', import.meta.url).pathname });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+      void child.then((r) => reject(new Error(`server exited before ready: ${r.stderr}`)));
+    });
+    const reader = execa('cat', [join(dir, 'hello')], { reject: false, timeout: 20_000 });
+    const [r, server] = await Promise.all([reader, child]);
+    assert.equal(r.timedOut, false, 'the reader hung on a dead server');
+    assert.notEqual(r.exitCode, 0, `the reader got bytes: ${r.stdout}`);
+    assert.equal(server.exitCode, 70);
+    assert.equal(String(server.stderr).trim(), 'ctr-remote: internal error: Array buffer allocation failed (run with --debug for details)');
+    assert.equal(await mounted(dir), false);
+  });
+
   test('process.exit() with a live mount unmounts it from the exit hook', async () => {
     const dir = join(tmp, 'exit');
     await mkdir(dir);
