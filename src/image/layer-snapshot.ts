@@ -11,7 +11,7 @@ import type { Descriptor } from '../oci/types.js';
 import { openStore } from '../store/image-store.js';
 import { unpackLayer } from '../unpack/unpack-layer.js';
 import { decompressLayer } from './convert-decompress.js';
-import { verifiedStream } from './verified-stream.js';
+import { consumeVerified } from './verified-stream.js';
 
 /** The directory of a layer's unpacked snapshot (it may not exist yet). */
 export function snapshotDir(root: string, layerDigest: string): string {
@@ -27,8 +27,8 @@ export async function ensureSnapshot(root: string, layer: Descriptor, signal?: A
   await mkdir(join(temp, 'fs'), { recursive: true });
   try {
     const store = await openStore(root);
-    const blob = verifiedStream(layer, await store.stream(layer.digest, signal ? { signal } : {}));
-    await unpackLayer(decompressLayer(layer.mediaType, blob, layer.digest), join(temp, 'fs'), { whiteouts: 'overlayfs', ...(signal ? { signal } : {}) });
+    await consumeVerified(layer, await store.stream(layer.digest, signal ? { signal } : {}), (blob) =>
+      unpackLayer(decompressLayer(layer.mediaType, blob, layer.digest), join(temp, 'fs'), { whiteouts: 'overlayfs', ...(signal ? { signal } : {}) }), signal);
     await rename(temp, dir).catch(async (e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e; // another process finished first
     });

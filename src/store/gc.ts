@@ -70,3 +70,23 @@ export async function reachableDigests(layout: OciLayout, roots: Descriptor[]): 
   }
   return seen;
 }
+
+/**
+ * Run `fn`, which writes blobs into `layout` and names them last, under a lease (so a concurrent gc keeps
+ * them); when `fn` fails (or is interrupted), collect the blobs it left unnamed. The collection runs
+ * without the caller's (aborted) signal; if another live process holds a lease it is deferred to the
+ * next gc or `image prune`. Its own failure never hides `fn`'s error.
+ */
+export async function writeOrCollect<T>(layout: OciLayout, fn: () => Promise<T>): Promise<T> {
+  const release = await layout.lease();
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    await release();
+    await collectGarbage(layout).catch(() => undefined);
+    throw e;
+  }
+  await release();
+  return result;
+}

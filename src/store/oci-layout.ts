@@ -3,11 +3,11 @@
 // https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 // Blobs are written through verified ingest files (blob-writer.ts); index.json is replaced atomically
 // while holding `index.json.lock` (file-lock.ts), so concurrent commands never lose each other's names.
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { digestMismatch, invalidArgument, limitExceeded, notFound } from '../errors.js';
+import { fileChunks } from '../io/file-chunks.js';
 import { FileRangeReader } from '../io/file-range-reader.js';
 import type { RangeReader } from '../io/range-reader.js';
 import { digestHex, isDigest } from '../oci/digest.js';
@@ -127,7 +127,7 @@ export class OciLayout {
   /** The blob's bytes as a stream (not verified: the consumer hashes what it reads). Throws NotFound. */
   async stream(digest: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Buffer>> {
     await this.info(digest);
-    return readChunks(this.blobPath(digest), options.signal);
+    return fileChunks(this.blobPath(digest), options.signal);
   }
 
   /** Start writing a blob; see BlobWriter. */
@@ -246,23 +246,6 @@ export class OciLayout {
       return { ...index, manifests };
     }, options);
     return removed;
-  }
-}
-
-/**
- * A file's chunks, opened only when iteration starts and closed when it stops. (A ReadStream given the
- * signal directly would emit an unhandled 'error' if aborted before anyone reads it.)
- */
-async function* readChunks(path: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  signal?.throwIfAborted();
-  const rs = createReadStream(path, { highWaterMark: 1 << 20 });
-  try {
-    for await (const chunk of rs) {
-      signal?.throwIfAborted();
-      yield chunk as Buffer;
-    }
-  } finally {
-    rs.destroy();
   }
 }
 
