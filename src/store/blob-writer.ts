@@ -2,7 +2,7 @@
 // commit whose size and sha256 match what was promised renames the file into blobs/sha256/. A writer
 // killed at any point leaves at most an ingest file (named after its owner, removed by gc), never a blob.
 import { createHash, type Hash } from 'node:crypto';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestMismatch } from '../errors.js';
 import { digestHex } from '../oci/digest.js';
@@ -74,10 +74,8 @@ class IngestWriter implements BlobWriter {
       const info = this.verify();
       await this.fh.sync();
       await this.close();
-      const target = join(this.blobsDir, digestHex(info.digest));
-      const existing = await stat(target).catch(() => undefined);
-      if (existing?.size === info.size) await unlink(this.path);
-      else await rename(this.path, target);
+      // Renamed over an existing file too: the new bytes are verified, the old file may be a corrupt copy.
+      await rename(this.path, join(this.blobsDir, digestHex(info.digest)));
       return info;
     } catch (e) {
       await this.abort();
