@@ -21,9 +21,11 @@ import { checkEnvFlag, parseEnvFile } from '../runtime/env.js';
 import { parseMountFlag } from '../runtime/mount-flag.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
 import { openLayout, type OciLayout } from '../store/oci-layout.js';
+import { tempDir } from '../store/default-root.js';
+import { writeOrCollect } from '../store/gc.js';
 import { convertImage, type ConvertImageOptions, type ConvertImageResult } from './convert.js';
 import type { ImageSink, ImageSource } from './endpoint.js';
-import { openLocation, parseLocation, sourceMode, type EndpointContext } from './location.js';
+import { openLocation, openStoreImage, parseLocation, sourceMode, type EndpointContext } from './location.js';
 import { convertFinal, scopedSource } from './optimize-convert.js';
 import { mountStagedLayers, type StagedLayer } from './optimize-mounts.js';
 import { AccessLog, writeRecordFile, type RecordEntry } from './optimize-record.js';
@@ -128,6 +130,7 @@ export async function optimizeImage(srcText: string, dstText: string, o: Optimiz
 function convertOptions(o: OptimizeOptions): ConvertImageOptions {
   return {
     format: o.zstdChunked ? 'zstdchunked' : 'estargz',
+    tmpDir: tempDir(o.root),
     ...(o.oci ? { oci: true } : {}),
     ...(o.level !== undefined && !o.zstdChunked ? { level: o.level } : {}),
     ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
@@ -186,6 +189,7 @@ async function analyze(src: ImageSource, target: Descriptor, o: OptimizeOptions)
       format: 'estargz',
       oci: true,
       level: 1,
+      tmpDir: tempDir(o.root),
       ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
@@ -258,8 +262,8 @@ async function cleanupStale(root: string, runc: string | undefined): Promise<voi
 async function withDestination(dstText: string, ctx: EndpointContext, convert: (dst: ImageSink) => Promise<ConvertImageResult>): Promise<ConvertImageResult & { name: string }> {
   const loc = parseLocation(dstText);
   if (loc.kind === 'reference') {
-    const dst = await openLocation(loc, 'store', ctx, true);
-    return { ...(await convert(dst.endpoint)), name: loc.name };
+    const dst = await openStoreImage(ctx.root, loc.name);
+    return { ...(await writeOrCollect(dst.layout, () => convert(dst))), name: loc.name };
   }
   const tag = loc.tag ?? 'latest';
   if (await exists(loc.dir)) return { ...(await convert(new LayoutEndpoint(await openLayout(loc.dir, { create: true }), tag))), name: loc.text };
