@@ -121,11 +121,13 @@ async function when(child: ChildProcess, ready: () => Promise<boolean>): Promise
   return false;
 }
 
-/** Size of the file `name` inside the (first) convert temp dir of `root`, 0 when absent. */
+/** Size of the file `name` inside the convert temp dir (under `<root>/tmp`, or $TMPDIR where older code put it), 0 when absent. */
 async function spoolSize(root: string, name: 'layer.tar' | 'layer.out'): Promise<number> {
-  const dir = (await entries(join(root, 'tmp'))).find((n) => n.startsWith('ctr-remote-convert-'));
-  if (!dir) return 0;
-  return (await stat(join(root, 'tmp', dir, name)).catch(() => undefined))?.size ?? 0;
+  for (const parent of [join(root, 'tmp'), osTmp]) {
+    const dir = (await entries(parent)).find((n) => n.startsWith('ctr-remote-convert-'));
+    if (dir) return (await stat(join(parent, dir, name)).catch(() => undefined))?.size ?? 0;
+  }
+  return 0;
 }
 
 describe('convert interrupted', () => {
