@@ -3,8 +3,7 @@
 // errors, so a source that failed (a digest mismatch, an abort) emitted an 'error' nobody listened to and
 // crashed the process. Here a source error ends the output with that same error, and a decompressor error
 // becomes InvalidArgument naming the layer.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DecompressStream } from 'zstd-napi';
 import { invalidArgument, unsupported } from '../errors.js';
