@@ -4,12 +4,12 @@ _ctr_remote() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$cmdpath/$w" in
-      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/completion') cmdpath="$cmdpath/$w" ;;
+      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/completion') cmdpath="$cmdpath/$w" ;;
     esac
   done
   case "$cmdpath" in
     '') opts='--version -v --root --debug --help -h'; cmds='image run completion' ;;
-    '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize rpull mount unmount status' ;;
+    '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize prune rpull mount unmount status' ;;
     '/image/pull') opts='--plain-http --skip-verify -k --user -u --tlscacert --platform --all-platforms --max-concurrent-downloads --json --help -h'; cmds='' ;;
     '/image/push') opts='--plain-http --skip-verify -k --user -u --tlscacert --platform --all-platforms --max-concurrent-uploaded-layers --json --help -h'; cmds='' ;;
     '/image/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
@@ -20,6 +20,7 @@ _ctr_remote() {
     '/image/convert') opts='--estargz --zstdchunked --uncompress --oci --estargz-compression-level --estargz-chunk-size --estargz-min-chunk-size --estargz-record-in --zstdchunked-compression-level --reuse --platform --all-platforms --plain-http --skip-verify -k --user -u --tlscacert --json --help -h'; cmds='' ;;
     '/image/get-toc-digest') opts='--dump-toc --zstdchunked --json --help -h'; cmds='' ;;
     '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --platform --all-platforms --plain-http --skip-verify -k --tlscacert --json --help -h'; cmds='' ;;
+    '/image/prune') opts='--dry-run --json --help -h'; cmds='' ;;
     '/image/rpull') opts='--plain-http --skip-verify -k --user -u --tlscacert --platform --skip-content-verify --json --help -h'; cmds='' ;;
     '/image/mount') opts='--plain-http --skip-verify -k --user -u --tlscacert --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
     '/image/unmount') opts='--help -h'; cmds='' ;;

@@ -2,7 +2,7 @@
 function __ctr_remote_path
     set -l cmdpath ""
     for w in (commandline -opc)[2..-1]
-        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/rpull /image/mount /image/unmount /image/status /run /completion
+        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/prune /image/rpull /image/mount /image/unmount /image/status /run /completion
             set cmdpath "$cmdpath/$w"
         end
     end
@@ -27,6 +27,7 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image"' -a 'import' -d '
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image"' -a 'convert' -d 'convert an image to eStargz, zstd:chunked or uncompressed layers'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image"' -a 'get-toc-digest' -d 'print the TOC digest of an eStargz layer in the local store'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image"' -a 'optimize' -d 'convert an image to eStargz with the files a workload reads first (root)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image"' -a 'prune' -d 'remove unreferenced blobs, snapshots no image or container uses, and leftovers of dead processes'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image"' -a 'rpull' -d 'lazily pull an image: fetch only manifest, config and eStargz TOCs'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image"' -a 'mount' -d 'mount an image read-only at DIR, fetching its eStargz layers lazily (root; stays in the foreground)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image"' -a 'unmount' -d 'unmount an image mounted with image mount'
@@ -110,6 +111,9 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l skip
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l tlscacert -d 'SRC in a registry: PEM CA bundle to trust'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l json -d 'print the result as JSON'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/optimize"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/prune"' -l dry-run -d 'only report what would be removed'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/prune"' -l json -d 'print the result as JSON'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/prune"' -l help -s h -d 'display help'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/rpull"' -l plain-http -d 'use plain HTTP (automatic for localhost and 127.0.0.1)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/rpull"' -l skip-verify -s k -d 'skip TLS certificate verification'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/rpull"' -l user -s u -d 'registry credentials (default: ~/.docker/config.json)'

@@ -19,6 +19,7 @@ import { getTocDigestCommand } from './commands/get-toc-digest.js';
 import { lazyCommands } from './commands/lazy-commands.js';
 import { runCommand } from './commands/run.js';
 import { optimizeCommand } from './commands/optimize.js';
+import { pruneCommand } from './commands/prune.js';
 
 /** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
 export function buildProgram(ctx: CliContext): Command {
@@ -31,7 +32,7 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option('-n, --namespace <ns>', 'accepted for compatibility with containerd scripts; ignored').hideHelp())
     .addOption(new Option('-a, --address <path>', 'accepted for compatibility with containerd scripts; ignored').hideHelp());
   const image = new Command('image').alias('images').alias('i').description('manage images');
-  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, ...lazyCommands]) image.addCommand(make(ctx));
+  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, ...lazyCommands]) image.addCommand(make(ctx));
   program.addCommand(image);
   program.addCommand(runCommand(ctx));
   program.addCommand(completionCommand(ctx, () => program));

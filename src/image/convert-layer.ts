@@ -2,11 +2,11 @@
 // while indexing its entries, then write the eStargz / zstd:chunked / plain-tar blob to a second temp file.
 // Memory stays bounded by the chunk size and the pool's queue, whatever the layer size.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, rm, mkdtemp } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withContext } from '../errors.js';
 import type { SourceEntry } from '../estargz/entry-order.js';
+import { ownedName } from '../host/owned-names.js';
 import type { GzipPool } from '../estargz/gzip-pool.js';
 import { openEStargz } from '../estargz/reader.js';
 import { buildEStargz, type BuildEStargzResult } from '../estargz/writer.js';
@@ -15,7 +15,7 @@ import type { Descriptor } from '../oci/types.js';
 import { readTar } from '../tar/reader.js';
 import { decompressLayer } from './convert-decompress.js';
 import type { ImageSource } from './endpoint.js';
-import { verifiedStream } from './verified-stream.js';
+import { consumeVerified, verifiedStream } from './verified-stream.js';
 
 /** Output of a layer conversion: a temp file holding the new blob and what to record about it. */
 export interface ConvertedLayer {
@@ -38,14 +38,25 @@ export interface ConvertLayerOptions {
   prioritizedFiles?: readonly string[];
   /** Pool to compress on (its codec must match the format). */
   pool?: GzipPool;
-  /** Where temp files go. Default os.tmpdir(). */
+  /** Where temp dirs go (created when missing). */
   tmpDir: string;
   signal?: AbortSignal;
 }
 
+/** Name prefixes of convert's temp dirs (`<prefix><owner>-<rand>`, see host/owned-names.ts). */
+export const CONVERT_TEMP_PREFIXES = ['ctr-remote-convert-', 'ctr-remote-reuse-'] as const;
+
+/** A fresh 0700 temp dir owned by this process under `tmpDir`. */
+async function makeTempDir(tmpDir: string, prefix: (typeof CONVERT_TEMP_PREFIXES)[number]): Promise<string> {
+  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+  const dir = join(tmpDir, ownedName(prefix));
+  await mkdir(dir, { mode: 0o700 });
+  return dir;
+}
+
 /** Convert the layer `desc` of `src` (see module comment). */
 export async function convertLayer(src: ImageSource, desc: Descriptor, opts: ConvertLayerOptions): Promise<ConvertedLayer> {
-  const dir = await mkdtemp(join(opts.tmpDir, 'ctr-remote-convert-'));
+  const dir = await makeTempDir(opts.tmpDir, 'ctr-remote-convert-');
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
     const spool = join(dir, 'layer.tar');
@@ -63,22 +74,25 @@ export async function convertLayer(src: ImageSource, desc: Descriptor, opts: Con
 }
 
 // Stream, verify and decompress the blob into `spool`, recording each entry's header and payload offset.
+// A corrupt blob is reported as such even when the decompressor or the tar reader trips over it first.
 async function spoolTar(src: ImageSource, desc: Descriptor, spool: string, signal?: AbortSignal) {
   const fh = await open(spool, 'w');
   const hash = createHash('sha256');
   let size = 0;
   const entries: SourceEntry[] = [];
   try {
-    const tar = decompressLayer(desc.mediaType, verifiedStream(desc, await src.fetch(desc, signal)), desc.digest);
-    async function* tee(): AsyncGenerator<Buffer> {
-      for await (const chunk of tar) {
-        hash.update(chunk);
-        size += chunk.length;
-        await fh.write(chunk);
-        yield chunk;
+    await consumeVerified(desc, await src.fetch(desc, signal), async (blob) => {
+      const tar = decompressLayer(desc.mediaType, blob, desc.digest);
+      async function* tee(): AsyncGenerator<Buffer> {
+        for await (const chunk of tar) {
+          hash.update(chunk);
+          size += chunk.length;
+          await fh.write(chunk);
+          yield chunk;
+        }
       }
-    }
-    for await (const e of readTar(tee(), { signal })) entries.push({ header: e.header, dataOffset: e.dataOffset });
+      for await (const e of readTar(tee(), { signal })) entries.push({ header: e.header, dataOffset: e.dataOffset });
+    }, signal);
   } finally {
     await fh.close();
   }
@@ -110,7 +124,7 @@ async function writeBlob(entries: SourceEntry[], spool: string, out: string, opt
 export async function canReuseLayer(src: ImageSource, desc: Descriptor, prioritized: readonly string[], tmpDir: string, signal?: AbortSignal): Promise<boolean> {
   const tocDigest = desc.annotations?.['containerd.io/snapshot/stargz/toc.digest'];
   if (!tocDigest || !desc.mediaType.endsWith('gzip')) return false;
-  const dir = await mkdtemp(join(tmpDir, 'ctr-remote-reuse-'));
+  const dir = await makeTempDir(tmpDir, 'ctr-remote-reuse-');
   try {
     const path = join(dir, 'blob');
     const fh = await open(path, 'w');
@@ -131,9 +145,4 @@ export async function canReuseLayer(src: ImageSource, desc: Descriptor, prioriti
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** The temp file as a stream of Buffers (1 MiB pieces) for ImageSink.put. */
-export function fileChunks(path: string): AsyncIterable<Buffer> {
-  return createReadStream(path, { highWaterMark: 1 << 20 });
 }

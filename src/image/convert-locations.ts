@@ -1,7 +1,8 @@
 // `image convert SRC DST` over names: SRC is a store name, a registry reference (read directly when the
 // store lacks it) or `oci:DIR[:TAG]`; DST is a store name or `oci:DIR[:TAG]`. A new oci: directory is
 // written into a staging sibling and renamed into place only on success, so a failed conversion leaves
-// nothing at DST.
+// nothing at DST; into the store, the new blobs are written under a lease and collected when the
+// conversion fails (or is interrupted). Spools go to `<root>/tmp` (see store/default-root.ts tempDir).
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
@@ -9,9 +10,11 @@ import { invalidArgument } from '../errors.js';
 import type { RegistryOptions } from '../remote/registry-endpoint.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
 import { openLayout } from '../store/oci-layout.js';
+import { tempDir } from '../store/default-root.js';
+import { writeOrCollect } from '../store/gc.js';
 import { convertImage, type ConvertImageOptions, type ConvertImageResult } from './convert.js';
 import { parseRecordFile } from './convert-record.js';
-import { openLocation, parseLocation, sourceMode, type EndpointContext } from './location.js';
+import { openLocation, openStoreImage, parseLocation, sourceMode, type EndpointContext } from './location.js';
 
 /** Options of convertLocations: the image options plus where things live. */
 export interface ConvertLocationsOptions extends Omit<ConvertImageOptions, 'prioritizedFiles'> {
@@ -30,10 +33,10 @@ export async function convertLocations(srcText: string, dstText: string, opts: C
   const dstLoc = parseLocation(dstText);
   const src = await openLocation(srcLoc, await sourceMode(srcLoc, ctx), ctx);
   try {
-    const imageOpts = { ...opts, ...(prioritizedFiles ? { prioritizedFiles } : {}) };
+    const imageOpts = { tmpDir: tempDir(opts.root), ...opts, ...(prioritizedFiles ? { prioritizedFiles } : {}) };
     if (dstLoc.kind === 'reference') {
-      const dst = await openLocation(dstLoc, 'store', ctx, true);
-      return { ...(await convertImage(src.endpoint, dst.endpoint, imageOpts)), name: dstLoc.name };
+      const dst = await openStoreImage(opts.root, dstLoc.name);
+      return { ...(await writeOrCollect(dst.layout, () => convertImage(src.endpoint, dst, imageOpts))), name: dstLoc.name };
     }
     const tag = dstLoc.tag ?? 'latest';
     if (await exists(dstLoc.dir)) {

@@ -8,7 +8,9 @@ import { GzipPool } from '../estargz/gzip-pool.js';
 import { sha256Digest } from '../oci/digest.js';
 import { Annotation, isDockerType, isIndexType, isManifestType, layerCompression, MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/types.js';
-import { canReuseLayer, convertLayer, fileChunks } from './convert-layer.js';
+import { removeDeadOwned } from '../host/owned-names.js';
+import { fileChunks } from '../io/file-chunks.js';
+import { canReuseLayer, convertLayer, CONVERT_TEMP_PREFIXES } from './convert-layer.js';
 import type { ImageSink, ImageSource } from './endpoint.js';
 import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
@@ -42,7 +44,10 @@ export interface ConvertImageOptions {
   allPlatforms?: boolean;
   /** Compression worker threads (default: libuv's threadpool for gzip, 2 workers for zstd; see gzip-pool.ts). */
   workers?: number;
-  /** Temp directory for spools (default os.tmpdir()). */
+  /**
+   * Directory for the spool dirs (`ctr-remote-convert-<owner>-<rand>`, removed when done; those of dead
+   * processes are removed at the start). Default os.tmpdir(); the CLI uses `<root>/tmp`.
+   */
   tmpDir?: string;
   /** Warnings for the user (e.g. Docker media types without --oci). */
   onWarning?: (message: string) => void;
@@ -78,6 +83,7 @@ export async function convertImage(src: ImageSource, dst: ImageSink, opts: Conve
   const pool = opts.format === 'uncompress' ? undefined : new GzipPool({ codec: opts.format === 'zstdchunked' ? 'zstd' : 'gzip', level: opts.level, workers: opts.workers });
   const c = new Converter(src, dst, opts, pool);
   try {
+    await removeDeadOwned(c.tmpDir, CONVERT_TEMP_PREFIXES, opts.signal ? { signal: opts.signal } : {});
     const root = await readManifest(src, await src.resolve(opts.signal), opts.signal);
     const top = opts.allPlatforms ? root : await c.selected(root);
     const out = await c.convert(top);
@@ -90,6 +96,7 @@ export async function convertImage(src: ImageSource, dst: ImageSink, opts: Conve
 
 class Converter {
   readonly layers: ConvertedLayerInfo[] = [];
+  readonly tmpDir: string;
   private warnedDocker = false;
 
   constructor(
@@ -97,7 +104,9 @@ class Converter {
     private readonly dst: ImageSink,
     private readonly opts: ConvertImageOptions,
     private readonly pool: GzipPool | undefined,
-  ) {}
+  ) {
+    this.tmpDir = opts.tmpDir ?? tmpdir();
+  }
 
   async selected(root: FetchedManifest): Promise<FetchedManifest> {
     return selectImageManifest(this.src, root, this.opts.platform, this.opts.signal);
@@ -158,8 +167,7 @@ class Converter {
   }
 
   private async layer(from: Descriptor, diffId: string, oci: boolean, priority: LayerPriority): Promise<ConvertedLayerInfo> {
-    const { opts } = this;
-    const tmpDir = opts.tmpDir ?? tmpdir();
+    const { opts, tmpDir } = this;
     if (layerCompression(from.mediaType) === undefined) throw unsupported(`layer ${from.digest}: unsupported media type ${from.mediaType}`);
     const files = priority === 'reuse' || priority === undefined ? [] : priority;
     if ((opts.reuse || priority === 'reuse') && (await canReuseLayer(this.src, from, files, tmpDir, opts.signal))) {

@@ -1,10 +1,11 @@
 // Copy one image between any two endpoints (registry, local store, oci: layout): resolve, pick the
-// platform, copy config and layers in parallel (bounded, verified, skipped when present), then the
-// manifest, then the index, and finally point the destination's name at the root. Because the name is
-// set last, an interrupted copy never leaves a visible partial image.
+// platform, copy config and layers in parallel (bounded, verified, skipped when present; in a store or
+// layout only when intact, a corrupt copy is replaced), then the manifest, then the index, and finally
+// point the destination's name at the root. Because the name is set last, an interrupted copy never
+// leaves a visible partial image.
 import type { Descriptor, Platform } from '../oci/types.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
-import type { BlobProgress, ImageSink, ImageSource } from './endpoint.js';
+import { hasVerifiedCheck, type BlobProgress, type ImageSink, type ImageSource } from './endpoint.js';
 import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
 import { countedStream, verifiedStream } from './verified-stream.js';
@@ -18,6 +19,8 @@ export interface CopyOptions {
   concurrency?: number;
   /** Called as blobs start, progress, finish or are skipped. */
   onProgress?: (p: BlobProgress) => void;
+  /** Told about a corrupt blob found at the destination (it is replaced). Default: nothing. */
+  onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -70,9 +73,20 @@ class Copier {
       const { config, layers } = m.parsed.manifest;
       await this.all([config, ...layers].map((d) => this.blob(d)));
     }
-    if (!(await this.dst.has(m.descriptor, this.options.signal))) {
-      await this.dst.put(m.descriptor, single(m.bytes), this.options.signal);
+    if (!(await this.present(m.descriptor))) await this.dst.put(m.descriptor, single(m.bytes), this.options.signal);
+  }
+
+  /**
+   * Whether the destination already holds `desc`. A sink that can verify what it holds (the store) hashes
+   * it: a blob with a flipped byte or a wrong size is not trusted but removed, reported, and copied again.
+   */
+  private async present(desc: Descriptor): Promise<boolean> {
+    if (!hasVerifiedCheck(this.dst)) return this.dst.has(desc, this.options.signal);
+    const found = await this.dst.checkExisting(desc, this.options.signal);
+    if (typeof found === 'object') {
+      this.options.onWarning?.(`${desc.digest} in ${this.dst.label} was corrupt (${found.corrupt}); copying it again`);
     }
+    return found === 'intact';
   }
 
   /** Run tasks concurrently; the first failure aborts the others and is rethrown once all settled. */
@@ -104,7 +118,7 @@ class Copier {
     signal.throwIfAborted();
     const event = (state: BlobProgress['state'], done: number) =>
       onProgress?.({ digest: desc.digest, mediaType: desc.mediaType, done, total: desc.size, state });
-    if (await this.dst.has(desc, signal)) return event('skipped', desc.size);
+    if (await this.present(desc)) return event('skipped', desc.size);
     event('started', 0);
     const source = await this.src.fetch(desc, signal);
     const onBytes = (done: number) => event('progress', done);

@@ -36,3 +36,19 @@ export interface ImageSink {
   /** Point the sink's name/tag at `desc`, whose bytes (a manifest or index) are `bytes`. */
   tag(desc: Descriptor, bytes: Buffer, signal?: AbortSignal): Promise<void>;
 }
+
+/** What a verifying sink found for a blob: intact (skip it), absent, or a corrupt copy it removed (and why). */
+export type ExistingBlob = 'intact' | 'absent' | { corrupt: string };
+
+/**
+ * Optional sink capability (the local store and oci: layouts): check a blob that is already there by
+ * hashing it, and remove it when corrupt so that the copy replaces it. Found by `hasVerifiedCheck`.
+ */
+export interface VerifyingSink {
+  checkExisting(desc: Descriptor, signal?: AbortSignal): Promise<ExistingBlob>;
+}
+
+/** True when `sink` can check existing blobs (see VerifyingSink). */
+export function hasVerifiedCheck(sink: ImageSink): sink is ImageSink & VerifyingSink {
+  return typeof (sink as Partial<VerifyingSink>).checkExisting === 'function';
+}

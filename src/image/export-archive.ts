@@ -1,11 +1,13 @@
 // `image export FILE.tar REF...`: write store images as an OCI image-layout archive (the format of
 // `skopeo copy ... oci-archive:` and `ctr image export`): oci-layout, index.json, then the blobs.
-// The archive is written to a temp file and renamed, so FILE is never left half-written.
+// The archive is written to a temp file and renamed, so FILE is never left half-written; every blob is
+// hashed on its way in, so a corrupt store blob fails the export instead of being shipped.
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { notFound } from '../errors.js';
+import { digestMismatch, isCtrError, notFound } from '../errors.js';
+import { ownedName } from '../host/owned-names.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, Index } from '../oci/types.js';
 import { openStore } from '../store/image-store.js';
@@ -15,6 +17,7 @@ import type { TarHeader } from '../tar/header.js';
 import { writeTar, type TarWriteEntry } from '../tar/writer.js';
 import { archiveAnnotations } from './archive-names.js';
 import { normalizeName } from './location.js';
+import { verifiedStream } from './verified-stream.js';
 
 /** What was exported. */
 export interface ExportResult {
@@ -38,7 +41,7 @@ export async function exportImages(root: string, file: string, refs: string[], o
     mediaType: MediaType.OciIndex,
     manifests: images.map(({ name, descriptor }) => ({ ...descriptor, annotations: { ...descriptor.annotations, ...archiveAnnotations(name) } })),
   };
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = ownedName(`${file}.tmp-`);
   let size = 0;
   const counted = async function* (chunks: AsyncIterable<Buffer>) {
     for await (const c of chunks) {
@@ -66,7 +69,17 @@ async function* archiveEntries(store: OciLayout, index: Index, digests: string[]
   yield { header: dirHeader('blobs/sha256/') };
   for (const digest of digests.sort()) {
     const { size } = await store.info(digest);
-    yield { header: fileHeader(`blobs/sha256/${digest.slice('sha256:'.length)}`, size), body: await store.stream(digest) };
+    yield { header: fileHeader(`blobs/sha256/${digest.slice('sha256:'.length)}`, size), body: verifiedBlob(store, { digest, size }) };
+  }
+}
+
+/** A stored blob's bytes, hashed as they go into the archive: a corrupt blob fails the export. */
+async function* verifiedBlob(store: OciLayout, blob: { digest: string; size: number }): AsyncGenerator<Buffer> {
+  try {
+    yield* verifiedStream(blob, await store.stream(blob.digest));
+  } catch (e) {
+    if (!isCtrError(e, 'DigestMismatch')) throw e;
+    throw digestMismatch(`${e.message.replace(/^blob \S+ /, `blob ${blob.digest} in ${store.dir} `)}; pull the image again to replace it`, e);
   }
 }
 

@@ -62,7 +62,8 @@ async function readArchive(store: OciLayout, file: string, signal?: AbortSignal)
 }
 
 async function storeBlob(store: OciLayout, digest: string, entry: TarEntry, signal?: AbortSignal): Promise<void> {
-  if (await store.has(digest, entry.header.size)) return;
+  // A stored copy is kept only when it hashes right; a corrupt one is replaced by the archive's bytes.
+  if ((await store.verify(digest, { size: entry.header.size, ...(signal ? { signal } : {}) })) === undefined) return;
   const w = await store.writer({ digest, size: entry.header.size, ...(signal ? { signal } : {}) });
   try {
     for await (const chunk of entry.body()) await w.write(chunk);

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isOwnerAlive } from '../host/process-owner.js';
 import { digestHex } from '../oci/digest.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 
@@ -18,6 +19,8 @@ export interface MountRecord {
   manifestDigest: string;
   /** The serving process. */
   pid: number;
+  /** The serving process as `<pid>.<start time>` (host/process-owner.ts selfOwner). */
+  owner: string;
   startedAt: string;
   layers: { index: number; digest: string; mode: 'lazy' | 'full'; dir: string; stateFile?: string }[];
 }
@@ -64,12 +67,7 @@ export async function listMountRecords(root: string): Promise<MountRecord[]> {
   return out;
 }
 
-/** True while process `pid` exists. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** True while the mount's serving process runs (same pid and start time; a record without an owner is dead). */
+export function mountOwnerAlive(record: Pick<MountRecord, 'owner'>): boolean {
+  return typeof record.owner === 'string' && isOwnerAlive(record.owner);
 }

@@ -7,13 +7,14 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isCtrError, notFound, unsupported } from '../errors.js';
+import { selfOwner } from '../host/process-owner.js';
 import { registerLiveMount, unregisterLiveMount } from '../fuse/exit-unmount.js';
 import { FUSE_SUBTYPE } from '../fuse/mount.js';
 import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
 import { readMounts } from '../runtime/mountinfo.js';
 import { mountOverlayReadOnly, unmount as unmountPoint, unmountUnder } from '../runtime/rootfs.js';
 import { mountImageLayers, type LayerMountsOptions, type MountedLayer } from './layer-mounts.js';
-import { lastStateDir, lastStatePath, listMountRecords, mountsDir, newMountId, processAlive, writeMountRecord, type MountRecord } from './mount-record.js';
+import { lastStateDir, lastStatePath, listMountRecords, mountsDir, newMountId, mountOwnerAlive, writeMountRecord, type MountRecord } from './mount-record.js';
 import { rpullImage, type RpullOptions } from './rpull.js';
 import { openStoredImage, type StoredImage } from './stored-image.js';
 
@@ -40,7 +41,7 @@ export async function mountImage(root: string, ref: string, dir: string, options
   const image = await openOrRpull(root, ref, options);
   const { id, dir: base } = newMountId(root);
   const record: MountRecord = {
-    id, dir: target, name: image.name, manifestDigest: image.manifestDigest, pid: process.pid, startedAt: new Date().toISOString(), layers: [],
+    id, dir: target, name: image.name, manifestDigest: image.manifestDigest, pid: process.pid, owner: selfOwner(), startedAt: new Date().toISOString(), layers: [],
   };
   await writeMountRecord(root, record);
   let layers: Awaited<ReturnType<typeof mountImageLayers>> | undefined;
@@ -92,7 +93,7 @@ export async function unmountImage(root: string, dir: string, options: { timeout
   const target = resolve(dir);
   const record = (await listMountRecords(root)).find((r) => r.dir === target);
   if (!record) throw notFound(`no ctr-remote image mount at ${target}`);
-  if (record.pid !== process.pid && processAlive(record.pid)) {
+  if (record.pid !== process.pid && mountOwnerAlive(record)) {
     process.kill(record.pid, 'SIGTERM');
     const deadline = Date.now() + (options.timeoutMs ?? 10_000);
     while (Date.now() < deadline && (await listMountRecords(root)).some((r) => r.id === record.id)) await sleep(50);
@@ -104,7 +105,7 @@ export async function unmountImage(root: string, dir: string, options: { timeout
 
 /** Take down the mounts of records whose serving process is gone (a killed `image mount`). */
 export async function cleanupDeadMounts(root: string): Promise<MountRecord[]> {
-  const dead = (await listMountRecords(root)).filter((r) => !processAlive(r.pid));
+  const dead = (await listMountRecords(root)).filter((r) => !mountOwnerAlive(r));
   for (const r of dead) await removeMount(root, r);
   await cleanupStaleMounts(mountsDir(root)).catch(() => undefined);
   return dead;

@@ -9,9 +9,10 @@
 // With an index, the host platform (or `--platform`, when it is the host's) is optimized; the other
 // platforms are converted without priorities (`--all-platforms`), and a warning says so.
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CtrError, invalidArgument, unsupported } from '../errors.js';
+import { removeDeadOwned, ownedName } from '../host/owned-names.js';
 import { Annotation, isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Manifest, Platform } from '../oci/types.js';
 import type { RegistryOptions } from '../remote/registry-endpoint.js';
@@ -20,10 +21,11 @@ import { checkEnvFlag, parseEnvFile } from '../runtime/env.js';
 import { parseMountFlag } from '../runtime/mount-flag.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
 import { openLayout, type OciLayout } from '../store/oci-layout.js';
+import { tempDir } from '../store/default-root.js';
+import { writeOrCollect } from '../store/gc.js';
 import { convertImage, type ConvertImageOptions, type ConvertImageResult } from './convert.js';
 import type { ImageSink, ImageSource } from './endpoint.js';
-import { openLocation, parseLocation, sourceMode, type EndpointContext } from './location.js';
-import { processAlive } from './mount-record.js';
+import { openLocation, openStoreImage, parseLocation, sourceMode, type EndpointContext } from './location.js';
 import { convertFinal, scopedSource } from './optimize-convert.js';
 import { mountStagedLayers, type StagedLayer } from './optimize-mounts.js';
 import { AccessLog, writeRecordFile, type RecordEntry } from './optimize-record.js';
@@ -128,6 +130,7 @@ export async function optimizeImage(srcText: string, dstText: string, o: Optimiz
 function convertOptions(o: OptimizeOptions): ConvertImageOptions {
   return {
     format: o.zstdChunked ? 'zstdchunked' : 'estargz',
+    tmpDir: tempDir(o.root),
     ...(o.oci ? { oci: true } : {}),
     ...(o.level !== undefined && !o.zstdChunked ? { level: o.level } : {}),
     ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
@@ -176,7 +179,7 @@ interface Analysis {
 /** Steps 1 and 2 of the module comment, cleaned up on every path. */
 async function analyze(src: ImageSource, target: Descriptor, o: OptimizeOptions): Promise<Analysis> {
   await cleanupStale(o.root, o.runc);
-  const workDir = join(o.root, 'optimize', `${process.pid}-${randomBytes(4).toString('hex')}`);
+  const workDir = join(o.root, 'optimize', ownedName(''));
   try {
     o.onStep?.('converting without priorities into a staging area');
     const stage = await openLayout(join(workDir, 'stage'), { create: true });
@@ -184,6 +187,7 @@ async function analyze(src: ImageSource, target: Descriptor, o: OptimizeOptions)
       format: 'estargz',
       oci: true,
       level: 1,
+      tmpDir: tempDir(o.root),
       ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
@@ -249,19 +253,15 @@ async function readEnvFile(path: string): Promise<string> {
 /** Containers and staging areas left by a killed optimize (or run). */
 async function cleanupStale(root: string, runc: string | undefined): Promise<void> {
   await cleanupStaleContainers(root, runc ? { runc } : {});
-  const dir = join(root, 'optimize');
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const pid = Number(name.split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) await rm(join(dir, name), { recursive: true, force: true });
-  }
+  await removeDeadOwned(join(root, 'optimize'), ['']);
 }
 
 /** Run `convert` into DST: a store name, an existing `oci:` layout, or a new one staged and renamed into place. */
 async function withDestination(dstText: string, ctx: EndpointContext, convert: (dst: ImageSink) => Promise<ConvertImageResult>): Promise<ConvertImageResult & { name: string }> {
   const loc = parseLocation(dstText);
   if (loc.kind === 'reference') {
-    const dst = await openLocation(loc, 'store', ctx, true);
-    return { ...(await convert(dst.endpoint)), name: loc.name };
+    const dst = await openStoreImage(ctx.root, loc.name);
+    return { ...(await writeOrCollect(dst.layout, () => convert(dst))), name: loc.name };
   }
   const tag = loc.tag ?? 'latest';
   if (await exists(loc.dir)) return { ...(await convert(new LayoutEndpoint(await openLayout(loc.dir, { create: true }), tag))), name: loc.text };

@@ -16,7 +16,7 @@ import { parseMountFlag } from '../runtime/mount-flag.js';
 import type { RuncRunResult } from '../runtime/runc.js';
 import { openStore } from '../store/image-store.js';
 import { mountImageLayers, type LayerMountsOptions } from './layer-mounts.js';
-import { ensureSnapshot } from './layer-snapshot.js';
+import { useSnapshot, type UsedSnapshot } from './layer-snapshot.js';
 import { checkRunsHere, openStoredImage, type StoredImage } from './stored-image.js';
 
 /** How the image layers become lowerdirs. */
@@ -81,10 +81,17 @@ async function requireFullLayers(root: string, image: StoredImage): Promise<void
   }
 }
 
+/** Each layer's snapshot, held (so `image prune` keeps it) until the container's rootfs is unmounted. */
 async function unpackedLayers(root: string, image: StoredImage, signal: AbortSignal | undefined): Promise<LayerDirs> {
-  const dirs: string[] = [];
-  for (const layer of image.manifest.layers) dirs.push(await ensureSnapshot(root, layer, signal));
-  return { lowerdirs: dirs.reverse() };
+  const used: UsedSnapshot[] = [];
+  const release = async () => void (await Promise.all(used.map((u) => u.release())));
+  try {
+    for (const layer of image.manifest.layers) used.push(await useSnapshot(root, layer, signal));
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  return { lowerdirs: used.map((u) => u.dir).reverse(), release };
 }
 
 async function lazyLayers(root: string, image: StoredImage, layersDir: string, o: RunOptions): Promise<LayerDirs> {

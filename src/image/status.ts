@@ -8,7 +8,7 @@ import { ChunkMap, payloadEnd } from '../layer/chunk-map.js';
 import { readLayerState, type LayerState } from '../layer/layer-state.js';
 import type { Platform } from '../oci/types.js';
 import { openLayerTail } from './lazy-record.js';
-import { lastStatePath, listMountRecords, processAlive } from './mount-record.js';
+import { lastStatePath, listMountRecords, mountOwnerAlive } from './mount-record.js';
 import { openStoredImage } from './stored-image.js';
 
 /** The status of one layer. */
@@ -40,7 +40,7 @@ export interface ImageStatus {
 /** Report the status of image `ref` in the store of `root`. */
 export async function imageStatus(root: string, ref: string, platform?: Platform): Promise<ImageStatus> {
   const image = await openStoredImage(root, ref, platform);
-  const mounts = (await listMountRecords(root)).filter((r) => r.manifestDigest === image.manifestDigest && processAlive(r.pid));
+  const mounts = (await listMountRecords(root)).filter((r) => r.manifestDigest === image.manifestDigest && mountOwnerAlive(r));
   const cache = await ChunkCache.open({ dir: join(root, 'cache'), maxBytes: Number.POSITIVE_INFINITY, memoryMaxBytes: 0 });
   const layers: LayerStatus[] = [];
   for (const [index, layer] of image.manifest.layers.entries()) {

@@ -1,7 +1,7 @@
 // A pass-through stream that checks what flows through it against a descriptor: more bytes than the
 // size, fewer, or a different sha256 raise DigestMismatch at the point where it is known.
 import { createHash } from 'node:crypto';
-import { digestMismatch } from '../errors.js';
+import { digestMismatch, isCtrError } from '../errors.js';
 import type { Descriptor } from '../oci/types.js';
 
 /** Yield `source`'s chunks, verifying size and digest against `desc`; `onBytes` sees the running total. */
@@ -44,4 +44,51 @@ export async function readVerified(desc: Pick<Descriptor, 'digest' | 'size'>, so
   const chunks: Buffer[] = [];
   for await (const chunk of verifiedStream(desc, source)) chunks.push(chunk);
   return Buffer.concat(chunks);
+}
+
+/**
+ * Give `consume` the verified bytes of `desc` from `source`, and make sure the whole blob was checked: when
+ * `consume` stops early, the rest is read and hashed. When `consume` fails (a decompressor or tar error
+ * caused by a flipped byte, long before the digest could be known) and the blob turns out corrupt, the
+ * DigestMismatch is thrown instead: the cause, not its symptom. An abort is rethrown without reading on.
+ */
+export async function consumeVerified<T>(
+  desc: Pick<Descriptor, 'digest' | 'size'>,
+  source: AsyncIterable<Buffer>,
+  consume: (chunks: AsyncIterable<Buffer>) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const it = verifiedStream(desc, source)[Symbol.asyncIterator]();
+  let ended = false;
+  let failure: unknown; // what the verifier threw, seen by whoever was reading
+  const next = async (): Promise<IteratorResult<Buffer>> => {
+    try {
+      const r = await it.next();
+      if (r.done) ended = true;
+      return r;
+    } catch (e) {
+      ended = true;
+      failure ??= e;
+      throw e;
+    }
+  };
+  // The consumer may stop iterating (return) without closing the blob: we still read its rest.
+  const view: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next, return: async () => ({ done: true, value: undefined }) }) };
+  const drain = async () => {
+    while (!ended) {
+      signal?.throwIfAborted();
+      await next();
+    }
+  };
+  try {
+    const result = await consume(view);
+    await drain();
+    return result;
+  } catch (e) {
+    if (!ended && !signal?.aborted && !isCtrError(e, 'Aborted')) await drain().catch(() => undefined);
+    if (isCtrError(failure, 'DigestMismatch')) throw failure;
+    throw e;
+  } finally {
+    if (!ended) await it.return?.(undefined);
+  }
 }

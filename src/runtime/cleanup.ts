@@ -1,11 +1,11 @@
 // Tear containers down: after a run (unmount; remove with --rm) and, at the start of the next command,
 // the leftovers of a run whose owner died (runc state, mounts, --rm directories).
 import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CtrError } from '../errors.js';
+import { removeDeadOwned } from '../host/owned-names.js';
 import { checkContainerId, containerPaths, containersDir, runcStateDir } from './container-paths.js';
 import { mountsUnder } from './mountinfo.js';
-import { ownerAlive, readOwner } from './owner.js';
+import { CLAIM_PREFIX, ownerAlive, readOwner } from './owner.js';
 import { unmountUnder } from './rootfs.js';
 import { runcDelete, runcList } from './runc.js';
 
@@ -88,20 +88,7 @@ async function runcIds(root: string, opts: TeardownOptions): Promise<string[]> {
   return states.map((s) => s.id);
 }
 
-/** `.new-<pid>-<time>` directories are claims (owner.ts) interrupted before their rename. */
+/** `.new-<owner>-<rand>` directories are claims (owner.ts) of processes that died before their rename. */
 async function removeAbandonedClaims(root: string): Promise<void> {
-  const names = await readdir(containersDir(root)).catch(() => [] as string[]);
-  for (const name of names) {
-    const pid = /^\.new-(\d+)-\d+$/.exec(name)?.[1];
-    if (pid !== undefined && !processExists(Number(pid))) await rm(join(containersDir(root), name), { recursive: true, force: true });
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  await removeDeadOwned(containersDir(root), [CLAIM_PREFIX]);
 }

@@ -1,8 +1,10 @@
 // Which process owns a container, so that the next command can tell a live run from the leftovers of
-// a crashed one. A pid alone can be reused; the pid's start time (field 22 of /proc/<pid>/stat) cannot.
+// a crashed one. A pid alone can be reused; the pid's start time cannot (host/process-owner.ts).
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CtrError } from '../errors.js';
+import { ownedName } from '../host/owned-names.js';
+import { isOwnerAlive, processStartTime } from '../host/process-owner.js';
 import type { ContainerPaths } from './container-paths.js';
 
 /** The owner record of a container directory. */
@@ -16,20 +18,12 @@ export interface OwnerRecord {
   ref: string;
 }
 
-/** Start time of a process, or undefined when it does not exist. */
-export async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+/** Prefix of a container directory being claimed (`.new-<owner>-<rand>`, renamed to the id when complete). */
+export const CLAIM_PREFIX = '.new-';
 
 /** The record for this process as owner. */
 export async function ownRecord(ref: string, remove: boolean): Promise<OwnerRecord> {
-  return { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? '', remove, ref };
+  return { pid: process.pid, startTime: processStartTime(process.pid) ?? '', remove, ref };
 }
 
 /**
@@ -39,7 +33,7 @@ export async function ownRecord(ref: string, remove: boolean): Promise<OwnerReco
 export async function claimContainerDir(paths: ContainerPaths, record: OwnerRecord): Promise<void> {
   const parent = dirname(paths.dir);
   await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `.new-${process.pid}-${Date.now()}`);
+  const tmp = join(parent, ownedName(CLAIM_PREFIX));
   await mkdir(tmp);
   await writeFile(join(tmp, 'owner.json'), JSON.stringify(record));
   try {
@@ -63,8 +57,7 @@ export async function readOwner(paths: ContainerPaths): Promise<OwnerRecord | un
 
 /** True when the record's process is still running (same pid and same start time). */
 export async function ownerAlive(record: OwnerRecord | undefined): Promise<boolean> {
-  if (!record) return false;
-  return (await processStartTime(record.pid)) === record.startTime;
+  return record !== undefined && record.startTime !== '' && isOwnerAlive(`${record.pid}.${record.startTime}`);
 }
 
 function containerExists(paths: ContainerPaths): CtrError {

@@ -1,12 +1,16 @@
 // Replace a file so that readers see either the old or the new content, never a mix: write a temp file
-// next to it, fsync, rename over the target, fsync the directory.
+// next to it (`<name>.tmp-<owner>-<rand>`, so a dead writer's temp can be told from a live one's), fsync,
+// rename over the target, fsync the directory.
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { ownedName } from '../host/owned-names.js';
+
+/** What goes between a file's name and its owner in the temp file's name. */
+export const ATOMIC_TEMP_INFIX = '.tmp-';
 
 /** Atomically replace `path` with `data`. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = ownedName(`${path}${ATOMIC_TEMP_INFIX}`);
   const fh = await open(tmp, 'w', 0o644);
   try {
     await fh.writeFile(data);

@@ -1,12 +1,12 @@
 // Writing one blob into a layout: bytes go to an ingest file, are hashed as they arrive, and only a
 // commit whose size and sha256 match what was promised renames the file into blobs/sha256/. A writer
 // killed at any point leaves at most an ingest file (named after its owner, removed by gc), never a blob.
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestMismatch } from '../errors.js';
 import { digestHex } from '../oci/digest.js';
-import { selfOwner } from './process-owner.js';
+import { ownedName } from '../host/owned-names.js';
 
 /** Digest and size of a stored blob. */
 export interface BlobInfo {
@@ -40,7 +40,7 @@ export const INGEST_PREFIX = '.ingest-';
 /** Open a writer whose ingest file lives in `ingestDir` and whose blobs land in `blobsDir` (same filesystem). */
 export async function openBlobWriter(ingestDir: string, blobsDir: string, options: WriterOptions = {}): Promise<BlobWriter> {
   if (options.digest !== undefined) digestHex(options.digest);
-  const path = join(ingestDir, `${INGEST_PREFIX}${selfOwner()}-${randomBytes(6).toString('hex')}`);
+  const path = join(ingestDir, ownedName(INGEST_PREFIX));
   const fh = await open(path, 'wx', 0o644);
   return new IngestWriter(fh, path, blobsDir, options);
 }
@@ -74,10 +74,8 @@ class IngestWriter implements BlobWriter {
       const info = this.verify();
       await this.fh.sync();
       await this.close();
-      const target = join(this.blobsDir, digestHex(info.digest));
-      const existing = await stat(target).catch(() => undefined);
-      if (existing?.size === info.size) await unlink(this.path);
-      else await rename(this.path, target);
+      // Renamed over an existing file too: the new bytes are verified, the old file may be a corrupt copy.
+      await rename(this.path, join(this.blobsDir, digestHex(info.digest)));
       return info;
     } catch (e) {
       await this.abort();

@@ -12,3 +12,12 @@ export function defaultRoot(env: NodeJS.ProcessEnv = process.env, uid: number | 
 
 /** The image store of a root: an OCI image layout (cache/, snapshots/, mounts/ are its siblings). */
 export const storeDir = (root: string): string => join(root, 'store');
+
+/**
+ * Scratch space of a root for commands' temp files (convert spools): on the store's filesystem, inside
+ * the root's permissions, and found by `image prune` whatever $TMPDIR was (entries are owned names).
+ */
+export const tempDir = (root: string): string => join(root, 'tmp');
+
+/** Unpacked layers (`sha256-<hex>/fs`), their unpack temps, holds and trash (store/snapshots.ts). */
+export const snapshotsDir = (root: string): string => join(root, 'snapshots');

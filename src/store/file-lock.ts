@@ -4,7 +4,7 @@
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError } from '../errors.js';
-import { isOwnerAlive, selfOwner } from './process-owner.js';
+import { isOwnerAlive, selfOwner } from '../host/process-owner.js';
 
 export interface LockOptions {
   /** Give up after this long (default 60 000 ms) with an Unavailable error naming the holder. */

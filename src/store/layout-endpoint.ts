@@ -1,7 +1,7 @@
 // One image name in an OCI layout as an ImageSource and ImageSink, so that copies between the store,
 // `oci:DIR[:TAG]` layouts and registries are the same code (image/copy-image.ts).
 import { CtrError, invalidArgument, notFound } from '../errors.js';
-import type { BlobProgress, ImageSink, ImageSource } from '../image/endpoint.js';
+import type { BlobProgress, ExistingBlob, ImageSink, ImageSource, VerifyingSink } from '../image/endpoint.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
 import { childDescriptors, MAX_MANIFEST_SIZE, parseManifestJson } from './manifest-json.js';
@@ -20,7 +20,7 @@ export interface LayoutEndpointOptions {
 }
 
 /** An image name (`name`) in `layout`, readable and writable. With no name, resolve picks the only image. */
-export class LayoutEndpoint implements ImageSource, ImageSink {
+export class LayoutEndpoint implements ImageSource, ImageSink, VerifyingSink {
   readonly label: string;
   /** put() verifies size and digest (through the blob writer), so copies need not hash twice. */
   readonly verifiesContent = true;
@@ -58,6 +58,13 @@ export class LayoutEndpoint implements ImageSource, ImageSink {
     return this.layout.has(desc.digest, desc.size);
   }
 
+  /** Hash a blob that is already stored; a corrupt copy (wrong size or sha256) is deleted so it can be replaced. */
+  async checkExisting(desc: Descriptor, signal?: AbortSignal): Promise<ExistingBlob> {
+    const problem = await this.layout.removeIfCorrupt(desc.digest, { size: desc.size, ...(signal ? { signal } : {}) });
+    if (problem === undefined) return 'intact';
+    return problem === 'missing' ? 'absent' : { corrupt: problem };
+  }
+
   async put(desc: Descriptor, content: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<void> {
     const w = await this.layout.writer({ digest: desc.digest, size: desc.size, ...(signal ? { signal } : {}) });
     try {
@@ -71,7 +78,7 @@ export class LayoutEndpoint implements ImageSource, ImageSink {
 
   /** Name `desc` after checking that everything it references is stored (manifests, configs, and layers unless lazy). */
   async tag(desc: Descriptor, bytes: Buffer, signal?: AbortSignal): Promise<void> {
-    if (!(await this.layout.has(desc.digest, desc.size))) await this.layout.putBytes(bytes, desc.digest);
+    if ((await this.layout.verify(desc.digest, { size: desc.size })) !== undefined) await this.layout.putBytes(bytes, desc.digest);
     await this.checkComplete(desc);
     await this.layout.setName(this.name ?? 'latest', desc, signal ? { signal } : {});
   }

@@ -1,33 +1,29 @@
 // Leases protect content that a running command has written (or found) but not yet named from a
 // concurrent gc: while any live process holds a lease on a layout, gc deletes nothing. A lease is a
 // file `.lease-<owner>-<random>` in the layout's ingest directory; leases of dead processes are ignored
-// and removed by gc.
-import { randomBytes } from 'node:crypto';
+// and removed by gc (with the ingest files of dead writers).
 import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isOwnerAlive, selfOwner } from './process-owner.js';
-import { INGEST_PREFIX } from './blob-writer.js';
+import { nameOwner, ownedName } from '../host/owned-names.js';
+import { isOwnerAlive } from '../host/process-owner.js';
 
-const LEASE_PREFIX = '.lease-';
+/** Prefix of lease file names (followed by the owner). */
+export const LEASE_PREFIX = '.lease-';
 
 /** Take a lease on the layout whose ingest directory is `ingestDir`; call the result to release it. */
 export async function takeLease(ingestDir: string): Promise<() => Promise<void>> {
   await mkdir(ingestDir, { recursive: true });
-  const path = join(ingestDir, `${LEASE_PREFIX}${selfOwner()}-${randomBytes(4).toString('hex')}`);
+  const path = join(ingestDir, ownedName(LEASE_PREFIX));
   await writeFile(path, '');
   return () => unlink(path).catch(() => {});
 }
 
-/** Owners of live leases in `ingestDir`; files of dead owners (leases and ingest files) are removed. */
-export async function liveLeasesAndCleanup(ingestDir: string): Promise<string[]> {
+/** Owners (pid.starttime) of the live leases in `ingestDir`. */
+export async function liveLeases(ingestDir: string): Promise<string[]> {
   const live: string[] = [];
   for (const name of await readdir(ingestDir).catch(() => [] as string[])) {
-    const prefix = name.startsWith(LEASE_PREFIX) ? LEASE_PREFIX : name.startsWith(INGEST_PREFIX) ? INGEST_PREFIX : undefined;
-    if (prefix === undefined) continue;
-    const owner = name.slice(prefix.length).split('-')[0] ?? '';
-    if (isOwnerAlive(owner)) {
-      if (prefix === LEASE_PREFIX) live.push(owner);
-    } else await unlink(join(ingestDir, name)).catch(() => {});
+    const owner = nameOwner(name, LEASE_PREFIX);
+    if (owner !== undefined && isOwnerAlive(owner)) live.push(owner);
   }
   return live;
 }

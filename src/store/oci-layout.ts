@@ -3,11 +3,11 @@
 // https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 // Blobs are written through verified ingest files (blob-writer.ts); index.json is replaced atomically
 // while holding `index.json.lock` (file-lock.ts), so concurrent commands never lose each other's names.
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { digestMismatch, invalidArgument, limitExceeded, notFound } from '../errors.js';
+import { fileChunks } from '../io/file-chunks.js';
 import { FileRangeReader } from '../io/file-range-reader.js';
 import type { RangeReader } from '../io/range-reader.js';
 import { digestHex, isDigest } from '../oci/digest.js';
@@ -108,6 +108,50 @@ export class OciLayout {
     return st !== undefined && (size === undefined || st.size === size);
   }
 
+  /**
+   * Read a stored blob whole and compare it with `digest` (and `size` when given): undefined when it
+   * matches, else why not ('missing', a wrong size, or the sha256 it really has).
+   */
+  async verify(digest: string, options: { size?: number; signal?: AbortSignal } = {}): Promise<string | undefined> {
+    return (await this.inspect(digest, options)).problem;
+  }
+
+  /**
+   * Verify a stored blob (see verify) and delete it when it is corrupt, unless another writer replaced the
+   * file meanwhile. Returns undefined when the blob is intact, 'missing', or why the corrupt copy was deleted.
+   */
+  async removeIfCorrupt(digest: string, options: { size?: number; signal?: AbortSignal } = {}): Promise<string | undefined> {
+    const { problem, ino } = await this.inspect(digest, options);
+    if (problem === undefined || problem === 'missing') return problem;
+    const now = await stat(this.blobPath(digest)).catch(() => undefined);
+    if (now?.ino === ino) await this.delete(digest);
+    return problem;
+  }
+
+  private async inspect(digest: string, options: { size?: number; signal?: AbortSignal }): Promise<{ problem?: string; ino?: number }> {
+    const fh = await open(this.blobPath(digest), 'r').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (!fh) return { problem: 'missing' };
+    try {
+      const st = await fh.stat();
+      if (options.size !== undefined && st.size !== options.size) return { problem: `it has ${st.size} bytes, not ${options.size}`, ino: st.ino };
+      const hash = createHash('sha256');
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        options.signal?.throwIfAborted();
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        hash.update(buf.subarray(0, bytesRead));
+      }
+      const actual = `sha256:${hash.digest('hex')}`;
+      return actual === digest ? { ino: st.ino } : { problem: `its sha256 is ${actual}`, ino: st.ino };
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** Random-access reader over a stored blob (the caller closes it). Throws NotFound. */
   async readerAt(digest: string): Promise<RangeReader> {
     await this.info(digest);
@@ -127,7 +171,7 @@ export class OciLayout {
   /** The blob's bytes as a stream (not verified: the consumer hashes what it reads). Throws NotFound. */
   async stream(digest: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Buffer>> {
     await this.info(digest);
-    return readChunks(this.blobPath(digest), options.signal);
+    return fileChunks(this.blobPath(digest), options.signal);
   }
 
   /** Start writing a blob; see BlobWriter. */
@@ -246,23 +290,6 @@ export class OciLayout {
       return { ...index, manifests };
     }, options);
     return removed;
-  }
-}
-
-/**
- * A file's chunks, opened only when iteration starts and closed when it stops. (A ReadStream given the
- * signal directly would emit an unhandled 'error' if aborted before anyone reads it.)
- */
-async function* readChunks(path: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  signal?.throwIfAborted();
-  const rs = createReadStream(path, { highWaterMark: 1 << 20 });
-  try {
-    for await (const chunk of rs) {
-      signal?.throwIfAborted();
-      yield chunk as Buffer;
-    }
-  } finally {
-    rs.destroy();
   }
 }
 

@@ -6,7 +6,7 @@ import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Sub-directories of a root that only its owner may enter. */
-export const PRIVATE_DIRS = ['snapshots', 'containers', 'mounts', 'cache', 'lazy', 'optimize', 'runc'] as const;
+export const PRIVATE_DIRS = ['snapshots', 'containers', 'mounts', 'cache', 'lazy', 'optimize', 'runc', 'tmp'] as const;
 
 /** Mode of a private directory. */
 export const PRIVATE_DIR_MODE = 0o700;

@@ -25,14 +25,14 @@ export async function cli(args: string[], env: NodeJS.ProcessEnv = process.env):
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-/** Start the CLI as a child process (stdout/stderr piped). */
-export function spawnCli(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Start the CLI as a child process (stdout/stderr piped; `env` default: ours). */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 /** Run the CLI as a child process to completion. */
-export async function cliProcess(args: string[]): Promise<CliRun> {
-  const child = spawnCli(args);
+export async function cliProcess(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliRun> {
+  const child = spawnCli(args, env);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c) => (stdout += String(c)));

@@ -214,7 +214,7 @@ describe('completion', () => {
     const complete = (words: string[]) =>
       execFileSync('bash', ['-c', `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _ctr_remote; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' }).trim();
     assert.equal(complete(['ctr-remote', 'im']), 'image');
-    assert.equal(complete(['ctr-remote', 'image', 'p']), 'pull push');
+    assert.equal(complete(['ctr-remote', 'image', 'pu']), 'pull push');
     assert.equal(complete(['ctr-remote', '--debug', 'image', 'pull', '--pl']), '--plain-http --platform');
   });
 });

@@ -3,11 +3,13 @@
 //   layout-child.ts write-slow <dir> <size>         start a blob write, print "ready", then hang (to be SIGKILLed)
 //   layout-child.ts hold-lock <dir>                 take the index lock, print "ready", then hang
 //   layout-child.ts lease <dir>                     take a lease, print "ready", then hang
+//   layout-child.ts hold-snapshot <root> <digest>   hold that layer's snapshot, print "ready", then hang
 import { openLayout } from '../../src/store/oci-layout.js';
+import { holdSnapshot } from '../../src/store/snapshots.js';
 import { MediaType } from '../../src/oci/media-types.js';
 
 const [cmd, dir, a, b] = process.argv.slice(2);
-const layout = await openLayout(dir!, { create: true, ingestDir: `${dir}/ingest` });
+const layout = cmd === 'hold-snapshot' ? undefined! : await openLayout(dir!, { create: true, ingestDir: `${dir}/ingest` });
 const hang = () => new Promise(() => setInterval(() => {}, 1000));
 
 if (cmd === 'tag') {
@@ -25,6 +27,10 @@ if (cmd === 'tag') {
   });
 } else if (cmd === 'lease') {
   await layout.lease();
+  process.stdout.write('ready\n');
+  await hang();
+} else if (cmd === 'hold-snapshot') {
+  await holdSnapshot(dir!, a!);
   process.stdout.write('ready\n');
   await hang();
 }

@@ -8,6 +8,7 @@ import { sha256Digest } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { openLayout, type OciLayout } from '../../src/store/oci-layout.js';
 import { collectGarbage } from '../../src/store/gc.js';
+import { selfOwner } from '../../src/host/process-owner.js';
 import { LayoutEndpoint } from '../../src/store/layout-endpoint.js';
 import { buildImage } from '../fixtures/image-builder.js';
 import { exited, kill, ready, startChild } from './child.js';
@@ -90,12 +91,17 @@ describe('content', () => {
     const data = Buffer.alloc(1 << 20, 7);
     const info = await layout.putBytes(data, sha256Digest(data));
     assert.deepEqual(await layout.readBytes(info.digest, 1 << 21), data);
-    // A dead process's half-written index.json temp file goes too (pid 2^22+1 cannot exist on Linux).
+    // A dead process's half-written index.json temp file goes too, even when its pid now belongs to a live
+    // process (ours, with another start time: pid reuse); a live writer's temp stays.
     const { writeFile } = await import('node:fs/promises');
-    await writeFile(join(layout.dir, 'index.json.tmp-4194305-abcd'), '{"schemaVersion":');
-    await collectGarbage(layout);
+    await writeFile(join(layout.dir, `index.json.tmp-${process.pid}.1-abcd`), '{"schemaVersion":');
+    const live = `index.json.tmp-${selfOwner()}-beef`;
+    await writeFile(join(layout.dir, live), '{"schemaVersion":');
+    const gc = await collectGarbage(layout);
     assert.deepEqual((await listDir(layout.ingestDir)).filter((f) => f.startsWith('.ingest-')), []);
-    assert.deepEqual((await listDir(layout.dir)).filter((f) => f.includes('.tmp-')), []);
+    assert.deepEqual((await listDir(layout.dir)).filter((f) => f.includes('.tmp-')), [live]);
+    assert.equal(gc.leftovers.length, 2, 'the ingest file and the dead temp are reported');
+    assert.equal(gc.leftovers.find((l) => l.path.includes('.ingest-'))?.bytes, 1 << 19, 'half the blob was written');
   });
 });
 

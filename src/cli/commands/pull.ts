@@ -1,7 +1,7 @@
 // `ctr-remote image pull [flags] REF`: full pull from a registry into the local store.
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printErr, printJson, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
@@ -23,6 +23,7 @@ export function pullCommand(ctx: CliContext): Command {
           ...platformOptions(flags),
           concurrency: flags.maxConcurrentDownloads,
           onProgress: (p) => view.onProgress(p),
+          onWarning: (m) => printErr(ctx.io, `ctr-remote: warning: ${m}`),
           signal: ctx.signal,
         });
         view.finish();

@@ -20,6 +20,7 @@ export function rmCommand(ctx: CliContext): Command {
           result.removed.forEach((name) => printLine(ctx.io, name));
           if (result.gc.deferredBy) printErr(ctx.io, `blob cleanup deferred: pid ${result.gc.deferredBy.join(', ')} is writing to the store`);
           else if (result.gc.removed.length) printErr(ctx.io, `freed ${humanSize(result.gc.freedBytes)} (${result.gc.removed.length} blobs)`);
+          if (result.snapshots.removed.length) printErr(ctx.io, `freed ${humanSize(result.snapshots.bytes)} (${result.snapshots.removed.length} unpacked snapshots)`);
         }
         for (const name of result.missing) ctx.fail(self, `rm ${name}`, notFound('no such image'));
       }),

@@ -1,0 +1,81 @@
+// The one owner check (pid + start time) and the owned names built on it: a pid that now belongs to
+// another process (reuse) is dead, whoever checks (store files, container claims, mount records).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nameOwner, ownedName, removeDeadOwned } from '../../src/host/owned-names.js';
+import { isOwnerAlive, ownerOf, parseOwner, processStartTime, selfOwner } from '../../src/host/process-owner.js';
+import { mountOwnerAlive } from '../../src/image/mount-record.js';
+import { cleanupStaleContainers } from '../../src/runtime/cleanup.js';
+import { ownerAlive } from '../../src/runtime/owner.js';
+
+/** Our own pid with a start time it does not have: what a record of a dead process looks like after pid reuse. */
+const reusedPid = () => `${process.pid}.${Number(processStartTime(process.pid)) + 1}`;
+
+describe('process owner', () => {
+  test('this process is alive under its own owner string, not under its pid with another start time', () => {
+    assert.equal(selfOwner(), ownerOf(process.pid));
+    assert.ok(isOwnerAlive(selfOwner()));
+    assert.equal(isOwnerAlive(reusedPid()), false, 'same pid, other start time: a different process');
+    assert.equal(parseOwner(selfOwner())?.pid, process.pid);
+    for (const bad of ['', 'x', `${process.pid}`, '0.5', '-1.5', `${process.pid}.`]) assert.equal(isOwnerAlive(bad), false, bad);
+  });
+
+  test('a process that exited is dead', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    await once(child, 'spawn');
+    const owner = ownerOf(child.pid!)!;
+    assert.ok(isOwnerAlive(owner));
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    assert.equal(isOwnerAlive(owner), false);
+  });
+
+  test('container owner records and image mount records use the same check', async () => {
+    const start = processStartTime(process.pid)!;
+    assert.ok(await ownerAlive({ pid: process.pid, startTime: start, remove: false, ref: 'x' }));
+    assert.equal(await ownerAlive({ pid: process.pid, startTime: String(Number(start) + 1), remove: false, ref: 'x' }), false);
+    assert.ok(mountOwnerAlive({ owner: selfOwner() }));
+    assert.equal(mountOwnerAlive({ owner: reusedPid() }), false, 'a mount record whose pid was reused is dead');
+  });
+});
+
+describe('owned names', () => {
+  test('removeDeadOwned removes entries of dead owners only and reports their sizes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'owned-names-'));
+    try {
+      const live = ownedName('tmp-');
+      const dead = `tmp-${reusedPid()}-abc`;
+      assert.equal(nameOwner(live, 'tmp-'), selfOwner());
+      await mkdir(join(dir, live));
+      await mkdir(join(dir, dead));
+      await writeFile(join(dir, dead, 'spool'), Buffer.alloc(3000));
+      await writeFile(join(dir, 'tmp-unrelated'), 'x');
+      const removed = await removeDeadOwned(dir, ['tmp-'], { dryRun: true });
+      assert.deepEqual(removed, [{ path: join(dir, dead), bytes: 3000 }]);
+      assert.equal((await readdir(dir)).length, 3, 'dry run removes nothing');
+      assert.deepEqual(await removeDeadOwned(dir, ['tmp-']), removed);
+      assert.deepEqual((await readdir(dir)).sort(), [live, 'tmp-unrelated'].sort());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a container claim of a dead process is removed even when its pid is running again', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'owned-claims-'));
+    try {
+      const dead = `.new-${reusedPid()}-abc`;
+      const live = ownedName('.new-');
+      await mkdir(join(root, 'containers', dead), { recursive: true });
+      await mkdir(join(root, 'containers', live));
+      await cleanupStaleContainers(root);
+      assert.deepEqual(await readdir(join(root, 'containers')), [live]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
