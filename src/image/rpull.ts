@@ -15,7 +15,7 @@ import { openBlobRangeReader } from '../remote/blob-range-reader.js';
 import type { RegistryEndpoint, RegistryOptions } from '../remote/registry-endpoint.js';
 import { openStore } from '../store/image-store.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
-import { writeLazyRecord, writeLayerTail, type LazyLayerRecord } from './lazy-record.js';
+import { credentialSource, writeLazyRecord, writeLayerTail, type LazyLayerRecord } from './lazy-record.js';
 import { openLocation, parseLocation } from './location.js';
 import { hostPlatform, selectPlatform } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
@@ -61,7 +61,10 @@ export async function rpullImage(root: string, ref: string, options: RpullOption
       records.push(rec);
       options.onLayer?.(rec, i);
     }
-    await writeLazyRecord(root, { name: loc.name, manifestDigest: manifest.descriptor.digest, layers: records, pulledAt: new Date().toISOString() });
+    await writeLazyRecord(root, {
+      name: loc.name, manifestDigest: manifest.descriptor.digest, layers: records, pulledAt: new Date().toISOString(),
+      credentials: credentialSource(options.registry),
+    });
     await store.tag(manifest.descriptor, manifest.bytes, options.signal);
     return { name: loc.name, descriptor: manifest.descriptor, layers: records };
   } catch (e) {

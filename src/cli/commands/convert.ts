@@ -46,7 +46,7 @@ export function convertCommand(ctx: CliContext): Command {
     .option('--zstdchunked-compression-level <n>', 'zstd level 1-22', '3')
     .option('--reuse', 'keep layers that already are eStargz and hold no recorded file');
   addPlatformFlags(cmd);
-  addRegistryFlags(cmd);
+  addRegistryFlags(cmd, ctx.io);
   cmd.option('--json', 'print the result as JSON');
   return cmd.action((src: string, dst: string, flags: ConvertFlags, self: Command) =>
     ctx.run(self, 'convert', src, async () => {
@@ -54,7 +54,7 @@ export function convertCommand(ctx: CliContext): Command {
       const zstd = format === 'zstdchunked';
       const result = await convertLocations(src, dst, {
         root: ctx.globals(self).root,
-        registry: registryOptions(flags, ctx.debugLog(self)),
+        registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         format,
         ...(flags.oci ? { oci: true } : {}),
         level: intFlag(zstd ? flags.zstdchunkedCompressionLevel : flags.estargzCompressionLevel, zstd ? '--zstdchunked-compression-level' : '--estargz-compression-level', zstd ? [1, 22] : [0, 9]),

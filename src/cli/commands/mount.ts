@@ -6,7 +6,7 @@ import { invalidArgument } from '../../errors.js';
 import { mountImage } from '../../image/mount.js';
 import { parsePlatform } from '../../image/platform.js';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printErr, printJson, printLine } from '../cli-io.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
 import { layerLine } from './rpull.js';
 
@@ -14,7 +14,7 @@ import { layerLine } from './rpull.js';
 export function mountCommand(ctx: CliContext): Command {
   const cmd = new Command('mount').description('mount an image read-only at DIR, fetching its eStargz layers lazily (root; stays in the foreground)')
     .argument('<ref>', 'image reference (rpulled first when not in the store)').argument('<dir>', 'mount point');
-  addRegistryFlags(cmd);
+  addRegistryFlags(cmd, ctx.io);
   cmd
     .option('--platform <os/arch[/variant]>', 'platform to mount (default: this host)')
     .option('--no-background-fetch', 'fetch only what is read (and the prefetch region)')
@@ -26,12 +26,13 @@ export function mountCommand(ctx: CliContext): Command {
       const cacheMaxBytes = flags.cacheMaxBytes === undefined ? undefined : Number(flags.cacheMaxBytes);
       if (cacheMaxBytes !== undefined && !(cacheMaxBytes > 0)) throw invalidArgument(`--cache-max-bytes wants a positive number of bytes, got ${flags.cacheMaxBytes}`);
       const mounted = await mountImage(ctx.globals(self).root, ref, dir, {
-        registry: registryOptions(flags, ctx.debugLog(self)),
+        registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: parsePlatform(flags.platform) } : {}),
         noBackgroundFetch: flags.backgroundFetch === false,
         ...(cacheMaxBytes !== undefined ? { cacheMaxBytes } : {}),
         ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),
         ...(flags.json ? {} : { onLayer: (l, i) => printLine(ctx.io, layerLine(l, i)) }),
+        onWarning: (line) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
         signal: ctx.signal,
       });
       // Listening before the "mounted" line: a SIGTERM (what `image unmount` sends) arriving right after it is

@@ -10,7 +10,7 @@ import { addRegistryFlags, registryOptions } from '../registry-flags.js';
 /** The pull command. */
 export function pullCommand(ctx: CliContext): Command {
   const cmd = new Command('pull').description('pull an image from a registry into the local store').argument('<ref>', 'image reference, e.g. 127.0.0.1:5000/app:1');
-  addRegistryFlags(cmd);
+  addRegistryFlags(cmd, ctx.io);
   addPlatformFlags(cmd);
   cmd.option('--max-concurrent-downloads <n>', 'layers downloaded at once', '3').option('--json', 'print the result as JSON');
   return cmd.action((ref: string, flags, self: Command) =>
@@ -18,7 +18,7 @@ export function pullCommand(ctx: CliContext): Command {
       const view = await progressView(ctx.io, { json: flags.json, title: `pulling ${ref}` });
       try {
         const result = await (await import('../../image/pull-image.js')).pullImage(ctx.globals(self).root, ref, {
-          registry: registryOptions(flags, ctx.debugLog(self)),
+          registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
           concurrency: Number(flags.maxConcurrentDownloads),
           onProgress: (p) => view.onProgress(p),

@@ -13,7 +13,7 @@ export function pushCommand(ctx: CliContext): Command {
     .description('push a local image to a registry (or an oci: layout)')
     .argument('<ref>', 'destination reference, or oci:DIR[:TAG]')
     .argument('[local-ref]', 'local image to push (default: ref)');
-  addRegistryFlags(cmd);
+  addRegistryFlags(cmd, ctx.io);
   addPlatformFlags(cmd);
   cmd.option('--max-concurrent-uploaded-layers <n>', 'layers uploaded at once', '3').option('--json', 'print the result as JSON');
   return cmd.action((ref: string, localRef: string | undefined, flags, self: Command) =>
@@ -21,7 +21,7 @@ export function pushCommand(ctx: CliContext): Command {
       const view = await progressView(ctx.io, { json: flags.json, title: `pushing ${ref}` });
       try {
         const result = await (await import('../../image/push-image.js')).pushImage(ctx.globals(self).root, ref, localRef, {
-          registry: registryOptions(flags, ctx.debugLog(self)),
+          registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
           concurrency: Number(flags.maxConcurrentUploadedLayers),
           onProgress: (p) => view.onProgress(p),

@@ -18,7 +18,7 @@ export function layerLine(l: LazyLayerRecord, i: number): string {
 /** The rpull command. */
 export function rpullCommand(ctx: CliContext): Command {
   const cmd = new Command('rpull').description('lazily pull an image: fetch only manifest, config and eStargz TOCs').argument('<ref>', 'image reference');
-  addRegistryFlags(cmd);
+  addRegistryFlags(cmd, ctx.io);
   cmd
     .option('--platform <os/arch[/variant]>', 'platform to pull (default: this host)')
     .option('--skip-content-verify', 'accept layers whose TOC does not match the toc.digest annotation')
@@ -26,7 +26,7 @@ export function rpullCommand(ctx: CliContext): Command {
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'rpull', ref, async () => {
       const result = await rpullImage(ctx.globals(self).root, ref, {
-        registry: registryOptions(flags, ctx.debugLog(self)),
+        registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: parsePlatform(flags.platform) } : {}),
         ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),
         ...(flags.json ? {} : { onLayer: (l: LazyLayerRecord, i: number) => printLine(ctx.io, layerLine(l, i)) }),

@@ -11,7 +11,8 @@ import { runContainer, type Snapshotter } from '../../image/run.js';
 import type { CliContext } from '../cli-context.js';
 import { addContainerFlags, containerOptions } from '../container-flags.js';
 import { intFlag } from '../number-flags.js';
-import { registryOptions } from '../registry-flags.js';
+import { printErr } from '../cli-io.js';
+import { addCredentialFlags, registryOptions } from '../registry-flags.js';
 
 /** The run command. */
 export function runCommand(ctx: CliContext): Command {
@@ -32,7 +33,10 @@ export function runCommand(ctx: CliContext): Command {
     .option('--cache-max-bytes <n>', 'lazy layers: bound of the shared chunk cache in bytes (default: min(10 GiB, half the free disk))')
     .option('--plain-http', 'lazy layers: use plain HTTP (automatic for localhost and 127.0.0.1)')
     .option('-k, --skip-verify', 'lazy layers: skip TLS certificate verification')
-    .option('--tlscacert <file>', 'lazy layers: PEM CA bundle to trust for the registry');
+    .option('--tlscacert <file>', 'lazy layers: PEM CA bundle to trust for the registry')
+    .option('--read-timeout <seconds>', 'lazy layers: a registry response that sends nothing for this long has stalled and is retried (default 30)');
+  // -u is the registry user here; --user stays the container's user (as on image optimize)
+  addCredentialFlags(cmd, ctx.io, '--registry-user');
   return cmd.action((ref: string, id: string, args: string[], flags, self: Command) =>
     ctx.run(self, 'run', id, async () => {
       for (const a of [ref, id]) if (a.startsWith('-')) throw invalidArgument(`unknown option ${a} (see 'ctr-remote run --help')`);
@@ -46,7 +50,11 @@ export function runCommand(ctx: CliContext): Command {
         platform: flags.platform === undefined ? undefined : parsePlatform(flags.platform),
         noBackgroundFetch: flags.backgroundFetch === false,
         ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: intFlag(flags.cacheMaxBytes, '--cache-max-bytes', [1, Number.MAX_SAFE_INTEGER]) } : {}),
-        registry: registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.debugLog(self)),
+        registry: await registryOptions({
+          plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert, readTimeout: flags.readTimeout,
+          user: flags.registryUser, passwordStdin: flags.passwordStdin,
+        }, ctx.io, ctx.debugLog(self), ctx.signal),
+        onWarning: (line) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
         killOnAbort: false,
         signal: ctx.signal,
       });
