@@ -9,10 +9,23 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { openEStargz } from '../../src/estargz/reader.js';
 import { convertImage } from '../../src/image/convert.js';
 import { readLazyRecord } from '../../src/image/lazy-record.js';
 import { openLocation, parseLocation } from '../../src/image/location.js';
+import { registryBlobSource } from '../../src/image/registry-blob-source.js';
 import { openStoredImage } from '../../src/image/stored-image.js';
+import { BufferRangeReader } from '../../src/io/range-reader.js';
+import { ChunkCache } from '../../src/layer/chunk-cache.js';
+import { payloadEnd } from '../../src/layer/chunk-map.js';
+import { LazyLayer } from '../../src/layer/lazy-layer.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { sha256Digest } from '../../src/oci/digest.js';
+import { openRegistry } from '../../src/remote/registry-endpoint.js';
+import { buildFromTar } from '../estargz/helpers.js';
+import { FIXTURE_CHUNK, fixtureFiles, fixtureTar } from '../estargz/fixture-layer.js';
+import { streamOf } from '../remote/image-helpers.js';
+import { isCtrError } from '../../src/errors.js';
 import { mountsUnder } from '../../src/runtime/mountinfo.js';
 import { cli, MAIN } from '../cli/cli-harness.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
@@ -145,6 +158,38 @@ describe('credentials for lazily pulled images', () => {
     p.write('abc\u0003');
     assert.equal(await p.code, 130, p.output());
     assert.match(p.output(), /password prompt interrupted/);
+  });
+
+  test('a lazy layer whose reads the registry refuses: reads fail (EIO in a mount), authError in its state, one warning per registry', async () => {
+    const built = await buildFromTar(fixtureTar(), { chunkSize: FIXTURE_CHUNK });
+    const desc = { mediaType: MediaType.OciLayerGzip, digest: sha256Digest(built.blob), size: built.blob.length };
+    const pusher = openRegistry(`${token.host}/creds/layer:1`, { username: token.username, password: token.password });
+    await pusher.put(desc, streamOf(built.blob));
+    await pusher.close();
+    const anonymous = openRegistry(`${token.host}/creds/layer:1`, { dockerConfigDir: join(work, 'no-docker-config') });
+    const toc = await openEStargz(new BufferRangeReader(built.blob));
+    const lines: string[] = [];
+    const onWarning = (l: string) => lines.push(l);
+    try {
+      const cache = await ChunkCache.open({ dir: join(work, 'cache-refused'), memoryMaxBytes: 0 });
+      // two layers of the same registry (as the layers of one image): one warning in all
+      const layers = [0, 1].map(() => LazyLayer.open({
+        layerDigest: desc.digest,
+        blob: registryBlobSource(anonymous.repository, desc.digest, desc.size, { onWarning, credentials: { kind: 'user-flag', username: 'alice' } }),
+        entries: toc.toc.entries, tocOffset: payloadEnd(toc), prefetch: false, backgroundFetch: false, cache,
+      }));
+      for (const layer of layers) {
+        for (const [name, content] of [...fixtureFiles()].filter(([, c]) => c.length > 0).slice(0, 2)) {
+          await assert.rejects(layer.readFileRange(toc.lookup(name)!, 0, content.length), (e: unknown) => isCtrError(e, 'Unavailable'));
+        }
+        assert.match(layer.stats().authError?.message ?? '', /unauthorized|authentication required|denied/);
+        await layer.close();
+      }
+      assert.equal(lines.length, 1, `one warning for ${token.host}: ${JSON.stringify(lines)}`);
+      assert.match(lines[0]!, new RegExp(`^registry ${token.host} refuses lazy reads of ${token.host}/creds/layer \\(unauthorized\\): credentials are needed; pass -u alice \\(rpull's password is not stored\\)`));
+    } finally {
+      await anonymous.close();
+    }
   });
 
   describe('run and image mount', { skip: rootSkip }, () => {
