@@ -68,7 +68,7 @@ try {
   const startOurs: number[] = [];
   const startSkopeo: number[] = [];
   for (let i = 0; i < 3; i++) {
-    startOurs.push(await timed(process.execPath, [join(repoRoot, 'bin/ctr-remote'), '--version']));
+    startOurs.push(await timed(join(repoRoot, 'bin/ctr-remote'), ['--version']));
     startSkopeo.push(await timed('skopeo', ['--version']));
   }
   const mo = median(timesOurs);
@@ -85,9 +85,9 @@ try {
 /** Our pull command: the CLI when it has `image pull`, else the bundled library pull. */
 async function oursCommand(): Promise<{ cmd: string; args: (root: string, ref: string) => string[]; label: string }> {
   const bin = join(repoRoot, 'bin/ctr-remote');
-  const probe = spawnSync(process.execPath, [bin, 'image', 'pull', '--help'], { encoding: 'utf8' });
+  const probe = spawnSync(bin, ['image', 'pull', '--help'], { encoding: 'utf8' });
   if (probe.status === 0 && /plain-http/.test(probe.stdout)) {
-    return { cmd: process.execPath, args: (root, ref) => [bin, '--root', root, 'image', 'pull', '--plain-http', ref], label: 'bin/ctr-remote image pull --plain-http' };
+    return { cmd: bin, args: (root, ref) => ['--root', root, 'image', 'pull', '--plain-http', ref], label: 'bin/ctr-remote image pull --plain-http' };
   }
   const out = join(repoRoot, 'bench/results/tmp/pull-runner.mjs');
   mkdirSync(dirname(out), { recursive: true });

@@ -7,7 +7,12 @@
 #   REGISTRY=registry.example.com/team NAME=app VERSION=1.2.3 examples/release-pipeline.sh oci:build/image:latest
 #
 # Credentials: `-u user:pass` on push, or ~/.docker/config.json (docker login / credential helpers).
+# CTR_REMOTE is the ctr-remote to run, by default this project's bin/ctr-remote: a bare `ctr-remote` on
+# PATH may be the reference Go binary (Debian's stargz-snapshotter package installs one), whose convert
+# needs containerd.
 set -euo pipefail
+
+CTR_REMOTE=${CTR_REMOTE:-$(cd "$(dirname "$0")/.." && pwd)/bin/ctr-remote}
 
 SRC=${1:?usage: $0 oci:DIR[:TAG] | REF}
 REGISTRY=${REGISTRY:-127.0.0.1:5000}
@@ -19,7 +24,7 @@ OUT=${OUT:-dist}
 # A private store for this run, so parallel pipelines on one machine never see each other's names.
 ROOT=$(mktemp -d)
 trap 'rm -rf "$ROOT"' EXIT
-ctr() { ctr-remote --root "$ROOT" "$@"; }
+ctr() { "$CTR_REMOTE" --root "$ROOT" "$@"; }
 
 ORG="$REGISTRY/$NAME:$VERSION-org"
 ESGZ="$REGISTRY/$NAME:$VERSION"

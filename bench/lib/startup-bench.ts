@@ -98,7 +98,7 @@ export async function runStartupBench(o: StartupOptions): Promise<StartupResults
   const link = { rttMs: o.rttMs, ...(o.mbps > 0 ? { bytesPerSec: (o.mbps * 1e6) / 8 } : {}) };
   const proxy = await startFaultProxy(reg.url, { link });
   try {
-    const cli = [process.execPath, join(REPO_ROOT, 'bin', 'ctr-remote')];
+    const cli = [join(REPO_ROOT, 'bin', 'ctr-remote')]; // the sh launcher, as users run it
     const ctx: SampleContext = { cli, proxy, work, probe: createRuncProbe(join(work, 'runc-probe')), noBackgroundFetch: o.noBackgroundFetch, dropCaches: true, signal: o.signal };
     const images: BenchImage[] = [];
     const setups: ImageSetup[] = [];

@@ -18,7 +18,7 @@ export const MODE_TAGS: Record<Mode, string> = { legacy: 'org', 'estargz-noopt':
 
 /** What the sampler needs: the CLI, the proxy in front of the registry, scratch space. */
 export interface SampleContext {
-  /** argv prefix running the CLI, e.g. [node, bin/ctr-remote]. */
+  /** argv prefix running the CLI, e.g. [bin/ctr-remote]. */
   cli: string[];
   proxy: FaultProxy;
   /** Scratch directory for store roots. */

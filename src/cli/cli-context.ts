@@ -1,14 +1,17 @@
 // What every command action gets: the output object, the global flags, a cancellation signal, and
-// `run`, which turns a thrown error into the one-line report and exit code 1.
+// `run`, which turns a thrown error into the one-line report and exit code 1 (2 for a usage error).
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isCtrError, withContext } from '../errors.js';
 import { formatReference, parseReference } from '../remote/reference.js';
 import { defaultRoot } from '../store/default-root.js';
 import { printErr, type CliIo } from './cli-io.js';
+import { errorLine } from './error-line.js';
+import { isUsageError } from './usage-error.js';
 
 /** Flags of the top-level command, available to every subcommand. */
 export interface GlobalOptions {
-  /** `--root DIR`, default defaultRoot(). */
+  /** `--root DIR` made absolute (against the working directory), default defaultRoot(). */
   root: string;
   /** `--debug`: stack traces and request logs on stderr. */
   debug: boolean;
@@ -32,7 +35,9 @@ export class CliContext {
   /** The global flags as seen from `cmd`. */
   globals(cmd: Command): GlobalOptions {
     const o = cmd.optsWithGlobals<{ root?: string; debug?: boolean }>();
-    return { root: o.root ?? defaultRoot(this.io.env), debug: o.debug === true };
+    // Resolved here, once: mount(8), overlayfs options and runc take the paths below the root as they
+    // are, and a relative one would be taken against another directory (or refused).
+    return { root: resolve(o.root ?? defaultRoot(this.io.env)), debug: o.debug === true };
   }
 
   /** A `--debug` line logger (undefined without --debug). */
@@ -40,7 +45,10 @@ export class CliContext {
     return this.globals(cmd).debug ? (line) => printErr(this.io, `debug: ${line}`) : undefined;
   }
 
-  /** Run an action; on failure print `ctr-remote: <op> <target>: <message>` (stack with --debug) and set exit 1. */
+  /**
+   * Run an action; on failure print `ctr-remote: <op> <target>: <message>` (one line, long messages cut;
+   * whole, with the stack, with --debug) and set exit 1, or 2 for a UsageError.
+   */
   async run(cmd: Command, op: string, target: string, action: () => Promise<void>): Promise<void> {
     try {
       await action();
@@ -52,9 +60,11 @@ export class CliContext {
   /** Report a failure of `context` (see run). */
   fail(cmd: Command, context: string, e: unknown): void {
     const err = withContext(context, e);
-    printErr(this.io, `ctr-remote: ${dedupe(err.message, context)}`);
-    if (this.globals(cmd).debug) printErr(this.io, debugDetails(e));
-    this.exitCode = 1;
+    const line = `ctr-remote: ${dedupe(err.message, context)}`;
+    const debug = this.globals(cmd).debug;
+    printErr(this.io, debug ? line : errorLine(line));
+    if (debug) printErr(this.io, debugDetails(e));
+    this.exitCode = isUsageError(e) ? 2 : 1;
   }
 }
 

@@ -1,4 +1,5 @@
-// The ctr-remote executable's entry (bundled into dist/ctr-remote.mjs; bin/ctr-remote loads it).
+// The ctr-remote executable's entry (bundled into dist/ctr-remote.mjs; bin/ctr-remote runs it as
+// `node -- dist/ctr-remote.mjs ARGS...`, so process.argv holds the user's arguments exactly as typed).
 import { processIo } from './cli-io.js';
 import { runCli } from './run-cli.js';
 

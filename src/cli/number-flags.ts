@@ -1,16 +1,25 @@
-// Parsing of numeric flag values, with one-line errors that name the flag and the accepted range.
-import { invalidArgument } from '../errors.js';
+// Numeric flag values: every numeric flag of every command is parsed here, while commander parses the
+// command line, so a bad value is a usage error (exit 2) naming the flag, the value and the range.
+// Only plain decimal numbers are taken: Number() alone would accept '', ' 3', '0x10' and '1e3'.
+import { InvalidArgumentError } from 'commander';
 
-/** An integer flag value in [min, max]; InvalidArgument naming the flag otherwise. */
-export function intFlag(text: string, name: string, [min, max]: [number, number]): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw invalidArgument(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
-  return n;
+const INTEGER = /^\d+$/;
+const DECIMAL = /^\d+(?:\.\d+)?$/;
+
+/** An argParser for an integer flag in [min, max]. */
+export function intArg([min, max]: [number, number]): (text: string) => number {
+  return (text) => {
+    const n = INTEGER.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`Expected an integer from ${min} to ${max}`);
+    return n;
+  };
 }
 
-/** A number of seconds in [min, max]; InvalidArgument naming the flag otherwise. */
-export function secondsFlag(text: string, name: string, [min, max]: [number, number]): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < min || n > max) throw invalidArgument(`${name} must be a number of seconds in (0, ${max}], got ${JSON.stringify(text)}`);
-  return n;
+/** An argParser for a number of seconds in [min, max] (decimals allowed). */
+export function secondsArg([min, max]: [number, number]): (text: string) => number {
+  return (text) => {
+    const n = DECIMAL.test(text) ? Number(text) : NaN;
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`Expected a number of seconds from ${min} to ${max}`);
+    return n;
+  };
 }

@@ -1,19 +1,27 @@
-// --platform and --all-platforms, shared by pull, push and (later) convert.
-import type { Command } from 'commander';
-import type { CopyOptions } from '../image/copy-image.js';
+// --platform (every command that picks a platform) and --all-platforms (the copying commands). The value
+// is parsed while commander parses, so a malformed platform is a usage error (exit 2), and the two flags
+// together are one too. Which manifest a platform selects: image/platform.ts.
+import { Option, type Command } from 'commander';
+import type { Platform } from '../oci/types.js';
 import { parsePlatform } from '../image/platform.js';
+import { flagParser } from './usage-error.js';
 
-/** Add the platform flags to `cmd`. */
-export function addPlatformFlags(cmd: Command): Command {
-  return cmd
-    .option('--platform <os/arch[/variant]>', 'pull content for this platform (default: this host)')
-    .option('--all-platforms', 'copy every platform of a multi-platform image');
+/** Add `--platform` (parsed to a Platform) to `cmd`, with its own help text. */
+export function addPlatformFlag(cmd: Command, description: string): Command {
+  return cmd.addOption(new Option('--platform <os/arch[/variant]>', description).argParser(flagParser(parsePlatform)));
 }
 
-/** CopyOptions fields from parsed flags. */
-export function platformOptions(flags: { platform?: string; allPlatforms?: boolean }): Pick<CopyOptions, 'platform' | 'allPlatforms'> {
+/** Add --platform and --all-platforms (mutually exclusive) to `cmd`. */
+export function addPlatformFlags(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--platform <os/arch[/variant]>', "platform to use from a multi-platform image; a single-platform image must match it (default: this host's)").argParser(flagParser(parsePlatform)).conflicts('allPlatforms'))
+    .option('--all-platforms', 'every platform of a multi-platform image');
+}
+
+/** The options fields (`platform`, `allPlatforms`) from parsed flags. */
+export function platformOptions(flags: { platform?: Platform; allPlatforms?: boolean }): { platform?: Platform; allPlatforms?: boolean } {
   return {
-    ...(flags.platform !== undefined ? { platform: parsePlatform(flags.platform) } : {}),
+    ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
     ...(flags.allPlatforms ? { allPlatforms: true } : {}),
   };
 }

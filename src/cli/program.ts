@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import type { CliContext } from './cli-context.js';
 import { completionCommand } from './commands/completion.js';
+import { errorLine } from './error-line.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { lsCommand } from './commands/ls.js';
@@ -63,7 +64,7 @@ function configureAll(cmd: Command, ctx: CliContext): void {
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),
       writeErr: (s) => ctx.io.stderr.write(s),
-      outputError: (s, write) => write(`ctr-remote: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see '${commandPath(cmd)} --help')\n`),
+      outputError: (s, write) => write(`ctr-remote: ${errorLine(s.replace(/^error: /, '').trim().replace(/\.$/, ''))} (see '${commandPath(cmd)} --help')\n`),
     });
   for (const sub of cmd.commands) configureAll(sub, ctx);
 }

@@ -1,40 +1,34 @@
 // The registry flags shared by the commands that talk to a registry, as in the reference: --plain-http,
 // -k/--skip-verify, -u/--user user[:password], --tlscacert FILE; and ours: --password-stdin, --read-timeout.
 // `-u USER` without a password prompts for it on a terminal (no echo), as the reference's ctr-remote does;
-// `--password-stdin` reads it from stdin (scripts). Without either, it is a usage error (exit 2) checked before
-// the command runs.
+// `--password-stdin` reads it from stdin (scripts). Without either, it is a usage error (exit 2).
 import type { Command } from 'commander';
-import { invalidArgument } from '../errors.js';
 import type { RegistryOptions } from '../remote/registry-endpoint.js';
 import type { CliIo } from './cli-io.js';
-import { secondsFlag } from './number-flags.js';
+import { intArg } from './number-flags.js';
 import { promptPassword, readPasswordStdin } from './password-prompt.js';
+import { usageError } from './usage-error.js';
 
-/** Add the registry flags to `cmd`; `io` tells whether a password can be prompted for. */
-export function addRegistryFlags(cmd: Command, io: CliIo): Command {
+/** Add the registry flags to `cmd`. */
+export function addRegistryFlags(cmd: Command): Command {
   cmd
     .option('--plain-http', 'use plain HTTP (automatic for localhost and 127.0.0.1)')
     .option('-k, --skip-verify', 'skip TLS certificate verification');
-  addCredentialFlags(cmd, io);
-  return cmd
-    .option('--tlscacert <file>', 'PEM CA bundle to trust for the registry')
-    .option('--read-timeout <seconds>', 'a registry response that sends nothing for this long has stalled and is retried (default 30)');
+  addCredentialFlags(cmd);
+  cmd.option('--tlscacert <file>', 'PEM CA bundle to trust for the registry');
+  return addReadTimeoutFlag(cmd, 'a registry response that sends nothing for this long has stalled and is retried (default 30)');
 }
 
-/**
- * Add `-u` (long name `--user`, or `long` where --user means something else, as on `run`) and
- * `--password-stdin`, with their usage check before the action.
- */
-export function addCredentialFlags(cmd: Command, io: CliIo, long = '--user'): Command {
-  cmd
+/** Add `-u` (long name `--user`, or `long` where --user means something else, as on `run`) and `--password-stdin`. */
+export function addCredentialFlags(cmd: Command, long = '--user'): Command {
+  return cmd
     .option(`-u, ${long} <user[:password]>`, 'registry credentials; without :password it is prompted for on a terminal (default: ~/.docker/config.json)')
     .option('--password-stdin', 'read the password of -u USER from stdin');
-  const key = long.replace(/^--/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
-  return cmd.hook('preAction', (_self, action) => {
-    const o = action.opts<Record<string, unknown>>();
-    const problem = credentialFlagsProblem(o[key] as string | undefined, o['passwordStdin'] === true, io.stdin?.isTTY === true, o['interactive'] === true);
-    if (problem) action.error(problem, { exitCode: 2, code: 'ctr-remote.usage' });
-  });
+}
+
+/** Add `--read-timeout SECONDS`, whole seconds (parsed while commander parses: a bad value is a usage error). */
+export function addReadTimeoutFlag(cmd: Command, description: string): Command {
+  return cmd.option('--read-timeout <seconds>', description, intArg([1, 86_400]));
 }
 
 /** What is wrong with `-u` (value `user`) and `--password-stdin` given together as they are, or undefined. */
@@ -57,23 +51,27 @@ export interface RegistryFlagValues {
   user?: string;
   passwordStdin?: boolean;
   tlscacert?: string;
-  readTimeout?: string;
+  /** Seconds (parsed by addReadTimeoutFlag). */
+  readTimeout?: number;
 }
 
 /**
  * RegistryOptions from parsed flags; the password of `-u USER` is prompted for on the terminal of `io`, or
- * read from its stdin with `--password-stdin`. The password never appears in messages.
+ * read from its stdin with `--password-stdin` (`stdinForContainer`: `run -i` gives stdin to the container).
+ * A combination that cannot work is a UsageError (exit 2). The password never appears in messages.
  */
-export async function registryOptions(flags: RegistryFlagValues, io: CliIo, debug?: (line: string) => void, signal?: AbortSignal): Promise<RegistryOptions> {
+export async function registryOptions(
+  flags: RegistryFlagValues, io: CliIo, debug?: (line: string) => void, signal?: AbortSignal, stdinForContainer = false,
+): Promise<RegistryOptions> {
   const o: RegistryOptions = {};
   if (flags.plainHttp) o.plainHttp = true;
   if (flags.skipVerify) o.skipVerify = true;
   if (flags.tlscacert) o.tlsCaCert = flags.tlscacert;
-  if (flags.readTimeout !== undefined) o.readTimeoutMs = Math.round(secondsFlag(flags.readTimeout, '--read-timeout', [0.001, 86_400]) * 1000);
+  if (flags.readTimeout !== undefined) o.readTimeoutMs = Math.round(flags.readTimeout * 1000);
   if (debug) o.debug = debug;
+  const problem = credentialFlagsProblem(flags.user, flags.passwordStdin === true, io.stdin?.isTTY === true, stdinForContainer);
+  if (problem) throw usageError(problem);
   if (flags.user === undefined) return o;
-  const problem = credentialFlagsProblem(flags.user, flags.passwordStdin === true, io.stdin?.isTTY === true, false);
-  if (problem) throw invalidArgument(problem);
   const colon = flags.user.indexOf(':');
   if (colon > 0) {
     o.username = flags.user.slice(0, colon);

@@ -1,7 +1,7 @@
 // The in-memory index a reader builds from a TOC: cleaned names, synthesized parent directories,
 // hardlink resolution, link counts and the chunk list (with member bounds) of every regular file.
 import { invalidArgument } from '../errors.js';
-import { baseOf, cleanEntryName, parentOf } from './entry-name.js';
+import { baseOf, cleanEntryName, parentOf } from '../oci/entry-name.js';
 import type { TOC, TOCEntry } from './toc-types.js';
 import type { ChunkRef } from './reader.js';
 

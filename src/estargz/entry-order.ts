@@ -1,9 +1,11 @@
 // The order in which a layer's entries are written to eStargz: prioritized files first (each after its
 // parent directories and hardlink target), then a landmark, then the rest in tar order. Landmarks and
-// TOCs in the input are dropped; a name repeated in the input keeps only its last occurrence.
+// TOCs in the input are dropped; a name repeated in the input keeps only its last occurrence. Names follow
+// oci/entry-name.ts: one that climbs above the layer root is refused (InvalidArgument), and an absolute or
+// unclean name (or hardlink target) is written cleaned, so the TOC and the tar say what a reader will use.
 // Spec: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md#prioritized-files-and-landmark-files
 import type { TarHeader } from '../tar/header.js';
-import { cleanEntryName, parentOf } from './entry-name.js';
+import { cleanEntryName, parentOf } from '../oci/entry-name.js';
 import { LANDMARK_CONTENTS, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_TAR_NAME } from './toc-types.js';
 
 /** An input entry: its header and where its payload starts in the uncompressed source tar. */
@@ -31,7 +33,7 @@ export function planEntries(input: Iterable<SourceEntry>, prioritized: readonly 
     const name = cleanEntryName(e.header.name);
     if (DROPPED.has(name)) continue;
     rest.delete(name); // a later duplicate replaces the earlier one at its own position
-    rest.set(name, e);
+    rest.set(name, withCleanNames(e, name));
   }
   const first = new Map<string, PlannedEntry>();
   const missedPrioritized: string[] = [];
@@ -60,6 +62,23 @@ function moveWithParents(name: string, rest: Map<string, SourceEntry>, out: Map<
   }
   rest.delete(name);
   out.set(name, e);
+}
+
+/** `e` with its name (and hardlink target) written cleaned when the tar spelled them otherwise ("./" prefixes and a directory's trailing "/" are kept). */
+function withCleanNames(e: SourceEntry, name: string): SourceEntry {
+  const h = e.header;
+  const target = h.type === 'hardlink' ? cleanEntryName(h.linkname ?? '') : undefined;
+  const nameOk = plain(h.name) === name;
+  const targetOk = target === undefined || plain(h.linkname ?? '') === target;
+  if (nameOk && targetOk) return e;
+  const header: TarHeader = { ...h, name: nameOk ? h.name : `${name}${h.type === 'dir' && name !== '' ? '/' : ''}` };
+  if (!targetOk && target !== undefined) header.linkname = target;
+  return { ...e, header };
+}
+
+/** A name without a leading "./" and trailing "/" (the spellings tar tools use for clean names). */
+function plain(name: string): string {
+  return name.replace(/^\.\//, '').replace(/\/+$/, '');
 }
 
 function syntheticDir(name: string): TarHeader {

@@ -2,6 +2,7 @@
 // chunk lookup and verified chunk reads. Pure: the only I/O is the RangeReader.
 // Spec: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md
 import { createHash } from 'node:crypto';
+import { chunkError } from './chunk-verify.js';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { digestMismatch, invalidArgument, limitExceeded, notFound, withContext, CtrError } from '../errors.js';
@@ -139,14 +140,10 @@ export class EStargzReader {
     return out;
   }
 
-  /** Check chunk bytes against the TOC; throws DigestMismatch (or Unsupported when the TOC has no digest). */
+  /** Check chunk bytes against the TOC (chunk-verify.ts); throws DigestMismatch, or Unsupported when the TOC has no digest. */
   verifyChunk(c: ChunkRef, data: Uint8Array): void {
-    const what = `chunk ${c.chunkOffset}+${c.chunkSize} of "${c.entry.name}"`;
-    if (c.digest === undefined) throw new CtrError('Unsupported', `${what}: the TOC carries no chunkDigest to verify it`);
-    const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-    if (data.length !== c.chunkSize || got !== c.digest) {
-      throw digestMismatch(`${what}: content ${got} (${data.length} bytes) does not match ${c.digest}`);
-    }
+    const err = chunkError(data, c.chunkSize, c.digest, `chunk ${c.chunkOffset}+${c.chunkSize} of "${c.entry.name}"`);
+    if (err) throw err;
   }
 
   /** Read `length` bytes at `offset` of a regular file through verified chunks (short at end of file). */

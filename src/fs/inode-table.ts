@@ -3,18 +3,23 @@
 // (0755, root-owned), hardlinks share one inode, `.wh.NAME` becomes a 0/0 character device NAME (unless the
 // layer also has a real NAME), `.wh..wh..opq` becomes the overlayfs opaque xattr on its directory, and the
 // prefetch landmarks are hidden from the root. Inode numbers follow TOC order, so they are stable for a TOC.
+// Names follow the one rule of oci/entry-name.ts and whiteouts oci/whiteout.ts, as unpacking does: a name
+// climbing above the root is refused, and a symlink of this layer met on a parent path is followed inside
+// the layer (an absolute target from the layer root; a relative one that climbs out is refused), as
+// unpack's RootResolver follows it inside the destination, so a layer mounts lazily as it would unpack.
 
 import { invalidArgument } from '../errors.js';
 import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from '../estargz/toc-types.js';
-import { cleanEntryName, joinPath, splitPath } from './entry-name.js';
+import { entryComponents, joinPath } from '../oci/entry-name.js';
+import { whiteoutKind } from '../oci/whiteout.js';
 import { ROOT_INO, typeBits, type Inode, type InodeKind } from './inode.js';
 
-/** Prefix of whiteout entries in OCI layers (image-spec layer.md, "Whiteouts"). */
-export const WHITEOUT_PREFIX = '.wh.';
-/** Name of the entry that marks its directory opaque. */
-export const OPAQUE_WHITEOUT = '.wh..wh..opq';
 /** st_size reported for directories (what ext4 shows for a small directory). */
 export const DIR_SIZE = 4096;
+/** Most symlinks followed while resolving one parent path (Linux's MAXSYMLINKS, as unpacking uses). */
+const MAX_LINKS = 40;
+/** The xattrs of the (many) inodes that have none: one shared, never-modified map. */
+const NO_XATTRS: Map<string, Buffer> = new Map();
 
 /** Options of buildInodeTable. */
 export interface InodeTableOptions {
@@ -37,10 +42,8 @@ export class InodeTable {
 
   /** The inode at a path ("" or "/" is the root), following no symlinks. */
   lookupPath(path: string): Inode | undefined {
-    const clean = cleanEntryName(path);
-    if (clean === '') return this.root;
     let node: Inode | undefined = this.root;
-    for (const part of clean.split('/')) node = node?.children?.get(part);
+    for (const part of entryComponents(path)) node = node?.children?.get(part);
     return node;
   }
 
@@ -55,7 +58,7 @@ export class InodeTable {
   }
 }
 
-/** Build the inode tree of a layer from its TOC entries (chunk entries are ignored). */
+/** Build the inode tree of a layer from its TOC entries (chunk entries are ignored); InvalidArgument for a hostile name. */
 export function buildInodeTable(entries: Iterable<TOCEntry>, options: InodeTableOptions = {}): InodeTable {
   const builder = new TreeBuilder(options.opaqueXattrs ?? ['trusted.overlay.opaque']);
   for (const entry of entries) builder.add(entry);
@@ -71,32 +74,30 @@ interface PendingWhiteout {
 class TreeBuilder {
   private nextIno = ROOT_INO + 1;
   private readonly root: Inode;
-  /** Every name (hardlinks included) → its inode. */
-  private readonly byPath = new Map<string, Inode>();
   private readonly whiteouts: PendingWhiteout[] = [];
+  /** The parent directory of the previous entry, by its components as named (entries come grouped by directory). */
+  private last: { key: string; dir: Inode } | undefined;
 
   constructor(private readonly opaqueXattrs: string[]) {
     this.root = newDir(ROOT_INO, '');
-    this.byPath.set('', this.root);
   }
 
   add(entry: TOCEntry): void {
     if (entry.type === 'chunk') return;
-    const path = cleanEntryName(entry.name);
-    if (path === '') return this.applyAttrs(this.root, entry);
-    const [parentPath, base] = splitPath(path);
-    const dir = this.ensureDir(parentPath);
-    if (base === OPAQUE_WHITEOUT) return this.markOpaque(dir);
-    if (base.startsWith(WHITEOUT_PREFIX)) {
-      this.whiteouts.push({ dir, name: base.slice(WHITEOUT_PREFIX.length), entry });
-      return;
-    }
+    const comps = entryComponents(entry.name);
+    const base = comps.pop();
+    if (base === undefined) return this.applyAttrs(this.root, entry);
+    const dir = this.parentDir(comps, entry.name);
+    const wh = whiteoutKind(base);
+    if (wh.kind === 'ignore') return;
+    if (wh.kind === 'opaque') return this.markOpaque(dir);
+    if (wh.kind === 'whiteout') return void this.whiteouts.push({ dir, name: wh.target, entry });
     if (dir === this.root && (base === PREFETCH_LANDMARK || base === NO_PREFETCH_LANDMARK)) return;
-    if (entry.type === 'hardlink') return this.link(dir, path, base, entry);
+    if (entry.type === 'hardlink') return this.link(dir, base, entry);
     const existing = dir.children?.get(base);
     if (entry.type === 'dir' && existing?.kind === 'dir') return this.applyAttrs(existing, entry);
-    const node = this.newNode(entry, dir, path);
-    this.attach(dir, base, path, node);
+    if (existing?.kind === 'dir') this.last = undefined; // a directory replaced: cached parents may be under it
+    this.attach(dir, base, this.newNode(entry, dir, joinPath(dir.path, base)));
   }
 
   finish(): InodeTable {
@@ -106,31 +107,62 @@ class TreeBuilder {
     return new InodeTable(this.root, byIno);
   }
 
-  private ensureDir(path: string): Inode {
-    const found = this.byPath.get(path);
-    if (found) {
-      if (found.kind !== 'dir') throw invalidArgument(`TOC entry ${JSON.stringify(path)} is used as a directory but is a ${found.kind}`);
-      return found;
-    }
-    const [parentPath, base] = splitPath(path);
-    const parent = this.ensureDir(parentPath);
-    const dir = newDir(this.nextIno++, path, parent);
-    this.attach(parent, base, path, dir);
+  private parentDir(comps: readonly string[], name: string): Inode {
+    const key = comps.join('/');
+    if (this.last?.key === key) return this.last.dir;
+    const dir = this.dirAt(comps, name, true);
+    if (!dir) throw invalidArgument(`TOC entry ${JSON.stringify(name)}: parent directory missing`);
+    this.last = { key, dir };
     return dir;
   }
 
-  private attach(dir: Inode, base: string, path: string, node: Inode): void {
-    dir.children?.set(base, node);
-    this.byPath.set(path, node);
+  /**
+   * The directory at `comps` (cleaned components), created (0755) when missing if `create`, else undefined.
+   * Symlinks on the way are followed inside the layer: an absolute target from the layer root, a relative
+   * one from the link's directory; ".." of a target climbing above the root is refused.
+   */
+  private dirAt(comps: readonly string[], name: string, create: boolean): Inode | undefined {
+    let dir = this.root;
+    const queue = [...comps];
+    let links = 0;
+    while (queue.length > 0) {
+      const c = queue.shift() as string;
+      if (c === '' || c === '.') continue;
+      if (c === '..') {
+        if (dir === this.root) throw invalidArgument(`TOC entry ${JSON.stringify(name)} goes through a symlink that leads outside the layer`);
+        dir = dir.parent;
+        continue;
+      }
+      let child = dir.children?.get(c);
+      if (!child) {
+        if (!create) return undefined;
+        child = newDir(this.nextIno++, joinPath(dir.path, c), dir);
+        this.attach(dir, c, child);
+      }
+      if (child.kind === 'dir') dir = child;
+      else if (child.kind === 'symlink') {
+        if (++links > MAX_LINKS) throw invalidArgument(`TOC entry ${JSON.stringify(name)}: too many levels of symbolic links`);
+        const target = child.linkName ?? '';
+        if (target.startsWith('/')) dir = this.root;
+        queue.unshift(...target.split('/'));
+      } else throw invalidArgument(`TOC entry ${JSON.stringify(name)}: ${JSON.stringify(joinPath(dir.path, c))} is a ${child.kind}, not a directory`);
+    }
+    return dir;
   }
 
-  private link(dir: Inode, path: string, base: string, entry: TOCEntry): void {
-    const targetPath = cleanEntryName(entry.linkName ?? '');
-    const target = this.byPath.get(targetPath);
+  private attach(dir: Inode, base: string, node: Inode): void {
+    dir.children?.set(base, node);
+  }
+
+  private link(dir: Inode, base: string, entry: TOCEntry): void {
+    const comps = entryComponents(entry.linkName ?? '');
+    const targetBase = comps.pop();
+    const target = targetBase === undefined ? this.root : this.dirAt(comps, entry.name, false)?.children?.get(targetBase);
     if (!target || target.kind === 'dir') {
-      throw invalidArgument(`TOC hardlink ${JSON.stringify(path)} points to ${target ? 'a directory' : 'a missing entry'} ${JSON.stringify(targetPath)}`);
+      const what = target ? 'a directory' : 'a missing entry';
+      throw invalidArgument(`TOC hardlink ${JSON.stringify(entry.name)} points to ${what} ${JSON.stringify(entry.linkName ?? '')}`);
     }
-    this.attach(dir, base, path, target);
+    this.attach(dir, base, target);
   }
 
   private newNode(entry: TOCEntry, parent: Inode, path: string): Inode {
@@ -143,9 +175,9 @@ class TreeBuilder {
       gid: 0,
       mtime: 0,
       size: 0,
-      rdev: { major: 0, minor: 0 },
+      rdev: NO_RDEV,
       nlink: 1,
-      xattrs: new Map(),
+      xattrs: NO_XATTRS,
       parent,
       path,
     };
@@ -164,20 +196,24 @@ class TreeBuilder {
     node.size = inodeSize(node, entry);
     if (node.kind === 'char' || node.kind === 'block') node.rdev = { major: entry.devMajor ?? 0, minor: entry.devMinor ?? 0 };
     const opaque = [...node.xattrs].filter(([k]) => this.opaqueXattrs.includes(k));
-    node.xattrs = new Map([...decodeXattrs(entry), ...opaque]);
+    const xattrs = [...decodeXattrs(entry), ...opaque];
+    node.xattrs = xattrs.length > 0 ? new Map(xattrs) : NO_XATTRS;
   }
 
   private markOpaque(dir: Inode): void {
+    if (dir.xattrs === NO_XATTRS) dir.xattrs = new Map();
     for (const name of this.opaqueXattrs) dir.xattrs.set(name, Buffer.from('y'));
   }
 
   private addWhiteout({ dir, name, entry }: PendingWhiteout): void {
-    if (name === '' || dir.children?.has(name)) return;
-    const path = joinPath(dir.path, name);
-    const node = this.newNode({ ...entry, type: 'char', mode: 0, uid: 0, gid: 0, devMajor: 0, devMinor: 0, xattrs: {} }, dir, path);
-    this.attach(dir, name, path, node);
+    if (dir.children?.has(name)) return;
+    const node = this.newNode({ ...entry, type: 'char', mode: 0, uid: 0, gid: 0, devMajor: 0, devMinor: 0, xattrs: {} }, dir, joinPath(dir.path, name));
+    this.attach(dir, name, node);
   }
 }
+
+/** Device numbers of every inode that is not a device. */
+const NO_RDEV = Object.freeze({ major: 0, minor: 0 });
 
 function newDir(ino: number, path: string, parent?: Inode): Inode {
   const dir = {
@@ -188,9 +224,9 @@ function newDir(ino: number, path: string, parent?: Inode): Inode {
     gid: 0,
     mtime: 0,
     size: DIR_SIZE,
-    rdev: { major: 0, minor: 0 },
+    rdev: NO_RDEV,
     nlink: 2,
-    xattrs: new Map(),
+    xattrs: NO_XATTRS,
     children: new Map(),
     path,
   } as Omit<Inode, 'parent'> as Inode;

@@ -2,7 +2,7 @@
 // the TOC, file contents from a ChunkSource (the lazy layer). Immutable, so the kernel may cache pages
 // across opens (keep-cache) and directory listings (cache-dir).
 
-import { Errno, FuseErrno } from '../fuse/errno.js';
+import { Errno, FuseErrno, errnoOf } from '../fuse/errno.js';
 import type { Attr, AttrReply, DirEntry, Entry, OpenReply, RawFileSystem, RequestContext, StatFs } from '../fuse/raw-filesystem.js';
 import { AccessRecorder } from './access-recorder.js';
 import type { ChunkSource } from './chunk-source.js';
@@ -62,7 +62,12 @@ export class TocFileSystem implements RawFileSystem {
     const node = this.inode(ino);
     if (node.kind === 'dir') throw new FuseErrno(Errno.EISDIR);
     if (node.kind !== 'reg' || !node.entry) throw new FuseErrno(Errno.EINVAL);
-    return this.source.readFileRange(node.entry, offset, size, ctx.signal);
+    try {
+      return await this.source.readFileRange(node.entry, offset, size, ctx.signal);
+    } catch (e) {
+      if (!errnoOf(e).expected) throw e; // a bug: the protocol answers EIO and reports it
+      throw readError(e);
+    }
   }
 
   async opendir(ino: number, _flags?: number, _ctx?: RequestContext): Promise<OpenReply> {
@@ -115,6 +120,16 @@ export class TocFileSystem implements RawFileSystem {
     }
     return entry;
   }
+}
+
+/**
+ * The errno of a failed READ: EINTR when the request was interrupted, else EIO, whatever the cause (a
+ * registry error, a digest mismatch, a chunk the TOC gives no digest for, a corrupt TOC): the reader gets
+ * an I/O error, never unverified bytes. The error itself is recorded by the layer (image status).
+ */
+function readError(e: unknown): FuseErrno {
+  const errno = errnoOf(e).errno === Errno.EINTR ? Errno.EINTR : Errno.EIO;
+  return new FuseErrno(errno, e instanceof Error ? e.message : String(e));
 }
 
 /** statfs of an immutable layer: its regular files' bytes in 4 KiB blocks, nothing free. */

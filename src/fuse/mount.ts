@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile, realpath, writeFile } from 'node:fs/promises';
+import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { execa } from 'execa';
 import { CtrError, unsupported } from '../errors.js';
@@ -49,9 +49,13 @@ export interface FuseMount {
   readonly stats: DeviceLoopStats;
 }
 
-/** Mount options string given to mount(8) for an open /dev/fuse fd passed as fd 3. */
+/**
+ * Mount options string given to mount(8) for an open /dev/fuse fd passed as fd 3. Always `nosuid,nodev`: the
+ * content comes from untrusted images, so a setuid-root file or a device node in a layer must not give any
+ * user who can reach the mount more than the file's bytes (containers get devices from their runtime spec).
+ */
 export function kernelMountOptions(o: MountOptions): string {
-  const opts = ['fd=3', 'rootmode=40000', 'user_id=0', 'group_id=0'];
+  const opts = ['fd=3', 'rootmode=40000', 'user_id=0', 'group_id=0', 'nosuid', 'nodev'];
   if (o.allowOther ?? true) opts.push('allow_other');
   if (o.defaultPermissions ?? true) opts.push('default_permissions');
   if (o.readOnly ?? true) opts.push('ro');
@@ -95,6 +99,10 @@ async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options:
   const first = await Promise.race([loop.initialized.then(() => 'init' as const), closed.then(() => 'closed' as const)]);
   if (first === 'closed') throw new CtrError('Unavailable', `FUSE server for ${dir} ended before the kernel connected`);
   if ((options.readAheadKb ?? 1024) > 0) await setReadAhead(dir, options.readAheadKb ?? 1024);
+  // The kernel starts the root inode with `rootmode` (type bits only, no permissions) until a GETATTR
+  // refreshes it. overlayfs copies that mode when it stacks on the mount, so without this stat every
+  // non-root user is refused at the top of an overlay of our layers.
+  await stat(dir);
   return { dir, unmount, closed, stats: loop.stats };
 }
 

@@ -1,7 +1,7 @@
 // Detect and remove FUSE mounts left behind by a killed server: the mount point stays in mountinfo but every
 // access fails with ENOTCONN ("Transport endpoint is not connected"). The next command cleans them up.
 
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { liveMounts } from './exit-unmount.js';
 import { FUSE_SUBTYPE } from './mount.js';
@@ -10,17 +10,21 @@ import { lazyUnmount } from './unmount.js';
 
 /** Options of cleanupStaleMounts. */
 export interface CleanupOptions {
-  /** How long a stat of a mount may take before it is considered alive but slow. Default 2000 ms. */
+  /** How long a statfs of a mount may take before it is considered alive but slow. Default 2000 ms. */
   statTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
-/** True when a stat of `dir` fails with ENOTCONN/ECONNABORTED (dead server); false if it answers or is slow. */
+/**
+ * True when a statfs of `dir` fails with ENOTCONN/ECONNABORTED (dead server); false if it answers or is slow.
+ * statfs, not stat: the kernel answers stat from cached attributes (an hour for lazy layers) even after the
+ * server died, while STATFS always reaches the server.
+ */
 export async function isDisconnected(dir: string, timeoutMs = 2000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'slow'>((r) => (timer = setTimeout(() => r('slow'), timeoutMs)));
   try {
-    const r = await Promise.race([stat(dir).then(() => 'ok' as const, (e: NodeJS.ErrnoException) => e.code ?? 'error'), timeout]);
+    const r = await Promise.race([statfs(dir).then(() => 'ok' as const, (e: NodeJS.ErrnoException) => e.code ?? 'error'), timeout]);
     return r === 'ENOTCONN' || r === 'ECONNABORTED';
   } finally {
     clearTimeout(timer);

@@ -10,7 +10,7 @@ import { Annotation, isDockerType, isIndexType, isManifestType, layerCompression
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/types.js';
 import { canReuseLayer, convertLayer, fileChunks } from './convert-layer.js';
 import type { ImageSink, ImageSource } from './endpoint.js';
-import { hostPlatform, selectPlatform } from './platform.js';
+import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
 import { readVerified } from './verified-stream.js';
 
@@ -79,7 +79,7 @@ export async function convertImage(src: ImageSource, dst: ImageSink, opts: Conve
   const c = new Converter(src, dst, opts, pool);
   try {
     const root = await readManifest(src, await src.resolve(opts.signal), opts.signal);
-    const top = root.parsed.kind === 'index' && !opts.allPlatforms ? await c.selected(root) : root;
+    const top = opts.allPlatforms ? root : await c.selected(root);
     const out = await c.convert(top);
     await dst.tag(out.descriptor, out.bytes, opts.signal);
     return { ...out, layers: c.layers };
@@ -99,11 +99,8 @@ class Converter {
     private readonly pool: GzipPool | undefined,
   ) {}
 
-  async selected(index: FetchedManifest): Promise<FetchedManifest> {
-    if (index.parsed.kind !== 'index') return index;
-    const candidates = index.parsed.index.manifests.filter((d) => isManifestType(d.mediaType));
-    const desc = selectPlatform(candidates, this.opts.platform ?? hostPlatform(), this.src.label);
-    return readManifest(this.src, desc, this.opts.signal);
+  async selected(root: FetchedManifest): Promise<FetchedManifest> {
+    return selectImageManifest(this.src, root, this.opts.platform, this.opts.signal);
   }
 
   async convert(m: FetchedManifest): Promise<{ descriptor: Descriptor; bytes: Buffer }> {

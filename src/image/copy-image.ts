@@ -5,7 +5,7 @@
 import type { Descriptor, Platform } from '../oci/types.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { BlobProgress, ImageSink, ImageSource } from './endpoint.js';
-import { hostPlatform, selectPlatform } from './platform.js';
+import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
 import { countedStream, verifiedStream } from './verified-stream.js';
 
@@ -36,7 +36,7 @@ export async function copyImage(src: ImageSource, dst: ImageSink, options: CopyO
   const copier = new Copier(src, dst, { ...options, signal }, () => inner.abort());
   const rootDesc = await src.resolve(signal);
   const root = await readManifest(src, rootDesc, signal);
-  const top = root.parsed.kind === 'index' && !options.allPlatforms ? await copier.selected(root) : root;
+  const top = options.allPlatforms ? root : await copier.selected(root);
   await copier.tree(top);
   await dst.tag(top.descriptor, top.bytes, signal);
   return { descriptor: top.descriptor, bytes: top.bytes, contentSize: copier.contentSize };
@@ -56,12 +56,9 @@ class Copier {
     this.limit = limiter(Math.max(1, options.concurrency ?? 3));
   }
 
-  /** The manifest of an index that matches the wanted platform. */
-  async selected(index: FetchedManifest): Promise<FetchedManifest> {
-    if (index.parsed.kind !== 'index') return index;
-    const candidates = index.parsed.index.manifests.filter((d) => isManifestType(d.mediaType));
-    const want = this.options.platform ?? hostPlatform();
-    return readManifest(this.src, selectPlatform(candidates, want, this.src.label), this.options.signal);
+  /** The manifest for the wanted platform (rules in platform.ts). */
+  async selected(root: FetchedManifest): Promise<FetchedManifest> {
+    return selectImageManifest(this.src, root, this.options.platform, this.options.signal);
   }
 
   /** Copy everything below a manifest or index, then the manifest/index itself. */

@@ -3,7 +3,7 @@
 // name in the local store or as a registry location depending on what it does (pull: registry → store,
 // push: store → registry, convert: the store when it has the name, else the registry).
 import { resolve as resolvePath } from 'node:path';
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, notFound } from '../errors.js';
 import { formatReference, parseReference } from '../remote/reference.js';
 import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
 import { openStore } from '../store/image-store.js';
@@ -78,9 +78,22 @@ export async function openStoreImage(root: string, name: string): Promise<Layout
   return new LayoutEndpoint(await openStore(root), name, { label: name });
 }
 
-/** `auto` mode for sources (convert): the store when it holds the name, else the registry. */
+/**
+ * `auto` mode for sources (convert, optimize): the store when it holds the name, else the registry, but
+ * only when the text names a registry host: a mistyped local name must not turn into a Docker Hub pull.
+ */
 export async function sourceMode(loc: Location, ctx: EndpointContext): Promise<ReferenceMode> {
   if (loc.kind === 'layout') return 'store';
   const store = await openStore(ctx.root);
-  return (await store.find(loc.name)) ? 'store' : 'registry';
+  if (await store.find(loc.name)) return 'store';
+  if (!namesRegistryHost(loc.text)) throw notFound(`no local image ${loc.text}; to use a registry write its host (e.g. ${loc.name})`);
+  return 'registry';
+}
+
+/** True when a reference's text starts with a registry host (`host.domain/`, `host:port/`, `localhost/`), as Docker decides. */
+export function namesRegistryHost(text: string): boolean {
+  const slash = text.indexOf('/');
+  if (slash < 0) return false;
+  const first = text.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost';
 }

@@ -28,7 +28,7 @@ import { convertFinal, scopedSource } from './optimize-convert.js';
 import { mountStagedLayers, type StagedLayer } from './optimize-mounts.js';
 import { AccessLog, writeRecordFile, type RecordEntry } from './optimize-record.js';
 import { runWorkload, type WorkloadResult } from './optimize-workload.js';
-import { formatPlatform, hostPlatform, platformMatches, selectPlatform } from './platform.js';
+import { formatPlatform, hostPlatform, platformMatches, selectImageManifest, selectPlatform } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
 
 /** Options of optimizeImage (the CLI flags of `image optimize`). */
@@ -140,9 +140,7 @@ function convertOptions(o: OptimizeOptions): ConvertImageOptions {
 /** The root to convert: the image itself, the chosen platform's manifest, or the whole index. */
 async function chooseTop(src: ImageSource, o: OptimizeOptions): Promise<FetchedManifest> {
   const root = await readManifest(src, await src.resolve(o.signal), o.signal);
-  if (root.parsed.kind !== 'index' || o.allPlatforms) return root;
-  const candidates = root.parsed.index.manifests.filter((d) => isManifestType(d.mediaType));
-  return readManifest(src, selectPlatform(candidates, o.platform ?? hostPlatform(), src.label), o.signal);
+  return o.allPlatforms ? root : selectImageManifest(src, root, o.platform, o.signal);
 }
 
 /** The manifest whose workload is run: the host platform's; undefined (with a warning) when there is none. */

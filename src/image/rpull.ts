@@ -9,7 +9,7 @@
 import { CtrError, invalidArgument, isCtrError, withContext } from '../errors.js';
 import { openEStargz } from '../estargz/reader.js';
 import type { RangeReader } from '../io/range-reader.js';
-import { Annotation, isIndexType, isManifestType, layerCompression } from '../oci/media-types.js';
+import { Annotation, layerCompression } from '../oci/media-types.js';
 import type { Descriptor, Platform } from '../oci/types.js';
 import { openBlobRangeReader } from '../remote/blob-range-reader.js';
 import type { RegistryEndpoint, RegistryOptions } from '../remote/registry-endpoint.js';
@@ -17,7 +17,7 @@ import { openStore } from '../store/image-store.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
 import { credentialSource, writeLazyRecord, writeLayerTail, type LazyLayerRecord } from './lazy-record.js';
 import { openLocation, parseLocation } from './location.js';
-import { hostPlatform, selectPlatform } from './platform.js';
+import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
 
 /** Options of rpullImage. */
@@ -56,7 +56,7 @@ export async function rpullImage(root: string, ref: string, options: RpullOption
     const records: LazyLayerRecord[] = [];
     for (const [i, layer] of layers.entries()) {
       const rec = await pullLayer(root, registry, store, layer, options).catch((e: unknown) => {
-        throw withContext(`layer ${i} (${layer.digest})`, e);
+        throw withContext(`layer ${i} (${layer.digest.slice(0, 19)})`, e);
       });
       records.push(rec);
       options.onLayer?.(rec, i);
@@ -77,10 +77,7 @@ export async function rpullImage(root: string, ref: string, options: RpullOption
 
 async function selectManifest(registry: RegistryEndpoint, options: RpullOptions): Promise<FetchedManifest> {
   const root = await readManifest(registry, await registry.resolve(options.signal), options.signal);
-  if (root.parsed.kind !== 'index') return root;
-  const candidates = root.parsed.index.manifests.filter((d) => isManifestType(d.mediaType) || isIndexType(d.mediaType));
-  const chosen = selectPlatform(candidates, options.platform ?? hostPlatform(), registry.label);
-  return readManifest(registry, chosen, options.signal);
+  return selectImageManifest(registry, root, options.platform, options.signal);
 }
 
 /** Decide lazy or full for one layer; a lazy layer's TOC is verified and its tail saved. */

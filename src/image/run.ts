@@ -17,7 +17,7 @@ import type { RuncRunResult } from '../runtime/runc.js';
 import { openStore } from '../store/image-store.js';
 import { mountImageLayers, type LayerMountsOptions } from './layer-mounts.js';
 import { ensureSnapshot } from './layer-snapshot.js';
-import { openStoredImage, type StoredImage } from './stored-image.js';
+import { checkRunsHere, openStoredImage, type StoredImage } from './stored-image.js';
 
 /** How the image layers become lowerdirs. */
 export type Snapshotter = 'stargz' | 'overlayfs';
@@ -53,6 +53,7 @@ export async function runContainer(root: string, ref: string, id: string, o: Run
   const mounts = (o.mounts ?? []).map(parseMountFlag).map((m) => (m.source && m.type === 'bind' ? { ...m, source: resolve(m.source) } : m));
   await cleanupStaleContainers(root, { runc: o.runc, signal: o.signal });
   const image = await openStoredImage(root, ref, o.platform);
+  if (!o.platform) checkRunsHere(image); // an image for another platform runs only when --platform asked for it
   const snapshotter = o.snapshotter ?? (image.record ? 'stargz' : 'overlayfs');
   if (snapshotter === 'overlayfs') await requireFullLayers(root, image);
   const result = await runInContainer({

@@ -1,5 +1,6 @@
-// An image named in the local store, opened for mounting: its manifest (the host platform's, when the
-// name points at an index), its config, and the rpull record that says which layers are lazy.
+// An image named in the local store, opened for mounting: its manifest (the platform's asked for, or the
+// host's, when the name points at an index), its config, and the rpull record that says which layers
+// are lazy. Platform rules: image/platform.ts.
 
 import { invalidArgument, notFound } from '../errors.js';
 import { isManifestType } from '../oci/media-types.js';
@@ -8,10 +9,7 @@ import { openStore } from '../store/image-store.js';
 import { MAX_MANIFEST_SIZE, parseManifestJson } from '../store/manifest-json.js';
 import { readLazyRecord, type LazyImageRecord } from './lazy-record.js';
 import { normalizeName } from './location.js';
-import { hostPlatform, selectPlatform } from './platform.js';
-
-/** Maximum size of an image config read into memory. */
-const MAX_CONFIG_SIZE = 8 << 20;
+import { checkPlatform, checkRunnable, configPlatform, hostPlatform, MAX_CONFIG_SIZE, selectPlatform } from './platform.js';
 
 /** A stored image ready to mount. */
 export interface StoredImage {
@@ -23,7 +21,10 @@ export interface StoredImage {
   record?: LazyImageRecord;
 }
 
-/** Open the image `ref` from the store of `root`; NotFound when it is not there. */
+/**
+ * Open the image `ref` from the store of `root`; NotFound when it is not there, or when `platform` is
+ * given and the image has no manifest for it (a single-platform image is checked against its config).
+ */
 export async function openStoredImage(root: string, ref: string, platform?: Platform): Promise<StoredImage> {
   const name = normalizeName(ref);
   const store = await openStore(root);
@@ -36,6 +37,12 @@ export async function openStoredImage(root: string, ref: string, platform?: Plat
   }
   if (parsed.kind !== 'manifest') throw invalidArgument(`image ${name}: nested index is not supported`);
   const config = JSON.parse((await store.readBytes(parsed.manifest.config.digest, MAX_CONFIG_SIZE)).toString('utf8')) as ImageConfig;
+  if (platform) checkPlatform(name, platform, configPlatform(config));
   const record = await readLazyRecord(root, desc.digest);
   return { name, manifestDigest: desc.digest, manifest: parsed.manifest, config, ...(record ? { record } : {}) };
+}
+
+/** Refuse an image this host cannot run (its config's platform); `run` calls it unless --platform asked for one. */
+export function checkRunsHere(image: StoredImage): void {
+  checkRunnable(`image ${image.name}`, configPlatform(image.config));
 }

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError, digestMismatch, invalidArgument, isCtrError, unavailable, withContext } from '../errors.js';
 import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from '../estargz/toc-types.js';
 import type { ChunkSource } from '../fs/chunk-source.js';
-import { cleanEntryName } from '../fs/entry-name.js';
+import { cleanEntryName } from '../oci/entry-name.js';
 import type { BackgroundGate } from './background-gate.js';
 import type { BlobSource } from './blob-source.js';
 import type { ChunkCache } from './chunk-cache.js';

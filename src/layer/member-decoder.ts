@@ -2,9 +2,9 @@
 // it (../shared/estargz-format.md, "Verification chain"). Only the bytes up to the last chunk's end are
 // inflated (estargz/member-inflate.ts); trailing tar headers in the member are not decompressed.
 
-import { createHash } from 'node:crypto';
 import { decompress as zstdDecompress } from 'zstd-napi';
-import { CtrError, digestMismatch, invalidArgument } from '../errors.js';
+import { CtrError, digestMismatch } from '../errors.js';
+import { chunkError } from '../estargz/chunk-verify.js';
 import { inflatePrefix } from '../estargz/member-inflate.js';
 import type { Chunk, Member } from './chunk-map.js';
 
@@ -45,8 +45,6 @@ function cutChunk(chunk: Chunk, plain: Buffer, skipVerify: boolean): ChunkResult
     return { chunk, error: digestMismatch(`${where}: member at offset ${chunk.member.offset} holds ${data.length} of ${chunk.size} bytes`) };
   }
   if (skipVerify) return { chunk, data };
-  if (!chunk.digest) return { chunk, error: invalidArgument(`${where}: the TOC has no chunkDigest to verify it`) };
-  const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-  if (got !== chunk.digest) return { chunk, error: digestMismatch(`${where}: digest ${got}, TOC says ${chunk.digest}`) };
-  return { chunk, data };
+  const error = chunkError(data, chunk.size, chunk.digest, where);
+  return error ? { chunk, error } : { chunk, data };
 }

@@ -85,7 +85,8 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   try {
     const spec = await prepare(o, paths, layers);
     await o.onSpec?.(spec, paths);
-    await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
+    // The spec holds the --env values (often secrets): readable by root only.
+    await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2), { mode: 0o600 });
     const result = await runcRun({
       stateDir: runcStateDir(o.root),
       bundle: paths.bundle,
@@ -132,7 +133,7 @@ async function prepare(o: ContainerOptions, paths: ContainerPaths, layers: Layer
   await mountOverlay({ lowerdirs, upperdir: paths.upper, workdir: paths.work, target: paths.rootfs, linkDir: paths.dir, signal });
   const read = layers.readImageFile ?? ((path: string) => readFileInRoot(paths.rootfs, path, { signal }));
   const user = resolveUser(o.user ?? o.image?.User ?? '', { passwd: await read('/etc/passwd'), group: await read('/etc/group') });
-  await mkdir(paths.bundle, { recursive: true });
+  await mkdir(paths.bundle, { recursive: true, mode: 0o700 });
   const hostname = o.id.slice(0, 63);
   const etc = await writeEtcFiles(paths.bundle, { hostname, netHost: o.netHost, signal });
   const { args, entrypoint, cmd, env, cwd, mounts, netHost, tty } = o;

@@ -5,11 +5,19 @@
 // (`<root>/snapshots/sha256-<64 hex>/fs`, ~94 bytes with a short root) mounting failed from 44 layers
 // (measured on 6.18). So each lowerdir is named by a short symlink `l/<n>` in a link dir and mount runs
 // with that dir as cwd; then the only limit left is overlayfs's own stack depth of 500 lowerdirs.
+//
+// Every mount made here carries `nosuid,nodev` (IMAGE_MOUNT_FLAGS): layers and a container's upper dir come
+// from untrusted images and containers, and a setuid-root file or a device node in them must grant nothing
+// to a host user who reaches the mount. Inside the container nothing is lost: its process runs with
+// no_new_privs (setuid bits are ignored there anyway) and its devices come from the runtime spec.
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { CtrError, invalidArgument, limitExceeded } from '../errors.js';
 import { mountsUnder } from './mountinfo.js';
+
+/** Mount flags of every mount of image or container content. */
+export const IMAGE_MOUNT_FLAGS = ['nosuid', 'nodev'] as const;
 
 /** overlayfs refuses more lower layers than this (OVL_MAX_STACK). */
 export const MAX_LOWERDIRS = 500;
@@ -42,7 +50,7 @@ export async function mountOverlay(m: OverlayMount): Promise<void> {
 export async function mountOverlayReadOnly(m: OverlayMount): Promise<void> {
   if (m.lowerdirs.length === 1) {
     await mkdir(m.target, { recursive: true });
-    await run('mount', ['-o', 'bind,ro', m.lowerdirs[0] ?? '', m.target], m.target, m.signal);
+    await run('mount', ['-o', ['bind', 'ro', ...IMAGE_MOUNT_FLAGS].join(','), m.lowerdirs[0] ?? '', m.target], m.target, m.signal);
     return;
   }
   await mountLayers(m, ['ro']);
@@ -75,7 +83,7 @@ async function mountLayers(m: OverlayMount, extra: string[]): Promise<void> {
   await Promise.all(m.lowerdirs.map((dir, i) => symlink(dir, join(m.linkDir, 'l', String(i)))));
   await mkdir(m.target, { recursive: true });
   const lower = `lowerdir=${m.lowerdirs.map((_, i) => `l/${i}`).join(':')}`;
-  const options = [lower, ...extra].join(',');
+  const options = [lower, ...extra, ...IMAGE_MOUNT_FLAGS].join(',');
   await run('mount', ['-t', 'overlay', 'overlay', '-o', options, m.target], m.target, m.signal, m.linkDir);
 }
 

@@ -8,10 +8,10 @@ import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink 
 import { invalidArgument, isCtrError, unsupported, withContext } from '../errors.js';
 import type { TarHeader } from '../tar/header.js';
 import { readTar, type TarEntry } from '../tar/reader.js';
-import { entryComponents } from './entry-path.js';
+import { entryComponents } from '../oci/entry-name.js';
 import { RootResolver } from './root-resolver.js';
 import { makeNode } from './special-files.js';
-import { OVERLAY_OPAQUE_XATTR, whiteoutKind } from './whiteouts.js';
+import { OVERLAY_OPAQUE_XATTR, whiteoutKind } from '../oci/whiteout.js';
 import { XattrWriter } from './xattr-writer.js';
 
 /** Options of unpackLayer. */
@@ -203,7 +203,6 @@ class Unpacker {
 
   /** ".wh.NAME": remove NAME of the lower layers (apply) or mark it with a 0/0 char device (overlayfs). */
   private async whiteout(parentComps: string[], target: string, name: string): Promise<void> {
-    if (target === '.' || target === '..' || target === '') throw invalidArgument(`unpack: whiteout "${name}" names no file`);
     const parent = await this.parentForWhiteout(parentComps, name);
     if (!parent) return;
     const real = [...parent, target];

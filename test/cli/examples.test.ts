@@ -1,9 +1,11 @@
-// examples/release-pipeline.sh runs end to end with the built bin/ctr-remote against a real registry.
+// examples/release-pipeline.sh runs end to end with the built bin/ctr-remote against a real registry, and
+// never runs whatever else is called `ctr-remote` on PATH (Debian's stargz-snapshotter installs the
+// reference Go binary under that name).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +31,12 @@ after(async () => {
 });
 
 test('the release pipeline converts, pushes and exports', { skip: built ? false : 'needs dist/ctr-remote.mjs: run `npm run build` first' }, async () => {
-  const env = { ...process.env, PATH: `${join(repo, 'bin')}:${process.env['PATH']}`, REGISTRY: reg.host, NAME: 'app', VERSION: '1.0', OUT: join(tmp, 'dist') };
+  // Another `ctr-remote` first on PATH, which fails loudly if the example calls it.
+  const impostor = join(tmp, 'impostor');
+  await mkdir(impostor);
+  await writeFile(join(impostor, 'ctr-remote'), `#!/bin/sh\necho "the ctr-remote on PATH was run: $*" >&2\nexit 97\n`, { mode: 0o755 });
+  const { CTR_REMOTE: _, ...inherited } = process.env;
+  const env = { ...inherited, PATH: `${impostor}:${process.env['PATH']}`, REGISTRY: reg.host, NAME: 'app', VERSION: '1.0', OUT: join(tmp, 'dist') };
   await promisify(execFile)(join(repo, 'examples', 'release-pipeline.sh'), [`oci:${join(tmp, 'build')}:latest`], { env, cwd: tmp });
   const skopeo = (ref: string) => JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/${ref}`], { encoding: 'utf8' }));
   assert.equal(skopeo('app:1.0-org').layers[0].digest, img.layers[0]!.digest, 'the original image went out unchanged');

@@ -257,7 +257,8 @@ describe('convert options', () => {
     const none = await run(['image', 'convert', `oci:${src}:app:1`, `oci:${join(dir, 'x')}`]);
     assert.match(none.stderr, /exactly one of --estargz, --zstdchunked, --uncompress/);
     const lvl = await run(['image', 'convert', '--estargz', '--estargz-compression-level', '11', `oci:${src}:app:1`, `oci:${join(dir, 'x')}`]);
-    assert.match(lvl.stderr, /--estargz-compression-level must be an integer in \[0, 9\]/);
+    assert.match(lvl.stderr, /option '--estargz-compression-level <n>' argument '11' is invalid\. Expected an integer from 0 to 9/);
+    assert.equal(lvl.code, 2, 'a bad flag value is a usage error');
   });
 
   test('a layer that is not gzip fails with a clear error and leaves nothing at DST', async () => {

@@ -126,7 +126,7 @@ describe('buildInodeTable', () => {
   test('hostile TOCs are rejected with InvalidArgument naming the path', () => {
     assert.throws(() => buildInodeTable([{ name: 'x', type: 'hardlink', linkName: 'nope' }]), /"x" points to a missing entry "nope"/);
     assert.throws(() => buildInodeTable([{ name: 'd', type: 'dir' }, { name: 'x', type: 'hardlink', linkName: 'd' }]), /directory/);
-    assert.throws(() => buildInodeTable([{ name: 'f', type: 'reg' }, { name: 'f/g', type: 'reg' }]), /"f" is used as a directory/);
+    assert.throws(() => buildInodeTable([{ name: 'f', type: 'reg' }, { name: 'f/g', type: 'reg' }]), /"f" is a reg, not a directory/);
     assert.throws(() => buildInodeTable([{ name: 'f', type: 'socket' as never }]), /unsupported type/);
   });
 

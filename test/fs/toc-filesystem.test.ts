@@ -4,6 +4,7 @@ import type { TOCEntry } from '../../src/estargz/toc-types.js';
 import type { ChunkSource } from '../../src/fs/chunk-source.js';
 import { buildInodeTable } from '../../src/fs/inode-table.js';
 import { TocFileSystem } from '../../src/fs/toc-filesystem.js';
+import { CtrError } from '../../src/errors.js';
 import { Errno, FuseErrno } from '../../src/fuse/errno.js';
 import type { RequestContext } from '../../src/fuse/raw-filesystem.js';
 
@@ -70,6 +71,25 @@ describe('TocFileSystem', () => {
     assert.deepEqual(source.calls, ['a/hello@6+100']);
     assert.equal(errno(await fs.read(ino('a'), 0, 0, 1, ctx).catch((x) => x)), Errno.EISDIR);
     assert.equal(errno(await fs.read(ino('b'), 0, 0, 1, ctx).catch((x) => x)), Errno.EINVAL);
+  });
+
+  test('a read the source cannot serve verified is EIO whatever the cause (EINTR when interrupted); a bug is left to the protocol', async () => {
+    const failing = (error: unknown): ChunkSource => ({ readFileRange: async () => Promise.reject(error) });
+    const causes = [
+      new CtrError('Unsupported', 'the TOC carries no chunkDigest'),
+      new CtrError('DigestMismatch', 'content does not match'),
+      new CtrError('InvalidArgument', "the TOC's chunks cover 3 of 6 bytes"),
+      new CtrError('Unavailable', 'registry answered 503'),
+      new CtrError('LimitExceeded', 'chunk over the limit'),
+    ];
+    for (const cause of causes) {
+      const got = await new TocFileSystem(table, failing(cause)).read(ino('z'), 0, 0, 2, ctx).catch((x) => x);
+      assert.equal(errno(got), Errno.EIO, cause.code);
+    }
+    const aborted = await new TocFileSystem(table, failing(new CtrError('Aborted', 'interrupted'))).read(ino('z'), 0, 0, 2, ctx).catch((x) => x);
+    assert.equal(errno(aborted), Errno.EINTR);
+    const bug = new RangeError('Array buffer allocation failed');
+    assert.equal(await new TocFileSystem(table, failing(bug)).read(ino('z'), 0, 0, 2, ctx).catch((x) => x), bug);
   });
 
   test('readlink, xattrs, statfs, access', async () => {

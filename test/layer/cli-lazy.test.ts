@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -87,6 +87,23 @@ describe('ctr-remote image rpull/mount/status/unmount', { skip }, () => {
     assert.equal(u.code, 0, u.stderr);
     assert.equal(await m.exited, 0, `an unmount by the user is a normal end: ${m.out()}`);
     assert.equal(await isMounted(mnt), false);
+  });
+
+  test('an image with no lazy layers (fully pulled) mounts its unpacked layers and stays until unmounted', async () => {
+    const fullRoot = join(work, 'full-root');
+    const pulled = await cliProcess(['--root', fullRoot, 'image', 'pull', '--plain-http', ref]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const dir = join(work, 'full-mnt');
+    const m = await startMount(['--root', fullRoot, 'image', 'mount', ref, dir]);
+    assert.match(m.out(), /\(0 of 2 layers lazy\)/);
+    await new Promise((r) => setTimeout(r, 1000)); // nothing of ours serves it: the process must not just end
+    assert.equal(m.child.exitCode, null, `the mount process ended: ${m.out()}`);
+    assert.equal(await readFile(join(dir, 'etc/motd'), 'utf8'), 'hello from a lazy layer\n');
+    const u = await cliProcess(['--root', fullRoot, 'image', 'unmount', dir]);
+    assert.equal(u.code, 0, u.stderr);
+    assert.equal(await m.exited, 0, m.out());
+    assert.equal(await isMounted(dir), false);
+    assert.equal((await readdir(join(fullRoot, 'mounts'))).length, 0, 'no mount record left');
   });
 
   test('Ctrl-C (SIGINT) unmounts and exits', async () => {

@@ -72,7 +72,7 @@ describe('rpull: reading TOCs from a faulty registry', () => {
     const dir = root();
     await assert.rejects(rpullImage(dir, ref(), { registry: { ...fast, retries: 2 } }), (e: unknown) => {
       assert.ok(isCtrError(e, 'Unavailable'), String(e));
-      assert.match(e.message, new RegExp(`layer 0 \\(${layerDigest}\\): reading its TOC: .*registry unavailable \\(HTTP 503\\)`));
+      assert.match(e.message, new RegExp(`layer 0 \\(${layerDigest.slice(0, 19)}\\): reading its TOC: .*registry unavailable \\(HTTP 503\\)`));
       return true;
     });
     assert.deepEqual(fullDownloads(), [], 'a registry failure is not a reason to download the layer');
@@ -86,7 +86,7 @@ describe('rpull: reading TOCs from a faulty registry', () => {
     assert.equal(r.code, 1);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, new RegExp(`^ctr-remote: rpull ${ref()}: layer 0 \\(${layerDigest}\\): reading its TOC: .*after 5 attempts$`));
+    assert.match(lines[0]!, new RegExp(`^ctr-remote: rpull ${ref()}: layer 0 \\(${layerDigest.slice(0, 19)}\\): reading its TOC: .*after 5 attempts$`));
     assert.doesNotMatch(r.stdout, /full/);
   });
 

@@ -1,26 +1,27 @@
 // `ctr-remote image convert (--estargz | --zstdchunked | --uncompress) [--oci] [flags] SRC DST`: convert an
 // image's layers, flags as in the reference's `ctr-remote image convert`.
 import { Command } from 'commander';
-import { invalidArgument } from '../../errors.js';
 import { convertLocations } from '../../image/convert-locations.js';
+import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printJson, printLine } from '../cli-io.js';
-import { intFlag } from '../number-flags.js';
+import { intArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
+import { usageError } from '../usage-error.js';
 
 interface ConvertFlags {
   estargz?: boolean;
   zstdchunked?: boolean;
   uncompress?: boolean;
   oci?: boolean;
-  estargzCompressionLevel: string;
-  estargzChunkSize: string;
-  estargzMinChunkSize: string;
+  estargzCompressionLevel: number;
+  estargzChunkSize: number;
+  estargzMinChunkSize: number;
   estargzRecordIn?: string;
-  zstdchunkedCompressionLevel: string;
+  zstdchunkedCompressionLevel: number;
   reuse?: boolean;
-  platform?: string;
+  platform?: Platform;
   allPlatforms?: boolean;
   json?: boolean;
   plainHttp?: boolean;
@@ -39,14 +40,14 @@ export function convertCommand(ctx: CliContext): Command {
     .option('--zstdchunked', 'convert layers to zstd:chunked')
     .option('--uncompress', 'convert layers to uncompressed tar')
     .option('--oci', 'write OCI media types (needed for the TOC digest annotations)')
-    .option('--estargz-compression-level <n>', 'gzip level 0-9', '9')
-    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', '0')
-    .option('--estargz-min-chunk-size <bytes>', 'pack small files into shared gzip members up to this size (0 = off; needs a reader newer than 0.12)', '0')
+    .option('--estargz-compression-level <n>', 'gzip level 0-9', intArg([0, 9]), 9)
+    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', intArg([0, 1 << 30]), 0)
+    .option('--estargz-min-chunk-size <bytes>', 'pack small files into shared gzip members up to this size (0 = off; needs a reader newer than 0.12)', intArg([0, 1 << 30]), 0)
     .option('--estargz-record-in <file>', 'NDJSON record of accessed files (from optimize --record-out) to put first')
-    .option('--zstdchunked-compression-level <n>', 'zstd level 1-22', '3')
+    .option('--zstdchunked-compression-level <n>', 'zstd level 1-22', intArg([1, 22]), 3)
     .option('--reuse', 'keep layers that already are eStargz and hold no recorded file');
   addPlatformFlags(cmd);
-  addRegistryFlags(cmd, ctx.io);
+  addRegistryFlags(cmd);
   cmd.option('--json', 'print the result as JSON');
   return cmd.action((src: string, dst: string, flags: ConvertFlags, self: Command) =>
     ctx.run(self, 'convert', src, async () => {
@@ -57,9 +58,9 @@ export function convertCommand(ctx: CliContext): Command {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         format,
         ...(flags.oci ? { oci: true } : {}),
-        level: intFlag(zstd ? flags.zstdchunkedCompressionLevel : flags.estargzCompressionLevel, zstd ? '--zstdchunked-compression-level' : '--estargz-compression-level', zstd ? [1, 22] : [0, 9]),
-        chunkSize: intFlag(flags.estargzChunkSize, '--estargz-chunk-size', [0, 1 << 30]),
-        minChunkSize: intFlag(flags.estargzMinChunkSize, '--estargz-min-chunk-size', [0, 1 << 30]),
+        level: zstd ? flags.zstdchunkedCompressionLevel : flags.estargzCompressionLevel,
+        chunkSize: flags.estargzChunkSize,
+        minChunkSize: flags.estargzMinChunkSize,
         ...(flags.estargzRecordIn ? { recordIn: flags.estargzRecordIn } : {}),
         ...(flags.reuse ? { reuse: true } : {}),
         ...platformOptions(flags),
@@ -81,7 +82,7 @@ export function convertCommand(ctx: CliContext): Command {
 
 function pickFormat(f: ConvertFlags): 'estargz' | 'zstdchunked' | 'uncompress' {
   const chosen = (['estargz', 'zstdchunked', 'uncompress'] as const).filter((k) => f[k]);
-  if (chosen.length !== 1) throw invalidArgument('convert needs exactly one of --estargz, --zstdchunked, --uncompress');
+  if (chosen.length !== 1) throw usageError('convert needs exactly one of --estargz, --zstdchunked, --uncompress');
   return chosen[0] as 'estargz' | 'zstdchunked' | 'uncompress';
 }
 

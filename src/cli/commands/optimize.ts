@@ -4,28 +4,30 @@
 // our stdout (on stderr with --json, so that stdout stays JSON).
 import { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
+import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printJson, printLine } from '../cli-io.js';
 import { addContainerFlags, containerOptions, type ContainerFlags } from '../container-flags.js';
-import { intFlag, secondsFlag } from '../number-flags.js';
+import { intArg, secondsArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
 import { registryOptions } from '../registry-flags.js';
+import { flagParser, usageError } from '../usage-error.js';
 
 interface OptimizeFlags extends ContainerFlags {
   oci?: boolean;
-  entrypoint?: string;
-  args?: string;
+  entrypoint?: string[];
+  args?: string[];
   terminal?: boolean;
   i?: boolean;
-  period: string;
+  period: number;
   waitOnLine?: string;
   recordOut?: string;
   optimize?: boolean;
   reuse?: boolean;
-  estargzCompressionLevel: string;
-  estargzChunkSize: string;
+  estargzCompressionLevel: number;
+  estargzChunkSize: number;
   zstdchunked?: boolean;
-  platform?: string;
+  platform?: Platform;
   allPlatforms?: boolean;
   json?: boolean;
   plainHttp?: boolean;
@@ -40,17 +42,17 @@ export function optimizeCommand(ctx: CliContext): Command {
     .argument('<src>', 'source image: local name, registry reference or oci:DIR[:TAG]')
     .argument('<dst>', 'destination: local name or oci:DIR[:TAG]')
     .option('--oci', 'write OCI media types (needed for the TOC digest annotations)')
-    .option('--entrypoint <json>', 'entrypoint of the workload as a JSON array (default: the image Entrypoint)')
-    .option('--args <json>', 'arguments of the workload as a JSON array (default: the image Cmd)')
+    .option('--entrypoint <json>', 'entrypoint of the workload as a JSON array (default: the image Entrypoint)', flagParser(jsonArray))
+    .option('--args <json>', 'arguments of the workload as a JSON array (default: the image Cmd)', flagParser(jsonArray))
     .option('-t, --terminal', 'allocate a terminal (needs -i)')
     .option('-i', 'attach stdin')
-    .option('--period <seconds>', 'longest workload run', '10')
+    .option('--period <seconds>', 'longest workload run', secondsArg([0.001, 86_400]), 10)
     .option('--wait-on-line <text>', 'end the workload once a stdout line contains this text')
     .option('--record-out <file>', 'write the accessed files (NDJSON) to this file')
     .option('--no-optimize', 'convert only: no workload run, no priorities')
     .option('--reuse', 'keep layers without accesses that already are valid eStargz')
-    .option('--estargz-compression-level <n>', 'gzip level 1-9', '9')
-    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', '0')
+    .option('--estargz-compression-level <n>', 'gzip level 0-9', intArg([0, 9]), 9)
+    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', intArg([0, 1 << 30]), 0)
     .option('--zstdchunked', 'write zstd:chunked layers');
   addContainerFlags(cmd);
   addPlatformFlags(cmd);
@@ -63,24 +65,25 @@ export function optimizeCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON');
   return cmd.action((src: string, dst: string, flags: OptimizeFlags, self: Command) =>
     ctx.run(self, 'optimize', src, async () => {
+      if (flags.terminal && !flags.i) throw usageError('-t needs -i (a terminal reads stdin)');
       const out = flags.json ? ctx.io.stderr : ctx.io.stdout;
       const { optimizeImage } = await import('../../image/optimize.js');
       const result = await optimizeImage(src, dst, {
         root: ctx.globals(self).root,
         registry: await registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.io, ctx.debugLog(self)),
         ...(flags.oci ? { oci: true } : {}),
-        ...(flags.entrypoint !== undefined ? { entrypoint: jsonArray(flags.entrypoint, '--entrypoint') } : {}),
-        ...(flags.args !== undefined ? { args: jsonArray(flags.args, '--args') } : {}),
+        ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint } : {}),
+        ...(flags.args !== undefined ? { args: flags.args } : {}),
         ...containerOptions(flags),
         tty: flags.terminal === true,
         stdin: flags.i === true,
-        period: secondsFlag(flags.period, '--period', [0.001, 86_400]),
+        period: flags.period,
         ...(flags.waitOnLine !== undefined ? { waitOnLine: flags.waitOnLine } : {}),
         ...(flags.recordOut ? { recordOut: flags.recordOut } : {}),
         noOptimize: flags.optimize === false,
         ...(flags.reuse ? { reuse: true } : {}),
-        level: intFlag(flags.estargzCompressionLevel, '--estargz-compression-level', [0, 9]),
-        chunkSize: intFlag(flags.estargzChunkSize, '--estargz-chunk-size', [0, 1 << 30]),
+        level: flags.estargzCompressionLevel,
+        chunkSize: flags.estargzChunkSize,
         ...(flags.zstdchunked ? { zstdChunked: true } : {}),
         ...platformOptions(flags),
         stdout: out,
@@ -104,14 +107,15 @@ export function optimizeCommand(ctx: CliContext): Command {
   );
 }
 
-function jsonArray(text: string, name: string): string[] {
+/** A JSON array of strings (--entrypoint, --args). */
+function jsonArray(text: string): string[] {
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch {
-    throw invalidArgument(`${name} must be a JSON array of strings, e.g. '["/bin/sh","-c"]'; got ${JSON.stringify(text)}`);
+    throw invalidArgument(`Expected a JSON array of strings, e.g. '["/bin/sh","-c"]'`);
   }
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw invalidArgument(`${name} must be a JSON array of strings; got ${JSON.stringify(text)}`);
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw invalidArgument('Expected a JSON array of strings');
   return v;
 }
 

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
+import { intArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
 import { progressView } from '../progress.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -10,9 +11,9 @@ import { addRegistryFlags, registryOptions } from '../registry-flags.js';
 /** The pull command. */
 export function pullCommand(ctx: CliContext): Command {
   const cmd = new Command('pull').description('pull an image from a registry into the local store').argument('<ref>', 'image reference, e.g. 127.0.0.1:5000/app:1');
-  addRegistryFlags(cmd, ctx.io);
+  addRegistryFlags(cmd);
   addPlatformFlags(cmd);
-  cmd.option('--max-concurrent-downloads <n>', 'layers downloaded at once', '3').option('--json', 'print the result as JSON');
+  cmd.option('--max-concurrent-downloads <n>', 'layers downloaded at once (1-64)', intArg([1, 64]), 3).option('--json', 'print the result as JSON');
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'pull', ref, async () => {
       const view = await progressView(ctx.io, { json: flags.json, title: `pulling ${ref}` });
@@ -20,7 +21,7 @@ export function pullCommand(ctx: CliContext): Command {
         const result = await (await import('../../image/pull-image.js')).pullImage(ctx.globals(self).root, ref, {
           registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
-          concurrency: Number(flags.maxConcurrentDownloads),
+          concurrency: flags.maxConcurrentDownloads,
           onProgress: (p) => view.onProgress(p),
           signal: ctx.signal,
         });

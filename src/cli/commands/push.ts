@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
+import { intArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
 import { progressView } from '../progress.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -13,9 +14,9 @@ export function pushCommand(ctx: CliContext): Command {
     .description('push a local image to a registry (or an oci: layout)')
     .argument('<ref>', 'destination reference, or oci:DIR[:TAG]')
     .argument('[local-ref]', 'local image to push (default: ref)');
-  addRegistryFlags(cmd, ctx.io);
+  addRegistryFlags(cmd);
   addPlatformFlags(cmd);
-  cmd.option('--max-concurrent-uploaded-layers <n>', 'layers uploaded at once', '3').option('--json', 'print the result as JSON');
+  cmd.option('--max-concurrent-uploaded-layers <n>', 'layers uploaded at once (1-64)', intArg([1, 64]), 3).option('--json', 'print the result as JSON');
   return cmd.action((ref: string, localRef: string | undefined, flags, self: Command) =>
     ctx.run(self, 'push', ref, async () => {
       const view = await progressView(ctx.io, { json: flags.json, title: `pushing ${ref}` });
@@ -23,7 +24,7 @@ export function pushCommand(ctx: CliContext): Command {
         const result = await (await import('../../image/push-image.js')).pushImage(ctx.globals(self).root, ref, localRef, {
           registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
-          concurrency: Number(flags.maxConcurrentUploadedLayers),
+          concurrency: flags.maxConcurrentUploadedLayers,
           onProgress: (p) => view.onProgress(p),
           signal: ctx.signal,
         });

@@ -2,11 +2,11 @@
 // layers are lazy and which were pulled in full, and why.
 import { Command } from 'commander';
 import type { LazyLayerRecord } from '../../image/lazy-record.js';
-import { parsePlatform } from '../../image/platform.js';
 import { rpullImage } from '../../image/rpull.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
+import { addPlatformFlag } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
 
 /** One output line for a layer decision. */
@@ -18,16 +18,16 @@ export function layerLine(l: LazyLayerRecord, i: number): string {
 /** The rpull command. */
 export function rpullCommand(ctx: CliContext): Command {
   const cmd = new Command('rpull').description('lazily pull an image: fetch only manifest, config and eStargz TOCs').argument('<ref>', 'image reference');
-  addRegistryFlags(cmd, ctx.io);
+  addRegistryFlags(cmd);
+  addPlatformFlag(cmd, 'platform to pull from a multi-platform image; a single-platform image must be it (default: this host\'s)');
   cmd
-    .option('--platform <os/arch[/variant]>', 'platform to pull (default: this host)')
     .option('--skip-content-verify', 'accept layers whose TOC does not match the toc.digest annotation')
     .option('--json', 'print the result as JSON');
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'rpull', ref, async () => {
       const result = await rpullImage(ctx.globals(self).root, ref, {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
-        ...(flags.platform !== undefined ? { platform: parsePlatform(flags.platform) } : {}),
+        ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
         ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),
         ...(flags.json ? {} : { onLayer: (l: LazyLayerRecord, i: number) => printLine(ctx.io, layerLine(l, i)) }),
         signal: ctx.signal,

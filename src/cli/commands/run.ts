@@ -5,14 +5,14 @@
 // passes -t to ls); run's own (and the global) options go before REF. A `--` right after ID is dropped
 // (it was needed before parsing stopped at REF; no command is named `--`).
 import { Command, Option } from 'commander';
-import { invalidArgument } from '../../errors.js';
-import { parsePlatform } from '../../image/platform.js';
 import { runContainer, type Snapshotter } from '../../image/run.js';
 import type { CliContext } from '../cli-context.js';
-import { addContainerFlags, containerOptions } from '../container-flags.js';
-import { intFlag } from '../number-flags.js';
 import { printErr } from '../cli-io.js';
-import { addCredentialFlags, registryOptions } from '../registry-flags.js';
+import { addContainerFlags, containerOptions } from '../container-flags.js';
+import { intArg } from '../number-flags.js';
+import { addPlatformFlag } from '../platform-flags.js';
+import { addCredentialFlags, addReadTimeoutFlag, registryOptions } from '../registry-flags.js';
+import { usageError } from '../usage-error.js';
 
 /** The run command. */
 export function runCommand(ctx: CliContext): Command {
@@ -27,19 +27,19 @@ export function runCommand(ctx: CliContext): Command {
     .option('-i, --interactive', 'attach stdin')
     .addOption(new Option('--snapshotter <name>', 'how layers are provided (default: stargz when rpulled, else overlayfs)').choices(['stargz', 'overlayfs']));
   addContainerFlags(cmd);
+  addPlatformFlag(cmd, "platform to run: from a multi-platform image, or to run a single-platform image built for another (default: this host's; linux/amd64 hosts also run linux/386)");
   cmd
-    .option('--platform <os/arch[/variant]>', 'platform to run from a multi-platform image (default: this host)')
     .option('--no-background-fetch', 'lazy layers: fetch only what is read (and the prefetch region)')
-    .option('--cache-max-bytes <n>', 'lazy layers: bound of the shared chunk cache in bytes (default: min(10 GiB, half the free disk))')
+    .option('--cache-max-bytes <n>', 'lazy layers: bound of the shared chunk cache in bytes (default: min(10 GiB, half the free disk))', intArg([1, Number.MAX_SAFE_INTEGER]))
     .option('--plain-http', 'lazy layers: use plain HTTP (automatic for localhost and 127.0.0.1)')
     .option('-k, --skip-verify', 'lazy layers: skip TLS certificate verification')
-    .option('--tlscacert <file>', 'lazy layers: PEM CA bundle to trust for the registry')
-    .option('--read-timeout <seconds>', 'lazy layers: a registry response that sends nothing for this long has stalled and is retried (default 30)');
+    .option('--tlscacert <file>', 'lazy layers: PEM CA bundle to trust for the registry');
+  addReadTimeoutFlag(cmd, 'lazy layers: a registry response that sends nothing for this long has stalled and is retried (default 30)');
   // -u is the registry user here; --user stays the container's user (as on image optimize)
-  addCredentialFlags(cmd, ctx.io, '--registry-user');
+  addCredentialFlags(cmd, '--registry-user');
   return cmd.action((ref: string, id: string, args: string[], flags, self: Command) =>
     ctx.run(self, 'run', id, async () => {
-      for (const a of [ref, id]) if (a.startsWith('-')) throw invalidArgument(`unknown option ${a} (see 'ctr-remote run --help')`);
+      for (const a of [ref, id]) if (a.startsWith('-')) throw usageError(`unknown option ${a} (see 'ctr-remote run --help')`);
       const result = await runContainer(ctx.globals(self).root, ref, id, {
         args: args[0] === '--' ? args.slice(1) : args,
         remove: flags.rm === true,
@@ -47,13 +47,13 @@ export function runCommand(ctx: CliContext): Command {
         stdin: flags.interactive === true,
         snapshotter: flags.snapshotter as Snapshotter | undefined,
         ...containerOptions(flags),
-        platform: flags.platform === undefined ? undefined : parsePlatform(flags.platform),
+        platform: flags.platform,
         noBackgroundFetch: flags.backgroundFetch === false,
-        ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: intFlag(flags.cacheMaxBytes, '--cache-max-bytes', [1, Number.MAX_SAFE_INTEGER]) } : {}),
+        ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: flags.cacheMaxBytes } : {}),
         registry: await registryOptions({
           plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert, readTimeout: flags.readTimeout,
           user: flags.registryUser, passwordStdin: flags.passwordStdin,
-        }, ctx.io, ctx.debugLog(self), ctx.signal),
+        }, ctx.io, ctx.debugLog(self), ctx.signal, flags.interactive === true),
         onWarning: (line) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
         killOnAbort: false,
         signal: ctx.signal,

@@ -1,12 +1,13 @@
 // `ctr-remote image status REF`: per layer, lazy or full (and why), how much is local, bytes fetched,
 // cache hits and errors of its live (or last) mount or run, reads refused for lack of credentials first.
 import { Command } from 'commander';
-import { parsePlatform } from '../../image/platform.js';
 import { imageStatus, type LayerStatus } from '../../image/status.js';
 import type { LayerState } from '../../layer/layer-state.js';
+import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
+import { addPlatformFlag } from '../platform-flags.js';
 import { renderTable } from '../table.js';
 
 function row(l: LayerStatus): string[] {
@@ -24,12 +25,13 @@ function note(s: LayerState | undefined): string {
 
 /** The status command. */
 export function statusCommand(ctx: CliContext): Command {
-  return new Command('status').description('show how each layer of an image is provided and what was fetched').argument('<ref>', 'image reference')
-    .option('--platform <os/arch[/variant]>', 'platform (default: this host)')
+  const cmd = new Command('status').description('show how each layer of an image is provided and what was fetched').argument('<ref>', 'image reference');
+  addPlatformFlag(cmd, 'platform of a multi-platform image (default: this host\'s)');
+  return cmd
     .option('--json', 'print the status as JSON')
-    .action((ref: string, flags: { platform?: string; json?: boolean }, self: Command) =>
+    .action((ref: string, flags: { platform?: Platform; json?: boolean }, self: Command) =>
       ctx.run(self, 'status', ref, async () => {
-        const st = await imageStatus(ctx.globals(self).root, ref, flags.platform !== undefined ? parsePlatform(flags.platform) : undefined);
+        const st = await imageStatus(ctx.globals(self).root, ref, flags.platform);
         if (flags.json) return printJson(ctx.io, st);
         printLine(ctx.io, `${st.name} ${st.manifestDigest}${st.mounts.length ? ` mounted at ${st.mounts.map((m) => m.dir).join(', ')}` : ''}`);
         printLine(ctx.io, renderTable(['LAYER', 'DIGEST', 'MODE', 'LOCAL', 'FETCHED', 'HITS', 'ERRORS', 'NOTE'], st.layers.map(row)));
