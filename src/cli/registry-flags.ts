@@ -31,8 +31,8 @@ export function addReadTimeoutFlag(cmd: Command, description: string): Command {
   return cmd.option('--read-timeout <seconds>', description, intArg([1, 86_400]));
 }
 
-/** What is wrong with `-u` (value `user`) and `--password-stdin` given together as they are, or undefined. */
-export function credentialFlagsProblem(user: string | undefined, passwordStdin: boolean, stdinIsTTY: boolean, stdinForContainer: boolean): string | undefined {
+/** What is wrong with `-u` (value `user`) and `--password-stdin` as given, or undefined. */
+function credentialFlagsProblem(user: string | undefined, passwordStdin: boolean, stdinIsTTY: boolean, stdinForContainer: boolean): string | undefined {
   if (user === undefined) return passwordStdin ? '--password-stdin needs -u USER' : undefined;
   if (user === '' || user.startsWith(':')) return '-u wants USER or USER:PASSWORD, got an empty user name';
   const hasPassword = user.includes(':');
