@@ -1,5 +1,7 @@
 // The one output object every command writes through: stdout for data, stderr for progress, warnings
-// and errors. Injected, so tests run the CLI in-process with captured streams.
+// and errors (and stdin, read only for a password). Injected, so tests run the CLI in-process with captured streams.
+import { isatty } from 'node:tty';
+import type { CliInput } from './password-prompt.js';
 
 /** Streams and terminal facts of one CLI run. */
 export interface CliIo {
@@ -10,6 +12,12 @@ export interface CliIo {
   /** Colors allowed (a TTY and NO_COLOR unset). */
   color: boolean;
   env: NodeJS.ProcessEnv;
+  /**
+   * Standard input, opened only to read a registry password (`-u USER` prompt, `--password-stdin`): opening
+   * process.stdin on a pipe would make it non-blocking for the containers that inherit it. Default: none
+   * (not a terminal, empty).
+   */
+  stdin?: { isTTY: boolean; open: () => CliInput };
 }
 
 /** The process's own streams. */
@@ -17,7 +25,7 @@ export function processIo(): CliIo {
   // A pty without a size (columns 0) would make ora's line accounting loop forever: treat it as no TTY.
   const isTTY = process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0;
   const noColor = process.env['NO_COLOR'] !== undefined && process.env['NO_COLOR'] !== '';
-  return { stdout: process.stdout, stderr: process.stderr, isTTY, color: isTTY && !noColor, env: process.env };
+  return { stdout: process.stdout, stderr: process.stderr, isTTY, color: isTTY && !noColor, env: process.env, stdin: { isTTY: isatty(0), open: () => process.stdin } };
 }
 
 /** Write one line of data to stdout. */

@@ -3,7 +3,7 @@
 // through the shared chunk cache); every other layer is an unpacked snapshot. The result is the list of
 // overlayfs lowerdirs, topmost first. Layout under `layersDir`: `<n>/fs` (mount point), `<n>/state.json`.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { limitExceeded, notFound, withContext } from '../errors.js';
 import { openEStargz } from '../estargz/reader.js';
@@ -20,7 +20,8 @@ import { LazyLayer } from '../layer/lazy-layer.js';
 import type { Descriptor } from '../oci/types.js';
 import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
 import { ensureSnapshot } from './layer-snapshot.js';
-import { openLayerTail, type LazyImageRecord } from './lazy-record.js';
+import { lazyRegistryOptions, openLayerTail, type LazyImageRecord } from './lazy-record.js';
+import { lastStateDir, lastStatePath } from './mount-record.js';
 import { registryBlobSource } from './registry-blob-source.js';
 
 /**
@@ -44,6 +45,8 @@ export interface LayerMountsOptions {
   readAheadBytes?: number;
   /** Access recorder for optimize: first open of each file, with the index of its layer (0 = base). */
   onAccess?: (path: string, layerIndex: number) => void;
+  /** Receives one-line warnings, e.g. the registry refusing lazy reads for lack of credentials (once per registry). */
+  onWarning?: (line: string) => void;
   signal?: AbortSignal;
 }
 
@@ -130,6 +133,7 @@ class LayerMounter {
   async unmount(): Promise<void> {
     await Promise.allSettled(this.fuse.map((m) => m.unmount()));
     await Promise.allSettled(this.mounted.map((l) => l.lazy?.close()));
+    await keepLastStates(this.root, this.mounted);
     await this.registry?.close();
     process.off('exit', this.onExit);
   }
@@ -150,7 +154,7 @@ class LayerMounter {
     const stateFile = join(base, 'state.json');
     const lazy = LazyLayer.open({
       layerDigest: layer.digest,
-      blob: registryBlobSource(this.openRegistry().repository, layer.digest, layer.size),
+      blob: registryBlobSource(this.openRegistry().repository, layer.digest, layer.size, { onWarning: this.options.onWarning, credentials: this.record?.credentials }),
       entries: reader.toc.entries,
       tocOffset: payloadEnd(reader),
       compression: reader.format,
@@ -175,7 +179,7 @@ class LayerMounter {
 
   private openRegistry(): RegistryEndpoint {
     if (!this.record) throw notFound('lazy layers without an rpull record');
-    this.registry ??= openRegistry(this.record.name, this.options.registry ?? {});
+    this.registry ??= openRegistry(this.record.name, lazyRegistryOptions(this.record, this.options.registry));
     return this.registry;
   }
 
@@ -185,5 +189,14 @@ class LayerMounter {
       ...(this.options.cacheMaxBytes !== undefined ? { maxBytes: this.options.cacheMaxBytes } : {}),
     });
     return this.cache;
+  }
+}
+
+/** Move each lazy layer's final state file to `<root>/lazy/state/<layer hex>.json`, for `image status` after a mount or run. */
+async function keepLastStates(root: string, layers: readonly MountedLayer[]): Promise<void> {
+  for (const l of layers) {
+    if (!l.stateFile) continue;
+    await mkdir(lastStateDir(root), { recursive: true });
+    await rename(l.stateFile, lastStatePath(root, l.digest)).catch(() => undefined);
   }
 }

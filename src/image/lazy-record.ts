@@ -1,14 +1,17 @@
 // What `image rpull` leaves behind besides the manifest and config in the store: a record of which layers
-// are lazy (and why the others are not), and each lazy layer's blob tail (TOC member + footer) so that a
-// mount can re-verify and read the TOC without asking the registry again.
+// are lazy (and why the others are not) and where its registry credentials come from (never a secret), and
+// each lazy layer's blob tail (TOC member + footer) so that a mount can re-verify and read the TOC without
+// asking the registry again.
 //   <root>/lazy/images/<manifest hex>.json    the LazyImageRecord
 //   <root>/lazy/tails/<layer hex>             bytes [tocOffset, size) of the layer blob
 
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import type { RangeReader } from '../io/range-reader.js';
 import { digestHex } from '../oci/digest.js';
+import { dockerConfigDir } from '../remote/docker-config.js';
+import type { RegistryOptions } from '../remote/registry-endpoint.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 
 /** How one layer of an rpulled image is provided. */
@@ -24,6 +27,16 @@ export interface LazyLayerRecord {
   tocDigest?: string;
 }
 
+/**
+ * Where the registry credentials of a lazily pulled image come from when its layers are read later (run,
+ * image mount): a place to look them up again, never the password itself.
+ */
+export type CredentialSource =
+  /** `-u USER[:PASS]` at rpull: the password is not kept, so run and image mount need `-u USER` again. */
+  | { kind: 'user-flag'; username: string }
+  /** The Docker config (config.json `auths`, credential helpers) in this directory, read again at mount time. */
+  | { kind: 'docker-config'; dir: string };
+
 /** The record of one lazily pulled image. */
 export interface LazyImageRecord {
   /** Store name (full normalized reference), also where lazy layers are fetched from. */
@@ -31,6 +44,25 @@ export interface LazyImageRecord {
   manifestDigest: string;
   layers: LazyLayerRecord[];
   pulledAt: string;
+  /** Where the rpull took its credentials from (absent in records of older versions). */
+  credentials?: CredentialSource;
+}
+
+/** The credential source of rpull's registry options, to record with the image. */
+export function credentialSource(opts: RegistryOptions = {}): CredentialSource {
+  if (opts.username !== undefined) return { kind: 'user-flag', username: opts.username };
+  return { kind: 'docker-config', dir: resolve(dockerConfigDir(opts.dockerConfigDir)) };
+}
+
+/**
+ * The registry options for reading the lazy layers of `record`: `given` (the flags of run or image mount);
+ * without `-u` and without an explicit Docker config (option or $DOCKER_CONFIG), the Docker config the
+ * rpull read (so `sudo ctr-remote run` finds the credentials of the user who rpulled).
+ */
+export function lazyRegistryOptions(record: LazyImageRecord, given: RegistryOptions = {}): RegistryOptions {
+  const src = record.credentials;
+  if (given.username !== undefined || given.dockerConfigDir !== undefined || process.env['DOCKER_CONFIG'] !== undefined) return given;
+  return src?.kind === 'docker-config' ? { ...given, dockerConfigDir: src.dir } : given;
 }
 
 const recordPath = (root: string, manifestDigest: string) => join(root, 'lazy', 'images', `${digestHex(manifestDigest)}.json`);

@@ -4,7 +4,7 @@
 // SIGINT/SIGTERM (Ctrl-C) or `image unmount DIR` from another process; then the overlay comes off first,
 // the layer mounts after it. Mounts left by a killed server are cleaned by the next mount/unmount.
 
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isCtrError, notFound, unsupported } from '../errors.js';
 import { selfOwner } from '../host/process-owner.js';
@@ -14,7 +14,7 @@ import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
 import { readMounts } from '../runtime/mountinfo.js';
 import { mountOverlayReadOnly, unmount as unmountPoint, unmountUnder } from '../runtime/rootfs.js';
 import { mountImageLayers, type LayerMountsOptions, type MountedLayer } from './layer-mounts.js';
-import { lastStateDir, lastStatePath, listMountRecords, mountsDir, newMountId, mountOwnerAlive, writeMountRecord, type MountRecord } from './mount-record.js';
+import { listMountRecords, mountsDir, newMountId, mountOwnerAlive, writeMountRecord, type MountRecord } from './mount-record.js';
 import { rpullImage, type RpullOptions } from './rpull.js';
 import { openStoredImage, type StoredImage } from './stored-image.js';
 
@@ -62,7 +62,6 @@ export async function mountImage(root: string, ref: string, dir: string, options
   const teardown = (): Promise<void> => (tearing ??= (async () => {
     await unmountPoint(target).catch(() => undefined);
     await mounted.unmount();
-    await keepLastStates(root, mounted.layers);
     await rm(base, { recursive: true, force: true });
     unregisterLiveMount(target);
     resolveClosed();
@@ -117,15 +116,6 @@ async function removeMount(root: string, record: MountRecord): Promise<void> {
   const base = `${mountsDir(root)}/${record.id}`;
   await unmountUnder(base).catch(() => undefined);
   await rm(base, { recursive: true, force: true });
-}
-
-/** Move each lazy layer's final state file to `<root>/lazy/state/<layer hex>.json` for `image status`. */
-async function keepLastStates(root: string, layers: readonly MountedLayer[]): Promise<void> {
-  for (const l of layers) {
-    if (!l.stateFile) continue;
-    await mkdir(lastStateDir(root), { recursive: true });
-    await rename(l.stateFile, lastStatePath(root, l.digest)).catch(() => undefined);
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

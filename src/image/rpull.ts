@@ -1,7 +1,9 @@
 // `image rpull`: a lazy pull. Fetches the manifest and config, and for every eStargz layer only its footer
 // and TOC (by Range), verified against the layer's toc.digest annotation; those layers are fetched later,
 // chunk by chunk, by a mount. A layer that is not eStargz is pulled in full, and the result SAYS which
-// layers are lazy and why the others are not (the reference silently falls back to a full pull).
+// layers are lazy and why the others are not (the reference silently falls back to a full pull). Only a blob
+// that is not eStargz (bad footer, unreadable TOC) falls back; when the registry fails while the TOC is read
+// (after the client's retries) or the TOC does not match its annotation, the rpull fails naming the layer.
 // Annotations: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md
 
 import { CtrError, invalidArgument, isCtrError, withContext } from '../errors.js';
@@ -13,7 +15,7 @@ import { openBlobRangeReader } from '../remote/blob-range-reader.js';
 import type { RegistryEndpoint, RegistryOptions } from '../remote/registry-endpoint.js';
 import { openStore } from '../store/image-store.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
-import { writeLazyRecord, writeLayerTail, type LazyLayerRecord } from './lazy-record.js';
+import { credentialSource, writeLazyRecord, writeLayerTail, type LazyLayerRecord } from './lazy-record.js';
 import { openLocation, parseLocation } from './location.js';
 import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
@@ -53,11 +55,16 @@ export async function rpullImage(root: string, ref: string, options: RpullOption
     await copyBlob(registry, store, config, options.signal);
     const records: LazyLayerRecord[] = [];
     for (const [i, layer] of layers.entries()) {
-      const rec = await pullLayer(root, registry, store, layer, options);
+      const rec = await pullLayer(root, registry, store, layer, options).catch((e: unknown) => {
+        throw withContext(`layer ${i} (${layer.digest.slice(0, 19)})`, e);
+      });
       records.push(rec);
       options.onLayer?.(rec, i);
     }
-    await writeLazyRecord(root, { name: loc.name, manifestDigest: manifest.descriptor.digest, layers: records, pulledAt: new Date().toISOString() });
+    await writeLazyRecord(root, {
+      name: loc.name, manifestDigest: manifest.descriptor.digest, layers: records, pulledAt: new Date().toISOString(),
+      credentials: credentialSource(options.registry),
+    });
     await store.tag(manifest.descriptor, manifest.bytes, options.signal);
     return { name: loc.name, descriptor: manifest.descriptor, layers: records };
   } catch (e) {
@@ -77,19 +84,10 @@ async function selectManifest(registry: RegistryEndpoint, options: RpullOptions)
 async function pullLayer(root: string, registry: RegistryEndpoint, store: LayoutEndpoint, layer: Descriptor, options: RpullOptions): Promise<LazyLayerRecord> {
   const base = { digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
   const why = whyNotLazy(layer);
-  if (!why) {
-    try {
-      const tocDigest = await fetchToc(root, registry, layer, options);
-      return { ...base, mode: 'lazy', tocDigest };
-    } catch (e) {
-      if (isCtrError(e, 'DigestMismatch') || isCtrError(e, 'Unauthorized') || isCtrError(e, 'Aborted')) throw e;
-      const reason = `not a readable eStargz blob: ${e instanceof Error ? e.message : String(e)}`;
-      await copyBlob(registry, store, layer, options.signal);
-      return { ...base, mode: 'full', reason };
-    }
-  }
+  const toc = why === undefined ? await fetchToc(root, registry, layer, options) : { notEStargz: why };
+  if ('tocDigest' in toc) return { ...base, mode: 'lazy', tocDigest: toc.tocDigest };
   await copyBlob(registry, store, layer, options.signal);
-  return { ...base, mode: 'full', reason: why };
+  return { ...base, mode: 'full', reason: toc.notEStargz };
 }
 
 /** Why a layer descriptor cannot be mounted lazily, or undefined when it can be tried. */
@@ -100,16 +98,28 @@ export function whyNotLazy(layer: Descriptor): string | undefined {
   return undefined;
 }
 
-/** Read footer + TOC by Range, verify the TOC against the annotation, save the blob's tail; returns the TOC digest. */
-async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<string> {
+/**
+ * Read footer + TOC by Range, verify the TOC against the annotation, save the blob's tail; returns the TOC
+ * digest, or why the blob is not eStargz (its footer or TOC do not parse). A failure of the registry (what
+ * the client's retries did not cure) or of the verification is thrown: it says nothing about the format.
+ */
+async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<{ tocDigest: string } | { notEStargz: string }> {
   const want = layer.annotations?.[Annotation.TocDigest];
   const remote = await openBlobRangeReader(registry.repository, layer.digest, { size: layer.size, ...(options.signal ? { signal: options.signal } : {}) });
   const reader = new TailFirstReader(remote);
-  const opened = await openEStargz(reader, { ...(options.skipContentVerify ? {} : { tocDigest: want }), ...(options.signal ? { signal: options.signal } : {}) });
+  let opened: Awaited<ReturnType<typeof openEStargz>>;
+  try {
+    opened = await openEStargz(reader, { ...(options.skipContentVerify ? {} : { tocDigest: want }), ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (e) {
+    if (reader.failure !== undefined) throw withContext('reading its TOC', reader.failure);
+    if (isCtrError(e, 'DigestMismatch') || isCtrError(e, 'Aborted') || options.signal?.aborted) throw e;
+    if (isCtrError(e, 'LimitExceeded')) return { notEStargz: `eStargz over a limit of lazy mounting: ${e.message}` };
+    return { notEStargz: `not a readable eStargz blob: ${e instanceof Error ? e.message : String(e)}` };
+  }
   // keep at least the last MIN_TAIL bytes: the reader's first read of a blob looks at that many
   const start = Math.max(0, Math.min(opened.tocOffset - 8, layer.size - MIN_TAIL));
   await writeLayerTail(root, layer.digest, await reader.readAt(start, layer.size - start));
-  return opened.tocDigest;
+  return { tocDigest: opened.tocDigest };
 }
 
 async function copyBlob(registry: RegistryEndpoint, store: LayoutEndpoint, desc: Descriptor, signal?: AbortSignal): Promise<void> {
@@ -137,11 +147,21 @@ export const TAIL_GUESS = 64 << 10;
  */
 class TailFirstReader implements RangeReader {
   private tail: Buffer | undefined;
+  /** The first error of a read from the registry (as opposed to one of parsing what was read). */
+  failure: unknown;
   constructor(private readonly inner: RangeReader) {}
   get size(): number {
     return this.inner.size;
   }
   async readAt(offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Buffer> {
+    try {
+      return await this.read(offset, length, options);
+    } catch (e) {
+      this.failure ??= e;
+      throw e;
+    }
+  }
+  private async read(offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Buffer> {
     const start = Math.max(0, this.size - TAIL_GUESS);
     this.tail ??= await this.inner.readAt(start, this.size - start, options);
     if (offset >= start && offset + length <= this.size) return this.tail.subarray(offset - start, offset - start + length);

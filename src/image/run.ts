@@ -25,7 +25,7 @@ export type Snapshotter = 'stargz' | 'overlayfs';
 /** Options of runContainer (the CLI flags of `run`). */
 export interface RunOptions
   extends Pick<ContainerOptions, 'args' | 'cwd' | 'user' | 'netHost' | 'tty' | 'stdin' | 'stdout' | 'stderr' | 'remove' | 'runc' | 'onSpec' | 'onSpawn' | 'killOnAbort'>,
-    Pick<LayerMountsOptions, 'registry' | 'noBackgroundFetch' | 'cacheMaxBytes' | 'skipContentVerify' | 'onAccess'> {
+    Pick<LayerMountsOptions, 'registry' | 'noBackgroundFetch' | 'cacheMaxBytes' | 'skipContentVerify' | 'onAccess' | 'onWarning'> {
   /** Default: 'stargz' when the image was rpulled, else 'overlayfs'. */
   snapshotter?: Snapshotter;
   /** `--env K=V` (or `K` to unset), applied after the env file. */
@@ -95,13 +95,14 @@ async function unpackedLayers(root: string, image: StoredImage, signal: AbortSig
 }
 
 async function lazyLayers(root: string, image: StoredImage, layersDir: string, o: RunOptions): Promise<LayerDirs> {
-  const { registry, noBackgroundFetch, cacheMaxBytes, skipContentVerify, onAccess, signal } = o;
+  const { registry, noBackgroundFetch, cacheMaxBytes, skipContentVerify, onAccess, onWarning, signal } = o;
   const mounted = await mountImageLayers(root, image.manifest.layers, image.record, layersDir, {
     registry,
     noBackgroundFetch,
     cacheMaxBytes,
     skipContentVerify,
     onAccess,
+    onWarning,
     signal,
   });
   return { lowerdirs: mounted.lowerdirs, release: () => mounted.unmount() };

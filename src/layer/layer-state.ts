@@ -24,6 +24,8 @@ export interface LayerState {
   errors: number;
   digestMismatches: number;
   lastError?: { time: string; message: string };
+  /** The last read the registry refused for lack of (valid) credentials (HTTP 401/403): reads fail until run or mount get them. */
+  authError?: { time: string; message: string };
   prefetch: { phase: FetchPhase; bytes: number };
   background: { phase: FetchPhase; membersDone: number; membersTotal: number };
   updatedAt: string;

@@ -254,6 +254,7 @@ export class LazyLayer implements ChunkSource {
       if (isCtrError(e, 'Aborted') || (e instanceof Error && e.name === 'AbortError')) throw e;
       const err = unavailable(`layer ${this.options.layerDigest}: fetching ${ranges.length} range(s) failed: ${e instanceof Error ? e.message : String(e)}`, e);
       this.recordError(err);
+      if (isCtrError(e, 'Unauthorized') && !this.closing.signal.aborted) this.state.authError = { ...this.state.lastError!, message: e.message };
       throw err; // any fetch failure is an I/O error (EIO) for the reader, whatever the registry said
     }
   }

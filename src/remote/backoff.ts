@@ -1,5 +1,7 @@
-// Retry policy of the registry transport: exponential backoff with full jitter, bounded attempts,
-// Retry-After honoured (RFC 9110 §10.2.3: delay-seconds or an HTTP-date).
+// Retry policy of the registry client: exponential backoff with full jitter, a bounded number of retries
+// per operation, Retry-After honoured (RFC 9110 §10.2.3: delay-seconds or an HTTP-date). One RetryBudget
+// is spent by everything one operation retries: its requests (connection errors, 429, 5xx) and the reads
+// of their bodies (a dropped or stalled connection), so a full pull and a lazy read give up alike.
 
 /** Tunables of the retry loop. */
 export interface BackoffOptions {
@@ -25,6 +27,33 @@ export function parseRetryAfter(v: string): number | undefined {
   if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
+}
+
+/** The retries left to one operation under the policy; shared by all of its requests and body reads. */
+export class RetryBudget {
+  /** Retries spent so far. */
+  used = 0;
+  constructor(private readonly opts: BackoffOptions = {}) {}
+
+  /** Retries allowed after the first attempt. */
+  get retries(): number {
+    return this.opts.retries ?? 4;
+  }
+
+  /** Attempts made so far (the first one included). */
+  get attempts(): number {
+    return this.used + 1;
+  }
+
+  /** True while another attempt is allowed. */
+  get canRetry(): boolean {
+    return this.used < this.retries;
+  }
+
+  /** Spend one retry; returns the delay to wait before it (backoff, or what Retry-After asks, capped). */
+  take(retryAfter?: string): number {
+    return backoffDelay(this.used++, this.opts, retryAfter);
+  }
 }
 
 /** Sleep `ms`, rejecting with the signal's reason when aborted. */

@@ -3,6 +3,7 @@
 // itself (Authorization only ever sent to the registry's own origin) and re-resolves expired redirects.
 import { CtrError, type ErrorCode } from '../errors.js';
 import { Authorizer, type CredentialOptions } from './auth.js';
+import type { RetryBudget } from './backoff.js';
 import { isLocalHost, registryHost } from './reference.js';
 import { Transport, discardBody, headerValue, type HttpResponse, type TransportOptions } from './transport.js';
 
@@ -21,6 +22,8 @@ export interface ClientRequest {
   headers?: Record<string, string>;
   body?: Buffer | AsyncIterable<Buffer>;
   retryable?: boolean;
+  /** The retry budget of the operation (shared with retries of the body read). Default: one per request. */
+  retry?: RetryBudget;
   signal?: AbortSignal;
 }
 
@@ -85,7 +88,8 @@ export class RegistryClient {
       }
       const res = await this.transport.send({
         method, url, headers, ...(body !== undefined ? { body } : {}),
-        ...(req.retryable !== undefined ? { retryable: req.retryable } : {}), ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.retryable !== undefined ? { retryable: req.retryable } : {}), ...(req.retry ? { retry: req.retry } : {}),
+        ...(req.signal ? { signal: req.signal } : {}),
       });
       if (res.statusCode === 401 && own && !authRetried) {
         authRetried = true;

@@ -3,10 +3,10 @@
 // abandon the rest of the body once the last wanted byte has arrived: memory stays bounded by the ranges.
 import { unavailable } from '../errors.js';
 import type { ByteRange } from './byte-ranges.js';
-import { discardBody, type HttpResponse } from './transport.js';
+import { discardBody, markTransient, type HttpResponse } from './transport.js';
 
-/** Cut `wanted` (lengths > 0) out of a 200 full-blob body as it streams; throws Unavailable when the body ends short. */
-export async function rangesFromFullBody(res: HttpResponse, wanted: readonly ByteRange[], what: string): Promise<Buffer[]> {
+/** Cut `wanted` (lengths > 0) out of a 200 full-blob body as it streams; throws Unavailable (transient) when the body ends short. */
+export async function rangesFromFullBody(res: HttpResponse, wanted: readonly ByteRange[]): Promise<Buffer[]> {
   const out = wanted.map((r) => Buffer.allocUnsafe(r.length));
   const end = Math.max(...wanted.map((r) => r.offset + r.length));
   let pos = 0;
@@ -20,7 +20,7 @@ export async function rangesFromFullBody(res: HttpResponse, wanted: readonly Byt
   } finally {
     discardBody(res);
   }
-  if (pos < end) throw unavailable(`${what}: full-body answer ended at byte ${pos}, before byte ${end - 1}`);
+  if (pos < end) throw markTransient(unavailable(`full-body answer ended at byte ${pos}, before byte ${end - 1}`));
   return out;
 }
 

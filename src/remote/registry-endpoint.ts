@@ -21,7 +21,10 @@ export interface RegistryOptions {
   password?: string;
   /** Directory of config.json. Default $DOCKER_CONFIG, else ~/.docker. */
   dockerConfigDir?: string;
-  /** Retries after the first attempt on connection errors, 429 and 5xx. Default 4. */
+  /**
+   * Retries of one operation (a request, a blob download, a range read) after its first attempt, spent on
+   * connection errors, 429 and 5xx, and bodies that drop, stall or end short (downloads resume). Default 4.
+   */
   retries?: number;
   /** First backoff delay in ms (doubles per retry, with jitter). Default 250. */
   retryBaseMs?: number;
@@ -29,6 +32,8 @@ export interface RegistryOptions {
   retryMaxMs?: number;
   /** Connect/response-header timeout in ms. Default 30_000. */
   timeoutMs?: number;
+  /** Read (idle) timeout in ms: a body that sends nothing for this long has stalled (retried as transient). Default 30_000. */
+  readTimeoutMs?: number;
   /** Blobs larger than this are uploaded in PATCH chunks of this size. Default 16 MiB. */
   uploadChunkSize?: number;
   /** A repository on the same registry to try cross-mounting blobs from when pushing. */
@@ -124,8 +129,8 @@ export function openRegistry(ref: string, opts: RegistryOptions = {}): RegistryE
 }
 
 function pick(o: RegistryOptions) {
-  const { plainHttp, skipVerify, tlsCaCert, username, password, dockerConfigDir, timeoutMs, debug } = o;
-  return Object.fromEntries(Object.entries({ plainHttp, skipVerify, tlsCaCert, username, password, dockerConfigDir, timeoutMs, debug }).filter(([, v]) => v !== undefined));
+  const { plainHttp, skipVerify, tlsCaCert, username, password, dockerConfigDir, timeoutMs, readTimeoutMs, debug } = o;
+  return Object.fromEntries(Object.entries({ plainHttp, skipVerify, tlsCaCert, username, password, dockerConfigDir, timeoutMs, readTimeoutMs, debug }).filter(([, v]) => v !== undefined));
 }
 
 async function readAll(content: AsyncIterable<Buffer>, desc: Descriptor): Promise<Buffer> {

@@ -1,6 +1,7 @@
 // One repository on one registry: resolve tags, fetch verified manifests, stream blobs (resuming after a
-// dropped connection), Range and multi-range reads for lazy mounts, and pushes (HEAD skip, cross-repo mount,
-// monolithic or chunked upload, manifest PUT). https://github.com/opencontainers/distribution-spec/blob/main/spec.md
+// dropped or stalled connection), Range and multi-range reads for lazy mounts (sent again after one), and
+// pushes (HEAD skip, cross-repo mount, monolithic or chunked upload, manifest PUT). Streamed blobs and range
+// reads retry under the same policy (backoff.ts): one budget per operation, shared by its requests and bodies. https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 import { createHash } from 'node:crypto';
 import { CtrError, digestMismatch, limitExceeded, unavailable } from '../errors.js';
 import { isDigest, sha256Digest } from '../oci/digest.js';
@@ -10,9 +11,10 @@ import {
   multipartBoundary, parseContentRange, parseMultipartByteRanges, rangeHeader, sliceRanges,
   type ByteRange, type RangePart,
 } from './byte-ranges.js';
+import type { RetryBudget } from './backoff.js';
 import type { RegistryClient } from './client.js';
 import { rangesFromFullBody } from './full-body-ranges.js';
-import { discardBody, headerValue, isNetworkError, type HttpResponse } from './transport.js';
+import { discardBody, headerValue, markTransient, type HttpResponse } from './transport.js';
 
 /** Largest manifest or index accepted (containerd uses the same limit). */
 export const MAX_MANIFEST_BYTES = 4 << 20;
@@ -24,8 +26,6 @@ export const MANIFEST_ACCEPT = [MediaType.OciManifest, MediaType.OciIndex, Media
 export interface RepositoryOptions {
   /** Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks of this size. Default 16 MiB. */
   uploadChunkSize?: number;
-  /** How often a blob download resumes (Range from the last byte) after a dropped connection. Default 3. */
-  resumeAttempts?: number;
 }
 
 /** A manifest's verified bytes and its descriptor. */
@@ -109,18 +109,22 @@ export class Repository {
     throw await this.client.statusError(res, `check manifest ${this.ref(digest)}`, signal);
   }
 
-  /** Stream a blob; a dropped connection resumes with a Range request from the last byte. The caller verifies the digest. */
+  /**
+   * Stream a blob; a dropped, stalled or short body resumes with a Range request from the last byte, under
+   * the retry policy (one budget for the whole download). The caller verifies the digest.
+   */
   async fetchBlob(desc: Descriptor, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
-    const res = await this.openBlob(desc.digest, 0, signal);
-    return this.resumingBody(desc, res, signal);
+    const budget = this.client.transport.retryBudget();
+    const res = await this.openBlob(desc.digest, 0, budget, signal);
+    return this.resumingBody(desc, res, budget, signal);
   }
 
-  private async *resumingBody(desc: Descriptor, first: HttpResponse, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  private async *resumingBody(desc: Descriptor, first: HttpResponse, budget: RetryBudget, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const what = `fetch blob ${this.ref(desc.digest)}`;
     let res = first;
     let received = 0;
     let skip = 0;
-    const maxResumes = this.opts.resumeAttempts ?? 3;
-    for (let resumes = 0; ; ) {
+    for (;;) {
       try {
         for await (const raw of res.body) {
           let chunk = raw as Buffer;
@@ -131,28 +135,24 @@ export class Repository {
             if (chunk.length === 0) continue;
           }
           received += chunk.length;
-          if (received > desc.size) throw digestMismatch(`fetch blob ${this.ref(desc.digest)}: more than the ${desc.size} bytes of its descriptor`);
+          if (received > desc.size) throw digestMismatch(`${what}: more than the ${desc.size} bytes of its descriptor`);
           yield chunk;
         }
         if (received >= desc.size) return;
-        if (resumes >= maxResumes) throw unavailable(`fetch blob ${this.ref(desc.digest)}: body ended at ${received} of ${desc.size} bytes`);
+        throw markTransient(unavailable(`body ended at ${received} of ${desc.size} bytes`));
       } catch (e) {
         discardBody(res);
-        if (signal?.aborted || !isNetworkError(e) || resumes >= maxResumes) {
-          if (e instanceof CtrError || signal?.aborted) throw e;
-          throw unavailable(`fetch blob ${this.ref(desc.digest)}: connection failed at ${received} of ${desc.size} bytes`, e);
-        }
+        await this.client.transport.retryAfter(e, what, budget, signal, ` at byte ${received} of ${desc.size}`);
       }
-      resumes++;
-      this.client.transport.log(`fetch blob ${desc.digest}: resuming at byte ${received}`);
-      res = await this.openBlob(desc.digest, received, signal);
+      this.client.transport.log(`${what}: resuming at byte ${received}`);
+      res = await this.openBlob(desc.digest, received, budget, signal);
       skip = res.statusCode === 200 ? received : 0;
     }
   }
 
-  private async openBlob(digest: string, from: number, signal?: AbortSignal): Promise<HttpResponse> {
+  private async openBlob(digest: string, from: number, budget: RetryBudget, signal?: AbortSignal): Promise<HttpResponse> {
     const headers: Record<string, string> = from > 0 ? { range: `bytes=${from}-` } : {};
-    const { res } = await this.client.request({ method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers, ...opt(signal) });
+    const { res } = await this.client.request({ method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers, retry: budget, ...opt(signal) });
     if (res.statusCode === 200 || (from > 0 && res.statusCode === 206 && parseContentRange(headerValue(res.headers, 'content-range'))?.start === from)) return res;
     throw await this.client.statusError(res, `fetch blob ${this.ref(digest)}`, signal);
   }
@@ -189,30 +189,35 @@ export class Repository {
   }
 
   /**
-   * Read `length` bytes at `offset` with one Range request. A 200 answer (Range ignored) is streamed and
-   * only the wanted bytes are kept (full-body-ranges.ts).
+   * Read `length` bytes at `offset` with one Range request, sent again under the retry policy when its
+   * body fails (dropped, stalled, short). A 200 answer (Range ignored) is streamed and only the wanted bytes
+   * are kept (full-body-ranges.ts).
    */
   async blobRange(digest: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     if (length <= 0) return Buffer.alloc(0);
     const what = `read blob ${this.ref(digest)} bytes ${offset}-${offset + length - 1}`;
-    const { res } = await this.client.request({
-      method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader([{ offset, length }]) }, ...opt(signal),
+    return this.retrying(what, signal, async (retry) => {
+      const { res } = await this.client.request({
+        method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader([{ offset, length }]) }, retry, ...opt(signal),
+      });
+      if (res.statusCode === 200) {
+        this.client.transport.log(`${what}: registry ignored the Range header (200); streaming to the range`);
+        const [data] = await rangesFromFullBody(res, [{ offset, length }]);
+        return data!;
+      }
+      if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
+      const cr = parseContentRange(headerValue(res.headers, 'content-range'));
+      const data = await readLimited(res, length, `${what}: response longer than requested`);
+      if (cr && cr.start === offset && data.length < cr.end - cr.start + 1) throw markTransient(unavailable(`body ended after ${data.length} of ${cr.end - cr.start + 1} bytes`));
+      if (!cr || cr.start !== offset || data.length !== cr.end - cr.start + 1) throw unavailable(`${what}: response Content-Range does not match (${headerValue(res.headers, 'content-range') ?? 'none'})`);
+      return data;
     });
-    if (res.statusCode === 200) {
-      this.client.transport.log(`${what}: registry ignored the Range header (200); streaming to the range`);
-      const [data] = await rangesFromFullBody(res, [{ offset, length }], what);
-      return data!;
-    }
-    if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
-    const cr = parseContentRange(headerValue(res.headers, 'content-range'));
-    const data = await readLimited(res, length, `${what}: response longer than requested`);
-    if (!cr || cr.start !== offset || data.length !== cr.end - cr.start + 1) throw unavailable(`${what}: response Content-Range does not match (${headerValue(res.headers, 'content-range') ?? 'none'})`);
-    return data;
   }
 
   /**
-   * Read several ranges with one multi-range request (multipart/byteranges). Falls back to one covering
-   * range when the registry refuses multi-range (400/416); a 200 full body is streamed, keeping only the ranges.
+   * Read several ranges with one multi-range request (multipart/byteranges), sent again under the retry
+   * policy when its body fails. Falls back to one covering range when the registry refuses multi-range
+   * (400/416); a 200 full body is streamed, keeping only the ranges.
    */
   async blobRanges(digest: string, ranges: readonly ByteRange[], signal?: AbortSignal): Promise<Buffer[]> {
     const wanted = ranges.filter((r) => r.length > 0);
@@ -220,25 +225,30 @@ export class Repository {
     if (wanted.length === 1) return fill(ranges, [await this.blobRange(digest, wanted[0]!.offset, wanted[0]!.length, signal)]);
     if (this.multiRangeRefused) return fill(ranges, await this.coveringRange(digest, wanted, signal));
     const what = `read blob ${this.ref(digest)} (${wanted.length} ranges)`;
-    const { res } = await this.client.request({
-      method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader(wanted) }, ...opt(signal),
+    const got = await this.retrying(what, signal, async (retry) => {
+      const { res } = await this.client.request({
+        method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader(wanted) }, retry, ...opt(signal),
+      });
+      if (res.statusCode === 400 || res.statusCode === 416) {
+        await res.body.dump();
+        this.multiRangeRefused = true;
+        this.client.transport.log(`${what}: multi-range refused (HTTP ${res.statusCode}), using one covering range`);
+        return undefined;
+      }
+      if (res.statusCode === 200) return rangesFromFullBody(res, wanted);
+      if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
+      const body = Buffer.from(await res.body.arrayBuffer());
+      const declared = Number(headerValue(res.headers, 'content-length'));
+      if (Number.isSafeInteger(declared) && body.length < declared) throw markTransient(unavailable(`body ended after ${body.length} of ${declared} bytes`));
+      let parts: RangePart[];
+      const boundary = multipartBoundary(headerValue(res.headers, 'content-type'));
+      const cr = parseContentRange(headerValue(res.headers, 'content-range'));
+      if (boundary) parts = parseMultipartByteRanges(body, boundary);
+      else if (cr) parts = [{ offset: cr.start, data: body }];
+      else throw unavailable(`${what}: 206 without Content-Range or multipart body`);
+      return sliceRanges(parts, wanted);
     });
-    if (res.statusCode === 400 || res.statusCode === 416) {
-      await res.body.dump();
-      this.multiRangeRefused = true;
-      this.client.transport.log(`${what}: multi-range refused (HTTP ${res.statusCode}), using one covering range`);
-      return fill(ranges, await this.coveringRange(digest, wanted, signal));
-    }
-    if (res.statusCode === 200) return fill(ranges, await rangesFromFullBody(res, wanted, what));
-    if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
-    const body = Buffer.from(await res.body.arrayBuffer());
-    let parts: RangePart[];
-    const boundary = multipartBoundary(headerValue(res.headers, 'content-type'));
-    const cr = parseContentRange(headerValue(res.headers, 'content-range'));
-    if (boundary) parts = parseMultipartByteRanges(body, boundary);
-    else if (cr) parts = [{ offset: cr.start, data: body }];
-    else throw unavailable(`${what}: 206 without Content-Range or multipart body`);
-    return fill(ranges, sliceRanges(parts, wanted));
+    return fill(ranges, got ?? (await this.coveringRange(digest, wanted, signal)));
   }
 
   private async coveringRange(digest: string, wanted: readonly ByteRange[], signal?: AbortSignal): Promise<Buffer[]> {
@@ -246,6 +256,18 @@ export class Repository {
     const end = Math.max(...wanted.map((r) => r.offset + r.length));
     const data = await this.blobRange(digest, start, end - start, signal);
     return sliceRanges([{ offset: start, data }], wanted);
+  }
+
+  /** Run one exchange (request + body read) of the operation `what`, again under the retry policy while it fails transiently. */
+  private async retrying<T>(what: string, signal: AbortSignal | undefined, exchange: (budget: RetryBudget) => Promise<T>): Promise<T> {
+    const budget = this.client.transport.retryBudget();
+    for (;;) {
+      try {
+        return await exchange(budget);
+      } catch (e) {
+        await this.client.transport.retryAfter(e, what, budget, signal);
+      }
+    }
   }
 
   /** Upload a blob unless present; tries a cross-repository mount first when `mountFrom` is given. */

@@ -1,11 +1,15 @@
 // The HTTP layer of the registry client: one undici Agent per registry (TLS options, pooling, timeouts)
-// and a retry loop for connection errors, 429 and 5xx. Redirects and auth are handled above (client.ts).
+// and the retry policy (backoff.ts) for connection errors, 429 and 5xx, and for failed body reads of the
+// callers above (retryAfter). Redirects and auth are handled above (client.ts).
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
-import { invalidArgument, unavailable } from '../errors.js';
-import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
+import { CtrError, invalidArgument, unavailable } from '../errors.js';
+import { RetryBudget, sleep, type BackoffOptions } from './backoff.js';
+
+/** Default read (idle) timeout: a response that sends no byte for this long is a stalled connection. */
+export const DEFAULT_READ_TIMEOUT_MS = 30_000;
 
 /** Transport options of one registry. */
 export interface TransportOptions {
@@ -15,8 +19,11 @@ export interface TransportOptions {
   tlsCaCert?: string;
   /** Milliseconds to wait for connect and for response headers. Default 30_000. */
   timeoutMs?: number;
-  /** Milliseconds a response body may stall between chunks. Default 60_000. */
-  bodyTimeoutMs?: number;
+  /**
+   * Read (idle) timeout: milliseconds a response body may go without a byte before the read fails as
+   * "timed out" (a transient error: the retry policy tries again). Default 30_000 (DEFAULT_READ_TIMEOUT_MS).
+   */
+  readTimeoutMs?: number;
   /** Response body buffer per request (stream highWaterMark). Default 1 MiB. */
   bodyBufferBytes?: number;
   /** Parallel connections per origin. Default 8. */
@@ -36,6 +43,8 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Whether the request may be sent again after a connection error or 5xx. Default: true unless body is a stream. */
   retryable?: boolean;
+  /** The retry budget of the operation this request is part of (shared with retries of its body). Default: a fresh one. */
+  retry?: RetryBudget;
 }
 
 /** A response whose body must be consumed or dumped by the caller. */
@@ -45,7 +54,26 @@ const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
 const NET_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
 ]);
+
+/** Errors our own code found transient (a body that ended short): retried like network errors. */
+const transientErrors = new WeakSet<object>();
+
+/** Mark `e` as transient (worth another attempt under the retry policy); returns it. */
+export function markTransient<E extends object>(e: E): E {
+  transientErrors.add(e);
+  return e;
+}
+
+/**
+ * True for failures another attempt may cure: network errors of undici (resets, refusals, timeouts) and
+ * errors marked transient. A CtrError is otherwise final: it already carries the outcome of the retries below it.
+ */
+export function isTransient(e: unknown): boolean {
+  if (typeof e === 'object' && e !== null && transientErrors.has(e)) return true;
+  return !(e instanceof CtrError) && isNetworkError(e);
+}
 
 /** True for errors worth a retry: resets, refusals, timeouts. */
 export function isNetworkError(e: unknown): boolean {
@@ -70,17 +98,22 @@ export class Transport {
     this.agent = new Agent({
       connect: { rejectUnauthorized: !opts.skipVerify, ...(ca !== undefined ? { ca: [...rootCertificates, ca] } : {}), timeout },
       headersTimeout: timeout,
-      bodyTimeout: opts.bodyTimeoutMs ?? 60_000,
+      bodyTimeout: opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
       connections: opts.connections ?? 8,
     });
   }
 
+  /** A fresh retry budget under this transport's policy, for one operation (its requests and body reads). */
+  retryBudget(): RetryBudget {
+    return new RetryBudget(this.opts.backoff);
+  }
+
   /** Send one request, retrying connection errors, 429 and 5xx; returns the last response. Throws Unavailable when the network fails for good. */
   async send(req: HttpRequest): Promise<HttpResponse> {
-    const retries = this.opts.backoff?.retries ?? 4;
+    const budget = req.retry ?? this.retryBudget();
     const retryable = req.retryable ?? !(req.body !== undefined && !Buffer.isBuffer(req.body));
     const what = `${req.method} ${req.url.host}${req.url.pathname}`;
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       let res: HttpResponse;
       try {
         res = await this.once(req);
@@ -89,22 +122,51 @@ export class Transport {
         const tls = tlsHint(e);
         if (tls) throw unavailable(`${what}: ${tls}`, e);
         if (!isNetworkError(e)) throw e;
-        if (!retryable || attempt >= retries) {
-          throw unavailable(`${what}: ${describeNetError(e)}${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}`, e);
-        }
-        const delay = backoffDelay(attempt, this.opts.backoff ?? {});
-        this.log(`${what}: ${describeNetError(e)}, retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`);
-        await sleep(delay, req.signal);
+        if (!retryable || !budget.canRetry) throw unavailable(`${what}: ${this.describe(e)}${attemptsNote(budget)}`, e);
+        await this.backoff(`${what}: ${this.describe(e)}`, budget, req.signal);
         continue;
       }
       this.log(`${what} -> ${res.statusCode}`);
-      if (!RETRY_STATUS.has(res.statusCode) || !retryable || attempt >= retries) return res;
+      if (!RETRY_STATUS.has(res.statusCode) || !retryable || !budget.canRetry) return res;
       const retryAfter = headerValue(res.headers, 'retry-after');
       await res.body.dump().catch(() => undefined);
-      const delay = backoffDelay(attempt, this.opts.backoff ?? {}, retryAfter);
-      this.log(`${what}: HTTP ${res.statusCode}, retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`);
-      await sleep(delay, req.signal);
+      await this.backoff(`${what}: HTTP ${res.statusCode}`, budget, req.signal, retryAfter);
     }
+  }
+
+  /**
+   * The retry policy for what happens after send: reading a response body (or a whole exchange) of the
+   * operation `what` failed with `e`. Returns after the backoff delay when `e` is transient and `budget`
+   * allows another attempt; otherwise throws: `e` itself when it is not transient, else Unavailable naming
+   * `what`, the cause ("timed out: no data for 30 s") and `where` (" at byte 4 of 1032198").
+   */
+  async retryAfter(e: unknown, what: string, budget: RetryBudget, signal?: AbortSignal, where = ''): Promise<void> {
+    if (signal?.aborted) throw signal.reason ?? e;
+    if (!isTransient(e)) throw e;
+    const why = e instanceof CtrError ? e.message : `${this.describe(e)}${where}`;
+    if (!budget.canRetry) throw unavailable(`${what}: ${why}${attemptsNote(budget)}`, e);
+    await this.backoff(`${what}: ${why}`, budget, signal);
+  }
+
+  /** Spend a retry of `budget`: log `why` and wait the backoff delay. */
+  private async backoff(why: string, budget: RetryBudget, signal?: AbortSignal, retryAfter?: string): Promise<void> {
+    const delay = budget.take(retryAfter);
+    this.log(`${why}, retry ${budget.used}/${budget.retries} in ${Math.round(delay)} ms`);
+    await sleep(delay, signal);
+  }
+
+  /** A short explanation of a network error; timeouts say "timed out" and how long was waited. */
+  describe(e: unknown): string {
+    const err = e as { code?: string; message?: string; cause?: { code?: string } };
+    const code = err.code ?? err.cause?.code;
+    const secs = (ms: number) => `${ms / 1000} s`;
+    const timeout = this.opts.timeoutMs ?? 30_000;
+    if (code === 'UND_ERR_BODY_TIMEOUT') return `timed out: no data for ${secs(this.opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS)}`;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') return `timed out: no response within ${secs(timeout)}`;
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') return `timed out connecting (${secs(timeout)})`;
+    if (code === 'ETIMEDOUT') return 'timed out (ETIMEDOUT)';
+    if (code === 'UND_ERR_SOCKET' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return `connection closed mid-response (${code})`;
+    return code ?? err.message ?? String(e);
   }
 
   private once(req: HttpRequest): Promise<HttpResponse> {
@@ -146,9 +208,8 @@ function tlsHint(e: unknown): string | undefined {
   return `TLS certificate not trusted (${code}); pass --tlscacert FILE or -k/--skip-verify`;
 }
 
-function describeNetError(e: unknown): string {
-  const err = e as { code?: string; message?: string; cause?: { code?: string } };
-  return err.code ?? err.cause?.code ?? err.message ?? String(e);
+function attemptsNote(budget: RetryBudget): string {
+  return budget.used > 0 ? ` after ${budget.attempts} attempts` : '';
 }
 
 /** Abandon a response body without an unhandled 'error' (undici emits AbortError on destroy). */

@@ -77,6 +77,27 @@ describe('fault proxy', () => {
     assert.equal(proxy.stats.bytesByPath.get('/reset'), 100_000);
   });
 
+  test('stalls: headers and N body bytes then silence, or no answer at all, until the client gives up', async () => {
+    proxy.addRule({ path: /mid/, stallAfterBytes: 4 });
+    const res = await fetch(`${proxy.url}/mid`);
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let got = 0;
+    const silent = new Promise<'silent'>((r) => setTimeout(() => r('silent'), 300));
+    for (;;) {
+      const next = await Promise.race([reader.read(), silent]);
+      if (next === 'silent') break;
+      assert.ok(!next.done, 'the stalled body does not end');
+      got += next.value.length;
+    }
+    assert.equal(got, 4);
+    await reader.cancel();
+    proxy.addRule({ path: /never/, stallBeforeHeaders: true });
+    await assert.rejects(fetch(`${proxy.url}/never`, { signal: AbortSignal.timeout(300) }), (e: Error) => e.name === 'TimeoutError');
+    const done = await get(proxy, '/after');
+    assert.ok(done.body.equals(DATA), 'other requests are served meanwhile');
+  });
+
   test('range faults: reject multi-range, strip Range', async () => {
     proxy.addRule({ rejectMultiRange: true });
     assert.equal((await get(proxy, '/r', { range: 'bytes=0-1,5-6' })).status, 400);

@@ -55,7 +55,7 @@ export function convertCommand(ctx: CliContext): Command {
       const zstd = format === 'zstdchunked';
       const result = await convertLocations(src, dst, {
         root: ctx.globals(self).root,
-        registry: registryOptions(flags, ctx.debugLog(self)),
+        registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         format,
         ...(flags.oci ? { oci: true } : {}),
         level: zstd ? flags.zstdchunkedCompressionLevel : flags.estargzCompressionLevel,

@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { mountImage } from '../../image/mount.js';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printErr, printJson, printLine } from '../cli-io.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlag } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -24,12 +24,13 @@ export function mountCommand(ctx: CliContext): Command {
   return cmd.action((ref: string, dir: string, flags, self: Command) =>
     ctx.run(self, 'mount', ref, async () => {
       const mounted = await mountImage(ctx.globals(self).root, ref, dir, {
-        registry: registryOptions(flags, ctx.debugLog(self)),
+        registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
         noBackgroundFetch: flags.backgroundFetch === false,
         ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: flags.cacheMaxBytes } : {}),
         ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),
         ...(flags.json ? {} : { onLayer: (l, i) => printLine(ctx.io, layerLine(l, i)) }),
+        onWarning: (line) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
         signal: ctx.signal,
       });
       // Listening before the "mounted" line: a SIGTERM (what `image unmount` sends) arriving right after it is

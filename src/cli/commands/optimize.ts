@@ -70,7 +70,7 @@ export function optimizeCommand(ctx: CliContext): Command {
       const { optimizeImage } = await import('../../image/optimize.js');
       const result = await optimizeImage(src, dst, {
         root: ctx.globals(self).root,
-        registry: registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.debugLog(self)),
+        registry: await registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.io, ctx.debugLog(self)),
         ...(flags.oci ? { oci: true } : {}),
         ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint } : {}),
         ...(flags.args !== undefined ? { args: flags.args } : {}),

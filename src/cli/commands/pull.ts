@@ -19,7 +19,7 @@ export function pullCommand(ctx: CliContext): Command {
       const view = await progressView(ctx.io, { json: flags.json, title: `pulling ${ref}` });
       try {
         const result = await (await import('../../image/pull-image.js')).pullImage(ctx.globals(self).root, ref, {
-          registry: registryOptions(flags, ctx.debugLog(self)),
+          registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
           concurrency: flags.maxConcurrentDownloads,
           onProgress: (p) => view.onProgress(p),

@@ -22,7 +22,7 @@ export function pushCommand(ctx: CliContext): Command {
       const view = await progressView(ctx.io, { json: flags.json, title: `pushing ${ref}` });
       try {
         const result = await (await import('../../image/push-image.js')).pushImage(ctx.globals(self).root, ref, localRef, {
-          registry: registryOptions(flags, ctx.debugLog(self)),
+          registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
           concurrency: flags.maxConcurrentUploadedLayers,
           onProgress: (p) => view.onProgress(p),

@@ -26,7 +26,7 @@ export function rpullCommand(ctx: CliContext): Command {
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'rpull', ref, async () => {
       const result = await rpullImage(ctx.globals(self).root, ref, {
-        registry: registryOptions(flags, ctx.debugLog(self)),
+        registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
         ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),
         ...(flags.json ? {} : { onLayer: (l: LazyLayerRecord, i: number) => printLine(ctx.io, layerLine(l, i)) }),

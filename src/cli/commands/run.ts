@@ -7,10 +7,11 @@
 import { Command, Option } from 'commander';
 import { runContainer, type Snapshotter } from '../../image/run.js';
 import type { CliContext } from '../cli-context.js';
+import { printErr } from '../cli-io.js';
 import { addContainerFlags, containerOptions } from '../container-flags.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlag } from '../platform-flags.js';
-import { registryOptions } from '../registry-flags.js';
+import { addCredentialFlags, addReadTimeoutFlag, registryOptions } from '../registry-flags.js';
 import { usageError } from '../usage-error.js';
 
 /** The run command. */
@@ -33,6 +34,9 @@ export function runCommand(ctx: CliContext): Command {
     .option('--plain-http', 'lazy layers: use plain HTTP (automatic for localhost and 127.0.0.1)')
     .option('-k, --skip-verify', 'lazy layers: skip TLS certificate verification')
     .option('--tlscacert <file>', 'lazy layers: PEM CA bundle to trust for the registry');
+  addReadTimeoutFlag(cmd, 'lazy layers: a registry response that sends nothing for this long has stalled and is retried (default 30)');
+  // -u is the registry user here; --user stays the container's user (as on image optimize)
+  addCredentialFlags(cmd, '--registry-user');
   return cmd.action((ref: string, id: string, args: string[], flags, self: Command) =>
     ctx.run(self, 'run', id, async () => {
       for (const a of [ref, id]) if (a.startsWith('-')) throw usageError(`unknown option ${a} (see 'ctr-remote run --help')`);
@@ -46,7 +50,11 @@ export function runCommand(ctx: CliContext): Command {
         platform: flags.platform,
         noBackgroundFetch: flags.backgroundFetch === false,
         ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: flags.cacheMaxBytes } : {}),
-        registry: registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.debugLog(self)),
+        registry: await registryOptions({
+          plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert, readTimeout: flags.readTimeout,
+          user: flags.registryUser, passwordStdin: flags.passwordStdin,
+        }, ctx.io, ctx.debugLog(self), ctx.signal, flags.interactive === true),
+        onWarning: (line) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
         killOnAbort: false,
         signal: ctx.signal,
       });

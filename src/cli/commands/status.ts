@@ -1,7 +1,8 @@
 // `ctr-remote image status REF`: per layer, lazy or full (and why), how much is local, bytes fetched,
-// cache hits and errors of its live (or last) mount.
+// cache hits and errors of its live (or last) mount or run, reads refused for lack of credentials first.
 import { Command } from 'commander';
 import { imageStatus, type LayerStatus } from '../../image/status.js';
+import type { LayerState } from '../../layer/layer-state.js';
 import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
@@ -13,7 +14,13 @@ function row(l: LayerStatus): string[] {
   const local = l.mode === 'lazy' ? `${humanSize(l.cachedBytes ?? 0)}/${humanSize(l.totalBytes ?? 0)}` : 'all';
   const s = l.state;
   const fetched = s ? `${humanSize(s.bytesFetched)}/${humanSize(l.size)}${l.live ? '' : ' (last mount)'}` : '-';
-  return [String(l.index), l.digest.slice(0, 19), l.mode, local, fetched, s ? String(s.cacheHits) : '-', s ? String(s.errors) : '-', l.reason ?? s?.lastError?.message ?? ''];
+  return [String(l.index), l.digest.slice(0, 19), l.mode, local, fetched, s ? String(s.cacheHits) : '-', s ? String(s.errors) : '-', l.reason ?? note(s)];
+}
+
+/** What the NOTE column says about a lazy layer: a refusal for lack of credentials first, else the last error. */
+function note(s: LayerState | undefined): string {
+  if (s?.authError) return `unauthorized: the registry refused reads (${s.authError.time}); give run or image mount -u USER, or docker login`;
+  return s?.lastError?.message ?? '';
 }
 
 /** The status command. */
