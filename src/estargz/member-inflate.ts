@@ -9,7 +9,10 @@ import { CtrError, invalidArgument } from '../errors.js';
 export function inflatePrefix(member: Uint8Array, need: number, what: string, signal?: AbortSignal): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const z = createGunzip();
-    const parts: Buffer[] = [];
+    // The first piece when it alone holds everything (small files: no copy); else the pieces are copied
+    // into one buffer of `need` bytes as they come, so the member costs `need` bytes, not twice that.
+    let first: Buffer | undefined;
+    let out: Buffer | undefined;
     let got = 0;
     let settled = false;
     const finish = (err?: Error) => {
@@ -18,19 +21,22 @@ export function inflatePrefix(member: Uint8Array, need: number, what: string, si
       signal?.removeEventListener('abort', onAbort);
       z.destroy();
       if (err) return reject(err);
-      try {
-        const all = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, got);
-        resolve(all.subarray(0, Math.min(need, got)));
-      } catch (e) {
-        reject(e); // never thrown out of a zlib callback, where nothing could catch it
-      }
+      resolve((out ?? first ?? Buffer.alloc(0)).subarray(0, Math.min(need, got)));
     };
     const onAbort = () => finish(new CtrError('Aborted', `${what}: aborted`, { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
     z.on('data', (d: Buffer) => {
-      parts.push(d);
-      got += d.length;
-      if (got >= need) finish();
+      try {
+        if (got === 0 && d.length >= need) first = d;
+        else {
+          out ??= Buffer.allocUnsafe(need);
+          d.copy(out, got, 0, Math.min(d.length, need - got));
+        }
+        got += d.length;
+        if (got >= need) finish();
+      } catch (e) {
+        finish(e as Error); // never thrown out of a zlib callback, where nothing could catch it
+      }
     });
     z.on('end', () => finish(got >= need ? undefined : invalidArgument(`${what}: gzip member ends after ${got} of ${need} bytes`)));
     z.on('error', (e) => finish(got >= need ? undefined : invalidArgument(`${what}: bad gzip data: ${e.message}`, e)));

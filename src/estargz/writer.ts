@@ -11,6 +11,7 @@ import { planEntries, type PlannedEntry, type SourceEntry } from './entry-order.
 import { buildFooter } from './footer.js';
 import { GzipPool } from './gzip-pool.js';
 import { TocEntryBuilder } from './toc-entry-builder.js';
+import { DEFAULT_TOC_LIMITS } from './toc-limits.js';
 import { serializeTOC } from './toc-json.js';
 import { DEFAULT_CHUNK_SIZE, TOC_TAR_NAME, type TOC, type TOCEntry } from './toc-types.js';
 import { buildZstdFooter, manifestPosition, skippableFrame } from './zstd-chunked-footer.js';
@@ -76,8 +77,17 @@ export async function buildEStargz(
 
 interface PendingMember {
   index: number;
+  /** Uncompressed bytes (what the member holds in memory while it is compressed). */
+  size: number;
   compressed: Promise<Buffer>;
 }
+
+/**
+ * Uncompressed bytes of members queued for compression beyond the first: with the default 4 MiB chunks the
+ * pool's parallelism is the bound (2 compressing, 1 waiting); with large chunks this one, so that memory
+ * stays a few times the chunk size (64 MiB chunks: ~300 MiB RSS instead of ~800).
+ */
+const QUEUE_BYTES = 32 << 20;
 
 // Accumulates member plaintext, hands closed members to the pool and writes them out in order,
 // recording each member's compressed offset for the TOC.
@@ -107,6 +117,9 @@ class MemberWriter {
     this.chunkSize = opts.chunkSize || DEFAULT_CHUNK_SIZE;
     this.minChunkSize = opts.minChunkSize ?? 0;
     if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize < 0) throw invalidArgument(`invalid chunk size ${opts.chunkSize}`);
+    // Never write what a reader of ours would refuse to mount lazily (toc-limits.ts).
+    const max = DEFAULT_TOC_LIMITS.maxChunkSize;
+    if (this.chunkSize > max || this.minChunkSize > max) throw invalidArgument(`chunk size ${Math.max(this.chunkSize, this.minChunkSize)} is over the limit of ${max} bytes`);
   }
 
   async add(pe: PlannedEntry, source: RangeReader): Promise<void> {
@@ -169,12 +182,16 @@ class MemberWriter {
     // A concatenation is ours alone: move it to the worker. A single part may be the caller's bytes: copy.
     const single = this.parts.length === 1;
     const plain = single ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.partsLen);
-    this.queue.push({ index: this.memberIndex, compressed: this.pool.compress(plain, !single) });
+    this.queue.push({ index: this.memberIndex, size: plain.length, compressed: this.pool.compress(plain, !single) });
     this.parts = [];
     this.partsLen = 0;
     this.memberIndex++;
-    // Bounded memory: one member waiting beyond the ones being compressed.
-    while (this.queue.length > this.pool.parallelism + 1) await this.flushOne();
+    // Bounded memory: one member waiting beyond the ones being compressed, and no more than QUEUE_BYTES queued.
+    while (this.queue.length > this.pool.parallelism + 1 || (this.queue.length > 1 && this.queuedBytes() > QUEUE_BYTES)) await this.flushOne();
+  }
+
+  private queuedBytes(): number {
+    return this.queue.reduce((n, m) => n + m.size, 0);
   }
 
   private async flushOne(): Promise<void> {

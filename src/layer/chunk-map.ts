@@ -133,15 +133,16 @@ function newChunk(file: TOCEntry, e: TOCEntry, byOffset: Map<number, Member>): C
   const fileOffset = e.chunkOffset ?? 0;
   const size = e.chunkSize ? e.chunkSize : fileSize - fileOffset;
   if (size <= 0) return undefined;
-  if (e.offset === undefined || fileOffset + size > fileSize) {
-    throw invalidArgument(`TOC entry ${JSON.stringify(e.name)} has a chunk outside its file or no offset`);
+  if (fileOffset + size > fileSize) {
+    throw invalidArgument(`TOC entry ${JSON.stringify(e.name)} has a chunk outside its file`);
   }
   const oneChunk = fileOffset === 0 && size === fileSize;
   const digest = e.chunkDigest || (oneChunk ? file.digest : undefined) || undefined;
-  let member = byOffset.get(e.offset);
+  const offset = e.offset ?? 0; // omitted when 0, as Go's omitempty writes it
+  let member = byOffset.get(offset);
   if (!member) {
-    member = { offset: e.offset, end: e.offset, chunks: [] };
-    byOffset.set(e.offset, member);
+    member = { offset, end: offset, chunks: [] };
+    byOffset.set(offset, member);
   }
   const chunk: Chunk = { file, fileOffset, size, innerOffset: e.innerOffset ?? 0, member };
   if (digest) chunk.digest = digest;

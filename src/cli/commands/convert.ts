@@ -1,5 +1,6 @@
 // `ctr-remote image convert (--estargz | --zstdchunked | --uncompress) [--oci] [flags] SRC DST`: convert an
 // image's layers, flags as in the reference's `ctr-remote image convert`.
+import { DEFAULT_TOC_LIMITS } from '../../estargz/toc-limits.js';
 import { Command } from 'commander';
 import { convertLocations } from '../../image/convert-locations.js';
 import type { Platform } from '../../oci/types.js';
@@ -41,8 +42,8 @@ export function convertCommand(ctx: CliContext): Command {
     .option('--uncompress', 'convert layers to uncompressed tar')
     .option('--oci', 'write OCI media types (needed for the TOC digest annotations)')
     .option('--estargz-compression-level <n>', 'gzip level 0-9', intArg([0, 9]), 9)
-    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', intArg([0, 1 << 30]), 0)
-    .option('--estargz-min-chunk-size <bytes>', 'pack small files into shared gzip members up to this size (0 = off; needs a reader newer than 0.12)', intArg([0, 1 << 30]), 0)
+    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', intArg([0, DEFAULT_TOC_LIMITS.maxChunkSize]), 0)
+    .option('--estargz-min-chunk-size <bytes>', 'pack small files into shared gzip members up to this size (0 = off; needs a reader newer than 0.12)', intArg([0, DEFAULT_TOC_LIMITS.maxChunkSize]), 0)
     .option('--estargz-record-in <file>', 'NDJSON record of accessed files (from optimize --record-out) to put first')
     .option('--zstdchunked-compression-level <n>', 'zstd level 1-22', intArg([1, 22]), 3)
     .option('--reuse', 'keep layers that already are eStargz and hold no recorded file');

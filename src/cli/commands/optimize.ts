@@ -2,6 +2,7 @@
 // workload reads first (root: FUSE, overlayfs, runc). Flags as in the reference's `ctr-remote image
 // optimize`. Prints the new image digest (`--json`: a summary object); the workload's stdout is shown on
 // our stdout (on stderr with --json, so that stdout stays JSON).
+import { DEFAULT_TOC_LIMITS } from '../../estargz/toc-limits.js';
 import { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
 import type { Platform } from '../../oci/types.js';
@@ -52,7 +53,7 @@ export function optimizeCommand(ctx: CliContext): Command {
     .option('--no-optimize', 'convert only: no workload run, no priorities')
     .option('--reuse', 'keep layers without accesses that already are valid eStargz')
     .option('--estargz-compression-level <n>', 'gzip level 0-9', intArg([0, 9]), 9)
-    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', intArg([0, 1 << 30]), 0)
+    .option('--estargz-chunk-size <bytes>', 'chunk size of large files (0 = 4 MiB)', intArg([0, DEFAULT_TOC_LIMITS.maxChunkSize]), 0)
     .option('--zstdchunked', 'write zstd:chunked layers');
   addContainerFlags(cmd);
   addPlatformFlags(cmd);
