@@ -11,7 +11,7 @@
 import { invalidArgument } from '../errors.js';
 import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from '../estargz/toc-types.js';
 import { entryComponents, joinPath } from '../oci/entry-name.js';
-import { whiteoutKind } from '../oci/whiteout.js';
+import { isOverlayXattr, whiteoutKind } from '../oci/whiteout.js';
 import { ROOT_INO, typeBits, type Inode, type InodeKind } from './inode.js';
 
 /** st_size reported for directories (what ext4 shows for a small directory). */
@@ -265,9 +265,10 @@ export function parseModTime(modtime: string | undefined): number {
   return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
 }
 
+/** The entry's xattrs, decoded; overlayfs's own (isOverlayXattr) are never taken from a TOC, as unpacking never takes them from a tar. */
 function decodeXattrs(entry: TOCEntry): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
-  for (const [name, b64] of Object.entries(entry.xattrs ?? {})) out.set(name, Buffer.from(b64, 'base64'));
+  for (const [name, b64] of Object.entries(entry.xattrs ?? {})) if (!isOverlayXattr(name)) out.set(name, Buffer.from(b64, 'base64'));
   return out;
 }
 

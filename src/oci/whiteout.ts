@@ -12,6 +12,15 @@ export const OPAQUE_MARKER = '.wh..wh..opq';
 /** The overlayfs xattr that marks a directory opaque. */
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 
+/**
+ * True for xattrs that are overlayfs's own metadata (opaque, redirect, origin, metacopy...): never taken
+ * from a layer, which could otherwise steer the overlay stacked on it. Opaque directories come from the
+ * ".wh..wh..opq" marker only.
+ */
+export function isOverlayXattr(name: string): boolean {
+  return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
+}
+
 /** What an entry's base name means. */
 export type WhiteoutKind = { kind: 'none' } | { kind: 'whiteout'; target: string } | { kind: 'opaque' } | { kind: 'ignore' };
 

@@ -11,7 +11,7 @@ import { readTar, type TarEntry } from '../tar/reader.js';
 import { entryComponents } from '../oci/entry-name.js';
 import { RootResolver } from './root-resolver.js';
 import { makeNode } from './special-files.js';
-import { OVERLAY_OPAQUE_XATTR, whiteoutKind } from '../oci/whiteout.js';
+import { isOverlayXattr, OVERLAY_OPAQUE_XATTR, whiteoutKind } from '../oci/whiteout.js';
 import { XattrWriter } from './xattr-writer.js';
 
 /** Options of unpackLayer. */
@@ -271,7 +271,7 @@ class Unpacker {
 
   private async setXattrs(path: string, h: TarHeader): Promise<void> {
     for (const [name, value] of h.xattrs ?? []) {
-      if (name.startsWith('trusted.overlay.')) {
+      if (isOverlayXattr(name)) {
         this.warn(`unpack: ignored xattr ${name} on "${h.name}" (overlayfs metadata is never taken from a layer)`);
         continue;
       }

@@ -126,6 +126,21 @@ describe('hostile names: unpack, convert and the lazy TOC filesystem agree', () 
     refusedEverywhere(await threeWays(work, [sym('a', 'b'), sym('b', 'a'), file('a/x')]), /too many levels of symbolic links/);
   });
 
+  test("overlayfs metadata xattrs (opaque, redirect) are never taken from a layer: not by unpacking, not by the TOC filesystem", async () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    const xattrs = { 'trusted.overlay.opaque': b64('y'), 'trusted.overlay.redirect': b64('/etc'), 'user.overlay.opaque': b64('y'), 'user.note': b64('kept') };
+    const table = buildInodeTable([{ name: 'd/', type: 'dir', mode: 0o755, xattrs }]);
+    assert.deepEqual([...(table.lookupPath('d')?.xattrs.keys() ?? [])], ['user.note']);
+    const withOpaque = buildInodeTable([{ name: 'd/', type: 'dir', mode: 0o755 }, { name: 'd/.wh..wh..opq', type: 'reg' }]);
+    assert.deepEqual([...(withOpaque.lookupPath('d')?.xattrs.keys() ?? [])], ['trusted.overlay.opaque'], 'the opaque marker still makes a directory opaque');
+    const dest = await mkdtemp(join(work, 'xattrs-'));
+    const header: TarHeader = { ...b, name: 'd/', type: 'dir', mode: 0o755, xattrs: new Map(Object.entries(xattrs).map(([k, v]) => [k, Buffer.from(v, 'base64')])) };
+    const result = await unpackLayer([encodeTar([{ header }])], dest, { whiteouts: 'apply' });
+    for (const name of ['trusted.overlay.opaque', 'trusted.overlay.redirect', 'user.overlay.opaque']) {
+      assert.ok(result.warnings.some((w) => w.includes(`ignored xattr ${name}`)), `${name}: ${JSON.stringify(result.warnings)}`);
+    }
+  });
+
   test('a blob whose TOC names a path above the root is refused when it is opened, before anything is mounted', async () => {
     for (const name of ['../../etc/passwd', 'a/../../x']) {
       const json = serializeTOC({ version: 1, entries: [{ name, type: 'reg', size: 0 }] });
