@@ -9,15 +9,9 @@ _ctr_remote() {
   done
   case "$cmdpath" in
     '') opts='--version -v --root --debug --help -h'; cmds='image run completion' ;;
-<<<<<<< HEAD
     '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize prune rpull mount unmount status' ;;
-    '/image/pull') opts='--plain-http --skip-verify -k --user -u --tlscacert --platform --all-platforms --max-concurrent-downloads --json --help -h'; cmds='' ;;
-    '/image/push') opts='--plain-http --skip-verify -k --user -u --tlscacert --platform --all-platforms --max-concurrent-uploaded-layers --json --help -h'; cmds='' ;;
-=======
-    '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize rpull mount unmount status' ;;
     '/image/pull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --max-concurrent-downloads --json --help -h'; cmds='' ;;
     '/image/push') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --max-concurrent-uploaded-layers --json --help -h'; cmds='' ;;
->>>>>>> h9-registry
     '/image/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
     '/image/rm') opts='--json --help -h'; cmds='' ;;
     '/image/tag') opts='--json --help -h'; cmds='' ;;
@@ -26,14 +20,9 @@ _ctr_remote() {
     '/image/convert') opts='--estargz --zstdchunked --uncompress --oci --estargz-compression-level --estargz-chunk-size --estargz-min-chunk-size --estargz-record-in --zstdchunked-compression-level --reuse --platform --all-platforms --plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --json --help -h'; cmds='' ;;
     '/image/get-toc-digest') opts='--dump-toc --zstdchunked --json --help -h'; cmds='' ;;
     '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --platform --all-platforms --plain-http --skip-verify -k --tlscacert --json --help -h'; cmds='' ;;
-<<<<<<< HEAD
     '/image/prune') opts='--dry-run --json --help -h'; cmds='' ;;
-    '/image/rpull') opts='--plain-http --skip-verify -k --user -u --tlscacert --platform --skip-content-verify --json --help -h'; cmds='' ;;
-    '/image/mount') opts='--plain-http --skip-verify -k --user -u --tlscacert --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
-=======
     '/image/rpull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --skip-content-verify --json --help -h'; cmds='' ;;
     '/image/mount') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
->>>>>>> h9-registry
     '/image/unmount') opts='--help -h'; cmds='' ;;
     '/image/status') opts='--platform --json --help -h'; cmds='' ;;
     '/run') opts='--rm --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --tlscacert --read-timeout --registry-user -u --password-stdin --help -h'; cmds='' ;;

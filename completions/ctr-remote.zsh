@@ -11,15 +11,9 @@ _ctr_remote() {
   done
   case "$cmdpath" in
     ('') cmds=('image\:manage images' 'run\:run a container from an image in the store, in the foreground (root)' 'completion\:print a shell completion script (bash, zsh, fish)'); opts=('--version' '-v' '--root' '--debug' '--help' '-h') ;;
-<<<<<<< HEAD
     ('/image') cmds=('pull\:pull an image from a registry into the local store' 'push\:push a local image to a registry (or an oci\: layout)' 'ls\:list images in the local store' 'rm\:remove images from the local store' 'tag\:give a local image another name (SRC and DST may be oci\:DIR[\:TAG])' 'export\:export local images to an OCI image-layout archive' 'import\:import images from an OCI image-layout archive' 'convert\:convert an image to eStargz, zstd\:chunked or uncompressed layers' 'get-toc-digest\:print the TOC digest of an eStargz layer in the local store' 'optimize\:convert an image to eStargz with the files a workload reads first (root)' 'prune\:remove unreferenced blobs, snapshots no image or container uses, and leftovers of dead processes' 'rpull\:lazily pull an image\: fetch only manifest, config and eStargz TOCs' 'mount\:mount an image read-only at DIR, fetching its eStargz layers lazily (root; stays in the foreground)' 'unmount\:unmount an image mounted with image mount' 'status\:show how each layer of an image is provided and what was fetched'); opts=('--help' '-h') ;;
-    ('/image/pull') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--tlscacert' '--platform' '--all-platforms' '--max-concurrent-downloads' '--json' '--help' '-h') ;;
-    ('/image/push') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--tlscacert' '--platform' '--all-platforms' '--max-concurrent-uploaded-layers' '--json' '--help' '-h') ;;
-=======
-    ('/image') cmds=('pull\:pull an image from a registry into the local store' 'push\:push a local image to a registry (or an oci\: layout)' 'ls\:list images in the local store' 'rm\:remove images from the local store' 'tag\:give a local image another name (SRC and DST may be oci\:DIR[\:TAG])' 'export\:export local images to an OCI image-layout archive' 'import\:import images from an OCI image-layout archive' 'convert\:convert an image to eStargz, zstd\:chunked or uncompressed layers' 'get-toc-digest\:print the TOC digest of an eStargz layer in the local store' 'optimize\:convert an image to eStargz with the files a workload reads first (root)' 'rpull\:lazily pull an image\: fetch only manifest, config and eStargz TOCs' 'mount\:mount an image read-only at DIR, fetching its eStargz layers lazily (root; stays in the foreground)' 'unmount\:unmount an image mounted with image mount' 'status\:show how each layer of an image is provided and what was fetched'); opts=('--help' '-h') ;;
     ('/image/pull') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--password-stdin' '--tlscacert' '--read-timeout' '--platform' '--all-platforms' '--max-concurrent-downloads' '--json' '--help' '-h') ;;
     ('/image/push') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--password-stdin' '--tlscacert' '--read-timeout' '--platform' '--all-platforms' '--max-concurrent-uploaded-layers' '--json' '--help' '-h') ;;
->>>>>>> h9-registry
     ('/image/ls') cmds=(); opts=('--quiet' '-q' '--json' '--help' '-h') ;;
     ('/image/rm') cmds=(); opts=('--json' '--help' '-h') ;;
     ('/image/tag') cmds=(); opts=('--json' '--help' '-h') ;;
@@ -28,14 +22,9 @@ _ctr_remote() {
     ('/image/convert') cmds=(); opts=('--estargz' '--zstdchunked' '--uncompress' '--oci' '--estargz-compression-level' '--estargz-chunk-size' '--estargz-min-chunk-size' '--estargz-record-in' '--zstdchunked-compression-level' '--reuse' '--platform' '--all-platforms' '--plain-http' '--skip-verify' '-k' '--user' '-u' '--password-stdin' '--tlscacert' '--read-timeout' '--json' '--help' '-h') ;;
     ('/image/get-toc-digest') cmds=(); opts=('--dump-toc' '--zstdchunked' '--json' '--help' '-h') ;;
     ('/image/optimize') cmds=(); opts=('--oci' '--entrypoint' '--args' '--terminal' '-t' '-i' '--period' '--wait-on-line' '--record-out' '--no-optimize' '--reuse' '--estargz-compression-level' '--estargz-chunk-size' '--zstdchunked' '--env' '--env-file' '--cwd' '--user' '--mount' '--net-host' '--platform' '--all-platforms' '--plain-http' '--skip-verify' '-k' '--tlscacert' '--json' '--help' '-h') ;;
-<<<<<<< HEAD
     ('/image/prune') cmds=(); opts=('--dry-run' '--json' '--help' '-h') ;;
-    ('/image/rpull') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--tlscacert' '--platform' '--skip-content-verify' '--json' '--help' '-h') ;;
-    ('/image/mount') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--tlscacert' '--platform' '--no-background-fetch' '--cache-max-bytes' '--skip-content-verify' '--json' '--help' '-h') ;;
-=======
     ('/image/rpull') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--password-stdin' '--tlscacert' '--read-timeout' '--platform' '--skip-content-verify' '--json' '--help' '-h') ;;
     ('/image/mount') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--password-stdin' '--tlscacert' '--read-timeout' '--platform' '--no-background-fetch' '--cache-max-bytes' '--skip-content-verify' '--json' '--help' '-h') ;;
->>>>>>> h9-registry
     ('/image/unmount') cmds=(); opts=('--help' '-h') ;;
     ('/image/status') cmds=(); opts=('--platform' '--json' '--help' '-h') ;;
     ('/run') cmds=(); opts=('--rm' '--tty' '-t' '--interactive' '-i' '--snapshotter' '--env' '--env-file' '--cwd' '--user' '--mount' '--net-host' '--platform' '--no-background-fetch' '--cache-max-bytes' '--plain-http' '--skip-verify' '-k' '--tlscacert' '--read-timeout' '--registry-user' '-u' '--password-stdin' '--help' '-h') ;;
