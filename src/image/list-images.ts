@@ -3,7 +3,7 @@
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig } from '../oci/types.js';
 import { openStore } from '../store/image-store.js';
-import { MAX_MANIFEST_SIZE, parseManifestJson } from '../store/manifest-json.js';
+import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseManifestJson } from '../store/manifest-json.js';
 import type { OciLayout } from '../store/oci-layout.js';
 import { formatPlatform } from './platform.js';
 
@@ -20,7 +20,6 @@ export interface ImageSummary {
   type: 'full' | 'lazy' | 'incomplete';
 }
 
-const MAX_CONFIG_SIZE = 8 * 1024 * 1024;
 
 /** Summaries of every named image in the store of `root`, sorted by name. */
 export async function listImages(root: string): Promise<ImageSummary[]> {

@@ -9,6 +9,9 @@ import type { Descriptor, Index, Manifest } from '../oci/types.js';
 /** Largest manifest or index the tool reads (the limit containerd and distribution use). */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 
+/** Largest image config the tool reads into memory. */
+export const MAX_CONFIG_SIZE = 8 * 1024 * 1024;
+
 /** A parsed manifest or index, tagged by kind. */
 export type ParsedManifest = { kind: 'manifest'; manifest: Manifest } | { kind: 'index'; index: Index };
 
