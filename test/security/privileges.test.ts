@@ -1,6 +1,6 @@
 // Hostile images and containers must give no local user privileges: a setuid-root file or a device node
 // in a layer (served lazily over FUSE, unpacked into a snapshot) or written by a container into its upper
-// dir grants nothing to user nobody on the host; the root's working directories are private (0700) and a
+// dir (or its rootfs) grants nothing to user nobody on the host; the root's working directories are private (0700) and a
 // container's spec, which holds its --env values, is readable by root only. Everything through the real CLI,
 // real FUSE/overlayfs mounts, runc and a real registry; the other user is `setpriv --reuid=65534`.
 import { after, before, describe, test } from 'node:test';
@@ -100,7 +100,8 @@ describe('hostile images give no local user privileges', { skip }, () => {
     const tag = await cli(['--root', root, 'image', 'tag', `oci:${layout}:${NAME}`, NAME]);
     assert.equal(tag.code, 0, tag.stderr);
     const id = 'sec-upper-1';
-    const script = `cp /${SUID_ID} /made-suid && chmod 4755 /made-suid && echo ready && sleep 60`;
+    // The device node may be refused inside (the devices cgroup denies mknod); if it is made, it must be useless outside.
+    const script = `cp /${SUID_ID} /made-suid && chmod 4755 /made-suid && (mknod -m 666 /made-dev c 1 3 || true) && echo ready && sleep 60`;
     const c = startCli(['--root', root, 'run', '--snapshotter', 'overlayfs', '--env', 'API_TOKEN=s3cret', NAME, id, 'sh', '-c', script]);
     try {
       await c.line('ready');
@@ -123,6 +124,9 @@ describe('hostile images give no local user privileges', { skip }, () => {
       for (const p of [join(dir, 'upper', 'made-suid'), join(dir, 'rootfs', 'made-suid')]) {
         const r = await asNobody(p);
         assert.ok(!gainedRoot(r), `setuid file written by the container ran as root from the host: ${p}`);
+      }
+      for (const p of [join(dir, 'upper', 'made-dev'), join(dir, 'rootfs', 'made-dev')]) {
+        assert.notEqual((await asNobody('head', ['-c', '1', p])).code, 0, `nobody opened a device node a container made: ${p}`);
       }
       const spec = await asNobody('cat', [bundleSpec]);
       assert.notEqual(spec.code, 0, 'nobody read the container spec');
