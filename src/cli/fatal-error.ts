@@ -14,6 +14,8 @@ export function installFatalHandlers(stderr: NodeJS.WritableStream, debug: boole
   const fatal = (e: unknown): void => {
     if (dying) return;
     dying = true;
+    // The reader of our output went away (`ctr-remote image ls | head`): a normal end, not an error to report.
+    if ((e as NodeJS.ErrnoException | null)?.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
     const message = e instanceof Error ? e.message : String(e);
     const detail = debug && e instanceof Error && e.stack ? `\n${e.stack}` : ' (run with --debug for details)';
     stderr.write(`ctr-remote: internal error: ${message.split('\n')[0]}${detail}\n`);

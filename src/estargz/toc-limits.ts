@@ -52,6 +52,7 @@ export function checkToc(entries: readonly TOCEntry[], dataEnd: number, limits: 
   const l = { ...DEFAULT_TOC_LIMITS, ...limits };
   if (entries.length > l.maxEntries) throw limitExceeded(`TOC has ${entries.length} entries, over the limit of ${l.maxEntries}`);
   const files = new FileChunks(l);
+  const memberOffsets: number[] = [];
   let regBytes = 0;
   for (const [i, e] of entries.entries()) {
     if (e.type !== 'chunk') {
@@ -64,10 +65,31 @@ export function checkToc(entries: readonly TOCEntry[], dataEnd: number, limits: 
       if (regBytes > l.maxLayerBytes) throw limitExceeded(`TOC declares over ${l.maxLayerBytes} bytes of files (limit per layer), at entry ${i} ("${e.name}")`);
       files.start(e);
     }
-    if (e.type === 'reg' || e.type === 'chunk') files.add(e, i, dataEnd);
+    if (e.type === 'reg' || e.type === 'chunk') {
+      files.add(e, i, dataEnd);
+      if (e.type === 'chunk' || (e.size ?? 0) > 0) memberOffsets.push(e.offset ?? 0);
+    }
   }
   files.end();
+  checkMemberSpans(memberOffsets, dataEnd, l.maxMemberBytes);
   return { entries: entries.length, regBytes };
+}
+
+/**
+ * A member spans from its offset to the next member's (or to the TOC): a reader fetches it whole, so one
+ * spanning more compressed bytes than the member bound is refused (deflate and zstd never grow data by more
+ * than a few per mille, so a legitimate member is well inside it).
+ */
+function checkMemberSpans(offsets: number[], dataEnd: number, max: number): void {
+  const sorted = Float64Array.from(offsets).sort();
+  for (let i = 0; i < sorted.length; i++) {
+    const start = sorted[i] as number;
+    if (i > 0 && sorted[i - 1] === start) continue; // several chunks in one member (min-chunk-size)
+    let next = i + 1;
+    while (next < sorted.length && sorted[next] === start) next++;
+    const end = next < sorted.length ? (sorted[next] as number) : dataEnd;
+    if (end - start > max) throw limitExceeded(`TOC member at offset ${start} spans ${end - start} compressed bytes, over the limit of ${max}`);
+  }
 }
 
 /** The chunks of the regular file being checked, until its next non-chunk entry. */

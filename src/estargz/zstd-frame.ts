@@ -17,17 +17,38 @@ export function compressFrame(data: Uint8Array, level: number): Buffer {
   return compress(data, { compressionLevel: level });
 }
 
+/** One decoding context for the process, reset before each use (decompressUpTo is synchronous). */
+let shared: ZstdBinding.DCtx | undefined;
+
+function context(): ZstdBinding.DCtx {
+  if (!shared) {
+    shared = new binding.DCtx();
+    shared.setParameter(binding.DParameter.windowLogMax, WINDOW_LOG_MAX);
+  } else shared.reset(binding.ResetDirective.sessionOnly); // keeps the window limit
+  return shared;
+}
+
+/** The content size the first frame of `data` declares, or undefined (not declared, or not a frame header). */
+function declaredSize(data: Uint8Array): number | undefined {
+  try {
+    return binding.getFrameContentSize(data) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Decompress one or more concatenated zstd frames, stopping once `limit` bytes are out: the result is all
- * of the content when it is shorter, else exactly its first `limit` bytes. Throws on malformed data.
+ * of the content when it is shorter, else exactly its first `limit` bytes. Throws on malformed data. A
+ * declared content size only sizes the first output buffer (never more than `limit`); it is not trusted.
  */
 export function decompressUpTo(data: Uint8Array, limit: number): Buffer {
-  const dctx = new binding.DCtx();
-  dctx.setParameter(binding.DParameter.windowLogMax, WINDOW_LOG_MAX);
+  const dctx = context();
   const parts: Buffer[] = [];
   let produced = 0;
   let input = data;
-  let size = Math.min(limit, Math.max(64 << 10, data.length * 4));
+  const declared = declaredSize(data);
+  let size = Math.min(limit, declared !== undefined && declared > 0 ? declared : Math.max(64 << 10, data.length * 4));
   while (produced < limit && input.length > 0) {
     const out = Buffer.allocUnsafe(Math.min(size, limit - produced));
     const [, wrote, consumed] = dctx.decompressStream(out, input);

@@ -100,13 +100,18 @@ async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options:
   // INIT caps the readahead at the kernel default, so raise it only once INIT has been answered
   const first = await Promise.race([loop.initialized.then(() => 'init' as const), closed.then(() => 'closed' as const)]);
   if (first === 'closed') throw new CtrError('Unavailable', `FUSE server for ${dir} ended before the kernel connected`);
-  const device = await deviceOf(dir);
-  if (device) noteConnection(dir, device);
-  if (device && (options.readAheadKb ?? 1024) > 0) await setReadAhead(device, options.readAheadKb ?? 1024);
-  // The kernel starts the root inode with `rootmode` (type bits only, no permissions) until a GETATTR
-  // refreshes it. overlayfs copies that mode when it stacks on the mount, so without this stat every
-  // non-root user is refused at the top of an overlay of our layers.
-  await stat(dir);
+  try {
+    const device = await deviceOf(dir);
+    if (device) noteConnection(dir, device);
+    if (device && (options.readAheadKb ?? 1024) > 0) await setReadAhead(device, options.readAheadKb ?? 1024);
+    // The kernel starts the root inode with `rootmode` (type bits only, no permissions) until a GETATTR
+    // refreshes it. overlayfs copies that mode when it stacks on the mount, so without this stat every
+    // non-root user is refused at the top of an overlay of our layers.
+    await stat(dir);
+  } catch (e) {
+    await unmount(); // nobody else would: the caller never gets this mount
+    throw new CtrError('Unavailable', `FUSE mount at ${dir}: ${(e as Error).message}`, { cause: e });
+  }
   return { dir, unmount, closed, stats: loop.stats };
 }
 

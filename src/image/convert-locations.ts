@@ -3,9 +3,7 @@
 // written into a staging sibling and renamed into place only on success, so a failed conversion leaves
 // nothing at DST; into the store, the new blobs are written under a lease and collected when the
 // conversion fails (or is interrupted). Spools go to `<root>/tmp` (see store/default-root.ts tempDir).
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { invalidArgument } from '../errors.js';
 import type { RegistryOptions } from '../remote/registry-endpoint.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
@@ -15,6 +13,7 @@ import { writeOrCollect } from '../store/gc.js';
 import { convertImage, type ConvertImageOptions, type ConvertImageResult } from './convert.js';
 import { parseRecordFile } from './convert-record.js';
 import { openLocation, openStoreImage, parseLocation, sourceMode, type EndpointContext } from './location.js';
+import { writeNewLayout } from './new-layout.js';
 
 /** Options of convertLocations: the image options plus where things live. */
 export interface ConvertLocationsOptions extends Omit<ConvertImageOptions, 'prioritizedFiles'> {
@@ -43,21 +42,9 @@ export async function convertLocations(srcText: string, dstText: string, opts: C
       const dst = new LayoutEndpoint(await openLayout(dstLoc.dir, { create: true }), tag);
       return { ...(await convertImage(src.endpoint, dst, imageOpts)), name: dstLoc.text };
     }
-    return { ...(await convertToNewLayout(src.endpoint, dstLoc.dir, tag, imageOpts)), name: dstLoc.text };
+    return { ...(await writeNewLayout(dstLoc.dir, tag, (dst) => convertImage(src.endpoint, dst, imageOpts))), name: dstLoc.text };
   } finally {
     await src.close();
-  }
-}
-
-async function convertToNewLayout(src: Parameters<typeof convertImage>[0], dir: string, tag: string, opts: ConvertImageOptions): Promise<ConvertImageResult> {
-  const staging = join(dirname(dir), `.${basename(dir)}.ctr-remote-${randomBytes(4).toString('hex')}`);
-  try {
-    const dst = new LayoutEndpoint(await openLayout(staging, { create: true }), tag);
-    const result = await convertImage(src, dst, opts);
-    await rename(staging, dir);
-    return result;
-  } finally {
-    await rm(staging, { recursive: true, force: true });
   }
 }
 

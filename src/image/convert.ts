@@ -3,7 +3,8 @@
 // converted one after another on one shared compression pool; the destination name is set last, so a
 // failure leaves nothing visible under it.
 import { tmpdir } from 'node:os';
-import { invalidArgument, unsupported, withContext } from '../errors.js';
+import { invalidArgument, limitExceeded, unsupported, withContext } from '../errors.js';
+import { MAX_CONFIG_SIZE } from '../store/manifest-json.js';
 import { GzipPool } from '../estargz/gzip-pool.js';
 import { sha256Digest } from '../oci/digest.js';
 import { Annotation, isDockerType, isIndexType, isManifestType, layerCompression, MediaType } from '../oci/media-types.js';
@@ -139,6 +140,7 @@ class Converter {
       this.opts.onWarning?.('converting Docker media types without --oci: layers cannot carry the TOC digest annotation; use --oci for lazy pulling');
     }
     const useOci = this.opts.oci || !docker;
+    if (manifest.config.size > MAX_CONFIG_SIZE) throw limitExceeded(`image config ${manifest.config.digest} is ${manifest.config.size} bytes, over the ${MAX_CONFIG_SIZE}-byte limit`);
     const configBytes = await readVerified(manifest.config, await this.src.fetch(manifest.config, this.opts.signal));
     const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
     const diffIds = config.rootfs?.diff_ids ?? [];

@@ -6,8 +6,9 @@ import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { digestMismatch, isCtrError, notFound } from '../errors.js';
-import { ownedName } from '../host/owned-names.js';
+import { ownedName, removeDeadOwned } from '../host/owned-names.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, Index } from '../oci/types.js';
 import { openStore } from '../store/image-store.js';
@@ -41,7 +42,9 @@ export async function exportImages(root: string, file: string, refs: string[], o
     mediaType: MediaType.OciIndex,
     manifests: images.map(({ name, descriptor }) => ({ ...descriptor, annotations: { ...descriptor.annotations, ...archiveAnnotations(name) } })),
   };
-  const tmp = ownedName(`${file}.tmp-`);
+  const tmpPrefix = `${basename(file)}.tmp-`;
+  await removeDeadOwned(dirname(resolve(file)), [tmpPrefix]); // what a killed export of this file left
+  const tmp = join(dirname(resolve(file)), ownedName(tmpPrefix));
   let size = 0;
   const counted = async function* (chunks: AsyncIterable<Buffer>) {
     for await (const c of chunks) {

@@ -19,8 +19,8 @@ export interface MountRecord {
   manifestDigest: string;
   /** The serving process. */
   pid: number;
-  /** The serving process as `<pid>.<start time>` (host/process-owner.ts selfOwner). */
-  owner: string;
+  /** The serving process as `<pid>.<start time>` (host/process-owner.ts selfOwner); absent in records of earlier versions. */
+  owner?: string;
   startedAt: string;
   layers: { index: number; digest: string; mode: 'lazy' | 'full'; dir: string; stateFile?: string }[];
 }
@@ -67,7 +67,12 @@ export async function listMountRecords(root: string): Promise<MountRecord[]> {
   return out;
 }
 
-/** True while the mount's serving process runs (same pid and start time; a record without an owner is dead). */
-export function mountOwnerAlive(record: Pick<MountRecord, 'owner'>): boolean {
-  return typeof record.owner === 'string' && isOwnerAlive(record.owner);
+/**
+ * True while the mount's serving process runs: same pid and start time. A record written by an earlier
+ * version has no owner, only a pid: it counts as alive while that pid exists, so an upgrade never takes
+ * down a mount an older binary still serves.
+ */
+export function mountOwnerAlive(record: Pick<MountRecord, 'owner' | 'pid'>): boolean {
+  if (typeof record.owner === 'string') return isOwnerAlive(record.owner);
+  return Number.isInteger(record.pid) && record.pid > 0 && isOwnerAlive(`${record.pid}.0`);
 }

@@ -15,6 +15,7 @@ import { readMounts } from '../runtime/mountinfo.js';
 import { mountOverlayReadOnly, unmount as unmountPoint, unmountUnder } from '../runtime/rootfs.js';
 import { mountImageLayers, type LayerMountsOptions, type MountedLayer } from './layer-mounts.js';
 import { listMountRecords, mountsDir, newMountId, mountOwnerAlive, writeMountRecord, type MountRecord } from './mount-record.js';
+import { securePrivateDirs } from '../store/private-dirs.js';
 import { rpullImage, type RpullOptions } from './rpull.js';
 import { openStoredImage, type StoredImage } from './stored-image.js';
 
@@ -37,6 +38,7 @@ export interface MountedImage {
 export async function mountImage(root: string, ref: string, dir: string, options: MountImageOptions = {}): Promise<MountedImage> {
   if (process.getuid?.() !== 0) throw unsupported('image mount needs root (FUSE mounts and overlayfs)');
   const target = resolve(dir);
+  await securePrivateDirs(root);
   await cleanupDeadMounts(root);
   const image = await openOrRpull(root, ref, options);
   const { id, dir: base } = newMountId(root);
@@ -60,14 +62,17 @@ export async function mountImage(root: string, ref: string, dir: string, options
   let tearing: Promise<void> | undefined;
   const mounted = layers;
   const teardown = (): Promise<void> => (tearing ??= (async () => {
-    await unmountPoint(target).catch(() => undefined);
-    await mounted.unmount();
-    await rm(base, { recursive: true, force: true });
-    unregisterLiveMount(target);
-    resolveClosed();
+    try {
+      await unmountPoint(target).catch(() => undefined);
+      await mounted.unmount();
+      await rm(base, { recursive: true, force: true });
+    } finally {
+      unregisterLiveMount(target);
+      resolveClosed(); // whatever failed above, the mount's user is not left waiting
+    }
   })());
   registerLiveMount(target, teardown);
-  options.signal?.addEventListener('abort', () => void teardown(), { once: true });
+  options.signal?.addEventListener('abort', () => void teardown().catch(() => undefined), { once: true });
   return { id, dir: target, image, layers: layers.layers, unmount: teardown, closed };
 }
 

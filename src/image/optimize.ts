@@ -8,10 +8,10 @@
 //      without accesses get `.no.prefetch.landmark`, as the reference) and name the result DST.
 // With an index, the host platform (or `--platform`, when it is the host's) is optimized; the other
 // platforms are converted without priorities (`--all-platforms`), and a warning says so.
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { CtrError, invalidArgument, unsupported } from '../errors.js';
+import { MAX_CONFIG_SIZE } from '../store/manifest-json.js';
 import { removeDeadOwned, ownedName } from '../host/owned-names.js';
 import { Annotation, isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Manifest, Platform } from '../oci/types.js';
@@ -26,6 +26,8 @@ import { writeOrCollect } from '../store/gc.js';
 import { convertImage, type ConvertImageOptions, type ConvertImageResult } from './convert.js';
 import type { ImageSink, ImageSource } from './endpoint.js';
 import { openLocation, openStoreImage, parseLocation, sourceMode, type EndpointContext } from './location.js';
+import { writeNewLayout } from './new-layout.js';
+import { securePrivateDirs } from '../store/private-dirs.js';
 import { convertFinal, scopedSource } from './optimize-convert.js';
 import { mountStagedLayers, type StagedLayer } from './optimize-mounts.js';
 import { AccessLog, writeRecordFile, type RecordEntry } from './optimize-record.js';
@@ -104,6 +106,8 @@ export async function optimizeImage(srcText: string, dstText: string, o: Optimiz
     throw unsupported('image optimize needs root: it mounts FUSE and overlayfs and runs the workload with runc (--no-optimize converts without running it)');
   }
   if (o.tty && !o.stdin) throw invalidArgument('-t needs -i (a terminal reads stdin)');
+  // Before anything: SRC and DST may both be oci: layouts, so the store (which secures the root) may never be opened.
+  await securePrivateDirs(o.root);
   const ctx: EndpointContext = { root: o.root, ...(o.registry ? { registry: o.registry } : {}) };
   const srcLoc = parseLocation(srcText);
   const src = await openLocation(srcLoc, await sourceMode(srcLoc, ctx), ctx);
@@ -192,7 +196,7 @@ async function analyze(src: ImageSource, target: Descriptor, o: OptimizeOptions)
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const manifest = JSON.parse(staged.bytes.toString('utf8')) as Manifest;
-    const config = JSON.parse((await stage.readBytes(manifest.config.digest, 64 << 20)).toString('utf8')) as ImageConfig;
+    const config = JSON.parse((await stage.readBytes(manifest.config.digest, MAX_CONFIG_SIZE)).toString('utf8')) as ImageConfig;
     const log = new AccessLog(target.digest);
     o.onStep?.('running the workload');
     const workload = await runStaged(stagedLayers(stage, manifest), config, log, workDir, o);
@@ -265,14 +269,7 @@ async function withDestination(dstText: string, ctx: EndpointContext, convert: (
   }
   const tag = loc.tag ?? 'latest';
   if (await exists(loc.dir)) return { ...(await convert(new LayoutEndpoint(await openLayout(loc.dir, { create: true }), tag))), name: loc.text };
-  const staging = join(dirname(loc.dir), `.${basename(loc.dir)}.ctr-remote-${randomBytes(4).toString('hex')}`);
-  try {
-    const out = await convert(new LayoutEndpoint(await openLayout(staging, { create: true }), tag));
-    await rename(staging, loc.dir);
-    return { ...out, name: loc.text };
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+  return { ...(await writeNewLayout(loc.dir, tag, convert)), name: loc.text };
 }
 
 async function exists(p: string): Promise<boolean> {

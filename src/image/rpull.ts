@@ -8,6 +8,7 @@
 
 import { CtrError, invalidArgument, isCtrError, withContext } from '../errors.js';
 import { openEStargz } from '../estargz/reader.js';
+import { DEFAULT_IMAGE_LIMITS, type TocSummary } from '../estargz/toc-limits.js';
 import type { RangeReader } from '../io/range-reader.js';
 import { Annotation, layerCompression } from '../oci/media-types.js';
 import type { Descriptor, Platform } from '../oci/types.js';
@@ -54,8 +55,9 @@ export async function rpullImage(root: string, ref: string, options: RpullOption
     const { config, layers } = manifest.parsed.manifest;
     await copyBlob(registry, store, config, options.signal);
     const records: LazyLayerRecord[] = [];
+    const declared = { entries: 0, bytes: 0 };
     for (const [i, layer] of layers.entries()) {
-      const rec = await pullLayer(root, registry, store, layer, options).catch((e: unknown) => {
+      const rec = await pullLayer(root, registry, store, layer, declared, options).catch((e: unknown) => {
         throw withContext(`layer ${i} (${layer.digest.slice(0, 19)})`, e);
       });
       records.push(rec);
@@ -81,13 +83,35 @@ async function selectManifest(registry: RegistryEndpoint, options: RpullOptions)
 }
 
 /** Decide lazy or full for one layer; a lazy layer's TOC is verified and its tail saved. */
-async function pullLayer(root: string, registry: RegistryEndpoint, store: LayoutEndpoint, layer: Descriptor, options: RpullOptions): Promise<LazyLayerRecord> {
+async function pullLayer(
+  root: string,
+  registry: RegistryEndpoint,
+  store: LayoutEndpoint,
+  layer: Descriptor,
+  declared: { entries: number; bytes: number },
+  options: RpullOptions,
+): Promise<LazyLayerRecord> {
   const base = { digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
   const why = whyNotLazy(layer);
   const toc = why === undefined ? await fetchToc(root, registry, layer, options) : { notEStargz: why };
-  if ('tocDigest' in toc) return { ...base, mode: 'lazy', tocDigest: toc.tocDigest };
+  const over = 'tocDigest' in toc ? overImageLimits(declared, toc.summary) : undefined;
+  if ('tocDigest' in toc && over === undefined) {
+    declared.entries += toc.summary.entries;
+    declared.bytes += toc.summary.regBytes;
+    return { ...base, mode: 'lazy', tocDigest: toc.tocDigest };
+  }
   await copyBlob(registry, store, layer, options.signal);
-  return { ...base, mode: 'full', reason: toc.notEStargz };
+  return { ...base, mode: 'full', reason: over ?? ('notEStargz' in toc ? toc.notEStargz : '') };
+}
+
+/** Why one more lazy layer declaring `next` would take the image's lazy layers over DEFAULT_IMAGE_LIMITS, or undefined. */
+function overImageLimits(declared: { entries: number; bytes: number }, next: TocSummary): string | undefined {
+  const max = DEFAULT_IMAGE_LIMITS;
+  const entries = declared.entries + next.entries;
+  const bytes = declared.bytes + next.regBytes;
+  if (entries > max.maxEntries) return `eStargz over a limit of lazy mounting: the image's lazy layers would declare ${entries} entries, over the limit of ${max.maxEntries} per image`;
+  if (bytes > max.maxBytes) return `eStargz over a limit of lazy mounting: the image's lazy layers would declare ${bytes} bytes of files, over the limit of ${max.maxBytes} per image`;
+  return undefined;
 }
 
 /** Why a layer descriptor cannot be mounted lazily, or undefined when it can be tried. */
@@ -103,7 +127,7 @@ export function whyNotLazy(layer: Descriptor): string | undefined {
  * digest, or why the blob is not eStargz (its footer or TOC do not parse). A failure of the registry (what
  * the client's retries did not cure) or of the verification is thrown: it says nothing about the format.
  */
-async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<{ tocDigest: string } | { notEStargz: string }> {
+async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<{ tocDigest: string; summary: TocSummary } | { notEStargz: string }> {
   const want = layer.annotations?.[Annotation.TocDigest];
   const remote = await openBlobRangeReader(registry.repository, layer.digest, { size: layer.size, ...(options.signal ? { signal: options.signal } : {}) });
   const reader = new TailFirstReader(remote);
@@ -119,7 +143,7 @@ async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descrip
   // keep at least the last MIN_TAIL bytes: the reader's first read of a blob looks at that many
   const start = Math.max(0, Math.min(opened.tocOffset - 8, layer.size - MIN_TAIL));
   await writeLayerTail(root, layer.digest, await reader.readAt(start, layer.size - start));
-  return { tocDigest: opened.tocDigest };
+  return { tocDigest: opened.tocDigest, summary: opened.summary };
 }
 
 async function copyBlob(registry: RegistryEndpoint, store: LayoutEndpoint, desc: Descriptor, signal?: AbortSignal): Promise<void> {

@@ -15,6 +15,7 @@ import { checkEnvFlag, parseEnvFile } from '../runtime/env.js';
 import { parseMountFlag } from '../runtime/mount-flag.js';
 import type { RuncRunResult } from '../runtime/runc.js';
 import { openStore } from '../store/image-store.js';
+import { securePrivateDirs } from '../store/private-dirs.js';
 import { mountImageLayers, type LayerMountsOptions } from './layer-mounts.js';
 import { useSnapshot, type UsedSnapshot } from './layer-snapshot.js';
 import { checkRunsHere, openStoredImage, type StoredImage } from './stored-image.js';
@@ -49,6 +50,7 @@ export interface RunResult extends RuncRunResult {
 export async function runContainer(root: string, ref: string, id: string, o: RunOptions = {}): Promise<RunResult> {
   if (process.getuid?.() !== 0) throw unsupported('run needs root: it mounts overlayfs (and FUSE for lazy layers) and starts containers with runc');
   checkContainerId(id);
+  await securePrivateDirs(root);
   const env = [...(o.envFile ? parseEnvFile(await readFile(o.envFile, 'utf8'), o.envFile) : []), ...(o.env ?? []).map(checkEnvFlag)];
   const mounts = (o.mounts ?? []).map(parseMountFlag).map((m) => (m.source && m.type === 'bind' ? { ...m, source: resolve(m.source) } : m));
   await cleanupStaleContainers(root, { runc: o.runc, signal: o.signal });

@@ -134,14 +134,16 @@ export class LazyLayer implements ChunkSource {
     this.options.gate?.enter();
     try {
       const chunks = this.chunks.chunksIn(file, offset, end - offset);
-      const held = chunks.reduce((n, c) => n + c.size, 0);
-      return await this.budgets.reads.run(async () => {
+      const serve = async (): Promise<Buffer> => {
         const datas = await this.chunkData(chunks, signal);
         this.warmAhead(chunks);
         const out = assemble(chunks, datas, offset, end);
         if (out.length !== end - offset) throw invalidArgument(`the TOC's chunks cover ${out.length} of ${end - offset} bytes`);
         return out;
-      }, held);
+      };
+      // Chunks already in the memory cache cost nothing more: such a read (most cached reads) takes no budget.
+      const held = chunks.reduce((n, c) => (c.digest && this.options.cache.inMemory(c.digest) ? n : n + c.size), 0);
+      return held === 0 ? await serve() : await this.budgets.reads.run(serve, held);
     } catch (e) {
       throw withContext(`read ${file.name} at ${offset} of layer ${this.options.layerDigest}`, e);
     } finally {
@@ -183,7 +185,7 @@ export class LazyLayer implements ChunkSource {
     const missing = chunks.filter((_, i) => !cached[i]);
     if (missing.length === 0) return cached as Buffer[];
     const wanted = uniqueMembers(missing);
-    const flights = this.ensure([...wanted, ...this.readAhead(wanted)], this.options.plan);
+    const flights = this.ensure([...wanted, ...this.readAhead(wanted)], this.options.plan, undefined, false);
     const results = await raceSignal(Promise.all(missing.map((c) => flights.get(c.member)!)), signal);
     let next = 0;
     return chunks.map((c, i) => cached[i] ?? pickChunk(c, results[next++]!));
@@ -211,23 +213,28 @@ export class LazyLayer implements ChunkSource {
   }
 
   /**
-   * Start (or join) the fetch of each member; returns each member's flight. Each request waits for room in
-   * the fetch budget and keeps it until all its members are decoded (they are views of its body).
+   * Start (or join) the fetch of each member; returns each member's flight. A `budgeted` fetch (prefetch,
+   * background) waits for room in the process's fetch budget and keeps it until its members are decoded
+   * (they are views of its body); a foreground fetch does not wait: it serves reads, whose chunk bytes the
+   * read budget already bounds, and must not queue behind a large prefetch.
    */
-  private ensure(members: readonly Member[], plan: PlanOptions | undefined, maxBytes?: number): Map<Member, Promise<ChunkResult[]>> {
+  private ensure(members: readonly Member[], plan: PlanOptions | undefined, maxBytes: number | undefined, budgeted: boolean): Map<Member, Promise<ChunkResult[]>> {
     const toFetch = members.filter((m) => !this.flights.has(m.offset));
     const perRequest = Math.min(maxBytes ?? this.options.maxRequestBytes ?? 32 << 20, FETCH_BUDGET_BYTES);
     const ranges = planRanges(toFetch, { ...plan, maxRangeBytes: Math.min(plan?.maxRangeBytes ?? perRequest, perRequest) });
     for (const batch of batchRanges(ranges, this.options.maxRangesPerRequest ?? 32, perRequest)) {
       const results = new Map(batch.flatMap((r) => r.spans).map((m) => [m, deferred<ChunkResult[]>()]));
       for (const [m, d] of results) this.flights.track(m.offset, d.promise);
+      const work = () => this.fetchAndDecode(batch, results);
       const bytes = batch.reduce((n, r) => n + r.length, 0);
-      void this.budgets.fetches.run(() => this.fetchAndDecode(batch, results), bytes);
+      (budgeted ? this.budgets.fetches.run(work, bytes) : work()).catch((e: unknown) => {
+        for (const d of results.values()) d.reject(e); // a bug: the flights fail (EIO) rather than hang
+      });
     }
     return new Map(members.map((m) => [m, this.flights.get(m.offset)!]));
   }
 
-  /** Fetch one request's ranges and decode each member in them, settling its flight. */
+  /** Fetch one request's ranges and decode each member in them, settling every member's flight. */
   private async fetchAndDecode(batch: readonly PlannedRange<Member>[], results: Map<Member, Deferred<ChunkResult[]>>): Promise<void> {
     let bufs: Buffer[];
     try {
@@ -238,8 +245,14 @@ export class LazyLayer implements ChunkSource {
     }
     await Promise.all(batch.flatMap((range, i) => range.spans.map(async (m) => {
       const d = results.get(m)!;
-      const body = bufs[i]!.subarray(m.offset - range.offset, m.end - range.offset);
-      await this.budgets.decodes.run(() => this.processMember(m, body), neededBytes(m)).then(d.resolve, d.reject);
+      try {
+        const buf = bufs[i];
+        if (!buf) throw unavailable(`layer ${this.options.layerDigest}: the blob source returned no bytes for range ${i}`);
+        const body = buf.subarray(m.offset - range.offset, m.end - range.offset);
+        d.resolve(await this.budgets.decodes.run(() => this.processMember(m, body), neededBytes(m)));
+      } catch (e) {
+        d.reject(e);
+      }
     })));
   }
 
@@ -249,6 +262,7 @@ export class LazyLayer implements ChunkSource {
     try {
       const bufs = await this.options.blob.readRanges(ranges, { signal: this.closing.signal });
       this.bump('bytesFetched', bufs.reduce((n, b) => n + b.length, 0));
+      if (this.state.authError) delete this.state.authError; // the registry serves us again
       return bufs;
     } catch (e) {
       if (isCtrError(e, 'Aborted') || (e instanceof Error && e.name === 'AbortError')) throw e;
@@ -290,7 +304,7 @@ export class LazyLayer implements ChunkSource {
     this.options.gate?.enter();
     let settled: PromiseSettledResult<ChunkResult[]>[];
     try {
-      settled = await Promise.allSettled(this.ensure(members, everything, Number.POSITIVE_INFINITY).values());
+      settled = await Promise.allSettled(this.ensure(members, everything, Number.POSITIVE_INFINITY, true).values());
     } finally {
       this.options.gate?.leave();
     }
@@ -319,7 +333,7 @@ export class LazyLayer implements ChunkSource {
           batch.push(m);
           bytes += m.end - m.offset;
         }
-        await Promise.allSettled(this.ensure(batch, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes).values());
+        await Promise.allSettled(this.ensure(batch, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes, true).values());
         bg.membersDone = i;
         this.stateFile?.markDirty();
       }
@@ -365,6 +379,7 @@ export class LazyLayer implements ChunkSource {
 function prefetchLimit(entries: readonly TOCEntry[]): number | undefined {
   let limit: number | undefined;
   for (const e of entries) {
+    if (!e.name.endsWith('landmark')) continue; // cheap: a TOC may have a million names
     const name = cleanEntryName(e.name);
     if (name === NO_PREFETCH_LANDMARK) return undefined;
     if (name === PREFETCH_LANDMARK && e.offset !== undefined) limit = e.offset;

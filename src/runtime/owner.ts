@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { CtrError } from '../errors.js';
 import { ownedName } from '../host/owned-names.js';
 import { isOwnerAlive, processStartTime } from '../host/process-owner.js';
+import { ensurePrivateDir } from '../store/private-dirs.js';
 import type { ContainerPaths } from './container-paths.js';
 
 /** The owner record of a container directory. */
@@ -32,7 +33,8 @@ export async function ownRecord(ref: string, remove: boolean): Promise<OwnerReco
  */
 export async function claimContainerDir(paths: ContainerPaths, record: OwnerRecord): Promise<void> {
   const parent = dirname(paths.dir);
-  await mkdir(parent, { recursive: true });
+  await mkdir(dirname(parent), { recursive: true });
+  await ensurePrivateDir(parent); // containers/: upper dirs hold what containers wrote (setuid files included)
   const tmp = join(parent, ownedName(CLAIM_PREFIX));
   await mkdir(tmp);
   await writeFile(join(tmp, 'owner.json'), JSON.stringify(record));

@@ -13,11 +13,18 @@ export const PRIVATE_DIR_MODE = 0o700;
 
 /**
  * Create the private directories of `root` with mode 0700, and tighten any that exist with a wider mode
- * (roots made by earlier versions had 0755). Cheap: one stat per directory when all is in order.
+ * (roots made by earlier versions had 0755). Cheap: one stat per directory when all is in order. A user
+ * who may not write the root (another user's root, read by `image ls`) leaves it as it is: securing it is
+ * its owner's business, and what that user can do there is only read.
  */
 export async function securePrivateDirs(root: string): Promise<void> {
-  await mkdir(root, { recursive: true });
-  for (const name of PRIVATE_DIRS) await ensurePrivateDir(join(root, name));
+  try {
+    await mkdir(root, { recursive: true });
+    for (const name of PRIVATE_DIRS) await ensurePrivateDir(join(root, name));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
+  }
 }
 
 /** Make `dir` exist with mode 0700 (its parent must exist). */

@@ -2,6 +2,7 @@
 // another process (reuse) is dead, whoever checks (store files, container claims, mount records).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -39,8 +40,11 @@ describe('process owner', () => {
     const start = processStartTime(process.pid)!;
     assert.ok(await ownerAlive({ pid: process.pid, startTime: start, remove: false, ref: 'x' }));
     assert.equal(await ownerAlive({ pid: process.pid, startTime: String(Number(start) + 1), remove: false, ref: 'x' }), false);
-    assert.ok(mountOwnerAlive({ owner: selfOwner() }));
-    assert.equal(mountOwnerAlive({ owner: reusedPid() }), false, 'a mount record whose pid was reused is dead');
+    assert.ok(mountOwnerAlive({ owner: selfOwner(), pid: process.pid }));
+    assert.equal(mountOwnerAlive({ owner: reusedPid(), pid: process.pid }), false, 'a mount record whose pid was reused is dead');
+    const dead = execFileSync('sh', ['-c', 'sh -c "echo \$\$"']).toString().trim();
+    assert.ok(mountOwnerAlive({ pid: process.pid }), "an earlier version's record (no owner) of a running server is alive");
+    assert.equal(mountOwnerAlive({ pid: Number(dead) }), false, 'and dead once that pid is gone');
   });
 });
 

@@ -110,10 +110,7 @@ describe('hostile images give no local user privileges', { skip }, () => {
       const bundleSpec = join(dir, 'bundle', 'config.json');
       assert.equal((await stat(bundleSpec)).mode & 0o777, 0o600, 'config.json holds the --env values');
       assert.match(await readFile(bundleSpec, 'utf8'), /API_TOKEN=s3cret/);
-      for (const name of PRIVATE_DIRS) {
-        const st = await stat(join(root, name)).catch(() => undefined);
-        if (st) assert.equal(st.mode & 0o777, 0o700, `${name}/ must be private`);
-      }
+      for (const name of PRIVATE_DIRS) assert.equal((await stat(join(root, name))).mode & 0o777, 0o700, `${name}/ must exist, private`);
       const snap = (await readdir(join(root, 'snapshots'))).find((s) => s.startsWith('sha256-'));
       assert.ok(snap, 'the layers were unpacked');
       const layerSuid = (await readdir(join(root, 'snapshots'))).map((s) => join(root, 'snapshots', s, 'fs', SUID_ID));
@@ -137,6 +134,13 @@ describe('hostile images give no local user privileges', { skip }, () => {
       c.proc.kill('SIGTERM');
       await c.done;
     }
+  });
+
+  test('optimize between two oci: layouts (no store opened) keeps its containers and staging private too', async () => {
+    const root = join(tmp, 'optimize-root');
+    const r = await cli(['--root', root, 'image', 'optimize', '--oci', '--args', '["/bin/true"]', `oci:${layout}:${NAME}`, `oci:${join(tmp, 'optimized')}:o`]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const name of PRIVATE_DIRS) assert.equal((await stat(join(root, name))).mode & 0o777, 0o700, `${name}/ must exist, private`);
   });
 
   test('a root made by an earlier version (0755 working dirs) is tightened by the next command', async () => {
