@@ -2,7 +2,7 @@
 // and rate, finished blobs persisted above it. Otherwise: one plain line per finished blob. With --json
 // nothing at all (stdout carries only data, stderr stays quiet).
 import type { Ora } from 'ora';
-import type { BlobProgress } from '../image/endpoint.js';
+import type { BlobProgress } from '../content/endpoint.js';
 import type { CliIo } from './cli-io.js';
 import { humanRate, humanSize } from './human-size.js';
 

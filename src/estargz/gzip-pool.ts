@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { CtrError } from '../errors.js';
-import { workerEntry } from '../io/worker-entry.js';
+import { workerEntry } from '../host/worker-entry.js';
 
 const gzipAsync = promisify(gzip);
 

@@ -6,7 +6,7 @@ import { chunkError } from './chunk-verify.js';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { digestMismatch, invalidArgument, limitExceeded, notFound, withContext, CtrError } from '../errors.js';
-import type { RangeReader } from '../io/range-reader.js';
+import type { RangeReader } from '../content/range-reader.js';
 import { parseTarBuffer } from '../tar/reader.js';
 import { FOOTER_SIZE, locateFooter } from './footer.js';
 import { DEFAULT_MAX_TOC_SIZE, parseTOC } from './toc-json.js';

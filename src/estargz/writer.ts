@@ -4,7 +4,7 @@
 // Spec: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md
 import { createHash, type Hash } from 'node:crypto';
 import { CtrError, invalidArgument } from '../errors.js';
-import type { RangeReader } from '../io/range-reader.js';
+import type { RangeReader } from '../content/range-reader.js';
 import { paddingFor } from '../tar/header.js';
 import { encodeHeader, END_OF_ARCHIVE } from '../tar/writer.js';
 import { planEntries, type PlannedEntry, type SourceEntry } from './entry-order.js';

@@ -4,7 +4,7 @@
 
 import { writevSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { workerEntry } from '../io/worker-entry.js';
+import { workerEntry } from '../host/worker-entry.js';
 import { DEVICE_READ_BUFFER_SIZE, type FuseProtocol } from './protocol.js';
 import type { ReaderData, ReaderMessage } from './device-reader.worker.js';
 

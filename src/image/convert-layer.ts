@@ -10,12 +10,12 @@ import { ownedName } from '../host/owned-names.js';
 import type { GzipPool } from '../estargz/gzip-pool.js';
 import { openEStargz } from '../estargz/reader.js';
 import { buildEStargz, type BuildEStargzResult } from '../estargz/writer.js';
-import { FileRangeReader } from '../io/file-range-reader.js';
+import { FileRangeReader } from '../content/file-range-reader.js';
 import type { Descriptor } from '../oci/types.js';
 import { readTar } from '../tar/reader.js';
 import { decompressLayer } from './convert-decompress.js';
-import type { ImageSource } from './endpoint.js';
-import { consumeVerified, verifiedStream } from './verified-stream.js';
+import type { ImageSource } from '../content/endpoint.js';
+import { consumeVerified, verifiedStream } from '../content/verified-stream.js';
 
 /** Output of a layer conversion: a temp file holding the new blob and what to record about it. */
 export interface ConvertedLayer {

@@ -10,12 +10,12 @@ import { sha256Digest } from '../oci/digest.js';
 import { Annotation, isDockerType, isIndexType, isManifestType, layerCompression, MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/types.js';
 import { removeDeadOwned } from '../host/owned-names.js';
-import { fileChunks } from '../io/file-chunks.js';
+import { fileChunks } from '../content/file-chunks.js';
 import { canReuseLayer, convertLayer, CONVERT_TEMP_PREFIXES } from './convert-layer.js';
-import type { ImageSink, ImageSource } from './endpoint.js';
+import type { ImageSink, ImageSource } from '../content/endpoint.js';
 import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
-import { readVerified } from './verified-stream.js';
+import { readVerified } from '../content/verified-stream.js';
 
 /** Options of convertImage. */
 export interface ConvertImageOptions {

@@ -5,10 +5,10 @@
 // leaves a visible partial image.
 import type { Descriptor, Platform } from '../oci/types.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
-import { hasVerifiedCheck, type BlobProgress, type ImageSink, type ImageSource } from './endpoint.js';
+import { hasVerifiedCheck, type BlobProgress, type ImageSink, type ImageSource } from '../content/endpoint.js';
 import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
-import { countedStream, verifiedStream } from './verified-stream.js';
+import { countedStream, verifiedStream } from '../content/verified-stream.js';
 
 export interface CopyOptions {
   /** Platform to select from an index (default: this host, e.g. linux/amd64). */

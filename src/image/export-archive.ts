@@ -18,7 +18,7 @@ import type { TarHeader } from '../tar/header.js';
 import { writeTar, type TarWriteEntry } from '../tar/writer.js';
 import { archiveAnnotations } from './archive-names.js';
 import { normalizeName } from './location.js';
-import { verifiedStream } from './verified-stream.js';
+import { verifiedStream } from '../content/verified-stream.js';
 
 /** What was exported. */
 export interface ExportResult {

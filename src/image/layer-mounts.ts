@@ -20,9 +20,10 @@ import { LazyLayer } from '../layer/lazy-layer.js';
 import type { Descriptor } from '../oci/types.js';
 import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
 import { ensureSnapshot } from './layer-snapshot.js';
-import { lazyRegistryOptions, openLayerTail, type LazyImageRecord } from './lazy-record.js';
+import { lazyRegistryOptions } from '../remote/credential-source.js';
+import { openLayerTail, type LazyImageRecord } from './lazy-record.js';
 import { lastStateDir, lastStatePath } from './mount-record.js';
-import { registryBlobSource } from './registry-blob-source.js';
+import { registryBlobSource } from '../remote/registry-blob-source.js';
 
 /**
  * How long the kernel may cache names, attributes and absent names of a lazy layer: 1 hour. A layer is
@@ -179,7 +180,7 @@ class LayerMounter {
 
   private openRegistry(): RegistryEndpoint {
     if (!this.record) throw notFound('lazy layers without an rpull record');
-    this.registry ??= openRegistry(this.record.name, lazyRegistryOptions(this.record, this.options.registry));
+    this.registry ??= openRegistry(this.record.name, lazyRegistryOptions(this.record.credentials, this.options.registry));
     return this.registry;
   }
 

@@ -12,7 +12,7 @@ import { openStore } from '../store/image-store.js';
 import { holdSnapshot, snapshotDir, unpackTempDir } from '../store/snapshots.js';
 import { unpackLayer } from '../unpack/unpack-layer.js';
 import { decompressLayer } from './convert-decompress.js';
-import { consumeVerified } from './verified-stream.js';
+import { consumeVerified } from '../content/verified-stream.js';
 
 /** A snapshot in use: its lowerdir, and the release of this process's hold on it. */
 export interface UsedSnapshot {

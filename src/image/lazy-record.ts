@@ -6,13 +6,12 @@
 //   <root>/lazy/tails/<layer hex>             bytes [tocOffset, size) of the layer blob
 
 import { mkdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { invalidArgument } from '../errors.js';
-import type { RangeReader } from '../io/range-reader.js';
+import type { RangeReader } from '../content/range-reader.js';
 import { digestHex } from '../oci/digest.js';
-import { dockerConfigDir } from '../remote/docker-config.js';
-import type { RegistryOptions } from '../remote/registry-endpoint.js';
-import { writeFileAtomic } from '../store/atomic-file.js';
+import type { CredentialSource } from '../remote/credential-source.js';
+import { writeFileAtomic } from '../host/atomic-file.js';
 
 /** How one layer of an rpulled image is provided. */
 export interface LazyLayerRecord {
@@ -27,16 +26,6 @@ export interface LazyLayerRecord {
   tocDigest?: string;
 }
 
-/**
- * Where the registry credentials of a lazily pulled image come from when its layers are read later (run,
- * image mount): a place to look them up again, never the password itself.
- */
-export type CredentialSource =
-  /** `-u USER[:PASS]` at rpull: the password is not kept, so run and image mount need `-u USER` again. */
-  | { kind: 'user-flag'; username: string }
-  /** The Docker config (config.json `auths`, credential helpers) in this directory, read again at mount time. */
-  | { kind: 'docker-config'; dir: string };
-
 /** The record of one lazily pulled image. */
 export interface LazyImageRecord {
   /** Store name (full normalized reference), also where lazy layers are fetched from. */
@@ -46,23 +35,6 @@ export interface LazyImageRecord {
   pulledAt: string;
   /** Where the rpull took its credentials from (absent in records of older versions). */
   credentials?: CredentialSource;
-}
-
-/** The credential source of rpull's registry options, to record with the image. */
-export function credentialSource(opts: RegistryOptions = {}): CredentialSource {
-  if (opts.username !== undefined) return { kind: 'user-flag', username: opts.username };
-  return { kind: 'docker-config', dir: resolve(dockerConfigDir(opts.dockerConfigDir)) };
-}
-
-/**
- * The registry options for reading the lazy layers of `record`: `given` (the flags of run or image mount);
- * without `-u` and without an explicit Docker config (option or $DOCKER_CONFIG), the Docker config the
- * rpull read (so `sudo ctr-remote run` finds the credentials of the user who rpulled).
- */
-export function lazyRegistryOptions(record: LazyImageRecord, given: RegistryOptions = {}): RegistryOptions {
-  const src = record.credentials;
-  if (given.username !== undefined || given.dockerConfigDir !== undefined || process.env['DOCKER_CONFIG'] !== undefined) return given;
-  return src?.kind === 'docker-config' ? { ...given, dockerConfigDir: src.dir } : given;
 }
 
 const recordPath = (root: string, manifestDigest: string) => join(root, 'lazy', 'images', `${digestHex(manifestDigest)}.json`);

@@ -7,7 +7,7 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isOwnerAlive } from '../host/process-owner.js';
 import { digestHex } from '../oci/digest.js';
-import { writeFileAtomic } from '../store/atomic-file.js';
+import { writeFileAtomic } from '../host/atomic-file.js';
 
 /** What a live image mount writes about itself. */
 export interface MountRecord {

@@ -5,7 +5,7 @@
 // --all-platforms the other manifests are converted without priorities under a new index.
 import type { Descriptor } from '../oci/types.js';
 import { convertImage, type ConvertImageOptions, type ConvertImageResult } from './convert.js';
-import type { ImageSink, ImageSource } from './endpoint.js';
+import type { ImageSink, ImageSource } from '../content/endpoint.js';
 import type { FetchedManifest } from './read-manifest.js';
 
 /** `src` with its root replaced by `desc` (a manifest or index inside it). */

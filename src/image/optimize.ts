@@ -24,7 +24,7 @@ import { openLayout, type OciLayout } from '../store/oci-layout.js';
 import { tempDir } from '../store/default-root.js';
 import { writeOrCollect } from '../store/gc.js';
 import { convertImage, type ConvertImageOptions, type ConvertImageResult } from './convert.js';
-import type { ImageSink, ImageSource } from './endpoint.js';
+import type { ImageSink, ImageSource } from '../content/endpoint.js';
 import { openLocation, openStoreImage, parseLocation, sourceMode, type EndpointContext } from './location.js';
 import { writeNewLayout } from './new-layout.js';
 import { securePrivateDirs } from '../store/private-dirs.js';

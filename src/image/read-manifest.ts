@@ -2,8 +2,8 @@
 import { limitExceeded } from '../errors.js';
 import type { Descriptor } from '../oci/types.js';
 import { MAX_MANIFEST_SIZE, parseManifestJson, type ParsedManifest } from '../store/manifest-json.js';
-import type { ImageSource } from './endpoint.js';
-import { readVerified } from './verified-stream.js';
+import type { ImageSource } from '../content/endpoint.js';
+import { readVerified } from '../content/verified-stream.js';
 
 /** A manifest's verified bytes and its parsed form. */
 export interface FetchedManifest {

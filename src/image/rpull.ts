@@ -9,14 +9,15 @@
 import { CtrError, invalidArgument, isCtrError, withContext } from '../errors.js';
 import { openEStargz } from '../estargz/reader.js';
 import { DEFAULT_IMAGE_LIMITS, type TocSummary } from '../estargz/toc-limits.js';
-import type { RangeReader } from '../io/range-reader.js';
+import type { RangeReader } from '../content/range-reader.js';
 import { Annotation, layerCompression } from '../oci/media-types.js';
 import type { Descriptor, Platform } from '../oci/types.js';
 import { openBlobRangeReader } from '../remote/blob-range-reader.js';
 import type { RegistryEndpoint, RegistryOptions } from '../remote/registry-endpoint.js';
 import { openStore } from '../store/image-store.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
-import { credentialSource, writeLazyRecord, writeLayerTail, type LazyLayerRecord } from './lazy-record.js';
+import { credentialSource } from '../remote/credential-source.js';
+import { writeLazyRecord, writeLayerTail, type LazyLayerRecord } from './lazy-record.js';
 import { openLocation, parseLocation } from './location.js';
 import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';

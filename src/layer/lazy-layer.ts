@@ -11,7 +11,7 @@ import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from '../estar
 import type { ChunkSource } from '../fs/chunk-source.js';
 import { cleanEntryName } from '../oci/entry-name.js';
 import type { BackgroundGate } from './background-gate.js';
-import type { BlobSource } from './blob-source.js';
+import type { BlobSource } from '../content/blob-source.js';
 import type { ChunkCache } from './chunk-cache.js';
 import { ChunkMap, type Chunk, type Member } from './chunk-map.js';
 import { batchRanges, planRanges, type PlannedRange, type PlanOptions } from './fetch-planner.js';

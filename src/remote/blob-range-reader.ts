@@ -1,5 +1,5 @@
 // A RangeReader over a registry blob: each read is one Range request (the lazy mount's primitive).
-import type { RangeReader, ReadOptions } from '../io/range-reader.js';
+import type { RangeReader, ReadOptions } from '../content/range-reader.js';
 import type { Repository } from './repository.js';
 
 /** Random access to one blob of a repository; size known up front. */

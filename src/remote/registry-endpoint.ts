@@ -1,7 +1,7 @@
 // A registry reference as an image endpoint: implements ImageSource (resolve, fetch) and ImageSink
 // (has, put, tag) over one Repository, so pull and push are the generic image copy.
 import { CtrError, withContext } from '../errors.js';
-import type { BlobProgress, ImageSink, ImageSource } from '../image/endpoint.js';
+import type { BlobProgress, ImageSink, ImageSource } from '../content/endpoint.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
 import { RegistryClient } from './client.js';

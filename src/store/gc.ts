@@ -5,7 +5,7 @@
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
 import { removeDeadOwned, type Leftover } from '../host/owned-names.js';
-import { ATOMIC_TEMP_INFIX } from './atomic-file.js';
+import { ATOMIC_TEMP_INFIX } from '../host/atomic-file.js';
 import { INGEST_PREFIX } from './blob-writer.js';
 import { childDescriptors, MAX_MANIFEST_SIZE, parseManifestJson } from './manifest-json.js';
 import { LEASE_PREFIX, liveLeases } from './leases.js';

@@ -1,7 +1,7 @@
 // One image name in an OCI layout as an ImageSource and ImageSink, so that copies between the store,
 // `oci:DIR[:TAG]` layouts and registries are the same code (image/copy-image.ts).
 import { CtrError, invalidArgument, notFound } from '../errors.js';
-import type { BlobProgress, ExistingBlob, ImageSink, ImageSource, VerifyingSink } from '../image/endpoint.js';
+import type { BlobProgress, ExistingBlob, ImageSink, ImageSource, VerifyingSink } from '../content/endpoint.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
 import { childDescriptors, MAX_MANIFEST_SIZE, parseManifestJson } from './manifest-json.js';

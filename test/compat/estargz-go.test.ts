@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { openEStargz } from '../../src/estargz/reader.js';
 import { serializeTOC, parseTOC } from '../../src/estargz/toc-json.js';
 import { buildFooter } from '../../src/estargz/footer.js';
-import { FileRangeReader } from '../../src/io/file-range-reader.js';
+import { FileRangeReader } from '../../src/content/file-range-reader.js';
 import { parseTarBuffer } from '../../src/tar/reader.js';
 import { openStore } from '../../src/store/image-store.js';
 import { cli } from '../cli/cli-harness.js';

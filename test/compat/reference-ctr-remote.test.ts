@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openEStargz } from '../../src/estargz/reader.js';
-import { BufferRangeReader } from '../../src/io/range-reader.js';
+import { BufferRangeReader } from '../../src/content/range-reader.js';
 import type { Index, Manifest } from '../../src/oci/types.js';
 import { parseTarBuffer } from '../../src/tar/reader.js';
 import { buildImage, type BuiltImage } from '../fixtures/image-builder.js';

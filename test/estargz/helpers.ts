@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BufferRangeReader } from '../../src/io/range-reader.js';
+import { BufferRangeReader } from '../../src/content/range-reader.js';
 import { readTar } from '../../src/tar/reader.js';
 import type { SourceEntry } from '../../src/estargz/entry-order.js';
 import { buildEStargz, type BuildEStargzOptions, type BuildEStargzResult } from '../../src/estargz/writer.js';

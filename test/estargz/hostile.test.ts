@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openEStargz } from '../../src/estargz/reader.js';
-import { BufferRangeReader } from '../../src/io/range-reader.js';
+import { BufferRangeReader } from '../../src/content/range-reader.js';
 import { isCtrError } from '../../src/errors.js';
 import { buildFromTar } from './helpers.js';
 import { FIXTURE_CHUNK, fixtureFiles, fixtureTar } from './fixture-layer.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { openEStargz, type EStargzReader } from '../../src/estargz/reader.js';
-import { BufferRangeReader } from '../../src/io/range-reader.js';
+import { BufferRangeReader } from '../../src/content/range-reader.js';
 import { parseTarBuffer } from '../../src/tar/reader.js';
 import { GzipPool } from '../../src/estargz/gzip-pool.js';
 import { isCtrError } from '../../src/errors.js';

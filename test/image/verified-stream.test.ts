@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { CtrError, isCtrError } from '../../src/errors.js';
 import { decompressLayer } from '../../src/image/convert-decompress.js';
-import { consumeVerified } from '../../src/image/verified-stream.js';
+import { consumeVerified } from '../../src/content/verified-stream.js';
 import { MediaType } from '../../src/oci/media-types.js';
 
 const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

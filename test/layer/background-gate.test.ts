@@ -11,7 +11,7 @@ import { BackgroundGate } from '../../src/layer/background-gate.js';
 import { ChunkCache } from '../../src/layer/chunk-cache.js';
 import { LazyLayer } from '../../src/layer/lazy-layer.js';
 import { openRegistry, type RegistryEndpoint } from '../../src/remote/registry-endpoint.js';
-import { registryBlobSource } from '../../src/image/registry-blob-source.js';
+import { registryBlobSource } from '../../src/remote/registry-blob-source.js';
 import { startFaultProxy, type FaultProxy, type RequestRecord } from '../fixtures/fault-proxy.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { buildReferenceBlob, type ReferenceBlob } from './reference-estargz.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { EStargzEntry } from '../../src/estargz/reader.js';
 import type { TOCEntry } from '../../src/estargz/toc-types.js';
 import { isCtrError } from '../../src/errors.js';
-import type { BlobRange, BlobSource } from '../../src/layer/blob-source.js';
+import type { BlobRange, BlobSource } from '../../src/content/blob-source.js';
 import { ChunkCache } from '../../src/layer/chunk-cache.js';
 import { LazyLayer, type LazyLayerOptions } from '../../src/layer/lazy-layer.js';
 import { readLayerState } from '../../src/layer/layer-state.js';

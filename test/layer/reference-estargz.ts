@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BufferRangeReader } from '../../src/io/range-reader.js';
+import { BufferRangeReader } from '../../src/content/range-reader.js';
 import { openEStargz, type EStargzReader } from '../../src/estargz/reader.js';
 
 const run = promisify(execFile);

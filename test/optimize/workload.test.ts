@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { openEStargz } from '../../src/estargz/reader.js';
-import { FileRangeReader } from '../../src/io/file-range-reader.js';
+import { FileRangeReader } from '../../src/content/file-range-reader.js';
 import type { Index, Manifest } from '../../src/oci/types.js';
 import { mountsUnder } from '../../src/runtime/mountinfo.js';
 import { openLayout } from '../../src/store/oci-layout.js';

@@ -15,7 +15,7 @@ import { serializeTOC } from '../../src/estargz/toc-json.js';
 import { TOC_TAR_NAME, type TOCEntry } from '../../src/estargz/toc-types.js';
 import { buildInodeTable, type InodeTable } from '../../src/fs/inode-table.js';
 import type { Inode } from '../../src/fs/inode.js';
-import { BufferRangeReader } from '../../src/io/range-reader.js';
+import { BufferRangeReader } from '../../src/content/range-reader.js';
 import type { TarHeader } from '../../src/tar/header.js';
 import { encodeTar } from '../../src/tar/writer.js';
 import { unpackLayer } from '../../src/unpack/unpack-layer.js';

@@ -8,8 +8,8 @@ import { openEStargz } from '../../src/estargz/reader.js';
 import { buildInodeTable } from '../../src/fs/inode-table.js';
 import { TocFileSystem } from '../../src/fs/toc-filesystem.js';
 import { FuseErrno } from '../../src/fuse/errno.js';
-import { BufferRangeReader } from '../../src/io/range-reader.js';
-import { blobSourceFromRangeReader } from '../../src/layer/blob-source.js';
+import { BufferRangeReader } from '../../src/content/range-reader.js';
+import { blobSourceFromRangeReader } from '../../src/content/blob-source.js';
 import { ChunkCache } from '../../src/layer/chunk-cache.js';
 import { LazyLayer } from '../../src/layer/lazy-layer.js';
 

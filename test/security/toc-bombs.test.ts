@@ -14,7 +14,7 @@ import { openEStargz } from '../../src/estargz/reader.js';
 import { DEFAULT_TOC_LIMITS } from '../../src/estargz/toc-limits.js';
 import type { TOCEntry } from '../../src/estargz/toc-types.js';
 import { decompressUpTo } from '../../src/estargz/zstd-frame.js';
-import { BufferRangeReader } from '../../src/io/range-reader.js';
+import { BufferRangeReader } from '../../src/content/range-reader.js';
 import { Annotation } from '../../src/oci/media-types.js';
 import { cli } from '../cli/cli-harness.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCtrError } from '../../src/errors.js';
 import { copyImage } from '../../src/image/copy-image.js';
-import type { BlobProgress } from '../../src/image/endpoint.js';
+import type { BlobProgress } from '../../src/content/endpoint.js';
 import { LayoutEndpoint } from '../../src/store/layout-endpoint.js';
 import { openLayout } from '../../src/store/oci-layout.js';
 import { buildImage, buildIndex, type BuiltImage } from '../fixtures/image-builder.js';

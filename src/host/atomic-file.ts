@@ -3,7 +3,7 @@
 // rename over the target, fsync the directory.
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ownedName } from '../host/owned-names.js';
+import { ownedName } from './owned-names.js';
 
 /** What goes between a file's name and its owner in the temp file's name. */
 export const ATOMIC_TEMP_INFIX = '.tmp-';

@@ -4,9 +4,9 @@
 // the layer an I/O error; the user is told so once, in one line naming the registry and what to do.
 
 import { isCtrError } from '../errors.js';
-import type { BlobSource } from '../layer/blob-source.js';
-import type { Repository } from '../remote/repository.js';
-import type { CredentialSource } from './lazy-record.js';
+import type { BlobSource } from '../content/blob-source.js';
+import type { Repository } from './repository.js';
+import type { CredentialSource } from './credential-source.js';
 
 /** Options of registryBlobSource. */
 export interface RegistryBlobSourceOptions {

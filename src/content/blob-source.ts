@@ -1,7 +1,7 @@
 // What a lazy layer reads its compressed bytes from: several ranges of one blob in one call, so a remote
 // implementation can send them as one multi-range request (remote/ provides it for registry blobs).
 
-import type { RangeReader } from '../io/range-reader.js';
+import type { RangeReader } from './range-reader.js';
 
 /** A range of a blob. */
 export interface BlobRange {
