@@ -4,17 +4,17 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { realpath, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { execa } from 'execa';
 import { CtrError, unsupported } from '../errors.js';
 import { startDeviceLoop, type DeviceLoopStats } from './device-loop.js';
-import { parseMountInfo } from './mountinfo.js';
+import { readMounts } from '../host/mountinfo.js';
+import { unmount as unmountPoint } from '../host/unmount.js';
 import { FuseProtocol, type ProtocolOptions } from './protocol.js';
 import type { RawFileSystem } from './raw-filesystem.js';
 import { forgetConnection, noteConnection } from './connections.js';
 import { registerLiveMount, unregisterLiveMount } from './exit-unmount.js';
-import { lazyUnmount, unmountSync } from './unmount.js';
+import { unmountSync } from './unmount.js';
 
 /** The filesystem type suffix of our mounts: mountinfo shows `fuse.ctr-remote`. */
 export const FUSE_SUBTYPE = 'ctr-remote';
@@ -85,7 +85,7 @@ async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options:
   const onError = options.onError;
   const loop = startDeviceLoop(fd, protocol, { readers: options.readers, onError: onError && ((e) => onError(e, 'device')) });
   let unmounting: Promise<void> | undefined;
-  const unmount = (): Promise<void> => (unmounting ??= unmountDir(dir).then(() => closed));
+  const unmount = (): Promise<void> => (unmounting ??= unmountPoint(dir).then(() => closed));
   const closed = loop.done.then(async (end) => {
     if (end === 'failed') unmountSync(dir); // never leave a mount whose server is gone
     unregisterLiveMount(dir);
@@ -126,16 +126,9 @@ function runWithFd3(cmd: string, args: string[], fd: number, signal?: AbortSigna
   });
 }
 
-/** umount(8) the directory; when busy, detach it lazily (it ends once the last user closes it). */
-async function unmountDir(dir: string): Promise<void> {
-  const r = await execa('umount', [dir], { reject: false });
-  if (r.exitCode !== 0) await lazyUnmount(dir);
-}
-
 /** The "major:minor" device of our FUSE mount at `dir` (its connection), from mountinfo. */
 async function deviceOf(dir: string): Promise<string | undefined> {
-  const mounts = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
-  return mounts.reverse().find((e) => e.mountPoint === dir && e.fsType === `fuse.${FUSE_SUBTYPE}`)?.majorMinor;
+  return (await readMounts()).reverse().find((e) => e.mountPoint === dir && e.fsType === `fuse.${FUSE_SUBTYPE}`)?.majorMinor;
 }
 
 /** Raise the kernel readahead of the mount's backing device so sequential reads arrive as large READs. */

@@ -1,12 +1,12 @@
 // Detect and remove FUSE mounts left behind by a killed server: the mount point stays in mountinfo but every
 // access fails with ENOTCONN ("Transport endpoint is not connected"). The next command cleans them up.
 
-import { readFile, statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { liveMounts } from './exit-unmount.js';
 import { FUSE_SUBTYPE } from './mount.js';
-import { parseMountInfo } from './mountinfo.js';
-import { lazyUnmount } from './unmount.js';
+import { readMounts } from '../host/mountinfo.js';
+import { lazyUnmount } from '../host/unmount.js';
 
 /** Options of cleanupStaleMounts. */
 export interface CleanupOptions {
@@ -35,7 +35,7 @@ export async function isDisconnected(dir: string, timeoutMs = 2000): Promise<boo
 export async function cleanupStaleMounts(mountsDir: string, options: CleanupOptions = {}): Promise<string[]> {
   const root = resolve(mountsDir);
   const own = new Set(liveMounts());
-  const entries = parseMountInfo(await readFile('/proc/self/mountinfo', { encoding: 'utf8', signal: options.signal }));
+  const entries = await readMounts(options.signal);
   const candidates = entries.filter((e) => e.fsType === `fuse.${FUSE_SUBTYPE}`
     && (e.mountPoint === root || e.mountPoint.startsWith(root + sep)) && !own.has(e.mountPoint));
   const cleaned: string[] = [];

@@ -1,15 +1,8 @@
-// Unmounting helpers shared by mount.ts, the exit hooks and stale-mount cleanup.
+// Synchronous unmounting for exit paths, where this process can no longer serve its own FUSE mounts (the
+// asynchronous kind is host/unmount.ts).
 
 import { spawnSync } from 'node:child_process';
-import { execa } from 'execa';
-import { CtrError } from '../errors.js';
 import { abortConnectionSync } from './connections.js';
-
-/** Detach a mount lazily (`umount -l`): it disappears now and is released when no longer busy. */
-export async function lazyUnmount(dir: string): Promise<void> {
-  const r = await execa('umount', ['-l', dir], { reject: false });
-  if (r.exitCode !== 0) throw new CtrError('Unavailable', `umount -l ${dir}: ${String(r.stderr).trim()}`);
-}
 
 /**
  * Synchronous unmount for exit paths, where this process can no longer answer FUSE requests: `-c` (no

@@ -6,7 +6,7 @@
 import { readdir, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { containerPaths, containersDir } from '../runtime/container-paths.js';
-import { mountsUnder, readMounts } from '../runtime/mountinfo.js';
+import { mountsUnder, readMounts } from '../host/mountinfo.js';
 import { ownerAlive, readOwner } from '../runtime/owner.js';
 import { snapshotsDir } from '../store/default-root.js';
 import { listMountRecords, mountOwnerAlive } from './mount-record.js';

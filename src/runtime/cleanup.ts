@@ -4,9 +4,9 @@ import { readdir, rm } from 'node:fs/promises';
 import { CtrError } from '../errors.js';
 import { removeDeadOwned } from '../host/owned-names.js';
 import { checkContainerId, containerPaths, containersDir, runcStateDir } from './container-paths.js';
-import { mountsUnder } from './mountinfo.js';
+import { mountsUnder } from '../host/mountinfo.js';
 import { CLAIM_PREFIX, ownerAlive, readOwner } from './owner.js';
-import { unmountUnder } from './rootfs.js';
+import { unmountUnder } from '../host/unmount.js';
 import { runcDelete, runcList } from './runc.js';
 
 /** Options shared by the teardown functions. */

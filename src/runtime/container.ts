@@ -8,8 +8,9 @@ import { type ContainerPaths, containerPaths, runcStateDir } from './container-p
 import { writeEtcFiles } from './etc-files.js';
 import { claimContainerDir, ownRecord } from './owner.js';
 import { readFileInRoot } from './root-path.js';
-import { mountsUnder } from './mountinfo.js';
-import { mountOverlay, unmount } from './rootfs.js';
+import { mountsUnder } from '../host/mountinfo.js';
+import { mountOverlay } from './rootfs.js';
+import { unmount } from '../host/unmount.js';
 import { type RuncRunResult, type StdioTarget, runcDelete, runcRun } from './runc.js';
 import { buildSpec, type SpecInput } from './spec.js';
 import type { RuntimeSpec, SpecMount } from './spec-types.js';

@@ -12,9 +12,8 @@
 // no_new_privs (setuid bits are ignored there anyway) and its devices come from the runtime spec.
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { execa } from 'execa';
 import { CtrError, invalidArgument, limitExceeded } from '../errors.js';
-import { mountsUnder } from './mountinfo.js';
+import { runCommand } from '../host/command.js';
 
 /** Mount flags of every mount of image or container content. */
 export const IMAGE_MOUNT_FLAGS = ['nosuid', 'nodev'] as const;
@@ -56,23 +55,6 @@ export async function mountOverlayReadOnly(m: OverlayMount): Promise<void> {
   await mountLayers(m, ['ro']);
 }
 
-/** Unmount everything at or below `dir` (newest mount first); lazily detaches what stays busy. */
-export async function unmountUnder(dir: string, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) throw new CtrError('Aborted', `unmount ${dir}: aborted`);
-  for (const point of await mountsUnder(dir, signal)) await unmount(point, signal);
-}
-
-/** Unmount one mount point; falls back to a lazy detach when it is busy. */
-export async function unmount(target: string, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) throw new CtrError('Aborted', `unmount ${target}: aborted`);
-  const r = await execa('umount', [target], { reject: false, cancelSignal: signal, stdin: 'ignore' });
-  if (r.exitCode === 0) return;
-  throwIfCanceled(r, `unmount ${target}`);
-  const lazy = await execa('umount', ['-l', target], { reject: false, cancelSignal: signal, stdin: 'ignore' });
-  throwIfCanceled(lazy, `unmount ${target}`);
-  if (lazy.exitCode !== 0) throw new CtrError('Internal', `unmount ${target}: ${oneLine(String(r.stderr))}`);
-}
-
 async function mountLayers(m: OverlayMount, extra: string[]): Promise<void> {
   if (m.lowerdirs.length === 0) throw invalidArgument(`overlay on ${m.target}: no layers`);
   if (m.lowerdirs.length > MAX_LOWERDIRS) {
@@ -88,22 +70,11 @@ async function mountLayers(m: OverlayMount, extra: string[]): Promise<void> {
 }
 
 async function run(cmd: string, args: string[], target: string, signal?: AbortSignal, cwd?: string): Promise<void> {
-  if (signal?.aborted) throw new CtrError('Aborted', `mount ${target}: aborted`);
-  const r = await execa(cmd, args, { reject: false, cancelSignal: signal, stdin: 'ignore', ...(cwd ? { cwd } : {}) });
-  throwIfCanceled(r, `mount ${target}`);
-  if (r.exitCode !== 0) throw new CtrError('Internal', `mount ${target}: ${oneLine(String(r.stderr)) || `exit ${r.exitCode}`}`);
-}
-
-/** execa 9 takes the abort signal as `cancelSignal` and, with `reject: false`, reports a cancel as `isCanceled`. */
-function throwIfCanceled(r: { isCanceled: boolean }, what: string): void {
-  if (r.isCanceled) throw new CtrError('Aborted', `${what}: aborted`);
+  const r = await runCommand(cmd, args, `mount ${target}`, { signal, cwd });
+  if (r.exitCode !== 0) throw new CtrError('Internal', `mount ${target}: ${r.error || `exit ${r.exitCode}`}`);
 }
 
 /** overlayfs splits options on ',' and lowerdirs on ':'; a backslash escapes both. */
 function escapeOption(path: string): string {
   return path.replace(/([\\,:])/g, '\\$1');
-}
-
-function oneLine(s: string): string {
-  return s.split('\n')[0]?.trim() ?? '';
 }

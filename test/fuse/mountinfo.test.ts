@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMountInfo } from '../../src/fuse/mountinfo.js';
+import { parseMountInfo } from '../../src/host/mountinfo.js';
 
 test('parseMountInfo reads fields, optional tags and octal escapes', () => {
   const text = [

@@ -26,7 +26,7 @@ import { buildFromTar } from '../estargz/helpers.js';
 import { FIXTURE_CHUNK, fixtureFiles, fixtureTar } from '../estargz/fixture-layer.js';
 import { streamOf } from '../remote/image-helpers.js';
 import { isCtrError } from '../../src/errors.js';
-import { mountsUnder } from '../../src/runtime/mountinfo.js';
+import { mountsUnder } from '../../src/host/mountinfo.js';
 import { cli, MAIN } from '../cli/cli-harness.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { buildRunImage, FULL } from '../runtime/run-fixture.js';

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { openEStargz } from '../../src/estargz/reader.js';
 import { FileRangeReader } from '../../src/content/file-range-reader.js';
 import type { Index, Manifest } from '../../src/oci/types.js';
-import { mountsUnder } from '../../src/runtime/mountinfo.js';
+import { mountsUnder } from '../../src/host/mountinfo.js';
 import { openLayout } from '../../src/store/oci-layout.js';
 import { cli, MAIN } from '../cli/cli-harness.js';
 import { buildImage, buildIndex } from '../fixtures/image-builder.js';

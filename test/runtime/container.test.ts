@@ -11,7 +11,7 @@ import { isCtrError } from '../../src/errors.js';
 import { cleanupStaleContainers } from '../../src/runtime/cleanup.js';
 import { runInContainer, type ContainerOptions } from '../../src/runtime/container.js';
 import { containerPaths, runcStateDir } from '../../src/runtime/container-paths.js';
-import { mountsUnder } from '../../src/runtime/mountinfo.js';
+import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { makeBusyboxRootfs } from './busybox-rootfs.js';
 

@@ -4,9 +4,10 @@ import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCtrError } from '../../src/errors.js';
-import { mountsUnder, parseMountinfo } from '../../src/runtime/mountinfo.js';
+import { mountsUnder, parseMountInfo } from '../../src/host/mountinfo.js';
 import { readFileInRoot, resolveInRoot } from '../../src/runtime/root-path.js';
-import { MAX_LOWERDIRS, mountOverlay, mountOverlayReadOnly, unmountUnder } from '../../src/runtime/rootfs.js';
+import { MAX_LOWERDIRS, mountOverlay, mountOverlayReadOnly } from '../../src/runtime/rootfs.js';
+import { unmountUnder } from '../../src/host/unmount.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: mounting overlayfs' : false;
 
@@ -130,7 +131,7 @@ describe('paths inside a container root', () => {
 describe('mountinfo', () => {
   test('parses mount points with escaped spaces and the fs type after the separator', () => {
     const text = '36 35 98:0 / /mnt/with\\040space rw,noatime master:1 - overlay overlay rw,lowerdir=l/0\n' + '37 35 0:5 / /proc rw - proc proc rw\n';
-    assert.deepEqual(parseMountinfo(text), [
+    assert.deepEqual(parseMountInfo(text).map(({ mountPoint, fsType, source, superOptions }) => ({ mountPoint, fsType, source, superOptions })), [
       { mountPoint: '/mnt/with space', fsType: 'overlay', source: 'overlay', superOptions: 'rw,lowerdir=l/0' },
       { mountPoint: '/proc', fsType: 'proc', source: 'proc', superOptions: 'rw' },
     ]);

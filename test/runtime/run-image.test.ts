@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { runContainer } from '../../src/image/run.js';
 import { tagImage } from '../../src/image/tag-image.js';
 import { runcStateDir } from '../../src/runtime/container-paths.js';
-import { mountsUnder } from '../../src/runtime/mountinfo.js';
+import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { cli, MAIN } from '../cli/cli-harness.js';
 import { buildRunImage, FULL, startCli, treeHash } from './run-fixture.js';

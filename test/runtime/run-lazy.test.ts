@@ -12,7 +12,7 @@ import { openLocation, parseLocation } from '../../src/image/location.js';
 import { rpullImage } from '../../src/image/rpull.js';
 import { runContainer } from '../../src/image/run.js';
 import { runcStateDir } from '../../src/runtime/container-paths.js';
-import { mountsUnder } from '../../src/runtime/mountinfo.js';
+import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { buildRunImage, FULL, startCli } from './run-fixture.js';

@@ -12,7 +12,7 @@ import type { PruneResult } from '../../src/image/prune.js';
 import type { RemoveResult } from '../../src/image/remove-images.js';
 import { tagImage } from '../../src/image/tag-image.js';
 import { cleanupStaleContainers } from '../../src/runtime/cleanup.js';
-import { mountsUnder } from '../../src/runtime/mountinfo.js';
+import { mountsUnder } from '../../src/host/mountinfo.js';
 import { cli } from '../cli/cli-harness.js';
 import type { BuiltImage } from '../fixtures/image-builder.js';
 import { buildImage } from '../fixtures/image-builder.js';

@@ -9,8 +9,8 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { parseMountInfo } from '../../src/fuse/mountinfo.js';
-import { mountsUnder } from '../../src/runtime/mountinfo.js';
+import { parseMountInfo } from '../../src/host/mountinfo.js';
+import { mountsUnder } from '../../src/host/mountinfo.js';
 import { PRIVATE_DIRS } from '../../src/store/private-dirs.js';
 import { cli } from '../cli/cli-harness.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';

@@ -1,4 +1,7 @@
-// /proc/self/mountinfo parsing (proc(5), "mountinfo"): which mounts exist, of which type, where.
+// The mount table (/proc/self/mountinfo, proc(5) "mountinfo"): which mounts exist, of which type, where, with
+// which options; and what is mounted at or below a directory. The one parser of the project.
+// https://www.kernel.org/doc/html/latest/filesystems/proc.html (3.5 /proc/<pid>/mountinfo)
+import { readFile } from 'node:fs/promises';
 
 /** One line of mountinfo. */
 export interface MountInfoEntry {
@@ -8,9 +11,11 @@ export interface MountInfoEntry {
   majorMinor: string;
   root: string;
   mountPoint: string;
+  /** Per-mount options (ro, nosuid, nodev, ...). */
   mountOptions: string;
   fsType: string;
   source: string;
+  /** Per-superblock options (for overlayfs: lowerdir=..., for FUSE: user_id=...). */
   superOptions: string;
 }
 
@@ -41,4 +46,19 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
     });
   }
   return out;
+}
+
+/** The current mounts of this process's mount namespace. */
+export async function readMounts(signal?: AbortSignal): Promise<MountInfoEntry[]> {
+  return parseMountInfo(await readFile('/proc/self/mountinfo', { encoding: 'utf8', signal }));
+}
+
+/**
+ * Mount points at or below `dir`, most recently mounted first: the order to unmount them in (an
+ * overlay comes off before the FUSE layer mounts it stacks, wherever they sit in the tree).
+ */
+export async function mountsUnder(dir: string, signal?: AbortSignal): Promise<string[]> {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const points = (await readMounts(signal)).map((m) => m.mountPoint).filter((p) => p === dir || p.startsWith(prefix));
+  return [...new Set(points.reverse())];
 }
