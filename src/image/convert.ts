@@ -4,7 +4,7 @@
 // failure leaves nothing visible under it.
 import { tmpdir } from 'node:os';
 import { invalidArgument, limitExceeded, unsupported, withContext } from '../errors.js';
-import { MAX_CONFIG_SIZE } from '../store/manifest-json.js';
+import { MAX_CONFIG_SIZE } from '../oci/manifest-json.js';
 import { GzipPool } from '../estargz/gzip-pool.js';
 import { sha256Digest } from '../oci/digest.js';
 import { Annotation, isDockerType, isIndexType, isManifestType, layerCompression, MediaType } from '../oci/media-types.js';

@@ -9,6 +9,7 @@ import { hasVerifiedCheck, type BlobProgress, type ImageSink, type ImageSource }
 import { selectImageManifest } from './platform.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
 import { countedStream, verifiedStream } from '../content/verified-stream.js';
+import { TaskLimit } from '../layer/task-limit.js';
 
 export interface CopyOptions {
   /** Platform to select from an index (default: this host, e.g. linux/amd64). */
@@ -48,7 +49,7 @@ export async function copyImage(src: ImageSource, dst: ImageSink, options: CopyO
 class Copier {
   contentSize = 0;
   private readonly blobs = new Map<string, Promise<void>>();
-  private readonly limit: Limiter;
+  private readonly limit: TaskLimit;
 
   constructor(
     private readonly src: ImageSource,
@@ -56,7 +57,7 @@ class Copier {
     private readonly options: CopyOptions & { signal: AbortSignal },
     private readonly abortSiblings: () => void,
   ) {
-    this.limit = limiter(Math.max(1, options.concurrency ?? 3));
+    this.limit = new TaskLimit(Math.max(1, options.concurrency ?? 3));
   }
 
   /** The manifest for the wanted platform (rules in platform.ts). */
@@ -107,7 +108,7 @@ class Copier {
     let p = this.blobs.get(desc.digest);
     if (!p) {
       this.contentSize += desc.size;
-      p = this.limit(() => this.copyBlob(desc));
+      p = this.limit.run(() => this.copyBlob(desc));
       this.blobs.set(desc.digest, p);
     }
     return p;
@@ -132,25 +133,6 @@ class Copier {
 /** Optional sink capability: `put` checks size and digest itself (the OCI layout does). */
 function verifiesContent(sink: ImageSink): boolean {
   return (sink as { verifiesContent?: boolean }).verifiesContent === true;
-}
-
-type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
-
-/** At most `n` functions running at once; the rest wait in FIFO order. */
-function limiter(n: number): Limiter {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    else running++;
-    try {
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next(); // hand our slot over
-      else running--;
-    }
-  };
 }
 
 async function* single(bytes: Buffer): AsyncGenerator<Buffer> {

@@ -11,6 +11,7 @@ import { LayoutEndpoint } from '../store/layout-endpoint.js';
 import type { OciLayout } from '../store/oci-layout.js';
 import { readTar, type TarEntry } from '../tar/reader.js';
 import { CONTAINERD_IMAGE_NAME, importedName } from './archive-names.js';
+import { MAX_MANIFEST_SIZE } from '../oci/manifest-json.js';
 
 /** What was imported. */
 export interface ImportResult {
@@ -19,7 +20,6 @@ export interface ImportResult {
   blobs: number;
 }
 
-const MAX_INDEX_SIZE = 4 * 1024 * 1024;
 const BLOB_PATH = /^(?:\.\/)?blobs\/sha256\/([a-f0-9]{64})$/;
 
 /** Import the archive `file` into the store of `root`; `baseName` names entries tagged only by tag. */
@@ -34,7 +34,7 @@ export async function importImages(root: string, file: string, options: { baseNa
       if (name !== undefined) images.push({ name, descriptor: stripArchiveNames(d) });
     }
     for (const { name, descriptor } of images) {
-      await new LayoutEndpoint(store, name).tag(descriptor, await store.readBytes(descriptor.digest, MAX_INDEX_SIZE), options.signal);
+      await new LayoutEndpoint(store, name).tag(descriptor, await store.readBytes(descriptor.digest, MAX_MANIFEST_SIZE), options.signal);
     }
     return { images: images.map((i) => ({ name: i.name, digest: i.descriptor.digest })), blobs };
   } finally {
@@ -75,7 +75,7 @@ async function storeBlob(store: OciLayout, digest: string, entry: TarEntry, sign
 }
 
 async function readSmall(entry: TarEntry, file: string): Promise<Buffer> {
-  if (entry.header.size > MAX_INDEX_SIZE) throw invalidArgument(`${file}: index.json is larger than ${MAX_INDEX_SIZE} bytes`);
+  if (entry.header.size > MAX_MANIFEST_SIZE) throw invalidArgument(`${file}: index.json is larger than ${MAX_MANIFEST_SIZE} bytes`);
   const chunks: Buffer[] = [];
   for await (const c of entry.body()) chunks.push(c);
   return Buffer.concat(chunks);

@@ -3,7 +3,7 @@
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig } from '../oci/types.js';
 import { openStore } from '../store/image-store.js';
-import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseManifestJson } from '../store/manifest-json.js';
+import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseManifestJson } from '../oci/manifest-json.js';
 import type { OciLayout } from '../store/oci-layout.js';
 import { formatPlatform } from './platform.js';
 

@@ -8,17 +8,17 @@
 //      without accesses get `.no.prefetch.landmark`, as the reference) and name the result DST.
 // With an index, the host platform (or `--platform`, when it is the host's) is optimized; the other
 // platforms are converted without priorities (`--all-platforms`), and a warning says so.
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { CtrError, invalidArgument, unsupported } from '../errors.js';
-import { MAX_CONFIG_SIZE } from '../store/manifest-json.js';
+import { MAX_CONFIG_SIZE } from '../oci/manifest-json.js';
 import { removeDeadOwned, ownedName } from '../host/owned-names.js';
 import { Annotation, isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Manifest, Platform } from '../oci/types.js';
 import type { RegistryOptions } from '../remote/registry-endpoint.js';
 import { cleanupStaleContainers } from '../runtime/cleanup.js';
-import { checkEnvFlag, parseEnvFile } from '../runtime/env.js';
-import { parseMountFlag } from '../runtime/mount-flag.js';
+import { containerEnv } from '../runtime/env.js';
+import { containerMounts } from '../runtime/mount-flag.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
 import { openLayout, type OciLayout } from '../store/oci-layout.js';
 import { tempDir } from '../store/default-root.js';
@@ -215,8 +215,8 @@ function stagedLayers(stage: OciLayout, manifest: Manifest): StagedLayer[] {
 }
 
 async function runStaged(layers: StagedLayer[], config: ImageConfig, log: AccessLog, workDir: string, o: OptimizeOptions): Promise<WorkloadResult> {
-  const env = [...(o.envFile ? parseEnvFile(await readEnvFile(o.envFile), o.envFile) : []), ...(o.env ?? []).map(checkEnvFlag)];
-  const mounts = (o.mounts ?? []).map(parseMountFlag).map((m) => (m.source && m.type === 'bind' ? { ...m, source: resolve(m.source) } : m));
+  const env = await containerEnv(o.envFile, o.env);
+  const mounts = containerMounts(o.mounts);
   const period = o.period ?? 10;
   if (!(period > 0)) throw invalidArgument(`--period must be a positive number of seconds, got ${period}`);
   try {
@@ -246,12 +246,6 @@ async function runStaged(layers: StagedLayer[], config: ImageConfig, log: Access
   } finally {
     log.disarm();
   }
-}
-
-async function readEnvFile(path: string): Promise<string> {
-  return readFile(path, 'utf8').catch((e: unknown) => {
-    throw invalidArgument(`cannot read --env-file ${path}: ${(e as Error).message}`, e);
-  });
 }
 
 /** Containers and staging areas left by a killed optimize (or run). */

@@ -12,7 +12,7 @@ import { isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Platform } from '../oci/types.js';
 import type { ImageSource } from '../content/endpoint.js';
 import { readManifest, type FetchedManifest } from './read-manifest.js';
-import { MAX_CONFIG_SIZE } from '../store/manifest-json.js';
+import { MAX_CONFIG_SIZE } from '../oci/manifest-json.js';
 import { readVerified } from '../content/verified-stream.js';
 
 const ARCH_FROM_NODE: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips: 'mips', mipsel: 'mipsle' };

@@ -1,7 +1,7 @@
 // Fetching a manifest or index from any ImageSource: size-limited, digest-verified, JSON-validated.
 import { limitExceeded } from '../errors.js';
 import type { Descriptor } from '../oci/types.js';
-import { MAX_MANIFEST_SIZE, parseManifestJson, type ParsedManifest } from '../store/manifest-json.js';
+import { MAX_MANIFEST_SIZE, parseManifestJson, type ParsedManifest } from '../oci/manifest-json.js';
 import type { ImageSource } from '../content/endpoint.js';
 import { readVerified } from '../content/verified-stream.js';
 

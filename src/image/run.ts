@@ -4,15 +4,13 @@
 //   snapshotter 'stargz' (default when the image was rpulled): lazy layers are FUSE mounts under the
 //     container's own directory (layer-mounts.ts), served by this process while the container runs.
 // Either way the rootfs is overlayfs with a per-container upper dir (runtime/container.ts).
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { invalidArgument, unsupported } from '../errors.js';
 import type { Platform } from '../oci/types.js';
 import { cleanupStaleContainers } from '../runtime/cleanup.js';
 import { checkContainerId } from '../runtime/container-paths.js';
 import { runInContainer, type ContainerOptions, type LayerDirs } from '../runtime/container.js';
-import { checkEnvFlag, parseEnvFile } from '../runtime/env.js';
-import { parseMountFlag } from '../runtime/mount-flag.js';
+import { containerEnv } from '../runtime/env.js';
+import { containerMounts } from '../runtime/mount-flag.js';
 import type { RuncRunResult } from '../runtime/runc.js';
 import { openStore } from '../store/image-store.js';
 import { securePrivateDirs } from '../store/private-dirs.js';
@@ -51,8 +49,8 @@ export async function runContainer(root: string, ref: string, id: string, o: Run
   if (process.getuid?.() !== 0) throw unsupported('run needs root: it mounts overlayfs (and FUSE for lazy layers) and starts containers with runc');
   checkContainerId(id);
   await securePrivateDirs(root);
-  const env = [...(o.envFile ? parseEnvFile(await readFile(o.envFile, 'utf8'), o.envFile) : []), ...(o.env ?? []).map(checkEnvFlag)];
-  const mounts = (o.mounts ?? []).map(parseMountFlag).map((m) => (m.source && m.type === 'bind' ? { ...m, source: resolve(m.source) } : m));
+  const env = await containerEnv(o.envFile, o.env);
+  const mounts = containerMounts(o.mounts);
   await cleanupStaleContainers(root, { runc: o.runc, signal: o.signal });
   const image = await openStoredImage(root, ref, o.platform);
   if (!o.platform) checkRunsHere(image); // an image for another platform runs only when --platform asked for it

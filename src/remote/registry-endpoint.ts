@@ -6,7 +6,8 @@ import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
 import { RegistryClient } from './client.js';
 import { formatReference, parseReference, referenceTarget, type Reference } from './reference.js';
-import { MAX_MANIFEST_BYTES, Repository } from './repository.js';
+import { MAX_MANIFEST_SIZE } from '../oci/manifest-json.js';
+import { Repository } from './repository.js';
 
 /** Options of openRegistry (the CLI's registry flags). */
 export interface RegistryOptions {
@@ -138,7 +139,7 @@ async function readAll(content: AsyncIterable<Buffer>, desc: Descriptor): Promis
   let n = 0;
   for await (const c of content) {
     n += c.length;
-    if (n > MAX_MANIFEST_BYTES) throw new CtrError('LimitExceeded', `manifest ${desc.digest} exceeds the ${MAX_MANIFEST_BYTES}-byte limit`);
+    if (n > MAX_MANIFEST_SIZE) throw new CtrError('LimitExceeded', `manifest ${desc.digest} exceeds the ${MAX_MANIFEST_SIZE}-byte limit`);
     chunks.push(c);
   }
   return Buffer.concat(chunks);

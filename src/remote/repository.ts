@@ -15,9 +15,9 @@ import type { RetryBudget } from './backoff.js';
 import type { RegistryClient } from './client.js';
 import { rangesFromFullBody } from './full-body-ranges.js';
 import { discardBody, headerValue, markTransient, type HttpResponse } from './transport.js';
+import { MAX_MANIFEST_SIZE } from '../oci/manifest-json.js';
 
 /** Largest manifest or index accepted (containerd uses the same limit). */
-export const MAX_MANIFEST_BYTES = 4 << 20;
 
 /** Accept header for manifests: OCI and Docker, single and multi-platform. */
 export const MANIFEST_ACCEPT = [MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifest, MediaType.DockerManifestList].join(', ');
@@ -72,7 +72,7 @@ export class Repository {
     const size = Number(headerValue(res.headers, 'content-length'));
     if (res.statusCode === 200 && digest && isDigest(digest) && mediaType && Number.isSafeInteger(size) && size > 0) {
       if (isDigest(target) && digest !== target) throw digestMismatch(`resolve ${this.label}@${target}: registry reports digest ${digest}`);
-      if (size > MAX_MANIFEST_BYTES) throw limitExceeded(`resolve ${this.ref(target)}: manifest is ${size} bytes, limit ${MAX_MANIFEST_BYTES}`);
+      if (size > MAX_MANIFEST_SIZE) throw limitExceeded(`resolve ${this.ref(target)}: manifest is ${size} bytes, limit ${MAX_MANIFEST_SIZE}`);
       return { mediaType, digest, size };
     }
     return (await this.fetchManifest(target, signal)).descriptor;
@@ -83,13 +83,13 @@ export class Repository {
     const desc = typeof target === 'string' ? undefined : target;
     const ref = desc?.digest ?? (target as string);
     const what = `fetch manifest ${this.ref(ref)}`;
-    if (desc && desc.size > MAX_MANIFEST_BYTES) throw limitExceeded(`${what}: descriptor size ${desc.size} exceeds the ${MAX_MANIFEST_BYTES}-byte manifest limit`);
+    if (desc && desc.size > MAX_MANIFEST_SIZE) throw limitExceeded(`${what}: descriptor size ${desc.size} exceeds the ${MAX_MANIFEST_SIZE}-byte manifest limit`);
     const { res } = await this.client.request({
       method: 'GET', url: this.path('manifests', ref), scope: this.pullScope,
       headers: { accept: desc?.mediaType ? `${desc.mediaType}, ${MANIFEST_ACCEPT}` : MANIFEST_ACCEPT }, ...opt(signal),
     });
     if (res.statusCode !== 200) throw await this.client.statusError(res, what, signal);
-    const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `${what}: manifest exceeds the ${MAX_MANIFEST_BYTES}-byte limit`);
+    const bytes = await readLimited(res, MAX_MANIFEST_SIZE, `${what}: manifest exceeds the ${MAX_MANIFEST_SIZE}-byte limit`);
     const got = sha256Digest(bytes);
     const want = desc?.digest ?? (isDigest(ref) ? ref : headerValue(res.headers, 'docker-content-digest'));
     if (want !== undefined && want !== got) throw digestMismatch(`${what}: content digest ${got} does not match ${want}`);
@@ -340,7 +340,7 @@ export class Repository {
     const what = `push manifest ${this.ref(tag ?? desc.digest)}`;
     const got = sha256Digest(bytes);
     if (got !== desc.digest || bytes.length !== desc.size) throw digestMismatch(`${what}: bytes have digest ${got} (${bytes.length} bytes), descriptor says ${desc.digest} (${desc.size} bytes)`);
-    if (bytes.length > MAX_MANIFEST_BYTES) throw limitExceeded(`${what}: manifest is ${bytes.length} bytes, limit ${MAX_MANIFEST_BYTES}`);
+    if (bytes.length > MAX_MANIFEST_SIZE) throw limitExceeded(`${what}: manifest is ${bytes.length} bytes, limit ${MAX_MANIFEST_SIZE}`);
     const { res } = await this.client.request({
       method: 'PUT', url: this.path('manifests', tag ?? desc.digest), scope: this.pushScope, body: bytes,
       headers: { 'content-type': desc.mediaType, 'content-length': String(bytes.length) }, ...opt(signal),

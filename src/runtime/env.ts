@@ -1,5 +1,6 @@
 // Environment variables of the container process: image Env, then --env-file, then --env, with
 // containerd's rules (later K=V replaces K; a bare K unsets it).
+import { readFile } from 'node:fs/promises';
 import { invalidArgument } from '../errors.js';
 
 /** Merge `overrides` into `base`: K=V replaces an existing K in place or appends; a bare `K` removes K. */
@@ -41,4 +42,16 @@ export function checkEnvFlag(value: string): string {
 function envKey(e: string): string {
   const eq = e.indexOf('=');
   return eq < 0 ? e : e.slice(0, eq);
+}
+
+/** The env overrides of a container: the lines of `envFile` (when given), then the `env` flags, each checked. */
+export async function containerEnv(envFile: string | undefined, env: readonly string[] = []): Promise<string[]> {
+  const fromFile = envFile === undefined ? [] : parseEnvFile(await readEnvFile(envFile), envFile);
+  return [...fromFile, ...env.map(checkEnvFlag)];
+}
+
+async function readEnvFile(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch((e: unknown) => {
+    throw invalidArgument(`cannot read --env-file ${path}: ${(e as Error).message}`, e);
+  });
 }

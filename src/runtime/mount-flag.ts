@@ -1,5 +1,6 @@
 // `--mount type=bind,source=S,destination=D,options=ro:rbind` as `ctr run` parses it (a CSV record of
 // key=value fields; options separated by ':').
+import { resolve } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import type { SpecMount } from './spec-types.js';
 
@@ -44,4 +45,9 @@ function splitCsv(line: string): string[] {
   if (quoted) throw invalidArgument(`--mount ${JSON.stringify(line)}: unterminated quote`);
   fields.push(cur);
   return fields;
+}
+
+/** The `--mount` values of a container as spec mounts, bind sources made absolute (against the working directory). */
+export function containerMounts(values: readonly string[] = []): SpecMount[] {
+  return values.map(parseMountFlag).map((m) => (m.source && m.type === 'bind' ? { ...m, source: resolve(m.source) } : m));
 }

@@ -7,7 +7,7 @@ import type { Descriptor } from '../oci/types.js';
 import { removeDeadOwned, type Leftover } from '../host/owned-names.js';
 import { ATOMIC_TEMP_INFIX } from '../host/atomic-file.js';
 import { INGEST_PREFIX } from './blob-writer.js';
-import { childDescriptors, MAX_MANIFEST_SIZE, parseManifestJson } from './manifest-json.js';
+import { childDescriptors, MAX_MANIFEST_SIZE, parseManifestJson } from '../oci/manifest-json.js';
 import { LEASE_PREFIX, liveLeases } from './leases.js';
 import type { BlobInfo, OciLayout } from './oci-layout.js';
 

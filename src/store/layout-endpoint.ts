@@ -4,7 +4,7 @@ import { CtrError, invalidArgument, notFound } from '../errors.js';
 import type { BlobProgress, ExistingBlob, ImageSink, ImageSource, VerifyingSink } from '../content/endpoint.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
-import { childDescriptors, MAX_MANIFEST_SIZE, parseManifestJson } from './manifest-json.js';
+import { childDescriptors, MAX_MANIFEST_SIZE, parseManifestJson } from '../oci/manifest-json.js';
 import type { OciLayout } from './oci-layout.js';
 
 export type { BlobProgress };

@@ -2,9 +2,9 @@
 // https://github.com/opencontainers/image-spec/blob/main/manifest.md
 // https://github.com/opencontainers/image-spec/blob/main/image-index.md
 import { invalidArgument, limitExceeded } from '../errors.js';
-import { isDigest } from '../oci/digest.js';
-import { isIndexType, isManifestType } from '../oci/media-types.js';
-import type { Descriptor, Index, Manifest } from '../oci/types.js';
+import { isDigest } from './digest.js';
+import { isIndexType, isManifestType } from './media-types.js';
+import type { Descriptor, Index, Manifest } from './types.js';
 
 /** Largest manifest or index the tool reads (the limit containerd and distribution use). */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
