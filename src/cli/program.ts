@@ -16,7 +16,10 @@ import { rmCommand } from './commands/rm.js';
 import { tagCommand } from './commands/tag.js';
 import { convertCommand } from './commands/convert.js';
 import { getTocDigestCommand } from './commands/get-toc-digest.js';
-import { lazyCommands } from './commands/lazy-commands.js';
+import { mountCommand } from './commands/mount.js';
+import { rpullCommand } from './commands/rpull.js';
+import { statusCommand } from './commands/status.js';
+import { unmountCommand } from './commands/unmount.js';
 import { runCommand } from './commands/run.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { pruneCommand } from './commands/prune.js';
@@ -32,7 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option('-n, --namespace <ns>', 'accepted for compatibility with containerd scripts; ignored').hideHelp())
     .addOption(new Option('-a, --address <path>', 'accepted for compatibility with containerd scripts; ignored').hideHelp());
   const image = new Command('image').alias('images').alias('i').description('manage images');
-  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, ...lazyCommands]) image.addCommand(make(ctx));
+  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, rpullCommand, mountCommand, unmountCommand, statusCommand]) image.addCommand(make(ctx));
   program.addCommand(image);
   program.addCommand(runCommand(ctx));
   program.addCommand(completionCommand(ctx, () => program));

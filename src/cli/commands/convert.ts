@@ -2,7 +2,6 @@
 // image's layers, flags as in the reference's `ctr-remote image convert`.
 import { DEFAULT_TOC_LIMITS } from '../../estargz/toc-limits.js';
 import { Command } from 'commander';
-import { convertLocations } from '../../image/convert-locations.js';
 import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printJson, printLine } from '../cli-io.js';
@@ -54,6 +53,7 @@ export function convertCommand(ctx: CliContext): Command {
     ctx.run(self, 'convert', src, async () => {
       const format = pickFormat(flags);
       const zstd = format === 'zstdchunked';
+      const { convertLocations } = await import('../../image/convert-locations.js');
       const result = await convertLocations(src, dst, {
         root: ctx.globals(self).root,
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),

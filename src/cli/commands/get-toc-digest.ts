@@ -1,9 +1,6 @@
 // `ctr-remote image get-toc-digest [--dump-toc] [--zstdchunked] LAYER-DIGEST`: the TOC digest (or the TOC
 // itself) of an eStargz / zstd:chunked layer blob in the local store.
 import { Command } from 'commander';
-import { openEStargz } from '../../estargz/reader.js';
-import { digestHex } from '../../oci/digest.js';
-import { openStore } from '../../store/image-store.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 
@@ -17,6 +14,9 @@ export function getTocDigestCommand(ctx: CliContext): Command {
     .option('--json', 'print {digest, toc?} as JSON')
     .action((digest: string, flags: { dumpToc?: boolean; zstdchunked?: boolean; json?: boolean }, self: Command) =>
       ctx.run(self, 'get-toc-digest', digest, async () => {
+        const [{ openEStargz }, { digestHex }, { openStore }] = await Promise.all([
+          import('../../estargz/reader.js'), import('../../oci/digest.js'), import('../../store/image-store.js'),
+        ]);
         digestHex(digest);
         const store = await openStore(ctx.globals(self).root);
         const r = await store.readerAt(digest);

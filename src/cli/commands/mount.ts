@@ -2,13 +2,12 @@
 // the foreground; Ctrl-C (exit 130) or `image unmount DIR` (exit 0) unmounts. `image unmount` asks the
 // serving process with SIGTERM, so once mounted, SIGTERM is the user's unmount: a normal end.
 import { Command } from 'commander';
-import { mountImage } from '../../image/mount.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printJson, printLine } from '../cli-io.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlag } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
-import { layerLine } from './rpull.js';
+import { layerLine } from '../layer-line.js';
 
 /** The mount command. */
 export function mountCommand(ctx: CliContext): Command {
@@ -23,6 +22,7 @@ export function mountCommand(ctx: CliContext): Command {
     .option('--json', 'print the mount as JSON');
   return cmd.action((ref: string, dir: string, flags, self: Command) =>
     ctx.run(self, 'mount', ref, async () => {
+      const { mountImage } = await import('../../image/mount.js');
       const mounted = await mountImage(ctx.globals(self).root, ref, dir, {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),

@@ -2,18 +2,11 @@
 // layers are lazy and which were pulled in full, and why.
 import { Command } from 'commander';
 import type { LazyLayerRecord } from '../../image/lazy-record.js';
-import { rpullImage } from '../../image/rpull.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
-import { humanSize } from '../human-size.js';
+import { layerLine } from '../layer-line.js';
 import { addPlatformFlag } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
-
-/** One output line for a layer decision. */
-export function layerLine(l: LazyLayerRecord, i: number): string {
-  const what = l.mode === 'lazy' ? 'lazy (eStargz, TOC verified)' : `full: ${l.reason ?? 'not eStargz'}`;
-  return `layer ${i} ${l.digest} ${humanSize(l.size)}: ${what}`;
-}
 
 /** The rpull command. */
 export function rpullCommand(ctx: CliContext): Command {
@@ -25,6 +18,7 @@ export function rpullCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON');
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'rpull', ref, async () => {
+      const { rpullImage } = await import('../../image/rpull.js');
       const result = await rpullImage(ctx.globals(self).root, ref, {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),

@@ -5,7 +5,7 @@
 // passes -t to ls); run's own (and the global) options go before REF. A `--` right after ID is dropped
 // (it was needed before parsing stopped at REF; no command is named `--`).
 import { Command, Option } from 'commander';
-import { runContainer, type Snapshotter } from '../../image/run.js';
+import type { Snapshotter } from '../../image/run.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr } from '../cli-io.js';
 import { addContainerFlags, containerOptions } from '../container-flags.js';
@@ -40,6 +40,7 @@ export function runCommand(ctx: CliContext): Command {
   return cmd.action((ref: string, id: string, args: string[], flags, self: Command) =>
     ctx.run(self, 'run', id, async () => {
       for (const a of [ref, id]) if (a.startsWith('-')) throw usageError(`unknown option ${a} (see 'ctr-remote run --help')`);
+      const { runContainer } = await import('../../image/run.js');
       const result = await runContainer(ctx.globals(self).root, ref, id, {
         args: args[0] === '--' ? args.slice(1) : args,
         remove: flags.rm === true,

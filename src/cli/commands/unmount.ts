@@ -1,7 +1,6 @@
 // `ctr-remote image unmount DIR`: take down an image mount made by `image mount` (its serving process
 // unmounts; a dead one's leftovers are cleaned here).
 import { Command } from 'commander';
-import { unmountImage } from '../../image/mount.js';
 import type { CliContext } from '../cli-context.js';
 import { printLine } from '../cli-io.js';
 
@@ -10,6 +9,7 @@ export function unmountCommand(ctx: CliContext): Command {
   return new Command('unmount').alias('umount').description('unmount an image mounted with image mount').argument('<dir>', 'mount point')
     .action((dir: string, _flags, self: Command) =>
       ctx.run(self, 'unmount', dir, async () => {
+        const { unmountImage } = await import('../../image/mount.js');
         const record = await unmountImage(ctx.globals(self).root, dir);
         printLine(ctx.io, `unmounted ${record.name} from ${record.dir}`);
       }),
