@@ -1,7 +1,7 @@
 // The one check of a chunk's bytes against the TOC, used by the reader (estargz/reader.ts) and by the lazy
 // layer that serves FUSE reads (layer/member-decoder.ts): the bytes must be exactly the chunk's size and
 // hash to its chunkDigest. A chunk whose TOC carries no digest cannot be verified and is never served.
-// ../shared/estargz-format.md, "Verification chain".
+// docs/ESTARGZ.md, "Verification chain".
 import { createHash } from 'node:crypto';
 import { CtrError, digestMismatch } from '../errors.js';
 

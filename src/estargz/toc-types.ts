@@ -1,5 +1,5 @@
 // The eStargz table of contents (TOC), as serialized in stargz.index.json. Field names and omission rules
-// follow ../shared/estargz-format.md (the reference's JSON tags). NumLink is computed by readers, never
+// follow docs/ESTARGZ.md, "TOC" (the reference's JSON tags). NumLink is computed by readers, never
 // serialized.
 
 export type TOCEntryType = 'dir' | 'reg' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'chunk';

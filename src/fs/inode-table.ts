@@ -1,5 +1,5 @@
 // Builds the inode tree of one layer from its TOC entries. Follows the reference's lazy mount
-// (../shared/estargz-format.md, "How the reference lazy mount behaves"): missing parents are synthesized
+// (docs/ESTARGZ.md, "A layer as a filesystem"): missing parents are synthesized
 // (0755, root-owned), hardlinks share one inode, `.wh.NAME` becomes a 0/0 character device NAME (unless the
 // layer also has a real NAME), `.wh..wh..opq` becomes the overlayfs opaque xattr on its directory, and the
 // prefetch landmarks are hidden from the root. Inode numbers follow TOC order, so they are stable for a TOC.

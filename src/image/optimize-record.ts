@@ -1,6 +1,6 @@
 // optimize's access record: the workload's file opens, in first-access order, attributed to a layer of
 // the SOURCE image's (platform) manifest, and the NDJSON record file (`--record-out`) that
-// `convert --estargz-record-in` reads back. See shared/estargz-format.md, "Record file".
+// `convert --estargz-record-in` reads back. See docs/ESTARGZ.md, "Record file".
 //
 // Attribution: each layer is its own FUSE mount under overlayfs, so an open reaches the topmost layer
 // that has the path and that no higher layer whites out (overlayfs resolves that), and files the

@@ -1,7 +1,7 @@
 // Where every file's bytes live in a compressed eStargz blob: the chunks of each regular file and the
 // compressed members (gzip members or zstd frames) holding them. A member starts at a chunk's `offset` and
 // ends where the next payload member starts (or at the TOC), so it may carry trailing tar headers; several
-// small files may share one member (`innerOffset`). See ../shared/estargz-format.md, "TOC JSON".
+// small files may share one member (`innerOffset`). See docs/ESTARGZ.md, "Chunks and members".
 
 import { invalidArgument, limitExceeded } from '../errors.js';
 import { DEFAULT_TOC_LIMITS } from '../estargz/toc-limits.js';
@@ -30,7 +30,7 @@ export interface Member {
 /**
  * Where the payload members of a blob end, from its opened TOC: the TOC member's offset for eStargz; for
  * zstd:chunked the TOC offset points past the 8-byte header of its skippable frame
- * (../shared/estargz-format.md, "zstd:chunked flavour").
+ * (docs/ESTARGZ.md, "zstd:chunked").
  */
 export function payloadEnd(reader: { format: 'gzip' | 'zstd'; tocOffset: number }): number {
   return reader.format === 'zstd' ? reader.tocOffset - 8 : reader.tocOffset;

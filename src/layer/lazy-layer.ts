@@ -3,7 +3,7 @@
 // decompressed, verified against its chunkDigest, cached and sliced. At open, the prefetch region
 // [0, offset of .prefetch.landmark) is fetched in one range; then the rest of the blob is fetched in the
 // background whenever no foreground read has run for `idleMs` (image-wide, after every layer's prefetch, when
-// the layers share a BackgroundGate). See ../shared/estargz-format.md.
+// the layers share a BackgroundGate). See docs/ESTARGZ.md.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError, digestMismatch, invalidArgument, isCtrError, unavailable, withContext } from '../errors.js';

@@ -1,5 +1,5 @@
 // Decompress one fetched member and cut out its chunks, each checked against its sha256 before anyone sees
-// it (../shared/estargz-format.md, "Verification chain"). Only the bytes up to the last chunk's end are
+// it (docs/ESTARGZ.md, "Verification chain"). Only the bytes up to the last chunk's end are
 // inflated (estargz/member-inflate.ts); trailing tar headers in the member are not decompressed.
 
 import { CtrError, digestMismatch } from '../errors.js';

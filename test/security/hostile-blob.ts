@@ -1,7 +1,7 @@
 // Test fixture: eStargz blobs as a hostile tool would write them. Our writer refuses what these hold (a
 // chunk over the limit, a member that is a gzip bomb, a million entries), so the bytes are assembled by
 // hand: payload members as given, the TOC in its own gzip member (a tar entry stargz.index.json), the
-// 51-byte footer. The layout follows ../shared/estargz-format.md.
+// 51-byte footer. The layout follows docs/ESTARGZ.md.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
