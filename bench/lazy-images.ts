@@ -6,8 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertImage } from '../src/image/convert.js';
-import { copyImage } from '../src/image/copy-image.js';
+import { convertImage } from '../src/image/convert/convert.js';
+import { copyImage } from '../src/image/copy/copy-image.js';
 import { openLocation, parseLocation } from '../src/image/location.js';
 import { buildImage } from '../test/fixtures/image-builder.js';
 

@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { convertImage } from '../src/image/convert.js';
+import { convertImage } from '../src/image/convert/convert.js';
 import { openLocation, parseLocation } from '../src/image/location.js';
-import { optimizeImage } from '../src/image/optimize.js';
+import { optimizeImage } from '../src/image/optimize/optimize.js';
 import { startFaultProxy } from '../test/fixtures/fault-proxy.js';
 import { buildImage } from '../test/fixtures/image-builder.js';
 import { startRegistry } from '../test/fixtures/registry.js';
@@ -44,7 +44,7 @@ async function copyTo(srcText: string, ref: string, convert?: 'estargz'): Promis
   try {
     if (convert) await convertImage(src.endpoint, dst.endpoint, { format: 'estargz', oci: true });
     else {
-      const { copyImage } = await import('../src/image/copy-image.js');
+      const { copyImage } = await import('../src/image/copy/copy-image.js');
       await copyImage(src.endpoint, dst.endpoint);
     }
   } finally {

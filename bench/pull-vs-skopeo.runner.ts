@@ -1,6 +1,6 @@
 // One full pull with the library (`pullImage`), used by pull-vs-skopeo.ts when the CLI has no `image pull` yet.
 // Usage: node pull-runner.mjs ROOT REF
-import { pullImage } from '../src/image/pull-image.js';
+import { pullImage } from '../src/image/copy/pull-image.js';
 
 const [root, ref] = process.argv.slice(2);
 if (!root || !ref) {

@@ -1,5 +1,5 @@
 // The line `rpull` and `image mount` print for each layer: lazy, or full and why.
-import type { LazyLayerRecord } from '../image/lazy-record.js';
+import type { LazyLayerRecord } from '../image/lazy/lazy-record.js';
 import { humanSize } from './human-size.js';
 
 /** One output line for a layer decision. */

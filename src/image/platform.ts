@@ -11,7 +11,7 @@ import { invalidArgument, limitExceeded, notFound } from '../errors.js';
 import { isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Platform } from '../oci/types.js';
 import type { ImageSource } from '../content/endpoint.js';
-import { readManifest, type FetchedManifest } from './read-manifest.js';
+import { readManifest, type FetchedManifest } from '../content/read-manifest.js';
 import { MAX_CONFIG_SIZE } from '../oci/manifest-json.js';
 import { readVerified } from '../content/verified-stream.js';
 

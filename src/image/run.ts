@@ -14,8 +14,8 @@ import { containerMounts } from '../runtime/mount-flag.js';
 import type { RuncRunResult } from '../runtime/runc.js';
 import { openStore } from '../store/image-store.js';
 import { securePrivateDirs } from '../store/private-dirs.js';
-import { mountImageLayers, type LayerMountsOptions } from './layer-mounts.js';
-import { useSnapshot, type UsedSnapshot } from './layer-snapshot.js';
+import { mountImageLayers, type LayerMountsOptions } from './lazy/layer-mounts.js';
+import { useSnapshot, type UsedSnapshot } from './lazy/layer-snapshot.js';
 import { checkRunsHere, openStoredImage, type StoredImage } from './stored-image.js';
 
 /** How the image layers become lowerdirs. */

@@ -7,7 +7,7 @@ import { isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Manifest, Platform } from '../oci/types.js';
 import { openStore } from '../store/image-store.js';
 import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseManifestJson } from '../oci/manifest-json.js';
-import { readLazyRecord, type LazyImageRecord } from './lazy-record.js';
+import { readLazyRecord, type LazyImageRecord } from './lazy/lazy-record.js';
 import { normalizeName } from './location.js';
 import { checkPlatform, checkRunnable, configPlatform, hostPlatform, selectPlatform } from './platform.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { ImageSummary } from '../../src/image/list-images.js';
+import type { ImageSummary } from '../../src/image/copy/list-images.js';
 import { buildImage, type BuiltImage } from '../fixtures/image-builder.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ImageSummary } from '../../src/image/list-images.js';
+import type { ImageSummary } from '../../src/image/copy/list-images.js';
 import { buildImage, buildIndex, type BuiltImage } from '../fixtures/image-builder.js';
 import { cli, cliProcess } from './cli-harness.js';
 

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ImageSummary } from '../../src/image/list-images.js';
+import type { ImageSummary } from '../../src/image/copy/list-images.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformMatches, runnablePlatforms } from '../../src/image/platform.js';
 import type { ImageConfig, Manifest } from '../../src/oci/types.js';
 import { buildImage, buildIndex, type BuiltImage } from '../fixtures/image-builder.js';

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PruneResult } from '../../src/image/prune.js';
+import type { PruneResult } from '../../src/image/copy/prune.js';
 import { buildImage, type BuiltImage } from '../fixtures/image-builder.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';

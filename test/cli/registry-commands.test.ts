@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ImageSummary } from '../../src/image/list-images.js';
+import type { ImageSummary } from '../../src/image/copy/list-images.js';
 import type { Index } from '../../src/oci/types.js';
 import { buildImage, buildIndex, type BuiltImage } from '../fixtures/image-builder.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';

@@ -11,7 +11,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Descriptor, ImageConfig, Index, Manifest } from '../../src/oci/types.js';
-import { convertImage, type LayerPriority } from '../../src/image/convert.js';
+import { convertImage, type LayerPriority } from '../../src/image/convert/convert.js';
 import { LayoutEndpoint } from '../../src/store/layout-endpoint.js';
 import { openLayout } from '../../src/store/oci-layout.js';
 import { buildImage, buildIndex, type BuiltImage } from '../fixtures/image-builder.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nameOwner, ownedName, removeDeadOwned } from '../../src/host/owned-names.js';
 import { isOwnerAlive, ownerOf, parseOwner, processStartTime, selfOwner } from '../../src/host/process-owner.js';
-import { mountOwnerAlive } from '../../src/image/mount-record.js';
+import { mountOwnerAlive } from '../../src/image/lazy/mount-record.js';
 import { cleanupStaleContainers } from '../../src/runtime/cleanup.js';
 import { ownerAlive } from '../../src/runtime/owner.js';
 

@@ -8,9 +8,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ownerOf, processStartTime } from '../../src/host/process-owner.js';
-import { writeMountRecord } from '../../src/image/mount-record.js';
-import { planSnapshotPrune } from '../../src/image/prune-plan.js';
-import { snapshotUsers } from '../../src/image/snapshot-users.js';
+import { writeMountRecord } from '../../src/image/lazy/mount-record.js';
+import { planSnapshotPrune } from '../../src/image/copy/prune-plan.js';
+import { snapshotUsers } from '../../src/image/lazy/snapshot-users.js';
 import { containerPaths } from '../../src/runtime/container-paths.js';
 import { snapshotDir } from '../../src/store/snapshots.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { CtrError, isCtrError } from '../../src/errors.js';
-import { decompressLayer } from '../../src/image/convert-decompress.js';
+import { decompressLayer } from '../../src/oci/layer-decompress.js';
 import { consumeVerified } from '../../src/content/verified-stream.js';
 import { MediaType } from '../../src/oci/media-types.js';
 

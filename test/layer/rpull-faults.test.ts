@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { isCtrError } from '../../src/errors.js';
-import { rpullImage } from '../../src/image/rpull.js';
+import { rpullImage } from '../../src/image/lazy/rpull.js';
 import { Annotation } from '../../src/oci/media-types.js';
 import { openStore } from '../../src/store/image-store.js';
 import { cli } from '../cli/cli-harness.js';

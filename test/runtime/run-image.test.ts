@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runContainer } from '../../src/image/run.js';
-import { tagImage } from '../../src/image/tag-image.js';
+import { tagImage } from '../../src/image/copy/tag-image.js';
 import { runcStateDir } from '../../src/runtime/container-paths.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';

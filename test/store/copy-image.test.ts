@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCtrError } from '../../src/errors.js';
-import { copyImage } from '../../src/image/copy-image.js';
+import { copyImage } from '../../src/image/copy/copy-image.js';
 import type { BlobProgress } from '../../src/content/endpoint.js';
 import { LayoutEndpoint } from '../../src/store/layout-endpoint.js';
 import { openLayout } from '../../src/store/oci-layout.js';

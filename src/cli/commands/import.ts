@@ -12,7 +12,7 @@ export function importCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON')
     .action((file: string, flags: { baseName?: string; json?: boolean }, self: Command) =>
       ctx.run(self, 'import', file, async () => {
-        const result = await (await import('../../image/import-archive.js')).importImages(ctx.globals(self).root, file, { ...(flags.baseName ? { baseName: flags.baseName } : {}), signal: ctx.signal });
+        const result = await (await import('../../image/copy/import-archive.js')).importImages(ctx.globals(self).root, file, { ...(flags.baseName ? { baseName: flags.baseName } : {}), signal: ctx.signal });
         if (flags.json) printJson(ctx.io, result);
         else result.images.forEach((i) => printLine(ctx.io, `${i.name} ${i.digest}`));
       }),

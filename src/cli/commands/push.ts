@@ -21,7 +21,7 @@ export function pushCommand(ctx: CliContext): Command {
     ctx.run(self, 'push', ref, async () => {
       const view = await progressView(ctx.io, { json: flags.json, title: `pushing ${ref}` });
       try {
-        const result = await (await import('../../image/push-image.js')).pushImage(ctx.globals(self).root, ref, localRef, {
+        const result = await (await import('../../image/copy/push-image.js')).pushImage(ctx.globals(self).root, ref, localRef, {
           registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
           concurrency: flags.maxConcurrentUploadedLayers,

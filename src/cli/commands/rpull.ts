@@ -1,7 +1,7 @@
 // `ctr-remote image rpull [flags] REF`: lazy pull (manifest, config and eStargz TOCs only); prints which
 // layers are lazy and which were pulled in full, and why.
 import { Command } from 'commander';
-import type { LazyLayerRecord } from '../../image/lazy-record.js';
+import type { LazyLayerRecord } from '../../image/lazy/lazy-record.js';
 import type { CliContext } from '../cli-context.js';
 import { printJson, printLine } from '../cli-io.js';
 import { layerLine } from '../layer-line.js';
@@ -18,7 +18,7 @@ export function rpullCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON');
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'rpull', ref, async () => {
-      const { rpullImage } = await import('../../image/rpull.js');
+      const { rpullImage } = await import('../../image/lazy/rpull.js');
       const result = await rpullImage(ctx.globals(self).root, ref, {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),

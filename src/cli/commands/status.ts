@@ -1,7 +1,7 @@
 // `ctr-remote image status REF`: per layer, lazy or full (and why), how much is local, bytes fetched,
 // cache hits and errors of its live (or last) mount or run, reads refused for lack of credentials first.
 import { Command } from 'commander';
-import type { LayerStatus } from '../../image/status.js';
+import type { LayerStatus } from '../../image/lazy/status.js';
 import type { LayerState } from '../../layer/layer-state.js';
 import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
@@ -31,7 +31,7 @@ export function statusCommand(ctx: CliContext): Command {
     .option('--json', 'print the status as JSON')
     .action((ref: string, flags: { platform?: Platform; json?: boolean }, self: Command) =>
       ctx.run(self, 'status', ref, async () => {
-        const { imageStatus } = await import('../../image/status.js');
+        const { imageStatus } = await import('../../image/lazy/status.js');
         const st = await imageStatus(ctx.globals(self).root, ref, flags.platform);
         if (flags.json) return printJson(ctx.io, st);
         printLine(ctx.io, `${st.name} ${st.manifestDigest}${st.mounts.length ? ` mounted at ${st.mounts.map((m) => m.dir).join(', ')}` : ''}`);

@@ -1,0 +1,28 @@
+// `image rm REF...`: drop names from the store, then garbage-collect the blobs no name reaches any more and
+// the unpacked snapshots of layers no stored image references (unless a live container or mount uses them).
+import { openStore } from '../../store/image-store.js';
+import { collectGarbage, type GcResult } from '../../store/gc.js';
+import { normalizeName } from '../location.js';
+import { removeUnusedSnapshots, type SnapshotPruneResult } from './prune.js';
+
+/** Outcome of removeImages. */
+export interface RemoveResult {
+  /** Names removed (normalized). */
+  removed: string[];
+  /** Names given that the store did not have (normalized). */
+  missing: string[];
+  gc: GcResult;
+  /** Snapshots removed (and unreferenced ones kept because they are in use). */
+  snapshots: SnapshotPruneResult;
+}
+
+/** Remove `refs` from the store of `root` and collect garbage. Unknown names are reported, not thrown. */
+export async function removeImages(root: string, refs: string[], options: { signal?: AbortSignal } = {}): Promise<RemoveResult> {
+  const names = refs.map(normalizeName);
+  const store = await openStore(root);
+  const removed: string[] = [];
+  const missing: string[] = [];
+  for (const name of names) (await store.removeName(name, options) ? removed : missing).push(name);
+  const gc = await collectGarbage(store, options);
+  return { removed, missing, gc, snapshots: await removeUnusedSnapshots(root, store, options) };
+}

@@ -1,0 +1,79 @@
+// `image status REF`: per layer, whether it is lazy or full (and why), how much of it is local in the chunk
+// cache, and the fetch counters of its live mount (or of its last mount): bytes fetched, cache hits, errors.
+
+import { join } from 'node:path';
+import { openEStargz } from '../../estargz/reader.js';
+import { ChunkCache } from '../../layer/chunk-cache.js';
+import { ChunkMap, payloadEnd } from '../../layer/chunk-map.js';
+import { readLayerState, type LayerState } from '../../layer/layer-state.js';
+import type { Platform } from '../../oci/types.js';
+import { openLayerTail } from './lazy-record.js';
+import { lastStatePath, listMountRecords, mountOwnerAlive } from './mount-record.js';
+import { openStoredImage } from '../stored-image.js';
+
+/** The status of one layer. */
+export interface LayerStatus {
+  index: number;
+  digest: string;
+  /** Compressed size. */
+  size: number;
+  mode: 'lazy' | 'full';
+  reason?: string;
+  /** Lazy only: uncompressed chunk bytes in the cache / in the layer. */
+  cachedBytes?: number;
+  totalBytes?: number;
+  /** Lazy only: counters of the live mount, or of the last one. */
+  state?: LayerState;
+  /** True when `state` comes from a mount that is still being served. */
+  live?: boolean;
+}
+
+/** The status of an image. */
+export interface ImageStatus {
+  name: string;
+  manifestDigest: string;
+  /** Live mounts of this image. */
+  mounts: { dir: string; pid: number }[];
+  layers: LayerStatus[];
+}
+
+/** Report the status of image `ref` in the store of `root`. */
+export async function imageStatus(root: string, ref: string, platform?: Platform): Promise<ImageStatus> {
+  const image = await openStoredImage(root, ref, platform);
+  const mounts = (await listMountRecords(root)).filter((r) => r.manifestDigest === image.manifestDigest && mountOwnerAlive(r));
+  const cache = await ChunkCache.open({ dir: join(root, 'cache'), maxBytes: Number.POSITIVE_INFINITY, memoryMaxBytes: 0 });
+  const layers: LayerStatus[] = [];
+  for (const [index, layer] of image.manifest.layers.entries()) {
+    const rec = image.record?.layers.find((l) => l.digest === layer.digest);
+    const status: LayerStatus = { index, digest: layer.digest, size: layer.size, mode: rec?.mode ?? 'full' };
+    if (rec?.reason) status.reason = rec.reason;
+    else if (!rec) status.reason = 'pulled in full (image pull)';
+    if (status.mode === 'lazy') {
+      Object.assign(status, await cachedBytes(root, layer.digest, layer.size, cache));
+      const liveFile = mounts.flatMap((m) => m.layers).find((l) => l.digest === layer.digest && l.stateFile)?.stateFile;
+      const state = (liveFile && (await readLayerState(liveFile))) || (await readLayerState(lastStatePath(root, layer.digest)));
+      if (state) {
+        status.state = state;
+        status.live = !!liveFile;
+      }
+    }
+    layers.push(status);
+  }
+  return { name: image.name, manifestDigest: image.manifestDigest, mounts: mounts.map((m) => ({ dir: m.dir, pid: m.pid })), layers };
+}
+
+async function cachedBytes(root: string, digest: string, size: number, cache: ChunkCache): Promise<{ cachedBytes: number; totalBytes: number }> {
+  const tail = await openLayerTail(root, digest, size);
+  if (!tail) return { cachedBytes: 0, totalBytes: 0 };
+  const reader = await openEStargz(tail);
+  const map = ChunkMap.build(reader.toc.entries, payloadEnd(reader));
+  let cached = 0;
+  let total = 0;
+  for (const m of map.members) {
+    for (const c of m.chunks) {
+      total += c.size;
+      if (c.digest && cache.has(c.digest)) cached += c.size;
+    }
+  }
+  return { cachedBytes: cached, totalBytes: total };
+}
