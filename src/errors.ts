@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'Unsupported'
   | 'LimitExceeded'
   | 'Conflict'
+  | 'FailedPrecondition'
   | 'Aborted'
   | 'Internal';
 
@@ -37,6 +38,8 @@ export const unauthorized = (msg: string, cause?: unknown) => new CtrError('Unau
 export const unavailable = (msg: string, cause?: unknown) => new CtrError('Unavailable', msg, { cause });
 export const unsupported = (msg: string, cause?: unknown) => new CtrError('Unsupported', msg, { cause });
 export const limitExceeded = (msg: string, cause?: unknown) => new CtrError('LimitExceeded', msg, { cause });
+export const conflict = (msg: string, cause?: unknown) => new CtrError('Conflict', msg, { cause });
+export const failedPrecondition = (msg: string, cause?: unknown) => new CtrError('FailedPrecondition', msg, { cause });
 
 /** Prefix an error's message with context ("pull 127.0.0.1:5000/x:1") keeping its code; non-CtrErrors become Internal. */
 export function withContext(context: string, e: unknown): CtrError {

@@ -52,6 +52,7 @@ const byCode: Record<ErrorCode, number> = {
   Unsupported: Errno.EOPNOTSUPP,
   LimitExceeded: Errno.EFBIG,
   Conflict: Errno.EEXIST,
+  FailedPrecondition: Errno.EIO,
   Aborted: Errno.EINTR,
   Internal: Errno.EIO,
 };

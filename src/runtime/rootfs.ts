@@ -14,6 +14,7 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { CtrError, invalidArgument, limitExceeded } from '../errors.js';
 import { runCommand } from '../host/command.js';
+import type { MountSpec } from '../host/mount-spec.js';
 
 /** Mount flags of every mount of image or container content. */
 export const IMAGE_MOUNT_FLAGS = ['nosuid', 'nodev'] as const;
@@ -53,6 +54,28 @@ export async function mountOverlayReadOnly(m: OverlayMount): Promise<void> {
     return;
   }
   await mountLayers(m, ['ro']);
+}
+
+/**
+ * Make the mounts a snapshotter describes (bind, overlay) at `target`, with the flags of every mount of
+ * image content (nosuid, nodev); `linkDir` holds the short lowerdir links of an overlay (see mountOverlay).
+ */
+export async function mountSpecs(specs: readonly MountSpec[], target: string, linkDir: string, signal?: AbortSignal): Promise<void> {
+  for (const spec of specs) {
+    if (spec.type === 'bind') {
+      await mkdir(target, { recursive: true });
+      const mode = spec.options.includes('ro') ? 'ro' : 'rw';
+      await run('mount', ['-o', ['bind', mode, ...IMAGE_MOUNT_FLAGS].join(','), spec.source, target], target, signal);
+      continue;
+    }
+    if (spec.type !== 'overlay') throw invalidArgument(`mount on ${target}: unsupported mount type ${JSON.stringify(spec.type)}`);
+    const opt = (name: string) => spec.options.find((o) => o.startsWith(`${name}=`))?.slice(name.length + 1);
+    const lowerdirs = (opt('lowerdir') ?? '').split(':').filter((d) => d !== '');
+    const upperdir = opt('upperdir');
+    const workdir = opt('workdir');
+    const m: OverlayMount = { lowerdirs, target, linkDir, ...(upperdir ? { upperdir } : {}), ...(workdir ? { workdir } : {}), ...(signal ? { signal } : {}) };
+    await (upperdir ? mountOverlay(m) : mountOverlayReadOnly(m));
+  }
 }
 
 async function mountLayers(m: OverlayMount, extra: string[]): Promise<void> {
