@@ -134,21 +134,34 @@ export class OverlaySnapshotter implements Snapshotter {
     checkLabels(options.labels ?? {});
     return this.meta.transact(async (db) => {
       if (db.snapshots[key]) throw conflict(`snapshot ${key} already exists`);
-      if (parent !== undefined && parent !== '') {
-        const p = db.snapshots[parent];
-        if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
-        if (p.kind !== 'committed') throw invalidArgument(`parent snapshot ${parent} is ${p.kind}, not committed`);
-      }
-      const id = db.nextId++;
-      const dir = join(this.snapshotsDir, String(id));
-      await rm(dir, { recursive: true, force: true }); // left by a create that crashed before its record was written
-      await mkdir(join(dir, 'fs'), { recursive: true, mode: 0o755 });
-      if (kind === 'active') await mkdir(join(dir, 'work'), { mode: 0o700 });
-      const time = now();
-      const rec: SnapshotRecord = { id, kind, ...(parent ? { parent } : {}), labels: { ...options.labels }, created: time, updated: time };
-      db.snapshots[key] = rec;
-      return this.mountsOf(db, rec);
+      return this.mountsOf(db, await this.newRecord(db, kind, key, parent, options.labels ?? {}));
     });
+  }
+
+  /** Inside a transaction: a new committed snapshot `name` with an empty tree (a remote layer's mount point). */
+  protected async createCommitted(db: SnapshotDb, name: string, parent: string | undefined, labels: Record<string, string>): Promise<void> {
+    checkKey(name);
+    checkLabels(labels);
+    if (db.snapshots[name]) throw conflict(`snapshot ${name} already exists`);
+    await this.newRecord(db, 'committed', name, parent, labels);
+  }
+
+  /** Inside a transaction: check the parent, take an id, make the directories and add the record. */
+  private async newRecord(db: SnapshotDb, kind: SnapshotKind, key: string, parent: string | undefined, labels: Record<string, string>): Promise<SnapshotRecord> {
+    if (parent !== undefined && parent !== '') {
+      const p = db.snapshots[parent];
+      if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
+      if (p.kind !== 'committed') throw invalidArgument(`parent snapshot ${parent} is ${p.kind}, not committed`);
+    }
+    const id = db.nextId++;
+    const dir = join(this.snapshotsDir, String(id));
+    await rm(dir, { recursive: true, force: true }); // left by a create that crashed before its record was written
+    await mkdir(join(dir, 'fs'), { recursive: true, mode: 0o755 });
+    if (kind === 'active') await mkdir(join(dir, 'work'), { mode: 0o700 });
+    const time = now();
+    const rec: SnapshotRecord = { id, kind, ...(parent ? { parent } : {}), labels: { ...labels }, created: time, updated: time };
+    db.snapshots[key] = rec;
+    return rec;
   }
 
   /** The mounts of an active snapshot or a view whose record is `rec`. */

@@ -1,0 +1,67 @@
+// The labels of the remote-snapshot protocol (what containerd's unpacker, ctr-remote and the CRI plugin
+// put on a Prepare to ask for a lazily mounted layer, and what the snapshotter puts on the snapshot it
+// mounts). Both label sets are read: `containerd.io/snapshot/remote/stargz.*` (ctr-remote, nerdctl) and
+// `containerd.io/snapshot/cri.*` (the CRI plugin with snapshot annotations). Pure.
+// https://github.com/containerd/stargz-snapshotter/blob/main/docs/overview.md
+
+/** The target name of a Prepare that asks for a remote snapshot (the layer's chain ID). */
+export const TARGET_LABEL = 'containerd.io/snapshot.ref';
+/** Set on a snapshot that is a lazily mounted layer. */
+export const REMOTE_LABEL = 'containerd.io/snapshot/remote';
+export const REMOTE_LABEL_VALUE = 'remote snapshot';
+/** The layer descriptor's TOC digest annotation, inherited as a label. */
+export const TOC_DIGEST_LABEL = 'containerd.io/snapshot/stargz/toc.digest';
+
+const STARGZ = 'containerd.io/snapshot/remote/stargz.';
+const CRI = 'containerd.io/snapshot/cri.';
+
+/** A layer to mount lazily, as a Prepare's labels describe it. */
+export interface RemoteLayerRef {
+  /** The image reference the layer is fetched from (its repository). */
+  ref: string;
+  /** The layer blob's digest. */
+  digest: string;
+  /** Expected TOC digest; undefined when the labels carry none (then it cannot be verified). */
+  tocDigest?: string;
+  /** The layers of the image from this one up, when the labels list them (prefetch hints). */
+  layers?: string[];
+  /** The manifest digest, when the CRI labels give it. */
+  manifestDigest?: string;
+}
+
+/** The remote layer a Prepare's labels ask for, or undefined when they ask for none (a normal Prepare). */
+export function remoteLayerOf(labels: Record<string, string> | undefined): { target: string; layer: RemoteLayerRef } | undefined {
+  if (!labels) return undefined;
+  const target = labels[TARGET_LABEL];
+  const ref = labels[`${STARGZ}reference`] ?? labels[`${CRI}image-ref`];
+  const digest = labels[`${STARGZ}digest`] ?? labels[`${CRI}layer-digest`];
+  if (!target || !ref || !digest) return undefined;
+  const list = labels[`${STARGZ}layers`] ?? labels[`${CRI}image-layers`];
+  const layer: RemoteLayerRef = { ref, digest };
+  const toc = labels[TOC_DIGEST_LABEL];
+  if (toc) layer.tocDigest = toc;
+  if (list) layer.layers = list.split(',').filter((d) => d !== '');
+  const manifest = labels[`${CRI}manifest-digest`];
+  if (manifest) layer.manifestDigest = manifest;
+  return { target, layer };
+}
+
+/** The labels a remote snapshot keeps (so that it can be mounted again after a restart). */
+export function remoteSnapshotLabels(layer: RemoteLayerRef): Record<string, string> {
+  return {
+    [REMOTE_LABEL]: REMOTE_LABEL_VALUE,
+    [`${STARGZ}reference`]: layer.ref,
+    [`${STARGZ}digest`]: layer.digest,
+    ...(layer.tocDigest ? { [TOC_DIGEST_LABEL]: layer.tocDigest } : {}),
+  };
+}
+
+/** The layer a remote snapshot's labels name, or undefined for a snapshot that is not remote. */
+export function remoteLayerOfSnapshot(labels: Record<string, string>): RemoteLayerRef | undefined {
+  if (labels[REMOTE_LABEL] !== REMOTE_LABEL_VALUE) return undefined;
+  const ref = labels[`${STARGZ}reference`];
+  const digest = labels[`${STARGZ}digest`];
+  if (!ref || !digest) return undefined;
+  const toc = labels[TOC_DIGEST_LABEL];
+  return { ref, digest, ...(toc ? { tocDigest: toc } : {}) };
+}

@@ -1,0 +1,115 @@
+// The stargz snapshotter: the overlay snapshotter plus remote snapshots. A Prepare whose labels ask for a
+// lazily mounted layer (remote-labels.ts) becomes, when the layer can be mounted lazily, a committed
+// snapshot under the target name whose tree is a FUSE mount of the layer, and the Prepare answers Conflict
+// (containerd's ALREADY_EXISTS: the unpacker adopts the snapshot and never downloads the blob). When it
+// cannot (not eStargz, unreachable, TOC does not verify), the Prepare goes on as a normal one (containerd
+// downloads and unpacks the layer) and the fallback is reported with its reason, never silent. Mounts of
+// snapshots stacked on remote ones first make sure those layers are served (a restart, or a CLI process,
+// mounts them again on demand). Who serves the layers is the RemoteLayers port: this process's lazy layer
+// service for the CLI, the resident layer service for the snapshotter service.
+import { conflict } from '../errors.js';
+import { OverlaySnapshotter, recordOf } from './overlay-snapshotter.js';
+import { remoteLayerOf, remoteLayerOfSnapshot, remoteSnapshotLabels, type RemoteLayerRef } from './remote-labels.js';
+import type { MountSpec, SnapshotOptions } from './snapshotter.js';
+
+/** What mounts remote layers for the stargz snapshotter. */
+export interface RemoteLayers {
+  /** Check that `layer` can be mounted lazily (it resolves, its TOC verifies, it is within limits); throws saying why not. */
+  check(layer: RemoteLayerRef, signal?: AbortSignal): Promise<void>;
+  /** Serve `layer` lazily at `dir` (its snapshot's tree); nothing to do when `dir` already serves it. */
+  mount(dir: string, layer: RemoteLayerRef): Promise<void>;
+  /** Stop serving `dir`, if it is served. */
+  unmount(dir: string): Promise<void>;
+}
+
+/** Options of StargzSnapshotter.open. */
+export interface StargzOptions {
+  remote: RemoteLayers;
+  /** Mount a remote layer as soon as its snapshot is made (a resident service: prefetch starts at once). Default false: on first use. */
+  mountOnPrepare?: boolean;
+  /** Told of every layer that falls back to a normal (downloading) Prepare, with the reason. */
+  onFallback?: (target: string, layer: RemoteLayerRef, reason: string) => void;
+}
+
+/** Overlay snapshots plus lazily mounted remote layers. */
+export class StargzSnapshotter extends OverlaySnapshotter {
+  private constructor(
+    dir: string,
+    private readonly options: StargzOptions,
+  ) {
+    super(dir);
+  }
+
+  /** The stargz snapshotter whose state lives in `dir`. */
+  static async openStargz(dir: string, options: StargzOptions): Promise<StargzSnapshotter> {
+    const s = new StargzSnapshotter(dir, options);
+    await s.init();
+    return s;
+  }
+
+  override async prepare(key: string, parent?: string, options: SnapshotOptions = {}): Promise<MountSpec[]> {
+    const asked = remoteLayerOf(options.labels);
+    if (asked && (await this.prepareRemote(asked.target, parent, asked.layer, options.labels ?? {}))) {
+      throw conflict(`snapshot ${asked.target} already exists`);
+    }
+    const mounts = await super.prepare(key, parent, options);
+    await this.serveParents(key);
+    return mounts;
+  }
+
+  override async view(key: string, parent?: string, options: SnapshotOptions = {}): Promise<MountSpec[]> {
+    const mounts = await super.view(key, parent, options);
+    await this.serveParents(key);
+    return mounts;
+  }
+
+  override async mounts(key: string): Promise<MountSpec[]> {
+    const mounts = await super.mounts(key);
+    await this.serveParents(key);
+    return mounts;
+  }
+
+  /** The layer a remote snapshot serves, or undefined when `name` is not remote. */
+  async remoteLayer(name: string): Promise<RemoteLayerRef | undefined> {
+    return remoteLayerOfSnapshot(recordOf(await this.meta.read(), name).labels);
+  }
+
+  /**
+   * Make `target` a committed remote snapshot of `layer` on `parent`; true when it exists (made now or
+   * before), false when the layer must be downloaded (the fallback, reported).
+   */
+  private async prepareRemote(target: string, parent: string | undefined, layer: RemoteLayerRef, labels: Record<string, string>): Promise<boolean> {
+    const db = await this.meta.read();
+    if (db.snapshots[target]?.kind === 'committed') return true;
+    try {
+      await this.options.remote.check(layer);
+    } catch (e) {
+      this.options.onFallback?.(target, layer, e instanceof Error ? e.message : String(e));
+      return false;
+    }
+    const own = { ...labels, ...remoteSnapshotLabels(layer) };
+    const made = await this.meta.transact(async (d) => {
+      if (d.snapshots[target]) return false;
+      await this.createCommitted(d, target, parent, own);
+      return true;
+    });
+    if (made && this.options.mountOnPrepare) await this.options.remote.mount(this.treeOf(recordOf(await this.meta.read(), target).id), layer);
+    return true;
+  }
+
+  /** Serve every remote layer below `key` (its parents, nearest first). */
+  private async serveParents(key: string): Promise<void> {
+    const db = await this.meta.read();
+    for (let name = recordOf(db, key).parent, depth = 0; name && depth < 1000; depth++) {
+      const rec = recordOf(db, name);
+      const layer = remoteLayerOfSnapshot(rec.labels);
+      if (layer) await this.options.remote.mount(this.treeOf(rec.id), layer);
+      name = rec.parent;
+    }
+  }
+
+  protected override async removeTree(id: number): Promise<void> {
+    await this.options.remote.unmount(this.treeOf(id));
+    await super.removeTree(id);
+  }
+}
