@@ -1,11 +1,12 @@
-// What every command action gets: the output object, the global flags, a cancellation signal, and
-// `run`, which turns a thrown error into the one-line report and exit code 1 (2 for a usage error).
+// What every command action gets: the output object, the global flags, a cancellation signal, and `run`,
+// which turns a thrown error into the one-line report (with --json also an error object on stdout) and exit
+// code 1 (2 for a usage error).
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { isCtrError, withContext } from '../errors.js';
+import { isCtrError, withContext, type ErrorCode, type ErrorContext } from '../errors.js';
 import { formatReference, parseReference } from '../remote/reference.js';
 import { defaultRoot } from '../store/default-root.js';
-import { printErr, type CliIo } from './cli-io.js';
+import { printErr, printJson, type CliIo } from './cli-io.js';
 import { errorLine } from './error-line.js';
 import { isUsageError } from './usage-error.js';
 
@@ -17,6 +18,25 @@ export interface GlobalOptions {
   debug: boolean;
 }
 
+/** Options of a CLI run. */
+export interface CliContextOptions {
+  /** The arguments as given (without node and script), for usage errors commander reports before parsing all of them. Default: none. */
+  argv?: readonly string[];
+}
+
+/** What `--json` prints on stdout when a command fails (docs/DECISIONS.md, "--json errors"). */
+export interface JsonError {
+  error: {
+    code: ErrorCode;
+    /** The command's operation ("pull", "rpull", "convert", ...), as at the head of the human line. */
+    op: string;
+    /** The argument the command was working on, as given (REF, SRC, FILE, ID); null for commands without one. */
+    subject: string | null;
+    /** The whole message, on one line: the human line without "ctr-remote: " and without the 400-character cut. */
+    message: string;
+  };
+}
+
 /** Shared state of one CLI run. */
 export class CliContext {
   /** Process exit code the run ends with. */
@@ -26,11 +46,17 @@ export class CliContext {
    * `image unmount`): the run exits with `exitCode` instead of 130.
    */
   abortWasNormalEnd = false;
+  private readonly argv: readonly string[];
+  /** stdout holds one JSON document: set once a command printed its result, after which no error object follows. */
+  private jsonPrinted = false;
 
   constructor(
     readonly io: CliIo,
     readonly signal: AbortSignal,
-  ) {}
+    options: CliContextOptions = {},
+  ) {
+    this.argv = options.argv ?? [];
+  }
 
   /** The global flags as seen from `cmd`. */
   globals(cmd: Command): GlobalOptions {
@@ -45,39 +71,57 @@ export class CliContext {
     return this.globals(cmd).debug ? (line) => printErr(this.io, `debug: ${line}`) : undefined;
   }
 
+  /** Print a command's `--json` result on stdout. */
+  printJson(value: unknown): void {
+    this.jsonPrinted = true;
+    printJson(this.io, value);
+  }
+
   /**
    * Run an action; on failure print `ctr-remote: <op> <target>: <message>` (one line, long messages cut;
-   * whole, with the stack, with --debug) and set exit 1, or 2 for a UsageError.
+   * whole, with the stack, with --debug), with --json also the error object on stdout, and set exit 1, or
+   * 2 for a UsageError.
    */
   async run(cmd: Command, op: string, target: string, action: () => Promise<void>): Promise<void> {
     try {
       await action();
     } catch (e) {
-      this.fail(cmd, `${op}${target ? ` ${target}` : ''}`, e);
+      this.fail(cmd, { op, subject: target === '' ? undefined : target }, e);
     }
   }
 
-  /** Report a failure of `context` (see run). */
-  fail(cmd: Command, context: string, e: unknown): void {
-    const err = withContext(context, e);
-    const line = `ctr-remote: ${dedupe(err.message, context)}`;
+  /** Report a failure of the command `cmd` about `context` (see run). */
+  fail(cmd: Command, context: ErrorContext, e: unknown): void {
+    // A lower layer's error about the same image (named as the user typed it or normalized) is not named twice.
+    const err = withContext(context, e, sameTarget);
+    const line = `ctr-remote: ${err.message}`;
     const debug = this.globals(cmd).debug;
     printErr(this.io, debug ? line : errorLine(line));
     if (debug) printErr(this.io, debugDetails(e));
+    if (this.jsonRequested(cmd) && !this.jsonPrinted) this.printJson(jsonError(err.code, context, err.message));
     this.exitCode = isUsageError(e) ? 2 : 1;
+  }
+
+  /** Report a usage error commander found in the arguments of `cmd` (the human line is commander's, see program.ts). */
+  failUsage(cmd: Command, message: string): void {
+    if (this.jsonRequested(cmd)) this.printJson(jsonError('InvalidArgument', { op: cmd.name() }, message));
+  }
+
+  /** True when `cmd` takes --json and was given it (also when commander stopped parsing before reaching it). */
+  private jsonRequested(cmd: Command): boolean {
+    if (!cmd.options.some((o) => o.long === '--json')) return false;
+    if (cmd.getOptionValue('json') === true) return true;
+    const end = this.argv.indexOf('--');
+    return (end < 0 ? this.argv : this.argv.slice(0, end)).includes('--json');
   }
 }
 
-/** Drop a repeated "<verb...> <target>: " that a lower layer already put after our own context. */
-function dedupe(message: string, context: string): string {
-  const head = `${context}: `;
-  const target = context.split(' ').slice(1).join(' ');
-  if (!message.startsWith(head) || !target) return message;
-  const rest = message.slice(head.length);
-  const m = /^(?:[a-z-]+ )+(\S+): /.exec(rest);
-  return m?.[1] !== undefined && sameTarget(m[1], target) ? head + rest.slice(m[0].length) : message;
+/** The `--json` error object (see JsonError). */
+function jsonError(code: ErrorCode, context: ErrorContext, message: string): JsonError {
+  return { error: { code, op: context.op, subject: context.subject ?? null, message: errorLine(message, Infinity) } };
 }
 
+/** Whether an inner error's subject names the command's target: the same text, or the same image reference. */
 function sameTarget(inner: string, target: string): boolean {
   if (inner === target) return true;
   try {

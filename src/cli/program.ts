@@ -68,7 +68,12 @@ function configureAll(cmd: Command, ctx: CliContext): void {
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),
       writeErr: (s) => ctx.io.stderr.write(s),
-      outputError: (s, write) => write(`ctr-remote: ${errorLine(s.replace(/^error: /, '').trim().replace(/\.$/, ''))} (see '${commandPath(cmd)} --help')\n`),
+      outputError: (s, write) => {
+        const message = s.replace(/^error: /, '').trim().replace(/\.$/, '');
+        const see = ` (see '${commandPath(cmd)} --help')`;
+        write(`ctr-remote: ${errorLine(message)}${see}\n`);
+        ctx.failUsage(cmd, `${errorLine(message, Infinity)}${see}`);
+      },
     });
   for (const sub of cmd.commands) configureAll(sub, ctx);
 }

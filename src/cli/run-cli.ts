@@ -7,7 +7,7 @@ import { buildProgram } from './program.js';
 
 /** Run `argv` (without node and script) with `io`; resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo, signal: AbortSignal = new AbortController().signal): Promise<number> {
-  const ctx = new CliContext(io, signal);
+  const ctx = new CliContext(io, signal, { argv });
   try {
     await buildProgram(ctx).parseAsync(argv, { from: 'user' });
   } catch (e) {

@@ -185,7 +185,7 @@ export class EStargzReader {
 /** Open an eStargz blob (see EStargzReader.open). */
 export function openEStargz(r: RangeReader, opts: OpenEStargzOptions = {}): Promise<EStargzReader> {
   return EStargzReader.open(r, opts).catch((e: unknown) => {
-    throw e instanceof CtrError ? e : withContext('open eStargz', e);
+    throw e instanceof CtrError ? e : withContext({ op: 'open eStargz' }, e);
   });
 }
 

@@ -145,7 +145,7 @@ export class LazyLayer implements ChunkSource {
       const held = chunks.reduce((n, c) => (c.digest && this.options.cache.inMemory(c.digest) ? n : n + c.size), 0);
       return held === 0 ? await serve() : await this.budgets.reads.run(serve, held);
     } catch (e) {
-      throw withContext(`read ${file.name} at ${offset} of layer ${this.options.layerDigest}`, e);
+      throw withContext({ op: 'read', subject: `${file.name} at ${offset} of layer ${this.options.layerDigest}` }, e);
     } finally {
       this.foreground--;
       this.lastForeground = Date.now();

@@ -20,6 +20,30 @@ interface CachedToken {
 
 const MAX_TOKEN_BYTES = 1 << 20;
 
+/** Unauthorized errors for which the registry refused the credentials given (rather than finding none). */
+const rejectedCredentials = new WeakSet<object>();
+
+/** Mark `e` as the registry refusing the credentials it was given; returns it. */
+export function markCredentialsRejected<E extends object>(e: E): E {
+  rejectedCredentials.add(e);
+  return e;
+}
+
+/** True when `e`, or an error it wraps, says that the registry refused the credentials given. */
+export function credentialsRejected(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; typeof cur === 'object' && cur !== null && depth < 8; cur = (cur as { cause?: unknown }).cause, depth++) {
+    if (rejectedCredentials.has(cur)) return true;
+  }
+  return false;
+}
+
+/** Why the registry answered 401, in words, and whether it refused credentials we sent. */
+export interface Rejection {
+  reason: string;
+  /** Credentials were given and refused (false: none were given, or they lack access to this repository). */
+  rejected: boolean;
+}
+
 /** Holds one registry's credentials, its last challenge and the bearer tokens per scope. */
 export class Authorizer {
   private challenge: Challenge | undefined;
@@ -71,15 +95,16 @@ export class Authorizer {
     return true;
   }
 
-  /** A line explaining a final 401 (given its WWW-Authenticate) without revealing secrets. */
-  async explainRejection(wwwAuthenticate: string | undefined, signal?: AbortSignal): Promise<string> {
+  /** Why a final 401 (given its WWW-Authenticate) happened, without revealing secrets. */
+  async explainRejection(wwwAuthenticate: string | undefined, signal?: AbortSignal): Promise<Rejection> {
     const c = await this.credentials(signal).catch(() => undefined);
     const error = parseWwwAuthenticate(wwwAuthenticate ?? '').find((ch) => ch.scheme === 'bearer')?.params['error'];
     if (error === 'insufficient_scope') {
       // Docker Hub answers this for repositories that do not exist as well as for private ones.
-      return `access denied: the repository does not exist or ${c ? 'these credentials may not access it' : `requires authorization (no credentials for ${this.registry}; use -u or docker login)`}`;
+      const reason = `access denied: the repository does not exist or ${c ? 'these credentials may not access it' : `requires authorization (no credentials for ${this.registry}; use -u or docker login)`}`;
+      return { reason, rejected: false };
     }
-    return c ? 'credentials rejected' : `authentication required (no credentials for ${this.registry}; use -u or docker login)`;
+    return c ? { reason: 'credentials rejected', rejected: true } : { reason: `authentication required (no credentials for ${this.registry}; use -u or docker login)`, rejected: false };
   }
 
   private fetchToken(ch: Challenge, scope: string, signal?: AbortSignal): Promise<CachedToken> {
@@ -114,7 +139,8 @@ export class Authorizer {
     const res = await this.transport.send({ method: 'GET', url, headers, ...(signal ? { signal } : {}) });
     const body = Buffer.from(await res.body.arrayBuffer());
     if (res.statusCode === 401 || res.statusCode === 403) {
-      throw unauthorized(`registry ${this.registry}: token server ${url.host} refused: ${creds ? 'credentials rejected' : 'authentication required'} (HTTP ${res.statusCode})`);
+      const e = unauthorized(`registry ${this.registry}: token server ${url.host} refused: ${creds ? 'credentials rejected' : 'authentication required'} (HTTP ${res.statusCode})`);
+      throw creds ? markCredentialsRejected(e) : e;
     }
     if (res.statusCode !== 200) throw unavailable(`registry ${this.registry}: token server ${url.host} answered HTTP ${res.statusCode}`);
     return parseTokenResponse(body, url.host, Date.now());

@@ -1,8 +1,8 @@
 // One registry endpoint: base URL (https, or http for --plain-http and loopback hosts), the transport and
 // the authorizer, and the request loop that adds auth, answers 401 challenges once, follows redirects
 // itself (Authorization only ever sent to the registry's own origin) and re-resolves expired redirects.
-import { CtrError, type ErrorCode } from '../errors.js';
-import { Authorizer, type CredentialOptions } from './auth.js';
+import { CtrError, errorAbout, type ErrorCode, type ErrorContext } from '../errors.js';
+import { Authorizer, markCredentialsRejected, type CredentialOptions } from './auth.js';
 import type { RetryBudget } from './backoff.js';
 import { isLocalHost, registryHost } from './reference.js';
 import { Transport, discardBody, headerValue, type HttpResponse, type TransportOptions } from './transport.js';
@@ -102,7 +102,7 @@ export class RegistryClient {
       const location = headerValue(res.headers, 'location');
       if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && location) {
         await res.body.dump();
-        if (++hops > MAX_REDIRECTS) throw new CtrError('Unavailable', `${req.method} ${first.pathname}: more than ${MAX_REDIRECTS} redirects`);
+        if (++hops > MAX_REDIRECTS) throw errorAbout('Unavailable', { op: req.method, subject: first.pathname }, `more than ${MAX_REDIRECTS} redirects`);
         url = new URL(location, url);
         this.transport.log(`redirect to ${url.host}${url.pathname}`);
         if (res.statusCode === 303) {
@@ -123,14 +123,19 @@ export class RegistryClient {
   }
 
   /** Turn an unexpected response into a CtrError naming the operation (consumes the body). */
-  async statusError(res: HttpResponse, what: string, signal?: AbortSignal): Promise<CtrError> {
+  async statusError(res: HttpResponse, what: ErrorContext, signal?: AbortSignal): Promise<CtrError> {
     const detail = await registryErrorMessage(res);
     const code = statusCode(res.statusCode);
     let msg = detail ?? httpReason(res.statusCode);
+    let rejected = false;
     if (isTlsServerAnswer(res)) msg = 'the registry speaks HTTPS (it answered plain HTTP with a bare 400); drop --plain-http';
-    else if (res.statusCode === 401) msg = `unauthorized: ${await this.auth.explainRejection(headerValue(res.headers, 'www-authenticate'), signal)}`;
-    else if (res.statusCode === 403) msg = `denied${detail ? `: ${detail}` : ''}`;
-    return new CtrError(code, `${what}: ${msg}`);
+    else if (res.statusCode === 401) {
+      const why = await this.auth.explainRejection(headerValue(res.headers, 'www-authenticate'), signal);
+      msg = `unauthorized: ${why.reason}`;
+      rejected = why.rejected;
+    } else if (res.statusCode === 403) msg = `denied${detail ? `: ${detail}` : ''}`;
+    const e = errorAbout(code, what, msg);
+    return rejected ? markCredentialsRejected(e) : e;
   }
 
   /** Close connections. */

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CtrError, invalidArgument, unauthorized } from '../errors.js';
+import { invalidArgument, isCtrError, unauthorized } from '../errors.js';
 import { DOCKER_HUB } from './reference.js';
 
 /** A username and secret for one registry. */
@@ -47,7 +47,7 @@ export async function loadDockerCredentials(registry: string, dir?: string, sign
   } else if (cfg.credsStore) {
     // The default store (often `desktop`, absent on servers) is only a hint: a missing binary falls back to auths.
     const fromStore = await runCredentialHelper(cfg.credsStore, serverUrl, signal).catch((e: unknown) => {
-      if (e instanceof CtrError && /not found on PATH/.test(e.message)) return undefined;
+      if (helperMissing(e)) return undefined;
       throw e;
     });
     if (fromStore) return fromStore;
@@ -68,13 +68,18 @@ function decodeAuth(auth: string, file: string, key: string): Credentials {
   return { username: plain.slice(0, colon), password: plain.slice(colon + 1) };
 }
 
+/** True when `e` says that the credential helper program does not exist (its cause is spawn's ENOENT). */
+function helperMissing(e: unknown): boolean {
+  return isCtrError(e, 'Unauthorized') && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
 /** Run `docker-credential-<helper> get` with the server URL on stdin; undefined when it has no entry. */
 export function runCredentialHelper(helper: string, serverUrl: string, signal?: AbortSignal): Promise<Credentials | undefined> {
   const bin = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
     const child = execFile(bin, ['get'], { timeout: 30_000, ...(signal ? { signal } : {}) }, (err, stdout) => {
       if (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(unauthorized(`credential helper ${bin} not found on PATH`));
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(unauthorized(`credential helper ${bin} not found on PATH`, err));
         if (/credentials not found/i.test(stdout)) return resolve(undefined);
         return reject(unauthorized(`credential helper ${bin} failed for ${serverUrl} (exit ${String((err as { code?: unknown }).code)})`));
       }

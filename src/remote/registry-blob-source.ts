@@ -4,6 +4,7 @@
 // the layer an I/O error; the user is told so once, in one line naming the registry and what to do.
 
 import { isCtrError } from '../errors.js';
+import { credentialsRejected } from './auth.js';
 import type { BlobSource } from '../content/blob-source.js';
 import type { Repository } from './repository.js';
 import type { CredentialSource } from './credential-source.js';
@@ -27,14 +28,14 @@ export function registryBlobSource(repository: Repository, digest: string, size:
       try {
         return await repository.blobRanges(digest, ranges, readOptions?.signal);
       } catch (e) {
-        if (isCtrError(e, 'Unauthorized')) warnRefused(repository, e.message, options);
+        if (isCtrError(e, 'Unauthorized')) warnRefused(repository, credentialsRejected(e), options);
         throw e;
       }
     },
   };
 }
 
-function warnRefused(repository: Repository, message: string, options: RegistryBlobSourceOptions): void {
+function warnRefused(repository: Repository, rejected: boolean, options: RegistryBlobSourceOptions): void {
   const { onWarning } = options;
   if (!onWarning) return;
   const registry = repository.client.registry;
@@ -42,7 +43,7 @@ function warnRefused(repository: Repository, message: string, options: RegistryB
   warned.set(onWarning, seen);
   if (seen.has(registry)) return;
   seen.add(registry);
-  onWarning(refusedLine(registry, repository.label, /rejected/.test(message), options.credentials));
+  onWarning(refusedLine(registry, repository.label, rejected, options.credentials));
 }
 
 /** The line telling the user that `registry` refuses lazy reads of `repo` and what to do about it. */

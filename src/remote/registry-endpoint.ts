@@ -1,6 +1,6 @@
 // A registry reference as an image endpoint: implements ImageSource (resolve, fetch) and ImageSink
 // (has, put, tag) over one Repository, so pull and push are the generic image copy.
-import { CtrError, withContext } from '../errors.js';
+import { CtrError, isCtrError, withContext } from '../errors.js';
 import type { BlobProgress, ImageSink, ImageSource } from '../content/endpoint.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
@@ -119,7 +119,8 @@ export class RegistryEndpoint implements ImageSource, ImageSink {
     try {
       return await fn();
     } catch (e) {
-      throw e instanceof CtrError && e.message.includes(this.reference.repository) ? e : withContext(`${op} ${this.label}`, e);
+      // An error that already names what it concerns (a manifest or blob of this repository, a request) stays as it is.
+      throw isCtrError(e) && e.subject !== undefined ? e : withContext({ op, subject: this.label }, e);
     }
   }
 }

@@ -3,7 +3,7 @@
 // pushes (HEAD skip, cross-repo mount, monolithic or chunked upload, manifest PUT). Streamed blobs and range
 // reads retry under the same policy (backoff.ts): one budget per operation, shared by its requests and bodies. https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 import { createHash } from 'node:crypto';
-import { CtrError, digestMismatch, limitExceeded, unavailable } from '../errors.js';
+import { CtrError, contextLabel, errorAbout, unavailable, type ErrorContext } from '../errors.js';
 import { isDigest, sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
@@ -71,8 +71,8 @@ export class Repository {
     const mediaType = stripParams(headerValue(res.headers, 'content-type'));
     const size = Number(headerValue(res.headers, 'content-length'));
     if (res.statusCode === 200 && digest && isDigest(digest) && mediaType && Number.isSafeInteger(size) && size > 0) {
-      if (isDigest(target) && digest !== target) throw digestMismatch(`resolve ${this.label}@${target}: registry reports digest ${digest}`);
-      if (size > MAX_MANIFEST_SIZE) throw limitExceeded(`resolve ${this.ref(target)}: manifest is ${size} bytes, limit ${MAX_MANIFEST_SIZE}`);
+      if (isDigest(target) && digest !== target) throw errorAbout('DigestMismatch', this.about('resolve', target), `registry reports digest ${digest}`);
+      if (size > MAX_MANIFEST_SIZE) throw errorAbout('LimitExceeded', this.about('resolve', target), `manifest is ${size} bytes, limit ${MAX_MANIFEST_SIZE}`);
       return { mediaType, digest, size };
     }
     return (await this.fetchManifest(target, signal)).descriptor;
@@ -82,19 +82,19 @@ export class Repository {
   async fetchManifest(target: Descriptor | string, signal?: AbortSignal): Promise<FetchedManifest> {
     const desc = typeof target === 'string' ? undefined : target;
     const ref = desc?.digest ?? (target as string);
-    const what = `fetch manifest ${this.ref(ref)}`;
-    if (desc && desc.size > MAX_MANIFEST_SIZE) throw limitExceeded(`${what}: descriptor size ${desc.size} exceeds the ${MAX_MANIFEST_SIZE}-byte manifest limit`);
+    const what = this.about('fetch manifest', ref);
+    if (desc && desc.size > MAX_MANIFEST_SIZE) throw errorAbout('LimitExceeded', what, `descriptor size ${desc.size} exceeds the ${MAX_MANIFEST_SIZE}-byte manifest limit`);
     const { res } = await this.client.request({
       method: 'GET', url: this.path('manifests', ref), scope: this.pullScope,
       headers: { accept: desc?.mediaType ? `${desc.mediaType}, ${MANIFEST_ACCEPT}` : MANIFEST_ACCEPT }, ...opt(signal),
     });
     if (res.statusCode !== 200) throw await this.client.statusError(res, what, signal);
-    const bytes = await readLimited(res, MAX_MANIFEST_SIZE, `${what}: manifest exceeds the ${MAX_MANIFEST_SIZE}-byte limit`);
+    const bytes = await readLimited(res, MAX_MANIFEST_SIZE, what, `manifest exceeds the ${MAX_MANIFEST_SIZE}-byte limit`);
     const got = sha256Digest(bytes);
     const want = desc?.digest ?? (isDigest(ref) ? ref : headerValue(res.headers, 'docker-content-digest'));
-    if (want !== undefined && want !== got) throw digestMismatch(`${what}: content digest ${got} does not match ${want}`);
+    if (want !== undefined && want !== got) throw errorAbout('DigestMismatch', what, `content digest ${got} does not match ${want}`);
     const mediaType = desc?.mediaType ?? stripParams(headerValue(res.headers, 'content-type')) ?? jsonMediaType(bytes);
-    if (!mediaType) throw new CtrError('Unsupported', `${what}: no media type in response or manifest`);
+    if (!mediaType) throw errorAbout('Unsupported', what, `no media type in response or manifest`);
     return { descriptor: { mediaType, digest: got, size: bytes.length }, bytes };
   }
 
@@ -106,7 +106,7 @@ export class Repository {
     await res.body.dump();
     if (res.statusCode === 200) return true;
     if (res.statusCode === 404) return false;
-    throw await this.client.statusError(res, `check manifest ${this.ref(digest)}`, signal);
+    throw await this.client.statusError(res, this.about('check manifest', digest), signal);
   }
 
   /**
@@ -120,7 +120,7 @@ export class Repository {
   }
 
   private async *resumingBody(desc: Descriptor, first: HttpResponse, budget: RetryBudget, signal?: AbortSignal): AsyncGenerator<Buffer> {
-    const what = `fetch blob ${this.ref(desc.digest)}`;
+    const what = this.about('fetch blob', desc.digest);
     let res = first;
     let received = 0;
     let skip = 0;
@@ -135,7 +135,7 @@ export class Repository {
             if (chunk.length === 0) continue;
           }
           received += chunk.length;
-          if (received > desc.size) throw digestMismatch(`${what}: more than the ${desc.size} bytes of its descriptor`);
+          if (received > desc.size) throw errorAbout('DigestMismatch', what, `more than the ${desc.size} bytes of its descriptor`);
           yield chunk;
         }
         if (received >= desc.size) return;
@@ -144,7 +144,7 @@ export class Repository {
         discardBody(res);
         await this.client.transport.retryAfter(e, what, budget, signal, ` at byte ${received} of ${desc.size}`);
       }
-      this.client.transport.log(`${what}: resuming at byte ${received}`);
+      this.client.transport.log(`${contextLabel(what)}: resuming at byte ${received}`);
       res = await this.openBlob(desc.digest, received, budget, signal);
       skip = res.statusCode === 200 ? received : 0;
     }
@@ -154,7 +154,7 @@ export class Repository {
     const headers: Record<string, string> = from > 0 ? { range: `bytes=${from}-` } : {};
     const { res } = await this.client.request({ method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers, retry: budget, ...opt(signal) });
     if (res.statusCode === 200 || (from > 0 && res.statusCode === 206 && parseContentRange(headerValue(res.headers, 'content-range'))?.start === from)) return res;
-    throw await this.client.statusError(res, `fetch blob ${this.ref(digest)}`, signal);
+    throw await this.client.statusError(res, this.about('fetch blob', digest), signal);
   }
 
   /** Size of a blob from HEAD, or undefined when the registry does not have it (`scope` defaults to pull). */
@@ -164,7 +164,7 @@ export class Repository {
     if (res.statusCode === 404) return undefined;
     const size = Number(headerValue(res.headers, 'content-length'));
     if (res.statusCode === 200 && Number.isSafeInteger(size)) return size;
-    throw await this.client.statusError(res, `check blob ${this.ref(digest)}`, signal);
+    throw await this.client.statusError(res, this.about('check blob', digest), signal);
   }
 
   /** Size of a blob: HEAD, or when HEAD is refused the Content-Range of a `bytes=0-1` GET. Throws NotFound. */
@@ -182,9 +182,9 @@ export class Repository {
         discardBody(res);
         return cr.size;
       }
-      throw await this.client.statusError(res, `size of blob ${this.ref(digest)}`, signal);
+      throw await this.client.statusError(res, this.about('size of blob', digest), signal);
     }
-    if (size === undefined) throw new CtrError('NotFound', `blob ${this.ref(digest)}: blob unknown to registry`);
+    if (size === undefined) throw errorAbout('NotFound', this.about('blob', digest), 'blob unknown to registry');
     return size;
   }
 
@@ -195,21 +195,21 @@ export class Repository {
    */
   async blobRange(digest: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     if (length <= 0) return Buffer.alloc(0);
-    const what = `read blob ${this.ref(digest)} bytes ${offset}-${offset + length - 1}`;
+    const what = this.about('read blob', digest, ` bytes ${offset}-${offset + length - 1}`);
     return this.retrying(what, signal, async (retry) => {
       const { res } = await this.client.request({
         method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader([{ offset, length }]) }, retry, ...opt(signal),
       });
       if (res.statusCode === 200) {
-        this.client.transport.log(`${what}: registry ignored the Range header (200); streaming to the range`);
+        this.client.transport.log(`${contextLabel(what)}: registry ignored the Range header (200); streaming to the range`);
         const [data] = await rangesFromFullBody(res, [{ offset, length }]);
         return data!;
       }
       if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
       const cr = parseContentRange(headerValue(res.headers, 'content-range'));
-      const data = await readLimited(res, length, `${what}: response longer than requested`);
+      const data = await readLimited(res, length, what, 'response longer than requested');
       if (cr && cr.start === offset && data.length < cr.end - cr.start + 1) throw markTransient(unavailable(`body ended after ${data.length} of ${cr.end - cr.start + 1} bytes`));
-      if (!cr || cr.start !== offset || data.length !== cr.end - cr.start + 1) throw unavailable(`${what}: response Content-Range does not match (${headerValue(res.headers, 'content-range') ?? 'none'})`);
+      if (!cr || cr.start !== offset || data.length !== cr.end - cr.start + 1) throw errorAbout('Unavailable', what, `response Content-Range does not match (${headerValue(res.headers, 'content-range') ?? 'none'})`);
       return data;
     });
   }
@@ -224,7 +224,7 @@ export class Repository {
     if (wanted.length === 0) return ranges.map(() => Buffer.alloc(0));
     if (wanted.length === 1) return fill(ranges, [await this.blobRange(digest, wanted[0]!.offset, wanted[0]!.length, signal)]);
     if (this.multiRangeRefused) return fill(ranges, await this.coveringRange(digest, wanted, signal));
-    const what = `read blob ${this.ref(digest)} (${wanted.length} ranges)`;
+    const what = this.about('read blob', digest, ` (${wanted.length} ranges)`);
     const got = await this.retrying(what, signal, async (retry) => {
       const { res } = await this.client.request({
         method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader(wanted) }, retry, ...opt(signal),
@@ -232,7 +232,7 @@ export class Repository {
       if (res.statusCode === 400 || res.statusCode === 416) {
         await res.body.dump();
         this.multiRangeRefused = true;
-        this.client.transport.log(`${what}: multi-range refused (HTTP ${res.statusCode}), using one covering range`);
+        this.client.transport.log(`${contextLabel(what)}: multi-range refused (HTTP ${res.statusCode}), using one covering range`);
         return undefined;
       }
       if (res.statusCode === 200) return rangesFromFullBody(res, wanted);
@@ -245,7 +245,7 @@ export class Repository {
       const cr = parseContentRange(headerValue(res.headers, 'content-range'));
       if (boundary) parts = parseMultipartByteRanges(body, boundary);
       else if (cr) parts = [{ offset: cr.start, data: body }];
-      else throw unavailable(`${what}: 206 without Content-Range or multipart body`);
+      else throw errorAbout('Unavailable', what, `206 without Content-Range or multipart body`);
       return sliceRanges(parts, wanted);
     });
     return fill(ranges, got ?? (await this.coveringRange(digest, wanted, signal)));
@@ -259,7 +259,7 @@ export class Repository {
   }
 
   /** Run one exchange (request + body read) of the operation `what`, again under the retry policy while it fails transiently. */
-  private async retrying<T>(what: string, signal: AbortSignal | undefined, exchange: (budget: RetryBudget) => Promise<T>): Promise<T> {
+  private async retrying<T>(what: ErrorContext, signal: AbortSignal | undefined, exchange: (budget: RetryBudget) => Promise<T>): Promise<T> {
     const budget = this.client.transport.retryBudget();
     for (;;) {
       try {
@@ -274,7 +274,7 @@ export class Repository {
   async pushBlob(desc: Descriptor, content: AsyncIterable<Buffer> | Buffer, opts: PushBlobOptions = {}): Promise<PushResult> {
     const { signal } = opts;
     if ((await this.headBlob(desc.digest, signal, this.pushScope)) !== undefined) return 'skipped';
-    const what = `push blob ${this.ref(desc.digest)}`;
+    const what = this.about('push blob', desc.digest);
     const mount = opts.mountFrom !== undefined && opts.mountFrom !== this.name;
     const start = new URL(this.path('blobs', 'uploads/'), this.client.base);
     if (mount) {
@@ -303,18 +303,18 @@ export class Repository {
       method: 'PUT', url, scope: this.pushScope, body: data,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(data.length) }, ...opt(signal),
     });
-    if (res.statusCode !== 201) throw await this.client.statusError(res, `push blob ${this.ref(desc.digest)}`, signal);
+    if (res.statusCode !== 201) throw await this.client.statusError(res, this.about('push blob', desc.digest), signal);
     await res.body.dump();
   }
 
   private async putChunked(desc: Descriptor, location: URL, content: AsyncIterable<Buffer> | Buffer, chunk: number, signal?: AbortSignal): Promise<void> {
-    const what = `push blob ${this.ref(desc.digest)}`;
+    const what = this.about('push blob', desc.digest);
     const hash = createHash('sha256');
     let url = location;
     let offset = 0;
     for await (const piece of rechunk(content, chunk)) {
       hash.update(piece);
-      if (offset + piece.length > desc.size) throw digestMismatch(`${what}: content longer than the descriptor size ${desc.size}`);
+      if (offset + piece.length > desc.size) throw errorAbout('DigestMismatch', what, `content longer than the descriptor size ${desc.size}`);
       const { res } = await this.client.request({
         method: 'PATCH', url, scope: this.pushScope, body: piece, retryable: false,
         headers: {
@@ -322,7 +322,7 @@ export class Repository {
           'content-range': `${offset}-${offset + piece.length - 1}`,
         }, ...opt(signal),
       });
-      if (res.statusCode !== 202) throw await this.client.statusError(res, `${what} (chunk at ${offset})`, signal);
+      if (res.statusCode !== 202) throw await this.client.statusError(res, { ...what, subject: `${what.subject} (chunk at ${offset})` }, signal);
       await res.body.dump();
       url = this.uploadLocation(res, what);
       offset += piece.length;
@@ -330,17 +330,17 @@ export class Repository {
     const got = `sha256:${hash.digest('hex')}`;
     if (offset !== desc.size || got !== desc.digest) {
       await this.client.request({ method: 'DELETE', url, scope: this.pushScope, ...opt(signal) }).then((r) => r.res.body.dump(), () => undefined);
-      throw digestMismatch(`${what}: content is ${offset} bytes with digest ${got}, descriptor says ${desc.size} bytes ${desc.digest}`);
+      throw errorAbout('DigestMismatch', what, `content is ${offset} bytes with digest ${got}, descriptor says ${desc.size} bytes ${desc.digest}`);
     }
     await this.putMonolithic(desc, url, Buffer.alloc(0), signal);
   }
 
   /** Store a manifest (by digest, or under `tag` when given); verifies its digest first. */
   async pushManifest(desc: Descriptor, bytes: Buffer, tag?: string, signal?: AbortSignal): Promise<void> {
-    const what = `push manifest ${this.ref(tag ?? desc.digest)}`;
+    const what = this.about('push manifest', tag ?? desc.digest);
     const got = sha256Digest(bytes);
-    if (got !== desc.digest || bytes.length !== desc.size) throw digestMismatch(`${what}: bytes have digest ${got} (${bytes.length} bytes), descriptor says ${desc.digest} (${desc.size} bytes)`);
-    if (bytes.length > MAX_MANIFEST_SIZE) throw limitExceeded(`${what}: manifest is ${bytes.length} bytes, limit ${MAX_MANIFEST_SIZE}`);
+    if (got !== desc.digest || bytes.length !== desc.size) throw errorAbout('DigestMismatch', what, `bytes have digest ${got} (${bytes.length} bytes), descriptor says ${desc.digest} (${desc.size} bytes)`);
+    if (bytes.length > MAX_MANIFEST_SIZE) throw errorAbout('LimitExceeded', what, `manifest is ${bytes.length} bytes, limit ${MAX_MANIFEST_SIZE}`);
     const { res } = await this.client.request({
       method: 'PUT', url: this.path('manifests', tag ?? desc.digest), scope: this.pushScope, body: bytes,
       headers: { 'content-type': desc.mediaType, 'content-length': String(bytes.length) }, ...opt(signal),
@@ -348,17 +348,22 @@ export class Repository {
     if (res.statusCode !== 201 && res.statusCode !== 200) throw await this.client.statusError(res, what, signal);
     await res.body.dump();
     const echoed = headerValue(res.headers, 'docker-content-digest');
-    if (echoed && echoed !== desc.digest) throw digestMismatch(`${what}: registry stored it as ${echoed}`);
+    if (echoed && echoed !== desc.digest) throw errorAbout('DigestMismatch', what, `registry stored it as ${echoed}`);
   }
 
-  private uploadLocation(res: HttpResponse, what: string): URL {
+  private uploadLocation(res: HttpResponse, what: ErrorContext): URL {
     const loc = headerValue(res.headers, 'location');
-    if (!loc) throw unavailable(`${what}: registry gave no upload Location`);
+    if (!loc) throw errorAbout('Unavailable', what, `registry gave no upload Location`);
     return new URL(loc, this.client.base);
   }
 
   private path(kind: 'manifests' | 'blobs', ref: string): string {
     return `/v2/${this.name}/${kind}/${ref}`;
+  }
+
+  /** The context of an operation `op` on the tag or digest `target` (`part`: which bytes of it, printed after). */
+  private about(op: string, target: string, part = ''): ErrorContext {
+    return { op, subject: `${this.ref(target)}${part}` };
   }
 
   private ref(target: string): string {
@@ -388,11 +393,11 @@ function fill(ranges: readonly ByteRange[], got: Buffer[]): Buffer[] {
 }
 
 /** Read a response body, failing with LimitExceeded past `limit` bytes. */
-async function readLimited(res: HttpResponse, limit: number, message: string): Promise<Buffer> {
+async function readLimited(res: HttpResponse, limit: number, what: ErrorContext, detail: string): Promise<Buffer> {
   const declared = Number(headerValue(res.headers, 'content-length'));
   if (Number.isFinite(declared) && declared > limit) {
     discardBody(res);
-    throw limitExceeded(message);
+    throw errorAbout('LimitExceeded', what, detail);
   }
   const chunks: Buffer[] = [];
   let n = 0;
@@ -400,24 +405,24 @@ async function readLimited(res: HttpResponse, limit: number, message: string): P
     n += (c as Buffer).length;
     if (n > limit) {
       discardBody(res);
-      throw limitExceeded(message);
+      throw errorAbout('LimitExceeded', what, detail);
     }
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks);
 }
 
-async function collect(content: AsyncIterable<Buffer> | Buffer, desc: Descriptor, what: string): Promise<Buffer> {
+async function collect(content: AsyncIterable<Buffer> | Buffer, desc: Descriptor, what: ErrorContext): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of Buffer.isBuffer(content) ? [content] : content) {
     n += c.length;
-    if (n > desc.size) throw digestMismatch(`${what}: content longer than the descriptor size ${desc.size}`);
+    if (n > desc.size) throw errorAbout('DigestMismatch', what, `content longer than the descriptor size ${desc.size}`);
     chunks.push(c);
   }
   const data = Buffer.concat(chunks);
   const got = sha256Digest(data);
-  if (got !== desc.digest || data.length !== desc.size) throw digestMismatch(`${what}: content is ${data.length} bytes with digest ${got}, descriptor says ${desc.size} bytes ${desc.digest}`);
+  if (got !== desc.digest || data.length !== desc.size) throw errorAbout('DigestMismatch', what, `content is ${data.length} bytes with digest ${got}, descriptor says ${desc.size} bytes ${desc.digest}`);
   return data;
 }
 

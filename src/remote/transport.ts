@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
-import { CtrError, invalidArgument, unavailable } from '../errors.js';
+import { CtrError, contextLabel, errorAbout, invalidArgument, type ErrorContext } from '../errors.js';
 import { RetryBudget, sleep, type BackoffOptions } from './backoff.js';
 
 /** Default read (idle) timeout: a response that sends no byte for this long is a stalled connection. */
@@ -112,7 +112,8 @@ export class Transport {
   async send(req: HttpRequest): Promise<HttpResponse> {
     const budget = req.retry ?? this.retryBudget();
     const retryable = req.retryable ?? !(req.body !== undefined && !Buffer.isBuffer(req.body));
-    const what = `${req.method} ${req.url.host}${req.url.pathname}`;
+    const what: ErrorContext = { op: req.method, subject: `${req.url.host}${req.url.pathname}` };
+    const label = contextLabel(what);
     for (;;) {
       let res: HttpResponse;
       try {
@@ -120,17 +121,17 @@ export class Transport {
       } catch (e) {
         if (req.signal?.aborted) throw req.signal.reason ?? e;
         const tls = tlsHint(e);
-        if (tls) throw unavailable(`${what}: ${tls}`, e);
+        if (tls) throw errorAbout('Unavailable', what, tls, e);
         if (!isNetworkError(e)) throw e;
-        if (!retryable || !budget.canRetry) throw unavailable(`${what}: ${this.describe(e)}${attemptsNote(budget)}`, e);
-        await this.backoff(`${what}: ${this.describe(e)}`, budget, req.signal);
+        if (!retryable || !budget.canRetry) throw errorAbout('Unavailable', what, `${this.describe(e)}${attemptsNote(budget)}`, e);
+        await this.backoff(`${label}: ${this.describe(e)}`, budget, req.signal);
         continue;
       }
-      this.log(`${what} -> ${res.statusCode}`);
+      this.log(`${label} -> ${res.statusCode}`);
       if (!RETRY_STATUS.has(res.statusCode) || !retryable || !budget.canRetry) return res;
       const retryAfter = headerValue(res.headers, 'retry-after');
       await res.body.dump().catch(() => undefined);
-      await this.backoff(`${what}: HTTP ${res.statusCode}`, budget, req.signal, retryAfter);
+      await this.backoff(`${label}: HTTP ${res.statusCode}`, budget, req.signal, retryAfter);
     }
   }
 
@@ -140,12 +141,12 @@ export class Transport {
    * allows another attempt; otherwise throws: `e` itself when it is not transient, else Unavailable naming
    * `what`, the cause ("timed out: no data for 30 s") and `where` (" at byte 4 of 1032198").
    */
-  async retryAfter(e: unknown, what: string, budget: RetryBudget, signal?: AbortSignal, where = ''): Promise<void> {
+  async retryAfter(e: unknown, what: ErrorContext, budget: RetryBudget, signal?: AbortSignal, where = ''): Promise<void> {
     if (signal?.aborted) throw signal.reason ?? e;
     if (!isTransient(e)) throw e;
     const why = e instanceof CtrError ? e.message : `${this.describe(e)}${where}`;
-    if (!budget.canRetry) throw unavailable(`${what}: ${why}${attemptsNote(budget)}`, e);
-    await this.backoff(`${what}: ${why}`, budget, signal);
+    if (!budget.canRetry) throw errorAbout('Unavailable', what, `${why}${attemptsNote(budget)}`, e);
+    await this.backoff(`${contextLabel(what)}: ${why}`, budget, signal);
   }
 
   /** Spend a retry of `budget`: log `why` and wait the backoff delay. */

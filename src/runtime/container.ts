@@ -108,12 +108,12 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
     failed = false;
     return result;
   } catch (e) {
-    throw withContext(`run ${o.id}`, e);
+    throw withContext({ op: 'run', subject: o.id }, e);
   } finally {
     // A container that never ran (setup or runc failed) leaves nothing. A teardown failure is
     // reported only when it is the first failure.
     await teardown(o, paths, layers, { remove: o.remove === true || failed, runc: o.runc, runcState: spawned }).catch((e: unknown) => {
-      if (!failed) throw withContext(`clean up container ${o.id}`, e);
+      if (!failed) throw withContext({ op: 'clean up container', subject: o.id }, e);
     });
   }
 }

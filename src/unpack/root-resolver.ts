@@ -4,7 +4,7 @@
 
 import { lstat, mkdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { invalidArgument, notFound } from '../errors.js';
+import { unpackError } from './unpack-error.js';
 
 /** Most symlinks followed while resolving one path (Linux's MAXSYMLINKS). */
 const MAX_LINKS = 40;
@@ -54,24 +54,24 @@ export class RootResolver {
       const c = queue.shift() as string;
       if (c === '' || c === '.') continue;
       if (c === '..') {
-        if (real.length === 0) throw invalidArgument(`unpack: "${entry}" goes through a symlink that leads outside the destination`);
+        if (real.length === 0) throw unpackError('InvalidArgument', `"${entry}" goes through a symlink that leads outside the destination`);
         real.pop();
         continue;
       }
       const p = join(this.root, ...real, c);
       const st = await lstat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
       if (!st) {
-        if (!create) throw notFound(`unpack: "${entry}": ${[...real, c].join('/')} does not exist in the destination`);
+        if (!create) throw unpackError('NotFound', `"${entry}": ${[...real, c].join('/')} does not exist in the destination`);
         await mkdir(p, { mode: 0o755 });
         real.push(c);
         this.onCreate?.(real);
       } else if (st.isDirectory()) real.push(c);
       else if (st.isSymbolicLink()) {
-        if (++links > MAX_LINKS) throw invalidArgument(`unpack: "${entry}": too many levels of symbolic links`);
+        if (++links > MAX_LINKS) throw unpackError('InvalidArgument', `"${entry}": too many levels of symbolic links`);
         const target = await readlink(p);
         if (target.startsWith('/')) real.length = 0;
         queue.unshift(...target.split('/'));
-      } else throw invalidArgument(`unpack: "${entry}": ${[...real, c].join('/')} is not a directory`);
+      } else throw unpackError('InvalidArgument', `"${entry}": ${[...real, c].join('/')} is not a directory`);
     }
     return real;
   }

@@ -14,6 +14,6 @@ export async function makeNode(path: string, kind: 'c' | 'b' | 'p', major = 0, m
     await run('mknod', args);
   } catch (e) {
     const stderr = (e as { stderr?: string }).stderr?.trim();
-    throw withContext(`mknod ${path}`, stderr ? new Error(stderr) : e);
+    throw withContext({ op: 'mknod', subject: path }, stderr ? new Error(stderr) : e);
   }
 }

@@ -5,11 +5,12 @@
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
-import { invalidArgument, isCtrError, unsupported, withContext } from '../errors.js';
+import { isCtrError, withContext } from '../errors.js';
 import type { TarHeader } from '../tar/header.js';
 import { readTar, type TarEntry } from '../tar/reader.js';
 import { entryComponents } from '../oci/entry-name.js';
 import { RootResolver } from './root-resolver.js';
+import { isUnpackError, unpackError, UNPACK_OP } from './unpack-error.js';
 import { makeNode } from './special-files.js';
 import { isOverlayXattr, OVERLAY_OPAQUE_XATTR, whiteoutKind } from '../oci/whiteout.js';
 import { XattrWriter } from './xattr-writer.js';
@@ -49,7 +50,7 @@ export async function unpackLayer(tarStream: AsyncIterable<Uint8Array> | Iterabl
     for await (const entry of readTar(tarStream, { signal: opts.signal })) await u.entry(entry);
     await u.finishDirs();
   } catch (e) {
-    throw isCtrError(e) ? e : withContext(`unpack into ${destDir}`, e);
+    throw isCtrError(e) ? e : withContext({ op: 'unpack into', subject: destDir }, e);
   } finally {
     await u.close();
   }
@@ -95,15 +96,15 @@ class Unpacker {
       await this.create(e, comps);
       this.result.entries++;
     } catch (err) {
-      if (isCtrError(err) && err.message.startsWith('unpack')) throw err;
-      throw withContext(`unpack "${h.name}"`, err);
+      if (isUnpackError(err)) throw err;
+      throw withContext({ op: UNPACK_OP, subject: JSON.stringify(h.name) }, err);
     }
   }
 
   private async create(e: TarEntry, comps: string[]): Promise<void> {
     const h = e.header;
     if (comps.length === 0) {
-      if (h.type !== 'dir') throw invalidArgument(`unpack: entry "${h.name}" is a ${h.type} at the root of the destination`);
+      if (h.type !== 'dir') throw unpackError('InvalidArgument', `entry "${h.name}" is a ${h.type} at the root of the destination`);
       return void this.dirs.set('', h);
     }
     const parent = await this.resolver.dir(comps.slice(0, -1), h.name, true);
@@ -186,16 +187,16 @@ class Unpacker {
     try {
       comps = entryComponents(target);
     } catch {
-      throw invalidArgument(`unpack: hardlink "${h.name}" points outside the destination ("${target}")`);
+      throw unpackError('InvalidArgument', `hardlink "${h.name}" points outside the destination ("${target}")`);
     }
-    if (comps.length === 0) throw invalidArgument(`unpack: hardlink "${h.name}" points at the destination root`);
+    if (comps.length === 0) throw unpackError('InvalidArgument', `hardlink "${h.name}" points at the destination root`);
     const tparent = await this.resolver.dir(comps.slice(0, -1), h.name, false).catch((e: unknown) => {
-      throw isCtrError(e, 'NotFound') ? invalidArgument(`unpack: hardlink "${h.name}" target "${target}" is not in the destination`, e) : e;
+      throw isCtrError(e, 'NotFound') ? unpackError('InvalidArgument', `hardlink "${h.name}" target "${target}" is not in the destination`, e) : e;
     });
     const tpath = this.resolver.abs([...tparent, comps.at(-1) as string]);
     const st = await lstatOrUndefined(tpath);
-    if (!st) throw invalidArgument(`unpack: hardlink "${h.name}" target "${target}" is not in the destination`);
-    if (st.isDirectory()) throw invalidArgument(`unpack: hardlink "${h.name}" target "${target}" is a directory`);
+    if (!st) throw unpackError('InvalidArgument', `hardlink "${h.name}" target "${target}" is not in the destination`);
+    if (st.isDirectory()) throw unpackError('InvalidArgument', `hardlink "${h.name}" target "${target}" is a directory`);
     if (tpath === path) return;
     await this.clear(path);
     await link(tpath, path);
@@ -222,12 +223,12 @@ class Unpacker {
     if (this.opts.whiteouts === 'apply') return this.removeLower(dir);
     this.remember(dir);
     const refused = await this.xattrs.set(this.resolver.abs(dir), OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
-    if (refused) throw unsupported(`unpack: cannot mark "${dir.join('/')}" opaque (${OVERLAY_OPAQUE_XATTR}): ${refused}`);
+    if (refused) throw unpackError('Unsupported', `cannot mark "${dir.join('/')}" opaque (${OVERLAY_OPAQUE_XATTR}): ${refused}`);
   }
 
   private async parentForWhiteout(comps: string[], name: string): Promise<string[] | undefined> {
     if (this.opts.whiteouts === 'overlayfs') {
-      if (!this.privileged) throw unsupported(`unpack: whiteout "${name}" in overlayfs mode needs root (mknod 0/0, trusted.* xattrs)`);
+      if (!this.privileged) throw unpackError('Unsupported', `whiteout "${name}" in overlayfs mode needs root (mknod 0/0, trusted.* xattrs)`);
       return this.resolver.dir(comps, name, true);
     }
     return this.resolver.dir(comps, name, false).catch((e: unknown) => (isCtrError(e, 'NotFound') ? undefined : Promise.reject(e)));
@@ -286,7 +287,7 @@ class Unpacker {
     for (const key of order) {
       const h = this.dirs.get(key) as TarHeader;
       await this.setMeta(this.resolver.abs(key === '' ? [] : key.split('/')), h).catch((e: unknown) => {
-        throw withContext(`unpack "${h.name}"`, e);
+        throw withContext({ op: UNPACK_OP, subject: JSON.stringify(h.name) }, e);
       });
     }
   }

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { unsupported } from '../errors.js';
+import { unpackError } from './unpack-error.js';
 
 const SCRIPT = `
 import os, sys, json, base64
@@ -54,7 +54,7 @@ export class XattrWriter {
     const child = spawn(python, ['-c', SCRIPT], { stdio: 'pipe' });
     createInterface({ input: child.stdout }).on('line', (line) => this.waiting.shift()?.(line));
     const fail = (why: string) => {
-      this.failure ??= unsupported(`unpack: cannot set xattrs: ${why} (python3 with os.setxattr is needed)`);
+      this.failure ??= unpackError('Unsupported', `cannot set xattrs: ${why} (python3 with os.setxattr is needed)`);
       for (const w of this.waiting.splice(0)) w('err');
     };
     child.on('error', (e) => fail(e.message));

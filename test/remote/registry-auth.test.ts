@@ -11,6 +11,8 @@ import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../../src/remote/registry-endpoint.js';
 import { isCtrError } from '../../src/errors.js';
+import { credentialsRejected } from '../../src/remote/auth.js';
+import { registryBlobSource } from '../../src/remote/registry-blob-source.js';
 import { readStream, streamOf, testImage } from './image-helpers.js';
 
 const img = testImage([3000, 70_000]);
@@ -158,6 +160,64 @@ describe('registry auth', () => {
     const calls = (await readFile(log, 'utf8')).trim().split('\n');
     assert.ok(calls.includes(`get ${token.host}`), calls.join('|'));
     assert.ok(calls.includes(`get ${basic.host}`));
+  });
+
+  test('an error from below names the endpoint by its fields, whatever its text happens to contain (repository "a")', async () => {
+    // The missing helper's message contains the letter "a", the whole repository name: the old check
+    // (message includes the repository) took that as "already names the image" and added no context.
+    const withHelper = join(tmp, 'docker-helper-a');
+    await writeFileP(join(withHelper, 'config.json'), JSON.stringify({ credHelpers: { [basic.host]: 'not-installed-xyz' } }));
+    await assert.rejects(ep(`${basic.host}/a:v1`, { dockerConfigDir: withHelper }).resolve(), (e: unknown) => {
+      assert.ok(isCtrError(e, 'Unauthorized'));
+      assert.deepEqual([e.op, e.subject], ['resolve', `${basic.host}/a:v1`]);
+      assert.equal(e.message, `resolve ${basic.host}/a:v1: credential helper docker-credential-not-installed-xyz not found on PATH`);
+      return true;
+    });
+    // an error that already names what it concerns (a manifest of this repository) is passed on as it is
+    await assert.rejects(ep(`${basic.host}/a:nope`, { username: basic.username, password: basic.password }).resolve(), (e: unknown) => {
+      assert.ok(isCtrError(e, 'NotFound'));
+      assert.deepEqual([e.op, e.subject], ['fetch manifest', `${basic.host}/a:nope`]);
+      return true;
+    });
+  });
+
+  test('a default credsStore is skipped only when its program is missing, not when its name reads "not found on PATH"', async () => {
+    // A helper that exists but fails is an error; the old check matched the words in its message.
+    const bin = join(tmp, 'bin-odd');
+    const name = 'odd not found on PATH';
+    await writeFileP(join(bin, `docker-credential-${name}`), '#!/bin/sh\necho not-json\n');
+    await chmod(join(bin, `docker-credential-${name}`), 0o755);
+    const dir = join(tmp, 'docker-odd');
+    await writeFileP(join(dir, 'config.json'), JSON.stringify({
+      credsStore: name, auths: { [basic.host]: { auth: Buffer.from(`${basic.username}:${basic.password}`).toString('base64') } },
+    }));
+    const savedPath = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${savedPath}`;
+    try {
+      await assert.rejects(ep(`${basic.host}/auth/app:v1`, { dockerConfigDir: dir }).resolve(),
+        (e: unknown) => isCtrError(e, 'Unauthorized') && /printed malformed JSON/.test(e.message));
+    } finally {
+      process.env['PATH'] = savedPath;
+    }
+  });
+
+  test('lazy reads refused without credentials say "credentials are needed", even from a repository named "rejected"', async () => {
+    // The old check searched the error text for "rejected", which the repository name put there.
+    const authed = ep(`${basic.host}/rejected/app:v1`, { username: basic.username, password: basic.password });
+    await push(authed);
+    const layer = img.layers[1]!;
+    const warnings: string[] = [];
+    const anonymous = ep(`${basic.host}/rejected/app:v1`);
+    const source = registryBlobSource(anonymous.repository, layer.desc.digest, layer.desc.size, { onWarning: (l) => warnings.push(l) });
+    await assert.rejects(source.readRanges([{ offset: 0, length: 10 }]), (e: unknown) => isCtrError(e, 'Unauthorized') && !credentialsRejected(e));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /\(unauthorized\): credentials are needed; /);
+    // with a wrong password the registry rejects them, and the line says so
+    const wrong = ep(`${basic.host}/rejected/app:v1`, { username: basic.username, password: 'wrong-pw-456' });
+    const refused: string[] = [];
+    const source2 = registryBlobSource(wrong.repository, layer.desc.digest, layer.desc.size, { onWarning: (l) => refused.push(l) });
+    await assert.rejects(source2.readRanges([{ offset: 0, length: 10 }]), (e: unknown) => credentialsRejected(e));
+    assert.match(refused[0]!, /\(unauthorized\): it rejected the credentials given; /);
   });
 
   test('redirects: Authorization never sent to the other host; an expired redirect is re-resolved', async () => {

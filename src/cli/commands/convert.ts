@@ -4,7 +4,7 @@ import { DEFAULT_TOC_LIMITS } from '../../estargz/toc-limits.js';
 import { Command } from 'commander';
 import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
-import { printErr, printJson, printLine } from '../cli-io.js';
+import { printErr, printLine } from '../cli-io.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -69,7 +69,7 @@ export function convertCommand(ctx: CliContext): Command {
         signal: ctx.signal,
       });
       if (flags.json) {
-        printJson(ctx.io, {
+        ctx.printJson({
           name: result.name,
           digest: result.descriptor.digest,
           mediaType: result.descriptor.mediaType,

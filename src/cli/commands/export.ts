@@ -1,7 +1,7 @@
 // `ctr-remote image export FILE.tar REF...`: write local images as an OCI image-layout archive.
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
 
 /** The export command. */
@@ -14,7 +14,7 @@ export function exportCommand(ctx: CliContext): Command {
     .action((file: string, refs: string[], flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'export', file, async () => {
         const result = await (await import('../../image/copy/export-archive.js')).exportImages(ctx.globals(self).root, file, refs, { signal: ctx.signal });
-        if (flags.json) printJson(ctx.io, result);
+        if (flags.json) ctx.printJson(result);
         else printLine(ctx.io, `exported ${result.images.map((i) => i.name).join(', ')} to ${file} (${humanSize(result.size)})`);
       }),
     );

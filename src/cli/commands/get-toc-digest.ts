@@ -2,7 +2,7 @@
 // itself) of an eStargz / zstd:chunked layer blob in the local store.
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printLine } from '../cli-io.js';
 
 /** The get-toc-digest command. */
 export function getTocDigestCommand(ctx: CliContext): Command {
@@ -22,7 +22,7 @@ export function getTocDigestCommand(ctx: CliContext): Command {
         const r = await store.readerAt(digest);
         try {
           const rd = await openEStargz(r, { format: flags.zstdchunked ? 'zstd' : 'gzip', signal: ctx.signal });
-          if (flags.json) printJson(ctx.io, { digest: rd.tocDigest, ...(flags.dumpToc ? { toc: JSON.parse(rd.tocJson.toString('utf8')) } : {}) });
+          if (flags.json) ctx.printJson({ digest: rd.tocDigest, ...(flags.dumpToc ? { toc: JSON.parse(rd.tocJson.toString('utf8')) } : {}) });
           else if (flags.dumpToc) printLine(ctx.io, rd.tocJson.toString('utf8'));
           else printLine(ctx.io, rd.tocDigest);
         } finally {

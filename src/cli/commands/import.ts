@@ -1,7 +1,7 @@
 // `ctr-remote image import FILE.tar`: load an OCI image-layout archive into the local store.
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printLine } from '../cli-io.js';
 
 /** The import command. */
 export function importCommand(ctx: CliContext): Command {
@@ -13,7 +13,7 @@ export function importCommand(ctx: CliContext): Command {
     .action((file: string, flags: { baseName?: string; json?: boolean }, self: Command) =>
       ctx.run(self, 'import', file, async () => {
         const result = await (await import('../../image/copy/import-archive.js')).importImages(ctx.globals(self).root, file, { ...(flags.baseName ? { baseName: flags.baseName } : {}), signal: ctx.signal });
-        if (flags.json) printJson(ctx.io, result);
+        if (flags.json) ctx.printJson(result);
         else result.images.forEach((i) => printLine(ctx.io, `${i.name} ${i.digest}`));
       }),
     );

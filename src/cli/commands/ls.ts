@@ -1,7 +1,7 @@
 // `ctr-remote image ls [-q] [--json]`: the images of the local store.
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
 import { renderTable } from '../table.js';
 
@@ -15,7 +15,7 @@ export function lsCommand(ctx: CliContext): Command {
     .action((flags: { quiet?: boolean; json?: boolean }, self: Command) =>
       ctx.run(self, 'ls', '', async () => {
         const images = await (await import('../../image/copy/list-images.js')).listImages(ctx.globals(self).root);
-        if (flags.json) return printJson(ctx.io, images);
+        if (flags.json) return ctx.printJson(images);
         if (flags.quiet) return images.forEach((i) => printLine(ctx.io, i.name));
         const rows = images.map((i) => [i.name, i.digest, humanSize(i.size), i.platforms.join(',') || '-', i.type]);
         printLine(ctx.io, renderTable(['NAME', 'DIGEST', 'SIZE', 'PLATFORM', 'TYPE'], rows));

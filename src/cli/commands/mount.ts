@@ -3,7 +3,7 @@
 // serving process with SIGTERM, so once mounted, SIGTERM is the user's unmount: a normal end.
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printErr, printJson, printLine } from '../cli-io.js';
+import { printErr, printLine } from '../cli-io.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlag } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -37,7 +37,7 @@ export function mountCommand(ctx: CliContext): Command {
       // the normal end of the mount, exit 0.
       const unmountRequested = (): void => void (ctx.abortWasNormalEnd = true);
       process.once('SIGTERM', unmountRequested);
-      if (flags.json) printJson(ctx.io, { dir: mounted.dir, id: mounted.id, name: mounted.image.name, layers: mounted.layers.map(({ index, digest, mode, dir: d }) => ({ index, digest, mode, dir: d })) });
+      if (flags.json) ctx.printJson({ dir: mounted.dir, id: mounted.id, name: mounted.image.name, layers: mounted.layers.map(({ index, digest, mode, dir: d }) => ({ index, digest, mode, dir: d })) });
       else {
         const lazy = mounted.layers.filter((l) => l.mode === 'lazy').length;
         printLine(ctx.io, `mounted ${mounted.image.name} at ${mounted.dir} (${lazy} of ${mounted.layers.length} layers lazy); Ctrl-C to unmount`);

@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
 import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
-import { printErr, printJson, printLine } from '../cli-io.js';
+import { printErr, printLine } from '../cli-io.js';
 import { addContainerFlags, containerOptions, type ContainerFlags } from '../container-flags.js';
 import { intArg, secondsArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
@@ -94,7 +94,7 @@ export function optimizeCommand(ctx: CliContext): Command {
         signal: ctx.signal,
       });
       if (!flags.json) return printLine(ctx.io, result.descriptor.digest);
-      printJson(ctx.io, {
+      ctx.printJson({
         name: result.name,
         digest: result.descriptor.digest,
         mediaType: result.descriptor.mediaType,

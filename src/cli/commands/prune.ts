@@ -3,7 +3,7 @@
 // `docker image prune`, there are no dangling images here: every manifest in the store has a name).
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printErr, printJson, printLine } from '../cli-io.js';
+import { printErr, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
 
 /** The prune command. */
@@ -16,7 +16,7 @@ export function pruneCommand(ctx: CliContext): Command {
       ctx.run(self, 'prune', '', async () => {
         const { pruneRoot } = await import('../../image/copy/prune.js');
         const r = await pruneRoot(ctx.globals(self).root, { dryRun: flags.dryRun === true, signal: ctx.signal });
-        if (flags.json) return printJson(ctx.io, r);
+        if (flags.json) return ctx.printJson(r);
         const verb = r.dryRun ? 'would remove' : 'removed';
         const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
         printLine(ctx.io, `${verb} ${count(r.blobs.removed.length, 'unreferenced blob')} (${humanSize(r.blobs.bytes)})`);

@@ -1,7 +1,7 @@
 // `ctr-remote image pull [flags] REF`: full pull from a registry into the local store.
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printErr, printJson, printLine } from '../cli-io.js';
+import { printErr, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
@@ -27,7 +27,7 @@ export function pullCommand(ctx: CliContext): Command {
           signal: ctx.signal,
         });
         view.finish();
-        if (flags.json) printJson(ctx.io, { name: result.name, digest: result.descriptor.digest, mediaType: result.descriptor.mediaType, size: result.contentSize });
+        if (flags.json) ctx.printJson({ name: result.name, digest: result.descriptor.digest, mediaType: result.descriptor.mediaType, size: result.contentSize });
         else printLine(ctx.io, `pulled ${result.name} ${result.descriptor.digest} (${humanSize(result.contentSize)})`);
       } finally {
         view.finish();

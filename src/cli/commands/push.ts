@@ -1,7 +1,7 @@
 // `ctr-remote image push [flags] REF [LOCAL-REF]`: push the store image LOCAL-REF (default REF) to REF.
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
@@ -29,7 +29,7 @@ export function pushCommand(ctx: CliContext): Command {
           signal: ctx.signal,
         });
         view.finish();
-        if (flags.json) printJson(ctx.io, { name: result.target, digest: result.descriptor.digest, mediaType: result.descriptor.mediaType, size: result.contentSize });
+        if (flags.json) ctx.printJson({ name: result.target, digest: result.descriptor.digest, mediaType: result.descriptor.mediaType, size: result.contentSize });
         else printLine(ctx.io, `pushed ${result.target} ${result.descriptor.digest} (${humanSize(result.contentSize)})`);
       } finally {
         view.finish();

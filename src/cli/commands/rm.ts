@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { notFound } from '../../errors.js';
 import type { CliContext } from '../cli-context.js';
-import { printErr, printJson, printLine } from '../cli-io.js';
+import { printErr, printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
 
 /** The rm command. */
@@ -15,14 +15,14 @@ export function rmCommand(ctx: CliContext): Command {
     .action((refs: string[], flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'rm', refs.join(' '), async () => {
         const result = await (await import('../../image/copy/remove-images.js')).removeImages(ctx.globals(self).root, refs, { signal: ctx.signal });
-        if (flags.json) printJson(ctx.io, result);
+        if (flags.json) ctx.printJson(result);
         else {
           result.removed.forEach((name) => printLine(ctx.io, name));
           if (result.gc.deferredBy) printErr(ctx.io, `blob cleanup deferred: pid ${result.gc.deferredBy.join(', ')} is writing to the store`);
           else if (result.gc.removed.length) printErr(ctx.io, `freed ${humanSize(result.gc.freedBytes)} (${result.gc.removed.length} blobs)`);
           if (result.snapshots.removed.length) printErr(ctx.io, `freed ${humanSize(result.snapshots.bytes)} (${result.snapshots.removed.length} unpacked snapshots)`);
         }
-        for (const name of result.missing) ctx.fail(self, `rm ${name}`, notFound('no such image'));
+        for (const name of result.missing) ctx.fail(self, { op: 'rm', subject: name }, notFound('no such image'));
       }),
     );
 }

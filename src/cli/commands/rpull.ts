@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import type { LazyLayerRecord } from '../../image/lazy/lazy-record.js';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printLine } from '../cli-io.js';
 import { layerLine } from '../layer-line.js';
 import { addPlatformFlag } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -27,7 +27,7 @@ export function rpullCommand(ctx: CliContext): Command {
         signal: ctx.signal,
       });
       const lazy = result.layers.filter((l) => l.mode === 'lazy').length;
-      if (flags.json) return printJson(ctx.io, { name: result.name, digest: result.descriptor.digest, layers: result.layers });
+      if (flags.json) return ctx.printJson({ name: result.name, digest: result.descriptor.digest, layers: result.layers });
       printLine(ctx.io, `rpulled ${result.name} ${result.descriptor.digest}: ${lazy} of ${result.layers.length} layers lazy`);
     }),
   );

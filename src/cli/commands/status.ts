@@ -5,7 +5,7 @@ import type { LayerStatus } from '../../image/lazy/status.js';
 import type { LayerState } from '../../layer/layer-state.js';
 import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printLine } from '../cli-io.js';
 import { humanSize } from '../human-size.js';
 import { addPlatformFlag } from '../platform-flags.js';
 import { renderTable } from '../table.js';
@@ -33,7 +33,7 @@ export function statusCommand(ctx: CliContext): Command {
       ctx.run(self, 'status', ref, async () => {
         const { imageStatus } = await import('../../image/lazy/status.js');
         const st = await imageStatus(ctx.globals(self).root, ref, flags.platform);
-        if (flags.json) return printJson(ctx.io, st);
+        if (flags.json) return ctx.printJson(st);
         printLine(ctx.io, `${st.name} ${st.manifestDigest}${st.mounts.length ? ` mounted at ${st.mounts.map((m) => m.dir).join(', ')}` : ''}`);
         printLine(ctx.io, renderTable(['LAYER', 'DIGEST', 'MODE', 'LOCAL', 'FETCHED', 'HITS', 'ERRORS', 'NOTE'], st.layers.map(row)));
       }),

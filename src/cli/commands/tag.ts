@@ -1,7 +1,7 @@
 // `ctr-remote image tag SRC DST`: another name for a local image (or a copy to/from an oci: layout).
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { printJson, printLine } from '../cli-io.js';
+import { printLine } from '../cli-io.js';
 
 /** The tag command. */
 export function tagCommand(ctx: CliContext): Command {
@@ -13,7 +13,7 @@ export function tagCommand(ctx: CliContext): Command {
     .action((src: string, dst: string, flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'tag', src, async () => {
         const result = await (await import('../../image/copy/tag-image.js')).tagImage(ctx.globals(self).root, src, dst, { signal: ctx.signal });
-        if (flags.json) printJson(ctx.io, { name: result.target, digest: result.descriptor.digest });
+        if (flags.json) ctx.printJson({ name: result.target, digest: result.descriptor.digest });
         else printLine(ctx.io, result.target);
       }),
     );

@@ -69,7 +69,7 @@ export async function convertLayer(src: ImageSource, desc: Descriptor, opts: Con
     return { path: out, digest: build.blobDigest, size: build.blobSize, diffId: build.diffId, uncompressedSize: build.uncompressedSize, build, dispose };
   } catch (e) {
     await dispose();
-    throw withContext(`convert layer ${desc.digest}`, e);
+    throw withContext({ op: 'convert layer', subject: desc.digest }, e);
   }
 }
 

@@ -235,7 +235,7 @@ class Converter {
     try {
       if (!(await this.dst.has(descriptor, this.opts.signal))) await this.dst.put(descriptor, single(bytes), this.opts.signal);
     } catch (e) {
-      throw withContext(`write ${mediaType} ${descriptor.digest}`, e);
+      throw withContext({ op: `write ${mediaType}`, subject: descriptor.digest }, e);
     }
     return { descriptor, bytes };
   }

@@ -5,7 +5,7 @@
 
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { limitExceeded, notFound, withContext } from '../../errors.js';
+import { errorAbout, limitExceeded, notFound, withContext } from '../../errors.js';
 import { openEStargz } from '../../estargz/reader.js';
 import { DEFAULT_IMAGE_LIMITS } from '../../estargz/toc-limits.js';
 import { buildInodeTable } from '../../fs/inode-table.js';
@@ -140,9 +140,9 @@ class LayerMounter {
   }
 
   private async addLazy(index: number, layer: Descriptor, tocDigest: string | undefined): Promise<void> {
-    const where = `lazy layer ${index} (${layer.digest})`;
+    const where = { op: 'lazy layer', subject: `${index} (${layer.digest})` };
     const tail = await openLayerTail(this.root, layer.digest, layer.size);
-    if (!tail) throw notFound(`${where}: its TOC is not in the store; run image rpull again`);
+    if (!tail) throw errorAbout('NotFound', where, 'its TOC is not in the store; run image rpull again');
     const reader = await openEStargz(tail, { ...(tocDigest ? { tocDigest } : {}) }).catch((e: unknown) => {
       throw withContext(where, e);
     });

@@ -50,7 +50,7 @@ async function unpackOnce(root: string, layer: Descriptor, signal?: AbortSignal)
       if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e; // another process finished first
     });
   } catch (e) {
-    throw withContext(`unpack layer ${layer.digest}`, e);
+    throw withContext({ op: 'unpack layer', subject: layer.digest }, e);
   } finally {
     await rm(temp, { recursive: true, force: true });
   }

@@ -52,14 +52,14 @@ export async function rpullImage(root: string, ref: string, options: RpullOption
   const release = await store.layout.lease();
   try {
     const manifest = await selectManifest(registry, options);
-    if (manifest.parsed.kind !== 'manifest') throw invalidArgument(`${loc.name}: nested index is not supported by rpull`);
+    if (manifest.parsed.kind !== 'manifest') throw invalidArgument('nested index is not supported by rpull');
     const { config, layers } = manifest.parsed.manifest;
     await copyBlob(registry, store, config, options.signal);
     const records: LazyLayerRecord[] = [];
     const declared = { entries: 0, bytes: 0 };
     for (const [i, layer] of layers.entries()) {
       const rec = await pullLayer(root, registry, store, layer, declared, options).catch((e: unknown) => {
-        throw withContext(`layer ${i} (${layer.digest.slice(0, 19)})`, e);
+        throw withContext({ op: 'layer', subject: `${i} (${layer.digest.slice(0, 19)})` }, e);
       });
       records.push(rec);
       options.onLayer?.(rec, i);
@@ -71,7 +71,7 @@ export async function rpullImage(root: string, ref: string, options: RpullOption
     await store.tag(manifest.descriptor, manifest.bytes, options.signal);
     return { name: loc.name, descriptor: manifest.descriptor, layers: records };
   } catch (e) {
-    throw isCtrError(e) && e.message.includes(loc.name) ? e : withContext(`rpull ${loc.name}`, e);
+    throw withContext({ op: 'rpull', subject: loc.name }, e); // an error about loc.name itself is not named twice
   } finally {
     await release();
     await src.close();
@@ -136,7 +136,7 @@ async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descrip
   try {
     opened = await openEStargz(reader, { ...(options.skipContentVerify ? {} : { tocDigest: want }), ...(options.signal ? { signal: options.signal } : {}) });
   } catch (e) {
-    if (reader.failure !== undefined) throw withContext('reading its TOC', reader.failure);
+    if (reader.failure !== undefined) throw withContext({ op: 'reading its TOC' }, reader.failure);
     if (isCtrError(e, 'DigestMismatch') || isCtrError(e, 'Aborted') || options.signal?.aborted) throw e;
     if (isCtrError(e, 'LimitExceeded')) return { notEStargz: `eStargz over a limit of lazy mounting: ${e.message}` };
     return { notEStargz: `not a readable eStargz blob: ${e instanceof Error ? e.message : String(e)}` };
@@ -152,7 +152,7 @@ async function copyBlob(registry: RegistryEndpoint, store: LayoutEndpoint, desc:
   try {
     await store.put(desc, await registry.fetch(desc, signal), signal);
   } catch (e) {
-    throw e instanceof CtrError ? e : withContext(`fetch blob ${desc.digest}`, e);
+    throw e instanceof CtrError ? e : withContext({ op: 'fetch blob', subject: desc.digest }, e);
   }
 }
 

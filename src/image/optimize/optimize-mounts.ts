@@ -60,7 +60,7 @@ export async function mountStagedLayers(layers: readonly StagedLayer[], o: Stage
       const reader = await FileRangeReader.open(layer.blobPath);
       closers.push(() => reader.close());
       const toc = await openEStargz(reader, { tocDigest: layer.tocDigest }).catch((e: unknown) => {
-        throw withContext(`staged layer ${index} (${layer.digest})`, e);
+        throw withContext({ op: 'staged layer', subject: `${index} (${layer.digest})` }, e);
       });
       readers.push(toc);
       const lazy = LazyLayer.open({
