@@ -1,6 +1,6 @@
-// What every command action gets: the output object, the global flags, a cancellation signal, and `run`,
-// which turns a thrown error into the one-line report (with --json also an error object on stdout) and exit
-// code 1 (2 for a usage error).
+// What every command action gets: the output object, the global flags, a cancellation signal, the loader of
+// its library module, and `run`, which turns a thrown error into the one-line report (with --json also an
+// error object on stdout) and exit code 1 (2 for a usage error).
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isCtrError, withContext, type ErrorCode, type ErrorContext } from '../errors.js';
@@ -18,10 +18,18 @@ export interface GlobalOptions {
   debug: boolean;
 }
 
+/**
+ * Loads the library module a command calls, when the command runs: production passes the importer through
+ * (`(importer) => importer()`); the argv table test (test/cli/command-table.test.ts) observes the calls.
+ */
+export type ModuleLoader = <M>(importer: () => Promise<M>) => Promise<M>;
+
 /** Options of a CLI run. */
 export interface CliContextOptions {
   /** The arguments as given (without node and script), for usage errors commander reports before parsing all of them. Default: none. */
   argv?: readonly string[];
+  /** See ModuleLoader. Default: import the module. */
+  load?: ModuleLoader;
 }
 
 /** What `--json` prints on stdout when a command fails (docs/DECISIONS.md, "--json errors"). */
@@ -46,6 +54,8 @@ export class CliContext {
    * `image unmount`): the run exits with `exitCode` instead of 130.
    */
   abortWasNormalEnd = false;
+  /** Loads the library module of a command: `await ctx.load(() => import('../../image/...'))` (see ModuleLoader). */
+  readonly load: ModuleLoader;
   private readonly argv: readonly string[];
   /** stdout holds one JSON document: set once a command printed its result, after which no error object follows. */
   private jsonPrinted = false;
@@ -56,6 +66,7 @@ export class CliContext {
     options: CliContextOptions = {},
   ) {
     this.argv = options.argv ?? [];
+    this.load = options.load ?? ((importer) => importer());
   }
 
   /** The global flags as seen from `cmd`. */

@@ -53,7 +53,7 @@ export function convertCommand(ctx: CliContext): Command {
     ctx.run(self, 'convert', src, async () => {
       const format = pickFormat(flags);
       const zstd = format === 'zstdchunked';
-      const { convertLocations } = await import('../../image/convert/convert-locations.js');
+      const { convertLocations } = await ctx.load(() => import('../../image/convert/convert-locations.js'));
       const result = await convertLocations(src, dst, {
         root: ctx.globals(self).root,
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),

@@ -14,20 +14,11 @@ export function getTocDigestCommand(ctx: CliContext): Command {
     .option('--json', 'print {digest, toc?} as JSON')
     .action((digest: string, flags: { dumpToc?: boolean; zstdchunked?: boolean; json?: boolean }, self: Command) =>
       ctx.run(self, 'get-toc-digest', digest, async () => {
-        const [{ openEStargz }, { digestHex }, { openStore }] = await Promise.all([
-          import('../../estargz/reader.js'), import('../../oci/digest.js'), import('../../store/image-store.js'),
-        ]);
-        digestHex(digest);
-        const store = await openStore(ctx.globals(self).root);
-        const r = await store.readerAt(digest);
-        try {
-          const rd = await openEStargz(r, { format: flags.zstdchunked ? 'zstd' : 'gzip', signal: ctx.signal });
-          if (flags.json) ctx.printJson({ digest: rd.tocDigest, ...(flags.dumpToc ? { toc: JSON.parse(rd.tocJson.toString('utf8')) } : {}) });
-          else if (flags.dumpToc) printLine(ctx.io, rd.tocJson.toString('utf8'));
-          else printLine(ctx.io, rd.tocDigest);
-        } finally {
-          await r.close?.();
-        }
+        const { layerToc } = await ctx.load(() => import('../../image/convert/layer-toc.js'));
+        const toc = await layerToc(ctx.globals(self).root, digest, { format: flags.zstdchunked ? 'zstd' : 'gzip', signal: ctx.signal });
+        if (flags.json) ctx.printJson({ digest: toc.tocDigest, ...(flags.dumpToc ? { toc: JSON.parse(toc.tocJson.toString('utf8')) } : {}) });
+        else if (flags.dumpToc) printLine(ctx.io, toc.tocJson.toString('utf8'));
+        else printLine(ctx.io, toc.tocDigest);
       }),
     );
 }

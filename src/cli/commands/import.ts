@@ -12,7 +12,8 @@ export function importCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON')
     .action((file: string, flags: { baseName?: string; json?: boolean }, self: Command) =>
       ctx.run(self, 'import', file, async () => {
-        const result = await (await import('../../image/copy/import-archive.js')).importImages(ctx.globals(self).root, file, { ...(flags.baseName ? { baseName: flags.baseName } : {}), signal: ctx.signal });
+        const { importImages } = await ctx.load(() => import('../../image/copy/import-archive.js'));
+        const result = await importImages(ctx.globals(self).root, file, { ...(flags.baseName ? { baseName: flags.baseName } : {}), signal: ctx.signal });
         if (flags.json) ctx.printJson(result);
         else result.images.forEach((i) => printLine(ctx.io, `${i.name} ${i.digest}`));
       }),

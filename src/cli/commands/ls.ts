@@ -14,7 +14,8 @@ export function lsCommand(ctx: CliContext): Command {
     .option('--json', 'print the images as JSON')
     .action((flags: { quiet?: boolean; json?: boolean }, self: Command) =>
       ctx.run(self, 'ls', '', async () => {
-        const images = await (await import('../../image/copy/list-images.js')).listImages(ctx.globals(self).root);
+        const { listImages } = await ctx.load(() => import('../../image/copy/list-images.js'));
+        const images = await listImages(ctx.globals(self).root);
         if (flags.json) return ctx.printJson(images);
         if (flags.quiet) return images.forEach((i) => printLine(ctx.io, i.name));
         const rows = images.map((i) => [i.name, i.digest, humanSize(i.size), i.platforms.join(',') || '-', i.type]);

@@ -22,7 +22,7 @@ export function mountCommand(ctx: CliContext): Command {
     .option('--json', 'print the mount as JSON');
   return cmd.action((ref: string, dir: string, flags, self: Command) =>
     ctx.run(self, 'mount', ref, async () => {
-      const { mountImage } = await import('../../image/lazy/mount.js');
+      const { mountImage } = await ctx.load(() => import('../../image/lazy/mount.js'));
       const mounted = await mountImage(ctx.globals(self).root, ref, dir, {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),

@@ -68,7 +68,7 @@ export function optimizeCommand(ctx: CliContext): Command {
     ctx.run(self, 'optimize', src, async () => {
       if (flags.terminal && !flags.i) throw usageError('-t needs -i (a terminal reads stdin)');
       const out = flags.json ? ctx.io.stderr : ctx.io.stdout;
-      const { optimizeImage } = await import('../../image/optimize/optimize.js');
+      const { optimizeImage } = await ctx.load(() => import('../../image/optimize/optimize.js'));
       const result = await optimizeImage(src, dst, {
         root: ctx.globals(self).root,
         registry: await registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.io, ctx.debugLog(self)),

@@ -14,7 +14,7 @@ export function pruneCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON')
     .action((flags: { dryRun?: boolean; json?: boolean }, self: Command) =>
       ctx.run(self, 'prune', '', async () => {
-        const { pruneRoot } = await import('../../image/copy/prune.js');
+        const { pruneRoot } = await ctx.load(() => import('../../image/copy/prune.js'));
         const r = await pruneRoot(ctx.globals(self).root, { dryRun: flags.dryRun === true, signal: ctx.signal });
         if (flags.json) return ctx.printJson(r);
         const verb = r.dryRun ? 'would remove' : 'removed';

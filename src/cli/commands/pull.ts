@@ -18,7 +18,8 @@ export function pullCommand(ctx: CliContext): Command {
     ctx.run(self, 'pull', ref, async () => {
       const view = await progressView(ctx.io, { json: flags.json, title: `pulling ${ref}` });
       try {
-        const result = await (await import('../../image/copy/pull-image.js')).pullImage(ctx.globals(self).root, ref, {
+        const { pullImage } = await ctx.load(() => import('../../image/copy/pull-image.js'));
+        const result = await pullImage(ctx.globals(self).root, ref, {
           registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
           concurrency: flags.maxConcurrentDownloads,

@@ -21,7 +21,8 @@ export function pushCommand(ctx: CliContext): Command {
     ctx.run(self, 'push', ref, async () => {
       const view = await progressView(ctx.io, { json: flags.json, title: `pushing ${ref}` });
       try {
-        const result = await (await import('../../image/copy/push-image.js')).pushImage(ctx.globals(self).root, ref, localRef, {
+        const { pushImage } = await ctx.load(() => import('../../image/copy/push-image.js'));
+        const result = await pushImage(ctx.globals(self).root, ref, localRef, {
           registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
           concurrency: flags.maxConcurrentUploadedLayers,

@@ -14,7 +14,8 @@ export function rmCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON')
     .action((refs: string[], flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'rm', refs.join(' '), async () => {
-        const result = await (await import('../../image/copy/remove-images.js')).removeImages(ctx.globals(self).root, refs, { signal: ctx.signal });
+        const { removeImages } = await ctx.load(() => import('../../image/copy/remove-images.js'));
+        const result = await removeImages(ctx.globals(self).root, refs, { signal: ctx.signal });
         if (flags.json) ctx.printJson(result);
         else {
           result.removed.forEach((name) => printLine(ctx.io, name));

@@ -18,7 +18,7 @@ export function rpullCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON');
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'rpull', ref, async () => {
-      const { rpullImage } = await import('../../image/lazy/rpull.js');
+      const { rpullImage } = await ctx.load(() => import('../../image/lazy/rpull.js'));
       const result = await rpullImage(ctx.globals(self).root, ref, {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),

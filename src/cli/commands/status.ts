@@ -31,7 +31,7 @@ export function statusCommand(ctx: CliContext): Command {
     .option('--json', 'print the status as JSON')
     .action((ref: string, flags: { platform?: Platform; json?: boolean }, self: Command) =>
       ctx.run(self, 'status', ref, async () => {
-        const { imageStatus } = await import('../../image/lazy/status.js');
+        const { imageStatus } = await ctx.load(() => import('../../image/lazy/status.js'));
         const st = await imageStatus(ctx.globals(self).root, ref, flags.platform);
         if (flags.json) return ctx.printJson(st);
         printLine(ctx.io, `${st.name} ${st.manifestDigest}${st.mounts.length ? ` mounted at ${st.mounts.map((m) => m.dir).join(', ')}` : ''}`);

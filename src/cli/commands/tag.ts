@@ -12,7 +12,8 @@ export function tagCommand(ctx: CliContext): Command {
     .option('--json', 'print the result as JSON')
     .action((src: string, dst: string, flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'tag', src, async () => {
-        const result = await (await import('../../image/copy/tag-image.js')).tagImage(ctx.globals(self).root, src, dst, { signal: ctx.signal });
+        const { tagImage } = await ctx.load(() => import('../../image/copy/tag-image.js'));
+        const result = await tagImage(ctx.globals(self).root, src, dst, { signal: ctx.signal });
         if (flags.json) ctx.printJson({ name: result.target, digest: result.descriptor.digest });
         else printLine(ctx.io, result.target);
       }),

@@ -9,7 +9,7 @@ export function unmountCommand(ctx: CliContext): Command {
   return new Command('unmount').alias('umount').description('unmount an image mounted with image mount').argument('<dir>', 'mount point')
     .action((dir: string, _flags, self: Command) =>
       ctx.run(self, 'unmount', dir, async () => {
-        const { unmountImage } = await import('../../image/lazy/mount.js');
+        const { unmountImage } = await ctx.load(() => import('../../image/lazy/mount.js'));
         const record = await unmountImage(ctx.globals(self).root, dir);
         printLine(ctx.io, `unmounted ${record.name} from ${record.dir}`);
       }),

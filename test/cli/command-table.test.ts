@@ -1,0 +1,220 @@
+// argv → library call, for every command of the CLI: which function a command line calls and the options it
+// passes, so that a flag wired to the wrong option (or to none) shows up here. The CLI is run in-process with
+// a module loader (runCli's `load`, the one a command's `await ctx.load(() => import(...))` goes through) that
+// replaces each function of the loaded library module with a recorder: it notes the call and throws, so
+// nothing below the CLI runs. Production passes modules through unchanged; no other test replaces anything.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import type { Command } from 'commander';
+import { CliContext, type ModuleLoader } from '../../src/cli/cli-context.js';
+import { buildProgram } from '../../src/cli/program.js';
+import { runCli } from '../../src/cli/run-cli.js';
+
+/** One library call as a command made it. */
+interface Call {
+  fn: string;
+  args: unknown[];
+}
+
+/** Stand-ins for values that are not data: the cancellation signal, callbacks, output streams. */
+const SIGNAL = '<signal>';
+const FN = '<function>';
+const STREAM = '<stream>';
+
+/** A call's arguments as data: see SIGNAL, FN, STREAM; options set to undefined count as not given. */
+function plain(v: unknown): unknown {
+  if (v instanceof AbortSignal) return SIGNAL;
+  if (typeof v === 'function') return FN;
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === 'object') {
+    if (typeof (v as { write?: unknown }).write === 'function' && typeof (v as { on?: unknown }).on === 'function') return STREAM;
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, plain(x)]));
+  }
+  return v;
+}
+
+const RECORDED = 'call recorded by the table test';
+
+/** Run `argv`; returns the exit code and the library calls made. */
+async function observe(argv: string[]): Promise<{ code: number; calls: Call[]; stderr: string }> {
+  const calls: Call[] = [];
+  const load: ModuleLoader = async (importer) => {
+    const mod = (await importer()) as Record<string, unknown>;
+    const spied = Object.fromEntries(Object.entries(mod).map(([name, value]) => [name, typeof value !== 'function' ? value : (...args: unknown[]) => {
+      calls.push({ fn: name, args: plain(args) as unknown[] });
+      throw new Error(RECORDED);
+    }]));
+    return spied as Awaited<ReturnType<typeof importer>>;
+  };
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let err = '';
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  stdout.resume();
+  const code = await runCli(argv, { stdout, stderr, isTTY: false, color: false, env: { HOME: '/nonexistent' } }, new AbortController().signal, { load });
+  return { code, calls, stderr: err };
+}
+
+const ROOT = '/tmp/ctr-table-root';
+const R = (...argv: string[]) => ['--root', ROOT, ...argv];
+const REF = '127.0.0.1:5000/app:1';
+const D = `sha256:${'ab'.repeat(32)}`;
+const ARM64 = { os: 'linux', architecture: 'arm64', variant: 'v8' };
+const AMD64 = { os: 'linux', architecture: 'amd64' };
+const MOUNT = 'type=bind,source=/s,destination=/d,options=ro';
+
+/** One row: the command (as the program names it), a command line, and the call it must make (none: completion). */
+interface Row {
+  cmd: string;
+  argv: string[];
+  call?: Call;
+}
+
+const ROWS: Row[] = [
+  {
+    cmd: 'image pull',
+    argv: R('image', 'pull', '--plain-http', '-k', '--platform', 'linux/arm64', '--max-concurrent-downloads', '5', REF),
+    call: { fn: 'pullImage', args: [ROOT, REF, { registry: { plainHttp: true, skipVerify: true }, platform: ARM64, concurrency: 5, onProgress: FN, onWarning: FN, signal: SIGNAL }] },
+  },
+  {
+    cmd: 'image pull',
+    argv: ['--debug', ...R('images', 'pull', '-u', 'alice:pw', '--tlscacert', '/ca.pem', '--read-timeout', '7', '--all-platforms', REF)],
+    call: {
+      fn: 'pullImage',
+      args: [ROOT, REF, { registry: { tlsCaCert: '/ca.pem', readTimeoutMs: 7000, debug: FN, username: 'alice', password: 'pw' }, allPlatforms: true, concurrency: 3, onProgress: FN, onWarning: FN, signal: SIGNAL }],
+    },
+  },
+  {
+    cmd: 'image push',
+    argv: R('image', 'push', '--plain-http', '--platform', 'linux/amd64', '--max-concurrent-uploaded-layers', '2', REF, 'local:1'),
+    call: { fn: 'pushImage', args: [ROOT, REF, 'local:1', { registry: { plainHttp: true }, platform: AMD64, concurrency: 2, onProgress: FN, signal: SIGNAL }] },
+  },
+  { cmd: 'image push', argv: R('image', 'push', REF), call: { fn: 'pushImage', args: [ROOT, REF, undefined, { registry: {}, concurrency: 3, onProgress: FN, signal: SIGNAL }] } },
+  { cmd: 'image ls', argv: R('i', 'list', '-q'), call: { fn: 'listImages', args: [ROOT] } },
+  { cmd: 'image rm', argv: R('image', 'remove', 'a', 'b:2'), call: { fn: 'removeImages', args: [ROOT, ['a', 'b:2'], { signal: SIGNAL }] } },
+  { cmd: 'image tag', argv: R('image', 'tag', 'a', 'oci:/x:b'), call: { fn: 'tagImage', args: [ROOT, 'a', 'oci:/x:b', { signal: SIGNAL }] } },
+  { cmd: 'image export', argv: R('image', 'export', 'out.tar', 'a', 'b'), call: { fn: 'exportImages', args: [ROOT, 'out.tar', ['a', 'b'], { signal: SIGNAL }] } },
+  { cmd: 'image import', argv: R('image', 'import', '--base-name', 'base', 'in.tar'), call: { fn: 'importImages', args: [ROOT, 'in.tar', { baseName: 'base', signal: SIGNAL }] } },
+  { cmd: 'image import', argv: R('image', 'import', 'in.tar'), call: { fn: 'importImages', args: [ROOT, 'in.tar', { signal: SIGNAL }] } },
+  {
+    cmd: 'image convert',
+    argv: R('image', 'convert', '--estargz', '--oci', '--estargz-compression-level', '5', '--estargz-chunk-size', '1000', '--estargz-min-chunk-size', '10',
+      '--estargz-record-in', 'rec.json', '--reuse', '--all-platforms', '-k', '--plain-http', '-u', 'u:p', 'src:1', 'oci:/dst'),
+    call: {
+      fn: 'convertLocations',
+      args: ['src:1', 'oci:/dst', {
+        root: ROOT, registry: { plainHttp: true, skipVerify: true, username: 'u', password: 'p' }, format: 'estargz', oci: true, level: 5, chunkSize: 1000, minChunkSize: 10,
+        recordIn: 'rec.json', reuse: true, allPlatforms: true, onWarning: FN, signal: SIGNAL,
+      }],
+    },
+  },
+  {
+    cmd: 'image convert',
+    argv: R('image', 'convert', '--zstdchunked', '--zstdchunked-compression-level', '7', '--estargz-compression-level', '2', '--platform', 'linux/arm64', 'src:1', 'dst:1'),
+    call: { fn: 'convertLocations', args: ['src:1', 'dst:1', { root: ROOT, registry: {}, format: 'zstdchunked', level: 7, chunkSize: 0, minChunkSize: 0, platform: ARM64, onWarning: FN, signal: SIGNAL }] },
+  },
+  {
+    cmd: 'image convert',
+    argv: R('image', 'convert', '--uncompress', 'src:1', 'dst:1'),
+    call: { fn: 'convertLocations', args: ['src:1', 'dst:1', { root: ROOT, registry: {}, format: 'uncompress', level: 9, chunkSize: 0, minChunkSize: 0, onWarning: FN, signal: SIGNAL }] },
+  },
+  { cmd: 'image get-toc-digest', argv: R('image', 'get-toc-digest', '--dump-toc', '--zstdchunked', D), call: { fn: 'layerToc', args: [ROOT, D, { format: 'zstd', signal: SIGNAL }] } },
+  { cmd: 'image get-toc-digest', argv: R('image', 'get-toc-digest', D), call: { fn: 'layerToc', args: [ROOT, D, { format: 'gzip', signal: SIGNAL }] } },
+  {
+    cmd: 'image optimize',
+    argv: R('image', 'optimize', '--oci', '--entrypoint', '["/bin/sh"]', '--args', '["-c","true"]', '--env', 'A=1', '--env', 'B', '--env-file', 'e.env', '--cwd', '/w',
+      '--user', '1:2', '--mount', MOUNT, '--net-host', '-t', '-i', '--period', '2.5', '--wait-on-line', 'ready', '--record-out', 'rec.ndjson', '--reuse',
+      '--estargz-compression-level', '4', '--estargz-chunk-size', '100', '--zstdchunked', '--platform', 'linux/amd64', '--plain-http', '-k', '--tlscacert', 'ca.pem', 'src:1', 'dst:1'),
+    call: {
+      fn: 'optimizeImage',
+      args: ['src:1', 'dst:1', {
+        root: ROOT, registry: { plainHttp: true, skipVerify: true, tlsCaCert: 'ca.pem' }, oci: true, entrypoint: ['/bin/sh'], args: ['-c', 'true'],
+        env: ['A=1', 'B'], envFile: 'e.env', cwd: '/w', user: '1:2', mounts: [MOUNT], netHost: true, tty: true, stdin: true, period: 2.5, waitOnLine: 'ready',
+        recordOut: 'rec.ndjson', noOptimize: false, reuse: true, level: 4, chunkSize: 100, zstdChunked: true, platform: AMD64,
+        stdout: STREAM, stderr: STREAM, onWarning: FN, onStep: FN, signal: SIGNAL,
+      }],
+    },
+  },
+  {
+    cmd: 'image optimize',
+    argv: R('image', 'optimize', '--no-optimize', 'src:1', 'dst:1'),
+    call: {
+      fn: 'optimizeImage',
+      args: ['src:1', 'dst:1', {
+        root: ROOT, registry: {}, env: [], mounts: [], netHost: false, tty: false, stdin: false, period: 10, noOptimize: true, level: 9, chunkSize: 0,
+        stdout: STREAM, stderr: STREAM, onWarning: FN, onStep: FN, signal: SIGNAL,
+      }],
+    },
+  },
+  { cmd: 'image prune', argv: R('image', 'prune', '--dry-run'), call: { fn: 'pruneRoot', args: [ROOT, { dryRun: true, signal: SIGNAL }] } },
+  { cmd: 'image prune', argv: R('image', 'prune', '--json'), call: { fn: 'pruneRoot', args: [ROOT, { dryRun: false, signal: SIGNAL }] } },
+  {
+    cmd: 'image rpull',
+    argv: R('image', 'rpull', '--plain-http', '--platform', 'linux/arm64', '--skip-content-verify', '--read-timeout', '3', REF),
+    call: { fn: 'rpullImage', args: [ROOT, REF, { registry: { plainHttp: true, readTimeoutMs: 3000 }, platform: ARM64, skipContentVerify: true, onLayer: FN, signal: SIGNAL }] },
+  },
+  { cmd: 'image rpull', argv: R('image', 'rpull', '--json', '-u', 'u:p', REF), call: { fn: 'rpullImage', args: [ROOT, REF, { registry: { username: 'u', password: 'p' }, signal: SIGNAL }] } },
+  {
+    cmd: 'image mount',
+    argv: R('image', 'mount', '--no-background-fetch', '--cache-max-bytes', '1000', '--skip-content-verify', '--platform', 'linux/arm64', '-k', REF, '/mnt/x'),
+    call: {
+      fn: 'mountImage',
+      args: [ROOT, REF, '/mnt/x', { registry: { skipVerify: true }, platform: ARM64, noBackgroundFetch: true, cacheMaxBytes: 1000, skipContentVerify: true, onLayer: FN, onWarning: FN, signal: SIGNAL }],
+    },
+  },
+  { cmd: 'image mount', argv: R('image', 'mount', '--json', REF, '/mnt/x'), call: { fn: 'mountImage', args: [ROOT, REF, '/mnt/x', { registry: {}, noBackgroundFetch: false, onWarning: FN, signal: SIGNAL }] } },
+  { cmd: 'image unmount', argv: R('image', 'umount', '/mnt/x'), call: { fn: 'unmountImage', args: [ROOT, '/mnt/x'] } },
+  { cmd: 'image status', argv: R('image', 'status', '--platform', 'linux/arm64', REF), call: { fn: 'imageStatus', args: [ROOT, REF, ARM64] } },
+  { cmd: 'image status', argv: R('image', 'status', REF), call: { fn: 'imageStatus', args: [ROOT, REF, undefined] } },
+  {
+    cmd: 'run',
+    argv: R('run', '--rm', '-t', '-i', '--snapshotter', 'overlayfs', '--env', 'K=V', '--env-file', 'e.env', '--cwd', '/w', '--user', 'u', '--mount', MOUNT, '--net-host',
+      '--platform', 'linux/386', '--no-background-fetch', '--cache-max-bytes', '5', '--plain-http', '-k', '--tlscacert', 'ca.pem', '--read-timeout', '9',
+      '--registry-user', 'u:p', REF, 'id1', 'cmd', '-t', '--x'),
+    call: {
+      fn: 'runContainer',
+      args: [ROOT, REF, 'id1', {
+        args: ['cmd', '-t', '--x'], remove: true, tty: true, stdin: true, snapshotter: 'overlayfs', env: ['K=V'], envFile: 'e.env', cwd: '/w', user: 'u', mounts: [MOUNT],
+        netHost: true, platform: { os: 'linux', architecture: '386' }, noBackgroundFetch: true, cacheMaxBytes: 5,
+        registry: { plainHttp: true, skipVerify: true, tlsCaCert: 'ca.pem', readTimeoutMs: 9000, username: 'u', password: 'p' }, onWarning: FN, killOnAbort: false, signal: SIGNAL,
+      }],
+    },
+  },
+  {
+    cmd: 'run',
+    argv: R('run', REF, 'id2', '--', 'ls', '-l'),
+    call: {
+      fn: 'runContainer',
+      args: [ROOT, REF, 'id2', { args: ['ls', '-l'], remove: false, tty: false, stdin: false, env: [], mounts: [], netHost: false, noBackgroundFetch: false, registry: {}, onWarning: FN, killOnAbort: false, signal: SIGNAL }],
+    },
+  },
+  { cmd: 'completion', argv: ['completion', 'bash'] },
+];
+
+/** Every command of the program that runs something (the leaves of its tree), as "image pull", "run", ... */
+function leafCommands(cmd: Command, path: string[] = []): string[] {
+  if (cmd.commands.length === 0) return [path.join(' ')];
+  return cmd.commands.flatMap((c) => leafCommands(c, [...path, c.name()]));
+}
+
+describe('argv → library call', () => {
+  test('every command of the program has a row', () => {
+    const program = buildProgram(new CliContext({ stdout: new PassThrough(), stderr: new PassThrough(), isTTY: false, color: false, env: {} }, new AbortController().signal));
+    assert.deepEqual([...new Set(ROWS.map((r) => r.cmd))].sort(), leafCommands(program).sort());
+  });
+
+  for (const row of ROWS) {
+    test(row.argv.filter((a) => a !== '--root' && a !== ROOT).join(' '), async () => {
+      const r = await observe(row.argv);
+      if (!row.call) {
+        assert.deepEqual([r.code, r.calls], [0, []], r.stderr);
+        return;
+      }
+      assert.deepEqual(r.calls, [row.call]);
+      // the recorder's throw ends the command as a failure (1), not as a usage error (2)
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(r.stderr.includes(RECORDED), r.stderr);
+    });
+  }
+});
