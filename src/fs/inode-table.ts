@@ -14,7 +14,7 @@ import { isOverlayXattr } from '../oci/whiteout.js';
 import { ROOT_INO, S_IFCHR, typeBits, type InodeKind } from './inode.js';
 
 /** st_size reported for directories (what ext4 shows for a small directory). */
-export const DIR_SIZE = 4096;
+const DIR_SIZE = 4096;
 /** The xattrs of the (many) inodes that have none: one shared, never-modified map. */
 const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
 const OPAQUE_VALUE = Buffer.from('y');
@@ -30,7 +30,7 @@ export interface InodeTableOptions {
 export class InodeTable {
   /** The root directory (inode ROOT_INO). */
   readonly root: TocDir;
-  /** Nodes reachable only under a hidden landmark name. */
+  /** Nodes reachable only under a hidden landmark name (see hiddenName). */
   private readonly hidden: ReadonlySet<TocNode>;
   private readonly opaqueXattrs: readonly string[];
   private counted: number | undefined;
@@ -64,14 +64,14 @@ export class InodeTable {
   /** The entry `name` of directory `dir`: a file, directory or link of the layer, or a whiteout. */
   lookup(dir: TocDir, name: string): TocNode | undefined {
     const child = dir.children.get(name);
-    if (child && !(dir === this.root && this.hidden.has(child))) return child;
+    if (child && !this.hiddenName(dir, name)) return child;
     return dir.whiteouts?.get(name);
   }
 
   /** The entries of `dir` by name, unsorted: its children (landmarks hidden at the root) and its whiteouts. */
   list(dir: TocDir): [string, TocNode][] {
     const out: [string, TocNode][] = [];
-    for (const entry of dir.children) if (!(dir === this.root && this.hidden.has(entry[1]))) out.push(entry);
+    for (const entry of dir.children) if (!this.hiddenName(dir, entry[0])) out.push(entry);
     for (const entry of dir.whiteouts ?? []) out.push(entry);
     return out;
   }
@@ -92,6 +92,11 @@ export class InodeTable {
   get size(): number {
     this.counted ??= this.index.count - this.hidden.size;
     return this.counted;
+  }
+
+  /** Whether `name` of `dir` is hidden: the prefetch landmarks at the root. */
+  private hiddenName(dir: TocDir, name: string): boolean {
+    return dir === this.root && (name === PREFETCH_LANDMARK || name === NO_PREFETCH_LANDMARK);
   }
 
   /** The file type FUSE shows: a whiteout is a character device. */

@@ -54,7 +54,7 @@ export class TocFileSystem implements RawFileSystem {
   async open(ino: number, _flags?: number, _ctx?: RequestContext): Promise<OpenReply> {
     const node = this.inode(ino);
     if (node instanceof TocDir) throw new FuseErrno(Errno.EISDIR);
-    if (node instanceof TocFile) this.recorder?.record(node.id, node.path);
+    if (node instanceof TocFile) this.recorder?.record(node.id, () => node.path);
     return { keepCache: true };
   }
 

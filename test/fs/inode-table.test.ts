@@ -55,6 +55,13 @@ describe('buildInodeTable', () => {
     assert.equal(table.kind(at('etc/.no.prefetch.landmark')), 'reg');
   });
 
+  test('a hardlink named like a landmark is hidden at the root; its target stays visible under its own name', () => {
+    const t = tableOf([{ name: 'f', type: 'reg', size: 0 }, { name: '.prefetch.landmark', type: 'hardlink', linkName: 'f' }]);
+    assert.equal(t.lookupPath('.prefetch.landmark'), undefined);
+    assert.deepEqual(t.list(t.root).map(([name]) => name), ['f']);
+    assert.equal(t.get(t.ino(t.lookupPath('f')!)), t.lookupPath('f'));
+  });
+
   test('regular files: mode with S_IFREG and setuid, owner, mtime, size; the node is what the chunk source reads', () => {
     const sh = attr('bin/sh');
     assert.equal(sh.mode, S_IFREG | 0o4755);
