@@ -24,6 +24,7 @@ export function inflatePrefix(member: Uint8Array, need: number, what: string, si
       resolve((out ?? first ?? Buffer.alloc(0)).subarray(0, Math.min(need, got)));
     };
     const onAbort = () => finish(new CtrError('Aborted', `${what}: aborted`, { cause: signal?.reason }));
+    if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     z.on('data', (d: Buffer) => {
       try {

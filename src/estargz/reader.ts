@@ -1,19 +1,20 @@
-// Open an eStargz blob through a RangeReader: footer → TOC (verified against its digest) → path index,
-// chunk lookup and verified chunk reads. Pure: the only I/O is the RangeReader.
+// Open an eStargz blob through a RangeReader: footer → TOC (verified against its digest, checked against the
+// limits) → the TOC index (built once, on first use: rpull needs none) → verified chunk reads through the
+// one decode path (member-decoder.ts) that also serves FUSE reads. Pure: the only I/O is the RangeReader.
 // Spec: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md
 import { createHash } from 'node:crypto';
-import { chunkError } from './chunk-verify.js';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { digestMismatch, invalidArgument, limitExceeded, notFound, withContext, CtrError } from '../errors.js';
 import type { RangeReader } from '../content/range-reader.js';
 import { parseTarBuffer } from '../tar/reader.js';
 import { FOOTER_SIZE, locateFooter } from './footer.js';
+import { decodeMember, pickChunk, type ChunkResult } from './member-decoder.js';
 import { DEFAULT_MAX_TOC_SIZE, parseTOC } from './toc-json.js';
 import { TOC_TAR_NAME, type TOC, type TOCEntry } from './toc-types.js';
-import { EntryIndex, type EStargzEntry } from './entry-index.js';
-import { checkToc, DEFAULT_TOC_LIMITS, type TocLimits, type TocSummary } from './toc-limits.js';
-import { inflatePrefix } from './member-inflate.js';
+import { TocIndex } from './toc-index.js';
+import { checkToc, type TocLimits, type TocSummary } from './toc-limits.js';
+import { TocFile, type Chunk, type Member, type TocDir, type TocNode } from './toc-node.js';
 import { parseZstdFooter, ZSTD_FOOTER_FRAME_SIZE, ZSTD_FOOTER_SIZE } from './zstd-chunked-footer.js';
 import { decompressUpTo } from './zstd-frame.js';
 
@@ -32,33 +33,15 @@ export interface OpenEStargzOptions {
   signal?: AbortSignal;
 }
 
-/** One chunk of a regular file: where its bytes live in the blob and how to verify them. */
-export interface ChunkRef {
-  /** The reg or chunk TOC entry describing this chunk. */
-  entry: EStargzEntry;
-  /** Offset of the chunk within the file. */
-  chunkOffset: number;
-  /** Uncompressed size of the chunk. */
-  chunkSize: number;
-  /** Compressed offset of the member holding the chunk. */
-  offset: number;
-  /** Compressed offset where that member ends (the next member or the TOC). */
-  memberEnd: number;
-  /** Uncompressed offset of the chunk inside its member (min-chunk-size layers). */
-  innerOffset: number;
-  /** sha256 that the chunk's bytes must have; undefined when the TOC carries none. */
-  digest: string | undefined;
-}
-
 /** An opened eStargz blob. */
 export class EStargzReader {
-  /** The path index, built on first use (a mount needs only the entries). */
-  private indexCache: EntryIndex | undefined;
+  /** The index, once built; until then the parsed TOC it is built from. */
+  private built: TocIndex | undefined;
+  private parsed: TOC | undefined;
 
   private constructor(
     private readonly r: RangeReader,
-    /** The parsed TOC (names as stored; see lookup for cleaned names). */
-    readonly toc: TOC,
+    parsed: TOC,
     /** sha256 of the raw TOC JSON. */
     readonly tocDigest: string,
     /** Compressed offset of the TOC member. */
@@ -71,11 +54,13 @@ export class EStargzReader {
     readonly format: 'gzip' | 'zstd',
     /** The raw TOC JSON bytes, as stored (their sha256 is tocDigest). */
     readonly tocJson: Buffer,
-    /** What the checked TOC declares (entries, file bytes) and the member bound reads are held to. */
-    readonly summary: TocSummary & { maxMemberBytes: number },
-  ) {}
+    /** What the checked TOC declares (entries, file bytes). */
+    readonly summary: TocSummary,
+  ) {
+    this.parsed = parsed;
+  }
 
-  /** Open a blob: read the footer, fetch and parse the TOC; see OpenEStargzOptions. */
+  /** Open a blob: read the footer, fetch, parse and check the TOC; see OpenEStargzOptions. */
   static async open(r: RangeReader, opts: OpenEStargzOptions = {}): Promise<EStargzReader> {
     const max = opts.maxTocSize ?? DEFAULT_MAX_TOC_SIZE;
     const tailLen = Math.min(r.size, Math.max(FOOTER_SIZE, ZSTD_FOOTER_FRAME_SIZE));
@@ -94,13 +79,25 @@ export class EStargzReader {
     }
     const toc = parseTOC(json, { maxSize: max });
     const dataEnd = format === 'gzip' ? loc.start : loc.start - 8;
-    const summary = { ...checkToc(toc.entries, dataEnd, opts.limits), maxMemberBytes: opts.limits?.maxMemberBytes ?? DEFAULT_TOC_LIMITS.maxMemberBytes };
+    const summary = checkToc(toc.entries, dataEnd, opts.limits);
     return new EStargzReader(r, toc, tocDigest, loc.start, loc.footerSize, dataEnd, format, json, summary);
   }
 
-  private get index(): EntryIndex {
-    this.indexCache ??= new EntryIndex(this.toc, this.dataEnd);
-    return this.indexCache;
+  /**
+   * The TOC's index (toc-index.ts), built on first use; InvalidArgument when the one rule of names refuses
+   * the TOC's tree. The parsed TOC is not kept once the index is built.
+   */
+  get index(): TocIndex {
+    if (!this.built) {
+      this.built = TocIndex.build(this.toc.entries, this.dataEnd);
+      this.parsed = undefined;
+    }
+    return this.built;
+  }
+
+  /** The parsed TOC, names as stored (parsed again from tocJson when asked for after the index was built). */
+  get toc(): TOC {
+    return this.parsed ?? parseTOC(this.tocJson, { maxSize: this.tocJson.length });
   }
 
   /** Size of the blob. */
@@ -108,77 +105,45 @@ export class EStargzReader {
     return this.r.size;
   }
 
-  /** The entry at `path` (cleaned; "" is the root), following hardlinks to their target. */
-  lookup(path: string): EStargzEntry | undefined {
+  /** The node at `path` (cleaned; "" is the root), following no symlinks; a hardlink is its target's node. */
+  lookup(path: string): TocNode | undefined {
     return this.index.lookup(path);
   }
 
-  /** Entries of directory `dir` by base name (hardlinks resolved to their targets). */
-  children(dir: string): ReadonlyMap<string, EStargzEntry> {
+  /** Entries of directory `dir` by name (hardlinks are their targets' nodes). */
+  children(dir: string): ReadonlyMap<string, TocNode> {
     return this.index.children(dir);
   }
 
-  /** Follow a hardlink entry to the entry it names; other entries are returned as they are. */
-  resolveHardlink(e: EStargzEntry): EStargzEntry {
-    return this.index.resolveHardlink(e);
-  }
-
-  /** Chunks of a regular file in file order (one for files up to the chunk size; none when empty). */
-  chunks(e: EStargzEntry): readonly ChunkRef[] {
-    return this.index.chunks(this.resolveHardlink(e));
-  }
-
-  /** The chunk holding byte `fileOffset` of a regular file, or undefined past the end. */
-  chunkAt(e: EStargzEntry, fileOffset: number): ChunkRef | undefined {
-    const cs = this.chunks(e);
-    let lo = 0;
-    let hi = cs.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const c = cs[mid] as ChunkRef;
-      if (fileOffset < c.chunkOffset) hi = mid - 1;
-      else if (fileOffset >= c.chunkOffset + c.chunkSize) lo = mid + 1;
-      else return c;
-    }
-    return undefined;
-  }
-
-  /** Fetch, decompress and verify one chunk; DigestMismatch when its bytes do not match chunkDigest. */
-  async readChunk(c: ChunkRef, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
-    const what = `chunk ${c.chunkOffset}+${c.chunkSize} of "${c.entry.name}"`;
-    const span = c.memberEnd - c.offset;
-    if (span > this.summary.maxMemberBytes) throw limitExceeded(`${what}: its member spans ${span} compressed bytes, over the limit of ${this.summary.maxMemberBytes}`);
-    const member = await this.r.readAt(c.offset, span, opts);
-    if (member.length !== c.memberEnd - c.offset) throw invalidArgument(`${what}: blob ends inside its member`);
-    const need = c.innerOffset + c.chunkSize;
-    const data = this.format === 'gzip' ? await inflatePrefix(member, need, what, opts.signal) : zstdPrefix(member, need, what);
-    const out = data.subarray(c.innerOffset);
-    this.verifyChunk(c, out);
-    return out;
-  }
-
-  /** Check chunk bytes against the TOC (chunk-verify.ts); throws DigestMismatch, or Unsupported when the TOC has no digest. */
-  verifyChunk(c: ChunkRef, data: Uint8Array): void {
-    const err = chunkError(data, c.chunkSize, c.digest, `chunk ${c.chunkOffset}+${c.chunkSize} of "${c.entry.name}"`);
-    if (err) throw err;
+  /** Fetch, decode and verify one chunk (member-decoder.ts: DigestMismatch, or Unsupported without a digest). */
+  async readChunk(c: Chunk, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    return pickChunk(c, await this.decode(c.member, opts.signal));
   }
 
   /** Read `length` bytes at `offset` of a regular file through verified chunks (short at end of file). */
-  async readFile(e: EStargzEntry, offset: number, length: number, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
-    const f = this.resolveHardlink(e);
-    if (f.type !== 'reg') throw invalidArgument(`"${f.name}" is not a regular file`);
-    const end = Math.min(f.size ?? 0, offset + length);
+  async readFile(node: TocNode, offset: number, length: number, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    if (!(node instanceof TocFile)) throw invalidArgument(`"${node.path}" is not a regular file`);
+    const end = Math.min(node.size, offset + length);
+    if (end <= offset) return Buffer.alloc(0);
     const parts: Buffer[] = [];
-    for (let pos = offset; pos < end; ) {
-      const c = this.chunkAt(f, pos);
-      if (!c) throw notFound(`"${f.name}": no chunk covers offset ${pos}`);
-      const data = await this.readChunk(c, opts);
-      const from = pos - c.chunkOffset;
-      const to = Math.min(c.chunkSize, end - c.chunkOffset);
-      parts.push(data.subarray(from, to));
-      pos = c.chunkOffset + to;
+    let decoded: { member: Member; results: ChunkResult[] } | undefined;
+    let pos = offset;
+    for (const c of this.index.chunksIn(node, offset, end - offset)) {
+      if (c.fileOffset > pos) break;
+      if (decoded?.member !== c.member) decoded = { member: c.member, results: await this.decode(c.member, opts.signal) };
+      const to = Math.min(end, c.fileOffset + c.size);
+      parts.push(pickChunk(c, decoded.results).subarray(pos - c.fileOffset, to - c.fileOffset));
+      pos = to;
     }
-    return Buffer.concat(parts);
+    if (pos < end) throw notFound(`"${node.path}": no chunk covers offset ${pos}`);
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+
+  /** Fetch one member and decode it (every chunk verified, one policy for every reader). */
+  private async decode(m: Member, signal?: AbortSignal): Promise<ChunkResult[]> {
+    const bytes = await this.r.readAt(m.offset, m.end - m.offset, { signal });
+    if (bytes.length !== m.end - m.offset) throw invalidArgument(`member at offset ${m.offset}: blob ends inside it`);
+    return decodeMember(m, bytes, this.format, { ...(signal ? { signal } : {}) });
   }
 }
 
@@ -221,17 +186,6 @@ function extractZstdToc(frame: Buffer, max: number): Buffer {
   return json;
 }
 
-function zstdPrefix(member: Buffer, need: number, what: string): Buffer {
-  let out: Buffer;
-  try {
-    out = decompressUpTo(member, need);
-  } catch (e) {
-    throw invalidArgument(`${what}: bad zstd data: ${(e as Error).message}`, e);
-  }
-  if (out.length < need) throw invalidArgument(`${what}: zstd frame ends after ${out.length} of ${need} bytes`);
-  return out.subarray(0, need);
-}
-
 /** Gunzip the TOC member and return the JSON bytes of its first tar entry, which must be stargz.index.json. */
 async function extractTocJson(member: Buffer, max: number): Promise<Buffer> {
   let tar: Buffer;
@@ -252,5 +206,5 @@ async function extractTocJson(member: Buffer, max: number): Promise<Buffer> {
   return first.data;
 }
 
-export type { EStargzEntry } from './entry-index.js';
 export type { TOCEntry };
+export type { TocDir, TocFile, TocNode };

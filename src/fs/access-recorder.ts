@@ -9,10 +9,10 @@ export class AccessRecorder {
 
   constructor(private readonly onAccess: (path: string) => void) {}
 
-  /** Note an access to inode `ino` at `path`; only the first access of an inode is reported. */
-  record(ino: number, path: string): void {
+  /** Note an access to inode `ino` at `path()`; only the first access of an inode is reported. */
+  record(ino: number, path: () => string): void {
     if (this.seen.has(ino)) return;
     this.seen.add(ino);
-    this.onAccess(path);
+    this.onAccess(path());
   }
 }

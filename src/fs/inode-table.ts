@@ -1,25 +1,23 @@
-// Builds the inode tree of one layer from its TOC entries. Follows the reference's lazy mount
-// (docs/ESTARGZ.md, "A layer as a filesystem"): missing parents are synthesized
-// (0755, root-owned), hardlinks share one inode, `.wh.NAME` becomes a 0/0 character device NAME (unless the
-// layer also has a real NAME), `.wh..wh..opq` becomes the overlayfs opaque xattr on its directory, and the
-// prefetch landmarks are hidden from the root. Inode numbers follow TOC order, so they are stable for a TOC.
-// Names follow the one rule of oci/entry-name.ts and whiteouts oci/whiteout.ts, as unpacking does: a name
-// climbing above the root is refused, and a symlink of this layer met on a parent path is followed inside
-// the layer (an absolute target from the layer root; a relative one that climbs out is refused), as
-// unpack's RootResolver follows it inside the destination, so a layer mounts lazily as it would unpack.
+// The FUSE view of one layer, over its TOC index (estargz/toc-index.ts, which holds the tree: names by the
+// one rule, parents through the layer's symlinks, hardlinks, chunks). What fs/ adds is only what FUSE and
+// overlayfs want to see (docs/ESTARGZ.md, "A layer as a filesystem"): inode numbers (index ids + 1, so
+// stable for a TOC), stat modes and sizes, a whiteout `.wh.NAME` as a 0/0 character device NAME, an opaque
+// directory as the overlayfs opaque xattr, the prefetch landmarks hidden from the root, and no overlayfs
+// metadata xattr taken from the layer (oci/whiteout.ts isOverlayXattr).
 
-import { invalidArgument } from '../errors.js';
-import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from '../estargz/toc-types.js';
-import { entryComponents, joinPath } from '../oci/entry-name.js';
-import { isOverlayXattr, whiteoutKind } from '../oci/whiteout.js';
-import { ROOT_INO, typeBits, type Inode, type InodeKind } from './inode.js';
+import type { Attr } from '../fuse/raw-filesystem.js';
+import { TocDir, TocFile, type TocNode } from '../estargz/toc-node.js';
+import type { TocIndex } from '../estargz/toc-index.js';
+import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK } from '../estargz/toc-types.js';
+import { entryComponents } from '../oci/entry-name.js';
+import { isOverlayXattr } from '../oci/whiteout.js';
+import { ROOT_INO, S_IFCHR, typeBits, type InodeKind } from './inode.js';
 
 /** st_size reported for directories (what ext4 shows for a small directory). */
-export const DIR_SIZE = 4096;
-/** Most symlinks followed while resolving one parent path (Linux's MAXSYMLINKS, as unpacking uses). */
-const MAX_LINKS = 40;
+const DIR_SIZE = 4096;
 /** The xattrs of the (many) inodes that have none: one shared, never-modified map. */
-const NO_XATTRS: Map<string, Buffer> = new Map();
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
+const OPAQUE_VALUE = Buffer.from('y');
 
 /** Options of buildInodeTable. */
 export interface InodeTableOptions {
@@ -28,272 +26,122 @@ export interface InodeTableOptions {
   opaqueXattrs?: string[];
 }
 
-/** The inodes of one layer, by number and by path. */
+/** The inodes of one layer as FUSE serves them: the index's nodes under inode numbers, with stat attributes. */
 export class InodeTable {
+  /** The root directory (inode ROOT_INO). */
+  readonly root: TocDir;
+  /** Nodes reachable only under a hidden landmark name (see hiddenName). */
+  private readonly hidden: ReadonlySet<TocNode>;
+  private readonly opaqueXattrs: readonly string[];
+  private counted: number | undefined;
+
   constructor(
-    readonly root: Inode,
-    /** Reachable inodes by number (a dense array: inode numbers are handed out in order). */
-    private readonly byIno: (Inode | undefined)[],
-    /** How many of them there are. */
-    readonly size: number,
-  ) {}
+    /** The layer's TOC index. */
+    readonly index: TocIndex,
+    options: InodeTableOptions = {},
+  ) {
+    this.root = index.root;
+    this.opaqueXattrs = options.opaqueXattrs ?? ['trusted.overlay.opaque'];
+    const hidden = new Set<TocNode>();
+    for (const name of [PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]) {
+      const n = this.root.children.get(name);
+      if (n && (n instanceof TocDir || n.numLink === 1)) hidden.add(n);
+    }
+    this.hidden = hidden;
+  }
+
+  /** The inode number of `node`. */
+  ino(node: TocNode): number {
+    return node.id + ROOT_INO;
+  }
 
   /** The inode numbered `ino`, if any. */
-  get(ino: number): Inode | undefined {
-    return this.byIno[ino];
+  get(ino: number): TocNode | undefined {
+    const node = this.index.node(ino - ROOT_INO);
+    return node && !this.hidden.has(node) ? node : undefined;
+  }
+
+  /** The entry `name` of directory `dir`: a file, directory or link of the layer, or a whiteout. */
+  lookup(dir: TocDir, name: string): TocNode | undefined {
+    const child = dir.children.get(name);
+    if (child && !this.hiddenName(dir, name)) return child;
+    return dir.whiteouts?.get(name);
+  }
+
+  /** The entries of `dir` by name, unsorted: its children (landmarks hidden at the root) and its whiteouts. */
+  list(dir: TocDir): [string, TocNode][] {
+    const out: [string, TocNode][] = [];
+    for (const entry of dir.children) if (!this.hiddenName(dir, entry[0])) out.push(entry);
+    for (const entry of dir.whiteouts ?? []) out.push(entry);
+    return out;
   }
 
   /** The inode at a path ("" or "/" is the root), following no symlinks. */
-  lookupPath(path: string): Inode | undefined {
-    let node: Inode | undefined = this.root;
-    for (const part of entryComponents(path)) node = node?.children?.get(part);
+  lookupPath(path: string): TocNode | undefined {
+    let node: TocNode | undefined = this.root;
+    for (const part of entryComponents(path)) node = node instanceof TocDir ? this.lookup(node, part) : undefined;
     return node;
   }
 
-  /** Every reachable inode (each hardlinked inode once). */
-  *inodes(): IterableIterator<Inode> {
-    for (const node of this.byIno) if (node) yield node;
-  }
-}
-
-/** Build the inode tree of a layer from its TOC entries (chunk entries are ignored); InvalidArgument for a hostile name. */
-export function buildInodeTable(entries: Iterable<TOCEntry>, options: InodeTableOptions = {}): InodeTable {
-  const builder = new TreeBuilder(options.opaqueXattrs ?? ['trusted.overlay.opaque']);
-  for (const entry of entries) builder.add(entry);
-  return builder.finish();
-}
-
-interface PendingWhiteout {
-  dir: Inode;
-  name: string;
-  entry: TOCEntry;
-}
-
-class TreeBuilder {
-  private nextIno = ROOT_INO + 1;
-  private readonly root: Inode;
-  private readonly whiteouts: PendingWhiteout[] = [];
-  /** The parent directory of the previous entry, by its components as named (entries come grouped by directory). */
-  private last: { key: string; dir: Inode } | undefined;
-
-  constructor(private readonly opaqueXattrs: string[]) {
-    this.root = newDir(ROOT_INO, '');
+  /** Every inode (each hardlinked inode once). */
+  *inodes(): IterableIterator<TocNode> {
+    for (const node of this.index.nodes()) if (!this.hidden.has(node)) yield node;
   }
 
-  add(entry: TOCEntry): void {
-    if (entry.type === 'chunk') return;
-    const comps = entryComponents(entry.name);
-    const base = comps.pop();
-    if (base === undefined) return this.applyAttrs(this.root, entry);
-    const dir = this.parentDir(comps, entry.name);
-    const wh = whiteoutKind(base);
-    if (wh.kind === 'ignore') return;
-    if (wh.kind === 'opaque') return this.markOpaque(dir);
-    if (wh.kind === 'whiteout') return void this.whiteouts.push({ dir, name: wh.target, entry });
-    if (dir === this.root && (base === PREFETCH_LANDMARK || base === NO_PREFETCH_LANDMARK)) return;
-    if (entry.type === 'hardlink') return this.link(dir, base, entry);
-    const existing = dir.children?.get(base);
-    if (entry.type === 'dir' && existing?.kind === 'dir') return this.applyAttrs(existing, entry);
-    if (existing?.kind === 'dir') this.last = undefined; // a directory replaced: cached parents may be under it
-    this.attach(dir, base, this.newNode(entry, dir, joinPath(dir.path, base)));
+  /** How many inodes there are. */
+  get size(): number {
+    this.counted ??= this.index.count - this.hidden.size;
+    return this.counted;
   }
 
-  finish(): InodeTable {
-    for (const w of this.whiteouts) this.addWhiteout(w);
-    const byIno = new Array<Inode | undefined>(this.nextIno).fill(undefined);
-    return new InodeTable(this.root, byIno, countLinks(this.root, byIno));
+  /** Whether `name` of `dir` is hidden: the prefetch landmarks at the root. */
+  private hiddenName(dir: TocDir, name: string): boolean {
+    return dir === this.root && (name === PREFETCH_LANDMARK || name === NO_PREFETCH_LANDMARK);
   }
 
-  private parentDir(comps: readonly string[], name: string): Inode {
-    const key = comps.join('/');
-    if (this.last?.key === key) return this.last.dir;
-    const dir = this.dirAt(comps, name, true);
-    if (!dir) throw invalidArgument(`TOC entry ${JSON.stringify(name)}: parent directory missing`);
-    this.last = { key, dir };
-    return dir;
+  /** The file type FUSE shows: a whiteout is a character device. */
+  kind(node: TocNode): InodeKind {
+    return node.type === 'whiteout' ? 'char' : node.type;
   }
 
-  /**
-   * The directory at `comps` (cleaned components), created (0755) when missing if `create`, else undefined.
-   * Symlinks on the way are followed inside the layer: an absolute target from the layer root, a relative
-   * one from the link's directory; ".." of a target climbing above the root is refused.
-   */
-  private dirAt(comps: readonly string[], name: string, create: boolean): Inode | undefined {
-    let dir = this.root;
-    const queue = [...comps];
-    let links = 0;
-    while (queue.length > 0) {
-      const c = queue.shift() as string;
-      if (c === '' || c === '.') continue;
-      if (c === '..') {
-        if (dir === this.root) throw invalidArgument(`TOC entry ${JSON.stringify(name)} goes through a symlink that leads outside the layer`);
-        dir = dir.parent;
-        continue;
-      }
-      let child = dir.children?.get(c);
-      if (!child) {
-        if (!create) return undefined;
-        child = newDir(this.nextIno++, joinPath(dir.path, c), dir);
-        this.attach(dir, c, child);
-      }
-      if (child.kind === 'dir') dir = child;
-      else if (child.kind === 'symlink') {
-        if (++links > MAX_LINKS) throw invalidArgument(`TOC entry ${JSON.stringify(name)}: too many levels of symbolic links`);
-        const target = child.linkName ?? '';
-        if (target.startsWith('/')) dir = this.root;
-        queue.unshift(...target.split('/'));
-      } else throw invalidArgument(`TOC entry ${JSON.stringify(name)}: ${JSON.stringify(joinPath(dir.path, c))} is a ${child.kind}, not a directory`);
-    }
-    return dir;
-  }
-
-  private attach(dir: Inode, base: string, node: Inode): void {
-    dir.children?.set(base, node);
-  }
-
-  private link(dir: Inode, base: string, entry: TOCEntry): void {
-    const comps = entryComponents(entry.linkName ?? '');
-    const targetBase = comps.pop();
-    const target = targetBase === undefined ? this.root : this.dirAt(comps, entry.name, false)?.children?.get(targetBase);
-    if (!target || target.kind === 'dir') {
-      const what = target ? 'a directory' : 'a missing entry';
-      throw invalidArgument(`TOC hardlink ${JSON.stringify(entry.name)} points to ${what} ${JSON.stringify(entry.linkName ?? '')}`);
-    }
-    this.attach(dir, base, target);
-  }
-
-  private newNode(entry: TOCEntry, parent: Inode, path: string): Inode {
-    const kind = entryKind(entry);
-    const node: Inode = {
-      ino: this.nextIno++,
-      kind,
-      mode: 0,
-      uid: 0,
-      gid: 0,
-      mtime: 0,
-      size: 0,
-      rdev: NO_RDEV,
-      nlink: 1,
-      xattrs: NO_XATTRS,
-      parent,
-      path,
+  /** FUSE attributes of an inode: mode with S_IFMT bits, st_size, device numbers, 512-byte blocks. */
+  attr(node: TocNode): Attr {
+    const kind = this.kind(node);
+    const size = statSize(node);
+    const attr: Attr = {
+      ino: node.id + ROOT_INO,
+      mode: node.type === 'whiteout' ? S_IFCHR : typeBits(kind) | (node.mode & 0o7777),
+      nlink: node.numLink,
+      uid: node.uid,
+      gid: node.gid,
+      size,
+      mtime: { sec: node.mtime },
+      blocks: kind === 'reg' || kind === 'dir' ? Math.ceil(size / 512) : 0,
     };
-    if (kind === 'dir') node.children = new Map();
-    if (kind === 'reg') node.entry = entry;
-    if (kind === 'symlink') node.linkName = entry.linkName ?? '';
-    this.applyAttrs(node, entry);
-    return node;
+    if (kind === 'char' || kind === 'block') attr.rdev = { major: node.extra?.devMajor ?? 0, minor: node.extra?.devMinor ?? 0 };
+    return attr;
   }
 
-  private applyAttrs(node: Inode, entry: TOCEntry): void {
-    node.mode = typeBits(node.kind) | ((entry.mode ?? 0) & 0o7777);
-    node.uid = entry.uid ?? 0;
-    node.gid = entry.gid ?? 0;
-    node.mtime = parseModTime(entry.modtime);
-    node.size = inodeSize(node, entry);
-    if (node.kind === 'char' || node.kind === 'block') node.rdev = { major: entry.devMajor ?? 0, minor: entry.devMinor ?? 0 };
-    const opaque = [...node.xattrs].filter(([k]) => this.opaqueXattrs.includes(k));
-    const xattrs = [...decodeXattrs(entry), ...opaque];
-    node.xattrs = xattrs.length > 0 ? new Map(xattrs) : NO_XATTRS;
-  }
-
-  private markOpaque(dir: Inode): void {
-    if (dir.xattrs === NO_XATTRS) dir.xattrs = new Map();
-    for (const name of this.opaqueXattrs) dir.xattrs.set(name, Buffer.from('y'));
-  }
-
-  private addWhiteout({ dir, name, entry }: PendingWhiteout): void {
-    if (dir.children?.has(name)) return;
-    const node = this.newNode({ ...entry, type: 'char', mode: 0, uid: 0, gid: 0, devMajor: 0, devMinor: 0, xattrs: {} }, dir, joinPath(dir.path, name));
-    this.attach(dir, name, node);
+  /** The extended attributes FUSE shows, values decoded: the layer's (overlayfs's own never), then the opaque marker's. */
+  xattrs(node: TocNode): ReadonlyMap<string, Buffer> {
+    const layer = node.extra?.xattrs;
+    const opaque = node instanceof TocDir && node.opaque;
+    if (!layer && !opaque) return NO_XATTRS;
+    const out = new Map<string, Buffer>();
+    for (const [name, b64] of Object.entries(layer ?? {})) if (!isOverlayXattr(name)) out.set(name, Buffer.from(b64, 'base64'));
+    if (opaque) for (const name of this.opaqueXattrs) out.set(name, OPAQUE_VALUE);
+    return out;
   }
 }
 
-/** Device numbers of every inode that is not a device. */
-const NO_RDEV = Object.freeze({ major: 0, minor: 0 });
-
-function newDir(ino: number, path: string, parent?: Inode): Inode {
-  const dir = {
-    ino,
-    kind: 'dir',
-    mode: typeBits('dir') | 0o755,
-    uid: 0,
-    gid: 0,
-    mtime: 0,
-    size: DIR_SIZE,
-    rdev: NO_RDEV,
-    nlink: 2,
-    xattrs: NO_XATTRS,
-    children: new Map(),
-    path,
-  } as Omit<Inode, 'parent'> as Inode;
-  dir.parent = parent ?? dir;
-  return dir;
+/** The FUSE view of a layer's TOC index; see InodeTableOptions. */
+export function buildInodeTable(index: TocIndex, options: InodeTableOptions = {}): InodeTable {
+  return new InodeTable(index, options);
 }
 
-function entryKind(entry: TOCEntry): InodeKind {
-  switch (entry.type) {
-    case 'dir':
-    case 'reg':
-    case 'symlink':
-    case 'char':
-    case 'block':
-    case 'fifo':
-      return entry.type;
-    default:
-      throw invalidArgument(`TOC entry ${JSON.stringify(entry.name)} has unsupported type ${JSON.stringify(entry.type)}`);
-  }
-}
-
-function inodeSize(node: Inode, entry: TOCEntry): number {
-  switch (node.kind) {
-    case 'reg':
-      return entry.size ?? 0;
-    case 'symlink':
-      return Buffer.byteLength(node.linkName ?? '');
-    case 'dir':
-      return DIR_SIZE;
-    default:
-      return 0;
-  }
-}
-
-/** Seconds since the epoch of an RFC3339 TOC modtime; 0 when absent or unparsable. */
-export function parseModTime(modtime: string | undefined): number {
-  if (!modtime) return 0;
-  const ms = Date.parse(modtime);
-  return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
-}
-
-/** The entry's xattrs, decoded; overlayfs's own (isOverlayXattr) are never taken from a TOC, as unpacking never takes them from a tar. */
-function decodeXattrs(entry: TOCEntry): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  for (const [name, b64] of Object.entries(entry.xattrs ?? {})) if (!isOverlayXattr(name)) out.set(name, Buffer.from(b64, 'base64'));
-  return out;
-}
-
-/** Walk the tree: index every reachable inode by number, set nlink (names for files, 2 + subdirs for dirs); returns how many. */
-function countLinks(root: Inode, byIno: (Inode | undefined)[]): number {
-  byIno[root.ino] = root;
-  let count = 1;
-  const stack: Inode[] = [root];
-  for (let dir = stack.pop(); dir; dir = stack.pop()) {
-    let subdirs = 0;
-    for (const child of dir.children?.values() ?? []) {
-      if (child.kind === 'dir') {
-        subdirs++;
-        byIno[child.ino] = child;
-        count++;
-        stack.push(child);
-      } else if (byIno[child.ino]) {
-        child.nlink++;
-      } else {
-        child.nlink = 1;
-        byIno[child.ino] = child;
-        count++;
-      }
-    }
-    dir.nlink = 2 + subdirs;
-  }
-  return count;
+/** st_size: content length (reg), target length (symlink), 4096 (dir), 0 otherwise. */
+function statSize(node: TocNode): number {
+  if (node instanceof TocFile) return node.size;
+  if (node instanceof TocDir) return DIR_SIZE;
+  return node.type === 'symlink' ? Buffer.byteLength(node.linkName) : 0;
 }

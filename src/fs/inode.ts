@@ -1,7 +1,5 @@
-// One node of a layer's read-only filesystem, as built from the TOC by inode-table.ts. Attributes are
-// already in the shape FUSE and stat(2) use: mode with S_IFMT bits, mtime in seconds.
-
-import type { TOCEntry } from '../estargz/toc-types.js';
+// File types of a layer's read-only filesystem as stat(2) shows them (inode-table.ts maps the TOC index's
+// nodes to them) and the root's inode number.
 
 /** File type bits (S_IFMT) of stat(2), see inode(7). */
 export const S_IFMT = 0o170000;
@@ -16,37 +14,8 @@ export const S_IFIFO = 0o010000;
 /** The inode number FUSE reserves for the root directory (FUSE_ROOT_ID). */
 export const ROOT_INO = 1;
 
+/** The file types a layer's inode may have. */
 export type InodeKind = 'dir' | 'reg' | 'symlink' | 'char' | 'block' | 'fifo';
-
-/** A file, directory, link or device of one layer. Hardlinked names share one Inode. */
-export interface Inode {
-  readonly ino: number;
-  readonly kind: InodeKind;
-  /** S_IFMT type bits | permission and special bits (07777). */
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Modification time, seconds since the epoch (TOC modtimes have seconds precision). */
-  mtime: number;
-  /** st_size: content length (reg), target length (symlink), 4096 (dir), 0 otherwise. */
-  size: number;
-  /** Device numbers (char/block; 0/0 otherwise and for whiteouts). */
-  rdev: { major: number; minor: number };
-  /** Hard link count: names for non-dirs, 2 + subdirectories for dirs. */
-  nlink: number;
-  /** Symlink target. */
-  linkName?: string;
-  /** Extended attributes, values decoded from the TOC's base64. */
-  xattrs: Map<string, Buffer>;
-  /** Directory entries by name (dirs only). Whiteouts appear as char devices; landmarks are absent. */
-  children?: Map<string, Inode>;
-  /** Parent directory (the root is its own parent; for hardlinks, the parent of the first name). */
-  parent: Inode;
-  /** Canonical path without leading "/" ("" for the root); for hardlinks, the first name in the TOC. */
-  path: string;
-  /** The TOC entry that holds the payload (reg only): what a ChunkSource reads. */
-  entry?: TOCEntry;
-}
 
 /** S_IFMT bits for an inode kind. */
 export function typeBits(kind: InodeKind): number {

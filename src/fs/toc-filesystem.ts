@@ -5,8 +5,8 @@
 import { Errno, FuseErrno, errnoOf } from '../fuse/errno.js';
 import type { Attr, AttrReply, DirEntry, Entry, OpenReply, RawFileSystem, RequestContext, StatFs } from '../fuse/raw-filesystem.js';
 import { AccessRecorder } from './access-recorder.js';
+import { TocDir, TocFile, type TocNode } from '../estargz/toc-node.js';
 import type { ChunkSource } from './chunk-source.js';
-import type { Inode } from './inode.js';
 import type { InodeTable } from './inode-table.js';
 
 /** access(2) mask bit asking for write permission. */
@@ -34,36 +34,36 @@ export class TocFileSystem implements RawFileSystem {
   }
 
   async lookup(parent: number, name: string, _ctx?: RequestContext): Promise<Entry> {
-    const child = this.dir(parent).children?.get(name);
+    const child = this.table.lookup(this.dir(parent), name);
     if (!child) throw new FuseErrno(Errno.ENOENT);
     return this.entryOf(child);
   }
 
   async getattr(ino: number, _ctx?: RequestContext): Promise<AttrReply> {
-    const reply: AttrReply = { attr: attrOf(this.inode(ino)) };
+    const reply: AttrReply = { attr: this.table.attr(this.inode(ino)) };
     if (this.options.cacheTimeoutMs !== undefined) reply.attrTimeoutMs = this.options.cacheTimeoutMs;
     return reply;
   }
 
   async readlink(ino: number, _ctx?: RequestContext): Promise<string> {
     const node = this.inode(ino);
-    if (node.kind !== 'symlink') throw new FuseErrno(Errno.EINVAL);
-    return node.linkName ?? '';
+    if (node.type !== 'symlink') throw new FuseErrno(Errno.EINVAL);
+    return node.linkName;
   }
 
   async open(ino: number, _flags?: number, _ctx?: RequestContext): Promise<OpenReply> {
     const node = this.inode(ino);
-    if (node.kind === 'dir') throw new FuseErrno(Errno.EISDIR);
-    if (node.kind === 'reg') this.recorder?.record(node.ino, node.path);
+    if (node instanceof TocDir) throw new FuseErrno(Errno.EISDIR);
+    if (node instanceof TocFile) this.recorder?.record(node.id, () => node.path);
     return { keepCache: true };
   }
 
   async read(ino: number, _fh: number, offset: number, size: number, ctx: RequestContext): Promise<Uint8Array> {
     const node = this.inode(ino);
-    if (node.kind === 'dir') throw new FuseErrno(Errno.EISDIR);
-    if (node.kind !== 'reg' || !node.entry) throw new FuseErrno(Errno.EINVAL);
+    if (node instanceof TocDir) throw new FuseErrno(Errno.EISDIR);
+    if (!(node instanceof TocFile)) throw new FuseErrno(Errno.EINVAL);
     try {
-      return await this.source.readFileRange(node.entry, offset, size, ctx.signal);
+      return await this.source.readFileRange(node, offset, size, ctx.signal);
     } catch (e) {
       if (!errnoOf(e).expected) throw e; // a bug: the protocol answers EIO and reports it
       throw readError(e);
@@ -76,8 +76,11 @@ export class TocFileSystem implements RawFileSystem {
   }
 
   async readdir(ino: number, _fh?: number, _ctx?: RequestContext): Promise<DirEntry[]> {
-    const children = [...(this.dir(ino).children ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return children.map(([name, node]) => ({ name, ino: node.ino, mode: node.mode, entry: this.entryOf(node) }));
+    const children = this.table.list(this.dir(ino)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return children.map(([name, node]) => {
+      const entry = this.entryOf(node);
+      return { name, ino: entry.attr.ino, mode: entry.attr.mode, entry };
+    });
   }
 
   async statfs(_ino?: number, _ctx?: RequestContext): Promise<StatFs> {
@@ -86,13 +89,13 @@ export class TocFileSystem implements RawFileSystem {
   }
 
   async getxattr(ino: number, name: string, _ctx?: RequestContext): Promise<Uint8Array> {
-    const value = this.inode(ino).xattrs.get(name);
+    const value = this.table.xattrs(this.inode(ino)).get(name);
     if (!value) throw new FuseErrno(Errno.ENODATA);
     return value;
   }
 
   async listxattr(ino: number, _ctx?: RequestContext): Promise<string[]> {
-    return [...this.inode(ino).xattrs.keys()];
+    return [...this.table.xattrs(this.inode(ino)).keys()];
   }
 
   async access(ino: number, mask: number, _ctx?: RequestContext): Promise<void> {
@@ -100,20 +103,20 @@ export class TocFileSystem implements RawFileSystem {
     if (mask & W_OK) throw new FuseErrno(Errno.EROFS);
   }
 
-  private inode(ino: number): Inode {
+  private inode(ino: number): TocNode {
     const node = this.table.get(ino);
     if (!node) throw new FuseErrno(Errno.ENOENT, `no inode ${ino}`);
     return node;
   }
 
-  private dir(ino: number): Inode {
+  private dir(ino: number): TocDir {
     const node = this.inode(ino);
-    if (node.kind !== 'dir') throw new FuseErrno(Errno.ENOTDIR);
+    if (!(node instanceof TocDir)) throw new FuseErrno(Errno.ENOTDIR);
     return node;
   }
 
-  private entryOf(node: Inode): Entry {
-    const entry: Entry = { attr: attrOf(node) };
+  private entryOf(node: TocNode): Entry {
+    const entry: Entry = { attr: this.table.attr(node) };
     if (this.options.cacheTimeoutMs !== undefined) {
       entry.entryTimeoutMs = this.options.cacheTimeoutMs;
       entry.attrTimeoutMs = this.options.cacheTimeoutMs;
@@ -135,22 +138,6 @@ function readError(e: unknown): FuseErrno {
 /** statfs of an immutable layer: its regular files' bytes in 4 KiB blocks, nothing free. */
 function fsStatsOf(table: InodeTable): StatFs {
   let bytes = 0;
-  for (const node of table.inodes()) bytes += node.kind === 'reg' ? node.size : 0;
+  for (const node of table.inodes()) bytes += node instanceof TocFile ? node.size : 0;
   return { blocks: Math.ceil(bytes / 4096), bfree: 0, bavail: 0, files: table.size, ffree: 0, bsize: 4096, frsize: 4096, namelen: 255 };
-}
-
-/** FUSE attributes of an inode. */
-export function attrOf(node: Inode): Attr {
-  const attr: Attr = {
-    ino: node.ino,
-    mode: node.mode,
-    nlink: node.nlink,
-    uid: node.uid,
-    gid: node.gid,
-    size: node.size,
-    mtime: { sec: node.mtime },
-    blocks: node.kind === 'reg' || node.kind === 'dir' ? Math.ceil(node.size / 512) : 0,
-  };
-  if (node.kind === 'char' || node.kind === 'block') attr.rdev = { ...node.rdev };
-  return attr;
 }

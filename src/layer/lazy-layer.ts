@@ -1,22 +1,22 @@
-// A lazily fetched eStargz layer: file reads become chunk reads; a chunk comes from the shared cache or is
-// fetched (missing members merged into few multi-range requests, identical concurrent fetches shared),
-// decompressed, verified against its chunkDigest, cached and sliced. At open, the prefetch region
-// [0, offset of .prefetch.landmark) is fetched in one range; then the rest of the blob is fetched in the
-// background whenever no foreground read has run for `idleMs` (image-wide, after every layer's prefetch, when
-// the layers share a BackgroundGate). See docs/ESTARGZ.md.
+// A lazily fetched eStargz layer: file reads become chunk reads (the chunks and members of the layer's TOC
+// index, estargz/toc-index.ts); a chunk comes from the shared cache or is fetched (missing members merged
+// into few multi-range requests, identical concurrent fetches shared), decoded and verified against its
+// chunkDigest by the one decode path of every reader (estargz/member-decoder.ts), cached and sliced. At
+// open, the prefetch region [0, offset of .prefetch.landmark) is fetched in one range; then the rest of the
+// blob is fetched in the background whenever no foreground read has run for `idleMs` (image-wide, after
+// every layer's prefetch, when the layers share a BackgroundGate). See docs/ESTARGZ.md.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CtrError, digestMismatch, invalidArgument, isCtrError, unavailable, withContext } from '../errors.js';
-import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from '../estargz/toc-types.js';
+import { CtrError, invalidArgument, isCtrError, unavailable, withContext } from '../errors.js';
+import { decodeMember, neededBytes, pickChunk, type ChunkResult, type MemberCompression } from '../estargz/member-decoder.js';
+import type { TocIndex } from '../estargz/toc-index.js';
+import type { Chunk, Member, TocFile } from '../estargz/toc-node.js';
 import type { ChunkSource } from '../fs/chunk-source.js';
-import { cleanEntryName } from '../oci/entry-name.js';
 import type { BackgroundGate } from './background-gate.js';
 import type { BlobSource } from '../content/blob-source.js';
 import type { ChunkCache } from './chunk-cache.js';
-import { ChunkMap, type Chunk, type Member } from './chunk-map.js';
 import { batchRanges, planRanges, type PlannedRange, type PlanOptions } from './fetch-planner.js';
 import { FETCH_BUDGET_BYTES, processBudgets, type LayerBudgets } from './layer-budgets.js';
-import { decodeMember, neededBytes, type ChunkResult, type MemberCompression } from './member-decoder.js';
 import { emptyLayerState, LayerStateFile, type LayerState } from './layer-state.js';
 import { SharedFlights, raceSignal } from './shared-flights.js';
 
@@ -26,10 +26,8 @@ export interface LazyLayerOptions {
   layerDigest: string;
   /** Where compressed bytes come from. */
   blob: BlobSource;
-  /** The verified TOC's entries. */
-  entries: readonly TOCEntry[];
-  /** Where the last payload member ends: the TOC offset for eStargz (see chunk-map.ts payloadEnd). */
-  tocOffset: number;
+  /** The index of the verified TOC (EStargzReader.index): chunks, members in blob order, the prefetch landmark. */
+  index: TocIndex;
   /** The shared chunk cache. */
   cache: ChunkCache;
   /** Member compression. Default 'gzip'. */
@@ -75,8 +73,6 @@ export const DEFAULT_CACHE_READ_AHEAD = 1 << 20;
 export class LazyLayer implements ChunkSource {
   private readonly flights = new SharedFlights<number, ChunkResult[]>();
   private readonly budgets: LayerBudgets;
-  /** End of the prefetch region (the landmark's offset), or undefined when there is none. */
-  private readonly prefetchEnd: number | undefined;
   private readonly state: LayerState;
   private readonly stateFile: LayerStateFile | undefined;
   private readonly closing = new AbortController();
@@ -87,24 +83,19 @@ export class LazyLayer implements ChunkSource {
   private prefetchTask: Promise<void> = Promise.resolve();
   private backgroundTask: Promise<void> = Promise.resolve();
 
-  private readonly options: Omit<LazyLayerOptions, 'entries'>;
+  /** The layer's TOC index (shared with its FUSE view). */
+  readonly index: TocIndex;
 
-  private constructor(
-    options: LazyLayerOptions,
-    readonly chunks: ChunkMap,
-  ) {
-    // The entries are not kept: the chunk map and the inode table hold what serving needs.
-    const { entries, ...rest } = options;
-    this.options = rest;
-    this.prefetchEnd = prefetchLimit(entries);
+  private constructor(private readonly options: LazyLayerOptions) {
+    this.index = options.index;
     this.budgets = options.budgets ?? processBudgets();
     this.state = emptyLayerState(options.layerDigest, options.blob.size);
     this.stateFile = options.stateFile ? new LayerStateFile(options.stateFile, () => this.stats()) : undefined;
   }
 
-  /** Index the TOC and start prefetch and background fetch (not awaited; see `prefetched()`). */
+  /** Start prefetch and background fetch (not awaited; see `prefetched()`). */
   static open(options: LazyLayerOptions): LazyLayer {
-    const layer = new LazyLayer(options, ChunkMap.build(options.entries, options.tocOffset));
+    const layer = new LazyLayer(options);
     layer.prefetchTask = layer.runPrefetch();
     options.gate?.addPrefetch(layer.prefetchTask);
     if (options.backgroundFetch ?? true) layer.backgroundTask = layer.runBackground();
@@ -127,13 +118,13 @@ export class LazyLayer implements ChunkSource {
   }
 
   /** Read `length` bytes of `file` at `offset` (fewer at its end), fetching missing chunks. */
-  async readFileRange(file: TOCEntry, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    const end = Math.min(offset + length, file.size ?? 0);
+  async readFileRange(file: TocFile, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    const end = Math.min(offset + length, file.size);
     if (end <= offset) return Buffer.alloc(0);
     this.foreground++;
     this.options.gate?.enter();
     try {
-      const chunks = this.chunks.chunksIn(file, offset, end - offset);
+      const chunks = this.index.chunksIn(file, offset, end - offset);
       const serve = async (): Promise<Buffer> => {
         const datas = await this.chunkData(chunks, signal);
         this.warmAhead(chunks);
@@ -145,7 +136,7 @@ export class LazyLayer implements ChunkSource {
       const held = chunks.reduce((n, c) => (c.digest && this.options.cache.inMemory(c.digest) ? n : n + c.size), 0);
       return held === 0 ? await serve() : await this.budgets.reads.run(serve, held);
     } catch (e) {
-      throw withContext({ op: 'read', subject: `${file.name} at ${offset} of layer ${this.options.layerDigest}` }, e);
+      throw withContext({ op: 'read', subject: `${file.path} at ${offset} of layer ${this.options.layerDigest}` }, e);
     } finally {
       this.foreground--;
       this.lastForeground = Date.now();
@@ -169,10 +160,10 @@ export class LazyLayer implements ChunkSource {
     const last = chunks[chunks.length - 1];
     const bytes = this.options.cacheReadAheadBytes ?? DEFAULT_CACHE_READ_AHEAD;
     if (!last || bytes <= 0 || this.options.skipContentVerify) return;
-    const i = this.chunks.indexOf(last.member);
+    const i = last.member.seq;
     const w = this.warmed;
     if (i >= w.from && i < w.to - (w.to - w.from) / 2) return; // well inside the window warmed last time
-    const ahead = this.chunks.membersAhead(last.member, bytes);
+    const ahead = this.index.membersAhead(last.member, bytes);
     for (const m of ahead) {
       for (const c of m.chunks) if (c.digest) this.options.cache.warm(c.digest);
     }
@@ -200,7 +191,7 @@ export class LazyLayer implements ChunkSource {
     const bytes = this.options.readAheadBytes ?? DEFAULT_READ_AHEAD;
     const last = wanted.reduce<Member | undefined>((a, m) => (!a || m.offset > a.offset ? m : a), undefined);
     if (!last || bytes <= 0) return [];
-    const after = this.chunks.membersAfter(last, bytes);
+    const after = this.index.membersAfter(last, bytes);
     const end = after.findIndex((m) => this.isCached(m) || this.flights.has(m.offset) || !m.chunks.every((c) => c.digest));
     return end < 0 ? after : after.slice(0, end);
   }
@@ -281,7 +272,7 @@ export class LazyLayer implements ChunkSource {
       this.recordError(err);
       throw err;
     }
-    const results = await decodeMember(member, compressed, this.options.compression ?? 'gzip', this.options.skipContentVerify);
+    const results = await decodeMember(member, compressed, this.options.compression ?? 'gzip', { skipVerify: this.options.skipContentVerify ?? false });
     for (const r of results) {
       if ('error' in r) {
         this.recordError(r.error);
@@ -296,9 +287,9 @@ export class LazyLayer implements ChunkSource {
   }
 
   private async runPrefetch(): Promise<void> {
-    const limit = this.prefetchEnd;
+    const limit = this.index.prefetchEnd;
     if (limit === undefined || this.options.prefetch === false) return;
-    const members = this.chunks.membersBelow(limit).filter((m) => !this.isCached(m));
+    const members = this.index.membersBelow(limit).filter((m) => !this.isCached(m));
     this.state.prefetch.phase = 'running';
     const everything = { maxGap: Number.POSITIVE_INFINITY, maxRangeBytes: Number.POSITIVE_INFINITY };
     this.options.gate?.enter();
@@ -315,7 +306,7 @@ export class LazyLayer implements ChunkSource {
 
   private async runBackground(): Promise<void> {
     const bg = this.state.background;
-    const members = this.chunks.members.filter((m) => m.chunks.some((c) => c.digest));
+    const members = this.index.members.filter((m) => m.chunks.some((c) => c.digest));
     const plainBytes = members.reduce((n, m) => n + m.chunks.reduce((k, c) => k + c.size, 0), 0);
     if (plainBytes > this.options.cache.stats().maxBytes / 2) return; // it would only evict itself
     bg.phase = 'pending';
@@ -375,18 +366,6 @@ export class LazyLayer implements ChunkSource {
   }
 }
 
-/** End of the prefetch region, or undefined without `.prefetch.landmark` (or with `.no.prefetch.landmark`). */
-function prefetchLimit(entries: readonly TOCEntry[]): number | undefined {
-  let limit: number | undefined;
-  for (const e of entries) {
-    if (!e.name.endsWith('landmark')) continue; // cheap: a TOC may have a million names
-    const name = cleanEntryName(e.name);
-    if (name === NO_PREFETCH_LANDMARK) return undefined;
-    if (name === PREFETCH_LANDMARK && e.offset !== undefined) limit = e.offset;
-  }
-  return limit;
-}
-
 interface Deferred<T> {
   promise: Promise<T>;
   resolve: (v: T) => void;
@@ -405,13 +384,6 @@ function deferred<T>(): Deferred<T> {
 
 function uniqueMembers(chunks: readonly Chunk[]): Member[] {
   return [...new Set(chunks.map((c) => c.member))];
-}
-
-function pickChunk(chunk: Chunk, results: readonly ChunkResult[]): Buffer {
-  const r = results.find((x) => x.chunk === chunk);
-  if (!r) throw digestMismatch(`${chunk.file.name} chunk at ${chunk.fileOffset}: not produced by its member`);
-  if ('error' in r) throw r.error;
-  return r.data;
 }
 
 /** Concatenate the parts of `chunks` (file order) that fall in [offset, end). */

@@ -7,6 +7,7 @@ import { BufferRangeReader } from '../../src/content/range-reader.js';
 import { parseTarBuffer } from '../../src/tar/reader.js';
 import { GzipPool } from '../../src/estargz/gzip-pool.js';
 import { isCtrError } from '../../src/errors.js';
+import { TocFile, type TocNode } from '../../src/estargz/toc-node.js';
 import { buildFromTar } from './helpers.js';
 import { FIXTURE_CHUNK, fixtureFiles, fixtureTar } from './fixture-layer.js';
 
@@ -16,38 +17,46 @@ async function open(blob: Buffer, tocDigest?: string): Promise<EStargzReader> {
   return openEStargz(new BufferRangeReader(blob), tocDigest ? { tocDigest } : {});
 }
 
+/** The regular file at `path`. */
+function file(rd: EStargzReader, path: string): TocFile {
+  const e: TocNode | undefined = rd.lookup(path);
+  assert.ok(e instanceof TocFile, `${path} is a regular file`);
+  return e;
+}
+
 describe('writer → reader round trip', () => {
   test('every file reads back verified, attributes kept, chunking follows the chunk size', async () => {
     const r = await buildFromTar(fixtureTar(), { chunkSize: FIXTURE_CHUNK });
     const rd = await open(r.blob, r.tocDigest);
     assert.equal(rd.tocDigest, r.tocDigest);
     for (const [name, data] of fixtureFiles()) {
-      const e = rd.lookup(name);
-      assert.ok(e, `lookup ${name}`);
-      assert.equal(e.size ?? 0, data.length, name);
+      const e = file(rd, name);
+      assert.equal(e.size, data.length, name);
       assert.deepEqual(await rd.readFile(e, 0, data.length + 10), data, name);
       assert.equal(e.digest, sha(data), `${name} digest`);
     }
-    assert.equal(rd.chunks(rd.lookup('bin/exact')!).length, 1);
-    assert.equal(rd.chunks(rd.lookup('bin/plus1')!).length, 2);
-    assert.equal(rd.chunks(rd.lookup('bin/big')!).length, 4);
-    const big = rd.lookup('bin/big')!;
+    assert.equal(file(rd, 'bin/exact').chunks.length, 1);
+    assert.equal(file(rd, 'bin/plus1').chunks.length, 2);
+    assert.equal(file(rd, 'bin/big').chunks.length, 4);
+    const big = file(rd, 'bin/big');
     const mid = await rd.readFile(big, FIXTURE_CHUNK - 5, FIXTURE_CHUNK + 10);
     assert.deepEqual(mid, fixtureFiles().get('bin/big')!.subarray(FIXTURE_CHUNK - 5, 2 * FIXTURE_CHUNK + 5));
-    assert.equal(rd.chunkAt(big, 3 * FIXTURE_CHUNK + 1233)?.chunkOffset, 3 * FIXTURE_CHUNK);
-    assert.equal(rd.chunkAt(big, 3 * FIXTURE_CHUNK + 1234), undefined);
+    assert.equal(rd.index.chunkAt(big, 3 * FIXTURE_CHUNK + 1233)?.fileOffset, 3 * FIXTURE_CHUNK);
+    assert.equal(rd.index.chunkAt(big, 3 * FIXTURE_CHUNK + 1234), undefined);
 
     const hosts = rd.lookup('etc/hosts')!;
-    assert.deepEqual([hosts.uid, hosts.gid, hosts.userName, hosts.groupName], [300000, 300001, 'big', 'biggrp']);
-    assert.equal(rd.lookup('etc')!.modtime, '2020-09-13T12:26:41Z', 'mtime 1600000000.6 rounds up');
-    assert.deepEqual(rd.lookup('etc/xattr')!.xattrs, { 'security.capability': 'Y2Fw', 'user.bin': Buffer.from([0, 255, 10, 0x80]).toString('base64') });
+    assert.deepEqual([hosts.uid, hosts.gid, hosts.extra?.userName, hosts.extra?.groupName], [300000, 300001, 'big', 'biggrp']);
+    assert.equal(rd.lookup('etc')!.mtime, Date.parse('2020-09-13T12:26:41Z') / 1000, 'mtime 1600000000.6 rounds up');
+    assert.deepEqual(rd.lookup('etc/xattr')!.extra?.xattrs, { 'security.capability': 'Y2Fw', 'user.bin': Buffer.from([0, 255, 10, 0x80]).toString('base64') });
     assert.equal(rd.lookup('setuid')!.mode, 0o4755);
     assert.equal(rd.lookup('bin/sh')!.linkName, 'busybox');
     assert.equal(rd.lookup('bin/hard'), rd.lookup('bin/exact'), 'hardlink resolves to its target');
     assert.equal(rd.lookup('bin/exact')!.numLink, 2);
-    assert.deepEqual([rd.lookup('dev/null')!.type, rd.lookup('dev/null')!.devMajor, rd.lookup('dev/null')!.devMinor], ['char', 1, 3]);
+    assert.equal(rd.lookup('bin/hard')!.path, 'bin/exact', 'a hardlinked node keeps its first name');
+    assert.deepEqual([rd.lookup('dev/null')!.type, rd.lookup('dev/null')!.extra?.devMajor, rd.lookup('dev/null')!.extra?.devMinor], ['char', 1, 3]);
     assert.equal(rd.lookup('dev/fifo')!.type, 'fifo');
-    assert.deepEqual(rd.lookup('orphan'), { name: 'orphan', type: 'dir', mode: 0o755, numLink: 3 }, 'missing parent synthesized');
+    const orphan = rd.lookup('orphan')!;
+    assert.deepEqual([orphan.path, orphan.type, orphan.mode, orphan.uid, orphan.gid, orphan.mtime, orphan.numLink], ['orphan', 'dir', 0o755, 0, 0, 0, 3], 'missing parent synthesized');
     assert.deepEqual([...rd.children('orphan/child').keys()], ['file']);
     assert.deepEqual([...rd.children('').keys()].sort(), ['.no.prefetch.landmark', 'bin', 'café', 'deep', 'dev', 'dup', 'etc', 'orphan', 'setuid']);
     assert.equal(rd.lookup('stargz.index.json'), undefined, 'input TOC dropped');
@@ -68,9 +77,9 @@ describe('writer → reader round trip', () => {
     // Each data entry's offset starts a gzip member whose first bytes are that chunk.
     const rd = await open(r.blob);
     for (const [name, data] of fixtureFiles()) {
-      for (const c of rd.chunks(rd.lookup(name)!)) {
-        const member = gunzipSync(r.blob.subarray(c.offset, c.memberEnd));
-        assert.deepEqual(member.subarray(0, c.chunkSize), data.subarray(c.chunkOffset, c.chunkOffset + c.chunkSize), `${name}@${c.chunkOffset}`);
+      for (const c of file(rd, name).chunks) {
+        const member = gunzipSync(r.blob.subarray(c.member.offset, c.member.end));
+        assert.deepEqual(member.subarray(0, c.size), data.subarray(c.fileOffset, c.fileOffset + c.size), `${name}@${c.fileOffset}`);
       }
     }
     const tocMember = gunzipSync(r.blob.subarray(rd.tocOffset, r.blob.length - 51));
@@ -101,9 +110,10 @@ describe('writer → reader round trip', () => {
     assert.equal(names.filter((n) => n.endsWith('.landmark')).length, 1);
     const rd = await open(r.blob, r.tocDigest);
     assert.deepEqual(await rd.readFile(rd.lookup('orphan/child/file')!, 0, 100), Buffer.from('parent dirs have no entries'));
-    const landmark = rd.lookup('.prefetch.landmark')!;
+    const landmark = file(rd, '.prefetch.landmark');
     assert.deepEqual(await rd.readFile(landmark, 0, 1), Buffer.from([0x0f]));
-    assert.ok(rd.chunks(rd.lookup('etc/hosts')!)[0]!.offset < rd.chunks(landmark)[0]!.offset, 'prioritized payloads lie before the landmark');
+    assert.ok(file(rd, 'etc/hosts').chunks[0]!.member.offset < landmark.chunks[0]!.member.offset, 'prioritized payloads lie before the landmark');
+    assert.equal(rd.index.prefetchEnd, landmark.chunks[0]!.member.offset);
   });
 
   test('min chunk size packs small files into shared members read through innerOffset', async () => {
@@ -136,21 +146,22 @@ describe('reader verification and bad input', () => {
     const r = await buildFromTar(fixtureTar(), { chunkSize: FIXTURE_CHUNK, level: 1 });
     await assert.rejects(open(r.blob, `sha256:${'0'.repeat(64)}`), (e) => isCtrError(e, 'DigestMismatch'));
     const rd = await open(r.blob);
-    const c = rd.chunks(rd.lookup('bin/big')!)[1]!;
+    const c = file(rd, 'bin/big').chunks[1]!;
     // Same data, but a TOC that claims other bytes for chunk 1: the read must refuse the data.
     const { serializeTOC } = await import('../../src/estargz/toc-json.js');
     const { encodeTar } = await import('../../src/tar/writer.js');
     const { buildFooter } = await import('../../src/estargz/footer.js');
     const { gzipSync } = await import('node:zlib');
-    const chunkEntry = rd.toc.entries.find((e) => e.type === 'chunk' && e.name === 'bin/big' && e.chunkOffset === c.chunkOffset)!;
-    chunkEntry.chunkDigest = sha(Buffer.alloc(c.chunkSize));
-    const json = serializeTOC(rd.toc);
+    const toc = rd.toc;
+    const chunkEntry = toc.entries.find((e) => e.type === 'chunk' && e.name === 'bin/big' && e.chunkOffset === c.fileOffset)!;
+    chunkEntry.chunkDigest = sha(Buffer.alloc(c.size));
+    const json = serializeTOC(toc);
     const member = gzipSync(encodeTar([{ header: { name: 'stargz.index.json', type: 'file', mode: 0o644, uid: 0, gid: 0, size: json.length, mtime: 0 }, data: json }]));
     const tampered = Buffer.concat([r.blob.subarray(0, rd.tocOffset), member, buildFooter(rd.tocOffset)]);
     await assert.rejects(open(tampered, r.tocDigest), (e) => isCtrError(e, 'DigestMismatch'), 'old TOC digest no longer matches');
     const rd2 = await open(tampered, sha(json));
-    await assert.rejects(rd2.readChunk(rd2.chunks(rd2.lookup('bin/big')!)[1]!), (e) => isCtrError(e, 'DigestMismatch') && /bin\/big/.test((e as Error).message));
-    assert.ok((await rd2.readChunk(rd2.chunks(rd2.lookup('bin/big')!)[0]!)).length > 0, 'other chunks still read');
+    await assert.rejects(rd2.readChunk(file(rd2, 'bin/big').chunks[1]!), (e) => isCtrError(e, 'DigestMismatch') && /bin\/big/.test((e as Error).message));
+    assert.ok((await rd2.readChunk(file(rd2, 'bin/big').chunks[0]!)).length > 0, 'other chunks still read');
   });
 
   test('not gzip, truncated, corrupted TOC, footer outside the blob, TOC over the limit', async () => {

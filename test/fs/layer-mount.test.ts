@@ -43,12 +43,11 @@ describe('layer mounted over FUSE vs GNU tar', { skip }, () => {
     layer = LazyLayer.open({
       layerDigest: 'sha256:test',
       blob: blobSourceFromRangeReader(new BufferRangeReader(ref.blob)),
-      entries: ref.reader.toc.entries,
-      tocOffset: ref.reader.tocOffset,
+      index: ref.reader.index,
       cache,
       backgroundFetch: false,
     });
-    const table = buildInodeTable(ref.reader.toc.entries);
+    const table = buildInodeTable(ref.reader.index);
     mnt = join(work, 'mnt');
     await mkdir(mnt);
     mount = await mountFuse(mnt, new TocFileSystem(table, layer, { onAccess: (p) => accessed.push(p) }));

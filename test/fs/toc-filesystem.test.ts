@@ -1,5 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { TocIndex } from '../../src/estargz/toc-index.js';
+import type { TocFile } from '../../src/estargz/toc-node.js';
 import type { TOCEntry } from '../../src/estargz/toc-types.js';
 import type { ChunkSource } from '../../src/fs/chunk-source.js';
 import { buildInodeTable } from '../../src/fs/inode-table.js';
@@ -18,9 +20,9 @@ const contents = new Map<string, Buffer>([
 /** A ChunkSource serving whole files from memory and logging what it was asked. */
 class MemorySource implements ChunkSource {
   readonly calls: string[] = [];
-  async readFileRange(file: TOCEntry, offset: number, length: number): Promise<Buffer> {
-    this.calls.push(`${file.name}@${offset}+${length}`);
-    return (contents.get(file.name) ?? Buffer.alloc(0)).subarray(offset, offset + length);
+  async readFileRange(file: TocFile, offset: number, length: number): Promise<Buffer> {
+    this.calls.push(`${file.path}@${offset}+${length}`);
+    return (contents.get(file.path) ?? Buffer.alloc(0)).subarray(offset, offset + length);
   }
 }
 
@@ -38,11 +40,11 @@ function errno(e: unknown): number {
 }
 
 describe('TocFileSystem', () => {
-  const table = buildInodeTable(entries);
+  const table = buildInodeTable(TocIndex.build(entries, 1 << 20));
   const source = new MemorySource();
   const accessed: string[] = [];
   const fs = new TocFileSystem(table, source, { onAccess: (p) => accessed.push(p), cacheTimeoutMs: 5000 });
-  const ino = (p: string) => table.lookupPath(p)!.ino;
+  const ino = (p: string) => table.ino(table.lookupPath(p)!);
 
   test('lookup returns attributes with timeouts; missing names and non-dirs fail with errno', async () => {
     const e = await fs.lookup(ino(''), 'z', ctx);

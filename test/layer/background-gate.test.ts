@@ -71,8 +71,7 @@ describe('BackgroundGate across two lazy layers over a shaped registry link', ()
       LazyLayer.open({
         layerDigest: digestOf(r),
         blob: registryBlobSource(endpoint.repository, digestOf(r), r.blob.length),
-        entries: r.reader.toc.entries,
-        tocOffset: r.reader.tocOffset,
+        index: r.reader.index,
         cache,
         backgroundBatchBytes: 512 << 10,
         ...(gate ? { gate } : {}),

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { openEStargz } from '../../src/estargz/reader.js';
+import type { TocFile } from '../../src/estargz/toc-node.js';
 import { convertImage } from '../../src/image/convert/convert.js';
 import { readLazyRecord } from '../../src/image/lazy/lazy-record.js';
 import { openLocation, parseLocation } from '../../src/image/location.js';
@@ -17,7 +18,6 @@ import { registryBlobSource } from '../../src/remote/registry-blob-source.js';
 import { openStoredImage } from '../../src/image/stored-image.js';
 import { BufferRangeReader } from '../../src/content/range-reader.js';
 import { ChunkCache } from '../../src/layer/chunk-cache.js';
-import { payloadEnd } from '../../src/layer/chunk-map.js';
 import { LazyLayer } from '../../src/layer/lazy-layer.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { sha256Digest } from '../../src/oci/digest.js';
@@ -176,11 +176,11 @@ describe('credentials for lazily pulled images', () => {
       const layers = [0, 1].map(() => LazyLayer.open({
         layerDigest: desc.digest,
         blob: registryBlobSource(anonymous.repository, desc.digest, desc.size, { onWarning, credentials: { kind: 'user-flag', username: 'alice' } }),
-        entries: toc.toc.entries, tocOffset: payloadEnd(toc), prefetch: false, backgroundFetch: false, cache,
+        index: toc.index, prefetch: false, backgroundFetch: false, cache,
       }));
       for (const layer of layers) {
         for (const [name, content] of [...fixtureFiles()].filter(([, c]) => c.length > 0).slice(0, 2)) {
-          await assert.rejects(layer.readFileRange(toc.lookup(name)!, 0, content.length), (e: unknown) => isCtrError(e, 'Unavailable'));
+          await assert.rejects(layer.readFileRange(toc.lookup(name) as TocFile, 0, content.length), (e: unknown) => isCtrError(e, 'Unavailable'));
         }
         assert.match(layer.stats().authError?.message ?? '', /unauthorized|authentication required|denied/);
         await layer.close();

@@ -4,8 +4,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, symlink, link, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EStargzEntry } from '../../src/estargz/reader.js';
-import type { TOCEntry } from '../../src/estargz/toc-types.js';
+import { BufferRangeReader } from '../../src/content/range-reader.js';
+import { openEStargz } from '../../src/estargz/reader.js';
+import { TocFile } from '../../src/estargz/toc-node.js';
 import { isCtrError } from '../../src/errors.js';
 import type { BlobRange, BlobSource } from '../../src/content/blob-source.js';
 import { ChunkCache } from '../../src/layer/chunk-cache.js';
@@ -90,28 +91,36 @@ describe('LazyLayer over a blob built by the reference', () => {
     const layer = LazyLayer.open({
       layerDigest: 'sha256:' + sha(blob.blob),
       blob: source,
-      entries: blob.reader.toc.entries,
-      tocOffset: blob.reader.tocOffset,
+      index: blob.reader.index,
       cache,
       backgroundFetch: false,
       ...opts,
     });
     return { layer, source, cache, dir };
   }
-  const entry = (blob: ReferenceBlob, path: string): TOCEntry => {
+  const entry = (blob: ReferenceBlob, path: string): TocFile => {
     const e = blob.reader.lookup(path);
-    assert.ok(e, path);
+    assert.ok(e instanceof TocFile, path);
     return e;
   };
 
-  test('our chunk map agrees with the reader on every chunk (offset, member end, size, digest)', async () => {
+  test('the index the layer serves from has every chunk the TOC declares (offset, member end, size, digest)', async () => {
     const { layer } = await open(ref);
-    for (const e of ref.reader.toc.entries) {
-      if (e.type !== 'reg') continue;
-      const ours = layer.chunks.chunksOf(e).map((c) => [c.fileOffset, c.size, c.member.offset, c.member.end, c.digest]);
-      const theirs = ref.reader.chunks(e as EStargzEntry).map((c) => [c.chunkOffset, c.chunkSize, c.offset, c.memberEnd, c.digest]);
-      assert.deepEqual(ours, theirs, e.name);
+    const toc = ref.reader.toc.entries;
+    const offsets = [...new Set(toc.filter((e) => (e.type === 'reg' && (e.size ?? 0) > 0) || e.type === 'chunk').map((e) => e.offset ?? 0))].sort((a, b) => a - b);
+    const memberEnd = (o: number) => offsets[offsets.indexOf(o) + 1] ?? ref.reader.tocOffset;
+    let files = 0;
+    for (const [i, e] of toc.entries()) {
+      if (e.type !== 'reg' || !e.size) continue;
+      const declared = [e];
+      for (let j = i + 1; toc[j]?.type === 'chunk'; j++) declared.push(toc[j]!);
+      const want = declared.map((c) => [c.chunkOffset ?? 0, c.chunkSize || e.size! - (c.chunkOffset ?? 0), c.offset ?? 0, memberEnd(c.offset ?? 0), c.chunkDigest]);
+      const ours = entry(ref, e.name).chunks.map((c) => [c.fileOffset, c.size, c.member.offset, c.member.end, c.digest]);
+      assert.deepEqual(ours, want, e.name);
+      assert.equal(layer.index, ref.reader.index, 'one index, shared');
+      files++;
     }
+    assert.ok(files >= 40, `${files} files`);
     await layer.close();
   });
 
@@ -131,7 +140,7 @@ describe('LazyLayer over a blob built by the reference', () => {
     const { layer, source } = await open(ref, { readAheadBytes: 0 });
     const hosts = entry(ref, 'etc/hosts');
     await layer.readFileRange(hosts, 0, 100);
-    const [c] = layer.chunks.chunksOf(hosts);
+    const [c] = hosts.chunks;
     assert.equal(source.bytes, c!.member.end - c!.member.offset);
     assert.ok(source.bytes < 1000, String(source.bytes));
     source.requests = [];
@@ -178,10 +187,27 @@ describe('LazyLayer over a blob built by the reference', () => {
     await third.layer.close();
   });
 
+  test('one decode path: a member that does not decompress is the same DigestMismatch for the lazy layer and the verifying reader', async () => {
+    const a = entry(ref, 'etc/conf.d/a');
+    const at = a.chunks[0]!.member.offset;
+    const bad = Buffer.from(ref.blob);
+    bad[at]! ^= 0xff; // the gzip magic is gone: nothing decompresses (the same flip as CountingBlob.corrupt)
+    const reader = await openEStargz(new BufferRangeReader(bad), { tocDigest: ref.tocDigest });
+    const fromReader = await reader.readFile(reader.lookup('etc/conf.d/a')!, 0, 10).then(() => undefined, (e: unknown) => e);
+    assert.ok(isCtrError(fromReader, 'DigestMismatch'), `reader: ${String(fromReader)}`);
+    assert.match(fromReader.message, /^etc\/conf\.d\/a: member at offset \d+ does not decompress/);
+    const { layer, source } = await open(ref);
+    source.corrupt = (r) => (at >= r.offset && at < r.offset + r.length ? at - r.offset : undefined);
+    const fromLayer = await layer.readFileRange(a, 0, 10).then(() => undefined, (e: unknown) => e);
+    await layer.close();
+    assert.ok(isCtrError(fromLayer, 'DigestMismatch'), `layer: ${String(fromLayer)}`);
+    assert.ok(fromLayer.message.endsWith(fromReader.message), `${fromLayer.message} / ${fromReader.message}`);
+  });
+
   test('a corrupted chunk fails with DigestMismatch, is counted, never cached; a clean retry succeeds', async () => {
     const { layer, source, cache } = await open(ref);
     const a = entry(ref, 'etc/conf.d/a');
-    const [c] = layer.chunks.chunksOf(a);
+    const [c] = a.chunks;
     source.corrupt = (r) => c!.member.offset - r.offset + 40;
     await assert.rejects(layer.readFileRange(a, 0, 10), (e) => isCtrError(e, 'DigestMismatch'));
     assert.equal(cache.has(c!.digest!), false);
@@ -213,16 +239,17 @@ describe('LazyLayer over a blob built by the reference', () => {
     ac.abort(new Error('interrupted'));
     await assert.rejects(aborted, /interrupted/);
     assert.deepEqual(await other, files.get('etc/conf.d/a')!.subarray(0, 10));
-    assert.equal(cache.has(layer.chunks.chunksOf(a)[0]!.digest!), true);
+    assert.equal(cache.has(a.chunks[0]!.digest!), true);
     await layer.close();
   });
 
   test('prefetch fetches [0, .prefetch.landmark) in one range and caches the prioritized files', async () => {
     const { layer, source } = await open(prio);
     await layer.prefetched();
-    const landmark = prio.reader.lookup('.prefetch.landmark');
-    assert.ok(landmark?.offset);
-    assert.deepEqual(source.requests, [[{ offset: layer.chunks.members[0]!.offset, length: landmark.offset - layer.chunks.members[0]!.offset }]]);
+    const landmark = entry(prio, '.prefetch.landmark').chunks[0]?.member.offset;
+    assert.ok(landmark);
+    assert.equal(layer.index.prefetchEnd, landmark);
+    assert.deepEqual(source.requests, [[{ offset: layer.index.members[0]!.offset, length: landmark - layer.index.members[0]!.offset }]]);
     assert.equal(layer.stats().prefetch.phase, 'done');
     const before = source.bytes;
     assert.deepEqual(await layer.readFileRange(entry(prio, 'etc/conf.d/a'), 0, 70_000), files.get('etc/conf.d/a'));
@@ -255,7 +282,7 @@ describe('LazyLayer over a blob built by the reference', () => {
     const saved = await readLayerState(stateFile);
     assert.equal(saved?.bytesFetched, fetched);
     assert.equal(saved?.background.phase, 'done');
-    const chunkCount = [...files.keys()].reduce((n, p) => n + layer.chunks.chunksOf(entry(ref, p)).length, 0);
+    const chunkCount = [...files.keys()].reduce((n, p) => n + entry(ref, p).chunks.length, 0);
     assert.equal(saved?.cacheHits, st.cacheHits + chunkCount);
   });
 

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCtrError } from '../../src/errors.js';
 import { openEStargz } from '../../src/estargz/reader.js';
+import type { TocFile } from '../../src/estargz/toc-node.js';
 import { registryBlobSource } from '../../src/remote/registry-blob-source.js';
 import { BufferRangeReader } from '../../src/content/range-reader.js';
 import { ChunkCache } from '../../src/layer/chunk-cache.js';
-import { payloadEnd } from '../../src/layer/chunk-map.js';
 import { LazyLayer } from '../../src/layer/lazy-layer.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { sha256Digest } from '../../src/oci/digest.js';
@@ -92,8 +92,7 @@ describe('one retry policy for full pulls and lazy reads', () => {
     const layer = LazyLayer.open({
       layerDigest: desc.digest,
       blob: registryBlobSource(ep().repository, desc.digest, desc.size),
-      entries: toc.toc.entries,
-      tocOffset: payloadEnd(toc),
+      index: toc.index,
       cache,
       prefetch: false,
       backgroundFetch: false,
@@ -101,7 +100,7 @@ describe('one retry policy for full pulls and lazy reads', () => {
     try {
       const [name, content] = [...fixtureFiles()].sort((a, b) => b[1].length - a[1].length)[0]!;
       const drops = proxy.addRule({ method: 'GET', path: /\/blobs\//, resetAfterBytes: 100, times: 3 });
-      const got = await layer.readFileRange(toc.lookup(name)!, 0, content.length);
+      const got = await layer.readFileRange(toc.lookup(name) as TocFile, 0, content.length);
       assert.ok(got.equals(content), `${name} read back`);
       assert.equal(drops.hits, 3);
       assert.equal(layer.stats().errors, 0);

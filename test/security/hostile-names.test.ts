@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { isCtrError } from '../../src/errors.js';
 import { buildFooter } from '../../src/estargz/footer.js';
 import { openEStargz } from '../../src/estargz/reader.js';
+import { TocIndex } from '../../src/estargz/toc-index.js';
 import { serializeTOC } from '../../src/estargz/toc-json.js';
+import { TocDir } from '../../src/estargz/toc-node.js';
 import { TOC_TAR_NAME, type TOCEntry } from '../../src/estargz/toc-types.js';
 import { buildInodeTable, type InodeTable } from '../../src/fs/inode-table.js';
-import type { Inode } from '../../src/fs/inode.js';
 import { BufferRangeReader } from '../../src/content/range-reader.js';
 import type { TarHeader } from '../../src/tar/header.js';
 import { encodeTar } from '../../src/tar/writer.js';
@@ -27,18 +28,21 @@ const file = (name: string, text = 'x'): E => ({ header: { ...b, name, type: 'fi
 const dir = (name: string): E => ({ header: { ...b, name, type: 'dir', mode: 0o755 } });
 const sym = (name: string, linkname: string): E => ({ header: { ...b, name, type: 'symlink', linkname } });
 
-/** Every path of an inode tree with its kind, "path kind" sorted (the root and landmarks excluded). */
+/** Every path of a layer's FUSE view with its kind, "path kind" sorted (the root and landmarks excluded). */
 function treeOf(table: InodeTable): string[] {
   const out: string[] = [];
-  const walk = (node: Inode) => {
-    for (const child of node.children?.values() ?? []) {
-      out.push(`${child.path} ${child.kind}`);
-      if (child.kind === 'dir') walk(child);
+  const walk = (dir: TocDir) => {
+    for (const [, child] of table.list(dir)) {
+      out.push(`${child.path} ${table.kind(child)}`);
+      if (child instanceof TocDir) walk(child);
     }
   };
   walk(table.root);
   return out.sort();
 }
+
+/** The FUSE view of TOC entries (no payload: the members end anywhere). */
+const tableOf = (entries: TOCEntry[]) => buildInodeTable(TocIndex.build(entries, 1 << 20));
 
 /** The same listing of an unpacked directory. */
 async function unpackedTree(root: string, rel = ''): Promise<string[]> {
@@ -69,10 +73,10 @@ async function threeWays(work: string, entries: E[]): Promise<{ unpack: string[]
   const convert = await outcome(async () => {
     const built = await buildFromTar(tar);
     const reader = await openEStargz(new BufferRangeReader(built.blob), { tocDigest: built.tocDigest });
-    return treeOf(buildInodeTable(reader.toc.entries));
+    return treeOf(buildInodeTable(reader.index));
   });
   // A TOC written by some other tool, with the names exactly as in the tar (not cleaned by our writer).
-  const lazy = await outcome(async () => treeOf(buildInodeTable(entries.map((e) => tocEntry(e.header)))));
+  const lazy = await outcome(async () => treeOf(tableOf(entries.map((e) => tocEntry(e.header)))));
   return { unpack, convert, lazy };
 }
 
@@ -129,10 +133,10 @@ describe('hostile names: unpack, convert and the lazy TOC filesystem agree', () 
   test("overlayfs metadata xattrs (opaque, redirect) are never taken from a layer: not by unpacking, not by the TOC filesystem", async () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     const xattrs = { 'trusted.overlay.opaque': b64('y'), 'trusted.overlay.redirect': b64('/etc'), 'user.overlay.opaque': b64('y'), 'user.note': b64('kept') };
-    const table = buildInodeTable([{ name: 'd/', type: 'dir', mode: 0o755, xattrs }]);
-    assert.deepEqual([...(table.lookupPath('d')?.xattrs.keys() ?? [])], ['user.note']);
-    const withOpaque = buildInodeTable([{ name: 'd/', type: 'dir', mode: 0o755 }, { name: 'd/.wh..wh..opq', type: 'reg' }]);
-    assert.deepEqual([...(withOpaque.lookupPath('d')?.xattrs.keys() ?? [])], ['trusted.overlay.opaque'], 'the opaque marker still makes a directory opaque');
+    const table = tableOf([{ name: 'd/', type: 'dir', mode: 0o755, xattrs }]);
+    assert.deepEqual([...table.xattrs(table.lookupPath('d')!).keys()], ['user.note']);
+    const withOpaque = tableOf([{ name: 'd/', type: 'dir', mode: 0o755 }, { name: 'd/.wh..wh..opq', type: 'reg' }]);
+    assert.deepEqual([...withOpaque.xattrs(withOpaque.lookupPath('d')!).keys()], ['trusted.overlay.opaque'], 'the opaque marker still makes a directory opaque');
     const dest = await mkdtemp(join(work, 'xattrs-'));
     const header: TarHeader = { ...b, name: 'd/', type: 'dir', mode: 0o755, xattrs: new Map(Object.entries(xattrs).map(([k, v]) => [k, Buffer.from(v, 'base64')])) };
     const result = await unpackLayer([encodeTar([{ header }])], dest, { whiteouts: 'apply' });

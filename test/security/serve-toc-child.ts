@@ -16,20 +16,19 @@ import { LazyLayer } from '../../src/layer/lazy-layer.js';
 const [file, mode, cacheDir] = process.argv.slice(2);
 if (!file || !mode || !cacheDir) throw new Error('usage: serve-toc-child.ts BLOB open|reads CACHE-DIR');
 const blob = new BufferRangeReader(await readFile(file));
-const reader = await openEStargz(blob);
+const index = (await openEStargz(blob)).index; // as a mount does: the reader is not kept, its index is
 const cache = await ChunkCache.open({ dir: cacheDir, maxBytes: 1 << 30 });
 const layer = LazyLayer.open({
-  layerDigest: `sha256:${'0'.repeat(64)}`, blob: blobSourceFromRangeReader(blob), entries: reader.toc.entries,
-  tocOffset: reader.tocOffset, cache, backgroundFetch: false, prefetch: false,
+  layerDigest: `sha256:${'0'.repeat(64)}`, blob: blobSourceFromRangeReader(blob), index, cache, backgroundFetch: false, prefetch: false,
 });
-const table = buildInodeTable(reader.toc.entries);
+const table = buildInodeTable(index);
 const errnos: Record<string, number> = {};
 if (mode === 'reads') {
   const fs = new TocFileSystem(table, layer);
   const ctx = { uid: 0, gid: 0, pid: 1, signal: new AbortController().signal };
-  const files = [...table.inodes()].filter((n) => n.kind === 'reg');
+  const files = [...table.inodes()].filter((n) => n.type === 'reg');
   await Promise.all(files.map(async (n) => {
-    const got = await fs.read(n.ino, 0, 0, 1 << 20, ctx).then(() => 'ok', (e: unknown) => (e instanceof FuseErrno ? `errno ${e.errno}` : String(e)));
+    const got = await fs.read(table.ino(n), 0, 0, 1 << 20, ctx).then(() => 'ok', (e: unknown) => (e instanceof FuseErrno ? `errno ${e.errno}` : String(e)));
     errnos[got] = (errnos[got] ?? 0) + 1;
   }));
 }

@@ -14,7 +14,6 @@ import { mountFuse, type FuseMount } from '../../fuse/mount.js';
 import { unmountSync } from '../../fuse/unmount.js';
 import { BackgroundGate } from '../../layer/background-gate.js';
 import { ChunkCache } from '../../layer/chunk-cache.js';
-import { payloadEnd } from '../../layer/chunk-map.js';
 import type { LayerState } from '../../layer/layer-state.js';
 import { LazyLayer } from '../../layer/lazy-layer.js';
 import type { Descriptor } from '../../oci/types.js';
@@ -153,11 +152,11 @@ class LayerMounter {
     if (this.declared.bytes > max.maxBytes) throw limitExceeded(`${where}: the image's lazy layers declare ${this.declared.bytes} bytes of files, over the limit of ${max.maxBytes} per image`);
     const base = join(this.layersDir, String(index));
     const stateFile = join(base, 'state.json');
+    const toc = reader.index;
     const lazy = LazyLayer.open({
       layerDigest: layer.digest,
       blob: registryBlobSource(this.openRegistry().repository, layer.digest, layer.size, { onWarning: this.options.onWarning, credentials: this.record?.credentials }),
-      entries: reader.toc.entries,
-      tocOffset: payloadEnd(reader),
+      index: toc,
       compression: reader.format,
       cache: await this.openCache(),
       stateFile,
@@ -170,7 +169,7 @@ class LayerMounter {
     this.mounted.push(entry);
     const onAccess = this.options.onAccess;
     const fsOptions = { cacheTimeoutMs: LAYER_CACHE_TIMEOUT_MS, ...(onAccess ? { onAccess: (p: string) => onAccess(p, index) } : {}) };
-    const fs = new TocFileSystem(buildInodeTable(reader.toc.entries), lazy, fsOptions);
+    const fs = new TocFileSystem(buildInodeTable(toc), lazy, fsOptions);
     await mkdir(entry.dir, { recursive: true });
     this.fuse.push(await mountFuse(entry.dir, fs, {
       fsName: `ctr-remote:${layer.digest.slice(7, 19)}`, unmountOnExit: false, negativeTimeoutMs: LAYER_CACHE_TIMEOUT_MS,

@@ -4,7 +4,6 @@
 import { join } from 'node:path';
 import { openEStargz } from '../../estargz/reader.js';
 import { ChunkCache } from '../../layer/chunk-cache.js';
-import { ChunkMap, payloadEnd } from '../../layer/chunk-map.js';
 import { readLayerState, type LayerState } from '../../layer/layer-state.js';
 import type { Platform } from '../../oci/types.js';
 import { openLayerTail } from './lazy-record.js';
@@ -66,10 +65,9 @@ async function cachedBytes(root: string, digest: string, size: number, cache: Ch
   const tail = await openLayerTail(root, digest, size);
   if (!tail) return { cachedBytes: 0, totalBytes: 0 };
   const reader = await openEStargz(tail);
-  const map = ChunkMap.build(reader.toc.entries, payloadEnd(reader));
   let cached = 0;
   let total = 0;
-  for (const m of map.members) {
+  for (const m of reader.index.members) {
     for (const c of m.chunks) {
       total += c.size;
       if (c.digest && cache.has(c.digest)) cached += c.size;

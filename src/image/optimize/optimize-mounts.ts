@@ -66,14 +66,13 @@ export async function mountStagedLayers(layers: readonly StagedLayer[], o: Stage
       const lazy = LazyLayer.open({
         layerDigest: layer.digest,
         blob: blobSourceFromRangeReader(reader),
-        entries: toc.toc.entries,
-        tocOffset: toc.tocOffset,
+        index: toc.index,
         cache,
         prefetch: false,
         backgroundFetch: false,
       });
       closers.unshift(() => lazy.close());
-      const fs = new TocFileSystem(buildInodeTable(toc.toc.entries), lazy, { onAccess: (p) => o.onAccess(p, index) });
+      const fs = new TocFileSystem(buildInodeTable(toc.index), lazy, { onAccess: (p) => o.onAccess(p, index) });
       fuse.push(await mountFuse(dir, fs, { fsName: `ctr-remote-optimize:${layer.digest.slice(7, 19)}`, unmountOnExit: false }));
       dirs.push(dir);
     }
@@ -88,13 +87,10 @@ export async function mountStagedLayers(layers: readonly StagedLayer[], o: Stage
 // inode once, so a read before the workload starts would hide the workload's own read of the file.
 async function readMerged(readers: readonly EStargzReader[], path: string): Promise<string | undefined> {
   const name = path.replace(/^\/+/, '');
-  const slash = name.lastIndexOf('/');
-  const dir = slash < 0 ? '' : `${name.slice(0, slash + 1)}`;
-  const hidden = [`${dir}.wh.${name.slice(slash + 1)}`, `${dir}.wh..wh..opq`];
   for (const r of [...readers].reverse()) {
     const e = r.lookup(name);
-    if (e) return e.type === 'reg' || e.type === 'hardlink' ? (await r.readFile(e, 0, 16 << 20)).toString('utf8') : undefined;
-    if (hidden.some((h) => r.lookup(h) !== undefined)) return undefined;
+    if (e) return e.type === 'reg' ? (await r.readFile(e, 0, 16 << 20)).toString('utf8') : undefined;
+    if (r.index.hides(name)) return undefined;
   }
   return undefined;
 }
