@@ -13,6 +13,8 @@ export const REMOTE_LABEL_VALUE = 'remote snapshot';
 export const TOC_DIGEST_LABEL = 'containerd.io/snapshot/stargz/toc.digest';
 
 const STARGZ = 'containerd.io/snapshot/remote/stargz.';
+/** Our own label of a remote snapshot: its blob's size, so that mounting it again asks the registry nothing. */
+const SIZE_LABEL = 'ctr-remote.layer-size';
 const CRI = 'containerd.io/snapshot/cri.';
 
 /** A layer to mount lazily, as a Prepare's labels describe it. */
@@ -21,6 +23,8 @@ export interface RemoteLayerRef {
   ref: string;
   /** The layer blob's digest. */
   digest: string;
+  /** The blob's size, once known (the labels do not give it; checking the layer learns it). */
+  size?: number;
   /** Expected TOC digest; undefined when the labels carry none (then it cannot be verified). */
   tocDigest?: string;
   /** The layers of the image from this one up, when the labels list them (prefetch hints). */
@@ -53,6 +57,7 @@ export function remoteSnapshotLabels(layer: RemoteLayerRef): Record<string, stri
     [`${STARGZ}reference`]: layer.ref,
     [`${STARGZ}digest`]: layer.digest,
     ...(layer.tocDigest ? { [TOC_DIGEST_LABEL]: layer.tocDigest } : {}),
+    ...(layer.size !== undefined ? { [SIZE_LABEL]: String(layer.size) } : {}),
   };
 }
 
@@ -63,5 +68,6 @@ export function remoteLayerOfSnapshot(labels: Record<string, string>): RemoteLay
   const digest = labels[`${STARGZ}digest`];
   if (!ref || !digest) return undefined;
   const toc = labels[TOC_DIGEST_LABEL];
-  return { ref, digest, ...(toc ? { tocDigest: toc } : {}) };
+  const size = Number(labels[SIZE_LABEL]);
+  return { ref, digest, ...(toc ? { tocDigest: toc } : {}), ...(Number.isSafeInteger(size) && size > 0 ? { size } : {}) };
 }

@@ -14,10 +14,13 @@ import type { MountSpec, SnapshotOptions } from './snapshotter.js';
 
 /** What mounts remote layers for the stargz snapshotter. */
 export interface RemoteLayers {
-  /** Check that `layer` can be mounted lazily (it resolves, its TOC verifies, it is within limits); throws saying why not. */
-  check(layer: RemoteLayerRef, signal?: AbortSignal): Promise<void>;
-  /** Serve `layer` lazily at `dir` (its snapshot's tree); nothing to do when `dir` already serves it. */
-  mount(dir: string, layer: RemoteLayerRef): Promise<void>;
+  /**
+   * Check that `layer` can be mounted lazily (it resolves, its TOC verifies, it is within limits); the layer
+   * with what was learnt (its size); throws saying why not.
+   */
+  check(layer: RemoteLayerRef, signal?: AbortSignal): Promise<RemoteLayerRef>;
+  /** Serve each layer lazily at its dir (its snapshot's tree); those already served are left as they are. */
+  mount(items: readonly { dir: string; layer: RemoteLayerRef }[]): Promise<void>;
   /** Stop serving `dir`, if it is served. */
   unmount(dir: string): Promise<void>;
 }
@@ -81,31 +84,34 @@ export class StargzSnapshotter extends OverlaySnapshotter {
   private async prepareRemote(target: string, parent: string | undefined, layer: RemoteLayerRef, labels: Record<string, string>): Promise<boolean> {
     const db = await this.meta.read();
     if (db.snapshots[target]?.kind === 'committed') return true;
+    let checked: RemoteLayerRef;
     try {
-      await this.options.remote.check(layer);
+      checked = await this.options.remote.check(layer);
     } catch (e) {
       this.options.onFallback?.(target, layer, e instanceof Error ? e.message : String(e));
       return false;
     }
-    const own = { ...labels, ...remoteSnapshotLabels(layer) };
+    const own = { ...labels, ...remoteSnapshotLabels(checked) };
     const made = await this.meta.transact(async (d) => {
       if (d.snapshots[target]) return false;
       await this.createCommitted(d, target, parent, own);
       return true;
     });
-    if (made && this.options.mountOnPrepare) await this.options.remote.mount(this.treeOf(recordOf(await this.meta.read(), target).id), layer);
+    if (made && this.options.mountOnPrepare) await this.options.remote.mount([{ dir: this.treeOf(recordOf(await this.meta.read(), target).id), layer: checked }]);
     return true;
   }
 
-  /** Serve every remote layer below `key` (its parents, nearest first). */
+  /** Serve every remote layer below `key` (its parents), base first, as one batch. */
   private async serveParents(key: string): Promise<void> {
     const db = await this.meta.read();
+    const items: { dir: string; layer: RemoteLayerRef }[] = [];
     for (let name = recordOf(db, key).parent, depth = 0; name && depth < 1000; depth++) {
       const rec = recordOf(db, name);
       const layer = remoteLayerOfSnapshot(rec.labels);
-      if (layer) await this.options.remote.mount(this.treeOf(rec.id), layer);
+      if (layer) items.unshift({ dir: this.treeOf(rec.id), layer });
       name = rec.parent;
     }
+    if (items.length > 0) await this.options.remote.mount(items);
   }
 
   protected override async removeTree(id: number): Promise<void> {

@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isOwnerAlive } from '../../host/process-owner.js';
-import { digestHex } from '../../oci/digest.js';
 import { writeFileAtomic } from '../../host/atomic-file.js';
 
 /** What a live image mount writes about itself. */
@@ -28,11 +27,6 @@ export interface MountRecord {
 /** Directory holding every image mount's record and layer mount points. */
 export const mountsDir = (root: string): string => join(root, 'mounts');
 
-/** Where the last state of each lazy layer is kept after its mount ended. */
-export const lastStateDir = (root: string): string => join(root, 'lazy', 'state');
-
-/** The last state file of a lazy layer. */
-export const lastStatePath = (root: string, layerDigest: string): string => join(lastStateDir(root), `${digestHex(layerDigest)}.json`);
 
 /** A fresh mount id and its directory. */
 export function newMountId(root: string): { id: string; dir: string } {

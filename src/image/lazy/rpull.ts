@@ -6,18 +6,16 @@
 // (after the client's retries) or the TOC does not match its annotation, the rpull fails naming the layer.
 // Annotations: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md
 
-import { CtrError, invalidArgument, isCtrError, withContext } from '../../errors.js';
-import { openEStargz } from '../../estargz/reader.js';
+import { CtrError, invalidArgument, withContext } from '../../errors.js';
 import { DEFAULT_IMAGE_LIMITS, type TocSummary } from '../../estargz/toc-limits.js';
-import type { RangeReader } from '../../content/range-reader.js';
 import { Annotation, layerCompression } from '../../oci/media-types.js';
 import type { Descriptor, Platform } from '../../oci/types.js';
-import { openBlobRangeReader } from '../../remote/blob-range-reader.js';
 import type { RegistryEndpoint, RegistryOptions } from '../../remote/registry-endpoint.js';
 import { openStore } from '../../store/image-store.js';
 import { LayoutEndpoint } from '../../store/layout-endpoint.js';
 import { credentialSource } from '../../remote/credential-source.js';
-import { writeLazyRecord, writeLayerTail, type LazyLayerRecord } from './lazy-record.js';
+import { fetchLayerToc } from '../../service/toc-fetch.js';
+import { writeLazyRecord, type LazyLayerRecord } from './lazy-record.js';
 import { openLocation, parseLocation } from '../location.js';
 import { selectImageManifest } from '../platform.js';
 import { readManifest, type FetchedManifest } from '../../content/read-manifest.js';
@@ -94,7 +92,9 @@ async function pullLayer(
 ): Promise<LazyLayerRecord> {
   const base = { digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
   const why = whyNotLazy(layer);
-  const toc = why === undefined ? await fetchToc(root, registry, layer, options) : { notEStargz: why };
+  const toc = why === undefined
+    ? await fetchLayerToc(root, registry.repository, { digest: layer.digest, size: layer.size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, options)
+    : { notEStargz: why };
   const over = 'tocDigest' in toc ? overImageLimits(declared, toc.summary) : undefined;
   if ('tocDigest' in toc && over === undefined) {
     declared.entries += toc.summary.entries;
@@ -123,78 +123,11 @@ export function whyNotLazy(layer: Descriptor): string | undefined {
   return undefined;
 }
 
-/**
- * Read footer + TOC by Range, verify the TOC against the annotation, save the blob's tail; returns the TOC
- * digest, or why the blob is not eStargz (its footer or TOC do not parse). A failure of the registry (what
- * the client's retries did not cure) or of the verification is thrown: it says nothing about the format.
- */
-async function fetchToc(root: string, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<{ tocDigest: string; summary: TocSummary } | { notEStargz: string }> {
-  const want = layer.annotations?.[Annotation.TocDigest];
-  const remote = await openBlobRangeReader(registry.repository, layer.digest, { size: layer.size, ...(options.signal ? { signal: options.signal } : {}) });
-  const reader = new TailFirstReader(remote);
-  let opened: Awaited<ReturnType<typeof openEStargz>>;
-  try {
-    opened = await openEStargz(reader, { ...(options.skipContentVerify ? {} : { tocDigest: want }), ...(options.signal ? { signal: options.signal } : {}) });
-  } catch (e) {
-    if (reader.failure !== undefined) throw withContext({ op: 'reading its TOC' }, reader.failure);
-    if (isCtrError(e, 'DigestMismatch') || isCtrError(e, 'Aborted') || options.signal?.aborted) throw e;
-    if (isCtrError(e, 'LimitExceeded')) return { notEStargz: `eStargz over a limit of lazy mounting: ${e.message}` };
-    return { notEStargz: `not a readable eStargz blob: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  // keep at least the last MIN_TAIL bytes: the reader's first read of a blob looks at that many
-  const start = Math.max(0, Math.min(opened.tocOffset - 8, layer.size - MIN_TAIL));
-  await writeLayerTail(root, layer.digest, await reader.readAt(start, layer.size - start));
-  return { tocDigest: opened.tocDigest, summary: opened.summary };
-}
-
 async function copyBlob(registry: RegistryEndpoint, store: LayoutEndpoint, desc: Descriptor, signal?: AbortSignal): Promise<void> {
   if (await store.has(desc)) return;
   try {
     await store.put(desc, await registry.fetch(desc, signal), signal);
   } catch (e) {
     throw e instanceof CtrError ? e : withContext({ op: 'fetch blob', subject: desc.digest }, e);
-  }
-}
-
-/** Smallest tail saved for a lazy layer (covers the largest footer the reader probes for). */
-const MIN_TAIL = 64;
-
-/**
- * Bytes read from the end of a blob in the first request: the footer and, for layers of up to a few
- * hundred files, the whole TOC. At 100 Mbit/s 64 KiB cost ~5 ms, a second round trip ~20 ms.
- */
-export const TAIL_GUESS = 64 << 10;
-
-/**
- * A RangeReader for opening a remote TOC in as few round trips as possible: the first read fetches the
- * last TAIL_GUESS bytes, and every read inside them is served from memory (footer + TOC in one request
- * unless the compressed TOC is larger).
- */
-class TailFirstReader implements RangeReader {
-  private tail: Buffer | undefined;
-  /** The first error of a read from the registry (as opposed to one of parsing what was read). */
-  failure: unknown;
-  constructor(private readonly inner: RangeReader) {}
-  get size(): number {
-    return this.inner.size;
-  }
-  async readAt(offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Buffer> {
-    try {
-      return await this.read(offset, length, options);
-    } catch (e) {
-      this.failure ??= e;
-      throw e;
-    }
-  }
-  private async read(offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Buffer> {
-    const start = Math.max(0, this.size - TAIL_GUESS);
-    this.tail ??= await this.inner.readAt(start, this.size - start, options);
-    if (offset >= start && offset + length <= this.size) return this.tail.subarray(offset - start, offset - start + length);
-    if (offset + length > start && offset + length <= this.size) {
-      // a TOC larger than the guess: fetch only the part before the tail
-      const head = await this.inner.readAt(offset, start - offset, options);
-      return Buffer.concat([head, this.tail.subarray(0, offset + length - start)]);
-    }
-    return this.inner.readAt(offset, length, options);
   }
 }

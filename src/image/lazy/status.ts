@@ -6,8 +6,9 @@ import { openEStargz } from '../../estargz/reader.js';
 import { ChunkCache } from '../../layer/chunk-cache.js';
 import { readLayerState, type LayerState } from '../../layer/layer-state.js';
 import type { Platform } from '../../oci/types.js';
-import { openLayerTail } from './lazy-record.js';
-import { lastStatePath, listMountRecords, mountOwnerAlive } from './mount-record.js';
+import { openLayerTail } from '../../store/layer-tails.js';
+import { lastStatePath } from '../../layer/layer-state.js';
+import { listMountRecords, mountOwnerAlive } from './mount-record.js';
 import { openStoredImage } from '../stored-image.js';
 
 /** The status of one layer. */

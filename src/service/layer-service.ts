@@ -1,0 +1,205 @@
+// The lazy layer service: serves lazily fetched layers as FUSE mounts (a TOC filesystem over a lazy layer
+// that fetches from the registry through the shared chunk cache). It is the stargz snapshotter's
+// RemoteLayers port, and what `run` and `image mount` serve their lazy layers with. In the CLI it lives in
+// the command's process (its mounts end with it); the snapshotter service will keep one resident.
+// A layer is checked once (footer and TOC fetched by Range, verified against its toc.digest, its tail kept:
+// toc-fetch.ts); a mount opens the TOC again from the kept tail, without a request.
+import { mkdir, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { errorAbout, limitExceeded, unsupported, withContext } from '../errors.js';
+import { openEStargz } from '../estargz/reader.js';
+import { DEFAULT_IMAGE_LIMITS } from '../estargz/toc-limits.js';
+import { buildInodeTable } from '../fs/inode-table.js';
+import { TocFileSystem } from '../fs/toc-filesystem.js';
+import { mountFuse, type FuseMount } from '../fuse/mount.js';
+import { unmountSync } from '../fuse/unmount.js';
+import { BackgroundGate } from '../layer/background-gate.js';
+import { ChunkCache } from '../layer/chunk-cache.js';
+import { lastStatePath, type LayerState } from '../layer/layer-state.js';
+import { LazyLayer } from '../layer/lazy-layer.js';
+import { lazyRegistryOptions, type CredentialSource } from '../remote/credential-source.js';
+import { registryBlobSource } from '../remote/registry-blob-source.js';
+import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
+import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
+import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
+import { openLayerTail } from '../store/layer-tails.js';
+import { fetchLayerToc } from './toc-fetch.js';
+
+/**
+ * How long the kernel may cache names, attributes and absent names of a lazy layer: 1 hour. A layer is
+ * immutable (its TOC is verified against the manifest), so nothing the kernel caches can go stale; the bound
+ * only limits how long an unused dentry pins memory.
+ */
+export const LAYER_CACHE_TIMEOUT_MS = 60 * 60 * 1000;
+
+/** Options of a LayerService; every field has a default. */
+export interface LayerServiceOptions {
+  /** The tool's root: the chunk cache is `<root>/cache`, tails and last states under `<root>/lazy`. */
+  root: string;
+  /** Registry flags (`--plain-http`, `-u`, ...). Default none. */
+  registry?: RegistryOptions;
+  /** Where the image's credentials were taken from at rpull (read again). Default: the flags alone. */
+  credentials?: CredentialSource;
+  /** `--no-background-fetch`: fetch only what is read (and the prefetch region). Default false. */
+  noBackgroundFetch?: boolean;
+  /** `--cache-max-bytes` of the shared chunk cache. Default: ChunkCache's (min(10 GiB, half the free disk)). */
+  cacheMaxBytes?: number;
+  /** Serve chunks without verifying them (and accept unverified TOCs). Default false. */
+  skipContentVerify?: boolean;
+  /** Compressed bytes read ahead after a miss (LazyLayerOptions.readAheadBytes). Default 64 KiB. */
+  readAheadBytes?: number;
+  /** One-line warnings (a registry refusing reads for lack of credentials, once per registry). */
+  onWarning?: (line: string) => void;
+}
+
+/** A layer to serve at `dir`, with what the CLI's callers may add. */
+export interface ServeItem {
+  dir: string;
+  layer: RemoteLayerRef;
+  /** Where the layer's live state file goes. Default `<root>/lazy/state/<layer hex>.json`. */
+  stateFile?: string;
+  /** Access recorder: the first open of each file of this layer. Default none. */
+  onAccess?: (path: string) => void;
+}
+
+interface Served {
+  fuse: FuseMount;
+  lazy: LazyLayer;
+  digest: string;
+  stateFile: string;
+}
+
+/** Serves lazy layers as FUSE mounts in this process. */
+export class LayerService implements RemoteLayers {
+  private readonly served = new Map<string, Served>();
+  private readonly registries = new Map<string, RegistryEndpoint>();
+  private cache: Promise<ChunkCache> | undefined;
+  /** What the served layers declare together (bounded by DEFAULT_IMAGE_LIMITS). */
+  private readonly declared = { entries: 0, bytes: 0 };
+  private readonly onExit = () => [...this.served.keys()].forEach((dir) => unmountSync(dir));
+
+  constructor(private readonly options: LayerServiceOptions) {
+    process.on('exit', this.onExit);
+  }
+
+  /** Fetch and verify the layer's TOC and keep its tail; the layer with its size. Unsupported when it is not eStargz. */
+  async check(layer: RemoteLayerRef, signal?: AbortSignal): Promise<RemoteLayerRef> {
+    const fetched = await fetchLayerToc(this.options.root, this.registry(layer.ref).repository, layer, {
+      ...(this.options.skipContentVerify ? { skipContentVerify: true } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    if ('notEStargz' in fetched) throw unsupported(fetched.notEStargz);
+    return { ...layer, size: fetched.size, tocDigest: fetched.tocDigest };
+  }
+
+  /** Serve each layer at its dir (those already served are left as they are); they share one background gate. */
+  async mount(items: readonly ServeItem[]): Promise<void> {
+    const gate = new BackgroundGate();
+    try {
+      for (const item of items) if (!this.served.has(item.dir)) await this.serveOne(item, gate);
+    } finally {
+      gate.seal(); // every prefetch is registered: background fetch may start once they are done
+    }
+  }
+
+  async unmount(dir: string): Promise<void> {
+    const s = this.served.get(dir);
+    if (!s) return;
+    this.served.delete(dir);
+    await s.fuse.unmount().catch(() => undefined);
+    await s.lazy.close();
+    await this.keepLastState(s);
+  }
+
+  /** Live counters of the served layers. */
+  stats(): LayerState[] {
+    return [...this.served.values()].map((s) => s.lazy.stats());
+  }
+
+  /** The lazy layer served at `dir` (prefetch waits, tests). */
+  layerAt(dir: string): LazyLayer | undefined {
+    return this.served.get(dir)?.lazy;
+  }
+
+  /** Stop serving everything and close the registries. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir)));
+    await Promise.allSettled([...this.registries.values()].map((r) => r.close()));
+    this.registries.clear();
+    process.off('exit', this.onExit);
+  }
+
+  private async serveOne(item: ServeItem, gate: BackgroundGate): Promise<void> {
+    const where = { op: 'lazy layer', subject: item.layer.digest };
+    const layer = item.layer.size === undefined ? await this.check(item.layer) : item.layer;
+    const size = layer.size as number;
+    const tail = (await openLayerTail(this.options.root, layer.digest, size)) ?? (await this.check(layer).then(() => openLayerTail(this.options.root, layer.digest, size)));
+    if (!tail) throw errorAbout('NotFound', where, 'its TOC could not be kept; run image rpull again');
+    const reader = await openEStargz(tail, { ...(layer.tocDigest && !this.options.skipContentVerify ? { tocDigest: layer.tocDigest } : {}) }).catch((e: unknown) => {
+      throw withContext(where, e);
+    });
+    this.declare(reader.summary, where);
+    const index = reader.index;
+    const stateFile = item.stateFile ?? lastStatePath(this.options.root, layer.digest);
+    const lazy = LazyLayer.open({
+      layerDigest: layer.digest,
+      blob: registryBlobSource(this.registry(layer.ref).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials }),
+      index,
+      compression: reader.format,
+      cache: await this.openCache(),
+      stateFile,
+      backgroundFetch: !this.options.noBackgroundFetch,
+      gate,
+      skipContentVerify: this.options.skipContentVerify ?? false,
+      ...(this.options.readAheadBytes !== undefined ? { readAheadBytes: this.options.readAheadBytes } : {}),
+    });
+    try {
+      const onAccess = item.onAccess;
+      const fs = new TocFileSystem(buildInodeTable(index), lazy, { cacheTimeoutMs: LAYER_CACHE_TIMEOUT_MS, ...(onAccess ? { onAccess } : {}) });
+      await mkdir(item.dir, { recursive: true });
+      const fuse = await mountFuse(item.dir, fs, {
+        fsName: `ctr-remote:${layer.digest.slice(7, 19)}`, unmountOnExit: false, negativeTimeoutMs: LAYER_CACHE_TIMEOUT_MS,
+        noOpen: !onAccess, // the access recorder needs every OPEN; without it, opens need no round trip
+      });
+      this.served.set(item.dir, { fuse, lazy, digest: layer.digest, stateFile });
+    } catch (e) {
+      await lazy.close();
+      throw e;
+    }
+  }
+
+  /** Count what a layer declares against the image-wide limits. */
+  private declare(summary: { entries: number; regBytes: number }, where: { op: string; subject: string }): void {
+    this.declared.entries += summary.entries;
+    this.declared.bytes += summary.regBytes;
+    const max = DEFAULT_IMAGE_LIMITS;
+    const head = `${where.op} ${where.subject}`;
+    if (this.declared.entries > max.maxEntries) throw limitExceeded(`${head}: the lazy layers served declare ${this.declared.entries} entries, over the limit of ${max.maxEntries} per image`);
+    if (this.declared.bytes > max.maxBytes) throw limitExceeded(`${head}: the lazy layers served declare ${this.declared.bytes} bytes of files, over the limit of ${max.maxBytes} per image`);
+  }
+
+  /** Move a layer's state file to its last-state place (when it was written elsewhere). */
+  private async keepLastState(s: Served): Promise<void> {
+    const last = lastStatePath(this.options.root, s.digest);
+    if (s.stateFile === last) return;
+    await mkdir(dirname(last), { recursive: true });
+    await rename(s.stateFile, last).catch(() => undefined);
+  }
+
+  private registry(ref: string): RegistryEndpoint {
+    let r = this.registries.get(ref);
+    if (!r) {
+      r = openRegistry(ref, lazyRegistryOptions(this.options.credentials, this.options.registry));
+      this.registries.set(ref, r);
+    }
+    return r;
+  }
+
+  private openCache(): Promise<ChunkCache> {
+    this.cache ??= ChunkCache.open({
+      dir: join(this.options.root, 'cache'),
+      ...(this.options.cacheMaxBytes !== undefined ? { maxBytes: this.options.cacheMaxBytes } : {}),
+    });
+    return this.cache;
+  }
+}

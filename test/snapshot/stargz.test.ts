@@ -1,0 +1,124 @@
+// The stargz snapshotter: the conformance suite (the same behaviour as the overlay snapshotter), and the
+// remote-snapshot protocol against a real registry with real FUSE mounts served by the lazy layer service:
+// a Prepare with the stargz labels becomes a committed remote snapshot (Conflict, as containerd's unpacker
+// expects), a container on top reads the layer lazily, a layer that is not eStargz falls back and says why,
+// and a new instance (a restart) serves the remote layer again from its metadata.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { isCtrError } from '../../src/errors.js';
+import { mountsUnder, readMounts } from '../../src/host/mountinfo.js';
+import { unmountUnder } from '../../src/host/unmount.js';
+import { mountSpecs } from '../../src/runtime/rootfs.js';
+import { LayerService } from '../../src/service/layer-service.js';
+import { REMOTE_LABEL, TARGET_LABEL, TOC_DIGEST_LABEL } from '../../src/snapshot/remote-labels.js';
+import { StargzSnapshotter } from '../../src/snapshot/stargz-snapshotter.js';
+import { encodeTar } from '../../src/tar/writer.js';
+import { buildFromTar } from '../estargz/helpers.js';
+import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
+import { pushImage } from '../layer/push-image.js';
+import { snapshotterConformance } from './conformance.js';
+
+const services: LayerService[] = [];
+after(async () => {
+  await Promise.all(services.map((s) => s.close()));
+});
+
+snapshotterConformance('stargz', async (dir) => {
+  const service = new LayerService({ root: join(dir, '..', 'tool-root') });
+  services.push(service);
+  return StargzSnapshotter.openStargz(dir, { remote: service });
+});
+
+const skip = process.getuid?.() !== 0 ? 'needs root: FUSE and overlayfs mounts' : false;
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+describe('remote snapshots over a real registry', { skip }, () => {
+  let work: string;
+  let registry: RegistryFixture;
+  let ref: string;
+  let lazyDigest: string;
+  let tocDigest: string;
+  let plainDigest: string;
+  const hello = 'hello from a remote snapshot\n';
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'stargz-snapshotter-'));
+    registry = await startRegistry();
+    const head = { mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000 } as const;
+    const tar = encodeTar([
+      { header: { ...head, name: 'etc/', type: 'dir', mode: 0o755, size: 0 } },
+      { header: { ...head, name: 'etc/motd', type: 'file', size: hello.length }, data: Buffer.from(hello) },
+    ]);
+    const built = await buildFromTar(tar);
+    lazyDigest = sha(built.blob);
+    tocDigest = built.tocDigest;
+    const plainTar = encodeTar([{ header: { ...head, name: 'plain.txt', type: 'file', size: 2 }, data: Buffer.from('p\n') }]);
+    const plain = gzipSync(plainTar);
+    plainDigest = sha(plain);
+    ref = `${registry.host}/snap/remote:1`;
+    await pushImage(ref, [{ blob: built.blob, diffId: built.diffId }, { blob: plain, diffId: sha(plainTar) }]);
+  });
+  after(async () => {
+    for (const m of (await mountsUnder(work)).reverse()) await unmountUnder(m).catch(() => undefined);
+    await registry?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const labels = (target: string, digest: string, toc?: string) => ({
+    [TARGET_LABEL]: target,
+    'containerd.io/snapshot/remote/stargz.reference': ref,
+    'containerd.io/snapshot/remote/stargz.digest': digest,
+    ...(toc ? { [TOC_DIGEST_LABEL]: toc } : {}),
+  });
+
+  test('a Prepare with the labels becomes a lazily served committed snapshot; a container on top reads it; not-eStargz falls back saying why; a restart serves it again', async () => {
+    const state = join(work, 'state');
+    const root = join(work, 'tool-root');
+    const fallbacks: string[] = [];
+    const service = new LayerService({ root, registry: { plainHttp: true } });
+    const s = await StargzSnapshotter.openStargz(state, { remote: service, onFallback: (target, _l, reason) => fallbacks.push(`${target}: ${reason}`) });
+    try {
+      await assert.rejects(s.prepare('extract-1 chain-a', undefined, { labels: labels('chain-a', lazyDigest, tocDigest) }), (e: unknown) => isCtrError(e, 'Conflict'));
+      const info = await s.stat('chain-a');
+      assert.equal(info.kind, 'committed');
+      assert.equal(info.labels[REMOTE_LABEL], 'remote snapshot');
+      await assert.rejects(s.stat('extract-1 chain-a'), (e: unknown) => isCtrError(e, 'NotFound'), 'no active snapshot is left behind');
+
+      const rootfs = join(work, 'rootfs');
+      await mountSpecs(await s.prepare('container-1', 'chain-a'), rootfs, join(work, 'links'));
+      assert.equal(await readFile(join(rootfs, 'etc/motd'), 'utf8'), hello);
+      const fuse = (await readMounts()).filter((m) => m.fsType === 'fuse.ctr-remote' && m.mountPoint.startsWith(state));
+      assert.equal(fuse.length, 1, 'the layer is one FUSE mount inside the snapshot tree');
+      await unmountUnder(rootfs);
+
+      const mounts = await s.prepare('extract-2 chain-b', 'chain-a', { labels: labels('chain-b', plainDigest, tocDigest) });
+      assert.ok(mounts.length > 0, 'a normal Prepare: containerd downloads and unpacks this layer');
+      assert.equal(fallbacks.length, 1);
+      assert.match(fallbacks[0] ?? '', /^chain-b: .*(not eStargz|not a readable eStargz blob)/);
+      await s.remove('extract-2 chain-b');
+    } finally {
+      await service.close();
+    }
+    assert.equal((await readMounts()).filter((m) => m.fsType === 'fuse.ctr-remote' && m.mountPoint.startsWith(state)).length, 0, 'closing the service unmounts its layers');
+
+    const again = new LayerService({ root, registry: { plainHttp: true } });
+    const s2 = await StargzSnapshotter.openStargz(state, { remote: again });
+    try {
+      const rootfs = join(work, 'rootfs-2');
+      await mkdir(rootfs, { recursive: true });
+      await mountSpecs(await s2.mounts('container-1'), rootfs, join(work, 'links-2'));
+      assert.equal(await readFile(join(rootfs, 'etc/motd'), 'utf8'), hello, 'after a restart the remote layer is served again from the metadata');
+      await unmountUnder(rootfs);
+      await s2.remove('container-1');
+      await s2.remove('chain-a');
+      assert.equal((await readMounts()).filter((m) => m.mountPoint.startsWith(state)).length, 0, 'removing a remote snapshot stops serving it');
+    } finally {
+      await again.close();
+    }
+  });
+});
