@@ -6,7 +6,7 @@ import { Errno, FuseErrno, errnoOf } from '../fuse/errno.js';
 import type { Attr, AttrReply, DirEntry, Entry, OpenReply, RawFileSystem, RequestContext, StatFs } from '../fuse/raw-filesystem.js';
 import { AccessRecorder } from './access-recorder.js';
 import { TocDir, TocFile, type TocNode } from '../estargz/toc-node.js';
-import type { ChunkSource } from './chunk-source.js';
+import type { ChunkSource } from '../estargz/chunk-source.js';
 import type { InodeTable } from './inode-table.js';
 
 /** access(2) mask bit asking for write permission. */

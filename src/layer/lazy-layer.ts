@@ -11,7 +11,7 @@ import { CtrError, invalidArgument, isCtrError, unavailable, withContext } from 
 import { decodeMember, neededBytes, pickChunk, type ChunkResult, type MemberCompression } from '../estargz/member-decoder.js';
 import type { TocIndex } from '../estargz/toc-index.js';
 import type { Chunk, Member, TocFile } from '../estargz/toc-node.js';
-import type { ChunkSource } from '../fs/chunk-source.js';
+import type { ChunkSource } from '../estargz/chunk-source.js';
 import type { BackgroundGate } from './background-gate.js';
 import type { BlobSource } from '../content/blob-source.js';
 import type { ChunkCache } from './chunk-cache.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { TocIndex } from '../../src/estargz/toc-index.js';
 import type { TocFile } from '../../src/estargz/toc-node.js';
 import type { TOCEntry } from '../../src/estargz/toc-types.js';
-import type { ChunkSource } from '../../src/fs/chunk-source.js';
+import type { ChunkSource } from '../../src/estargz/chunk-source.js';
 import { buildInodeTable } from '../../src/fs/inode-table.js';
 import { TocFileSystem } from '../../src/fs/toc-filesystem.js';
 import { CtrError } from '../../src/errors.js';
