@@ -10,6 +10,7 @@ import { convertImage } from '../src/image/convert/convert.js';
 import { copyImage } from '../src/image/copy/copy-image.js';
 import { openLocation, parseLocation } from '../src/image/location.js';
 import { buildImage } from '../test/fixtures/image-builder.js';
+import { Context } from '../src/image/context.js';
 
 /** Sizes of the benchmark images (MiB); defaults match issue 4. */
 export interface LazyImageSizes {
@@ -69,7 +70,7 @@ function writeRandomFiles(dir: string, totalMiB: number, fileMiB: number): void 
 }
 
 async function convert(src: string, dst: string, work: string): Promise<void> {
-  const ctx = { root: join(work, 'prep-root') };
+  const ctx = { context: new Context(join(work, 'prep-root')) };
   const s = await openLocation(parseLocation(src), 'store', ctx);
   const d = await openLocation(parseLocation(dst), 'store', ctx, true);
   try {
@@ -120,7 +121,7 @@ export async function prepareLazyImages(cacheDir: string, sizes: LazyImageSizes,
 
 /** Copy a prepared layout image to `ref` in a registry. */
 export async function pushLayout(src: string, ref: string, work: string): Promise<void> {
-  const ctx = { root: join(work, 'push-root') };
+  const ctx = { context: new Context(join(work, 'push-root')) };
   const s = await openLocation(parseLocation(src), 'store', ctx);
   const d = await openLocation(parseLocation(ref), 'registry', ctx);
   try {

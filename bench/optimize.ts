@@ -16,6 +16,7 @@ import { optimizeImage } from '../src/image/optimize/optimize.js';
 import { startFaultProxy } from '../test/fixtures/fault-proxy.js';
 import { buildImage } from '../test/fixtures/image-builder.js';
 import { startRegistry } from '../test/fixtures/registry.js';
+import { Context } from '../src/image/context.js';
 
 const { values: args } = parseArgs({ options: { 'payload-mb': { type: 'string', default: '100' }, runs: { type: 'string', default: '3' } } });
 if (process.getuid?.() !== 0) throw new Error('bench/optimize.ts needs root (FUSE, overlayfs, runc)');
@@ -38,7 +39,7 @@ function cli(argv: string[]): Promise<string> {
 }
 
 async function copyTo(srcText: string, ref: string, convert?: 'estargz'): Promise<void> {
-  const ctx = { root: join(work, 'prep-root') };
+  const ctx = { context: new Context(join(work, 'prep-root')) };
   const src = await openLocation(parseLocation(srcText), 'store', ctx);
   const dst = await openLocation(parseLocation(ref), 'registry', ctx);
   try {
@@ -68,7 +69,7 @@ try {
   });
   const t0 = Date.now();
   const devnull = { write: () => true } as unknown as NodeJS.WritableStream;
-  await optimizeImage(`oci:${layout}:src`, `oci:${join(work, 'opt')}:opt`, { root: join(work, 'opt-root'), oci: true, stdout: devnull, stderr: devnull });
+  await optimizeImage(new Context(join(work, 'opt-root')), `oci:${layout}:src`, `oci:${join(work, 'opt')}:opt`, { oci: true, stdout: devnull, stderr: devnull });
   const optimizeSeconds = (Date.now() - t0) / 1000;
   await copyTo(`oci:${layout}:src`, `${registry.host}/bench/legacy:1`);
   await copyTo(`oci:${layout}:src`, `${registry.host}/bench/esgz:1`, 'estargz');

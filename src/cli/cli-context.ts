@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isCtrError, withContext, type ErrorCode, type ErrorContext } from '../errors.js';
+import type { Context } from '../image/context.js';
 import { formatReference, parseReference } from '../remote/reference.js';
 import { defaultRoot } from '../store/default-root.js';
 import { printErr, printJson, type CliIo } from './cli-io.js';
@@ -59,6 +60,7 @@ export class CliContext {
   private readonly argv: readonly string[];
   /** stdout holds one JSON document: set once a command printed its result, after which no error object follows. */
   private jsonPrinted = false;
+  private rootContext: Promise<Context> | undefined;
 
   constructor(
     readonly io: CliIo,
@@ -75,6 +77,16 @@ export class CliContext {
     // Resolved here, once: mount(8), overlayfs options and runc take the paths below the root as they
     // are, and a relative one would be taken against another directory (or refused).
     return { root: resolve(o.root ?? defaultRoot(this.io.env)), debug: o.debug === true };
+  }
+
+  /**
+   * The context of `--root` (image/context.ts) that the command's library calls take: made once, on first
+   * use (its module is loaded then, not at start-up).
+   */
+  context(cmd: Command): Promise<Context> {
+    const root = this.globals(cmd).root;
+    this.rootContext ??= import('../image/context.js').then((m) => new m.Context(root));
+    return this.rootContext;
   }
 
   /** A `--debug` line logger (undefined without --debug). */

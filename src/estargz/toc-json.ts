@@ -3,7 +3,7 @@
 // escaping, so that the same TOC always yields the same bytes and therefore the same TOC digest.
 // Spec: https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md#toc-tocentries-and-footer
 import { invalidArgument, limitExceeded } from '../errors.js';
-import type { TOC, TOCEntry, TOCEntryType } from './toc-types.js';
+import type { TOC, TOCEntry } from './toc-types.js';
 
 /** Default upper bound on the uncompressed TOC JSON a reader accepts. */
 export const DEFAULT_MAX_TOC_SIZE = 64 << 20;

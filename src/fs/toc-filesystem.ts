@@ -3,7 +3,7 @@
 // across opens (keep-cache) and directory listings (cache-dir).
 
 import { Errno, FuseErrno, errnoOf } from '../fuse/errno.js';
-import type { Attr, AttrReply, DirEntry, Entry, OpenReply, RawFileSystem, RequestContext, StatFs } from '../fuse/raw-filesystem.js';
+import type { AttrReply, DirEntry, Entry, OpenReply, RawFileSystem, RequestContext, StatFs } from '../fuse/raw-filesystem.js';
 import { AccessRecorder } from './access-recorder.js';
 import { TocDir, TocFile, type TocNode } from '../estargz/toc-node.js';
 import type { ChunkSource } from '../estargz/chunk-source.js';

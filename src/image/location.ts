@@ -6,7 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { invalidArgument, notFound } from '../errors.js';
 import { formatReference, parseReference } from '../remote/reference.js';
 import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
-import { openStore } from '../store/image-store.js';
+import type { Context } from './context.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
 import { openLayout } from '../store/oci-layout.js';
 
@@ -48,9 +48,9 @@ function isFullName(s: string): boolean {
 /** How a reference location is opened. */
 export type ReferenceMode = 'store' | 'registry';
 
-/** Context needed to open endpoints: the store root and registry flags. */
+/** What opening endpoints needs: the root (its store) and registry flags. */
 export interface EndpointContext {
-  root: string;
+  context: Context;
   registry?: RegistryOptions;
 }
 
@@ -70,12 +70,12 @@ export async function openLocation(loc: Location, mode: ReferenceMode, ctx: Endp
     const endpoint = openRegistry(loc.name, ctx.registry ?? {});
     return { endpoint, close: () => endpoint.close() };
   }
-  return { endpoint: await openStoreImage(ctx.root, loc.name), close: async () => {} };
+  return { endpoint: await openStoreImage(ctx.context, loc.name), close: async () => {} };
 }
 
-/** The image `name` (full normalized reference) in the store of `root`. */
-export async function openStoreImage(root: string, name: string): Promise<LayoutEndpoint> {
-  return new LayoutEndpoint(await openStore(root), name, { label: name });
+/** The image `name` (full normalized reference) in the store. */
+export async function openStoreImage(ctx: Context, name: string): Promise<LayoutEndpoint> {
+  return new LayoutEndpoint(await ctx.store(), name, { label: name });
 }
 
 /**
@@ -84,7 +84,7 @@ export async function openStoreImage(root: string, name: string): Promise<Layout
  */
 export async function sourceMode(loc: Location, ctx: EndpointContext): Promise<ReferenceMode> {
   if (loc.kind === 'layout') return 'store';
-  const store = await openStore(ctx.root);
+  const store = await ctx.context.store();
   if (await store.find(loc.name)) return 'store';
   if (!namesRegistryHost(loc.text)) throw notFound(`no local image ${loc.text}; to use a registry write its host (e.g. ${loc.name})`);
   return 'registry';

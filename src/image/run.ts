@@ -12,8 +12,7 @@ import { runInContainer, type ContainerOptions, type LayerDirs } from '../runtim
 import { containerEnv } from '../runtime/env.js';
 import { containerMounts } from '../runtime/mount-flag.js';
 import type { RuncRunResult } from '../runtime/runc.js';
-import { openStore } from '../store/image-store.js';
-import { securePrivateDirs } from '../store/private-dirs.js';
+import type { Context } from './context.js';
 import { mountImageLayers, type LayerMountsOptions } from './lazy/layer-mounts.js';
 import { useSnapshot, type UsedSnapshot } from './lazy/layer-snapshot.js';
 import { checkRunsHere, openStoredImage, type StoredImage } from './stored-image.js';
@@ -44,34 +43,34 @@ export interface RunResult extends RuncRunResult {
   image: string;
 }
 
-/** Run image `ref` as container `id` under `root` and wait for it (see module comment). Root only. */
-export async function runContainer(root: string, ref: string, id: string, o: RunOptions = {}): Promise<RunResult> {
+/** Run image `ref` as container `id` and wait for it (see module comment). Root only. */
+export async function runContainer(ctx: Context, ref: string, id: string, o: RunOptions = {}): Promise<RunResult> {
   if (process.getuid?.() !== 0) throw unsupported('run needs root: it mounts overlayfs (and FUSE for lazy layers) and starts containers with runc');
   checkContainerId(id);
-  await securePrivateDirs(root);
+  await ctx.secure();
   const env = await containerEnv(o.envFile, o.env);
   const mounts = containerMounts(o.mounts);
-  await cleanupStaleContainers(root, { runc: o.runc, signal: o.signal });
-  const image = await openStoredImage(root, ref, o.platform);
+  await cleanupStaleContainers(ctx.paths, { runc: o.runc, signal: o.signal });
+  const image = await openStoredImage(ctx, ref, o.platform);
   if (!o.platform) checkRunsHere(image); // an image for another platform runs only when --platform asked for it
   const snapshotter = o.snapshotter ?? (image.record ? 'stargz' : 'overlayfs');
-  if (snapshotter === 'overlayfs') await requireFullLayers(root, image);
+  if (snapshotter === 'overlayfs') await requireFullLayers(ctx, image);
   const result = await runInContainer({
     ...o,
-    root,
+    root: ctx.paths,
     id,
     ref: image.name,
     image: image.config.config,
     env,
     mounts,
-    lowerdirs: (paths) => (snapshotter === 'stargz' ? lazyLayers(root, image, paths.layers, o) : unpackedLayers(root, image, o.signal)),
+    lowerdirs: (paths) => (snapshotter === 'stargz' ? lazyLayers(ctx, image, paths.layers, o) : unpackedLayers(ctx, image, o.signal)),
   });
   return { ...result, snapshotter, image: image.name };
 }
 
 /** The overlayfs snapshotter needs every layer blob in the store. */
-async function requireFullLayers(root: string, image: StoredImage): Promise<void> {
-  const store = await openStore(root);
+async function requireFullLayers(ctx: Context, image: StoredImage): Promise<void> {
+  const store = await ctx.store();
   for (const layer of image.manifest.layers) {
     if (!(await store.has(layer.digest))) {
       throw invalidArgument(
@@ -82,11 +81,11 @@ async function requireFullLayers(root: string, image: StoredImage): Promise<void
 }
 
 /** Each layer's snapshot, held (so `image prune` keeps it) until the container's rootfs is unmounted. */
-async function unpackedLayers(root: string, image: StoredImage, signal: AbortSignal | undefined): Promise<LayerDirs> {
+async function unpackedLayers(ctx: Context, image: StoredImage, signal: AbortSignal | undefined): Promise<LayerDirs> {
   const used: UsedSnapshot[] = [];
   const release = async () => void (await Promise.all(used.map((u) => u.release())));
   try {
-    for (const layer of image.manifest.layers) used.push(await useSnapshot(root, layer, signal));
+    for (const layer of image.manifest.layers) used.push(await useSnapshot(ctx, layer, signal));
   } catch (e) {
     await release();
     throw e;
@@ -94,9 +93,9 @@ async function unpackedLayers(root: string, image: StoredImage, signal: AbortSig
   return { lowerdirs: used.map((u) => u.dir).reverse(), release };
 }
 
-async function lazyLayers(root: string, image: StoredImage, layersDir: string, o: RunOptions): Promise<LayerDirs> {
+async function lazyLayers(ctx: Context, image: StoredImage, layersDir: string, o: RunOptions): Promise<LayerDirs> {
   const { registry, noBackgroundFetch, cacheMaxBytes, skipContentVerify, onAccess, onWarning, signal } = o;
-  const mounted = await mountImageLayers(root, image.manifest.layers, image.record, layersDir, {
+  const mounted = await mountImageLayers(ctx, image.manifest.layers, image.record, layersDir, {
     registry,
     noBackgroundFetch,
     cacheMaxBytes,

@@ -5,8 +5,8 @@
 import { invalidArgument, notFound } from '../errors.js';
 import { isManifestType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Manifest, Platform } from '../oci/types.js';
-import { openStore } from '../store/image-store.js';
 import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseManifestJson } from '../oci/manifest-json.js';
+import type { Context } from './context.js';
 import { readLazyRecord, type LazyImageRecord } from './lazy/lazy-record.js';
 import { normalizeName } from './location.js';
 import { checkPlatform, checkRunnable, configPlatform, hostPlatform, selectPlatform } from './platform.js';
@@ -22,12 +22,12 @@ export interface StoredImage {
 }
 
 /**
- * Open the image `ref` from the store of `root`; NotFound when it is not there, or when `platform` is
+ * Open the image `ref` from the store; NotFound when it is not there, or when `platform` is
  * given and the image has no manifest for it (a single-platform image is checked against its config).
  */
-export async function openStoredImage(root: string, ref: string, platform?: Platform): Promise<StoredImage> {
+export async function openStoredImage(ctx: Context, ref: string, platform?: Platform): Promise<StoredImage> {
   const name = normalizeName(ref);
-  const store = await openStore(root);
+  const store = await ctx.store();
   let desc: Descriptor | undefined = await store.find(name);
   if (!desc) throw notFound(`image ${name} is not in the store (pull or rpull it first)`);
   let parsed = parseManifestJson(await store.readBytes(desc.digest, MAX_MANIFEST_SIZE), desc);
@@ -38,7 +38,7 @@ export async function openStoredImage(root: string, ref: string, platform?: Plat
   if (parsed.kind !== 'manifest') throw invalidArgument(`image ${name}: nested index is not supported`);
   const config = JSON.parse((await store.readBytes(parsed.manifest.config.digest, MAX_CONFIG_SIZE)).toString('utf8')) as ImageConfig;
   if (platform) checkPlatform(name, platform, configPlatform(config));
-  const record = await readLazyRecord(root, desc.digest);
+  const record = await readLazyRecord(ctx.paths, desc.digest);
   return { name, manifestDigest: desc.digest, manifest: parsed.manifest, config, ...(record ? { record } : {}) };
 }
 

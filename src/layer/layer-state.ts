@@ -1,14 +1,9 @@
 // The counters of one lazily mounted layer and the small JSON file they are written to
-// (`<root>/mounts/<id>/layers/<n>/state.json`), which `image status` reads from another process.
+// (`<root>/mounts/<id>/layers/<n>/state.json` while mounted, `<root>/lazy/state/<layer hex>.json` after:
+// store/root-layout.ts), which `image status` reads from another process.
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { digestHex } from '../oci/digest.js';
-
-/** Where a lazy layer's state is kept once no process serves it: `<root>/lazy/state/<layer hex>.json` (`image status` reads it). */
-export function lastStatePath(root: string, layerDigest: string): string {
-  return join(root, 'lazy', 'state', `${digestHex(layerDigest)}.json`);
-}
+import { dirname } from 'node:path';
 
 /** Progress of the prefetch or the background fetch. */
 export type FetchPhase = 'off' | 'pending' | 'running' | 'done' | 'failed';

@@ -3,11 +3,12 @@
 import { readdir, rm } from 'node:fs/promises';
 import { CtrError } from '../errors.js';
 import { removeDeadOwned } from '../host/owned-names.js';
-import { checkContainerId, containerPaths, containersDir, runcStateDir } from './container-paths.js';
+import { checkContainerId, containerPaths } from './container-paths.js';
 import { mountsUnder } from '../host/mountinfo.js';
 import { CLAIM_PREFIX, ownerAlive, readOwner } from './owner.js';
 import { unmountUnder } from '../host/unmount.js';
 import { runcDelete, runcList } from './runc.js';
+import type { RootLayout } from '../store/root-layout.js';
 
 /** Options shared by the teardown functions. */
 export interface TeardownOptions {
@@ -19,13 +20,13 @@ export interface TeardownOptions {
 }
 
 /** Stop container `id` of `root` (killing it if still running), drop its runc state and unmount everything under it. */
-export async function stopContainer(root: string, id: string, opts: TeardownOptions = {}): Promise<void> {
-  if (opts.runcState !== false) await runcDelete(runcStateDir(root), id, { force: true, runc: opts.runc });
+export async function stopContainer(root: RootLayout, id: string, opts: TeardownOptions = {}): Promise<void> {
+  if (opts.runcState !== false) await runcDelete(root.runc, id, { force: true, runc: opts.runc });
   await unmountUnder(containerPaths(root, id).dir, opts.signal);
 }
 
 /** Stop container `id` and delete its directory, upper dir included. Refuses while anything is still mounted there. */
-export async function removeContainer(root: string, id: string, opts: TeardownOptions = {}): Promise<void> {
+export async function removeContainer(root: RootLayout, id: string, opts: TeardownOptions = {}): Promise<void> {
   await stopContainer(root, id, opts);
   const { dir } = containerPaths(root, id);
   const left = await mountsUnder(dir, opts.signal);
@@ -40,7 +41,7 @@ export async function removeContainer(root: string, id: string, opts: TeardownOp
  * does not stop the others: its error is passed to `onError` (default: ignored; the next run retries).
  */
 export async function cleanupStaleContainers(
-  root: string,
+  root: RootLayout,
   opts: TeardownOptions & { onError?: (id: string, e: unknown) => void } = {},
 ): Promise<string[]> {
   const known = await runcIds(root, opts);
@@ -58,7 +59,7 @@ export async function cleanupStaleContainers(
 }
 
 /** Clean container `id` if its owner is gone; false when there was nothing to do. */
-async function cleanOne(root: string, id: string, inRunc: boolean, opts: TeardownOptions): Promise<boolean> {
+async function cleanOne(root: RootLayout, id: string, inRunc: boolean, opts: TeardownOptions): Promise<boolean> {
   const paths = containerPaths(root, id);
   const owner = await readOwner(paths);
   if (await ownerAlive(owner)) return false;
@@ -77,18 +78,18 @@ function isValidId(id: string): boolean {
   }
 }
 
-async function containerDirIds(root: string): Promise<string[]> {
-  const names = await readdir(containersDir(root)).catch(() => [] as string[]);
+async function containerDirIds(root: RootLayout): Promise<string[]> {
+  const names = await readdir(root.containers).catch(() => [] as string[]);
   return names.filter((n) => !n.startsWith('.'));
 }
 
-async function runcIds(root: string, opts: TeardownOptions): Promise<string[]> {
-  const stateDir = runcStateDir(root);
+async function runcIds(root: RootLayout, opts: TeardownOptions): Promise<string[]> {
+  const stateDir = root.runc;
   const states = await runcList(stateDir, opts.runc, opts.signal).catch(() => []);
   return states.map((s) => s.id);
 }
 
 /** `.new-<owner>-<rand>` directories are claims (owner.ts) of processes that died before their rename. */
-async function removeAbandonedClaims(root: string): Promise<void> {
-  await removeDeadOwned(containersDir(root), [CLAIM_PREFIX]);
+async function removeAbandonedClaims(root: RootLayout): Promise<void> {
+  await removeDeadOwned(root.containers, [CLAIM_PREFIX]);
 }

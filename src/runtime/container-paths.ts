@@ -1,7 +1,8 @@
 // Where one container lives under the tool's root: `<root>/containers/<id>/{upper,work,rootfs,bundle}`
-// and runc's state under `<root>/runc`.
+// (runc's state is under `<root>/runc`: store/root-layout.ts).
 import { join } from 'node:path';
 import { invalidArgument } from '../errors.js';
+import type { RootLayout } from '../store/root-layout.js';
 
 /** The directories and files of one container. */
 export interface ContainerPaths {
@@ -29,15 +30,9 @@ export function checkContainerId(id: string): string {
   return id;
 }
 
-/** The directory holding every container of `root`. */
-export const containersDir = (root: string): string => join(root, 'containers');
-
-/** runc's `--root` state directory for containers of `root`. */
-export const runcStateDir = (root: string): string => join(root, 'runc');
-
-/** The paths of container `id` under `root`. */
-export function containerPaths(root: string, id: string): ContainerPaths {
-  const dir = join(containersDir(root), checkContainerId(id));
+/** The paths of container `id` of a root. */
+export function containerPaths(root: RootLayout, id: string): ContainerPaths {
+  const dir = join(root.containers, checkContainerId(id));
   return {
     dir,
     upper: join(dir, 'upper'),

@@ -4,7 +4,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { invalidArgument, notFound, withContext } from '../errors.js';
 import { removeContainer, stopContainer, type TeardownOptions } from './cleanup.js';
-import { type ContainerPaths, containerPaths, runcStateDir } from './container-paths.js';
+import { type ContainerPaths, containerPaths } from './container-paths.js';
 import { writeEtcFiles } from './etc-files.js';
 import { claimContainerDir, ownRecord } from './owner.js';
 import { readFileInRoot } from './root-path.js';
@@ -15,6 +15,7 @@ import { type RuncRunResult, type StdioTarget, runcDelete, runcRun } from './run
 import { buildSpec, type SpecInput } from './spec.js';
 import type { RuntimeSpec, SpecMount } from './spec-types.js';
 import { resolveUser } from './user.js';
+import type { RootLayout } from '../store/root-layout.js';
 
 /** The layers of a container's rootfs, as provided for it. */
 export interface LayerDirs {
@@ -33,7 +34,7 @@ export interface LayerDirs {
 /** What to run and how; the process settings are documented on SpecInput. */
 export interface ContainerOptions extends Pick<SpecInput, 'id' | 'image' | 'args' | 'entrypoint' | 'cmd' | 'env' | 'cwd' | 'mounts' | 'netHost'> {
   /** The tool's root (`--root`); the container lives in `<root>/containers/<id>`. */
-  root: string;
+  root: RootLayout;
   /** Image reference, recorded for messages. */
   ref: string;
   /**
@@ -89,7 +90,7 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
     // The spec holds the --env values (often secrets): readable by root only.
     await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2), { mode: 0o600 });
     const result = await runcRun({
-      stateDir: runcStateDir(o.root),
+      stateDir: o.root.runc,
       bundle: paths.bundle,
       id: o.id,
       tty: o.tty ?? false,
@@ -120,7 +121,7 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
 
 /** runc state first, then the overlay, the layers under it and whatever is still mounted; the directory too when `remove`. */
 async function teardown(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs, t: TeardownOptions & { remove: boolean }): Promise<void> {
-  if (t.runcState) await runcDelete(runcStateDir(o.root), o.id, { force: true, runc: t.runc });
+  if (t.runcState) await runcDelete(o.root.runc, o.id, { force: true, runc: t.runc });
   if ((await mountsUnder(paths.rootfs)).length > 0) await unmount(paths.rootfs);
   await layers.release?.();
   await (t.remove ? removeContainer : stopContainer)(o.root, o.id, { runc: t.runc, runcState: false });

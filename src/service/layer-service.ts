@@ -5,7 +5,7 @@
 // A layer is checked once (footer and TOC fetched by Range, verified against its toc.digest, its tail kept:
 // toc-fetch.ts); a mount opens the TOC again from the kept tail, without a request.
 import { mkdir, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { errorAbout, limitExceeded, unsupported, withContext } from '../errors.js';
 import { openEStargz } from '../estargz/reader.js';
 import { DEFAULT_IMAGE_LIMITS } from '../estargz/toc-limits.js';
@@ -15,7 +15,7 @@ import { mountFuse, type FuseMount } from '../fuse/mount.js';
 import { unmountSync } from '../fuse/unmount.js';
 import { BackgroundGate } from '../layer/background-gate.js';
 import { ChunkCache } from '../layer/chunk-cache.js';
-import { lastStatePath, type LayerState } from '../layer/layer-state.js';
+import type { LayerState } from '../layer/layer-state.js';
 import { LazyLayer } from '../layer/lazy-layer.js';
 import { lazyRegistryOptions, type CredentialSource } from '../remote/credential-source.js';
 import { registryBlobSource } from '../remote/registry-blob-source.js';
@@ -23,6 +23,7 @@ import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../re
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { openLayerTail } from '../store/layer-tails.js';
+import type { RootLayout } from '../store/root-layout.js';
 import { fetchLayerToc } from './toc-fetch.js';
 
 /**
@@ -34,8 +35,8 @@ export const LAYER_CACHE_TIMEOUT_MS = 60 * 60 * 1000;
 
 /** Options of a LayerService; every field has a default. */
 export interface LayerServiceOptions {
-  /** The tool's root: the chunk cache is `<root>/cache`, tails and last states under `<root>/lazy`. */
-  root: string;
+  /** The tool's root: its chunk cache, the saved TOC tails and the layers' last states. */
+  paths: RootLayout;
   /** Registry flags (`--plain-http`, `-u`, ...). Default none. */
   registry?: RegistryOptions;
   /** Where the image's credentials were taken from at rpull (read again). Default: the flags alone. */
@@ -84,7 +85,7 @@ export class LayerService implements RemoteLayers {
 
   /** Fetch and verify the layer's TOC and keep its tail; the layer with its size. Unsupported when it is not eStargz. */
   async check(layer: RemoteLayerRef, signal?: AbortSignal): Promise<RemoteLayerRef> {
-    const fetched = await fetchLayerToc(this.options.root, this.registry(layer.ref).repository, layer, {
+    const fetched = await fetchLayerToc(this.options.paths, this.registry(layer.ref).repository, layer, {
       ...(this.options.skipContentVerify ? { skipContentVerify: true } : {}),
       ...(signal ? { signal } : {}),
     });
@@ -133,14 +134,14 @@ export class LayerService implements RemoteLayers {
     const where = { op: 'lazy layer', subject: item.layer.digest };
     const layer = item.layer.size === undefined ? await this.check(item.layer) : item.layer;
     const size = layer.size as number;
-    const tail = (await openLayerTail(this.options.root, layer.digest, size)) ?? (await this.check(layer).then(() => openLayerTail(this.options.root, layer.digest, size)));
+    const tail = (await openLayerTail(this.options.paths, layer.digest, size)) ?? (await this.check(layer).then(() => openLayerTail(this.options.paths, layer.digest, size)));
     if (!tail) throw errorAbout('NotFound', where, 'its TOC could not be kept; run image rpull again');
     const reader = await openEStargz(tail, { ...(layer.tocDigest && !this.options.skipContentVerify ? { tocDigest: layer.tocDigest } : {}) }).catch((e: unknown) => {
       throw withContext(where, e);
     });
     this.declare(reader.summary, where);
     const index = reader.index;
-    const stateFile = item.stateFile ?? lastStatePath(this.options.root, layer.digest);
+    const stateFile = item.stateFile ?? this.options.paths.lazyStateOf(layer.digest);
     const lazy = LazyLayer.open({
       layerDigest: layer.digest,
       blob: registryBlobSource(this.registry(layer.ref).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials }),
@@ -180,7 +181,7 @@ export class LayerService implements RemoteLayers {
 
   /** Move a layer's state file to its last-state place (when it was written elsewhere). */
   private async keepLastState(s: Served): Promise<void> {
-    const last = lastStatePath(this.options.root, s.digest);
+    const last = this.options.paths.lazyStateOf(s.digest);
     if (s.stateFile === last) return;
     await mkdir(dirname(last), { recursive: true });
     await rename(s.stateFile, last).catch(() => undefined);
@@ -197,7 +198,7 @@ export class LayerService implements RemoteLayers {
 
   private openCache(): Promise<ChunkCache> {
     this.cache ??= ChunkCache.open({
-      dir: join(this.options.root, 'cache'),
+      dir: this.options.paths.cache,
       ...(this.options.cacheMaxBytes !== undefined ? { maxBytes: this.options.cacheMaxBytes } : {}),
     });
     return this.cache;

@@ -9,6 +9,7 @@ import type { TocSummary } from '../estargz/toc-limits.js';
 import { openBlobRangeReader } from '../remote/blob-range-reader.js';
 import type { Repository } from '../remote/repository.js';
 import { writeLayerTail } from '../store/layer-tails.js';
+import type { RootLayout } from '../store/root-layout.js';
 
 /** The layer whose TOC to fetch. */
 export interface LayerToFetch {
@@ -36,7 +37,7 @@ export type FetchedToc = { tocDigest: string; summary: TocSummary; size: number 
  * A failure of the registry (what the client's retries did not cure) or of the verification is thrown: it
  * says nothing about the format.
  */
-export async function fetchLayerToc(root: string, repository: Repository, layer: LayerToFetch, options: FetchTocOptions = {}): Promise<FetchedToc> {
+export async function fetchLayerToc(paths: RootLayout, repository: Repository, layer: LayerToFetch, options: FetchTocOptions = {}): Promise<FetchedToc> {
   const want = layer.tocDigest;
   const remote = await openBlobRangeReader(repository, layer.digest, { ...(layer.size !== undefined ? { size: layer.size } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   const reader = new TailFirstReader(remote);
@@ -52,10 +53,9 @@ export async function fetchLayerToc(root: string, repository: Repository, layer:
   // keep at least the last MIN_TAIL bytes: the reader's first read of a blob looks at that many
   const size = remote.size;
   const start = Math.max(0, Math.min(opened.tocOffset - 8, size - MIN_TAIL));
-  await writeLayerTail(root, layer.digest, await reader.readAt(start, size - start));
+  await writeLayerTail(paths, layer.digest, await reader.readAt(start, size - start));
   return { tocDigest: opened.tocDigest, summary: opened.summary, size };
 }
-
 
 /** Smallest tail saved for a lazy layer (covers the largest footer the reader probes for). */
 const MIN_TAIL = 64;

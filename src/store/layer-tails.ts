@@ -8,20 +8,21 @@ import type { RangeReader } from '../content/range-reader.js';
 import { invalidArgument } from '../errors.js';
 import { writeFileAtomic } from '../host/atomic-file.js';
 import { digestHex } from '../oci/digest.js';
+import type { RootLayout } from './root-layout.js';
 
-const tailPath = (root: string, layerDigest: string) => join(root, 'lazy', 'tails', digestHex(layerDigest));
+const tailPath = (paths: RootLayout, layerDigest: string) => join(paths.lazyTails, digestHex(layerDigest));
 
 /** Save the tail [tocOffset, size) of a layer blob (atomic). */
-export async function writeLayerTail(root: string, layerDigest: string, tail: Buffer): Promise<void> {
-  await mkdir(join(root, 'lazy', 'tails'), { recursive: true });
-  await writeFileAtomic(tailPath(root, layerDigest), tail);
+export async function writeLayerTail(paths: RootLayout, layerDigest: string, tail: Buffer): Promise<void> {
+  await mkdir(paths.lazyTails, { recursive: true });
+  await writeFileAtomic(tailPath(paths, layerDigest), tail);
 }
 
 /** A RangeReader of a layer blob (of `size` bytes) that can only serve its saved tail (enough to open its TOC); undefined when none is saved. */
-export async function openLayerTail(root: string, layerDigest: string, size: number): Promise<RangeReader | undefined> {
+export async function openLayerTail(paths: RootLayout, layerDigest: string, size: number): Promise<RangeReader | undefined> {
   let tail: Buffer;
   try {
-    tail = await readFile(tailPath(root, layerDigest));
+    tail = await readFile(tailPath(paths, layerDigest));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;

@@ -3,10 +3,7 @@
 // hold a setuid-root file or a device node from an untrusted image, and `run --env` secrets sit in bundles.
 // Only the OCI-layout store (blobs are inert bytes) stays readable, so skopeo and umoci can read it.
 import { chmod, mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-
-/** Sub-directories of a root that only its owner may enter. */
-export const PRIVATE_DIRS = ['snapshots', 'containers', 'mounts', 'cache', 'lazy', 'optimize', 'runc', 'tmp'] as const;
+import type { RootLayout } from './root-layout.js';
 
 /** Mode of a private directory. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -17,10 +14,10 @@ export const PRIVATE_DIR_MODE = 0o700;
  * who may not write the root (another user's root, read by `image ls`) leaves it as it is: securing it is
  * its owner's business, and what that user can do there is only read.
  */
-export async function securePrivateDirs(root: string): Promise<void> {
+export async function securePrivateDirs(paths: RootLayout): Promise<void> {
   try {
-    await mkdir(root, { recursive: true });
-    for (const name of PRIVATE_DIRS) await ensurePrivateDir(join(root, name));
+    await mkdir(paths.dir, { recursive: true });
+    for (const dir of paths.privateDirs) await ensurePrivateDir(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;

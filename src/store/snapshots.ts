@@ -16,8 +16,8 @@ import { diskUsage } from '../host/disk-usage.js';
 import { nameOwner, ownedName, removeDeadOwned, type Leftover } from '../host/owned-names.js';
 import { isOwnerAlive, selfOwner } from '../host/process-owner.js';
 import { digestHex, isDigest } from '../oci/digest.js';
-import { snapshotsDir } from './default-root.js';
 import { withLock } from './file-lock.js';
+import type { RootLayout } from './root-layout.js';
 
 /** Prefix of an unpack in progress. */
 export const UNPACK_PREFIX = 'tmp-';
@@ -26,19 +26,19 @@ const TRASH_PREFIX = '.trash-';
 const SNAPSHOT_PREFIX = 'sha256-';
 
 /** The directory of a layer's unpacked snapshot (it may not exist yet); the tree is its `fs/`. */
-export function snapshotDir(root: string, layerDigest: string): string {
-  return join(snapshotsDir(root), `${SNAPSHOT_PREFIX}${digestHex(layerDigest)}`);
+export function snapshotDir(paths: RootLayout, layerDigest: string): string {
+  return join(paths.snapshots, `${SNAPSHOT_PREFIX}${digestHex(layerDigest)}`);
 }
 
 /** A fresh directory name for unpacking a layer, owned by this process. */
-export function unpackTempDir(root: string): string {
-  return join(snapshotsDir(root), ownedName(UNPACK_PREFIX));
+export function unpackTempDir(paths: RootLayout): string {
+  return join(paths.snapshots, ownedName(UNPACK_PREFIX));
 }
 
 /** Run `fn` holding the snapshots lock of `root`. */
-async function withSnapshotsLock<T>(root: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-  await mkdir(snapshotsDir(root), { recursive: true, mode: 0o700 });
-  return withLock(join(snapshotsDir(root), '.lock'), fn, signal ? { signal } : {});
+async function withSnapshotsLock<T>(paths: RootLayout, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  await mkdir(paths.snapshots, { recursive: true, mode: 0o700 });
+  return withLock(join(paths.snapshots, '.lock'), fn, signal ? { signal } : {});
 }
 
 /** Hold files of this process → how many users in this process hold them. */
@@ -50,10 +50,10 @@ let exitHookInstalled = false;
  * release is called as often as it was held, or the process exits. Call before looking the snapshot up
  * or unpacking it. If the process is killed, the next command removes the hold (its owner is dead).
  */
-export async function holdSnapshot(root: string, layerDigest: string, signal?: AbortSignal): Promise<() => Promise<void>> {
-  const path = join(snapshotsDir(root), `${HOLD_PREFIX}${selfOwner()}-${digestHex(layerDigest)}`);
+export async function holdSnapshot(paths: RootLayout, layerDigest: string, signal?: AbortSignal): Promise<() => Promise<void>> {
+  const path = join(paths.snapshots, `${HOLD_PREFIX}${selfOwner()}-${digestHex(layerDigest)}`);
   const count = heldHere.get(path) ?? 0;
-  if (count === 0) await withSnapshotsLock(root, () => writeFile(path, ''), signal);
+  if (count === 0) await withSnapshotsLock(paths, () => writeFile(path, ''), signal);
   heldHere.set(path, (heldHere.get(path) ?? 0) + 1);
   installExitHook();
   let released = false;
@@ -82,8 +82,8 @@ function installExitHook(): void {
 }
 
 /** The layer digests whose snapshots exist under `root`. */
-export async function listSnapshots(root: string): Promise<string[]> {
-  const names = await readdir(snapshotsDir(root)).catch(() => [] as string[]);
+export async function listSnapshots(paths: RootLayout): Promise<string[]> {
+  const names = await readdir(paths.snapshots).catch(() => [] as string[]);
   return names.flatMap((n) => {
     const digest = `sha256:${n.slice(SNAPSHOT_PREFIX.length)}`;
     return n.startsWith(SNAPSHOT_PREFIX) && isDigest(digest) ? [digest] : [];
@@ -91,9 +91,9 @@ export async function listSnapshots(root: string): Promise<string[]> {
 }
 
 /** Layer digests held by live processes, each with the pids holding it. */
-export async function liveHolds(root: string): Promise<Map<string, string[]>> {
+export async function liveHolds(paths: RootLayout): Promise<Map<string, string[]>> {
   const held = new Map<string, string[]>();
-  for (const name of await readdir(snapshotsDir(root)).catch(() => [] as string[])) {
+  for (const name of await readdir(paths.snapshots).catch(() => [] as string[])) {
     const owner = nameOwner(name, HOLD_PREFIX);
     if (owner === undefined || !isOwnerAlive(owner)) continue;
     const digest = `sha256:${name.slice(HOLD_PREFIX.length + owner.length + 1)}`;
@@ -121,22 +121,22 @@ export interface RemoveSnapshotsOptions {
  * lock): each is renamed to trash first, then removed. Returns what was deleted with its size.
  */
 export async function removeSnapshots(
-  root: string,
+  paths: RootLayout,
   candidates: readonly string[],
   options: RemoveSnapshotsOptions = {},
 ): Promise<RemovedSnapshot[]> {
   if (candidates.length === 0) return [];
   const doomed: { digest: string; dir: string }[] = [];
-  await withSnapshotsLock(root, async () => {
-    const held = await liveHolds(root);
+  await withSnapshotsLock(paths, async () => {
+    const held = await liveHolds(paths);
     for (const digest of candidates) {
       if (held.has(digest)) continue;
-      const dir = snapshotDir(root, digest);
+      const dir = snapshotDir(paths, digest);
       if (options.dryRun) {
         doomed.push({ digest, dir });
         continue;
       }
-      const trash = join(snapshotsDir(root), ownedName(TRASH_PREFIX));
+      const trash = join(paths.snapshots, ownedName(TRASH_PREFIX));
       const moved = await rename(dir, trash).then(() => true, (e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') return false;
         throw e;
@@ -154,6 +154,6 @@ export async function removeSnapshots(
 }
 
 /** Remove the unpack temps, holds and trash of dead processes under `root`'s snapshots. */
-export async function removeDeadSnapshotLeftovers(root: string, options: { dryRun?: boolean; signal?: AbortSignal } = {}): Promise<Leftover[]> {
-  return removeDeadOwned(snapshotsDir(root), [UNPACK_PREFIX, HOLD_PREFIX, TRASH_PREFIX], options);
+export async function removeDeadSnapshotLeftovers(paths: RootLayout, options: { dryRun?: boolean; signal?: AbortSignal } = {}): Promise<Leftover[]> {
+  return removeDeadOwned(paths.snapshots, [UNPACK_PREFIX, HOLD_PREFIX, TRASH_PREFIX], options);
 }

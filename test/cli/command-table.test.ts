@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { CliContext, type ModuleLoader } from '../../src/cli/cli-context.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { runCli } from '../../src/cli/run-cli.js';
+import { Context } from '../../src/image/context.js';
 
 /** One library call as a command made it. */
 interface Call {
@@ -17,7 +18,7 @@ interface Call {
   args: unknown[];
 }
 
-/** Stand-ins for values that are not data: the cancellation signal, callbacks, output streams. */
+/** Stand-ins for values that are not data: the cancellation signal, callbacks, output streams, the root's context. */
 const SIGNAL = '<signal>';
 const FN = '<function>';
 const STREAM = '<stream>';
@@ -25,6 +26,7 @@ const STREAM = '<stream>';
 /** A call's arguments as data: see SIGNAL, FN, STREAM; options set to undefined count as not given. */
 function plain(v: unknown): unknown {
   if (v instanceof AbortSignal) return SIGNAL;
+  if (v instanceof Context) return `<context ${v.root}>`;
   if (typeof v === 'function') return FN;
   if (Array.isArray(v)) return v.map(plain);
   if (v && typeof v === 'object') {
@@ -58,6 +60,8 @@ async function observe(argv: string[]): Promise<{ code: number; calls: Call[]; s
 
 const ROOT = '/tmp/ctr-table-root';
 const R = (...argv: string[]) => ['--root', ROOT, ...argv];
+/** The context of ROOT, as plain() shows it. */
+const CTX = `<context ${ROOT}>`;
 const REF = '127.0.0.1:5000/app:1';
 const D = `sha256:${'ab'.repeat(32)}`;
 const ARM64 = { os: 'linux', architecture: 'arm64', variant: 'v8' };
@@ -75,36 +79,35 @@ const ROWS: Row[] = [
   {
     cmd: 'image pull',
     argv: R('image', 'pull', '--plain-http', '-k', '--platform', 'linux/arm64', '--max-concurrent-downloads', '5', REF),
-    call: { fn: 'pullImage', args: [ROOT, REF, { registry: { plainHttp: true, skipVerify: true }, platform: ARM64, concurrency: 5, onProgress: FN, onWarning: FN, signal: SIGNAL }] },
+    call: { fn: 'pullImage', args: [CTX, REF, { registry: { plainHttp: true, skipVerify: true }, platform: ARM64, concurrency: 5, onProgress: FN, onWarning: FN, signal: SIGNAL }] },
   },
   {
     cmd: 'image pull',
     argv: ['--debug', ...R('images', 'pull', '-u', 'alice:pw', '--tlscacert', '/ca.pem', '--read-timeout', '7', '--all-platforms', REF)],
     call: {
       fn: 'pullImage',
-      args: [ROOT, REF, { registry: { tlsCaCert: '/ca.pem', readTimeoutMs: 7000, debug: FN, username: 'alice', password: 'pw' }, allPlatforms: true, concurrency: 3, onProgress: FN, onWarning: FN, signal: SIGNAL }],
+      args: [CTX, REF, { registry: { tlsCaCert: '/ca.pem', readTimeoutMs: 7000, debug: FN, username: 'alice', password: 'pw' }, allPlatforms: true, concurrency: 3, onProgress: FN, onWarning: FN, signal: SIGNAL }],
     },
   },
   {
     cmd: 'image push',
     argv: R('image', 'push', '--plain-http', '--platform', 'linux/amd64', '--max-concurrent-uploaded-layers', '2', REF, 'local:1'),
-    call: { fn: 'pushImage', args: [ROOT, REF, 'local:1', { registry: { plainHttp: true }, platform: AMD64, concurrency: 2, onProgress: FN, signal: SIGNAL }] },
+    call: { fn: 'pushImage', args: [CTX, REF, 'local:1', { registry: { plainHttp: true }, platform: AMD64, concurrency: 2, onProgress: FN, signal: SIGNAL }] },
   },
-  { cmd: 'image push', argv: R('image', 'push', REF), call: { fn: 'pushImage', args: [ROOT, REF, undefined, { registry: {}, concurrency: 3, onProgress: FN, signal: SIGNAL }] } },
-  { cmd: 'image ls', argv: R('i', 'list', '-q'), call: { fn: 'listImages', args: [ROOT] } },
-  { cmd: 'image rm', argv: R('image', 'remove', 'a', 'b:2'), call: { fn: 'removeImages', args: [ROOT, ['a', 'b:2'], { signal: SIGNAL }] } },
-  { cmd: 'image tag', argv: R('image', 'tag', 'a', 'oci:/x:b'), call: { fn: 'tagImage', args: [ROOT, 'a', 'oci:/x:b', { signal: SIGNAL }] } },
-  { cmd: 'image export', argv: R('image', 'export', 'out.tar', 'a', 'b'), call: { fn: 'exportImages', args: [ROOT, 'out.tar', ['a', 'b'], { signal: SIGNAL }] } },
-  { cmd: 'image import', argv: R('image', 'import', '--base-name', 'base', 'in.tar'), call: { fn: 'importImages', args: [ROOT, 'in.tar', { baseName: 'base', signal: SIGNAL }] } },
-  { cmd: 'image import', argv: R('image', 'import', 'in.tar'), call: { fn: 'importImages', args: [ROOT, 'in.tar', { signal: SIGNAL }] } },
+  { cmd: 'image push', argv: R('image', 'push', REF), call: { fn: 'pushImage', args: [CTX, REF, undefined, { registry: {}, concurrency: 3, onProgress: FN, signal: SIGNAL }] } },
+  { cmd: 'image ls', argv: R('i', 'list', '-q'), call: { fn: 'listImages', args: [CTX] } },
+  { cmd: 'image rm', argv: R('image', 'remove', 'a', 'b:2'), call: { fn: 'removeImages', args: [CTX, ['a', 'b:2'], { signal: SIGNAL }] } },
+  { cmd: 'image tag', argv: R('image', 'tag', 'a', 'oci:/x:b'), call: { fn: 'tagImage', args: [CTX, 'a', 'oci:/x:b', { signal: SIGNAL }] } },
+  { cmd: 'image export', argv: R('image', 'export', 'out.tar', 'a', 'b'), call: { fn: 'exportImages', args: [CTX, 'out.tar', ['a', 'b'], { signal: SIGNAL }] } },
+  { cmd: 'image import', argv: R('image', 'import', '--base-name', 'base', 'in.tar'), call: { fn: 'importImages', args: [CTX, 'in.tar', { baseName: 'base', signal: SIGNAL }] } },
+  { cmd: 'image import', argv: R('image', 'import', 'in.tar'), call: { fn: 'importImages', args: [CTX, 'in.tar', { signal: SIGNAL }] } },
   {
     cmd: 'image convert',
     argv: R('image', 'convert', '--estargz', '--oci', '--estargz-compression-level', '5', '--estargz-chunk-size', '1000', '--estargz-min-chunk-size', '10',
       '--estargz-record-in', 'rec.json', '--reuse', '--all-platforms', '-k', '--plain-http', '-u', 'u:p', 'src:1', 'oci:/dst'),
     call: {
       fn: 'convertLocations',
-      args: ['src:1', 'oci:/dst', {
-        root: ROOT, registry: { plainHttp: true, skipVerify: true, username: 'u', password: 'p' }, format: 'estargz', oci: true, level: 5, chunkSize: 1000, minChunkSize: 10,
+      args: [CTX, 'src:1', 'oci:/dst', { registry: { plainHttp: true, skipVerify: true, username: 'u', password: 'p' }, format: 'estargz', oci: true, level: 5, chunkSize: 1000, minChunkSize: 10,
         recordIn: 'rec.json', reuse: true, allPlatforms: true, onWarning: FN, signal: SIGNAL,
       }],
     },
@@ -112,15 +115,15 @@ const ROWS: Row[] = [
   {
     cmd: 'image convert',
     argv: R('image', 'convert', '--zstdchunked', '--zstdchunked-compression-level', '7', '--estargz-compression-level', '2', '--platform', 'linux/arm64', 'src:1', 'dst:1'),
-    call: { fn: 'convertLocations', args: ['src:1', 'dst:1', { root: ROOT, registry: {}, format: 'zstdchunked', level: 7, chunkSize: 0, minChunkSize: 0, platform: ARM64, onWarning: FN, signal: SIGNAL }] },
+    call: { fn: 'convertLocations', args: [CTX, 'src:1', 'dst:1', { registry: {}, format: 'zstdchunked', level: 7, chunkSize: 0, minChunkSize: 0, platform: ARM64, onWarning: FN, signal: SIGNAL }] },
   },
   {
     cmd: 'image convert',
     argv: R('image', 'convert', '--uncompress', 'src:1', 'dst:1'),
-    call: { fn: 'convertLocations', args: ['src:1', 'dst:1', { root: ROOT, registry: {}, format: 'uncompress', level: 9, chunkSize: 0, minChunkSize: 0, onWarning: FN, signal: SIGNAL }] },
+    call: { fn: 'convertLocations', args: [CTX, 'src:1', 'dst:1', { registry: {}, format: 'uncompress', level: 9, chunkSize: 0, minChunkSize: 0, onWarning: FN, signal: SIGNAL }] },
   },
-  { cmd: 'image get-toc-digest', argv: R('image', 'get-toc-digest', '--dump-toc', '--zstdchunked', D), call: { fn: 'layerToc', args: [ROOT, D, { format: 'zstd', signal: SIGNAL }] } },
-  { cmd: 'image get-toc-digest', argv: R('image', 'get-toc-digest', D), call: { fn: 'layerToc', args: [ROOT, D, { format: 'gzip', signal: SIGNAL }] } },
+  { cmd: 'image get-toc-digest', argv: R('image', 'get-toc-digest', '--dump-toc', '--zstdchunked', D), call: { fn: 'layerToc', args: [CTX, D, { format: 'zstd', signal: SIGNAL }] } },
+  { cmd: 'image get-toc-digest', argv: R('image', 'get-toc-digest', D), call: { fn: 'layerToc', args: [CTX, D, { format: 'gzip', signal: SIGNAL }] } },
   {
     cmd: 'image optimize',
     argv: R('image', 'optimize', '--oci', '--entrypoint', '["/bin/sh"]', '--args', '["-c","true"]', '--env', 'A=1', '--env', 'B', '--env-file', 'e.env', '--cwd', '/w',
@@ -128,8 +131,7 @@ const ROWS: Row[] = [
       '--estargz-compression-level', '4', '--estargz-chunk-size', '100', '--zstdchunked', '--platform', 'linux/amd64', '--plain-http', '-k', '--tlscacert', 'ca.pem', 'src:1', 'dst:1'),
     call: {
       fn: 'optimizeImage',
-      args: ['src:1', 'dst:1', {
-        root: ROOT, registry: { plainHttp: true, skipVerify: true, tlsCaCert: 'ca.pem' }, oci: true, entrypoint: ['/bin/sh'], args: ['-c', 'true'],
+      args: [CTX, 'src:1', 'dst:1', { registry: { plainHttp: true, skipVerify: true, tlsCaCert: 'ca.pem' }, oci: true, entrypoint: ['/bin/sh'], args: ['-c', 'true'],
         env: ['A=1', 'B'], envFile: 'e.env', cwd: '/w', user: '1:2', mounts: [MOUNT], netHost: true, tty: true, stdin: true, period: 2.5, waitOnLine: 'ready',
         recordOut: 'rec.ndjson', noOptimize: false, reuse: true, level: 4, chunkSize: 100, zstdChunked: true, platform: AMD64,
         stdout: STREAM, stderr: STREAM, onWarning: FN, onStep: FN, signal: SIGNAL,
@@ -141,32 +143,31 @@ const ROWS: Row[] = [
     argv: R('image', 'optimize', '--no-optimize', 'src:1', 'dst:1'),
     call: {
       fn: 'optimizeImage',
-      args: ['src:1', 'dst:1', {
-        root: ROOT, registry: {}, env: [], mounts: [], netHost: false, tty: false, stdin: false, period: 10, noOptimize: true, level: 9, chunkSize: 0,
+      args: [CTX, 'src:1', 'dst:1', { registry: {}, env: [], mounts: [], netHost: false, tty: false, stdin: false, period: 10, noOptimize: true, level: 9, chunkSize: 0,
         stdout: STREAM, stderr: STREAM, onWarning: FN, onStep: FN, signal: SIGNAL,
       }],
     },
   },
-  { cmd: 'image prune', argv: R('image', 'prune', '--dry-run'), call: { fn: 'pruneRoot', args: [ROOT, { dryRun: true, signal: SIGNAL }] } },
-  { cmd: 'image prune', argv: R('image', 'prune', '--json'), call: { fn: 'pruneRoot', args: [ROOT, { dryRun: false, signal: SIGNAL }] } },
+  { cmd: 'image prune', argv: R('image', 'prune', '--dry-run'), call: { fn: 'pruneRoot', args: [CTX, { dryRun: true, signal: SIGNAL }] } },
+  { cmd: 'image prune', argv: R('image', 'prune', '--json'), call: { fn: 'pruneRoot', args: [CTX, { dryRun: false, signal: SIGNAL }] } },
   {
     cmd: 'image rpull',
     argv: R('image', 'rpull', '--plain-http', '--platform', 'linux/arm64', '--skip-content-verify', '--read-timeout', '3', REF),
-    call: { fn: 'rpullImage', args: [ROOT, REF, { registry: { plainHttp: true, readTimeoutMs: 3000 }, platform: ARM64, skipContentVerify: true, onLayer: FN, signal: SIGNAL }] },
+    call: { fn: 'rpullImage', args: [CTX, REF, { registry: { plainHttp: true, readTimeoutMs: 3000 }, platform: ARM64, skipContentVerify: true, onLayer: FN, signal: SIGNAL }] },
   },
-  { cmd: 'image rpull', argv: R('image', 'rpull', '--json', '-u', 'u:p', REF), call: { fn: 'rpullImage', args: [ROOT, REF, { registry: { username: 'u', password: 'p' }, signal: SIGNAL }] } },
+  { cmd: 'image rpull', argv: R('image', 'rpull', '--json', '-u', 'u:p', REF), call: { fn: 'rpullImage', args: [CTX, REF, { registry: { username: 'u', password: 'p' }, signal: SIGNAL }] } },
   {
     cmd: 'image mount',
     argv: R('image', 'mount', '--no-background-fetch', '--cache-max-bytes', '1000', '--skip-content-verify', '--platform', 'linux/arm64', '-k', REF, '/mnt/x'),
     call: {
       fn: 'mountImage',
-      args: [ROOT, REF, '/mnt/x', { registry: { skipVerify: true }, platform: ARM64, noBackgroundFetch: true, cacheMaxBytes: 1000, skipContentVerify: true, onLayer: FN, onWarning: FN, signal: SIGNAL }],
+      args: [CTX, REF, '/mnt/x', { registry: { skipVerify: true }, platform: ARM64, noBackgroundFetch: true, cacheMaxBytes: 1000, skipContentVerify: true, onLayer: FN, onWarning: FN, signal: SIGNAL }],
     },
   },
-  { cmd: 'image mount', argv: R('image', 'mount', '--json', REF, '/mnt/x'), call: { fn: 'mountImage', args: [ROOT, REF, '/mnt/x', { registry: {}, noBackgroundFetch: false, onWarning: FN, signal: SIGNAL }] } },
-  { cmd: 'image unmount', argv: R('image', 'umount', '/mnt/x'), call: { fn: 'unmountImage', args: [ROOT, '/mnt/x'] } },
-  { cmd: 'image status', argv: R('image', 'status', '--platform', 'linux/arm64', REF), call: { fn: 'imageStatus', args: [ROOT, REF, ARM64] } },
-  { cmd: 'image status', argv: R('image', 'status', REF), call: { fn: 'imageStatus', args: [ROOT, REF, undefined] } },
+  { cmd: 'image mount', argv: R('image', 'mount', '--json', REF, '/mnt/x'), call: { fn: 'mountImage', args: [CTX, REF, '/mnt/x', { registry: {}, noBackgroundFetch: false, onWarning: FN, signal: SIGNAL }] } },
+  { cmd: 'image unmount', argv: R('image', 'umount', '/mnt/x'), call: { fn: 'unmountImage', args: [CTX, '/mnt/x'] } },
+  { cmd: 'image status', argv: R('image', 'status', '--platform', 'linux/arm64', REF), call: { fn: 'imageStatus', args: [CTX, REF, ARM64] } },
+  { cmd: 'image status', argv: R('image', 'status', REF), call: { fn: 'imageStatus', args: [CTX, REF, undefined] } },
   {
     cmd: 'run',
     argv: R('run', '--rm', '-t', '-i', '--snapshotter', 'overlayfs', '--env', 'K=V', '--env-file', 'e.env', '--cwd', '/w', '--user', 'u', '--mount', MOUNT, '--net-host',
@@ -174,7 +175,7 @@ const ROWS: Row[] = [
       '--registry-user', 'u:p', REF, 'id1', 'cmd', '-t', '--x'),
     call: {
       fn: 'runContainer',
-      args: [ROOT, REF, 'id1', {
+      args: [CTX, REF, 'id1', {
         args: ['cmd', '-t', '--x'], remove: true, tty: true, stdin: true, snapshotter: 'overlayfs', env: ['K=V'], envFile: 'e.env', cwd: '/w', user: 'u', mounts: [MOUNT],
         netHost: true, platform: { os: 'linux', architecture: '386' }, noBackgroundFetch: true, cacheMaxBytes: 5,
         registry: { plainHttp: true, skipVerify: true, tlsCaCert: 'ca.pem', readTimeoutMs: 9000, username: 'u', password: 'p' }, onWarning: FN, killOnAbort: false, signal: SIGNAL,
@@ -186,7 +187,7 @@ const ROWS: Row[] = [
     argv: R('run', REF, 'id2', '--', 'ls', '-l'),
     call: {
       fn: 'runContainer',
-      args: [ROOT, REF, 'id2', { args: ['ls', '-l'], remove: false, tty: false, stdin: false, env: [], mounts: [], netHost: false, noBackgroundFetch: false, registry: {}, onWarning: FN, killOnAbort: false, signal: SIGNAL }],
+      args: [CTX, REF, 'id2', { args: ['ls', '-l'], remove: false, tty: false, stdin: false, env: [], mounts: [], netHost: false, noBackgroundFetch: false, registry: {}, onWarning: FN, killOnAbort: false, signal: SIGNAL }],
     },
   },
   { cmd: 'completion', argv: ['completion', 'bash'] },

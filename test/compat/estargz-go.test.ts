@@ -17,6 +17,7 @@ import { openStore } from '../../src/store/image-store.js';
 import { cli } from '../cli/cli-harness.js';
 import { buildFromTar, buildGoHarness, gnuTar, goBuild, goVerify, makeTree, tempDir } from '../estargz/helpers.js';
 import { FIXTURE_CHUNK, fixtureFiles, fixtureTar, noise } from '../estargz/fixture-layer.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 let dir = '';
@@ -151,7 +152,7 @@ describe('layers the reference writes, read by us', () => {
       assert.deepEqual(blob.subarray(blob.length - 51), buildFooter(rd.tocOffset));
       // The CLI's get-toc-digest, reading the reference's blob from the local store, prints its TOC digest.
       const root = join(dir, `root-${chunk}`);
-      await (await openStore(root)).putBytes(blob);
+      await (await openStore(new RootLayout(root))).putBytes(blob);
       const cliRun = await cli(['--root', root, 'image', 'get-toc-digest', sha(blob)]);
       assert.equal(cliRun.stdout.trim(), g.tocDigest, cliRun.stderr);
     });

@@ -13,6 +13,7 @@ import { isOwnerAlive, ownerOf, parseOwner, processStartTime, selfOwner } from '
 import { mountOwnerAlive } from '../../src/image/lazy/mount-record.js';
 import { cleanupStaleContainers } from '../../src/runtime/cleanup.js';
 import { ownerAlive } from '../../src/runtime/owner.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 
 /** Our own pid with a start time it does not have: what a record of a dead process looks like after pid reuse. */
 const reusedPid = () => `${process.pid}.${Number(processStartTime(process.pid)) + 1}`;
@@ -76,7 +77,7 @@ describe('owned names', () => {
       const live = ownedName('.new-');
       await mkdir(join(root, 'containers', dead), { recursive: true });
       await mkdir(join(root, 'containers', live));
-      await cleanupStaleContainers(root);
+      await cleanupStaleContainers(new RootLayout(root));
       assert.deepEqual(await readdir(join(root, 'containers')), [live]);
     } finally {
       await rm(root, { recursive: true, force: true });

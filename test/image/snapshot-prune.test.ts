@@ -13,6 +13,7 @@ import { planSnapshotPrune } from '../../src/image/copy/prune-plan.js';
 import { snapshotUsers } from '../../src/image/lazy/snapshot-users.js';
 import { containerPaths } from '../../src/runtime/container-paths.js';
 import { snapshotDir } from '../../src/store/snapshots.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -45,21 +46,21 @@ describe('snapshotUsers', () => {
     const pid = sleeper.pid!;
     const start = processStartTime(pid)!;
     const container = async (id: string, startTime: string, layers: string[]) => {
-      const paths = containerPaths(root, id);
+      const paths = containerPaths(new RootLayout(root), id);
       await mkdir(join(paths.dir, 'l'), { recursive: true });
       await writeFile(paths.owner, JSON.stringify({ pid, startTime, remove: true, ref: 'x' }));
-      for (const [i, d] of layers.entries()) await symlink(join(snapshotDir(root, d), 'fs'), join(paths.dir, 'l', String(i)));
+      for (const [i, d] of layers.entries()) await symlink(join(snapshotDir(new RootLayout(root), d), 'fs'), join(paths.dir, 'l', String(i)));
     };
     await container('h9s-live', start, [D('a'), D('b')]);
     await container('h9s-reused-pid', String(Number(start) + 1), [D('c')]);
     const mount = (id: string, owner: string, digest: string) =>
-      writeMountRecord(root, {
+      writeMountRecord(new RootLayout(root), {
         id, dir: join(tmp, `mnt-${id}`), name: 'img', manifestDigest: D('f'), pid, owner, startedAt: '',
-        layers: [{ index: 0, digest, mode: 'full', dir: join(snapshotDir(root, digest), 'fs') }, { index: 1, digest: D('e'), mode: 'lazy', dir: '/x' }],
+        layers: [{ index: 0, digest, mode: 'full', dir: join(snapshotDir(new RootLayout(root), digest), 'fs') }, { index: 1, digest: D('e'), mode: 'lazy', dir: '/x' }],
       });
     await mount('m1', ownerOf(pid)!, D('d'));
     await mount('m2', `${pid}.${Number(start) + 1}`, D('9'));
-    const users = await snapshotUsers(root);
+    const users = await snapshotUsers(new RootLayout(root));
     assert.deepEqual(Object.fromEntries(users), {
       [D('a')]: ['container h9s-live'],
       [D('b')]: ['container h9s-live'],

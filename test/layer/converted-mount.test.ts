@@ -18,6 +18,7 @@ import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { noise } from '../fs/fixture-tree.js';
 import { diffTrees, snapshotTree } from '../fs/tree-snapshot.js';
 import { mountExpected } from './expected-overlay.js';
+import { Context } from '../../src/image/context.js';
 
 const run = promisify(execFile);
 const skip = process.getuid?.() !== 0 ? 'needs root: FUSE and overlayfs mounts' : false;
@@ -68,10 +69,10 @@ describe('images converted by image convert mount and read back exactly', { skip
         await dst.close();
       }
       const root = join(work, `root-${format}`);
-      const pulled = await rpullImage(root, ref, { registry: { plainHttp: true } });
+      const pulled = await rpullImage(new Context(root), ref, { registry: { plainHttp: true } });
       assert.deepEqual(pulled.layers.map((l) => [l.mode, l.reason]), [['lazy', undefined], ['lazy', undefined]]);
       const mnt = join(work, `mnt-${format}`);
-      const mounted = await mountImage(root, ref, mnt, { registry: { plainHttp: true }, noBackgroundFetch: true });
+      const mounted = await mountImage(new Context(root), ref, mnt, { registry: { plainHttp: true }, noBackgroundFetch: true });
       try {
         // the builder's tars carry no "./" entry, so the merged root's mode/mtime come from the mount dirs
         assert.deepEqual(diffTrees(await snapshotTree(expected), await snapshotTree(mnt), ['nlink']).filter((d) => !d.startsWith('.:')), []);

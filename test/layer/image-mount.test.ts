@@ -24,6 +24,8 @@ import { diffTrees, snapshotTree } from '../fs/tree-snapshot.js';
 import { buildReferenceBlob, type ReferenceBlob } from './reference-estargz.js';
 import { pushImage } from './push-image.js';
 import { mountExpected } from './expected-overlay.js';
+import { RootLayout } from '../../src/store/root-layout.js';
+import { Context } from '../../src/image/context.js';
 
 const run = promisify(execFile);
 const skip = process.getuid?.() !== 0 ? 'needs root: FUSE and overlayfs mounts, mknod/chown in fixture trees' : false;
@@ -33,7 +35,7 @@ const BIG = 8 << 20;
 async function statusUntil(root: string, ref: string, done: (s: Awaited<ReturnType<typeof imageStatus>>) => boolean): Promise<Awaited<ReturnType<typeof imageStatus>>> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const st = await imageStatus(root, ref);
+    const st = await imageStatus(new Context(root), ref);
     if (done(st) || Date.now() > deadline) return st;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -95,7 +97,7 @@ describe('image rpull + mount', { skip }, () => {
 
   test('rpull fetches only footers and TOCs of eStargz layers and says which layer is full and why', async () => {
     proxy.stats.reset();
-    pulled = await rpullImage(root, ref, { registry: { plainHttp: true } });
+    pulled = await rpullImage(new Context(root), ref, { registry: { plainHttp: true } });
     assert.deepEqual(pulled.layers.map((l) => l.mode), ['lazy', 'lazy', 'full']);
     assert.match(pulled.layers[2]!.reason ?? '', /no containerd\.io\/snapshot\/stargz\/toc\.digest annotation/);
     assert.equal(pulled.layers[0]!.tocDigest, refs[0]!.tocDigest);
@@ -109,11 +111,11 @@ describe('image rpull + mount', { skip }, () => {
 
   test('rpull refuses a layer whose TOC does not match its annotation', async () => {
     await pushImage(`${registry.host}/test/badtoc:1`, [{ blob: refs[1]!.blob, diffId: refs[1]!.diffId, annotations: { [Annotation.TocDigest]: refs[0]!.tocDigest } }]);
-    await assert.rejects(rpullImage(join(work, 'root-bad'), `${proxy.host}/test/badtoc:1`, { registry: { plainHttp: true } }), (e: Error & { code?: string }) => e.code === 'DigestMismatch');
+    await assert.rejects(rpullImage(new Context(join(work, 'root-bad')), `${proxy.host}/test/badtoc:1`, { registry: { plainHttp: true } }), (e: Error & { code?: string }) => e.code === 'DigestMismatch');
   });
 
   test('the mounted image equals the GNU-tar-unpacked layers merged by overlayfs', async () => {
-    mounted = await mountImage(root, ref, mnt, { registry: { plainHttp: true }, noBackgroundFetch: true });
+    mounted = await mountImage(new Context(root), ref, mnt, { registry: { plainHttp: true }, noBackgroundFetch: true });
     assert.deepEqual(mounted.layers.map((l) => l.mode), ['lazy', 'lazy', 'full']);
     proxy.stats.reset();
     const got = await snapshotTree(mnt);
@@ -123,13 +125,13 @@ describe('image rpull + mount', { skip }, () => {
     assert.equal(got.has('usr/share/doc'), false, 'hidden by the opaque dir of layer 1');
     assert.equal(await readFile(join(mnt, 'bin/tool'), 'utf8'), 'replaced tool\n');
     assert.equal(await readFile(join(mnt, 'opt/plain.txt'), 'utf8'), 'from a plain gzip layer\n');
-    const records = await listMountRecords(root);
+    const records = await listMountRecords(new RootLayout(root));
     assert.equal(records.length, 1);
     assert.equal(records[0]!.dir, mnt);
   });
 
   test('status reports lazy/full per layer, bytes fetched and cache coverage', async () => {
-    const st = await imageStatus(root, ref);
+    const st = await imageStatus(new Context(root), ref);
     assert.deepEqual(st.layers.map((l) => l.mode), ['lazy', 'lazy', 'full']);
     assert.deepEqual(st.mounts.map((m) => m.dir), [mnt]);
     // state files are written once a second: poll (a loaded machine can delay the write past a fixed sleep)
@@ -146,7 +148,7 @@ describe('image rpull + mount', { skip }, () => {
     await mounted.unmount();
     await rm(join(root, 'cache'), { recursive: true, force: true });
     // no read-ahead: each fault below must hit the fetch of the file read right after it is set up
-    mounted = await mountImage(root, ref, mnt, { registry: { plainHttp: true, retryBaseMs: 10 }, noBackgroundFetch: true, readAheadBytes: 0 });
+    mounted = await mountImage(new Context(root), ref, mnt, { registry: { plainHttp: true, retryBaseMs: 10 }, noBackgroundFetch: true, readAheadBytes: 0 });
     await Promise.all(mounted.layers.map((l) => l.lazy?.prefetched()));
     const blobPath = /\/blobs\/sha256:/;
     const aConf = createHash('sha256').update('a=1\n'.repeat(1000)).digest('hex');
@@ -182,7 +184,7 @@ describe('image rpull + mount', { skip }, () => {
     assert.equal(reset.hits, 1);
     proxy.clearRules();
     assert.equal(await readFile(join(mnt, 'home/u/.profile'), 'utf8'), 'export A=1\n', 'the server survived');
-    const st = await imageStatus(root, ref);
+    const st = await imageStatus(new Context(root), ref);
     const mismatches = (s: Awaited<ReturnType<typeof imageStatus>>) => s.layers.reduce((n, l) => n + (l.state?.digestMismatches ?? 0), 0);
     const errors = mismatches(await statusUntil(root, ref, (s) => mismatches(s) >= 1)); // state files are written once a second
     assert.ok(errors >= 1, `digest mismatches reported: ${errors} (${JSON.stringify(st.layers.map((l) => l.state?.lastError))})`);
@@ -191,7 +193,7 @@ describe('image rpull + mount', { skip }, () => {
   test('reading one small file fetches about its chunk, not the layer (proxy byte count)', async () => {
     await mounted.unmount();
     await rm(join(root, 'cache'), { recursive: true, force: true });
-    mounted = await mountImage(root, ref, mnt, { registry: { plainHttp: true }, noBackgroundFetch: true });
+    mounted = await mountImage(new Context(root), ref, mnt, { registry: { plainHttp: true }, noBackgroundFetch: true });
     await mounted.layers[1]!.lazy!.prefetched();
     proxy.stats.reset();
     assert.equal(await readFile(join(mnt, 'etc/hosts.rel'), 'utf8').catch((e: NodeJS.ErrnoException) => e.code), 'ENOENT');
@@ -209,10 +211,10 @@ describe('image rpull + mount', { skip }, () => {
 
   test('unmount takes everything down; a killed server is cleaned up by the next command', async () => {
     await mounted.unmount();
-    assert.deepEqual(await listMountRecords(root), []);
+    assert.deepEqual(await listMountRecords(new RootLayout(root)), []);
     const { stdout } = await run('cat', ['/proc/self/mountinfo']);
     assert.ok(!stdout.includes(join(root, 'mounts')), 'no layer mount left');
     assert.ok(!stdout.includes(` ${mnt} `), 'no overlay left');
-    assert.deepEqual(await cleanupDeadMounts(root), []);
+    assert.deepEqual(await cleanupDeadMounts(new RootLayout(root)), []);
   });
 });

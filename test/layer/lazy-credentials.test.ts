@@ -30,6 +30,8 @@ import { mountsUnder } from '../../src/host/mountinfo.js';
 import { cli, MAIN } from '../cli/cli-harness.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { buildRunImage, FULL } from '../runtime/run-fixture.js';
+import { RootLayout } from '../../src/store/root-layout.js';
+import { Context } from '../../src/image/context.js';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const rootSkip = process.getuid?.() !== 0 ? 'needs root: run and image mount use FUSE, overlayfs and runc' : false;
@@ -99,8 +101,8 @@ describe('credentials for lazily pulled images', () => {
     tokenRef = `${token.host}/creds/run:1`;
     basicRef = `${basic.host}/creds/run:1`;
     for (const [ref, reg] of [[tokenRef, token], [basicRef, basic]] as const) {
-      const src = await openLocation(parseLocation(`oci:${layout}:${FULL}`), 'store', { root: join(work, 'convert') });
-      const dst = await openLocation(parseLocation(ref), 'registry', { root: join(work, 'convert'), registry: { username: reg.username, password: reg.password } });
+      const src = await openLocation(parseLocation(`oci:${layout}:${FULL}`), 'store', { context: new Context(join(work, 'convert')) });
+      const dst = await openLocation(parseLocation(ref), 'registry', { context: new Context(join(work, 'convert')), registry: { username: reg.username, password: reg.password } });
       try {
         await convertImage(src.endpoint, dst.endpoint, { format: 'estargz', oci: true });
       } finally {
@@ -138,8 +140,8 @@ describe('credentials for lazily pulled images', () => {
     const p = start(['--root', dir, 'image', 'rpull', '-u', token.username, '--password-stdin', tokenRef], noDocker, { stdin: `${token.password}\n` });
     assert.equal(await p.code, 0, p.output());
     assert.match(p.output(), /2 of 2 layers lazy/);
-    const image = await openStoredImage(dir, tokenRef);
-    assert.deepEqual((await readLazyRecord(dir, image.manifestDigest))?.credentials, { kind: 'user-flag', username: token.username });
+    const image = await openStoredImage(new Context(dir), tokenRef);
+    assert.deepEqual((await readLazyRecord(new RootLayout(dir), image.manifestDigest))?.credentials, { kind: 'user-flag', username: token.username });
     assert.deepEqual(await filesContaining(dir, token.password), [], 'the password is on no file under --root');
   });
 
@@ -223,8 +225,8 @@ describe('credentials for lazily pulled images', () => {
       await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [token.host]: { auth: Buffer.from(`${token.username}:${token.password}`).toString('base64') } } }));
       const pulled = start(['--root', dir, 'image', 'rpull', tokenRef], { DOCKER_CONFIG: config });
       assert.equal(await pulled.code, 0, pulled.output());
-      const image = await openStoredImage(dir, tokenRef);
-      assert.deepEqual((await readLazyRecord(dir, image.manifestDigest))?.credentials, { kind: 'docker-config', dir: config });
+      const image = await openStoredImage(new Context(dir), tokenRef);
+      assert.deepEqual((await readLazyRecord(new RootLayout(dir), image.manifestDigest))?.credentials, { kind: 'docker-config', dir: config });
       // as under sudo: neither DOCKER_CONFIG nor the same HOME
       const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(work, 'other-home') };
       delete env['DOCKER_CONFIG'];

@@ -17,6 +17,8 @@ import { FIXTURE_CHUNK, fixtureTar } from '../estargz/fixture-layer.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { pushImage } from './push-image.js';
+import { RootLayout } from '../../src/store/root-layout.js';
+import { Context } from '../../src/image/context.js';
 
 describe('rpull: reading TOCs from a faulty registry', () => {
   let work: string;
@@ -54,7 +56,7 @@ describe('rpull: reading TOCs from a faulty registry', () => {
 
   test('connection resets while the TOC is read are retried: the layer stays lazy, nothing is downloaded in full', async () => {
     const resets = proxy.addRule({ ...tocReads(), resetAfterBytes: 1000, times: 2 });
-    const r = await rpullImage(root(), ref(), { registry: fast });
+    const r = await rpullImage(new Context(root()), ref(), { registry: fast });
     assert.deepEqual(r.layers.map((l) => [l.mode, l.reason]), [['lazy', undefined]]);
     assert.equal(resets.hits, 2);
     assert.deepEqual(fullDownloads(), []);
@@ -62,7 +64,7 @@ describe('rpull: reading TOCs from a faulty registry', () => {
 
   test('a 5xx burst while the TOC is read is retried: the layer stays lazy', async () => {
     const burst = proxy.addRule({ ...tocReads(), status: 503, times: 2 });
-    const r = await rpullImage(root(), ref(), { registry: fast });
+    const r = await rpullImage(new Context(root()), ref(), { registry: fast });
     assert.equal(r.layers[0]!.mode, 'lazy');
     assert.equal(burst.hits, 2);
   });
@@ -70,14 +72,14 @@ describe('rpull: reading TOCs from a faulty registry', () => {
   test('a failure that persists fails the rpull naming the layer and the cause; no full download, no image', async () => {
     proxy.addRule({ ...tocReads(), status: 503 });
     const dir = root();
-    await assert.rejects(rpullImage(dir, ref(), { registry: { ...fast, retries: 2 } }), (e: unknown) => {
+    await assert.rejects(rpullImage(new Context(dir), ref(), { registry: { ...fast, retries: 2 } }), (e: unknown) => {
       assert.ok(isCtrError(e, 'Unavailable'), String(e));
       assert.match(e.message, new RegExp(`layer 0 \\(${layerDigest.slice(0, 19)}\\): reading its TOC: .*registry unavailable \\(HTTP 503\\)`));
       return true;
     });
     assert.deepEqual(fullDownloads(), [], 'a registry failure is not a reason to download the layer');
-    assert.equal(await (await openStore(dir)).has(layerDigest), false);
-    assert.equal(await (await openStore(dir)).find(`${proxy.host}/faults/esgz:1`), undefined, 'no image named');
+    assert.equal(await (await openStore(new RootLayout(dir))).has(layerDigest), false);
+    assert.equal(await (await openStore(new RootLayout(dir))).find(`${proxy.host}/faults/esgz:1`), undefined, 'no image named');
   });
 
   test('the CLI reports a persistent failure as one line and exit 1', async () => {
@@ -91,7 +93,7 @@ describe('rpull: reading TOCs from a faulty registry', () => {
   });
 
   test('a blob that is not eStargz (its footer does not parse) is pulled in full, saying why', async () => {
-    const r = await rpullImage(root(), `${proxy.host}/faults/plain:1`, { registry: fast });
+    const r = await rpullImage(new Context(root()), `${proxy.host}/faults/plain:1`, { registry: fast });
     assert.equal(r.layers[0]!.mode, 'full');
     assert.match(r.layers[0]!.reason ?? '', /^not a readable eStargz blob: /);
   });

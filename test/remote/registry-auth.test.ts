@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
-import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import { startFaultProxy } from '../fixtures/fault-proxy.js';
 import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../../src/remote/registry-endpoint.js';
 import { isCtrError } from '../../src/errors.js';
 import { credentialsRejected } from '../../src/remote/auth.js';

@@ -10,10 +10,11 @@ import { execa } from 'execa';
 import { isCtrError } from '../../src/errors.js';
 import { cleanupStaleContainers } from '../../src/runtime/cleanup.js';
 import { runInContainer, type ContainerOptions } from '../../src/runtime/container.js';
-import { containerPaths, runcStateDir } from '../../src/runtime/container-paths.js';
+import { containerPaths } from '../../src/runtime/container-paths.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { makeBusyboxRootfs } from './busybox-rootfs.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: overlayfs mounts and runc containers' : false;
 const DRIVER = new URL('./run-driver.ts', import.meta.url).pathname;
@@ -36,13 +37,13 @@ describe('runInContainer with runc', { skip }, () => {
     await writeFile(join(top, 'etc/motd'), 'from the top layer\n');
   });
   after(async () => {
-    await cleanupStaleContainers(root).catch(() => {});
+    await cleanupStaleContainers(new RootLayout(root)).catch(() => {});
     await execa('sh', ['-c', `grep -q " ${tmp}" /proc/self/mountinfo && umount -R ${tmp}/root/containers/* || true`], { reject: false });
     await rm(tmp, { recursive: true, force: true });
   });
 
   const run = (o: Partial<ContainerOptions> & { args?: string[] }) =>
-    runInContainer({ root, id: `c${++n}`, ref: 'test', lowerdirs: [top, base], image, remove: true, stdout: 'pipe', stderr: 'pipe', ...o });
+    runInContainer({ root: new RootLayout(root), id: `c${++n}`, ref: 'test', lowerdirs: [top, base], image, remove: true, stdout: 'pipe', stderr: 'pipe', ...o });
 
   test('prints the command output; default command from the image; exit codes become ours', async () => {
     assert.deepEqual(await run({ args: ['echo', 'hello'] }), { exitCode: 0, stdout: 'hello\n', stderr: '' });
@@ -136,7 +137,7 @@ describe('runInContainer with runc', { skip }, () => {
     const before = await readdir(base);
     const kept = await run({ id: 'keeper', remove: false, args: ['sh', '-c', 'echo new > /newfile; rm /etc/passwd; echo x >> /etc/motd'] });
     assert.equal(kept.exitCode, 0, kept.stderr);
-    const paths = containerPaths(root, 'keeper');
+    const paths = containerPaths(new RootLayout(root), 'keeper');
     assert.equal(await readFile(join(paths.upper, 'newfile'), 'utf8'), 'new\n');
     assert.deepEqual(await readdir(base), before);
     assert.equal(await readFile(join(top, 'etc/motd'), 'utf8'), 'from the top layer\n');
@@ -149,7 +150,7 @@ describe('runInContainer with runc', { skip }, () => {
     assert.equal(removed.exitCode, 0);
     assert.deepEqual(await readdir(join(root, 'containers')), []);
     assert.deepEqual(await mountsUnder(join(root, 'containers')), []);
-    assert.deepEqual(await runcList(runcStateDir(root)), []);
+    assert.deepEqual(await runcList(new RootLayout(root).runc), []);
   });
 
   test('without --net-host only loopback exists (and is up); with it the host interfaces show', async () => {
@@ -193,21 +194,21 @@ describe('runInContainer with runc', { skip }, () => {
     await child.line('ready');
     child.proc.kill('SIGKILL');
     await child.exit;
-    const paths = containerPaths(root, 'crashed');
-    assert.equal((await runcList(runcStateDir(root))).find((s) => s.id === 'crashed')?.status, 'running', 'the orphan still runs');
+    const paths = containerPaths(new RootLayout(root), 'crashed');
+    assert.equal((await runcList(new RootLayout(root).runc)).find((s) => s.id === 'crashed')?.status, 'running', 'the orphan still runs');
     assert.ok((await mountsUnder(paths.dir)).length > 0);
-    assert.deepEqual(await cleanupStaleContainers(root), ['crashed']);
-    assert.deepEqual(await runcList(runcStateDir(root)), []);
+    assert.deepEqual(await cleanupStaleContainers(new RootLayout(root)), ['crashed']);
+    assert.deepEqual(await runcList(new RootLayout(root).runc), []);
     assert.deepEqual(await mountsUnder(paths.dir), []);
     assert.deepEqual(await readdir(join(root, 'containers')), []);
-    assert.deepEqual(await cleanupStaleContainers(root), [], 'nothing left for a second pass');
+    assert.deepEqual(await cleanupStaleContainers(new RootLayout(root)), [], 'nothing left for a second pass');
   });
 
   test('a live run is not touched by cleanup', async () => {
     const opts = { root, id: 'live', ref: 't', lowerdirs: [top, base], image, remove: true, args: ['sh', '-c', 'echo ready; sleep 2; echo done'] };
     const child = startDriver(opts);
     await child.line('ready');
-    assert.deepEqual(await cleanupStaleContainers(root), []);
+    assert.deepEqual(await cleanupStaleContainers(new RootLayout(root)), []);
     assert.equal(await child.exit, 0, child.output());
     await child.line('done');
   });

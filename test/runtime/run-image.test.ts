@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { runContainer } from '../../src/image/run.js';
 import { tagImage } from '../../src/image/copy/tag-image.js';
-import { runcStateDir } from '../../src/runtime/container-paths.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { cli, MAIN } from '../cli/cli-harness.js';
 import { buildRunImage, FULL, startCli, treeHash } from './run-fixture.js';
+import { Context } from '../../src/image/context.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: overlayfs mounts and runc containers' : false;
 
@@ -27,7 +28,7 @@ describe('run a fully pulled image', { skip }, () => {
     root = join(tmp, 'root');
     layout = join(tmp, 'layout');
     await buildRunImage(layout);
-    await tagImage(root, `oci:${layout}:${FULL}`, FULL);
+    await tagImage(new Context(root), `oci:${layout}:${FULL}`, FULL);
   });
   after(async () => {
     for (const m of await mountsUnder(tmp)) await execa('umount', ['-l', m], { reject: false });
@@ -39,7 +40,7 @@ describe('run a fully pulled image', { skip }, () => {
   const nothingLeft = async () => {
     assert.deepEqual(await readdir(join(root, 'containers')), []);
     assert.deepEqual(await mountsUnder(root), []);
-    assert.deepEqual(await runcList(runcStateDir(root)), []);
+    assert.deepEqual(await runcList(new RootLayout(root).runc), []);
   };
 
   test('output of the image command; exit codes 0 and non-zero become ours; layers unpacked once', async () => {
@@ -83,7 +84,7 @@ describe('run a fully pulled image', { skip }, () => {
 
   test('writes go to the upper dir, the snapshots stay unchanged; --rm leaves nothing', async () => {
     const before = await treeHash(join(root, 'snapshots'));
-    const kept = await runContainer(root, FULL, 'keep1', { args: ['sh', '-c', 'echo changed > /srv/data.txt; rm /etc/motd; echo new > /new'] });
+    const kept = await runContainer(new Context(root), FULL, 'keep1', { args: ['sh', '-c', 'echo changed > /srv/data.txt; rm /etc/motd; echo new > /new'] });
     assert.equal(kept.exitCode, 0);
     assert.equal(await treeHash(join(root, 'snapshots')), before);
     const upper = join(root, 'containers/keep1/upper');
@@ -103,7 +104,7 @@ describe('run a fully pulled image', { skip }, () => {
     const piped = (args: string[]) => execa(process.execPath, ['--import', 'tsx', MAIN, '--root', root, ...args], { input: 'typed input\n', reject: false });
     const withI = await piped(['run', '--rm', '-i', FULL, 'in1', 'cat']);
     assert.deepEqual([withI.exitCode, withI.stdout], [0, 'typed input'], withI.stderr);
-    const without = await runContainer(root, FULL, 'in2', { remove: true, args: ['cat'], stdout: 'pipe' });
+    const without = await runContainer(new Context(root), FULL, 'in2', { remove: true, args: ['cat'], stdout: 'pipe' });
     assert.deepEqual([without.exitCode, without.stdout], [0, '']);
     const cmd = `${process.execPath} --import tsx ${MAIN} --root ${root} run --rm -t ${FULL} tty1 sh -c 'tty; exit 4'`;
     const tty = await execa('script', ['-qec', cmd, '/dev/null'], { reject: false, stdin: 'ignore' });
@@ -115,7 +116,7 @@ describe('run a fully pulled image', { skip }, () => {
   });
 
   test('no network but loopback without --net-host', async () => {
-    const r = await runContainer(root, FULL, 'net1', { remove: true, args: ['sh', '-c', "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"], stdout: 'pipe' });
+    const r = await runContainer(new Context(root), FULL, 'net1', { remove: true, args: ['sh', '-c', "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"], stdout: 'pipe' });
     assert.deepEqual([r.exitCode, r.stdout], [0, 'lo\n']);
   });
 
@@ -135,7 +136,7 @@ describe('run a fully pulled image', { skip }, () => {
     c.proc.kill('SIGKILL');
     await c.exited;
     assert.ok((await mountsUnder(join(root, 'containers/killed1'))).length > 0, 'the killed run left its mounts');
-    assert.equal((await runcList(runcStateDir(root)))[0]?.status, 'running', 'and its container');
+    assert.equal((await runcList(new RootLayout(root).runc))[0]?.status, 'running', 'and its container');
     const next = await inProcess(['run', '--rm', FULL, 'next1', 'true']);
     assert.equal(next.code, 0, next.stderr);
     await nothingLeft();

@@ -11,11 +11,12 @@ import { convertImage } from '../../src/image/convert/convert.js';
 import { openLocation, parseLocation } from '../../src/image/location.js';
 import { rpullImage } from '../../src/image/lazy/rpull.js';
 import { runContainer } from '../../src/image/run.js';
-import { runcStateDir } from '../../src/runtime/container-paths.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { buildRunImage, FULL, startCli } from './run-fixture.js';
+import { Context } from '../../src/image/context.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: FUSE and overlayfs mounts, runc containers' : false;
 
@@ -32,15 +33,15 @@ describe('run a lazily pulled image', { skip }, () => {
     await buildRunImage(layout);
     registry = await startRegistry();
     ref = `${registry.host}/test/run-busybox:esgz`;
-    const src = await openLocation(parseLocation(`oci:${layout}:${FULL}`), 'store', { root });
-    const dst = await openLocation(parseLocation(ref), 'registry', { root });
+    const src = await openLocation(parseLocation(`oci:${layout}:${FULL}`), 'store', { context: new Context(root) });
+    const dst = await openLocation(parseLocation(ref), 'registry', { context: new Context(root) });
     try {
       await convertImage(src.endpoint, dst.endpoint, { format: 'estargz', oci: true });
     } finally {
       await dst.close();
       await src.close();
     }
-    await rpullImage(root, ref);
+    await rpullImage(new Context(root), ref);
   });
   after(async () => {
     await registry?.stop();
@@ -51,11 +52,11 @@ describe('run a lazily pulled image', { skip }, () => {
   const nothingLeft = async () => {
     assert.deepEqual(await readdir(join(root, 'containers')), []);
     assert.deepEqual(await mountsUnder(root), []);
-    assert.deepEqual(await runcList(runcStateDir(root)), []);
+    assert.deepEqual(await runcList(new RootLayout(root).runc), []);
   };
 
   test('runs on the stargz snapshotter by default, as a non-root user too; nothing is unpacked', async () => {
-    const r = await runContainer(root, ref, 'lazy1', {
+    const r = await runContainer(new Context(root), ref, 'lazy1', {
       remove: true,
       user: 'app',
       args: ['sh', '-c', 'cat /srv/data.txt; id -u; echo w > /tmp/w; exit 3'],
@@ -73,14 +74,14 @@ describe('run a lazily pulled image', { skip }, () => {
     c.proc.kill('SIGKILL');
     await c.exited;
     assert.ok((await mountsUnder(join(root, 'containers/lazykill'))).length >= 3, 'overlay and FUSE layer mounts were left');
-    const next = await runContainer(root, ref, 'lazynext', { remove: true, args: ['cat', '/etc/motd'], stdout: 'pipe' });
+    const next = await runContainer(new Context(root), ref, 'lazynext', { remove: true, args: ['cat', '/etc/motd'], stdout: 'pipe' });
     assert.deepEqual([next.exitCode, next.stdout], [0, 'hello from the image\n']);
     await nothingLeft();
   });
 
   test('--snapshotter overlayfs on an rpulled image says what is missing', async () => {
     await assert.rejects(
-      runContainer(root, ref, 'lazy3', { snapshotter: 'overlayfs', args: ['true'] }),
+      runContainer(new Context(root), ref, 'lazy3', { snapshotter: 'overlayfs', args: ['true'] }),
       (e) => isCtrError(e, 'InvalidArgument') && /rpulled.*--snapshotter stargz/.test(e.message),
     );
     await nothingLeft();

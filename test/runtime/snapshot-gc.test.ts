@@ -17,6 +17,8 @@ import { cli } from '../cli/cli-harness.js';
 import type { BuiltImage } from '../fixtures/image-builder.js';
 import { buildImage } from '../fixtures/image-builder.js';
 import { buildRunImage, FULL, startCli } from './run-fixture.js';
+import { RootLayout } from '../../src/store/root-layout.js';
+import { Context } from '../../src/image/context.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: overlayfs mounts and runc containers' : false;
 
@@ -36,7 +38,7 @@ describe('snapshot garbage collection', { skip }, () => {
 
   const freshRoot = async () => {
     const root = join(tmp, `root-${roots++}`);
-    await tagImage(root, `oci:${layout}:${FULL}`, FULL);
+    await tagImage(new Context(root), `oci:${layout}:${FULL}`, FULL);
     return root;
   };
   const snapshots = async (root: string) => (await readdir(join(root, 'snapshots')).catch(() => [] as string[])).filter((n) => n.startsWith('sha256-'));
@@ -49,7 +51,7 @@ describe('snapshot garbage collection', { skip }, () => {
   test('image rm removes the snapshots of the image it removed; a second image sharing a layer keeps that one', async () => {
     const root = await freshRoot();
     const other = await buildImage(layout, 'h9s-other', { layers: [{ busybox: true }, { entries: [{ path: 'other', type: 'file', content: 'x' }] }] });
-    await tagImage(root, `oci:${layout}:h9s-other`, 'h9s/other:1');
+    await tagImage(new Context(root), `oci:${layout}:h9s-other`, 'h9s/other:1');
     const a = await startCli(['--root', root, 'run', '--rm', FULL, 'h9s-gc-a', 'true']).done;
     assert.equal(a.code, 0, a.stderr);
     const b = await startCli(['--root', root, 'run', '--rm', 'h9s/other:1', 'h9s-gc-b', 'true']).done;
@@ -82,7 +84,7 @@ describe('snapshot garbage collection', { skip }, () => {
       assert.equal((await snapshots(root)).length, 2);
     } finally {
       run.proc.kill('SIGKILL');
-      await cleanupStaleContainers(root);
+      await cleanupStaleContainers(new RootLayout(root));
     }
     const p = await json<PruneResult>(root, ['image', 'prune']);
     assert.equal(p.snapshots.removed.length, 2);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseMountInfo } from '../../src/host/mountinfo.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
-import { PRIVATE_DIRS } from '../../src/store/private-dirs.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 import { cli } from '../cli/cli-harness.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { startCli } from '../runtime/run-fixture.js';
@@ -110,7 +110,7 @@ describe('hostile images give no local user privileges', { skip }, () => {
       const bundleSpec = join(dir, 'bundle', 'config.json');
       assert.equal((await stat(bundleSpec)).mode & 0o777, 0o600, 'config.json holds the --env values');
       assert.match(await readFile(bundleSpec, 'utf8'), /API_TOKEN=s3cret/);
-      for (const name of PRIVATE_DIRS) assert.equal((await stat(join(root, name))).mode & 0o777, 0o700, `${name}/ must exist, private`);
+      for (const dir of new RootLayout(root).privateDirs) assert.equal((await stat(dir)).mode & 0o777, 0o700, `${dir} must exist, private`);
       const snap = (await readdir(join(root, 'snapshots'))).find((s) => s.startsWith('sha256-'));
       assert.ok(snap, 'the layers were unpacked');
       const layerSuid = (await readdir(join(root, 'snapshots'))).map((s) => join(root, 'snapshots', s, 'fs', SUID_ID));
@@ -140,7 +140,7 @@ describe('hostile images give no local user privileges', { skip }, () => {
     const root = join(tmp, 'optimize-root');
     const r = await cli(['--root', root, 'image', 'optimize', '--oci', '--args', '["/bin/true"]', `oci:${layout}:${NAME}`, `oci:${join(tmp, 'optimized')}:o`]);
     assert.equal(r.code, 0, r.stderr);
-    for (const name of PRIVATE_DIRS) assert.equal((await stat(join(root, name))).mode & 0o777, 0o700, `${name}/ must exist, private`);
+    for (const dir of new RootLayout(root).privateDirs) assert.equal((await stat(dir)).mode & 0o777, 0o700, `${dir} must exist, private`);
   });
 
   test('a root made by an earlier version (0755 working dirs) is tightened by the next command', async () => {

@@ -22,6 +22,7 @@ import { buildFromTar } from '../estargz/helpers.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { pushImage } from '../layer/push-image.js';
 import { snapshotterConformance } from './conformance.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 
 const services: LayerService[] = [];
 after(async () => {
@@ -29,7 +30,7 @@ after(async () => {
 });
 
 snapshotterConformance('stargz', async (dir) => {
-  const service = new LayerService({ root: join(dir, '..', 'tool-root') });
+  const service = new LayerService({ paths: new RootLayout(join(dir, '..', 'tool-root')) });
   services.push(service);
   return StargzSnapshotter.openStargz(dir, { remote: service });
 });
@@ -80,7 +81,7 @@ describe('remote snapshots over a real registry', { skip }, () => {
     const state = join(work, 'state');
     const root = join(work, 'tool-root');
     const fallbacks: string[] = [];
-    const service = new LayerService({ root, registry: { plainHttp: true } });
+    const service = new LayerService({ paths: new RootLayout(root), registry: { plainHttp: true } });
     const s = await StargzSnapshotter.openStargz(state, { remote: service, onFallback: (target, _l, reason) => fallbacks.push(`${target}: ${reason}`) });
     try {
       await assert.rejects(s.prepare('extract-1 chain-a', undefined, { labels: labels('chain-a', lazyDigest, tocDigest) }), (e: unknown) => isCtrError(e, 'Conflict'));
@@ -106,7 +107,7 @@ describe('remote snapshots over a real registry', { skip }, () => {
     }
     assert.equal((await readMounts()).filter((m) => m.fsType === 'fuse.ctr-remote' && m.mountPoint.startsWith(state)).length, 0, 'closing the service unmounts its layers');
 
-    const again = new LayerService({ root, registry: { plainHttp: true } });
+    const again = new LayerService({ paths: new RootLayout(root), registry: { plainHttp: true } });
     const s2 = await StargzSnapshotter.openStargz(state, { remote: again });
     try {
       const rootfs = join(work, 'rootfs-2');

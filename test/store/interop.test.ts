@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyImage } from '../../src/image/copy/copy-image.js';
 import { listImages } from '../../src/image/copy/list-images.js';
-import { storeDir } from '../../src/store/default-root.js';
 import { openStore } from '../../src/store/image-store.js';
 import { LayoutEndpoint } from '../../src/store/layout-endpoint.js';
 import { openLayout } from '../../src/store/oci-layout.js';
 import { buildImage, type BuiltImage } from '../fixtures/image-builder.js';
+import { RootLayout } from '../../src/store/root-layout.js';
+import { Context } from '../../src/image/context.js';
 
 let tmp: string;
 let root: string;
@@ -28,7 +29,7 @@ before(async () => {
       { entries: [{ path: 'bin/tool', type: 'file', content: '#!/bin/sh\necho tool\n', mode: 0o755 }] },
     ],
   });
-  const store = await openStore(root);
+  const store = await openStore(new RootLayout(root));
   await copyImage(new LayoutEndpoint(await openLayout(join(tmp, 'src')), 'app'), new LayoutEndpoint(store, NAME));
 });
 after(async () => {
@@ -38,26 +39,26 @@ after(async () => {
 const skopeo = (...args: string[]) => execFileSync('skopeo', args, { encoding: 'utf8' });
 
 test('skopeo inspects and copies an image out of our store', () => {
-  const inspect = JSON.parse(skopeo('inspect', `oci:${storeDir(root)}:${NAME}`)) as { Digest: string; Layers: string[] };
+  const inspect = JSON.parse(skopeo('inspect', `oci:${new RootLayout(root).store}:${NAME}`)) as { Digest: string; Layers: string[] };
   assert.equal(inspect.Digest, img.manifestDigest);
   assert.deepEqual(inspect.Layers, img.layers.map((l) => l.digest));
   const out = join(tmp, 'skopeo-out');
-  skopeo('copy', '-q', `oci:${storeDir(root)}:${NAME}`, `oci:${out}:copied`);
+  skopeo('copy', '-q', `oci:${new RootLayout(root).store}:${NAME}`, `oci:${out}:copied`);
   const inspectCopy = JSON.parse(skopeo('inspect', `oci:${out}:copied`)) as { Digest: string };
   assert.equal(inspectCopy.Digest, img.manifestDigest);
 });
 
 test('umoci unpacks an image from our store', async () => {
   const bundle = join(tmp, 'bundle');
-  execFileSync('umoci', ['unpack', '--rootless', '--image', `${storeDir(root)}:${NAME}`, bundle], { encoding: 'utf8' });
+  execFileSync('umoci', ['unpack', '--rootless', '--image', `${new RootLayout(root).store}:${NAME}`, bundle], { encoding: 'utf8' });
   assert.equal(await readFile(join(bundle, 'rootfs', 'etc', 'hello.txt'), 'utf8'), 'hello\n');
   assert.equal(await readFile(join(bundle, 'rootfs', 'bin', 'tool'), 'utf8'), '#!/bin/sh\necho tool\n');
 });
 
 test('skopeo copies into our store and our ls lists the image', async () => {
   const other = await buildImage(join(tmp, 'src2'), 'other', { layers: [{ entries: [{ path: 'x', type: 'file', content: 'x' }] }] });
-  skopeo('copy', '-q', `oci:${join(tmp, 'src2')}:other`, `oci:${storeDir(root)}:docker.io/library/other:2`);
-  const images = await listImages(root);
+  skopeo('copy', '-q', `oci:${join(tmp, 'src2')}:other`, `oci:${new RootLayout(root).store}:docker.io/library/other:2`);
+  const images = await listImages(new Context(root));
   const row = images.find((i) => i.name === 'docker.io/library/other:2');
   assert.ok(row, `listed: ${images.map((i) => i.name).join(', ')}`);
   assert.equal(row.digest, other.manifestDigest);

@@ -7,6 +7,7 @@
 import { openLayout } from '../../src/store/oci-layout.js';
 import { holdSnapshot } from '../../src/store/snapshots.js';
 import { MediaType } from '../../src/oci/media-types.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 
 const [cmd, dir, a, b] = process.argv.slice(2);
 const layout = cmd === 'hold-snapshot' ? undefined! : await openLayout(dir!, { create: true, ingestDir: `${dir}/ingest` });
@@ -30,7 +31,7 @@ if (cmd === 'tag') {
   process.stdout.write('ready\n');
   await hang();
 } else if (cmd === 'hold-snapshot') {
-  await holdSnapshot(dir!, a!);
+  await holdSnapshot(new RootLayout(dir!), a!);
   process.stdout.write('ready\n');
   await hang();
 }

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ownedName } from '../../src/host/owned-names.js';
 import { processStartTime } from '../../src/host/process-owner.js';
-import { snapshotsDir } from '../../src/store/default-root.js';
 import { openStore } from '../../src/store/image-store.js';
 import { holdSnapshot, listSnapshots, liveHolds, removeSnapshots, snapshotDir } from '../../src/store/snapshots.js';
 import { kill, ready, startChild } from './child.js';
+import { RootLayout } from '../../src/store/root-layout.js';
 
 let tmp: string;
 let roots = 0;
@@ -25,8 +25,8 @@ const deadOwner = () => `${process.pid}.${Number(processStartTime(process.pid)) 
 async function rootWithSnapshots(...digests: string[]): Promise<string> {
   const root = join(tmp, `root-${roots++}`);
   for (const d of digests) {
-    await mkdir(join(snapshotDir(root, d), 'fs', 'etc'), { recursive: true });
-    await writeFile(join(snapshotDir(root, d), 'fs', 'etc', 'file'), Buffer.alloc(1000 + Number(d.at(-1))));
+    await mkdir(join(snapshotDir(new RootLayout(root), d), 'fs', 'etc'), { recursive: true });
+    await writeFile(join(snapshotDir(new RootLayout(root), d), 'fs', 'etc', 'file'), Buffer.alloc(1000 + Number(d.at(-1))));
   }
   return root;
 }
@@ -37,35 +37,35 @@ describe('snapshots', () => {
     const child = startChild(['hold-snapshot', root, D1]);
     await ready(child);
     try {
-      assert.deepEqual([...(await liveHolds(root))], [[D1, [String(child.pid)]]]);
-      const removed = await removeSnapshots(root, [D1, D2]);
+      assert.deepEqual([...(await liveHolds(new RootLayout(root)))], [[D1, [String(child.pid)]]]);
+      const removed = await removeSnapshots(new RootLayout(root), [D1, D2]);
       assert.deepEqual(removed, [{ digest: D2, bytes: 1002 }]);
-      assert.deepEqual(await listSnapshots(root), [D1]);
-      assert.deepEqual((await readdir(snapshotsDir(root))).filter((n) => n.startsWith('.trash-')), [], 'the trash is emptied');
+      assert.deepEqual(await listSnapshots(new RootLayout(root)), [D1]);
+      assert.deepEqual((await readdir(new RootLayout(root).snapshots)).filter((n) => n.startsWith('.trash-')), [], 'the trash is emptied');
     } finally {
       await kill(child);
     }
-    assert.equal((await liveHolds(root)).size, 0);
-    assert.deepEqual(await removeSnapshots(root, [D1]), [{ digest: D1, bytes: 1001 }]);
-    assert.deepEqual(await listSnapshots(root), []);
+    assert.equal((await liveHolds(new RootLayout(root))).size, 0);
+    assert.deepEqual(await removeSnapshots(new RootLayout(root), [D1]), [{ digest: D1, bytes: 1001 }]);
+    assert.deepEqual(await listSnapshots(new RootLayout(root)), []);
   });
 
   test("this process's holds count until released; a dry run deletes nothing", async () => {
     const root = await rootWithSnapshots(D1);
-    const release = await holdSnapshot(root, D1);
-    const again = await holdSnapshot(root, D1);
-    assert.deepEqual(await removeSnapshots(root, [D1]), []);
+    const release = await holdSnapshot(new RootLayout(root), D1);
+    const again = await holdSnapshot(new RootLayout(root), D1);
+    assert.deepEqual(await removeSnapshots(new RootLayout(root), [D1]), []);
     await release();
-    assert.deepEqual(await removeSnapshots(root, [D1]), [], 'still held once');
+    assert.deepEqual(await removeSnapshots(new RootLayout(root), [D1]), [], 'still held once');
     await again();
-    assert.deepEqual(await removeSnapshots(root, [D1], { dryRun: true }), [{ digest: D1, bytes: 1001 }]);
-    assert.deepEqual(await listSnapshots(root), [D1]);
-    assert.deepEqual(await removeSnapshots(root, [D1]), [{ digest: D1, bytes: 1001 }]);
+    assert.deepEqual(await removeSnapshots(new RootLayout(root), [D1], { dryRun: true }), [{ digest: D1, bytes: 1001 }]);
+    assert.deepEqual(await listSnapshots(new RootLayout(root)), [D1]);
+    assert.deepEqual(await removeSnapshots(new RootLayout(root), [D1]), [{ digest: D1, bytes: 1001 }]);
   });
 
   test("opening the store removes dead processes' unpack temps, holds and trash, and nothing of live ones", async () => {
     const root = await rootWithSnapshots(D1);
-    const dir = snapshotsDir(root);
+    const dir = new RootLayout(root).snapshots;
     const dead = deadOwner();
     for (const name of [`tmp-${dead}-aa`, `.trash-${dead}-bb`]) {
       await mkdir(join(dir, name, 'fs'), { recursive: true });
@@ -74,7 +74,7 @@ describe('snapshots', () => {
     await writeFile(join(dir, `.hold-${dead}-${'1'.repeat(64)}`), '');
     const live = ownedName('tmp-');
     await mkdir(join(dir, live));
-    await openStore(root);
+    await openStore(new RootLayout(root));
     assert.deepEqual((await readdir(dir)).filter((n) => n !== '.lock').sort(), [live, `sha256-${'1'.repeat(64)}`].sort());
     assert.ok((await stat(join(dir, live))).isDirectory());
   });

@@ -54,8 +54,7 @@ export function convertCommand(ctx: CliContext): Command {
       const format = pickFormat(flags);
       const zstd = format === 'zstdchunked';
       const { convertLocations } = await ctx.load(() => import('../../image/convert/convert-locations.js'));
-      const result = await convertLocations(src, dst, {
-        root: ctx.globals(self).root,
+      const result = await convertLocations(await ctx.context(self), src, dst, {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         format,
         ...(flags.oci ? { oci: true } : {}),

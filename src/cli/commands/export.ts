@@ -14,7 +14,7 @@ export function exportCommand(ctx: CliContext): Command {
     .action((file: string, refs: string[], flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'export', file, async () => {
         const { exportImages } = await ctx.load(() => import('../../image/copy/export-archive.js'));
-        const result = await exportImages(ctx.globals(self).root, file, refs, { signal: ctx.signal });
+        const result = await exportImages(await ctx.context(self), file, refs, { signal: ctx.signal });
         if (flags.json) ctx.printJson(result);
         else printLine(ctx.io, `exported ${result.images.map((i) => i.name).join(', ')} to ${file} (${humanSize(result.size)})`);
       }),

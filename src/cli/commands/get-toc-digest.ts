@@ -15,7 +15,7 @@ export function getTocDigestCommand(ctx: CliContext): Command {
     .action((digest: string, flags: { dumpToc?: boolean; zstdchunked?: boolean; json?: boolean }, self: Command) =>
       ctx.run(self, 'get-toc-digest', digest, async () => {
         const { layerToc } = await ctx.load(() => import('../../image/convert/layer-toc.js'));
-        const toc = await layerToc(ctx.globals(self).root, digest, { format: flags.zstdchunked ? 'zstd' : 'gzip', signal: ctx.signal });
+        const toc = await layerToc(await ctx.context(self), digest, { format: flags.zstdchunked ? 'zstd' : 'gzip', signal: ctx.signal });
         if (flags.json) ctx.printJson({ digest: toc.tocDigest, ...(flags.dumpToc ? { toc: JSON.parse(toc.tocJson.toString('utf8')) } : {}) });
         else if (flags.dumpToc) printLine(ctx.io, toc.tocJson.toString('utf8'));
         else printLine(ctx.io, toc.tocDigest);

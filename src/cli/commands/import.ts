@@ -13,7 +13,7 @@ export function importCommand(ctx: CliContext): Command {
     .action((file: string, flags: { baseName?: string; json?: boolean }, self: Command) =>
       ctx.run(self, 'import', file, async () => {
         const { importImages } = await ctx.load(() => import('../../image/copy/import-archive.js'));
-        const result = await importImages(ctx.globals(self).root, file, { ...(flags.baseName ? { baseName: flags.baseName } : {}), signal: ctx.signal });
+        const result = await importImages(await ctx.context(self), file, { ...(flags.baseName ? { baseName: flags.baseName } : {}), signal: ctx.signal });
         if (flags.json) ctx.printJson(result);
         else result.images.forEach((i) => printLine(ctx.io, `${i.name} ${i.digest}`));
       }),

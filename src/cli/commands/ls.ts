@@ -15,7 +15,7 @@ export function lsCommand(ctx: CliContext): Command {
     .action((flags: { quiet?: boolean; json?: boolean }, self: Command) =>
       ctx.run(self, 'ls', '', async () => {
         const { listImages } = await ctx.load(() => import('../../image/copy/list-images.js'));
-        const images = await listImages(ctx.globals(self).root);
+        const images = await listImages(await ctx.context(self));
         if (flags.json) return ctx.printJson(images);
         if (flags.quiet) return images.forEach((i) => printLine(ctx.io, i.name));
         const rows = images.map((i) => [i.name, i.digest, humanSize(i.size), i.platforms.join(',') || '-', i.type]);

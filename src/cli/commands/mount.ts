@@ -23,7 +23,7 @@ export function mountCommand(ctx: CliContext): Command {
   return cmd.action((ref: string, dir: string, flags, self: Command) =>
     ctx.run(self, 'mount', ref, async () => {
       const { mountImage } = await ctx.load(() => import('../../image/lazy/mount.js'));
-      const mounted = await mountImage(ctx.globals(self).root, ref, dir, {
+      const mounted = await mountImage(await ctx.context(self), ref, dir, {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
         noBackgroundFetch: flags.backgroundFetch === false,

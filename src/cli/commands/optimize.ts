@@ -69,8 +69,7 @@ export function optimizeCommand(ctx: CliContext): Command {
       if (flags.terminal && !flags.i) throw usageError('-t needs -i (a terminal reads stdin)');
       const out = flags.json ? ctx.io.stderr : ctx.io.stdout;
       const { optimizeImage } = await ctx.load(() => import('../../image/optimize/optimize.js'));
-      const result = await optimizeImage(src, dst, {
-        root: ctx.globals(self).root,
+      const result = await optimizeImage(await ctx.context(self), src, dst, {
         registry: await registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.io, ctx.debugLog(self)),
         ...(flags.oci ? { oci: true } : {}),
         ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint } : {}),

@@ -15,7 +15,7 @@ export function pruneCommand(ctx: CliContext): Command {
     .action((flags: { dryRun?: boolean; json?: boolean }, self: Command) =>
       ctx.run(self, 'prune', '', async () => {
         const { pruneRoot } = await ctx.load(() => import('../../image/copy/prune.js'));
-        const r = await pruneRoot(ctx.globals(self).root, { dryRun: flags.dryRun === true, signal: ctx.signal });
+        const r = await pruneRoot(await ctx.context(self), { dryRun: flags.dryRun === true, signal: ctx.signal });
         if (flags.json) return ctx.printJson(r);
         const verb = r.dryRun ? 'would remove' : 'removed';
         const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;

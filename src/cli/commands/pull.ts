@@ -19,7 +19,7 @@ export function pullCommand(ctx: CliContext): Command {
       const view = await progressView(ctx.io, { json: flags.json, title: `pulling ${ref}` });
       try {
         const { pullImage } = await ctx.load(() => import('../../image/copy/pull-image.js'));
-        const result = await pullImage(ctx.globals(self).root, ref, {
+        const result = await pullImage(await ctx.context(self), ref, {
           registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
           concurrency: flags.maxConcurrentDownloads,

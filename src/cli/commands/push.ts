@@ -22,7 +22,7 @@ export function pushCommand(ctx: CliContext): Command {
       const view = await progressView(ctx.io, { json: flags.json, title: `pushing ${ref}` });
       try {
         const { pushImage } = await ctx.load(() => import('../../image/copy/push-image.js'));
-        const result = await pushImage(ctx.globals(self).root, ref, localRef, {
+        const result = await pushImage(await ctx.context(self), ref, localRef, {
           registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
           ...platformOptions(flags),
           concurrency: flags.maxConcurrentUploadedLayers,

@@ -15,7 +15,7 @@ export function rmCommand(ctx: CliContext): Command {
     .action((refs: string[], flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'rm', refs.join(' '), async () => {
         const { removeImages } = await ctx.load(() => import('../../image/copy/remove-images.js'));
-        const result = await removeImages(ctx.globals(self).root, refs, { signal: ctx.signal });
+        const result = await removeImages(await ctx.context(self), refs, { signal: ctx.signal });
         if (flags.json) ctx.printJson(result);
         else {
           result.removed.forEach((name) => printLine(ctx.io, name));

@@ -19,7 +19,7 @@ export function rpullCommand(ctx: CliContext): Command {
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'rpull', ref, async () => {
       const { rpullImage } = await ctx.load(() => import('../../image/lazy/rpull.js'));
-      const result = await rpullImage(ctx.globals(self).root, ref, {
+      const result = await rpullImage(await ctx.context(self), ref, {
         registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
         ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),

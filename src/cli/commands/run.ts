@@ -41,7 +41,7 @@ export function runCommand(ctx: CliContext): Command {
     ctx.run(self, 'run', id, async () => {
       for (const a of [ref, id]) if (a.startsWith('-')) throw usageError(`unknown option ${a} (see 'ctr-remote run --help')`);
       const { runContainer } = await ctx.load(() => import('../../image/run.js'));
-      const result = await runContainer(ctx.globals(self).root, ref, id, {
+      const result = await runContainer(await ctx.context(self), ref, id, {
         args: args[0] === '--' ? args.slice(1) : args,
         remove: flags.rm === true,
         tty: flags.tty === true,

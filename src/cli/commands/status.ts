@@ -32,7 +32,7 @@ export function statusCommand(ctx: CliContext): Command {
     .action((ref: string, flags: { platform?: Platform; json?: boolean }, self: Command) =>
       ctx.run(self, 'status', ref, async () => {
         const { imageStatus } = await ctx.load(() => import('../../image/lazy/status.js'));
-        const st = await imageStatus(ctx.globals(self).root, ref, flags.platform);
+        const st = await imageStatus(await ctx.context(self), ref, flags.platform);
         if (flags.json) return ctx.printJson(st);
         printLine(ctx.io, `${st.name} ${st.manifestDigest}${st.mounts.length ? ` mounted at ${st.mounts.map((m) => m.dir).join(', ')}` : ''}`);
         printLine(ctx.io, renderTable(['LAYER', 'DIGEST', 'MODE', 'LOCAL', 'FETCHED', 'HITS', 'ERRORS', 'NOTE'], st.layers.map(row)));

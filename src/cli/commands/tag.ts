@@ -13,7 +13,7 @@ export function tagCommand(ctx: CliContext): Command {
     .action((src: string, dst: string, flags: { json?: boolean }, self: Command) =>
       ctx.run(self, 'tag', src, async () => {
         const { tagImage } = await ctx.load(() => import('../../image/copy/tag-image.js'));
-        const result = await tagImage(ctx.globals(self).root, src, dst, { signal: ctx.signal });
+        const result = await tagImage(await ctx.context(self), src, dst, { signal: ctx.signal });
         if (flags.json) ctx.printJson({ name: result.target, digest: result.descriptor.digest });
         else printLine(ctx.io, result.target);
       }),

@@ -10,7 +10,7 @@ export function unmountCommand(ctx: CliContext): Command {
     .action((dir: string, _flags, self: Command) =>
       ctx.run(self, 'unmount', dir, async () => {
         const { unmountImage } = await ctx.load(() => import('../../image/lazy/mount.js'));
-        const record = await unmountImage(ctx.globals(self).root, dir);
+        const record = await unmountImage(await ctx.context(self), dir);
         printLine(ctx.io, `unmounted ${record.name} from ${record.dir}`);
       }),
     );

@@ -1,7 +1,7 @@
 // `image get-toc-digest`: the TOC (its digest and JSON) of an eStargz or zstd:chunked layer blob in the store.
 import { openEStargz } from '../../estargz/reader.js';
 import { digestHex } from '../../oci/digest.js';
-import { openStore } from '../../store/image-store.js';
+import type { Context } from '../context.js';
 
 /** Options of layerToc. */
 export interface LayerTocOptions {
@@ -16,10 +16,10 @@ export interface LayerToc {
   tocJson: Buffer;
 }
 
-/** Read the TOC of the layer blob `digest` in the store of `root`; InvalidArgument for a malformed digest, NotFound when absent. */
-export async function layerToc(root: string, digest: string, options: LayerTocOptions = {}): Promise<LayerToc> {
+/** Read the TOC of the layer blob `digest` in the store; InvalidArgument for a malformed digest, NotFound when absent. */
+export async function layerToc(ctx: Context, digest: string, options: LayerTocOptions = {}): Promise<LayerToc> {
   digestHex(digest);
-  const store = await openStore(root);
+  const store = await ctx.store();
   const r = await store.readerAt(digest);
   try {
     const opened = await openEStargz(r, { format: options.format ?? 'gzip', ...(options.signal ? { signal: options.signal } : {}) });

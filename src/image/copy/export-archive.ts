@@ -11,7 +11,7 @@ import { digestMismatch, isCtrError, notFound } from '../../errors.js';
 import { ownedName, removeDeadOwned } from '../../host/owned-names.js';
 import { MediaType } from '../../oci/media-types.js';
 import type { Descriptor, Index } from '../../oci/types.js';
-import { openStore } from '../../store/image-store.js';
+import type { Context } from '../context.js';
 import { reachableDigests } from '../../store/gc.js';
 import type { OciLayout } from '../../store/oci-layout.js';
 import type { TarHeader } from '../../tar/header.js';
@@ -28,9 +28,9 @@ export interface ExportResult {
   size: number;
 }
 
-/** Export the store images `refs` of `root` to the archive `file`. */
-export async function exportImages(root: string, file: string, refs: string[], options: { signal?: AbortSignal } = {}): Promise<ExportResult> {
-  const store = await openStore(root);
+/** Export the store images `refs` to the archive `file`. */
+export async function exportImages(ctx: Context, file: string, refs: string[], options: { signal?: AbortSignal } = {}): Promise<ExportResult> {
+  const store = await ctx.store();
   const images: { name: string; descriptor: Descriptor }[] = [];
   for (const name of refs.map(normalizeName)) images.push({ name, descriptor: await store.get(name) });
   const digests = await reachableDigests(store, images.map((i) => i.descriptor));

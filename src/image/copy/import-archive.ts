@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { invalidArgument, unsupported } from '../../errors.js';
 import { Annotation } from '../../oci/media-types.js';
 import type { Descriptor, Index } from '../../oci/types.js';
-import { openStore } from '../../store/image-store.js';
+import type { Context } from '../context.js';
 import { LayoutEndpoint } from '../../store/layout-endpoint.js';
 import type { OciLayout } from '../../store/oci-layout.js';
 import { readTar, type TarEntry } from '../../tar/reader.js';
@@ -22,9 +22,9 @@ export interface ImportResult {
 
 const BLOB_PATH = /^(?:\.\/)?blobs\/sha256\/([a-f0-9]{64})$/;
 
-/** Import the archive `file` into the store of `root`; `baseName` names entries tagged only by tag. */
-export async function importImages(root: string, file: string, options: { baseName?: string; signal?: AbortSignal } = {}): Promise<ImportResult> {
-  const store = await openStore(root);
+/** Import the archive `file` into the store; `baseName` names entries tagged only by tag. */
+export async function importImages(ctx: Context, file: string, options: { baseName?: string; signal?: AbortSignal } = {}): Promise<ImportResult> {
+  const store = await ctx.store();
   const release = await store.lease();
   try {
     const { index, blobs } = await readArchive(store, file, options.signal);

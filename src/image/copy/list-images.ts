@@ -2,7 +2,7 @@
 // layers are local ("full") or some stay in the registry ("lazy", from rpull).
 import { isIndexType, isManifestType } from '../../oci/media-types.js';
 import type { Descriptor, ImageConfig } from '../../oci/types.js';
-import { openStore } from '../../store/image-store.js';
+import type { Context } from '../context.js';
 import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseManifestJson } from '../../oci/manifest-json.js';
 import type { OciLayout } from '../../store/oci-layout.js';
 import { formatPlatform } from '../platform.js';
@@ -21,9 +21,9 @@ export interface ImageSummary {
 }
 
 
-/** Summaries of every named image in the store of `root`, sorted by name. */
-export async function listImages(root: string): Promise<ImageSummary[]> {
-  const store = await openStore(root);
+/** Summaries of every named image in the store, sorted by name. */
+export async function listImages(ctx: Context): Promise<ImageSummary[]> {
+  const store = await ctx.store();
   const named = await store.list();
   const rows = await Promise.all(named.map(({ name, descriptor }) => summarize(store, name, descriptor)));
   return rows.sort((a, b) => a.name.localeCompare(b.name));

@@ -8,13 +8,10 @@
 import { tmpdir } from 'node:os';
 import { removeDeadOwned, type Leftover } from '../../host/owned-names.js';
 import type { BlobInfo } from '../../store/blob-writer.js';
-import { tempDir } from '../../store/default-root.js';
 import { collectGarbage, reachableDigests } from '../../store/gc.js';
-import { openStore } from '../../store/image-store.js';
-import type { OciLayout } from '../../store/oci-layout.js';
 import { liveHolds, listSnapshots, removeDeadSnapshotLeftovers, removeSnapshots, type RemovedSnapshot } from '../../store/snapshots.js';
-import { containersDir } from '../../runtime/container-paths.js';
 import { CLAIM_PREFIX } from '../../runtime/owner.js';
+import type { Context } from '../context.js';
 import { CONVERT_TEMP_PREFIXES } from '../convert/convert-layer.js';
 import { planSnapshotPrune } from './prune-plan.js';
 import { snapshotUsers } from '../lazy/snapshot-users.js';
@@ -44,17 +41,17 @@ export interface PruneResult {
   freedBytes: number;
 }
 
-/** Prune `root` (see module comment). */
-export async function pruneRoot(root: string, options: PruneOptions = {}): Promise<PruneResult> {
-  const store = await openStore(root, { cleanup: false });
+/** Prune the root (see module comment). */
+export async function pruneRoot(ctx: Context, options: PruneOptions = {}): Promise<PruneResult> {
+  const store = await ctx.store({ cleanup: false });
   const gc = await collectGarbage(store, options);
-  const snapshots = await removeUnusedSnapshots(root, store, options);
+  const snapshots = await removeUnusedSnapshots(ctx, options);
   const leftovers = [
     ...gc.leftovers,
-    ...(await removeDeadOwned(tempDir(root), CONVERT_TEMP_PREFIXES, options)),
+    ...(await removeDeadOwned(ctx.paths.tmp, CONVERT_TEMP_PREFIXES, options)),
     ...(await removeDeadOwned(tmpdir(), CONVERT_TEMP_PREFIXES, options)),
-    ...(await removeDeadSnapshotLeftovers(root, options)),
-    ...(await removeDeadOwned(containersDir(root), [CLAIM_PREFIX], options)),
+    ...(await removeDeadSnapshotLeftovers(ctx.paths, options)),
+    ...(await removeDeadOwned(ctx.paths.containers, [CLAIM_PREFIX], options)),
   ];
   const leftoverBytes = sum(leftovers.map((l) => l.bytes));
   return {
@@ -66,17 +63,18 @@ export async function pruneRoot(root: string, options: PruneOptions = {}): Promi
   };
 }
 
-/** Delete the snapshots of layers that no name of `store` references and nothing uses (see prune-plan.ts). */
-export async function removeUnusedSnapshots(root: string, store: OciLayout, options: PruneOptions = {}): Promise<SnapshotPruneResult> {
-  const snapshots = await listSnapshots(root);
+/** Delete the snapshots of layers that no name of the store references and nothing uses (see prune-plan.ts). */
+export async function removeUnusedSnapshots(ctx: Context, options: PruneOptions = {}): Promise<SnapshotPruneResult> {
+  const snapshots = await listSnapshots(ctx.paths);
   if (snapshots.length === 0) return { removed: [], inUse: [], bytes: 0 };
+  const store = await ctx.store();
   const referenced = await reachableDigests(store, (await store.readIndex()).manifests);
-  const users = await snapshotUsers(root, options.signal);
-  for (const [digest, pids] of await liveHolds(root)) {
+  const users = await snapshotUsers(ctx.paths, options.signal);
+  for (const [digest, pids] of await liveHolds(ctx.paths)) {
     for (const pid of pids) users.set(digest, [...(users.get(digest) ?? []), `pid ${pid}`]);
   }
   const plan = planSnapshotPrune({ snapshots, referenced, users });
-  const removed = await removeSnapshots(root, plan.remove, options);
+  const removed = await removeSnapshots(ctx.paths, plan.remove, options);
   return { removed, inUse: plan.inUse, bytes: sum(removed.map((r) => r.bytes)) };
 }
 

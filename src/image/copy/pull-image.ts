@@ -5,6 +5,7 @@ import { invalidArgument } from '../../errors.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { RegistryOptions } from '../../remote/registry-endpoint.js';
 import { copyImage, type CopyOptions } from './copy-image.js';
+import type { Context } from '../context.js';
 import { openLocation, openStoreImage, parseLocation } from '../location.js';
 
 export interface PullOptions extends CopyOptions {
@@ -21,13 +22,12 @@ export interface PullResult {
   contentSize: number;
 }
 
-/** Pull `ref` into the store of `root` (see module comment). */
-export async function pullImage(root: string, ref: string, options: PullOptions = {}): Promise<PullResult> {
+/** Pull `ref` into the store (see module comment). */
+export async function pullImage(ctx: Context, ref: string, options: PullOptions = {}): Promise<PullResult> {
   const loc = parseLocation(ref);
   if (loc.kind !== 'reference') throw invalidArgument(`pull takes a registry reference, not ${ref} (use image tag to copy from an oci: layout)`);
-  const ctx = { root, ...(options.registry ? { registry: options.registry } : {}) };
-  const src = await openLocation(loc, 'registry', ctx);
-  const dst = await openStoreImage(root, loc.name);
+  const src = await openLocation(loc, 'registry', { context: ctx, ...(options.registry ? { registry: options.registry } : {}) });
+  const dst = await openStoreImage(ctx, loc.name);
   const release = await dst.layout.lease();
   try {
     const result = await copyImage(src.endpoint, dst, options);

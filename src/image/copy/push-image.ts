@@ -5,6 +5,7 @@ import type { Descriptor } from '../../oci/types.js';
 import type { RegistryOptions } from '../../remote/registry-endpoint.js';
 import { copyImage, type CopyOptions } from './copy-image.js';
 import { openLocation, parseLocation } from '../location.js';
+import type { Context } from '../context.js';
 
 export interface PushOptions extends CopyOptions {
   /** Registry flags (`--plain-http`, `-k`, `-u`, ...). */
@@ -20,15 +21,15 @@ export interface PushResult {
 }
 
 /** Push the local image `localRef` (default `ref`) to `ref` (see module comment). */
-export async function pushImage(root: string, ref: string, localRef: string | undefined, options: PushOptions = {}): Promise<PushResult> {
+export async function pushImage(ctx: Context, ref: string, localRef: string | undefined, options: PushOptions = {}): Promise<PushResult> {
   const dstLoc = parseLocation(ref);
   if (localRef === undefined && dstLoc.kind === 'layout') throw invalidArgument(`push to ${ref} needs LOCAL-REF (the store image to push)`);
   const srcLoc = parseLocation(localRef ?? ref);
   const registry: RegistryOptions = { ...options.registry, ...(options.onProgress ? { onProgress: mountedOnly(options.onProgress) } : {}) };
-  const ctx = { root, registry };
-  const src = await openLocation(srcLoc, 'store', ctx);
+  const endpoints = { context: ctx, registry };
+  const src = await openLocation(srcLoc, 'store', endpoints);
   try {
-    const dst = await openLocation(dstLoc, 'registry', ctx, true);
+    const dst = await openLocation(dstLoc, 'registry', endpoints, true);
     try {
       // The whole local image goes out as it is (an index stays an index) unless --platform picks one.
       const result = await copyImage(src.endpoint, dst.endpoint, { allPlatforms: options.platform === undefined, ...options });

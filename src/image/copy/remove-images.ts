@@ -1,6 +1,6 @@
 // `image rm REF...`: drop names from the store, then garbage-collect the blobs no name reaches any more and
 // the unpacked snapshots of layers no stored image references (unless a live container or mount uses them).
-import { openStore } from '../../store/image-store.js';
+import type { Context } from '../context.js';
 import { collectGarbage, type GcResult } from '../../store/gc.js';
 import { normalizeName } from '../location.js';
 import { removeUnusedSnapshots, type SnapshotPruneResult } from './prune.js';
@@ -16,13 +16,13 @@ export interface RemoveResult {
   snapshots: SnapshotPruneResult;
 }
 
-/** Remove `refs` from the store of `root` and collect garbage. Unknown names are reported, not thrown. */
-export async function removeImages(root: string, refs: string[], options: { signal?: AbortSignal } = {}): Promise<RemoveResult> {
+/** Remove `refs` from the store and collect garbage. Unknown names are reported, not thrown. */
+export async function removeImages(ctx: Context, refs: string[], options: { signal?: AbortSignal } = {}): Promise<RemoveResult> {
   const names = refs.map(normalizeName);
-  const store = await openStore(root);
+  const store = await ctx.store();
   const removed: string[] = [];
   const missing: string[] = [];
   for (const name of names) (await store.removeName(name, options) ? removed : missing).push(name);
   const gc = await collectGarbage(store, options);
-  return { removed, missing, gc, snapshots: await removeUnusedSnapshots(root, store, options) };
+  return { removed, missing, gc, snapshots: await removeUnusedSnapshots(ctx, options) };
 }

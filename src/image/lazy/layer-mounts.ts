@@ -11,6 +11,7 @@ import type { LazyLayer } from '../../layer/lazy-layer.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { RegistryOptions } from '../../remote/registry-endpoint.js';
 import { LayerService, type ServeItem } from '../../service/layer-service.js';
+import type { Context } from '../context.js';
 import { ensureSnapshot } from './layer-snapshot.js';
 import type { LazyImageRecord } from './lazy-record.js';
 
@@ -61,13 +62,13 @@ export interface MountedLayers {
 
 /** Mount every layer of an image under `layersDir` (root only); `record` is undefined for fully pulled images. */
 export async function mountImageLayers(
-  root: string,
+  ctx: Context,
   layers: readonly Descriptor[],
   record: LazyImageRecord | undefined,
   layersDir: string,
   options: LayerMountsOptions = {},
 ): Promise<MountedLayers> {
-  const mounter = new LayerMounter(root, record, layersDir, options);
+  const mounter = new LayerMounter(ctx, record, layersDir, options);
   try {
     for (const [i, layer] of layers.entries()) await mounter.add(i, layer);
     await mounter.finish();
@@ -85,7 +86,7 @@ class LayerMounter {
   private service: LayerService | undefined;
 
   constructor(
-    private readonly root: string,
+    private readonly ctx: Context,
     private readonly record: LazyImageRecord | undefined,
     private readonly layersDir: string,
     private readonly options: LayerMountsOptions,
@@ -94,7 +95,7 @@ class LayerMounter {
   async add(index: number, layer: Descriptor): Promise<void> {
     const rec = this.record?.layers.find((l) => l.digest === layer.digest);
     if (rec?.mode === 'lazy') return this.addLazy(index, layer, rec.tocDigest);
-    const dir = await ensureSnapshot(this.root, layer, this.options.signal);
+    const dir = await ensureSnapshot(this.ctx, layer, this.options.signal);
     this.mounted.push({ index, digest: layer.digest, mode: 'full', dir });
   }
 
@@ -142,7 +143,7 @@ class LayerMounter {
   private layerService(): LayerService {
     const o = this.options;
     this.service ??= new LayerService({
-      root: this.root,
+      paths: this.ctx.paths,
       ...(o.registry ? { registry: o.registry } : {}),
       ...(this.record?.credentials ? { credentials: this.record.credentials } : {}),
       ...(o.noBackgroundFetch ? { noBackgroundFetch: true } : {}),

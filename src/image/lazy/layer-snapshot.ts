@@ -8,11 +8,11 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withContext } from '../../errors.js';
 import type { Descriptor } from '../../oci/types.js';
-import { openStore } from '../../store/image-store.js';
 import { holdSnapshot, snapshotDir, unpackTempDir } from '../../store/snapshots.js';
 import { unpackLayer } from '../../unpack/unpack-layer.js';
 import { decompressLayer } from '../../oci/layer-decompress.js';
 import { consumeVerified } from '../../content/verified-stream.js';
+import type { Context } from '../context.js';
 
 /** A snapshot in use: its lowerdir, and the release of this process's hold on it. */
 export interface UsedSnapshot {
@@ -21,29 +21,29 @@ export interface UsedSnapshot {
 }
 
 /** Unpack `layer` (whose blob is in the store) unless already done; returns its lowerdir, held until this process exits. */
-export async function ensureSnapshot(root: string, layer: Descriptor, signal?: AbortSignal): Promise<string> {
-  return (await useSnapshot(root, layer, signal)).dir;
+export async function ensureSnapshot(ctx: Context, layer: Descriptor, signal?: AbortSignal): Promise<string> {
+  return (await useSnapshot(ctx, layer, signal)).dir;
 }
 
 /** Like ensureSnapshot, but the hold ends when `release` is called (after the overlay above it is gone). */
-export async function useSnapshot(root: string, layer: Descriptor, signal?: AbortSignal): Promise<UsedSnapshot> {
-  const release = await holdSnapshot(root, layer.digest, signal);
+export async function useSnapshot(ctx: Context, layer: Descriptor, signal?: AbortSignal): Promise<UsedSnapshot> {
+  const release = await holdSnapshot(ctx.paths, layer.digest, signal);
   try {
-    return { dir: await unpackOnce(root, layer, signal), release };
+    return { dir: await unpackOnce(ctx, layer, signal), release };
   } catch (e) {
     await release();
     throw e;
   }
 }
 
-async function unpackOnce(root: string, layer: Descriptor, signal?: AbortSignal): Promise<string> {
-  const dir = snapshotDir(root, layer.digest);
+async function unpackOnce(ctx: Context, layer: Descriptor, signal?: AbortSignal): Promise<string> {
+  const dir = snapshotDir(ctx.paths, layer.digest);
   const fs = join(dir, 'fs');
   if (await exists(fs)) return fs;
-  const temp = unpackTempDir(root);
+  const temp = unpackTempDir(ctx.paths);
   await mkdir(join(temp, 'fs'), { recursive: true });
   try {
-    const store = await openStore(root);
+    const store = await ctx.store();
     await consumeVerified(layer, await store.stream(layer.digest, signal ? { signal } : {}), (blob) =>
       unpackLayer(decompressLayer(layer.mediaType, blob, layer.digest), join(temp, 'fs'), { whiteouts: 'overlayfs', ...(signal ? { signal } : {}) }), signal);
     await rename(temp, dir).catch(async (e: NodeJS.ErrnoException) => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { digestHex } from '../../oci/digest.js';
 import type { CredentialSource } from '../../remote/credential-source.js';
 import { writeFileAtomic } from '../../host/atomic-file.js';
+import type { RootLayout } from '../../store/root-layout.js';
 
 /** How one layer of an rpulled image is provided. */
 export interface LazyLayerRecord {
@@ -33,16 +34,16 @@ export interface LazyImageRecord {
   credentials?: CredentialSource;
 }
 
-const recordPath = (root: string, manifestDigest: string) => join(root, 'lazy', 'images', `${digestHex(manifestDigest)}.json`);
+const recordPath = (root: RootLayout, manifestDigest: string) => join(root.lazyImages, `${digestHex(manifestDigest)}.json`);
 
 /** Save the record of an rpulled image (atomic). */
-export async function writeLazyRecord(root: string, record: LazyImageRecord): Promise<void> {
-  await mkdir(join(root, 'lazy', 'images'), { recursive: true });
+export async function writeLazyRecord(root: RootLayout, record: LazyImageRecord): Promise<void> {
+  await mkdir(root.lazyImages, { recursive: true });
   await writeFileAtomic(recordPath(root, record.manifestDigest), `${JSON.stringify(record, null, 2)}\n`);
 }
 
 /** The record of an rpulled image, or undefined when the image was not lazily pulled. */
-export async function readLazyRecord(root: string, manifestDigest: string): Promise<LazyImageRecord | undefined> {
+export async function readLazyRecord(root: RootLayout, manifestDigest: string): Promise<LazyImageRecord | undefined> {
   try {
     return JSON.parse(await readFile(recordPath(root, manifestDigest), 'utf8')) as LazyImageRecord;
   } catch (e) {

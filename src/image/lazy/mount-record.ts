@@ -7,6 +7,7 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isOwnerAlive } from '../../host/process-owner.js';
 import { writeFileAtomic } from '../../host/atomic-file.js';
+import type { RootLayout } from '../../store/root-layout.js';
 
 /** What a live image mount writes about itself. */
 export interface MountRecord {
@@ -24,28 +25,24 @@ export interface MountRecord {
   layers: { index: number; digest: string; mode: 'lazy' | 'full'; dir: string; stateFile?: string }[];
 }
 
-/** Directory holding every image mount's record and layer mount points. */
-export const mountsDir = (root: string): string => join(root, 'mounts');
-
-
 /** A fresh mount id and its directory. */
-export function newMountId(root: string): { id: string; dir: string } {
+export function newMountId(root: RootLayout): { id: string; dir: string } {
   const id = randomBytes(6).toString('hex');
-  return { id, dir: join(mountsDir(root), id) };
+  return { id, dir: join(root.mounts, id) };
 }
 
 /** Write (or rewrite) a mount's record. */
-export async function writeMountRecord(root: string, record: MountRecord): Promise<void> {
-  const dir = join(mountsDir(root), record.id);
+export async function writeMountRecord(root: RootLayout, record: MountRecord): Promise<void> {
+  const dir = join(root.mounts, record.id);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, 'mount.json'), `${JSON.stringify(record, null, 2)}\n`);
 }
 
 /** Every mount record under `root` (unreadable ones skipped). */
-export async function listMountRecords(root: string): Promise<MountRecord[]> {
+export async function listMountRecords(root: RootLayout): Promise<MountRecord[]> {
   let ids: string[];
   try {
-    ids = await readdir(mountsDir(root));
+    ids = await readdir(root.mounts);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
@@ -53,7 +50,7 @@ export async function listMountRecords(root: string): Promise<MountRecord[]> {
   const out: MountRecord[] = [];
   for (const id of ids) {
     try {
-      out.push(JSON.parse(await readFile(join(mountsDir(root), id, 'mount.json'), 'utf8')) as MountRecord);
+      out.push(JSON.parse(await readFile(join(root.mounts, id, 'mount.json'), 'utf8')) as MountRecord);
     } catch {
       // a mount being set up or torn down
     }

@@ -5,7 +5,7 @@
 // the layer mounts after it. Mounts left by a killed server are cleaned by the next mount/unmount.
 
 import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isCtrError, notFound, unsupported } from '../../errors.js';
 import { selfOwner } from '../../host/process-owner.js';
 import { registerLiveMount, unregisterLiveMount } from '../../fuse/exit-unmount.js';
@@ -15,8 +15,9 @@ import { readMounts } from '../../host/mountinfo.js';
 import { mountOverlayReadOnly } from '../../runtime/rootfs.js';
 import { unmount as unmountPoint, unmountUnder } from '../../host/unmount.js';
 import { mountImageLayers, type LayerMountsOptions, type MountedLayer } from './layer-mounts.js';
-import { listMountRecords, mountsDir, newMountId, mountOwnerAlive, writeMountRecord, type MountRecord } from './mount-record.js';
-import { securePrivateDirs } from '../../store/private-dirs.js';
+import { listMountRecords, newMountId, mountOwnerAlive, writeMountRecord, type MountRecord } from './mount-record.js';
+import type { RootLayout } from '../../store/root-layout.js';
+import type { Context } from '../context.js';
 import { rpullImage, type RpullOptions } from './rpull.js';
 import { openStoredImage, type StoredImage } from '../stored-image.js';
 
@@ -36,20 +37,20 @@ export interface MountedImage {
 }
 
 /** Mount image `ref` read-only at `dir` (see module comment). Root only. */
-export async function mountImage(root: string, ref: string, dir: string, options: MountImageOptions = {}): Promise<MountedImage> {
+export async function mountImage(ctx: Context, ref: string, dir: string, options: MountImageOptions = {}): Promise<MountedImage> {
   if (process.getuid?.() !== 0) throw unsupported('image mount needs root (FUSE mounts and overlayfs)');
   const target = resolve(dir);
-  await securePrivateDirs(root);
-  await cleanupDeadMounts(root);
-  const image = await openOrRpull(root, ref, options);
-  const { id, dir: base } = newMountId(root);
+  await ctx.secure();
+  await cleanupDeadMounts(ctx.paths);
+  const image = await openOrRpull(ctx, ref, options);
+  const { id, dir: base } = newMountId(ctx.paths);
   const record: MountRecord = {
     id, dir: target, name: image.name, manifestDigest: image.manifestDigest, pid: process.pid, owner: selfOwner(), startedAt: new Date().toISOString(), layers: [],
   };
-  await writeMountRecord(root, record);
+  await writeMountRecord(ctx.paths, record);
   let layers: Awaited<ReturnType<typeof mountImageLayers>> | undefined;
   try {
-    layers = await mountImageLayers(root, image.manifest.layers, image.record, `${base}/layers`, options);
+    layers = await mountImageLayers(ctx, image.manifest.layers, image.record, `${base}/layers`, options);
     await mountOverlayReadOnly({ lowerdirs: layers.lowerdirs, target, linkDir: base });
   } catch (e) {
     await layers?.unmount();
@@ -57,7 +58,7 @@ export async function mountImage(root: string, ref: string, dir: string, options
     throw e;
   }
   record.layers = layers.layers.map(({ index, digest, mode, dir: d, stateFile }) => ({ index, digest, mode, dir: d, ...(stateFile ? { stateFile } : {}) }));
-  await writeMountRecord(root, record);
+  await writeMountRecord(ctx.paths, record);
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
   let tearing: Promise<void> | undefined;
@@ -77,25 +78,26 @@ export async function mountImage(root: string, ref: string, dir: string, options
   return { id, dir: target, image, layers: layers.layers, unmount: teardown, closed };
 }
 
-async function openOrRpull(root: string, ref: string, options: MountImageOptions): Promise<StoredImage> {
+async function openOrRpull(ctx: Context, ref: string, options: MountImageOptions): Promise<StoredImage> {
   try {
-    return await openStoredImage(root, ref, options.platform);
+    return await openStoredImage(ctx, ref, options.platform);
   } catch (e) {
     if (!isCtrError(e, 'NotFound')) throw e;
   }
-  await rpullImage(root, ref, {
+  await rpullImage(ctx, ref, {
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.platform ? { platform: options.platform } : {}),
     ...(options.skipContentVerify ? { skipContentVerify: true } : {}),
     ...(options.onLayer ? { onLayer: options.onLayer } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  return openStoredImage(root, ref, options.platform);
+  return openStoredImage(ctx, ref, options.platform);
 }
 
 /** `image unmount DIR`: ask the serving process to take the mount down, or clean up after a dead one. */
-export async function unmountImage(root: string, dir: string, options: { timeoutMs?: number } = {}): Promise<MountRecord> {
+export async function unmountImage(ctx: Context, dir: string, options: { timeoutMs?: number } = {}): Promise<MountRecord> {
   const target = resolve(dir);
+  const root = ctx.paths;
   const record = (await listMountRecords(root)).find((r) => r.dir === target);
   if (!record) throw notFound(`no ctr-remote image mount at ${target}`);
   if (record.pid !== process.pid && mountOwnerAlive(record)) {
@@ -109,17 +111,17 @@ export async function unmountImage(root: string, dir: string, options: { timeout
 }
 
 /** Take down the mounts of records whose serving process is gone (a killed `image mount`). */
-export async function cleanupDeadMounts(root: string): Promise<MountRecord[]> {
+export async function cleanupDeadMounts(root: RootLayout): Promise<MountRecord[]> {
   const dead = (await listMountRecords(root)).filter((r) => !mountOwnerAlive(r));
   for (const r of dead) await removeMount(root, r);
-  await cleanupStaleMounts(mountsDir(root)).catch(() => undefined);
+  await cleanupStaleMounts(root.mounts).catch(() => undefined);
   return dead;
 }
 
-async function removeMount(root: string, record: MountRecord): Promise<void> {
+async function removeMount(root: RootLayout, record: MountRecord): Promise<void> {
   const ours = (await readMounts()).some((m) => m.mountPoint === record.dir && (m.fsType === 'overlay' || m.fsType === `fuse.${FUSE_SUBTYPE}`));
   if (ours) await unmountPoint(record.dir).catch(() => undefined);
-  const base = `${mountsDir(root)}/${record.id}`;
+  const base = join(root.mounts, record.id);
   await unmountUnder(base).catch(() => undefined);
   await rm(base, { recursive: true, force: true });
 }

@@ -11,10 +11,11 @@ import { DEFAULT_IMAGE_LIMITS, type TocSummary } from '../../estargz/toc-limits.
 import { Annotation, layerCompression } from '../../oci/media-types.js';
 import type { Descriptor, Platform } from '../../oci/types.js';
 import type { RegistryEndpoint, RegistryOptions } from '../../remote/registry-endpoint.js';
-import { openStore } from '../../store/image-store.js';
 import { LayoutEndpoint } from '../../store/layout-endpoint.js';
 import { credentialSource } from '../../remote/credential-source.js';
 import { fetchLayerToc } from '../../service/toc-fetch.js';
+import type { RootLayout } from '../../store/root-layout.js';
+import type { Context } from '../context.js';
 import { writeLazyRecord, type LazyLayerRecord } from './lazy-record.js';
 import { openLocation, parseLocation } from '../location.js';
 import { selectImageManifest } from '../platform.js';
@@ -40,13 +41,13 @@ export interface RpullResult {
   layers: LazyLayerRecord[];
 }
 
-/** Lazily pull `ref` into the store of `root` (see module comment). */
-export async function rpullImage(root: string, ref: string, options: RpullOptions = {}): Promise<RpullResult> {
+/** Lazily pull `ref` into the store (see module comment). */
+export async function rpullImage(ctx: Context, ref: string, options: RpullOptions = {}): Promise<RpullResult> {
   const loc = parseLocation(ref);
   if (loc.kind !== 'reference') throw invalidArgument(`rpull takes a registry reference, not ${ref}`);
-  const src = await openLocation(loc, 'registry', { root, ...(options.registry ? { registry: options.registry } : {}) });
+  const src = await openLocation(loc, 'registry', { context: ctx, ...(options.registry ? { registry: options.registry } : {}) });
   const registry = src.endpoint as RegistryEndpoint;
-  const store = new LayoutEndpoint(await openStore(root), loc.name, { label: loc.name, requireLayers: false });
+  const store = new LayoutEndpoint(await ctx.store(), loc.name, { label: loc.name, requireLayers: false });
   const release = await store.layout.lease();
   try {
     const manifest = await selectManifest(registry, options);
@@ -56,13 +57,13 @@ export async function rpullImage(root: string, ref: string, options: RpullOption
     const records: LazyLayerRecord[] = [];
     const declared = { entries: 0, bytes: 0 };
     for (const [i, layer] of layers.entries()) {
-      const rec = await pullLayer(root, registry, store, layer, declared, options).catch((e: unknown) => {
+      const rec = await pullLayer(ctx.paths, registry, store, layer, declared, options).catch((e: unknown) => {
         throw withContext({ op: 'layer', subject: `${i} (${layer.digest.slice(0, 19)})` }, e);
       });
       records.push(rec);
       options.onLayer?.(rec, i);
     }
-    await writeLazyRecord(root, {
+    await writeLazyRecord(ctx.paths, {
       name: loc.name, manifestDigest: manifest.descriptor.digest, layers: records, pulledAt: new Date().toISOString(),
       credentials: credentialSource(options.registry),
     });
@@ -83,7 +84,7 @@ async function selectManifest(registry: RegistryEndpoint, options: RpullOptions)
 
 /** Decide lazy or full for one layer; a lazy layer's TOC is verified and its tail saved. */
 async function pullLayer(
-  root: string,
+  root: RootLayout,
   registry: RegistryEndpoint,
   store: LayoutEndpoint,
   layer: Descriptor,

@@ -5,21 +5,21 @@
 // not pin its image's snapshots (no command restarts it).
 import { readdir, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { containerPaths, containersDir } from '../../runtime/container-paths.js';
+import { containerPaths } from '../../runtime/container-paths.js';
 import { mountsUnder, readMounts } from '../../host/mountinfo.js';
 import { ownerAlive, readOwner } from '../../runtime/owner.js';
-import { snapshotsDir } from '../../store/default-root.js';
+import type { RootLayout } from '../../store/root-layout.js';
 import { listMountRecords, mountOwnerAlive } from './mount-record.js';
 
 /** Layer digest → who uses its snapshot ("container ID", "image mount DIR"). */
 export type SnapshotUsers = Map<string, string[]>;
 
-/** The snapshots that live containers and image mounts of `root` use (see module comment). */
-export async function snapshotUsers(root: string, signal?: AbortSignal): Promise<SnapshotUsers> {
+/** The snapshots that live containers and image mounts of a root use (see module comment). */
+export async function snapshotUsers(root: RootLayout, signal?: AbortSignal): Promise<SnapshotUsers> {
   const users: SnapshotUsers = new Map();
   const add = (digest: string, who: string) => users.set(digest, [...(users.get(digest) ?? []), who]);
   const byDir = snapshotDigestsByDir(root);
-  for (const id of await readdir(containersDir(root)).catch(() => [] as string[])) {
+  for (const id of await readdir(root.containers).catch(() => [] as string[])) {
     if (id.startsWith('.')) continue;
     const paths = safePaths(root, id);
     if (!paths) continue;
@@ -38,8 +38,8 @@ export async function snapshotUsers(root: string, signal?: AbortSignal): Promise
 /** Resolves a lowerdir link target to the layer digest of the snapshot it points into. */
 type DigestByDir = (target: string) => string | undefined;
 
-function snapshotDigestsByDir(root: string): DigestByDir {
-  const prefix = resolve(snapshotsDir(root), 'sha256-');
+function snapshotDigestsByDir(root: RootLayout): DigestByDir {
+  const prefix = resolve(root.snapshots, 'sha256-');
   return (target) => {
     const hex = /^([0-9a-f]{64})(?:\/|$)/.exec(target.startsWith(prefix) ? target.slice(prefix.length) : '')?.[1];
     return hex === undefined ? undefined : `sha256:${hex}`;
@@ -57,7 +57,7 @@ async function linkedSnapshots(dir: string, byDir: DigestByDir): Promise<string[
   return out;
 }
 
-function safePaths(root: string, id: string): ReturnType<typeof containerPaths> | undefined {
+function safePaths(root: RootLayout, id: string): ReturnType<typeof containerPaths> | undefined {
   try {
     return containerPaths(root, id);
   } catch {

@@ -1,13 +1,13 @@
 // `image status REF`: per layer, whether it is lazy or full (and why), how much of it is local in the chunk
 // cache, and the fetch counters of its live mount (or of its last mount): bytes fetched, cache hits, errors.
 
-import { join } from 'node:path';
 import { openEStargz } from '../../estargz/reader.js';
 import { ChunkCache } from '../../layer/chunk-cache.js';
 import { readLayerState, type LayerState } from '../../layer/layer-state.js';
 import type { Platform } from '../../oci/types.js';
 import { openLayerTail } from '../../store/layer-tails.js';
-import { lastStatePath } from '../../layer/layer-state.js';
+import type { RootLayout } from '../../store/root-layout.js';
+import type { Context } from '../context.js';
 import { listMountRecords, mountOwnerAlive } from './mount-record.js';
 import { openStoredImage } from '../stored-image.js';
 
@@ -37,11 +37,11 @@ export interface ImageStatus {
   layers: LayerStatus[];
 }
 
-/** Report the status of image `ref` in the store of `root`. */
-export async function imageStatus(root: string, ref: string, platform?: Platform): Promise<ImageStatus> {
-  const image = await openStoredImage(root, ref, platform);
-  const mounts = (await listMountRecords(root)).filter((r) => r.manifestDigest === image.manifestDigest && mountOwnerAlive(r));
-  const cache = await ChunkCache.open({ dir: join(root, 'cache'), maxBytes: Number.POSITIVE_INFINITY, memoryMaxBytes: 0 });
+/** Report the status of image `ref` in the store. */
+export async function imageStatus(ctx: Context, ref: string, platform?: Platform): Promise<ImageStatus> {
+  const image = await openStoredImage(ctx, ref, platform);
+  const mounts = (await listMountRecords(ctx.paths)).filter((r) => r.manifestDigest === image.manifestDigest && mountOwnerAlive(r));
+  const cache = await ChunkCache.open({ dir: ctx.paths.cache, maxBytes: Number.POSITIVE_INFINITY, memoryMaxBytes: 0 });
   const layers: LayerStatus[] = [];
   for (const [index, layer] of image.manifest.layers.entries()) {
     const rec = image.record?.layers.find((l) => l.digest === layer.digest);
@@ -49,9 +49,9 @@ export async function imageStatus(root: string, ref: string, platform?: Platform
     if (rec?.reason) status.reason = rec.reason;
     else if (!rec) status.reason = 'pulled in full (image pull)';
     if (status.mode === 'lazy') {
-      Object.assign(status, await cachedBytes(root, layer.digest, layer.size, cache));
+      Object.assign(status, await cachedBytes(ctx.paths, layer.digest, layer.size, cache));
       const liveFile = mounts.flatMap((m) => m.layers).find((l) => l.digest === layer.digest && l.stateFile)?.stateFile;
-      const state = (liveFile && (await readLayerState(liveFile))) || (await readLayerState(lastStatePath(root, layer.digest)));
+      const state = (liveFile && (await readLayerState(liveFile))) || (await readLayerState(ctx.paths.lazyStateOf(layer.digest)));
       if (state) {
         status.state = state;
         status.live = !!liveFile;
@@ -62,7 +62,7 @@ export async function imageStatus(root: string, ref: string, platform?: Platform
   return { name: image.name, manifestDigest: image.manifestDigest, mounts: mounts.map((m) => ({ dir: m.dir, pid: m.pid })), layers };
 }
 
-async function cachedBytes(root: string, digest: string, size: number, cache: ChunkCache): Promise<{ cachedBytes: number; totalBytes: number }> {
+async function cachedBytes(root: RootLayout, digest: string, size: number, cache: ChunkCache): Promise<{ cachedBytes: number; totalBytes: number }> {
   const tail = await openLayerTail(root, digest, size);
   if (!tail) return { cachedBytes: 0, totalBytes: 0 };
   const reader = await openEStargz(tail);

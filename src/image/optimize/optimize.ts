@@ -9,7 +9,7 @@
 // With an index, the host platform (or `--platform`, when it is the host's) is optimized; the other
 // platforms are converted without priorities (`--all-platforms`), and a warning says so.
 import { rm, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { CtrError, invalidArgument, unsupported } from '../../errors.js';
 import { MAX_CONFIG_SIZE } from '../../oci/manifest-json.js';
 import { removeDeadOwned, ownedName } from '../../host/owned-names.js';
@@ -21,13 +21,13 @@ import { containerEnv } from '../../runtime/env.js';
 import { containerMounts } from '../../runtime/mount-flag.js';
 import { LayoutEndpoint } from '../../store/layout-endpoint.js';
 import { openLayout, type OciLayout } from '../../store/oci-layout.js';
-import { tempDir } from '../../store/default-root.js';
 import { writeOrCollect } from '../../store/gc.js';
 import { convertImage, type ConvertImageOptions, type ConvertImageResult } from '../convert/convert.js';
 import type { ImageSink, ImageSource } from '../../content/endpoint.js';
 import { openLocation, openStoreImage, parseLocation, sourceMode, type EndpointContext } from '../location.js';
 import { writeNewLayout } from '../convert/new-layout.js';
-import { securePrivateDirs } from '../../store/private-dirs.js';
+import type { Context } from '../context.js';
+import type { RootLayout } from '../../store/root-layout.js';
 import { convertFinal, scopedSource } from './optimize-convert.js';
 import { mountStagedLayers, type StagedLayer } from './optimize-mounts.js';
 import { AccessLog, writeRecordFile, type RecordEntry } from './optimize-record.js';
@@ -37,8 +37,6 @@ import { readManifest, type FetchedManifest } from '../../content/read-manifest.
 
 /** Options of optimizeImage (the CLI flags of `image optimize`). */
 export interface OptimizeOptions {
-  /** Store root (`--root`). */
-  root: string;
   registry?: RegistryOptions;
   /** `--oci`: write OCI media types (needed for the TOC digest annotations). Default false, as convert. */
   oci?: boolean;
@@ -101,25 +99,25 @@ export interface OptimizeResult extends ConvertImageResult {
 }
 
 /** Optimize SRC into DST (see module comment). Root only unless `noOptimize`. */
-export async function optimizeImage(srcText: string, dstText: string, o: OptimizeOptions): Promise<OptimizeResult> {
+export async function optimizeImage(ctx: Context, srcText: string, dstText: string, o: OptimizeOptions): Promise<OptimizeResult> {
   if (!o.noOptimize && process.getuid?.() !== 0) {
     throw unsupported('image optimize needs root: it mounts FUSE and overlayfs and runs the workload with runc (--no-optimize converts without running it)');
   }
   if (o.tty && !o.stdin) throw invalidArgument('-t needs -i (a terminal reads stdin)');
   // Before anything: SRC and DST may both be oci: layouts, so the store (which secures the root) may never be opened.
-  await securePrivateDirs(o.root);
-  const ctx: EndpointContext = { root: o.root, ...(o.registry ? { registry: o.registry } : {}) };
+  await ctx.secure();
+  const endpoints: EndpointContext = { context: ctx, ...(o.registry ? { registry: o.registry } : {}) };
   const srcLoc = parseLocation(srcText);
-  const src = await openLocation(srcLoc, await sourceMode(srcLoc, ctx), ctx);
+  const src = await openLocation(srcLoc, await sourceMode(srcLoc, endpoints), endpoints);
   try {
     const top = await chooseTop(src.endpoint, o);
     const target = o.noOptimize ? undefined : optimizedManifest(top, o);
-    const analysis = target ? await analyze(src.endpoint, target, o) : undefined;
+    const analysis = target ? await analyze(ctx, src.endpoint, target, o) : undefined;
     const records = analysis?.log.entries ?? [];
     if (o.recordOut && !o.noOptimize) await writeRecordFile(o.recordOut, records);
     o.onStep?.(analysis ? 'converting with the recorded files first' : 'converting');
     const final = { top, optimized: target, perLayer: analysis ? analysis.log.byLayer() : undefined };
-    const out = await withDestination(dstText, ctx, (dst) => convertFinal(src.endpoint, dst, final, convertOptions(o)));
+    const out = await withDestination(dstText, ctx, (dst) => convertFinal(src.endpoint, dst, final, convertOptions(ctx, o)));
     return {
       ...out,
       records,
@@ -131,10 +129,10 @@ export async function optimizeImage(srcText: string, dstText: string, o: Optimiz
   }
 }
 
-function convertOptions(o: OptimizeOptions): ConvertImageOptions {
+function convertOptions(ctx: Context, o: OptimizeOptions): ConvertImageOptions {
   return {
     format: o.zstdChunked ? 'zstdchunked' : 'estargz',
-    tmpDir: tempDir(o.root),
+    tmpDir: ctx.paths.tmp,
     ...(o.oci ? { oci: true } : {}),
     ...(o.level !== undefined && !o.zstdChunked ? { level: o.level } : {}),
     ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
@@ -181,9 +179,9 @@ interface Analysis {
 }
 
 /** Steps 1 and 2 of the module comment, cleaned up on every path. */
-async function analyze(src: ImageSource, target: Descriptor, o: OptimizeOptions): Promise<Analysis> {
-  await cleanupStale(o.root, o.runc);
-  const workDir = join(o.root, 'optimize', ownedName(''));
+async function analyze(ctx: Context, src: ImageSource, target: Descriptor, o: OptimizeOptions): Promise<Analysis> {
+  await cleanupStale(ctx.paths, o.runc);
+  const workDir = join(ctx.paths.optimize, ownedName(''));
   try {
     o.onStep?.('converting without priorities into a staging area');
     const stage = await openLayout(join(workDir, 'stage'), { create: true });
@@ -191,7 +189,7 @@ async function analyze(src: ImageSource, target: Descriptor, o: OptimizeOptions)
       format: 'estargz',
       oci: true,
       level: 1,
-      tmpDir: tempDir(o.root),
+      tmpDir: ctx.paths.tmp,
       ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
@@ -199,7 +197,7 @@ async function analyze(src: ImageSource, target: Descriptor, o: OptimizeOptions)
     const config = JSON.parse((await stage.readBytes(manifest.config.digest, MAX_CONFIG_SIZE)).toString('utf8')) as ImageConfig;
     const log = new AccessLog(target.digest);
     o.onStep?.('running the workload');
-    const workload = await runStaged(stagedLayers(stage, manifest), config, log, workDir, o);
+    const workload = await runStaged(ctx.paths, stagedLayers(stage, manifest), config, log, workDir, o);
     return { log, workload };
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -214,14 +212,14 @@ function stagedLayers(stage: OciLayout, manifest: Manifest): StagedLayer[] {
   });
 }
 
-async function runStaged(layers: StagedLayer[], config: ImageConfig, log: AccessLog, workDir: string, o: OptimizeOptions): Promise<WorkloadResult> {
+async function runStaged(root: RootLayout, layers: StagedLayer[], config: ImageConfig, log: AccessLog, workDir: string, o: OptimizeOptions): Promise<WorkloadResult> {
   const env = await containerEnv(o.envFile, o.env);
   const mounts = containerMounts(o.mounts);
   const period = o.period ?? 10;
   if (!(period > 0)) throw invalidArgument(`--period must be a positive number of seconds, got ${period}`);
   try {
     return await runWorkload({
-      root: o.root,
+      root,
       id: `optimize-${basename(workDir)}`,
       ref: 'optimize',
       layers: (paths) => mountStagedLayers(layers, { dir: paths.layers, cacheDir: join(workDir, 'cache'), onAccess: (p, i) => log.add(p, i) }),
@@ -249,16 +247,16 @@ async function runStaged(layers: StagedLayer[], config: ImageConfig, log: Access
 }
 
 /** Containers and staging areas left by a killed optimize (or run). */
-async function cleanupStale(root: string, runc: string | undefined): Promise<void> {
+async function cleanupStale(root: RootLayout, runc: string | undefined): Promise<void> {
   await cleanupStaleContainers(root, runc ? { runc } : {});
-  await removeDeadOwned(join(root, 'optimize'), ['']);
+  await removeDeadOwned(root.optimize, ['']);
 }
 
 /** Run `convert` into DST: a store name, an existing `oci:` layout, or a new one staged and renamed into place. */
-async function withDestination(dstText: string, ctx: EndpointContext, convert: (dst: ImageSink) => Promise<ConvertImageResult>): Promise<ConvertImageResult & { name: string }> {
+async function withDestination(dstText: string, ctx: Context, convert: (dst: ImageSink) => Promise<ConvertImageResult>): Promise<ConvertImageResult & { name: string }> {
   const loc = parseLocation(dstText);
   if (loc.kind === 'reference') {
-    const dst = await openStoreImage(ctx.root, loc.name);
+    const dst = await openStoreImage(ctx, loc.name);
     return { ...(await writeOrCollect(dst.layout, () => convert(dst))), name: loc.name };
   }
   const tag = loc.tag ?? 'latest';
