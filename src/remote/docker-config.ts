@@ -91,6 +91,9 @@ export function runCredentialHelper(helper: string, serverUrl: string, signal?: 
         reject(unauthorized(`credential helper ${bin} printed malformed JSON for ${serverUrl}`));
       }
     });
+    // A helper may exit without reading stdin (a missing program, or one that fails at once): the write
+    // then fails with EPIPE, which is not an error of its own; the exit status above decides.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(serverUrl);
   });
 }
