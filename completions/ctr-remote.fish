@@ -2,7 +2,7 @@
 function __ctr_remote_path
     set -l cmdpath ""
     for w in (commandline -opc)[2..-1]
-        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/prune /image/rpull /image/mount /image/unmount /image/status /run /completion
+        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/prune /image/rpull /image/mount /image/unmount /image/status /run /snapshotter /snapshotter/serve /completion
             set cmdpath "$cmdpath/$w"
         end
     end
@@ -11,6 +11,7 @@ end
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -f
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'image' -d 'manage images'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'run' -d 'run a container from an image in the store, in the foreground (root)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'snapshotter' -d 'the containerd snapshotter service (lazy pulling for containerd, nerdctl and Kubernetes)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'completion' -d 'print a shell completion script (bash, zsh, fish)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -l version -s v -d 'print the version'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -l root -d 'state directory (default: /var/lib/ctr-remote as root, else $XDG_DATA_HOME/ctr-remote)'
@@ -166,4 +167,13 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l read-timeout -d
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l registry-user -s u -d 'registry credentials; without :password it is prompted for on a terminal (default: ~/.docker/config.json)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l password-stdin -d 'read the password of -u USER from stdin'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -f
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -a 'serve' -d 'serve containerd\'s snapshot API on a unix socket (foreground; SIGTERM keeps lazy mounts for a restart, SIGINT unmounts them)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l address -d 'unix socket to listen on'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l root -d 'state directory of the service'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l config -d 'TOML config file (default: /etc/containerd-stargz-grpc/config.toml, if it exists)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l log-level -d 'least level logged'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l cache-max-bytes -d 'bound of the chunk cache in bytes (default: the config\'s cache_max_bytes, else min(10 GiB, half the free disk))'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l help -s h -d 'display help'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/completion"' -l help -s h -d 'display help'

@@ -1,7 +1,7 @@
 // The commander tree of ctr-remote, mirroring the reference's command names and flags:
 //   ctr-remote [--root DIR] [--debug] image {pull,push,ls,rm,tag,export,import}
 //   ctr-remote completion bash|zsh|fish
-// Later issues add their commands to `image` (convert, optimize, rpull, mount, ...) and `run`.
+//   ctr-remote snapshotter serve   (the containerd snapshotter service)
 import { Command, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import type { CliContext } from './cli-context.js';
@@ -23,6 +23,7 @@ import { unmountCommand } from './commands/unmount.js';
 import { runCommand } from './commands/run.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { pruneCommand } from './commands/prune.js';
+import { snapshotterCommand } from './commands/snapshotter.js';
 
 /** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
 export function buildProgram(ctx: CliContext): Command {
@@ -38,6 +39,7 @@ export function buildProgram(ctx: CliContext): Command {
   for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, rpullCommand, mountCommand, unmountCommand, statusCommand]) image.addCommand(make(ctx));
   program.addCommand(image);
   program.addCommand(runCommand(ctx));
+  program.addCommand(snapshotterCommand(ctx));
   program.addCommand(completionCommand(ctx, () => program));
   configureAll(program, ctx);
   for (const sub of program.commands) addGlobalOptions(sub, program);

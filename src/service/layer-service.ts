@@ -6,7 +6,7 @@
 // toc-fetch.ts); a mount opens the TOC again from the kept tail, without a request.
 import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { errorAbout, limitExceeded, unsupported, withContext } from '../errors.js';
+import { errorAbout, failedPrecondition, limitExceeded, unsupported, withContext } from '../errors.js';
 import { openEStargz } from '../estargz/reader.js';
 import { DEFAULT_IMAGE_LIMITS } from '../estargz/toc-limits.js';
 import { buildInodeTable } from '../fs/inode-table.js';
@@ -49,6 +49,8 @@ export interface LayerServiceOptions {
   skipContentVerify?: boolean;
   /** Compressed bytes read ahead after a miss (LazyLayerOptions.readAheadBytes). Default 64 KiB. */
   readAheadBytes?: number;
+  /** Refuse (in check) a layer whose reference gives no TOC digest to verify against. Default false. */
+  requireTocDigest?: boolean;
   /** One-line warnings (a registry refusing reads for lack of credentials, once per registry). */
   onWarning?: (line: string) => void;
 }
@@ -85,6 +87,9 @@ export class LayerService implements RemoteLayers {
 
   /** Fetch and verify the layer's TOC and keep its tail; the layer with its size. Unsupported when it is not eStargz. */
   async check(layer: RemoteLayerRef, signal?: AbortSignal): Promise<RemoteLayerRef> {
+    if (this.options.requireTocDigest && !layer.tocDigest && !this.options.skipContentVerify) {
+      throw failedPrecondition(`layer ${layer.digest} has no TOC digest (containerd.io/snapshot/stargz/toc.digest) to verify its TOC against: not an eStargz layer, or its annotation was dropped`);
+    }
     const fetched = await fetchLayerToc(this.options.paths, this.registry(layer.ref).repository, layer, {
       ...(this.options.skipContentVerify ? { skipContentVerify: true } : {}),
       ...(signal ? { signal } : {}),

@@ -30,8 +30,10 @@ export interface StargzOptions {
   remote: RemoteLayers;
   /** Mount a remote layer as soon as its snapshot is made (a resident service: prefetch starts at once). Default false: on first use. */
   mountOnPrepare?: boolean;
-  /** Told of every layer that falls back to a normal (downloading) Prepare, with the reason. */
-  onFallback?: (target: string, layer: RemoteLayerRef, reason: string) => void;
+  /** Told of every remote snapshot made. */
+  onRemote?: (target: string, layer: RemoteLayerRef) => void;
+  /** Told of every layer that falls back to a normal (downloading) Prepare, with the error saying why. */
+  onFallback?: (target: string, layer: RemoteLayerRef, error: unknown) => void;
 }
 
 /** Overlay snapshots plus lazily mounted remote layers. */
@@ -88,7 +90,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
     try {
       checked = await this.options.remote.check(layer);
     } catch (e) {
-      this.options.onFallback?.(target, layer, e instanceof Error ? e.message : String(e));
+      this.options.onFallback?.(target, layer, e);
       return false;
     }
     const own = { ...labels, ...remoteSnapshotLabels(checked) };
@@ -97,6 +99,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
       await this.createCommitted(d, target, parent, own);
       return true;
     });
+    if (made) this.options.onRemote?.(target, checked);
     if (made && this.options.mountOnPrepare) await this.options.remote.mount([{ dir: this.treeOf(recordOf(await this.meta.read(), target).id), layer: checked }]);
     return true;
   }

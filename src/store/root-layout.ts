@@ -10,6 +10,7 @@
 //   cache/        the chunk cache of lazy layers
 //   lazy/         rpull records (images/), verified TOC tails (tails/), last layer counters (state/)
 //   optimize/     the work directories of running optimizes
+//   snapshotter/  the snapshotter service's snapshots (snapshot/overlay-snapshotter.ts) and its sockets
 // Every directory but store/ is private to the root's owner (store/private-dirs.ts).
 import { isAbsolute, join } from 'node:path';
 import { invalidArgument } from '../errors.js';
@@ -26,6 +27,7 @@ export class RootLayout {
   readonly cache: string;
   readonly lazy: string;
   readonly optimize: string;
+  readonly snapshotter: string;
 
   /** The layout of the root at `dir` (an absolute path: mount(8), overlayfs and runc get paths below it). */
   constructor(readonly dir: string) {
@@ -39,6 +41,7 @@ export class RootLayout {
     this.cache = join(dir, 'cache');
     this.lazy = join(dir, 'lazy');
     this.optimize = join(dir, 'optimize');
+    this.snapshotter = join(dir, 'snapshotter');
   }
 
   /** The directories only the root's owner may enter, in the order they are made. */

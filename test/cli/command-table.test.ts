@@ -190,6 +190,16 @@ const ROWS: Row[] = [
       args: [CTX, REF, 'id2', { args: ['ls', '-l'], remove: false, tty: false, stdin: false, env: [], mounts: [], netHost: false, noBackgroundFetch: false, registry: {}, onWarning: FN, killOnAbort: false, signal: SIGNAL }],
     },
   },
+  {
+    cmd: 'snapshotter serve',
+    argv: ['snapshotter', 'serve', '--address', '/a.sock', '--root', '/r', '--config', '/c.toml', '--log-level', 'debug', '--cache-max-bytes', '5'],
+    call: { fn: 'serveSnapshotter', args: [{ address: '/a.sock', root: '/r', config: '/c.toml', cacheMaxBytes: 5, logLevel: 'debug', log: STREAM }] },
+  },
+  {
+    cmd: 'snapshotter serve',
+    argv: ['snapshotter', 'serve'],
+    call: { fn: 'serveSnapshotter', args: [{ address: '/run/containerd-stargz-grpc/containerd-stargz-grpc.sock', root: '/var/lib/containerd-stargz-grpc', logLevel: 'info', log: STREAM }] },
+  },
   { cmd: 'completion', argv: ['completion', 'bash'] },
 ];
 

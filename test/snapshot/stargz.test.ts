@@ -82,7 +82,7 @@ describe('remote snapshots over a real registry', { skip }, () => {
     const root = join(work, 'tool-root');
     const fallbacks: string[] = [];
     const service = new LayerService({ paths: new RootLayout(root), registry: { plainHttp: true } });
-    const s = await StargzSnapshotter.openStargz(state, { remote: service, onFallback: (target, _l, reason) => fallbacks.push(`${target}: ${reason}`) });
+    const s = await StargzSnapshotter.openStargz(state, { remote: service, onFallback: (target, _l, reason) => fallbacks.push(`${target}: ${reason instanceof Error ? reason.message : String(reason)}`) });
     try {
       await assert.rejects(s.prepare('extract-1 chain-a', undefined, { labels: labels('chain-a', lazyDigest, tocDigest) }), (e: unknown) => isCtrError(e, 'Conflict'));
       const info = await s.stat('chain-a');

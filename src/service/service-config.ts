@@ -1,0 +1,80 @@
+// The snapshotter service's config file: the reference daemon's TOML (/etc/containerd-stargz-grpc/config.toml),
+// so a node's existing file keeps working. Every key the reference knows is accepted; the ones this service
+// acts on are typed and checked, the others are reported once at start ("accepted, has no effect here"), and
+// a key neither knows is reported as unknown (a typo should not pass silently). Pure apart from reading the file.
+// https://github.com/containerd/stargz-snapshotter/blob/main/cmd/containerd-stargz-grpc/config.go
+import { readFile } from 'node:fs/promises';
+import { parse } from 'smol-toml';
+import { invalidArgument } from '../errors.js';
+
+/** What the service acts on, with its defaults. */
+export interface ServiceConfig {
+  /** `no_background_fetch`: fetch only what is read and the prefetch region. Default false. */
+  noBackgroundFetch: boolean;
+  /** `disable_verification`: serve chunks and TOCs unverified. Default false. */
+  disableVerification: boolean;
+  /** `allow_no_verification`: mount a layer whose Prepare carries no toc.digest label (TOC unverified). Default false. */
+  allowNoVerification: boolean;
+  /** `cache_max_bytes` (ours): bound of the chunk cache. Default: the chunk cache's own (min(10 GiB, half the free disk)). */
+  cacheMaxBytes?: number;
+  /** Keys read but not acted on, and unknown keys: one warning each at start. */
+  notes: string[];
+}
+
+/** Keys of the reference's config this service accepts without acting on them (dotted for tables). */
+const ACCEPTED = new Set([
+  'noprefetch', 'prefetch_size', 'prefetch_timeout_sec', 'max_concurrency', 'metrics_address', 'debug_address',
+  'metadata_store', 'no_prometheus', 'mount_timeout_sec', 'fuse_metrics_emit_wait_duration_sec', 'resolve_result_entry',
+  'prefetch_entry', 'http_cache_type', 'filesystem_cache_type', 'resolve_result_entry_ttl_sec', 'ipfs', 'log_file_path',
+  'blob', 'directory_cache', 'fuse', 'resolver', 'cri_keychain', 'kubeconfig_keychain', 'snapshotter', 'fuse_manager',
+  'content_store_config', 'debug',
+]);
+
+/** The defaults, with no file. */
+export function defaultServiceConfig(): ServiceConfig {
+  return { noBackgroundFetch: false, disableVerification: false, allowNoVerification: false, notes: [] };
+}
+
+/** Parse a config document (TOML text); `source` names it in errors. InvalidArgument on bad TOML or a wrongly typed key. */
+export function parseServiceConfig(text: string, source: string): ServiceConfig {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw invalidArgument(`config ${source}: not valid TOML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const config = defaultServiceConfig();
+  const bool = (key: string): boolean | undefined => {
+    const v = doc[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') throw invalidArgument(`config ${source}: ${key} must be true or false, not ${JSON.stringify(v)}`);
+    return v;
+  };
+  config.noBackgroundFetch = bool('no_background_fetch') ?? false;
+  config.disableVerification = bool('disable_verification') ?? false;
+  config.allowNoVerification = bool('allow_no_verification') ?? false;
+  const max = doc['cache_max_bytes'];
+  if (max !== undefined) {
+    const n = typeof max === 'bigint' ? Number(max) : max;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`config ${source}: cache_max_bytes must be a positive integer, not ${String(max)}`);
+    config.cacheMaxBytes = n;
+  }
+  const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes']);
+  for (const key of Object.keys(doc)) {
+    if (acted.has(key)) continue;
+    config.notes.push(ACCEPTED.has(key) ? `config ${source}: ${key} is accepted but has no effect in this service` : `config ${source}: unknown key ${key} (ignored)`);
+  }
+  return config;
+}
+
+/** Read the config at `path`; the defaults when `path` is the default location and the file is absent. */
+export async function loadServiceConfig(path: string, { optional }: { optional: boolean }): Promise<ServiceConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && optional) return defaultServiceConfig();
+    throw invalidArgument(`config ${path}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseServiceConfig(text, path);
+}

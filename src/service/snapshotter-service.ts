@@ -1,0 +1,120 @@
+// The containerd snapshotter service (`ctr-remote snapshotter serve`): the stargz snapshotter of a root,
+// its remote layers served by a RemoteLayers (the fuse manager process, or this process's own layer
+// service), answering containerd's Snapshots API on a unix socket. containerd registers it as a proxy
+// snapshotter; every fallback of a remote snapshot is logged with its reason and counted.
+import { lstat, mkdir, rm, chmod } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { failedPrecondition, isCtrError, unavailable, type ErrorCode } from '../errors.js';
+import { ensurePrivateDir } from '../store/private-dirs.js';
+import type { RootLayout } from '../store/root-layout.js';
+import { StargzSnapshotter, type RemoteLayers } from '../snapshot/stargz-snapshotter.js';
+import type { Logger } from './logger.js';
+import { snapshotsHandlers, snapshotsServiceDefinition } from './snapshots-grpc.js';
+
+/** Options of startSnapshotterService. */
+export interface SnapshotterServiceOptions {
+  /** The unix socket to listen on (its directory is created 0711, the socket is 0600). */
+  address: string;
+  paths: RootLayout;
+  /** Who serves the remote layers. */
+  remote: RemoteLayers;
+  logger: Logger;
+}
+
+/** Counters of the running service. */
+export interface ServiceCounters {
+  /** Remote snapshots made (layers mounted lazily). */
+  remoteSnapshots: number;
+  /** Fallbacks to a normal (downloading) Prepare, by reason class. */
+  fallbacks: Record<string, number>;
+}
+
+/** A running service. */
+export interface RunningSnapshotterService {
+  snapshotter: StargzSnapshotter;
+  counters: ServiceCounters;
+  /** Stop answering RPCs (in-flight ones finish) and remove the socket; the remote layers are the caller's. */
+  stop(): Promise<void>;
+}
+
+/** Start the service; it answers once this resolves. */
+export async function startSnapshotterService(options: SnapshotterServiceOptions): Promise<RunningSnapshotterService> {
+  const { address, paths, remote, logger } = options;
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  await ensurePrivateDir(paths.snapshotter);
+  const counters: ServiceCounters = { remoteSnapshots: 0, fallbacks: {} };
+  const snapshotter = await StargzSnapshotter.openStargz(paths.snapshotter, {
+    remote,
+    mountOnPrepare: true,
+    onRemote: (target, layer) => {
+      counters.remoteSnapshots++;
+      logger.info('remote snapshot', { key: target, ref: layer.ref, digest: layer.digest });
+    },
+    onFallback: (target, layer, error) => {
+      const why = fallbackClass(error);
+      counters.fallbacks[why] = (counters.fallbacks[why] ?? 0) + 1;
+      const message = error instanceof Error ? error.message : String(error);
+      logger.warn('remote snapshot fell back to a normal layer: containerd downloads it', { key: target, ref: layer.ref, digest: layer.digest, reason: why, error: message });
+    },
+  });
+  await claimSocket(address);
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 << 20 });
+  server.addService(snapshotsServiceDefinition(), snapshotsHandlers(snapshotter, { logger }));
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(unavailable(`cannot listen on ${address}: ${e.message}`)) : resolve()));
+  });
+  await chmod(address, 0o600);
+  logger.info('serving', { address, root: paths.dir });
+  return {
+    snapshotter,
+    counters,
+    stop: async () => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 5_000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await rm(address, { force: true });
+    },
+  };
+}
+
+/** Make `address` free to listen on: its directory exists, a stale socket is removed, a live one refused. */
+async function claimSocket(address: string): Promise<void> {
+  await mkdir(dirname(address), { recursive: true, mode: 0o711 });
+  const st = await lstat(address).catch(() => undefined);
+  if (!st) return;
+  if (!st.isSocket()) throw failedPrecondition(`${address} exists and is not a socket`);
+  const live = await new Promise<boolean>((resolve) => {
+    const s = connect(address);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (live) throw failedPrecondition(`another service is listening on ${address}`);
+  await rm(address, { force: true });
+}
+
+const FALLBACK_CLASS: Partial<Record<ErrorCode, string>> = {
+  Unsupported: 'not-estargz',
+  FailedPrecondition: 'unverifiable',
+  DigestMismatch: 'verification',
+  LimitExceeded: 'limit',
+  Unauthorized: 'unauthorized',
+  NotFound: 'not-found',
+  InvalidArgument: 'invalid',
+};
+
+/** The class of a fallback's error, for counting (its message is logged): by its code; `unreachable` for the rest. */
+export function fallbackClass(error: unknown): string {
+  return (isCtrError(error) && FALLBACK_CLASS[error.code]) || 'unreachable';
+}
