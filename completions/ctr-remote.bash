@@ -4,7 +4,7 @@ _ctr_remote() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$cmdpath/$w" in
-      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/completion') cmdpath="$cmdpath/$w" ;;
+      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/completion') cmdpath="$cmdpath/$w" ;;
     esac
   done
   case "$cmdpath" in
@@ -26,8 +26,9 @@ _ctr_remote() {
     '/image/unmount') opts='--help -h'; cmds='' ;;
     '/image/status') opts='--platform --json --help -h'; cmds='' ;;
     '/run') opts='--rm --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --tlscacert --read-timeout --registry-user -u --password-stdin --help -h'; cmds='' ;;
-    '/snapshotter') opts='--help -h'; cmds='serve' ;;
+    '/snapshotter') opts='--help -h'; cmds='serve stop' ;;
     '/snapshotter/serve') opts='--address --root --config --log-level --cache-max-bytes --help -h'; cmds='' ;;
+    '/snapshotter/stop') opts='--root --unmount --help -h'; cmds='' ;;
     '/completion') opts='--help -h'; cmds='' ;;
   esac
   if [[ "$cur" == -* ]]; then

@@ -2,7 +2,7 @@
 function __ctr_remote_path
     set -l cmdpath ""
     for w in (commandline -opc)[2..-1]
-        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/prune /image/rpull /image/mount /image/unmount /image/status /run /snapshotter /snapshotter/serve /completion
+        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/prune /image/rpull /image/mount /image/unmount /image/status /run /snapshotter /snapshotter/serve /snapshotter/stop /completion
             set cmdpath "$cmdpath/$w"
         end
     end
@@ -169,6 +169,7 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l password-stdin 
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l help -s h -d 'display help'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -f
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -a 'serve' -d 'serve containerd\'s snapshot API on a unix socket (foreground; SIGTERM keeps lazy mounts for a restart, SIGINT unmounts them)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -a 'stop' -d 'stop the service of a root (its lazy mounts stay for the next start, unless --unmount)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -l help -s h -d 'display help'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l address -d 'unix socket to listen on'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l root -d 'state directory of the service'
@@ -176,4 +177,7 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l c
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l log-level -d 'least level logged'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l cache-max-bytes -d 'bound of the chunk cache in bytes (default: the config\'s cache_max_bytes, else min(10 GiB, half the free disk))'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/serve"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/stop"' -l root -d 'state directory of the service'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/stop"' -l unmount -d 'unmount every lazy layer and end the fuse manager too'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter/stop"' -l help -s h -d 'display help'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/completion"' -l help -s h -d 'display help'

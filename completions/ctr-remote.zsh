@@ -6,7 +6,7 @@ _ctr_remote() {
   for ((i = 2; i < CURRENT; i++)); do
     w="${words[i]}"
     case "$cmdpath/$w" in
-      ('/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/completion') cmdpath="$cmdpath/$w" ;;
+      ('/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/completion') cmdpath="$cmdpath/$w" ;;
     esac
   done
   case "$cmdpath" in
@@ -28,8 +28,9 @@ _ctr_remote() {
     ('/image/unmount') cmds=(); opts=('--help' '-h') ;;
     ('/image/status') cmds=(); opts=('--platform' '--json' '--help' '-h') ;;
     ('/run') cmds=(); opts=('--rm' '--tty' '-t' '--interactive' '-i' '--snapshotter' '--env' '--env-file' '--cwd' '--user' '--mount' '--net-host' '--platform' '--no-background-fetch' '--cache-max-bytes' '--plain-http' '--skip-verify' '-k' '--tlscacert' '--read-timeout' '--registry-user' '-u' '--password-stdin' '--help' '-h') ;;
-    ('/snapshotter') cmds=('serve\:serve containerd'\''s snapshot API on a unix socket (foreground; SIGTERM keeps lazy mounts for a restart, SIGINT unmounts them)'); opts=('--help' '-h') ;;
+    ('/snapshotter') cmds=('serve\:serve containerd'\''s snapshot API on a unix socket (foreground; SIGTERM keeps lazy mounts for a restart, SIGINT unmounts them)' 'stop\:stop the service of a root (its lazy mounts stay for the next start, unless --unmount)'); opts=('--help' '-h') ;;
     ('/snapshotter/serve') cmds=(); opts=('--address' '--root' '--config' '--log-level' '--cache-max-bytes' '--help' '-h') ;;
+    ('/snapshotter/stop') cmds=(); opts=('--root' '--unmount' '--help' '-h') ;;
     ('/completion') cmds=(); opts=('--help' '-h') ;;
   esac
   if [[ "${words[CURRENT]}" == -* ]]; then

@@ -122,6 +122,11 @@ export class LayerService implements RemoteLayers {
     return [...this.served.values()].map((s) => s.lazy.stats());
   }
 
+  /** The directories served. */
+  servedDirs(): string[] {
+    return [...this.served.keys()];
+  }
+
   /** The lazy layer served at `dir` (prefetch waits, tests). */
   layerAt(dir: string): LazyLayer | undefined {
     return this.served.get(dir)?.lazy;

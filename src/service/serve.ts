@@ -1,11 +1,21 @@
-// `ctr-remote snapshotter serve`, as a library call: read the config, build the layer service and the
-// snapshotter service of the root, answer until told to stop. How it stops decides what happens to the
-// lazy mounts: `keep` (SIGTERM: a restart or an upgrade) leaves them to whoever holds them, `teardown`
-// (SIGINT, `snapshotter stop --unmount`) unmounts everything.
-import { resolve } from 'node:path';
-import { RootLayout } from '../store/root-layout.js';
-import { LayerService } from './layer-service.js';
+// `ctr-remote snapshotter serve`, as a library call: read the config, start (or find) the fuse manager that
+// holds the lazy mounts, and answer containerd on the service socket until told to stop. How it stops
+// decides what happens to the lazy mounts: `keep` (SIGTERM: a restart or an upgrade) leaves them with the
+// fuse manager, so running containers keep reading; `teardown` (SIGINT, `snapshotter stop --unmount`)
+// unmounts everything and ends the manager. With `[fuse_manager] enable = false` the layers are served in
+// this process and end with it.
+import { readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
+import { unavailable } from '../errors.js';
+import { writeFileAtomic } from '../host/atomic-file.js';
+import { isOwnerAlive, parseOwner, selfOwner } from '../host/process-owner.js';
+import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
+import { RootLayout } from '../store/root-layout.js';
+import { FuseManagerClient } from './fuse-manager-client.js';
+import { layerOptions, runFuseManager, type ManagerSettings } from './fuse-manager.js';
+import { LayerService } from './layer-service.js';
 import { Logger, parseLogLevel } from './logger.js';
 import { loadServiceConfig, type ServiceConfig } from './service-config.js';
 import { startSnapshotterService, type RunningSnapshotterService } from './snapshotter-service.js';
@@ -35,39 +45,137 @@ export interface ServeOptions {
 export interface Serving {
   service: RunningSnapshotterService;
   config: ServiceConfig;
-  /** Stop: `keep` leaves the lazy mounts to their holder, `teardown` unmounts them. */
+  /** Stop: `keep` leaves the lazy mounts to the fuse manager, `teardown` unmounts them. */
+  stop(mode: 'keep' | 'teardown'): Promise<void>;
+}
+
+/** The RemoteLayers of a service and how each way of stopping treats it. */
+interface Layers {
+  remote: FuseManagerClient | LayerService;
   stop(mode: 'keep' | 'teardown'): Promise<void>;
 }
 
 /** Start the service; resolves once it answers on its socket. */
 export async function serveSnapshotter(options: ServeOptions): Promise<Serving> {
-  const logger = new Logger(parseLogLevel(options.logLevel ?? 'info') ?? 'info', options.log ?? process.stderr);
+  const logger = newLogger(options.logLevel, options.log);
   const config = await loadServiceConfig(resolve(options.config ?? DEFAULT_CONFIG), { optional: options.config === undefined });
   for (const note of config.notes) logger.warn(note);
   const paths = new RootLayout(resolve(options.root ?? DEFAULT_SERVICE_ROOT));
   const cacheMaxBytes = options.cacheMaxBytes ?? config.cacheMaxBytes;
-  const layers = new LayerService({
-    paths,
+  const settings: ManagerSettings = {
+    root: paths.dir,
     noBackgroundFetch: config.noBackgroundFetch,
     skipContentVerify: config.disableVerification,
     requireTocDigest: !config.allowNoVerification,
     ...(cacheMaxBytes !== undefined ? { cacheMaxBytes } : {}),
-    onWarning: (line) => logger.warn(line),
-  });
+  };
+  const layers = config.fuseManager ? managedLayers(settings) : ownLayers(settings, logger);
   let service: RunningSnapshotterService;
   try {
-    service = await startSnapshotterService({ address: resolve(options.address ?? DEFAULT_ADDRESS), paths, remote: layers, logger });
+    service = await startSnapshotterService({ address: resolve(options.address ?? DEFAULT_ADDRESS), paths, remote: layers.remote, logger });
   } catch (e) {
-    await layers.close();
+    await layers.stop('keep');
     throw e;
   }
+  await writeFileAtomic(pidFile(paths), `${selfOwner()}\n`);
+  void restoreRemoteSnapshots(service, layers.remote, logger);
   return {
     service,
     config,
     stop: async (mode) => {
       await service.stop();
-      await layers.close();
+      await layers.stop(mode);
+      await rm(pidFile(paths), { force: true });
       logger.info('stopped', { mode });
     },
   };
+}
+
+/** Where a serving process of a root names itself ("<pid>.<start time>"). */
+const pidFile = (paths: RootLayout) => join(paths.snapshotter, 'serve.pid');
+
+/** What `snapshotter stop` did. */
+export interface StopResult {
+  /** The serving process stopped, if one ran. */
+  stoppedPid?: number;
+  /** The fuse manager was shut down with its mounts. */
+  managerStopped: boolean;
+}
+
+/**
+ * `snapshotter stop`: end the service of `root` as its signals would (SIGTERM keeps the lazy mounts,
+ * SIGINT with `unmount` takes them down) and wait for it; with `unmount`, a fuse manager left running by an
+ * earlier SIGTERM is shut down too, its mounts with it.
+ */
+export async function stopSnapshotter(options: { root?: string; unmount?: boolean; timeoutMs?: number }): Promise<StopResult> {
+  const paths = new RootLayout(resolve(options.root ?? DEFAULT_SERVICE_ROOT));
+  const result: StopResult = { managerStopped: false };
+  const manager = new FuseManagerClient({ root: paths.dir });
+  const managerRan = options.unmount === true && (await manager.connectIfRunning());
+  manager.close();
+  const owner = (await readFile(pidFile(paths), 'utf8').catch(() => '')).trim();
+  if (owner && isOwnerAlive(owner)) {
+    const pid = parseOwner(owner)!.pid;
+    process.kill(pid, options.unmount ? 'SIGINT' : 'SIGTERM');
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    while (isOwnerAlive(owner)) {
+      if (Date.now() > deadline) throw unavailable(`the service (pid ${pid}) did not stop within ${(options.timeoutMs ?? 60_000) / 1000} s`);
+      await sleep(50);
+    }
+    result.stoppedPid = pid;
+  }
+  // the service's SIGINT ends the manager; one left by an earlier SIGTERM (or whose service died) is ended here
+  if (managerRan && (await manager.connectIfRunning())) await manager.shutdown();
+  result.managerStopped = managerRan;
+  return result;
+}
+
+/** Run the fuse manager (the CLI's hidden `snapshotter fuse-manager`) until it is shut down. */
+export async function serveFuseManager(options: { settings: ManagerSettings; logLevel?: string; log?: Pick<Writable, 'write'> }): Promise<void> {
+  await runFuseManager(options.settings, newLogger(options.logLevel, options.log));
+}
+
+function newLogger(level: string | undefined, out: Pick<Writable, 'write'> | undefined): Logger {
+  return new Logger(parseLogLevel(level ?? 'info') ?? 'info', out ?? process.stderr);
+}
+
+function managedLayers(settings: ManagerSettings): Layers {
+  const client = new FuseManagerClient(settings);
+  return {
+    remote: client,
+    stop: async (mode) => {
+      if (mode === 'teardown') await client.shutdown().catch(() => client.close());
+      else client.close();
+    },
+  };
+}
+
+function ownLayers(settings: ManagerSettings, logger: Logger): Layers {
+  const service = new LayerService(layerOptions(settings, logger));
+  return { remote: service, stop: () => service.close() };
+}
+
+/**
+ * Serve every remote snapshot of the metadata again (after a reboot or a crash of the fuse manager; the ones
+ * it still serves are left as they are), in the background: a layer that cannot be served now (its kept TOC
+ * tail is gone and the registry is down) is logged and served on first use instead; start-up never waits.
+ */
+async function restoreRemoteSnapshots(service: RunningSnapshotterService, remote: Layers['remote'], logger: Logger): Promise<void> {
+  let items: { dir: string; layer: RemoteLayerRef }[];
+  try {
+    items = await service.snapshotter.remoteSnapshots();
+  } catch (e) {
+    logger.warn('cannot read the remote snapshots to restore', { error: (e as Error).message });
+    return;
+  }
+  let restored = 0;
+  for (const item of items) {
+    try {
+      await remote.mount([item]);
+      restored++;
+    } catch (e) {
+      logger.warn('remote snapshot not restored at start; it is served on first use', { dir: item.dir, digest: item.layer.digest, error: (e as Error).message });
+    }
+  }
+  if (items.length > 0) logger.info('remote snapshots restored', { restored, total: items.length });
 }

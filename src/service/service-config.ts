@@ -15,6 +15,11 @@ export interface ServiceConfig {
   disableVerification: boolean;
   /** `allow_no_verification`: mount a layer whose Prepare carries no toc.digest label (TOC unverified). Default false. */
   allowNoVerification: boolean;
+  /**
+   * `[fuse_manager] enable`: hold the FUSE sessions in a separate process that outlives the service, so a
+   * restart keeps running containers reading. Default true (the reference's default is false).
+   */
+  fuseManager: boolean;
   /** `cache_max_bytes` (ours): bound of the chunk cache. Default: the chunk cache's own (min(10 GiB, half the free disk)). */
   cacheMaxBytes?: number;
   /** Keys read but not acted on, and unknown keys: one warning each at start. */
@@ -26,13 +31,13 @@ const ACCEPTED = new Set([
   'noprefetch', 'prefetch_size', 'prefetch_timeout_sec', 'max_concurrency', 'metrics_address', 'debug_address',
   'metadata_store', 'no_prometheus', 'mount_timeout_sec', 'fuse_metrics_emit_wait_duration_sec', 'resolve_result_entry',
   'prefetch_entry', 'http_cache_type', 'filesystem_cache_type', 'resolve_result_entry_ttl_sec', 'ipfs', 'log_file_path',
-  'blob', 'directory_cache', 'fuse', 'resolver', 'cri_keychain', 'kubeconfig_keychain', 'snapshotter', 'fuse_manager',
+  'blob', 'directory_cache', 'fuse', 'resolver', 'cri_keychain', 'kubeconfig_keychain', 'snapshotter',
   'content_store_config', 'debug',
 ]);
 
 /** The defaults, with no file. */
 export function defaultServiceConfig(): ServiceConfig {
-  return { noBackgroundFetch: false, disableVerification: false, allowNoVerification: false, notes: [] };
+  return { noBackgroundFetch: false, disableVerification: false, allowNoVerification: false, fuseManager: true, notes: [] };
 }
 
 /** Parse a config document (TOML text); `source` names it in errors. InvalidArgument on bad TOML or a wrongly typed key. */
@@ -59,7 +64,15 @@ export function parseServiceConfig(text: string, source: string): ServiceConfig 
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`config ${source}: cache_max_bytes must be a positive integer, not ${String(max)}`);
     config.cacheMaxBytes = n;
   }
-  const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes']);
+  const fm = doc['fuse_manager'];
+  if (fm !== undefined) {
+    if (typeof fm !== 'object' || fm === null || Array.isArray(fm)) throw invalidArgument(`config ${source}: fuse_manager must be a table`);
+    const enable = (fm as Record<string, unknown>)['enable'];
+    if (enable !== undefined && typeof enable !== 'boolean') throw invalidArgument(`config ${source}: fuse_manager.enable must be true or false, not ${JSON.stringify(enable)}`);
+    if (typeof enable === 'boolean') config.fuseManager = enable;
+    for (const k of Object.keys(fm)) if (k !== 'enable') config.notes.push(`config ${source}: fuse_manager.${k} is accepted but has no effect in this service (the manager's socket is under the root)`);
+  }
+  const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes', 'fuse_manager']);
   for (const key of Object.keys(doc)) {
     if (acted.has(key)) continue;
     config.notes.push(ACCEPTED.has(key) ? `config ${source}: ${key} is accepted but has no effect in this service` : `config ${source}: unknown key ${key} (ignored)`);

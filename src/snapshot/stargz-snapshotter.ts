@@ -74,6 +74,17 @@ export class StargzSnapshotter extends OverlaySnapshotter {
     return mounts;
   }
 
+  /** Every remote snapshot: its tree (where its layer is served) and its layer. */
+  async remoteSnapshots(): Promise<{ dir: string; layer: RemoteLayerRef }[]> {
+    const db = await this.meta.read();
+    const out: { dir: string; layer: RemoteLayerRef }[] = [];
+    for (const rec of Object.values(db.snapshots)) {
+      const layer = remoteLayerOfSnapshot(rec.labels);
+      if (layer) out.push({ dir: this.treeOf(rec.id), layer });
+    }
+    return out;
+  }
+
   /** The layer a remote snapshot serves, or undefined when `name` is not remote. */
   async remoteLayer(name: string): Promise<RemoteLayerRef | undefined> {
     return remoteLayerOfSnapshot(recordOf(await this.meta.read(), name).labels);

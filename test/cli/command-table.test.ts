@@ -200,6 +200,13 @@ const ROWS: Row[] = [
     argv: ['snapshotter', 'serve'],
     call: { fn: 'serveSnapshotter', args: [{ address: '/run/containerd-stargz-grpc/containerd-stargz-grpc.sock', root: '/var/lib/containerd-stargz-grpc', logLevel: 'info', log: STREAM }] },
   },
+  { cmd: 'snapshotter stop', argv: ['snapshotter', 'stop', '--root', '/r', '--unmount'], call: { fn: 'stopSnapshotter', args: [{ root: '/r', unmount: true }] } },
+  { cmd: 'snapshotter stop', argv: ['snapshotter', 'stop'], call: { fn: 'stopSnapshotter', args: [{ root: '/var/lib/containerd-stargz-grpc', unmount: false }] } },
+  {
+    cmd: 'snapshotter fuse-manager',
+    argv: ['snapshotter', 'fuse-manager', '--settings', '{"root":"/r","noBackgroundFetch":true}'],
+    call: { fn: 'serveFuseManager', args: [{ settings: { root: '/r', noBackgroundFetch: true }, logLevel: 'info', log: STREAM }] },
+  },
   { cmd: 'completion', argv: ['completion', 'bash'] },
 ];
 

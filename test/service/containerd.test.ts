@@ -121,8 +121,8 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
       // the unpacker's adoption query, and the other operators
       assert.deepEqual(await c.list(['labels."containerd.io/snapshot.ref"==x,parent==""']), ['g/2/base']);
       assert.deepEqual(await c.list(['parent=="g/2/base"']), ['g/3/child']);
-      assert.deepEqual(await c.list(['kind==committed', 'name~=/child$/']), ['g/2/base', 'g/3/child']);
-      assert.deepEqual(await c.list(['name~=^g/', 'kind!=active']), ['g/2/base', 'g/3/child']);
+      assert.deepEqual(await c.list(['kind==committed,name~=^g/', 'name~=/child$/']), ['g/2/base', 'g/3/child']); // (containerd removes ctr's snapshots of the last test in its own time)
+      assert.deepEqual(await c.list(['name~=^g/,kind!=active']), ['g/2/base']);
       assert.deepEqual(await c.list(['labels.keep']), ['g/2/base']);
       // a field mask changes only the labels it names; without a mask the labels are replaced
       let r = await c.call('Update', { info: { name: 'g/2/base', labels: { added: '1' } }, update_mask: { paths: ['labels.added', 'labels.keep'] } });

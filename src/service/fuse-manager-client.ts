@@ -1,0 +1,170 @@
+// The snapshotter service's side of the fuse manager: the RemoteLayers port, each call a request over the
+// manager's socket. When the socket does not answer (first start, or the manager died), the manager is
+// started: a detached process in its own session, logging to `<root>/snapshotter/fuse-manager.log`, so it
+// outlives this process. A connection that breaks fails the requests in flight (Unavailable); the next
+// request connects again, starting a new manager if need be (which detaches the dead mounts of the old one).
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { unavailable } from '../errors.js';
+import type { LayerState } from '../layer/layer-state.js';
+import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
+import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
+import { withLock } from '../store/file-lock.js';
+import { RootLayout } from '../store/root-layout.js';
+import { managerSocket, type ManagerSettings } from './fuse-manager.js';
+import { encodeLine, LineSplitter, responseError, type ManagerMethods, type MethodName, type Response } from './fuse-manager-protocol.js';
+
+/** How long a started manager may take to answer. */
+const START_TIMEOUT_MS = 30_000;
+
+/** How to start the manager: this program with `snapshotter fuse-manager` (the CLI's hidden command). */
+export interface ManagerCommand {
+  /** Executable and arguments before ours. Default: this process's node, its exec options and its script. */
+  argv?: string[];
+}
+
+/** A client of the fuse manager of a root (started on demand). */
+export class FuseManagerClient implements RemoteLayers {
+  private conn: Socket | undefined;
+  private connecting: Promise<Socket> | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly paths: RootLayout;
+
+  constructor(
+    private readonly settings: ManagerSettings,
+    private readonly command: ManagerCommand = {},
+  ) {
+    this.paths = new RootLayout(settings.root);
+  }
+
+  check(layer: RemoteLayerRef): Promise<RemoteLayerRef> {
+    return this.call('check', { layer });
+  }
+
+  async mount(items: readonly { dir: string; layer: RemoteLayerRef }[]): Promise<void> {
+    await this.call('mount', { items: items.map(({ dir, layer }) => ({ dir, layer })) });
+  }
+
+  async unmount(dir: string): Promise<void> {
+    await this.call('unmount', { dir });
+  }
+
+  stats(): Promise<LayerState[]> {
+    return this.call('stats', {});
+  }
+
+  status(): Promise<{ pid: number; served: string[] }> {
+    return this.call('status', {});
+  }
+
+  /** Unmount everything, end the manager and disconnect. */
+  async shutdown(): Promise<void> {
+    await this.call('shutdown', {});
+    this.close();
+  }
+
+  /** Disconnect; the manager and its mounts stay. */
+  close(): void {
+    this.conn?.destroy();
+    this.conn = undefined;
+  }
+
+  /** Connect when a manager answers (without starting one); false when none does. */
+  async connectIfRunning(): Promise<boolean> {
+    const conn = await tryConnect(managerSocket(this.paths));
+    if (conn) this.attach(conn);
+    return conn !== undefined;
+  }
+
+  /** Connect now (starting the manager when it does not answer). */
+  async connect(): Promise<void> {
+    await this.connection();
+  }
+
+  private async call<M extends MethodName>(method: M, params: ManagerMethods[M]['params']): Promise<ManagerMethods[M]['result']> {
+    const conn = await this.connection();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      conn.write(encodeLine({ id, method, params }));
+    });
+  }
+
+  private connection(): Promise<Socket> {
+    if (this.conn && !this.conn.destroyed) return Promise.resolve(this.conn);
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async open(): Promise<Socket> {
+    const socket = managerSocket(this.paths);
+    let conn = await tryConnect(socket);
+    if (!conn) {
+      // one starter per root: a second service racing to start it finds the first one's manager
+      conn = await withLock(join(this.paths.snapshotter, 'fuse-manager.lock'), async () => (await tryConnect(socket)) ?? this.start(socket));
+    }
+    this.attach(conn);
+    return conn;
+  }
+
+  private async start(socket: string): Promise<Socket> {
+    const log = openSync(join(this.paths.snapshotter, 'fuse-manager.log'), 'a', 0o600);
+    try {
+      const argv = this.command.argv ?? [process.execPath, ...process.execArgv, process.argv[1] ?? ''];
+      const child = spawn(argv[0]!, [...argv.slice(1), 'snapshotter', 'fuse-manager', '--settings', JSON.stringify(this.settings)], {
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
+      child.unref();
+    } finally {
+      closeSync(log);
+    }
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      const conn = await tryConnect(socket);
+      if (conn) return conn;
+      if (Date.now() > deadline) throw unavailable(`the fuse manager did not answer on ${socket} within ${START_TIMEOUT_MS / 1000} s; see ${join(this.paths.snapshotter, 'fuse-manager.log')}`);
+      await sleep(50);
+    }
+  }
+
+  private attach(conn: Socket): void {
+    this.conn = conn;
+    conn.setEncoding('utf8');
+    const lines = new LineSplitter();
+    conn.on('data', (chunk: string) => {
+      for (const line of lines.push(chunk)) {
+        const r = JSON.parse(line) as Response;
+        const p = this.pending.get(r.id);
+        if (!p) continue;
+        this.pending.delete(r.id);
+        if ('error' in r) p.reject(responseError(r));
+        else p.resolve(r.result);
+      }
+    });
+    conn.on('error', () => undefined);
+    conn.on('close', () => {
+      if (this.conn === conn) this.conn = undefined;
+      for (const [id, p] of this.pending) {
+        this.pending.delete(id);
+        p.reject(unavailable('the fuse manager closed the connection'));
+      }
+    });
+  }
+}
+
+/** A connected socket, or undefined when nothing listens there. */
+function tryConnect(path: string): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+    s.once('error', () => resolve(undefined));
+  });
+}

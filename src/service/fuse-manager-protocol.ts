@@ -1,0 +1,60 @@
+// What the snapshotter service and its fuse manager say to each other over the manager's unix socket: one
+// JSON object per line. A request names a method of the RemoteLayers port (check, mount, unmount) or of the
+// manager itself (stats, status, shutdown); the answer carries the same id and a result or an error with
+// its code, so a CtrError crosses the socket with its code intact. Pure (framing and encoding only).
+import { CtrError, isCtrError, type ErrorCode } from '../errors.js';
+import type { LayerState } from '../layer/layer-state.js';
+import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
+
+/** The methods and their parameters and results. */
+export interface ManagerMethods {
+  check: { params: { layer: RemoteLayerRef }; result: RemoteLayerRef };
+  mount: { params: { items: { dir: string; layer: RemoteLayerRef }[] }; result: null };
+  unmount: { params: { dir: string }; result: null };
+  stats: { params: Record<string, never>; result: LayerState[] };
+  status: { params: Record<string, never>; result: { pid: number; served: string[] } };
+  /** Unmount everything and end the manager. */
+  shutdown: { params: Record<string, never>; result: null };
+}
+
+export type MethodName = keyof ManagerMethods;
+
+export interface Request<M extends MethodName = MethodName> {
+  id: number;
+  method: M;
+  params: ManagerMethods[M]['params'];
+}
+
+export type Response = { id: number; result: unknown } | { id: number; error: { code: ErrorCode; message: string } };
+
+/** Largest line accepted (a batch of mounts of a very deep image stays far below). */
+export const MAX_LINE = 4 << 20;
+
+/** The line of a message. */
+export function encodeLine(message: Request | Response): string {
+  return `${JSON.stringify(message)}\n`;
+}
+
+/** The error of a failed request, as sent. */
+export function errorResponse(id: number, e: unknown): Response {
+  return { id, error: { code: isCtrError(e) ? e.code : 'Internal', message: e instanceof Error ? e.message : String(e) } };
+}
+
+/** The error a response carries, as a CtrError of its code. */
+export function responseError(r: { error: { code: ErrorCode; message: string } }): CtrError {
+  return new CtrError(r.error.code, r.error.message);
+}
+
+/** Splits a byte stream into lines (no line over MAX_LINE). */
+export class LineSplitter {
+  private buffered = '';
+
+  /** The complete lines in `chunk` and what came before it; throws when a line grows over MAX_LINE. */
+  push(chunk: string): string[] {
+    this.buffered += chunk;
+    const lines = this.buffered.split('\n');
+    this.buffered = lines.pop() ?? '';
+    if (this.buffered.length > MAX_LINE) throw new CtrError('LimitExceeded', `fuse manager message over ${MAX_LINE} bytes`);
+    return lines.filter((l) => l !== '');
+  }
+}

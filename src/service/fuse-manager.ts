@@ -1,0 +1,125 @@
+// The fuse manager: the process that holds the FUSE sessions of the snapshotter service's lazy layers, apart
+// from the gRPC side, so that a restart, an upgrade or a crash of the service leaves running containers
+// reading. It runs a layer service and answers its RemoteLayers port on a unix socket (fuse-manager-protocol.ts).
+// It stays up when its client goes away; it ends on `shutdown`, or on SIGTERM/SIGINT (unmounting all:
+// a host shutting down). Started by the service when its socket does not answer (fuse-manager-client.ts).
+import { chmod, lstat, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
+import { RootLayout } from '../store/root-layout.js';
+import { LayerService, type LayerServiceOptions } from './layer-service.js';
+import type { Logger } from './logger.js';
+import { encodeLine, errorResponse, LineSplitter, type ManagerMethods, type MethodName, type Request } from './fuse-manager-protocol.js';
+
+/** What the manager is started with (JSON on its command line): the layer service's options that are data. */
+export interface ManagerSettings {
+  root: string;
+  noBackgroundFetch?: boolean;
+  skipContentVerify?: boolean;
+  requireTocDigest?: boolean;
+  cacheMaxBytes?: number;
+}
+
+/** The socket of the fuse manager of a root. */
+export const managerSocket = (paths: RootLayout): string => `${paths.snapshotter}/fuse-manager.sock`;
+
+/** The layer service options of `settings`. */
+export function layerOptions(settings: ManagerSettings, logger: Logger): LayerServiceOptions {
+  return {
+    paths: new RootLayout(settings.root),
+    ...(settings.noBackgroundFetch ? { noBackgroundFetch: true } : {}),
+    ...(settings.skipContentVerify ? { skipContentVerify: true } : {}),
+    ...(settings.requireTocDigest ? { requireTocDigest: true } : {}),
+    ...(settings.cacheMaxBytes !== undefined ? { cacheMaxBytes: settings.cacheMaxBytes } : {}),
+    onWarning: (line) => logger.warn(line),
+  };
+}
+
+/** Run the manager until it is shut down; resolves then. */
+export async function runFuseManager(settings: ManagerSettings, logger: Logger): Promise<void> {
+  const options = layerOptions(settings, logger);
+  const socket = managerSocket(options.paths);
+  // mounts a crashed manager left are dead ("transport endpoint is not connected"): detach them, so their
+  // directories can be served again on first use
+  for (const dir of await cleanupStaleMounts(options.paths.snapshotter)) logger.info('detached a dead mount of a previous manager', { dir });
+  const layers = new LayerService(options);
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  const clients = new Set<Socket>();
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    server.close();
+    await layers.close();
+    for (const c of clients) c.destroy();
+    await rm(socket, { force: true });
+    logger.info('fuse manager stopped');
+    resolveDone();
+  };
+  const handlers: { [M in MethodName]: (p: ManagerMethods[M]['params']) => Promise<ManagerMethods[M]['result']> } = {
+    check: (p) => layers.check(p.layer),
+    mount: async (p) => {
+      await layers.mount(p.items);
+      return null;
+    },
+    unmount: async (p) => {
+      await layers.unmount(p.dir);
+      return null;
+    },
+    stats: async () => layers.stats(),
+    status: async () => ({ pid: process.pid, served: layers.servedDirs() }),
+    shutdown: async () => {
+      setImmediate(() => void stop());
+      return null;
+    },
+  };
+  const server = createServer((conn) => serveConnection(conn, handlers, clients, logger));
+  await listen(server, socket);
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop());
+  logger.info('fuse manager serving', { socket, pid: process.pid });
+  await done;
+}
+
+function serveConnection(conn: Socket, handlers: Record<string, (p: never) => Promise<unknown>>, clients: Set<Socket>, logger: Logger): void {
+  clients.add(conn);
+  conn.setEncoding('utf8');
+  const lines = new LineSplitter();
+  conn.on('data', (chunk: string) => {
+    let received: string[];
+    try {
+      received = lines.push(chunk);
+    } catch (e) {
+      logger.warn('fuse manager client sent a bad message', { error: (e as Error).message });
+      conn.destroy();
+      return;
+    }
+    for (const line of received) {
+      let req: Request;
+      try {
+        req = JSON.parse(line) as Request;
+      } catch {
+        conn.destroy();
+        return;
+      }
+      const handler = handlers[req.method];
+      const answer = handler ? handler(req.params as never) : Promise.reject(new Error(`unknown method ${String(req.method)}`));
+      answer.then(
+        (result) => conn.writable && conn.write(encodeLine({ id: req.id, result: result ?? null })),
+        (e: unknown) => conn.writable && conn.write(encodeLine(errorResponse(req.id, e))),
+      );
+    }
+  });
+  conn.on('error', () => undefined);
+  conn.on('close', () => clients.delete(conn));
+}
+
+/** Listen on `socket` (a stale file from a dead manager is replaced), owner-only. */
+async function listen(server: Server, socket: string): Promise<void> {
+  if (await lstat(socket).catch(() => undefined)) await rm(socket, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => resolve());
+  });
+  await chmod(socket, 0o600);
+}
