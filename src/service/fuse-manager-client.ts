@@ -67,6 +67,13 @@ export class FuseManagerClient implements RemoteLayers {
     this.close();
   }
 
+  /** Shut the manager down if one runs (never starting one for that); true when one did. */
+  async shutdownIfRunning(): Promise<boolean> {
+    if ((!this.conn || this.conn.destroyed) && !(await this.connectIfRunning())) return false;
+    await this.shutdown();
+    return true;
+  }
+
   /** Disconnect; the manager and its mounts stay. */
   close(): void {
     this.conn?.destroy();

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { unavailable } from '../errors.js';
 import { writeFileAtomic } from '../host/atomic-file.js';
+import { notifySystemdReady } from '../host/systemd-notify.js';
 import { isOwnerAlive, parseOwner, selfOwner } from '../host/process-owner.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import { RootLayout } from '../store/root-layout.js';
@@ -78,6 +79,8 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
     throw e;
   }
   await writeFileAtomic(pidFile(paths), `${selfOwner()}\n`);
+  const notified = await notifySystemdReady();
+  if (notified) logger.warn(notified);
   void restoreRemoteSnapshots(service, layers.remote, logger);
   return {
     service,
@@ -125,7 +128,7 @@ export async function stopSnapshotter(options: { root?: string; unmount?: boolea
     result.stoppedPid = pid;
   }
   // the service's SIGINT ends the manager; one left by an earlier SIGTERM (or whose service died) is ended here
-  if (managerRan && (await manager.connectIfRunning())) await manager.shutdown();
+  if (managerRan) await manager.shutdownIfRunning();
   result.managerStopped = managerRan;
   return result;
 }
@@ -144,7 +147,7 @@ function managedLayers(settings: ManagerSettings): Layers {
   return {
     remote: client,
     stop: async (mode) => {
-      if (mode === 'teardown') await client.shutdown().catch(() => client.close());
+      if (mode === 'teardown') await client.shutdownIfRunning().catch(() => client.close());
       else client.close();
     },
   };
