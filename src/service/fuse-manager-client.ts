@@ -9,13 +9,12 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unavailable } from '../errors.js';
-import type { LayerState } from '../layer/layer-state.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { withLock } from '../store/file-lock.js';
 import { RootLayout } from '../store/root-layout.js';
 import { managerSocket, type ManagerSettings } from './fuse-manager.js';
-import { encodeLine, LineSplitter, responseError, type ManagerMethods, type MethodName, type Response } from './fuse-manager-protocol.js';
+import { encodeLine, LineSplitter, responseError, type ManagerMethods, type ManagerStats, type MethodName, type Response } from './fuse-manager-protocol.js';
 
 /** How long a started manager may take to answer. */
 const START_TIMEOUT_MS = 30_000;
@@ -53,7 +52,9 @@ export class FuseManagerClient implements RemoteLayers {
     await this.call('unmount', { dir });
   }
 
-  stats(): Promise<LayerState[]> {
+  /** The manager's counters; undefined when no manager runs (asking never starts one). */
+  async stats(): Promise<ManagerStats | undefined> {
+    if ((!this.conn || this.conn.destroyed) && !(await this.connectIfRunning())) return undefined;
     return this.call('stats', {});
   }
 

@@ -3,6 +3,7 @@
 // manager itself (stats, status, shutdown); the answer carries the same id and a result or an error with
 // its code, so a CtrError crosses the socket with its code intact. Pure (framing and encoding only).
 import { CtrError, isCtrError, type ErrorCode } from '../errors.js';
+import type { ChunkCacheStats } from '../layer/chunk-cache.js';
 import type { LayerState } from '../layer/layer-state.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 
@@ -11,13 +12,21 @@ export interface ManagerMethods {
   check: { params: { layer: RemoteLayerRef }; result: RemoteLayerRef };
   mount: { params: { items: { dir: string; layer: RemoteLayerRef }[] }; result: null };
   unmount: { params: { dir: string }; result: null };
-  stats: { params: Record<string, never>; result: LayerState[] };
+  stats: { params: Record<string, never>; result: ManagerStats };
   status: { params: Record<string, never>; result: { pid: number; served: string[] } };
   /** Unmount everything and end the manager. */
   shutdown: { params: Record<string, never>; result: null };
 }
 
 export type MethodName = keyof ManagerMethods;
+
+/** What the manager reports for metrics: its layers' counters, the chunk cache, its own memory. */
+export interface ManagerStats {
+  layers: LayerState[];
+  cache?: ChunkCacheStats;
+  /** Resident set size of the manager process, bytes. */
+  rss: number;
+}
 
 export interface Request<M extends MethodName = MethodName> {
   id: number;

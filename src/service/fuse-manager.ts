@@ -67,7 +67,10 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
       await layers.unmount(p.dir);
       return null;
     },
-    stats: async () => layers.stats(),
+    stats: async () => {
+      const cache = await layers.cacheStats();
+      return { layers: layers.stats(), ...(cache ? { cache } : {}), rss: process.memoryUsage.rss() };
+    },
     status: async () => ({ pid: process.pid, served: layers.servedDirs() }),
     shutdown: async () => {
       setImmediate(() => void stop());

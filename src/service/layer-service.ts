@@ -14,7 +14,7 @@ import { TocFileSystem } from '../fs/toc-filesystem.js';
 import { mountFuse, type FuseMount } from '../fuse/mount.js';
 import { unmountSync } from '../fuse/unmount.js';
 import { BackgroundGate } from '../layer/background-gate.js';
-import { ChunkCache } from '../layer/chunk-cache.js';
+import { ChunkCache, type ChunkCacheStats } from '../layer/chunk-cache.js';
 import type { LayerState } from '../layer/layer-state.js';
 import { LazyLayer } from '../layer/lazy-layer.js';
 import { lazyRegistryOptions, type CredentialSource } from '../remote/credential-source.js';
@@ -120,6 +120,11 @@ export class LayerService implements RemoteLayers {
   /** Live counters of the served layers. */
   stats(): LayerState[] {
     return [...this.served.values()].map((s) => s.lazy.stats());
+  }
+
+  /** The shared chunk cache's counters and sizes, once a layer opened it. */
+  async cacheStats(): Promise<ChunkCacheStats | undefined> {
+    return this.cache ? (await this.cache).stats() : undefined;
   }
 
   /** The directories served. */

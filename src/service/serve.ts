@@ -5,6 +5,7 @@
 // unmounts everything and ends the manager. With `[fuse_manager] enable = false` the layers are served in
 // this process and end with it.
 import { readFile, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
@@ -18,6 +19,7 @@ import { FuseManagerClient } from './fuse-manager-client.js';
 import { layerOptions, runFuseManager, type ManagerSettings } from './fuse-manager.js';
 import { LayerService } from './layer-service.js';
 import { Logger, parseLogLevel } from './logger.js';
+import { ServiceMetrics, serveMetrics, type StatsSource } from './metrics.js';
 import { loadServiceConfig, type ServiceConfig } from './service-config.js';
 import { startSnapshotterService, type RunningSnapshotterService } from './snapshotter-service.js';
 
@@ -50,9 +52,10 @@ export interface Serving {
   stop(mode: 'keep' | 'teardown'): Promise<void>;
 }
 
-/** The RemoteLayers of a service and how each way of stopping treats it. */
+/** The RemoteLayers of a service, its numbers, and how each way of stopping treats it. */
 interface Layers {
   remote: FuseManagerClient | LayerService;
+  stats: StatsSource;
   stop(mode: 'keep' | 'teardown'): Promise<void>;
 }
 
@@ -71,9 +74,19 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
     ...(cacheMaxBytes !== undefined ? { cacheMaxBytes } : {}),
   };
   const layers = config.fuseManager ? managedLayers(settings) : ownLayers(settings, logger);
+  const metrics = new ServiceMetrics(layers.stats);
   let service: RunningSnapshotterService;
+  let metricsServer: Server | undefined;
   try {
-    service = await startSnapshotterService({ address: resolve(options.address ?? DEFAULT_ADDRESS), paths, remote: layers.remote, logger });
+    service = await startSnapshotterService({ address: resolve(options.address ?? DEFAULT_ADDRESS), paths, remote: layers.remote, logger, metrics });
+    if (config.metricsAddress) {
+      const served = await serveMetrics(config.metricsAddress, metrics).catch(async (e: unknown) => {
+        await service.stop();
+        throw e;
+      });
+      metricsServer = served.server;
+      logger.info('metrics', { address: config.metricsAddress, port: served.port });
+    }
   } catch (e) {
     await layers.stop('keep');
     throw e;
@@ -86,6 +99,7 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
     service,
     config,
     stop: async (mode) => {
+      metricsServer?.close();
       await service.stop();
       await layers.stop(mode);
       await rm(pidFile(paths), { force: true });
@@ -146,6 +160,7 @@ function managedLayers(settings: ManagerSettings): Layers {
   const client = new FuseManagerClient(settings);
   return {
     remote: client,
+    stats: () => client.stats(),
     stop: async (mode) => {
       if (mode === 'teardown') await client.shutdownIfRunning().catch(() => client.close());
       else client.close();
@@ -155,7 +170,11 @@ function managedLayers(settings: ManagerSettings): Layers {
 
 function ownLayers(settings: ManagerSettings, logger: Logger): Layers {
   const service = new LayerService(layerOptions(settings, logger));
-  return { remote: service, stop: () => service.close() };
+  const stats: StatsSource = async () => {
+    const cache = await service.cacheStats();
+    return { layers: service.stats(), ...(cache ? { cache } : {}), rss: process.memoryUsage.rss() };
+  };
+  return { remote: service, stats, stop: () => service.close() };
 }
 
 /**

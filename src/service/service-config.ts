@@ -20,6 +20,8 @@ export interface ServiceConfig {
    * restart keeps running containers reading. Default true (the reference's default is false).
    */
   fuseManager: boolean;
+  /** `metrics_address`: host:port of the Prometheus endpoint (GET /metrics, /debug). Default none. */
+  metricsAddress?: string;
   /** `cache_max_bytes` (ours): bound of the chunk cache. Default: the chunk cache's own (min(10 GiB, half the free disk)). */
   cacheMaxBytes?: number;
   /** Keys read but not acted on, and unknown keys: one warning each at start. */
@@ -28,7 +30,7 @@ export interface ServiceConfig {
 
 /** Keys of the reference's config this service accepts without acting on them (dotted for tables). */
 const ACCEPTED = new Set([
-  'noprefetch', 'prefetch_size', 'prefetch_timeout_sec', 'max_concurrency', 'metrics_address', 'debug_address',
+  'noprefetch', 'prefetch_size', 'prefetch_timeout_sec', 'max_concurrency', 'debug_address',
   'metadata_store', 'no_prometheus', 'mount_timeout_sec', 'fuse_metrics_emit_wait_duration_sec', 'resolve_result_entry',
   'prefetch_entry', 'http_cache_type', 'filesystem_cache_type', 'resolve_result_entry_ttl_sec', 'ipfs', 'log_file_path',
   'blob', 'directory_cache', 'fuse', 'resolver', 'cri_keychain', 'kubeconfig_keychain', 'snapshotter',
@@ -64,6 +66,11 @@ export function parseServiceConfig(text: string, source: string): ServiceConfig 
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`config ${source}: cache_max_bytes must be a positive integer, not ${String(max)}`);
     config.cacheMaxBytes = n;
   }
+  const metrics = doc['metrics_address'];
+  if (metrics !== undefined) {
+    if (typeof metrics !== 'string' || !/^.+:\d+$/.test(metrics)) throw invalidArgument(`config ${source}: metrics_address must be "host:port", not ${JSON.stringify(metrics)}`);
+    config.metricsAddress = metrics;
+  }
   const fm = doc['fuse_manager'];
   if (fm !== undefined) {
     if (typeof fm !== 'object' || fm === null || Array.isArray(fm)) throw invalidArgument(`config ${source}: fuse_manager must be a table`);
@@ -72,7 +79,7 @@ export function parseServiceConfig(text: string, source: string): ServiceConfig 
     if (typeof enable === 'boolean') config.fuseManager = enable;
     for (const k of Object.keys(fm)) if (k !== 'enable') config.notes.push(`config ${source}: fuse_manager.${k} is accepted but has no effect in this service (the manager's socket is under the root)`);
   }
-  const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes', 'fuse_manager']);
+  const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes', 'fuse_manager', 'metrics_address']);
   for (const key of Object.keys(doc)) {
     if (acted.has(key)) continue;
     config.notes.push(ACCEPTED.has(key) ? `config ${source}: ${key} is accepted but has no effect in this service` : `config ${source}: unknown key ${key} (ignored)`);

@@ -40,9 +40,11 @@ export function snapshotsServiceDefinition(): grpc.ServiceDefinition {
   return pkg.containerd.services.snapshots.v1.Snapshots.service;
 }
 
-/** What a log line of an RPC names. */
+/** Where each RPC is reported. */
 interface RpcLog {
   logger: Logger;
+  /** Told of every answered RPC: its method, gRPC code name and duration. */
+  observe?: (method: string, code: string, seconds: number) => void;
 }
 
 type Labels = Record<string, string>;
@@ -60,17 +62,20 @@ interface InfoMessage {
 }
 
 /** The handlers of the Snapshots service over `snapshotter`. */
-export function snapshotsHandlers(snapshotter: Snapshotter, { logger }: RpcLog): grpc.UntypedServiceImplementation {
+export function snapshotsHandlers(snapshotter: Snapshotter, { logger, observe }: RpcLog): grpc.UntypedServiceImplementation {
   const unary = <Req, Res>(name: string, fn: (req: Req) => Promise<Res>, describe: (req: Req) => string) => {
     return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
       const started = process.hrtime.bigint();
       fn(call.request).then(
         (res) => {
-          logger.debug('rpc', { method: name, subject: describe(call.request), ms: elapsedMs(started) });
+          const ms = elapsedMs(started);
+          logger.debug('rpc', { method: name, subject: describe(call.request), ms });
+          observe?.(name, 'OK', ms / 1000);
           callback(null, res);
         },
         (e: unknown) => {
           const status = toStatus(e);
+          observe?.(name, grpc.status[status.code] ?? 'UNKNOWN', elapsedMs(started) / 1000);
           const level = status.code === grpc.status.NOT_FOUND || status.code === grpc.status.ALREADY_EXISTS ? 'debug' : 'warn';
           logger.log(level, 'rpc failed', { method: name, subject: describe(call.request), code: grpc.status[status.code], error: status.details });
           callback(status);

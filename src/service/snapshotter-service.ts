@@ -11,6 +11,7 @@ import { ensurePrivateDir } from '../store/private-dirs.js';
 import type { RootLayout } from '../store/root-layout.js';
 import { StargzSnapshotter, type RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import type { Logger } from './logger.js';
+import type { ServiceMetrics } from './metrics.js';
 import { snapshotsHandlers, snapshotsServiceDefinition } from './snapshots-grpc.js';
 
 /** Options of startSnapshotterService. */
@@ -21,6 +22,8 @@ export interface SnapshotterServiceOptions {
   /** Who serves the remote layers. */
   remote: RemoteLayers;
   logger: Logger;
+  /** Where the RPCs, remote snapshots and fallbacks are counted. Default: not counted (only logged). */
+  metrics?: ServiceMetrics;
 }
 
 /** Counters of the running service. */
@@ -50,18 +53,21 @@ export async function startSnapshotterService(options: SnapshotterServiceOptions
     mountOnPrepare: true,
     onRemote: (target, layer) => {
       counters.remoteSnapshots++;
+      options.metrics?.remoteSnapshots.inc();
       logger.info('remote snapshot', { key: target, ref: layer.ref, digest: layer.digest });
     },
     onFallback: (target, layer, error) => {
       const why = fallbackClass(error);
       counters.fallbacks[why] = (counters.fallbacks[why] ?? 0) + 1;
+      options.metrics?.fallbacks.inc({ reason: why });
       const message = error instanceof Error ? error.message : String(error);
       logger.warn('remote snapshot fell back to a normal layer: containerd downloads it', { key: target, ref: layer.ref, digest: layer.digest, reason: why, error: message });
     },
   });
   await claimSocket(address);
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 << 20 });
-  server.addService(snapshotsServiceDefinition(), snapshotsHandlers(snapshotter, { logger }));
+  const observe = options.metrics ? (method: string, code: string, seconds: number) => options.metrics!.rpcSeconds.observe({ method, code }, seconds) : undefined;
+  server.addService(snapshotsServiceDefinition(), snapshotsHandlers(snapshotter, { logger, ...(observe ? { observe } : {}) }));
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(unavailable(`cannot listen on ${address}: ${e.message}`)) : resolve()));
   });

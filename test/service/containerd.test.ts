@@ -64,7 +64,7 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
     proxy = await startFaultProxy(registry.url);
     images = await pushServiceImages(work, proxy.host);
     // background fetch off, so the bytes fetched are what the workloads read (and the prefetch)
-    await writeFile(join(work, 'config.toml'), 'no_background_fetch = true\nmetrics_address = "127.0.0.1:0"\n');
+    await writeFile(join(work, 'config.toml'), 'no_background_fetch = true\nmetrics_address = "127.0.0.1:0"\nprefetch_size = 1\n');
     svc = await startService(join(work, 'svc-root'), join(work, 'run', 'stargz.sock'), ['--config', join(work, 'config.toml')]);
     cd = await startContainerd(join(work, 'containerd'), { snapshotters: { stargz: svc.address } });
   });
@@ -78,7 +78,7 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
   });
 
   test('the config is read: a key without effect here is reported, not silently taken', () => {
-    assert.ok(svc.logLines().some((l) => l['level'] === 'warning' && /metrics_address is accepted but has no effect/.test(String(l['msg']))), JSON.stringify(svc.logLines()));
+    assert.ok(svc.logLines().some((l) => l['level'] === 'warning' && /prefetch_size is accepted but has no effect/.test(String(l['msg']))), JSON.stringify(svc.logLines()));
   });
 
   test('ctr snapshots drives Prepare, Mounts, Commit, View, Stat, Update, Usage and Remove', async () => {
@@ -176,6 +176,23 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
     assert.deepEqual(fell.map((l) => [l['digest'], l['reason']]), [[images.badtocLayer, 'verification']]);
     assert.equal((await cd.ctr(['run', '--rm', ...sn, images.badtoc, 'bad-1', 'cat', '/etc/motd'])).stdout, MOTD);
     assert.match((await cd.ctr(['content', 'ls', '-q'])).stdout, new RegExp(images.badtocLayer), 'containerd downloaded the layer itself');
+  });
+
+  test('metrics: fallbacks by reason, remote snapshots, per-layer bytes from the fuse manager, RPC latency; /debug as JSON', async () => {
+    const port = svc.logLines().find((l) => l['msg'] === 'metrics')?.['port'];
+    assert.equal(typeof port, 'number');
+    const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+    assert.match(text, /^ctr_remote_fallbacks_total\{reason="verification"\} 1$/m);
+    assert.match(text, /^ctr_remote_fallbacks_total\{reason="unverifiable"\} 1$/m);
+    assert.match(text, /^ctr_remote_remote_snapshots_total [2-9]$/m);
+    const fetched = images.esgzLayers.map((d) => Number(new RegExp(`^ctr_remote_layer_fetched_bytes\\{digest="${d}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN));
+    const total = fetched.reduce((a, b) => a + b, 0);
+    assert.ok(total > 0 && total < images.esgzLayerBytes / 3, `per-layer fetched bytes ${JSON.stringify(fetched)} of ${images.esgzLayerBytes}`);
+    assert.match(text, /^ctr_remote_rpc_duration_seconds_count\{method="Prepare",code="ALREADY_EXISTS"\} [1-9]\d*$/m);
+    assert.match(text, /^ctr_remote_fuse_manager_resident_bytes \d{7,}$/m);
+    assert.match(text, /^ctr_remote_chunk_cache_bytes [1-9]\d*$/m);
+    const debug = (await (await fetch(`http://127.0.0.1:${String(port)}/debug`)).json()) as { manager: { layers: { layerDigest: string }[] } };
+    assert.ok(debug.manager.layers.some((l) => l.layerDigest === images.esgzLayers[1]));
   });
 
   test('GC: removing the images lets containerd remove their snapshots, and the service unmounts the lazy layers', async () => {
