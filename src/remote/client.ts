@@ -11,6 +11,8 @@ import { Transport, discardBody, headerValue, type HttpResponse, type TransportO
 export interface ClientOptions extends TransportOptions, CredentialOptions {
   /** Talk plain HTTP (`--plain-http`). Default: https, except loopback hosts (http, switching to https when the registry speaks TLS). */
   plainHttp?: boolean;
+  /** Headers sent with every request to the registry (a hosts.toml `header`). Default none. */
+  headers?: Record<string, string>;
 }
 
 /** One request through the client. `url` may be a path (`/v2/...`) relative to the registry. */
@@ -38,12 +40,14 @@ export class RegistryClient {
   readonly auth: Authorizer;
   /** True while the scheme of a loopback registry is the automatic http guess, not yet confirmed. */
   private probingLocalScheme: boolean;
+  private readonly extraHeaders: Record<string, string>;
 
   constructor(readonly registry: string, opts: ClientOptions = {}) {
     const local = isLocalHost(registry);
     const scheme = opts.plainHttp || local ? 'http' : 'https';
     this.probingLocalScheme = local && opts.plainHttp === undefined;
     this.base = new URL(`${scheme}://${registryHost(registry)}`);
+    this.extraHeaders = { ...opts.headers };
     this.transport = new Transport(opts);
     this.auth = new Authorizer(this.transport, registry, opts);
   }
@@ -80,8 +84,8 @@ export class RegistryClient {
     let authRetried = false;
     let reResolved = false;
     for (let hops = 0; ; ) {
-      const headers: Record<string, string> = { ...req.headers };
       const own = url.origin === this.base.origin;
+      const headers: Record<string, string> = { ...(own ? this.extraHeaders : {}), ...req.headers };
       if (own) {
         const h = await this.auth.header(req.scope, req.signal);
         if (h) headers['authorization'] = h;

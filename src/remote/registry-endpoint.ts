@@ -8,6 +8,8 @@ import { RegistryClient } from './client.js';
 import { formatReference, parseReference, referenceTarget, type Reference } from './reference.js';
 import { MAX_MANIFEST_SIZE } from '../oci/manifest-json.js';
 import { Repository } from './repository.js';
+import type { RegistryHost } from './hosts-config.js';
+import { MirroredRepository } from './mirrored-repository.js';
 
 /** Options of openRegistry (the CLI's registry flags). */
 export interface RegistryOptions {
@@ -39,6 +41,13 @@ export interface RegistryOptions {
   uploadChunkSize?: number;
   /** A repository on the same registry to try cross-mounting blobs from when pushing. */
   mountFrom?: string;
+  /**
+   * The registry's hosts from a hosts.toml (remote/hosts-config.ts loadRegistryHosts): reads try its
+   * mirrors first, the origin last. Default: the origin alone.
+   */
+  hosts?: readonly RegistryHost[];
+  /** Told of each mirror failure a read fell through (host, error). */
+  onMirrorFailure?: (host: string, error: unknown) => void;
   /** Receives request/retry lines (`--debug`); never credentials. */
   debug?: (line: string) => void;
   /** Per-blob progress of uploads (done/skipped/mounted). */
@@ -58,13 +67,20 @@ export class RegistryEndpoint implements ImageSource, ImageSink {
   constructor(ref: string, private readonly opts: RegistryOptions = {}) {
     this.reference = parseReference(ref);
     this.label = formatReference(this.reference);
-    this.client = new RegistryClient(this.reference.registry, {
+    const clientOptions = {
       ...pick(opts), backoff: { ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
         ...(opts.retryBaseMs !== undefined ? { baseMs: opts.retryBaseMs } : {}), ...(opts.retryMaxMs !== undefined ? { maxMs: opts.retryMaxMs } : {}) },
+    };
+    const origin = opts.hosts?.find((h) => h.origin);
+    this.client = new RegistryClient(origin?.host ?? this.reference.registry, {
+      ...clientOptions,
+      ...(origin ? { plainHttp: origin.plainHttp || opts.plainHttp === true, headers: origin.headers, ...(origin.skipVerify ? { skipVerify: true } : {}), ...(origin.ca ? { tlsCaCert: origin.ca } : {}) } : {}),
     });
-    this.repository = new Repository(this.client, this.reference.repository, {
-      ...(opts.uploadChunkSize !== undefined ? { uploadChunkSize: opts.uploadChunkSize } : {}),
-    });
+    const repoOptions = { ...(opts.uploadChunkSize !== undefined ? { uploadChunkSize: opts.uploadChunkSize } : {}) };
+    const mirrors = opts.hosts?.filter((h) => !h.origin) ?? [];
+    this.repository = mirrors.length > 0
+      ? new MirroredRepository(this.client, this.reference.repository, repoOptions, mirrors, clientOptions, opts.onMirrorFailure ? { onMirrorFailure: opts.onMirrorFailure } : {})
+      : new Repository(this.client, this.reference.repository, repoOptions);
   }
 
   /** The root descriptor of the reference (tag or digest). */
@@ -106,8 +122,9 @@ export class RegistryEndpoint implements ImageSource, ImageSink {
     return this.wrap('tag', () => this.repository.pushManifest(desc, bytes, this.reference.tag, signal));
   }
 
-  /** Close the connection pool. */
-  close(): Promise<void> {
+  /** Close the connection pools. */
+  async close(): Promise<void> {
+    if (this.repository instanceof MirroredRepository) await this.repository.closeMirrors();
     return this.client.close();
   }
 

@@ -26,6 +26,10 @@ export const MANIFEST_ACCEPT = [MediaType.OciManifest, MediaType.OciIndex, Media
 export interface RepositoryOptions {
   /** Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks of this size. Default 16 MiB. */
   uploadChunkSize?: number;
+  /** The path the API lives under (a mirror's `override_path`). Default `/v2`. */
+  apiRoot?: string;
+  /** For a mirror: the registry it mirrors, sent as `?ns=` as containerd does (Spegel and others route on it). */
+  mirrorOf?: string;
 }
 
 /** A manifest's verified bytes and its descriptor. */
@@ -358,7 +362,8 @@ export class Repository {
   }
 
   private path(kind: 'manifests' | 'blobs', ref: string): string {
-    return `/v2/${this.name}/${kind}/${ref}`;
+    const ns = this.opts.mirrorOf ? `?ns=${encodeURIComponent(this.opts.mirrorOf)}` : '';
+    return `${this.opts.apiRoot ?? '/v2'}/${this.name}/${kind}/${ref}${ns}`;
   }
 
   /** The context of an operation `op` on the tag or digest `target` (`part`: which bytes of it, printed after). */

@@ -18,6 +18,8 @@ export interface ManagerSettings {
   skipContentVerify?: boolean;
   requireTocDigest?: boolean;
   cacheMaxBytes?: number;
+  /** containerd's hosts directory for registry mirrors. */
+  hostsDir?: string;
 }
 
 /** The socket of the fuse manager of a root. */
@@ -31,6 +33,7 @@ export function layerOptions(settings: ManagerSettings, logger: Logger): LayerSe
     ...(settings.skipContentVerify ? { skipContentVerify: true } : {}),
     ...(settings.requireTocDigest ? { requireTocDigest: true } : {}),
     ...(settings.cacheMaxBytes !== undefined ? { cacheMaxBytes: settings.cacheMaxBytes } : {}),
+    ...(settings.hostsDir !== undefined ? { hostsDir: settings.hostsDir } : {}),
     onWarning: (line) => logger.warn(line),
   };
 }

@@ -19,6 +19,8 @@ import type { LayerState } from '../layer/layer-state.js';
 import { LazyLayer } from '../layer/lazy-layer.js';
 import { lazyRegistryOptions, type CredentialSource } from '../remote/credential-source.js';
 import { registryBlobSource } from '../remote/registry-blob-source.js';
+import { loadRegistryHosts } from '../remote/hosts-config.js';
+import { parseReference } from '../remote/reference.js';
 import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
@@ -49,6 +51,8 @@ export interface LayerServiceOptions {
   skipContentVerify?: boolean;
   /** Compressed bytes read ahead after a miss (LazyLayerOptions.readAheadBytes). Default 64 KiB. */
   readAheadBytes?: number;
+  /** containerd's hosts directory (`<dir>/<registry>/hosts.toml`): mirrors serve the reads first. Default none. */
+  hostsDir?: string;
   /** Refuse (in check) a layer whose reference gives no TOC digest to verify against. Default false. */
   requireTocDigest?: boolean;
   /** One-line warnings (a registry refusing reads for lack of credentials, once per registry). */
@@ -75,7 +79,7 @@ interface Served {
 /** Serves lazy layers as FUSE mounts in this process. */
 export class LayerService implements RemoteLayers {
   private readonly served = new Map<string, Served>();
-  private readonly registries = new Map<string, RegistryEndpoint>();
+  private readonly registries = new Map<string, Promise<RegistryEndpoint>>();
   private cache: Promise<ChunkCache> | undefined;
   /** What the served layers declare together (bounded by DEFAULT_IMAGE_LIMITS). */
   private readonly declared = { entries: 0, bytes: 0 };
@@ -90,7 +94,7 @@ export class LayerService implements RemoteLayers {
     if (this.options.requireTocDigest && !layer.tocDigest && !this.options.skipContentVerify) {
       throw failedPrecondition(`layer ${layer.digest} has no TOC digest (containerd.io/snapshot/stargz/toc.digest) to verify its TOC against: not an eStargz layer, or its annotation was dropped`);
     }
-    const fetched = await fetchLayerToc(this.options.paths, this.registry(layer.ref).repository, layer, {
+    const fetched = await fetchLayerToc(this.options.paths, (await this.registry(layer.ref)).repository, layer, {
       ...(this.options.skipContentVerify ? { skipContentVerify: true } : {}),
       ...(signal ? { signal } : {}),
     });
@@ -140,7 +144,7 @@ export class LayerService implements RemoteLayers {
   /** Stop serving everything and close the registries. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir)));
-    await Promise.allSettled([...this.registries.values()].map((r) => r.close()));
+    await Promise.allSettled([...this.registries.values()].map(async (r) => (await r).close()));
     this.registries.clear();
     process.off('exit', this.onExit);
   }
@@ -159,7 +163,7 @@ export class LayerService implements RemoteLayers {
     const stateFile = item.stateFile ?? this.options.paths.lazyStateOf(layer.digest);
     const lazy = LazyLayer.open({
       layerDigest: layer.digest,
-      blob: registryBlobSource(this.registry(layer.ref).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials }),
+      blob: registryBlobSource((await this.registry(layer.ref)).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials }),
       index,
       compression: reader.format,
       cache: await this.openCache(),
@@ -202,13 +206,26 @@ export class LayerService implements RemoteLayers {
     await rename(s.stateFile, last).catch(() => undefined);
   }
 
-  private registry(ref: string): RegistryEndpoint {
+  private registry(ref: string): Promise<RegistryEndpoint> {
     let r = this.registries.get(ref);
     if (!r) {
-      r = openRegistry(ref, lazyRegistryOptions(this.options.credentials, this.options.registry));
+      r = this.openEndpoint(ref);
       this.registries.set(ref, r);
+      r.catch(() => this.registries.delete(ref));
     }
     return r;
+  }
+
+  /** The endpoint of `ref`, through the mirrors of its registry's hosts.toml when a hosts directory is set. */
+  private async openEndpoint(ref: string): Promise<RegistryEndpoint> {
+    const base = lazyRegistryOptions(this.options.credentials, this.options.registry);
+    const dir = this.options.hostsDir;
+    if (!dir) return openRegistry(ref, base);
+    const hosts = await loadRegistryHosts(dir, parseReference(ref).registry);
+    const onMirrorFailure = this.options.onWarning
+      ? (host: string, e: unknown) => this.options.onWarning!(`mirror ${host} failed for ${ref}, reading from the next host: ${e instanceof Error ? e.message : String(e)}`)
+      : undefined;
+    return openRegistry(ref, { ...base, hosts, ...(onMirrorFailure ? { onMirrorFailure } : {}) });
   }
 
   private openCache(): Promise<ChunkCache> {

@@ -72,6 +72,7 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
     skipContentVerify: config.disableVerification,
     requireTocDigest: !config.allowNoVerification,
     ...(cacheMaxBytes !== undefined ? { cacheMaxBytes } : {}),
+    ...(config.hostsDir !== undefined ? { hostsDir: resolve(config.hostsDir) } : {}),
   };
   const layers = config.fuseManager ? managedLayers(settings) : ownLayers(settings, logger);
   const metrics = new ServiceMetrics(layers.stats);

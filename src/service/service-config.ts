@@ -20,6 +20,8 @@ export interface ServiceConfig {
    * restart keeps running containers reading. Default true (the reference's default is false).
    */
   fuseManager: boolean;
+  /** `[resolver] config_path`: containerd's hosts directory (`<dir>/<registry>/hosts.toml`, mirrors first). Default none. */
+  hostsDir?: string;
   /** `metrics_address`: host:port of the Prometheus endpoint (GET /metrics, /debug). Default none. */
   metricsAddress?: string;
   /** `cache_max_bytes` (ours): bound of the chunk cache. Default: the chunk cache's own (min(10 GiB, half the free disk)). */
@@ -33,7 +35,7 @@ const ACCEPTED = new Set([
   'noprefetch', 'prefetch_size', 'prefetch_timeout_sec', 'max_concurrency', 'debug_address',
   'metadata_store', 'no_prometheus', 'mount_timeout_sec', 'fuse_metrics_emit_wait_duration_sec', 'resolve_result_entry',
   'prefetch_entry', 'http_cache_type', 'filesystem_cache_type', 'resolve_result_entry_ttl_sec', 'ipfs', 'log_file_path',
-  'blob', 'directory_cache', 'fuse', 'resolver', 'cri_keychain', 'kubeconfig_keychain', 'snapshotter',
+  'blob', 'directory_cache', 'fuse', 'cri_keychain', 'kubeconfig_keychain', 'snapshotter',
   'content_store_config', 'debug',
 ]);
 
@@ -71,6 +73,16 @@ export function parseServiceConfig(text: string, source: string): ServiceConfig 
     if (typeof metrics !== 'string' || !/^.+:\d+$/.test(metrics)) throw invalidArgument(`config ${source}: metrics_address must be "host:port", not ${JSON.stringify(metrics)}`);
     config.metricsAddress = metrics;
   }
+  const resolver = doc['resolver'];
+  if (resolver !== undefined) {
+    if (typeof resolver !== 'object' || resolver === null || Array.isArray(resolver)) throw invalidArgument(`config ${source}: resolver must be a table`);
+    const path = (resolver as Record<string, unknown>)['config_path'];
+    if (path !== undefined && typeof path !== 'string') throw invalidArgument(`config ${source}: resolver.config_path must be a directory path`);
+    if (typeof path === 'string') config.hostsDir = path;
+    for (const k of Object.keys(resolver)) {
+      if (k !== 'config_path') config.notes.push(`config ${source}: resolver.${k} is accepted but has no effect in this service (use resolver.config_path, containerd's hosts.toml directory)`);
+    }
+  }
   const fm = doc['fuse_manager'];
   if (fm !== undefined) {
     if (typeof fm !== 'object' || fm === null || Array.isArray(fm)) throw invalidArgument(`config ${source}: fuse_manager must be a table`);
@@ -79,7 +91,7 @@ export function parseServiceConfig(text: string, source: string): ServiceConfig 
     if (typeof enable === 'boolean') config.fuseManager = enable;
     for (const k of Object.keys(fm)) if (k !== 'enable') config.notes.push(`config ${source}: fuse_manager.${k} is accepted but has no effect in this service (the manager's socket is under the root)`);
   }
-  const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes', 'fuse_manager', 'metrics_address']);
+  const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes', 'fuse_manager', 'metrics_address', 'resolver']);
   for (const key of Object.keys(doc)) {
     if (acted.has(key)) continue;
     config.notes.push(ACCEPTED.has(key) ? `config ${source}: ${key} is accepted but has no effect in this service` : `config ${source}: unknown key ${key} (ignored)`);
