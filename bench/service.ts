@@ -15,9 +15,10 @@
 //   node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--out docs/benchmarks]
 //     [--rtt-ms 20] [--mbps 100] [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build]
 //     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--cache-dir bench/.cache]
+//   node --import tsx bench/service.ts --report-only docs/benchmarks/service.json   # rewrite service.md from it
 // Needs root, containerd, runc, fuse3, Debian's stargz-snapshotter (ctr-remote) and golang (for the reference).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +49,7 @@ const { values: a } = parseArgs({
     'no-steady': { type: 'boolean', default: false },
     'no-rpc': { type: 'boolean', default: false },
     'rpc-iterations': { type: 'string', default: '50' },
+    'report-only': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -468,6 +470,8 @@ async function rpcSample(kind: Kind, env: Env, iterations: number): Promise<RpcL
       prep.push(ms(p));
       rm.push(ms(r));
     }
+    // containerd's GC removes backend snapshots it does not know (a race with the loop below): stop it first
+    await pair.cd.stop();
     const Client = grpc.makeGenericClientConstructor(snapshotsServiceDefinition(), 'Snapshots');
     const client = new Client(`unix://${pair.sn.socket}`, grpc.credentials.createInsecure()) as unknown as Record<string, Function> & grpc.Client;
     const call = (method: string, req: Record<string, unknown>) =>
@@ -500,6 +504,8 @@ interface Results {
   date: string;
   command: string;
   commit: string;
+  /** mtime of the dist/ctr-remote.mjs that was run. */
+  distBuilt: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string; loadAvgStart: number[]; loadAvgEnd: number[] };
   link: { rttMs: number; mbps: number };
   images: { name: string; description: string; cmd: string[]; layers: number; layerBytes: number }[];
@@ -524,7 +530,7 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push('# Snapshotter service: ours vs the reference stargz snapshotter, under the same containerd', '');
   L.push(`Measured ${r.date.replace('T', ' ').slice(0, 16)} UTC by \`${r.command}\` (commit ${r.commit}) on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}, Node ${r.machine.node}; load average at the start ${r.machine.loadAvgStart.join(' ')}, at the end ${r.machine.loadAvgEnd.join(' ')} (other jobs shared the machine: read the ratios, not absolute times). Raw samples: [service.json](service.json).`, '');
   L.push('## Method', '');
-  L.push(`- **ours**: \`node dist/ctr-remote.mjs snapshotter serve --address S --root R --config C\` (a frozen copy of \`dist/\` built by \`npm run build\`), with its fuse manager (a detached \`snapshotter fuse-manager\` process holding the FUSE sessions).`);
+  L.push(`- **ours**: \`node dist/ctr-remote.mjs snapshotter serve --address S --root R --config C\` (a frozen copy of the \`dist/\` that \`npm run build\` wrote at ${r.distBuilt.replace('T', ' ').slice(0, 19)} UTC), with its fuse manager (a detached \`snapshotter fuse-manager\` process holding the FUSE sessions).`);
   L.push('- **reference**: `containerd-stargz-grpc` built from Debian\'s stargz-snapshotter 0.12.0 library by [bench/reference-snapshotter/](../../bench/reference-snapshotter/main.go) (`fs.NewFilesystem` + `snapshot.NewSnapshotter` behind containerd\'s `contrib/snapshotservice`, registry hosts as the reference\'s resolver makes them: go-retryablehttp, 30 s timeout, plain HTTP on 127.0.0.1). FUSE is served inside the daemon.');
   L.push('- Both get the same config file: `no_background_fetch = false` (the default: background fetch on).');
   L.push(`- containerd 1.6.20 (Debian), a new one per sample with its own empty root, the snapshotter registered as \`[proxy_plugins.stargz]\`; a fresh snapshotter root per sample; \`sync; echo 3 > /proc/sys/vm/drop_caches\` before the timed part.`);
@@ -572,7 +578,7 @@ function writeReport(r: Results, outDir: string): string[] {
   if (r.rpc.length) {
     L.push('## Per-RPC latency (ms, median / p95)', '');
     const n = r.rpc[0]!;
-    L.push(`\`ctr snapshots --snapshotter stargz prepare K\` then \`rm K\` (each a whole \`ctr\` process through containerd; containerd's own work and ctr's start-up are in both columns alike), and Prepare, Mounts, Stat, Remove sent straight to the snapshotter's socket by a grpc-js client (${r.rpcIterations} of the ctr pair, ${r.rpcIterations * 4} of each direct RPC).`, '');
+    L.push(`\`ctr snapshots --snapshotter stargz prepare K\` then \`rm K\` (each a whole \`ctr\` process through containerd; containerd's own work and ctr's start-up are in both columns alike), and Prepare, Mounts, Stat, Remove sent straight to the snapshotter's socket by a grpc-js client (containerd stopped first: its GC removes snapshots it does not know) (${r.rpcIterations} of the ctr pair, ${r.rpcIterations * 4} of each direct RPC).`, '');
     const cols = ['ctr prepare', 'ctr rm', ...Object.keys(n.direct).map((k) => `${k} (direct)`)];
     L.push(`| snapshotter | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`);
     const row = (x: RpcLatency) => [x.ctrPrepare, x.ctrRm, ...Object.values(x.direct)];
@@ -612,7 +618,11 @@ function freezeCli(work: string): string[] {
 }
 
 async function main(): Promise<void> {
-  if (a.help) return void console.log('usage: node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--out docs/benchmarks] [--rtt-ms 20] [--mbps 100]\n  [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build] [--no-steady] [--no-rpc] [--rpc-iterations 50] [--cache-dir bench/.cache]');
+  if (a.help) return void console.log('usage: node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--out docs/benchmarks] [--rtt-ms 20] [--mbps 100]\n  [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build] [--no-steady] [--no-rpc] [--rpc-iterations 50] [--cache-dir bench/.cache]\n  | --report-only docs/benchmarks/service.json   (rewrite service.md from its JSON)');
+  if (a['report-only']) {
+    const files = writeReport(JSON.parse(readFileSync(a['report-only'], 'utf8')) as Results, resolve(a['report-only'], '..'));
+    return void console.log(`wrote ${files.join(', ')}`);
+  }
   if (process.getuid?.() !== 0) throw new Error('needs root: containerd, FUSE, overlayfs, runc, drop_caches');
   const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
   const images = a.images.split(',').map((s) => s.trim()).filter(Boolean) as ImageName[];
@@ -632,6 +642,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: `node --import tsx bench/service.ts ${process.argv.slice(2).join(' ')}`.trim(),
     commit: spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() + (spawnSync('git', ['-C', ROOT, 'status', '--porcelain', 'src'], { encoding: 'utf8' }).stdout.trim() ? ' + uncommitted changes under src/' : ''),
+    distBuilt: statSync(join(ROOT, 'dist', 'ctr-remote.mjs')).mtime.toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, kernel: release(), node: process.version, loadAvgStart, loadAvgEnd: [] },
     link: { rttMs, mbps },
     images: [], samples: [], steady: [], rpc: [], rpcIterations: Number(a['rpc-iterations']), errors,

@@ -8,10 +8,10 @@ import { ownedName } from './owned-names.js';
 /** What goes between a file's name and its owner in the temp file's name. */
 export const ATOMIC_TEMP_INFIX = '.tmp-';
 
-/** Atomically replace `path` with `data`. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** Atomically replace `path` with `data` (a new file of `mode`, default 0644: secrets pass 0600). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
   const tmp = ownedName(`${path}${ATOMIC_TEMP_INFIX}`);
-  const fh = await open(tmp, 'w', 0o644);
+  const fh = await open(tmp, 'w', options.mode ?? 0o644);
   try {
     await fh.writeFile(data);
     await fh.sync();

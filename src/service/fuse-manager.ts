@@ -7,6 +7,7 @@ import { chmod, lstat, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
 import { RootLayout } from '../store/root-layout.js';
+import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
 import type { Logger } from './logger.js';
 import { encodeLine, errorResponse, LineSplitter, type ManagerMethods, type MethodName, type Request } from './fuse-manager-protocol.js';
@@ -20,6 +21,8 @@ export interface ManagerSettings {
   cacheMaxBytes?: number;
   /** containerd's hosts directory for registry mirrors. */
   hostsDir?: string;
+  /** Read the CRI keychain of the root for credentials. */
+  criKeychain?: boolean;
 }
 
 /** The socket of the fuse manager of a root. */
@@ -27,8 +30,10 @@ export const managerSocket = (paths: RootLayout): string => `${paths.snapshotter
 
 /** The layer service options of `settings`. */
 export function layerOptions(settings: ManagerSettings, logger: Logger): LayerServiceOptions {
+  const paths = new RootLayout(settings.root);
   return {
-    paths: new RootLayout(settings.root),
+    paths,
+    ...(settings.criKeychain ? { keychain: new CriKeychain(keychainFile(paths)) } : {}),
     ...(settings.noBackgroundFetch ? { noBackgroundFetch: true } : {}),
     ...(settings.skipContentVerify ? { skipContentVerify: true } : {}),
     ...(settings.requireTocDigest ? { requireTocDigest: true } : {}),

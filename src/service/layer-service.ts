@@ -51,6 +51,8 @@ export interface LayerServiceOptions {
   skipContentVerify?: boolean;
   /** Compressed bytes read ahead after a miss (LazyLayerOptions.readAheadBytes). Default 64 KiB. */
   readAheadBytes?: number;
+  /** Credentials kept per repository (the CRI keychain), used when the options give none. Default none. */
+  keychain?: { lookup(ref: string): Promise<{ username: string; password: string } | undefined> };
   /** containerd's hosts directory (`<dir>/<registry>/hosts.toml`): mirrors serve the reads first. Default none. */
   hostsDir?: string;
   /** Refuse (in check) a layer whose reference gives no TOC digest to verify against. Default false. */
@@ -218,7 +220,9 @@ export class LayerService implements RemoteLayers {
 
   /** The endpoint of `ref`, through the mirrors of its registry's hosts.toml when a hosts directory is set. */
   private async openEndpoint(ref: string): Promise<RegistryEndpoint> {
-    const base = lazyRegistryOptions(this.options.credentials, this.options.registry);
+    let base = lazyRegistryOptions(this.options.credentials, this.options.registry);
+    const kept = base.username === undefined ? await this.options.keychain?.lookup(ref) : undefined;
+    if (kept) base = { ...base, username: kept.username, password: kept.password };
     const dir = this.options.hostsDir;
     if (!dir) return openRegistry(ref, base);
     const hosts = await loadRegistryHosts(dir, parseReference(ref).registry);

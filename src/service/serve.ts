@@ -15,6 +15,7 @@ import { notifySystemdReady } from '../host/systemd-notify.js';
 import { isOwnerAlive, parseOwner, selfOwner } from '../host/process-owner.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import { RootLayout } from '../store/root-layout.js';
+import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { FuseManagerClient } from './fuse-manager-client.js';
 import { layerOptions, runFuseManager, type ManagerSettings } from './fuse-manager.js';
 import { LayerService } from './layer-service.js';
@@ -73,13 +74,17 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
     requireTocDigest: !config.allowNoVerification,
     ...(cacheMaxBytes !== undefined ? { cacheMaxBytes } : {}),
     ...(config.hostsDir !== undefined ? { hostsDir: resolve(config.hostsDir) } : {}),
+    ...(config.criKeychain ? { criKeychain: true } : {}),
   };
   const layers = config.fuseManager ? managedLayers(settings) : ownLayers(settings, logger);
   const metrics = new ServiceMetrics(layers.stats);
   let service: RunningSnapshotterService;
   let metricsServer: Server | undefined;
   try {
-    service = await startSnapshotterService({ address: resolve(options.address ?? DEFAULT_ADDRESS), paths, remote: layers.remote, logger, metrics });
+    service = await startSnapshotterService({
+      address: resolve(options.address ?? DEFAULT_ADDRESS), paths, remote: layers.remote, logger, metrics,
+      ...(config.criKeychain ? { criProxy: { upstream: config.criKeychain.imageServicePath, keychain: new CriKeychain(keychainFile(paths)) } } : {}),
+    });
     if (config.metricsAddress) {
       const served = await serveMetrics(config.metricsAddress, metrics).catch(async (e: unknown) => {
         await service.stop();

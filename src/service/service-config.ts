@@ -22,6 +22,8 @@ export interface ServiceConfig {
   fuseManager: boolean;
   /** `[resolver] config_path`: containerd's hosts directory (`<dir>/<registry>/hosts.toml`, mirrors first). Default none. */
   hostsDir?: string;
+  /** `[cri_keychain] enable_keychain` with `image_service_path` (containerd's CRI socket): the ImageService proxy that keeps kubelet's credentials. */
+  criKeychain?: { imageServicePath: string };
   /** `metrics_address`: host:port of the Prometheus endpoint (GET /metrics, /debug). Default none. */
   metricsAddress?: string;
   /** `cache_max_bytes` (ours): bound of the chunk cache. Default: the chunk cache's own (min(10 GiB, half the free disk)). */
@@ -35,7 +37,7 @@ const ACCEPTED = new Set([
   'noprefetch', 'prefetch_size', 'prefetch_timeout_sec', 'max_concurrency', 'debug_address',
   'metadata_store', 'no_prometheus', 'mount_timeout_sec', 'fuse_metrics_emit_wait_duration_sec', 'resolve_result_entry',
   'prefetch_entry', 'http_cache_type', 'filesystem_cache_type', 'resolve_result_entry_ttl_sec', 'ipfs', 'log_file_path',
-  'blob', 'directory_cache', 'fuse', 'cri_keychain', 'kubeconfig_keychain', 'snapshotter',
+  'blob', 'directory_cache', 'fuse', 'kubeconfig_keychain', 'snapshotter',
   'content_store_config', 'debug',
 ]);
 
@@ -83,6 +85,16 @@ export function parseServiceConfig(text: string, source: string): ServiceConfig 
       if (k !== 'config_path') config.notes.push(`config ${source}: resolver.${k} is accepted but has no effect in this service (use resolver.config_path, containerd's hosts.toml directory)`);
     }
   }
+  const cri = doc['cri_keychain'];
+  if (cri !== undefined) {
+    if (typeof cri !== 'object' || cri === null || Array.isArray(cri)) throw invalidArgument(`config ${source}: cri_keychain must be a table`);
+    const c = cri as Record<string, unknown>;
+    if (c['enable_keychain'] !== undefined && typeof c['enable_keychain'] !== 'boolean') throw invalidArgument(`config ${source}: cri_keychain.enable_keychain must be true or false`);
+    const path = c['image_service_path'] ?? '/run/containerd/containerd.sock';
+    if (typeof path !== 'string') throw invalidArgument(`config ${source}: cri_keychain.image_service_path must be a socket path`);
+    if (c['enable_keychain'] === true) config.criKeychain = { imageServicePath: path };
+    for (const k of Object.keys(c)) if (k !== 'enable_keychain' && k !== 'image_service_path') config.notes.push(`config ${source}: unknown key cri_keychain.${k} (ignored)`);
+  }
   const fm = doc['fuse_manager'];
   if (fm !== undefined) {
     if (typeof fm !== 'object' || fm === null || Array.isArray(fm)) throw invalidArgument(`config ${source}: fuse_manager must be a table`);
@@ -91,7 +103,7 @@ export function parseServiceConfig(text: string, source: string): ServiceConfig 
     if (typeof enable === 'boolean') config.fuseManager = enable;
     for (const k of Object.keys(fm)) if (k !== 'enable') config.notes.push(`config ${source}: fuse_manager.${k} is accepted but has no effect in this service (the manager's socket is under the root)`);
   }
-  const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes', 'fuse_manager', 'metrics_address', 'resolver']);
+  const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes', 'fuse_manager', 'metrics_address', 'resolver', 'cri_keychain']);
   for (const key of Object.keys(doc)) {
     if (acted.has(key)) continue;
     config.notes.push(ACCEPTED.has(key) ? `config ${source}: ${key} is accepted but has no effect in this service` : `config ${source}: unknown key ${key} (ignored)`);

@@ -10,6 +10,8 @@ import { failedPrecondition, isCtrError, unavailable, type ErrorCode } from '../
 import { ensurePrivateDir } from '../store/private-dirs.js';
 import type { RootLayout } from '../store/root-layout.js';
 import { StargzSnapshotter, type RemoteLayers } from '../snapshot/stargz-snapshotter.js';
+import { addCriImageProxy } from './cri-image-proxy.js';
+import type { CriKeychain } from './cri-keychain.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import { snapshotsHandlers, snapshotsServiceDefinition } from './snapshots-grpc.js';
@@ -24,6 +26,8 @@ export interface SnapshotterServiceOptions {
   logger: Logger;
   /** Where the RPCs, remote snapshots and fallbacks are counted. Default: not counted (only logged). */
   metrics?: ServiceMetrics;
+  /** Also answer kubelet's ImageService, forwarded to containerd's CRI socket, keeping pull credentials. Default off. */
+  criProxy?: { upstream: string; keychain: CriKeychain };
 }
 
 /** Counters of the running service. */
@@ -68,6 +72,7 @@ export async function startSnapshotterService(options: SnapshotterServiceOptions
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 << 20 });
   const observe = options.metrics ? (method: string, code: string, seconds: number) => options.metrics!.rpcSeconds.observe({ method, code }, seconds) : undefined;
   server.addService(snapshotsServiceDefinition(), snapshotsHandlers(snapshotter, { logger, ...(observe ? { observe } : {}) }));
+  const closeProxy = options.criProxy ? addCriImageProxy(server, { ...options.criProxy, logger }) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(unavailable(`cannot listen on ${address}: ${e.message}`)) : resolve()));
   });
@@ -87,6 +92,7 @@ export async function startSnapshotterService(options: SnapshotterServiceOptions
           resolve();
         });
       });
+      closeProxy?.();
       await rm(address, { force: true });
     },
   };

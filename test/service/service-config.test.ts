@@ -34,3 +34,13 @@ test('the default file may be absent; a named one must exist', async () => {
   await writeFile(join(dir, 'c.toml'), 'no_background_fetch = true\n');
   assert.equal((await loadServiceConfig(join(dir, 'c.toml'), { optional: false })).noBackgroundFetch, true);
 });
+
+test('the CRI keychain, mirrors and metrics are read from their tables', () => {
+  const c = parseServiceConfig(
+    ['metrics_address = "127.0.0.1:9102"', '[resolver]', 'config_path = "/etc/containerd/certs.d"', '[cri_keychain]', 'enable_keychain = true', 'image_service_path = "/run/k.sock"', '[fuse_manager]', 'enable = false'].join('\n'),
+    'c.toml',
+  );
+  assert.deepEqual([c.metricsAddress, c.hostsDir, c.criKeychain, c.fuseManager, c.notes], ['127.0.0.1:9102', '/etc/containerd/certs.d', { imageServicePath: '/run/k.sock' }, false, []]);
+  assert.equal(parseServiceConfig('[cri_keychain]\nenable_keychain = false\n', 'c.toml').criKeychain, undefined);
+  assert.throws(() => parseServiceConfig('metrics_address = "nope"', 'c.toml'), (e: unknown) => isCtrError(e, 'InvalidArgument') && /metrics_address must be "host:port"/.test(e.message));
+});

@@ -37,7 +37,7 @@ export interface ServiceImages {
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** Build the images under `work` and push them to `registryHost` (repository `svc/app`). */
-export async function pushServiceImages(work: string, registryHost: string): Promise<ServiceImages> {
+export async function pushServiceImages(work: string, registryHost: string, creds?: { username: string; password: string }): Promise<ServiceImages> {
   const layout = join(work, 'layout');
   const name = 'svc/app:gzip';
   await buildImage(layout, name, {
@@ -66,15 +66,15 @@ export async function pushServiceImages(work: string, registryHost: string): Pro
   await convertTo(ctx, `oci:${layout}:svc/app:variant`, `oci:${variantLayout}:svc/app:variant`);
   const orig = await readImage(layout);
   const es = await readImage(esLayout);
-  await pushImageParts(`${repo}:gzip`, orig, orig.manifest.layers, orig.config);
-  await pushImageParts(`${repo}:esgz`, es, es.manifest.layers, es.config);
+  await pushImageParts(`${repo}:gzip`, orig, orig.manifest.layers, orig.config, creds);
+  await pushImageParts(`${repo}:esgz`, es, es.manifest.layers, es.config, creds);
   const [base, files] = [orig.manifest.layers[0]!, es.manifest.layers[1]!];
   const mixedConfig: ImageConfig = { ...es.config, rootfs: { type: 'layers', diff_ids: [orig.config.rootfs.diff_ids[0]!, es.config.rootfs.diff_ids[1]!] } };
-  await pushImageParts(`${repo}:mixed`, { ...es, blobs: new Map([...orig.blobs, ...es.blobs]) }, [base, files], mixedConfig);
+  await pushImageParts(`${repo}:mixed`, { ...es, blobs: new Map([...orig.blobs, ...es.blobs]) }, [base, files], mixedConfig, creds);
   const variant = await readImage(variantLayout);
   const varFiles = variant.manifest.layers[1]!;
   const wrong = { ...varFiles, annotations: { ...varFiles.annotations, 'containerd.io/snapshot/stargz/toc.digest': sha(Buffer.from('not the TOC')) } };
-  await pushImageParts(`${repo}:badtoc`, variant, [variant.manifest.layers[0]!, wrong], variant.config);
+  await pushImageParts(`${repo}:badtoc`, variant, [variant.manifest.layers[0]!, wrong], variant.config, creds);
   return {
     gzip: `${repo}:gzip`,
     esgz: `${repo}:esgz`,
@@ -120,8 +120,8 @@ async function* once(b: Buffer): AsyncIterable<Buffer> {
 }
 
 /** Push an image made of `layers` (blobs from `parts`) and `config` as `ref`. */
-async function pushImageParts(ref: string, parts: ImageParts, layers: Descriptor[], config: ImageConfig): Promise<void> {
-  const reg = openRegistry(ref, { plainHttp: true });
+async function pushImageParts(ref: string, parts: ImageParts, layers: Descriptor[], config: ImageConfig, creds?: { username: string; password: string }): Promise<void> {
+  const reg = openRegistry(ref, { plainHttp: true, ...creds });
   try {
     for (const l of layers) await reg.put(l, once(parts.blobs.get(l.digest)!));
     const configBytes = Buffer.from(JSON.stringify(config));
