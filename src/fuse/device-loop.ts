@@ -6,6 +6,11 @@ import { writevSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { workerEntry } from '../host/worker-entry.js';
 import { DEVICE_READ_BUFFER_SIZE, type FuseProtocol } from './protocol.js';
+import { emptyHistogram, observe, type LatencyHistogram } from '../stats/latency-histogram.js';
+import { Opcode } from './abi.js';
+
+/** Opcode number → name, for the latency histograms. */
+const OPCODE_NAMES = new Map<number, string>(Object.entries(Opcode).map(([name, n]) => [n, name]));
 import type { ReaderData, ReaderMessage } from './device-reader.worker.js';
 
 /** Device loop options. */
@@ -26,6 +31,8 @@ export interface DeviceLoopStats {
   byOpcode: Map<number, number>;
   /** Time the main thread spent inside writev on the device, in ms (the cost of replying from here). */
   writeMs: number;
+  /** Time from a request's arrival on the main thread to its reply, per opcode name. */
+  latency: Map<string, LatencyHistogram>;
 }
 
 /** How a loop ended: the kernel closed the connection (unmounted), or the readers failed. */
@@ -43,7 +50,7 @@ export interface DeviceLoop {
 
 /** Start serving `fd` (an open /dev/fuse connection that is already mounted) with `protocol`. */
 export function startDeviceLoop(fd: number, protocol: FuseProtocol, options: DeviceLoopOptions = {}): DeviceLoop {
-  const stats: DeviceLoopStats = { requests: 0, replies: 0, staleReplies: 0, writeMs: 0, byOpcode: new Map() };
+  const stats: DeviceLoopStats = { requests: 0, replies: 0, staleReplies: 0, writeMs: 0, byOpcode: new Map(), latency: new Map() };
   const onError = options.onError ?? ((e: unknown) => console.error(`ctr-remote fuse: ${String(e)}`));
   const count = Math.max(1, options.readers ?? 2);
   const workers: Worker[] = [];
@@ -82,14 +89,21 @@ function spawnReader(data: ReaderData): Worker {
 /** Handle one request and write its reply; a reply to an interrupted request is refused with ENOENT. */
 async function serve(fd: number, protocol: FuseProtocol, req: Buffer, stats: DeviceLoopStats, onError: (e: unknown) => void) {
   stats.requests++;
-  if (req.length >= 8) stats.byOpcode.set(req.readUInt32LE(4), (stats.byOpcode.get(req.readUInt32LE(4)) ?? 0) + 1);
+  const start = performance.now();
+  const opcode = req.length >= 8 ? req.readUInt32LE(4) : -1;
+  if (opcode >= 0) stats.byOpcode.set(opcode, (stats.byOpcode.get(opcode) ?? 0) + 1);
   const parts = await protocol.handleParts(req);
   if (parts === null) return;
   const t0 = performance.now();
   try {
     writevSync(fd, parts);
     stats.replies++;
-    stats.writeMs += performance.now() - t0;
+    const end = performance.now();
+    stats.writeMs += end - t0;
+    const name = OPCODE_NAMES.get(opcode) ?? 'OTHER';
+    let h = stats.latency.get(name);
+    if (!h) stats.latency.set(name, (h = emptyHistogram()));
+    observe(h, (end - start) / 1000);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') stats.staleReplies++;

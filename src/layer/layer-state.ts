@@ -4,6 +4,7 @@
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { LatencyHistogram } from '../stats/latency-histogram.js';
 
 /** Progress of the prefetch or the background fetch. */
 export type FetchPhase = 'off' | 'pending' | 'running' | 'done' | 'failed';
@@ -27,7 +28,10 @@ export interface LayerState {
   lastError?: { time: string; message: string };
   /** The last read the registry refused for lack of (valid) credentials (HTTP 401/403): reads fail until run or mount get them. */
   authError?: { time: string; message: string };
-  prefetch: { phase: FetchPhase; bytes: number };
+  /** The prefetch: its phase, the bytes it covers, and how long it took once done. */
+  prefetch: { phase: FetchPhase; bytes: number; seconds?: number };
+  /** How long reads waited for chunks that had to be fetched (on-demand fetch latency). */
+  onDemandLatency?: LatencyHistogram;
   background: { phase: FetchPhase; membersDone: number; membersTotal: number };
   updatedAt: string;
 }

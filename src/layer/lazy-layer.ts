@@ -19,6 +19,7 @@ import { batchRanges, planRanges, type PlannedRange, type PlanOptions } from './
 import { FETCH_BUDGET_BYTES, processBudgets, type LayerBudgets } from './layer-budgets.js';
 import { emptyLayerState, LayerStateFile, type LayerState } from './layer-state.js';
 import { SharedFlights, raceSignal } from './shared-flights.js';
+import { emptyHistogram, observe } from '../stats/latency-histogram.js';
 
 /** Options of LazyLayer.open. */
 export interface LazyLayerOptions {
@@ -176,8 +177,10 @@ export class LazyLayer implements ChunkSource {
     const missing = chunks.filter((_, i) => !cached[i]);
     if (missing.length === 0) return cached as Buffer[];
     const wanted = uniqueMembers(missing);
+    const started = performance.now();
     const flights = this.ensure([...wanted, ...this.readAhead(wanted)], this.options.plan, undefined, false);
     const results = await raceSignal(Promise.all(missing.map((c) => flights.get(c.member)!)), signal);
+    observe((this.state.onDemandLatency ??= emptyHistogram()), (performance.now() - started) / 1000);
     let next = 0;
     return chunks.map((c, i) => cached[i] ?? pickChunk(c, results[next++]!));
   }
@@ -291,6 +294,7 @@ export class LazyLayer implements ChunkSource {
     if (limit === undefined || this.options.prefetch === false) return;
     const members = this.index.membersBelow(limit).filter((m) => !this.isCached(m));
     this.state.prefetch.phase = 'running';
+    const started = performance.now();
     const everything = { maxGap: Number.POSITIVE_INFINITY, maxRangeBytes: Number.POSITIVE_INFINITY };
     this.options.gate?.enter();
     let settled: PromiseSettledResult<ChunkResult[]>[];
@@ -300,6 +304,7 @@ export class LazyLayer implements ChunkSource {
       this.options.gate?.leave();
     }
     this.state.prefetch.bytes = members.reduce((n, m) => n + m.end - m.offset, 0);
+    this.state.prefetch.seconds = (performance.now() - started) / 1000;
     this.state.prefetch.phase = settled.every((s) => s.status === 'fulfilled') ? 'done' : 'failed';
     this.stateFile?.markDirty();
   }

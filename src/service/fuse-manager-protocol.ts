@@ -5,6 +5,7 @@
 import { CtrError, isCtrError, type ErrorCode } from '../errors.js';
 import type { ChunkCacheStats } from '../layer/chunk-cache.js';
 import type { LayerState } from '../layer/layer-state.js';
+import type { LatencyHistogram } from '../stats/latency-histogram.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 
 /** The methods and their parameters and results. */
@@ -24,6 +25,8 @@ export type MethodName = keyof ManagerMethods;
 export interface ManagerStats {
   layers: LayerState[];
   cache?: ChunkCacheStats;
+  /** Latency of FUSE requests over every served layer, by operation. */
+  fuseLatency?: Record<string, LatencyHistogram>;
   /** Resident set size of the manager process, bytes. */
   rss: number;
 }

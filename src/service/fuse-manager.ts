@@ -77,7 +77,7 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
     },
     stats: async () => {
       const cache = await layers.cacheStats();
-      return { layers: layers.stats(), ...(cache ? { cache } : {}), rss: process.memoryUsage.rss() };
+      return { layers: layers.stats(), ...(cache ? { cache } : {}), fuseLatency: layers.fuseLatency(), rss: process.memoryUsage.rss() };
     },
     status: async () => ({ pid: process.pid, served: layers.servedDirs() }),
     shutdown: async () => {

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { errorAbout, failedPrecondition, limitExceeded, unsupported, withContext } from '../errors.js';
 import { openEStargz } from '../estargz/reader.js';
 import { DEFAULT_IMAGE_LIMITS } from '../estargz/toc-limits.js';
+import { mergeHistograms, type LatencyHistogram } from '../stats/latency-histogram.js';
 import { buildInodeTable } from '../fs/inode-table.js';
 import { TocFileSystem } from '../fs/toc-filesystem.js';
 import { mountFuse, type FuseMount } from '../fuse/mount.js';
@@ -126,6 +127,13 @@ export class LayerService implements RemoteLayers {
   /** Live counters of the served layers. */
   stats(): LayerState[] {
     return [...this.served.values()].map((s) => s.lazy.stats());
+  }
+
+  /** Latency of the FUSE requests of every served layer, by operation. */
+  fuseLatency(): Record<string, LatencyHistogram> {
+    const by = new Map<string, LatencyHistogram[]>();
+    for (const s of this.served.values()) for (const [op, h] of s.fuse.stats.latency) by.set(op, [...(by.get(op) ?? []), h]);
+    return Object.fromEntries([...by].map(([op, list]) => [op, mergeHistograms(list)]));
   }
 
   /** The shared chunk cache's counters and sizes, once a layer opened it. */

@@ -2,10 +2,12 @@
 // (GET /debug: the same numbers and the served layers as JSON). What the gRPC side counts itself: RPC
 // latency by method and code, remote snapshots made, fallbacks by reason. What the fuse manager holds is
 // asked of it at each scrape: per-layer bytes fetched, requests, cache hits, errors and digest mismatches,
-// the chunk cache, its resident memory. Plus this process's default metrics (memory, CPU, event loop).
+// prefetch durations, the latency of on-demand fetches and of FUSE operations, the chunk cache, its
+// resident memory. Plus this process's default metrics (memory, CPU, event loop).
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { invalidArgument, unavailable } from '../errors.js';
+import { emptyHistogram, histogramLines, mergeHistograms } from '../stats/latency-histogram.js';
 import type { ManagerStats } from './fuse-manager-protocol.js';
 
 /** Where the per-layer numbers come from at scrape time (the fuse manager, or the in-process layer service). */
@@ -69,7 +71,24 @@ export class ServiceMetrics {
   /** The exposition text (asks the stats source first). */
   async scrape(): Promise<string> {
     this.last = await this.source().catch(() => undefined);
-    return this.registry.metrics();
+    return `${await this.registry.metrics()}${this.histogramText()}`;
+  }
+
+  /** The histograms the fuse manager keeps as data (FUSE operations, on-demand fetches), in exposition format. */
+  private histogramText(): string {
+    const s = this.last;
+    if (!s) return '';
+    const out: string[] = [];
+    const fuse = 'ctr_remote_fuse_operation_duration_seconds';
+    out.push(`# HELP ${fuse} Time from a FUSE request reaching the serving process to its reply, by operation`, `# TYPE ${fuse} histogram`);
+    for (const [op, h] of Object.entries(s.fuseLatency ?? {}).sort()) out.push(...histogramLines(fuse, { operation: op }, h));
+    const fetch = 'ctr_remote_on_demand_fetch_duration_seconds';
+    out.push(`# HELP ${fetch} How long reads of lazy layers waited for chunks fetched from the registry`, `# TYPE ${fetch} histogram`);
+    out.push(...histogramLines(fetch, {}, mergeHistograms(s.layers.map((l) => l.onDemandLatency ?? emptyHistogram()))));
+    const prefetch = 'ctr_remote_layer_prefetch_duration_seconds';
+    out.push(`# HELP ${prefetch} How long the prefetch of a served layer took (once done)`, `# TYPE ${prefetch} gauge`);
+    for (const l of s.layers) if (l.prefetch.seconds !== undefined) out.push(`${prefetch}{digest="${l.layerDigest}"} ${l.prefetch.seconds}`);
+    return `${out.join('\n')}\n`;
   }
 
   /** The numbers as JSON, for /debug. */

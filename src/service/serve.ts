@@ -178,7 +178,7 @@ function ownLayers(settings: ManagerSettings, logger: Logger): Layers {
   const service = new LayerService(layerOptions(settings, logger));
   const stats: StatsSource = async () => {
     const cache = await service.cacheStats();
-    return { layers: service.stats(), ...(cache ? { cache } : {}), rss: process.memoryUsage.rss() };
+    return { layers: service.stats(), ...(cache ? { cache } : {}), fuseLatency: service.fuseLatency(), rss: process.memoryUsage.rss() };
   };
   return { remote: service, stats, stop: () => service.close() };
 }

@@ -15,6 +15,7 @@ const RANK: Record<string, number> = {
   oci: 1,
   host: 1,
   tar: 1,
+  stats: 1,
   content: 2,
   fuse: 2,
   unpack: 2,

@@ -191,6 +191,9 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
     assert.match(text, /^ctr_remote_rpc_duration_seconds_count\{method="Prepare",code="ALREADY_EXISTS"\} [1-9]\d*$/m);
     assert.match(text, /^ctr_remote_fuse_manager_resident_bytes \d{7,}$/m);
     assert.match(text, /^ctr_remote_chunk_cache_bytes [1-9]\d*$/m);
+    assert.match(text, /^ctr_remote_fuse_operation_duration_seconds_count\{operation="LOOKUP"\} [1-9]\d*$/m);
+    assert.match(text, /^ctr_remote_fuse_operation_duration_seconds_bucket\{operation="READ",le="\+Inf"\} [1-9]\d*$/m);
+    assert.match(text, /^ctr_remote_on_demand_fetch_duration_seconds_count [1-9]\d*$/m);
     const debug = (await (await fetch(`http://127.0.0.1:${String(port)}/debug`)).json()) as { manager: { layers: { layerDigest: string }[] } };
     assert.ok(debug.manager.layers.some((l) => l.layerDigest === images.esgzLayers[1]));
   });
