@@ -14,7 +14,7 @@
 //
 //   node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--out docs/benchmarks]
 //     [--rtt-ms 20] [--mbps 100] [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build]
-//     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--cache-dir bench/.cache]
+//     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--no-background-fetch] [--cache-dir bench/.cache]
 //   node --import tsx bench/service.ts --report-only docs/benchmarks/service.json   # rewrite service.md from it
 // Needs root, containerd, runc, fuse3, Debian's stargz-snapshotter (ctr-remote) and golang (for the reference).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -48,6 +48,7 @@ const { values: a } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'no-steady': { type: 'boolean', default: false },
     'no-rpc': { type: 'boolean', default: false },
+    'no-background-fetch': { type: 'boolean', default: false },
     'rpc-iterations': { type: 'string', default: '50' },
     'report-only': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -148,6 +149,7 @@ interface Env {
   cli: string[]; // argv prefix of our CLI (frozen copy)
   refBin: string;
   work: string;
+  noBackgroundFetch: boolean;
 }
 
 function mountsUnder(dir: string): string[] {
@@ -199,7 +201,7 @@ async function startSnapshotter(kind: Kind, env: Env, dir: string): Promise<Runn
   const root = join(dir, 'root');
   const socket = join(dir, 'snapshotter.sock');
   const config = join(dir, 'config.toml');
-  writeFileSync(config, 'no_background_fetch = false\n'); // the reference's default, written out
+  writeFileSync(config, `no_background_fetch = ${env.noBackgroundFetch}\n`); // default false, the reference's default
   const t0 = Date.now();
   const [cmd, ...pre] = kind === 'ours' ? env.cli as [string, ...string[]] : [env.refBin];
   const argv = kind === 'ours'
@@ -297,6 +299,9 @@ interface Sample {
   total: number;
   rpullBytes: number;
   runBytes: number;
+  /** What went through the proxy in each phase (ms relative to the phase start). */
+  rpullRequests: ProxiedRequest[];
+  runRequests: ProxiedRequest[];
   peakRss: number;
   /** VmHWM per process at the end of the sample. */
   hwm: Record<string, number>;
@@ -305,6 +310,23 @@ interface Sample {
   layersInContentStore: number;
   notes: string[];
   problems: string[];
+}
+
+interface ProxiedRequest {
+  atMs: number;
+  ms: number;
+  bytes: number;
+  /** blobs/<digest prefix> or manifests/<tag>, and the Range header when there was one. */
+  what: string;
+}
+
+function proxied(proxy: FaultProxy, since: number): ProxiedRequest[] {
+  return proxy.stats.requests.map((r) => ({
+    atMs: r.startedAt - since,
+    ms: r.durationMs ?? -1,
+    bytes: r.bytes,
+    what: `${r.method === 'GET' ? '' : `${r.method} `}${r.path.replace(/^.*\/(blobs|manifests)\/(sha256:)?/, '$1/').slice(0, 22)}${r.range ? ` ${r.range}` : ''}`,
+  }));
 }
 
 function dropCaches(): void {
@@ -357,9 +379,11 @@ async function coldSample(kind: Kind, env: Env, proxy: FaultProxy, p: PushedImag
     const pull = await rpull(pair.cd, p.ref);
     if (pull.exitCode !== 0) throw new Error(`${kind}/${p.image.name}: rpull exited ${pull.exitCode}: ${pull.stderr.trim().slice(-800)}`);
     const rpullBytes = proxy.stats.totalBytes;
+    const rpullRequests = proxied(proxy, pull.startedAt);
     proxy.stats.reset();
     const run = await ctrRun(pair.cd, p, `bench-${index}`);
     const runBytes = proxy.stats.totalBytes;
+    const runRequests = proxied(proxy, run.startedAt);
     if (run.exitCode !== 0) throw new Error(`${kind}/${p.image.name}: ctr run exited ${run.exitCode}: ${run.stderr.trim().slice(-800)}`);
     if (!p.image.expect.test(run.stdout)) throw new Error(`${kind}/${p.image.name}: the workload printed ${JSON.stringify(run.stdout.slice(0, 200))}`);
     await sleep(60); // one more RSS tick
@@ -369,7 +393,7 @@ async function coldSample(kind: Kind, env: Env, proxy: FaultProxy, p: PushedImag
     const layersInContentStore = p.layerDigests.filter((d) => content.includes(d)).length;
     const s = (t: { startedAt: number; exitedAt: number }) => (t.exitedAt - t.startedAt) / 1000;
     return {
-      image: p.image.name, kind, index, rpull: s(pull), run: s(run), total: s(pull) + s(run), rpullBytes, runBytes,
+      image: p.image.name, kind, index, rpull: s(pull), run: s(run), total: s(pull) + s(run), rpullBytes, runBytes, rpullRequests, runRequests,
       peakRss: rss.peak, hwm, startSeconds: pair.sn.startSeconds, layersInContentStore, notes, problems,
     };
   } finally {
@@ -508,6 +532,7 @@ interface Results {
   distBuilt: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string; loadAvgStart: number[]; loadAvgEnd: number[] };
   link: { rttMs: number; mbps: number };
+  noBackgroundFetch: boolean;
   images: { name: string; description: string; cmd: string[]; layers: number; layerBytes: number }[];
   samples: Sample[];
   steady: Steady[];
@@ -532,7 +557,7 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push('## Method', '');
   L.push(`- **ours**: \`node dist/ctr-remote.mjs snapshotter serve --address S --root R --config C\` (a frozen copy of the \`dist/\` that \`npm run build\` wrote at ${r.distBuilt.replace('T', ' ').slice(0, 19)} UTC), with its fuse manager (a detached \`snapshotter fuse-manager\` process holding the FUSE sessions).`);
   L.push('- **reference**: `containerd-stargz-grpc` built from Debian\'s stargz-snapshotter 0.12.0 library by [bench/reference-snapshotter/](../../bench/reference-snapshotter/main.go) (`fs.NewFilesystem` + `snapshot.NewSnapshotter` behind containerd\'s `contrib/snapshotservice`, registry hosts as the reference\'s resolver makes them: go-retryablehttp, 30 s timeout, plain HTTP on 127.0.0.1). FUSE is served inside the daemon.');
-  L.push('- Both get the same config file: `no_background_fetch = false` (the default: background fetch on).');
+  L.push(r.noBackgroundFetch ? '- Both get the same config file: `no_background_fetch = true` (background fetch off: only what is read or prefetched is fetched).' : '- Both get the same config file: `no_background_fetch = false` (the default: background fetch on).');
   L.push(`- containerd 1.6.20 (Debian), a new one per sample with its own empty root, the snapshotter registered as \`[proxy_plugins.stargz]\`; a fresh snapshotter root per sample; \`sync; echo 3 > /proc/sys/vm/drop_caches\` before the timed part.`);
   L.push(`- Registry: Debian's docker-registry 2.8 behind the shaping proxy (test/fixtures/fault-proxy.ts): ${r.link.rttMs} ms added before each request, one shared ${r.link.mbps} Mbit/s link for all response bodies.`);
   L.push('- **rpull** = `ctr-remote --address A i rpull --plain-http --snapshotter stargz REF` (Debian\'s reference CLI 0.12: passes the layer labels, so the layers are mounted lazily) until exit; **run** = `ctr --address A run --rm --snapshotter stargz REF ID CMD` with the image\'s own command, until exit (container create, overlay over the lazy layers, the workload, teardown); **total** = rpull + run.');
@@ -542,8 +567,8 @@ function writeReport(r: Results, outDir: string): string[] {
   for (const i of r.images) L.push(`  - **${i.name}**: ${i.description}; \`${i.cmd.join(' ')}\`; ${i.layers} layer(s), ${f1(MB(i.layerBytes))} MB of eStargz layers`);
   L.push('');
   L.push('## Cold start (median, p95 in parentheses)', '');
-  L.push('| image | snapshotter | samples | rpull s | run s | **total s** | MB fetched (rpull + run) | peak RSS MiB | service start s | layers containerd fetched |');
-  L.push('|---|---|---|---|---|---|---|---|---|---|');
+  L.push('| image | snapshotter | samples | rpull s | run s | **total s** | MB fetched (rpull + run) | requests (rpull + run) | peak RSS MiB | service start s | layers containerd fetched |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|---|');
   const names = [...new Set(r.samples.map((s) => s.image))];
   const stat = (g: Sample[], pick: (s: Sample) => number) => summarize(g.map(pick));
   const cell = (x: Summary, fmt = f2) => `${fmt(x.median)} (${fmt(x.p95)})`;
@@ -554,13 +579,13 @@ function writeReport(r: Results, outDir: string): string[] {
       const g = by[k]!;
       if (!g.length) continue;
       const fetched = stat(g, (s) => MB(s.rpullBytes + s.runBytes));
-      L.push(`| ${name} | ${k} | ${g.length} | ${cell(stat(g, (s) => s.rpull))} | ${cell(stat(g, (s) => s.run))} | **${cell(stat(g, (s) => s.total))}** | ${cell(fetched)} (${f2(stat(g, (s) => MB(s.rpullBytes)).median)} + ${f2(stat(g, (s) => MB(s.runBytes)).median)}) | ${cell(stat(g, (s) => MiB(s.peakRss)), f1)} | ${f2(stat(g, (s) => s.startSeconds).median)} | ${g.map((s) => s.layersInContentStore).join(', ')} |`);
+      L.push(`| ${name} | ${k} | ${g.length} | ${cell(stat(g, (s) => s.rpull))} | ${cell(stat(g, (s) => s.run))} | **${cell(stat(g, (s) => s.total))}** | ${cell(fetched)} (${f2(stat(g, (s) => MB(s.rpullBytes)).median)} + ${f2(stat(g, (s) => MB(s.runBytes)).median)}) | ${stat(g, (s) => (s.rpullRequests?.length ?? NaN)).median} + ${stat(g, (s) => (s.runRequests?.length ?? NaN)).median} | ${cell(stat(g, (s) => MiB(s.peakRss)), f1)} | ${f2(stat(g, (s) => s.startSeconds).median)} | ${g.map((s) => s.layersInContentStore).join(', ')} |`);
     }
     const o = by.ours!;
     const f = by.reference!;
     if (o.length && f.length) {
       const rm = (pick: (s: Sample) => number) => ratio(stat(o, pick).median, stat(f, pick).median);
-      L.push(`| ${name} | **ours / reference** | | ${rm((s) => s.rpull)} | ${rm((s) => s.run)} | **${rm((s) => s.total)}** | ${rm((s) => s.rpullBytes + s.runBytes)} | ${rm((s) => s.peakRss)} | ${rm((s) => s.startSeconds)} | |`);
+      L.push(`| ${name} | **ours / reference** | | ${rm((s) => s.rpull)} | ${rm((s) => s.run)} | **${rm((s) => s.total)}** | ${rm((s) => s.rpullBytes + s.runBytes)} | | ${rm((s) => s.peakRss)} | ${rm((s) => s.startSeconds)} | |`);
     }
   }
   L.push('', 'Ratios are of medians (< 1: ours is faster / fetches less / uses less memory). "layers containerd fetched" counts, per sample, the image\'s layer blobs found in containerd\'s content store after run (0 = every layer was mounted lazily).', '');
@@ -618,7 +643,7 @@ function freezeCli(work: string): string[] {
 }
 
 async function main(): Promise<void> {
-  if (a.help) return void console.log('usage: node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--out docs/benchmarks] [--rtt-ms 20] [--mbps 100]\n  [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build] [--no-steady] [--no-rpc] [--rpc-iterations 50] [--cache-dir bench/.cache]\n  | --report-only docs/benchmarks/service.json   (rewrite service.md from its JSON)');
+  if (a.help) return void console.log('usage: node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--out docs/benchmarks] [--rtt-ms 20] [--mbps 100]\n  [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build] [--no-steady] [--no-rpc] [--rpc-iterations 50] [--no-background-fetch] [--cache-dir bench/.cache]\n  | --report-only docs/benchmarks/service.json   (rewrite service.md from its JSON)');
   if (a['report-only']) {
     const files = writeReport(JSON.parse(readFileSync(a['report-only'], 'utf8')) as Results, resolve(a['report-only'], '..'));
     return void console.log(`wrote ${files.join(', ')}`);
@@ -634,7 +659,7 @@ async function main(): Promise<void> {
   const refBin = resolve(a['ref-bin']);
   if (!existsSync(refBin)) execFileSync(join(ROOT, 'bench', 'reference-snapshotter', 'build.sh'), [refBin], { stdio: 'inherit' });
   const work = mkdtempSync(join(tmpdir(), 'ctr-bench-service-'));
-  const env: Env = { cli: freezeCli(work), refBin, work };
+  const env: Env = { cli: freezeCli(work), refBin, work, noBackgroundFetch: a['no-background-fetch'] };
   const reg = await startRegistry();
   const proxy = await startFaultProxy(reg.url, { link: { rttMs, ...(mbps > 0 ? { bytesPerSec: (mbps * 1e6) / 8 } : {}) } });
   const errors: string[] = [];
@@ -645,6 +670,7 @@ async function main(): Promise<void> {
     distBuilt: statSync(join(ROOT, 'dist', 'ctr-remote.mjs')).mtime.toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, kernel: release(), node: process.version, loadAvgStart, loadAvgEnd: [] },
     link: { rttMs, mbps },
+    noBackgroundFetch: a['no-background-fetch'],
     images: [], samples: [], steady: [], rpc: [], rpcIterations: Number(a['rpc-iterations']), errors,
   };
   const opts = { cacheDir: resolve(a['cache-dir']), payloadLayers: Number(a['payload-layers']), payloadMiB: Number(a['payload-mib']), log };

@@ -54,15 +54,18 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const clients = new Set<Socket>();
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    server.close();
-    await layers.close();
-    for (const c of clients) c.destroy();
-    await rm(socket, { force: true });
-    logger.info('fuse manager stopped');
+  let stopping: Promise<void> | undefined;
+  /** Stop listening and unmount everything (idempotent); the process ends once `finish` runs. */
+  const unmountAll = () =>
+    (stopping ??= (async () => {
+      server.close();
+      await layers.close();
+      await rm(socket, { force: true });
+      logger.info('fuse manager stopped');
+    })());
+  const finish = async () => {
+    await unmountAll();
+    for (const c of clients) c.end(); // after the answers already written
     resolveDone();
   };
   const handlers: { [M in MethodName]: (p: ManagerMethods[M]['params']) => Promise<ManagerMethods[M]['result']> } = {
@@ -81,13 +84,14 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
     },
     status: async () => ({ pid: process.pid, served: layers.servedDirs() }),
     shutdown: async () => {
-      setImmediate(() => void stop());
+      await unmountAll(); // the answer means: nothing is mounted any more
+      setImmediate(() => void finish());
       return null;
     },
   };
   const server = createServer((conn) => serveConnection(conn, handlers, clients, logger));
   await listen(server, socket);
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop());
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void finish());
   logger.info('fuse manager serving', { socket, pid: process.pid });
   await done;
 }
