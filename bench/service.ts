@@ -561,10 +561,10 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push(`- containerd 1.6.20 (Debian), a new one per sample with its own empty root, the snapshotter registered as \`[proxy_plugins.stargz]\`; a fresh snapshotter root per sample; \`sync; echo 3 > /proc/sys/vm/drop_caches\` before the timed part.`);
   L.push(`- Registry: Debian's docker-registry 2.8 behind the shaping proxy (test/fixtures/fault-proxy.ts): ${r.link.rttMs} ms added before each request, one shared ${r.link.mbps} Mbit/s link for all response bodies.`);
   L.push('- **rpull** = `ctr-remote --address A i rpull --plain-http --snapshotter stargz REF` (Debian\'s reference CLI 0.12: passes the layer labels, so the layers are mounted lazily) until exit; **run** = `ctr --address A run --rm --snapshotter stargz REF ID CMD` with the image\'s own command, until exit (container create, overlay over the lazy layers, the workload, teardown); **total** = rpull + run.');
-  L.push('- **MB fetched**: response bytes through the proxy during rpull + run (10^6 B). Background fetch keeps going after run; the snapshotter is stopped right after.');
+  L.push('- **MB fetched**: response bytes through the proxy during rpull + run (10^6 B). The bytes of a response still in flight when rpull ends (e.g. the prefetch) count in run. Background fetch keeps going after run; the snapshotter is stopped right after.');
   L.push('- **peak RSS**: the largest sum of VmRSS of the snapshotter\'s processes, sampled every 50 ms from its start to the end of run (ours: `snapshotter serve` and the fuse manager; reference: its daemon). MiB.');
   L.push(`- Samples of ours and the reference alternate (the first of each pair alternates too). Images: the startup benchmark's (bench/lib/startup-images.ts), made eStargz and optimized for their command by our \`image optimize --oci --period 10\`, the same blobs for both snapshotters:`, '');
-  for (const i of r.images) L.push(`  - **${i.name}**: ${i.description}; \`${i.cmd.join(' ')}\`; ${i.layers} layer(s), ${f1(MB(i.layerBytes))} MB of eStargz layers`);
+  for (const i of r.images) L.push(`  - **${i.name}**: ${i.description}; \`${i.cmd.map((x) => (/^[\w/.=-]+$/.test(x) ? x : `'${x}'`)).join(' ')}\`; ${i.layers} layer(s), ${f1(MB(i.layerBytes))} MB of eStargz layers`);
   L.push('');
   L.push('## Cold start (median, p95 in parentheses)', '');
   L.push('| image | snapshotter | samples | rpull s | run s | **total s** | MB fetched (rpull + run) | requests (rpull + run) | peak RSS MiB | service start s | layers containerd fetched |');
@@ -612,6 +612,16 @@ function writeReport(r: Results, outDir: string): string[] {
     const f = r.rpc.find((x) => x.kind === 'reference');
     if (o && f) L.push(`| **ours / reference** | ${row(o).map((s, i) => ratio(s.median, row(f)[i]!.median)).join(' | ')} |`);
     L.push('');
+  }
+  const firsts = names.flatMap((name) => KINDS.map((k) => r.samples.find((s) => s.image === name && s.kind === k && s.rpullRequests)).filter((s): s is Sample => s !== undefined));
+  if (firsts.length) {
+    L.push('## Registry requests of one sample', '');
+    L.push('What went through the proxy during rpull and run of the first sample of each image × snapshotter (ms from the start of the phase, response duration, body bytes; -1 = still in flight when the phase ended; blob digests shortened):', '');
+    for (const s of firsts) {
+      L.push(`<details><summary>${s.image} / ${s.kind}: rpull ${f2(s.rpull)} s, ${s.rpullRequests.length} requests; run ${f2(s.run)} s, ${s.runRequests.length} requests</summary>`, '', '| phase | at ms | ms | bytes | request |', '|---|---|---|---|---|');
+      for (const [phase, list] of [['rpull', s.rpullRequests], ['run', s.runRequests]] as const) for (const q of list) L.push(`| ${phase} | ${q.atMs} | ${q.ms} | ${q.bytes} | ${q.what} |`);
+      L.push('', '</details>', '');
+    }
   }
   const problems = [...r.samples.flatMap((s) => [...s.notes, ...s.problems].map((p) => `${s.image} ${s.kind} #${s.index + 1}: ${p}`)), ...r.steady.flatMap((s) => [...s.notes, ...s.problems].map((p) => `steady ${s.kind}: ${p}`)), ...r.errors];
   L.push('## Warnings and errors seen', '');

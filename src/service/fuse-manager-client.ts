@@ -23,6 +23,8 @@ const START_TIMEOUT_MS = 30_000;
 export interface ManagerCommand {
   /** Executable and arguments before ours. Default: this process's node, its exec options and its script. */
   argv?: string[];
+  /** The manager's `--log-level`. Default info. */
+  logLevel?: string;
 }
 
 /** A client of the fuse manager of a root (started on demand). */
@@ -42,6 +44,10 @@ export class FuseManagerClient implements RemoteLayers {
 
   check(layer: RemoteLayerRef): Promise<RemoteLayerRef> {
     return this.call('check', { layer });
+  }
+
+  warm(layers: readonly RemoteLayerRef[]): void {
+    this.call('warm', { layers: [...layers] }).catch(() => undefined); // a hint: nothing waits for it
   }
 
   async mount(items: readonly { dir: string; layer: RemoteLayerRef }[]): Promise<void> {
@@ -123,7 +129,8 @@ export class FuseManagerClient implements RemoteLayers {
     const log = openSync(join(this.paths.snapshotter, 'fuse-manager.log'), 'a', 0o600);
     try {
       const argv = this.command.argv ?? [process.execPath, ...process.execArgv, process.argv[1] ?? ''];
-      const child = spawn(argv[0]!, [...argv.slice(1), 'snapshotter', 'fuse-manager', '--settings', JSON.stringify(this.settings)], {
+      const level = this.command.logLevel ? ['--log-level', this.command.logLevel] : [];
+      const child = spawn(argv[0]!, [...argv.slice(1), 'snapshotter', 'fuse-manager', ...level, '--settings', JSON.stringify(this.settings)], {
         detached: true,
         stdio: ['ignore', log, log],
       });

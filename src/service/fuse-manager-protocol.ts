@@ -11,6 +11,7 @@ import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 /** The methods and their parameters and results. */
 export interface ManagerMethods {
   check: { params: { layer: RemoteLayerRef }; result: RemoteLayerRef };
+  warm: { params: { layers: RemoteLayerRef[] }; result: null };
   mount: { params: { items: { dir: string; layer: RemoteLayerRef }[] }; result: null };
   unmount: { params: { dir: string }; result: null };
   stats: { params: Record<string, never>; result: ManagerStats };

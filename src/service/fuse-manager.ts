@@ -59,7 +59,8 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
   const unmountAll = () =>
     (stopping ??= (async () => {
       server.close();
-      await layers.close();
+      logger.info('fuse manager stopping: unmounting its layers', { layers: layers.servedDirs().length });
+      await layers.close((dir, step) => logger.debug('unmount', { dir, step }));
       await rm(socket, { force: true });
       logger.info('fuse manager stopped');
     })());
@@ -70,6 +71,10 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
   };
   const handlers: { [M in MethodName]: (p: ManagerMethods[M]['params']) => Promise<ManagerMethods[M]['result']> } = {
     check: (p) => layers.check(p.layer),
+    warm: async (p) => {
+      layers.warm(p.layers);
+      return null;
+    },
     mount: async (p) => {
       await layers.mount(p.items);
       return null;

@@ -27,7 +27,10 @@ import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { openLayerTail } from '../store/layer-tails.js';
 import type { RootLayout } from '../store/root-layout.js';
-import { fetchLayerToc } from './toc-fetch.js';
+import { fetchLayerToc, type FetchedToc } from './toc-fetch.js';
+
+/** Most TOC fetches started ahead at once (an image has at most a few hundred layers). */
+const MAX_WARMING = 256;
 
 /**
  * How long the kernel may cache names, attributes and absent names of a lazy layer: 1 hour. A layer is
@@ -82,6 +85,10 @@ interface Served {
 /** Serves lazy layers as FUSE mounts in this process. */
 export class LayerService implements RemoteLayers {
   private readonly served = new Map<string, Served>();
+  /** TOC fetches started ahead of their checks, by layer digest. */
+  private readonly warming = new Map<string, Promise<FetchedToc>>();
+  /** Mounts under way, by dir. */
+  private readonly mounting = new Map<string, Promise<void>>();
   private readonly registries = new Map<string, Promise<RegistryEndpoint>>();
   private cache: Promise<ChunkCache> | undefined;
   /** What the served layers declare together (bounded by DEFAULT_IMAGE_LIMITS). */
@@ -97,6 +104,15 @@ export class LayerService implements RemoteLayers {
     if (this.options.requireTocDigest && !layer.tocDigest && !this.options.skipContentVerify) {
       throw failedPrecondition(`layer ${layer.digest} has no TOC digest (containerd.io/snapshot/stargz/toc.digest) to verify its TOC against: not an eStargz layer, or its annotation was dropped`);
     }
+    const warmed = this.warming.get(layer.digest);
+    if (warmed) {
+      this.warming.delete(layer.digest);
+      const early = await warmed.catch(() => undefined);
+      if (early && !('notEStargz' in early) && (this.options.skipContentVerify || !layer.tocDigest || early.tocDigest === layer.tocDigest)) {
+        return { ...layer, size: early.size, tocDigest: early.tocDigest };
+      }
+      // not fetched, not eStargz, or another TOC than the one asked for: check it the usual way below
+    }
     const fetched = await fetchLayerToc(this.options.paths, (await this.registry(layer.ref)).repository, layer, {
       ...(this.options.skipContentVerify ? { skipContentVerify: true } : {}),
       ...(signal ? { signal } : {}),
@@ -105,22 +121,48 @@ export class LayerService implements RemoteLayers {
     return { ...layer, size: fetched.size, tocDigest: fetched.tocDigest };
   }
 
+  /**
+   * Start fetching the TOCs of layers that are about to be checked (a Prepare's labels list the image's
+   * next layers), all at once, so their checks find them fetched: containerd prepares layers one by one.
+   * Nothing is trusted yet: check compares each with the TOC digest its own Prepare gives.
+   */
+  warm(layers: readonly RemoteLayerRef[]): void {
+    for (const l of layers) {
+      if (this.warming.has(l.digest) || this.warming.size >= MAX_WARMING) continue;
+      const p = this.registry(l.ref).then((r) => fetchLayerToc(this.options.paths, r.repository, { digest: l.digest }, { skipContentVerify: true }));
+      p.catch(() => this.warming.delete(l.digest));
+      this.warming.set(l.digest, p);
+    }
+  }
+
   /** Serve each layer at its dir (those already served are left as they are); they share one background gate. */
   async mount(items: readonly ServeItem[]): Promise<void> {
     const gate = new BackgroundGate();
     try {
-      for (const item of items) if (!this.served.has(item.dir)) await this.serveOne(item, gate);
+      for (const item of items) {
+        if (this.served.has(item.dir)) continue;
+        // a mount of the same dir already under way (two callers at once: a restore and a Mounts RPC) is
+        // joined, never made twice: a second FUSE mount on top would hide the first from unmount
+        let pending = this.mounting.get(item.dir);
+        if (!pending) {
+          pending = this.serveOne(item, gate).finally(() => this.mounting.delete(item.dir));
+          this.mounting.set(item.dir, pending);
+        }
+        await pending;
+      }
     } finally {
       gate.seal(); // every prefetch is registered: background fetch may start once they are done
     }
   }
 
-  async unmount(dir: string): Promise<void> {
+  async unmount(dir: string, progress?: (dir: string, step: string) => void): Promise<void> {
     const s = this.served.get(dir);
     if (!s) return;
     this.served.delete(dir);
-    await s.fuse.unmount().catch(() => undefined);
+    await s.fuse.unmount().catch((e: unknown) => progress?.(dir, `unmount failed: ${e instanceof Error ? e.message : String(e)}`));
+    progress?.(dir, 'unmounted');
     await s.lazy.close();
+    progress?.(dir, 'layer closed');
     await this.keepLastState(s);
   }
 
@@ -151,10 +193,12 @@ export class LayerService implements RemoteLayers {
     return this.served.get(dir)?.lazy;
   }
 
-  /** Stop serving everything and close the registries. */
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir)));
+  /** Stop serving everything and close the registries (`progress` is told of each step, for logs). */
+  async close(progress?: (dir: string, step: string) => void): Promise<void> {
+    await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir, progress)));
+    progress?.('', 'registries');
     await Promise.allSettled([...this.registries.values()].map(async (r) => (await r).close()));
+    progress?.('', 'closed');
     this.registries.clear();
     process.off('exit', this.onExit);
   }

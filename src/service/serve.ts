@@ -76,7 +76,7 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
     ...(config.hostsDir !== undefined ? { hostsDir: resolve(config.hostsDir) } : {}),
     ...(config.criKeychain ? { criKeychain: true } : {}),
   };
-  const layers = config.fuseManager ? managedLayers(settings) : ownLayers(settings, logger);
+  const layers = config.fuseManager ? managedLayers(settings, options.logLevel) : ownLayers(settings, logger);
   const metrics = new ServiceMetrics(layers.stats);
   let service: RunningSnapshotterService;
   let metricsServer: Server | undefined;
@@ -100,6 +100,8 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
   await writeFileAtomic(pidFile(paths), `${selfOwner()}\n`);
   const notified = await notifySystemdReady();
   if (notified) logger.warn(notified);
+  // the fuse manager is started now (if none runs), not on the first Prepare: its start is off that path
+  if (layers.remote instanceof FuseManagerClient) void layers.remote.connect().catch((e: unknown) => logger.warn('cannot start the fuse manager yet; retried on first use', { error: (e as Error).message }));
   void restoreRemoteSnapshots(service, layers.remote, logger);
   return {
     service,
@@ -162,8 +164,8 @@ function newLogger(level: string | undefined, out: Pick<Writable, 'write'> | und
   return new Logger(parseLogLevel(level ?? 'info') ?? 'info', out ?? process.stderr);
 }
 
-function managedLayers(settings: ManagerSettings): Layers {
-  const client = new FuseManagerClient(settings);
+function managedLayers(settings: ManagerSettings, logLevel: string | undefined): Layers {
+  const client = new FuseManagerClient(settings, logLevel ? { logLevel } : {});
   return {
     remote: client,
     stats: () => client.stats(),

@@ -57,6 +57,9 @@ export async function fetchLayerToc(paths: RootLayout, repository: Repository, l
   return { tocDigest: opened.tocDigest, summary: opened.summary, size };
 }
 
+/** Bytes fetched before a TOC that is larger than TAIL_GUESS, so that the tail saved afterwards is in memory. */
+const HEAD_SLACK = 64;
+
 /** Smallest tail saved for a lazy layer (covers the largest footer the reader probes for). */
 const MIN_TAIL = 64;
 
@@ -73,6 +76,8 @@ export const TAIL_GUESS = 64 << 10;
  */
 class TailFirstReader implements RangeReader {
   private tail: Buffer | undefined;
+  /** Where `tail` starts in the blob. */
+  private tailStart = 0;
   /** The first error of a read from the registry (as opposed to one of parsing what was read). */
   failure: unknown;
   constructor(private readonly inner: RangeReader) {}
@@ -88,13 +93,21 @@ class TailFirstReader implements RangeReader {
     }
   }
   private async read(offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Buffer> {
-    const start = Math.max(0, this.size - TAIL_GUESS);
-    this.tail ??= await this.inner.readAt(start, this.size - start, options);
+    if (this.tail === undefined) {
+      this.tailStart = Math.max(0, this.size - TAIL_GUESS);
+      this.tail = await this.inner.readAt(this.tailStart, this.size - this.tailStart, options);
+    }
+    const start = this.tailStart;
     if (offset >= start && offset + length <= this.size) return this.tail.subarray(offset - start, offset - start + length);
     if (offset + length > start && offset + length <= this.size) {
-      // a TOC larger than the guess: fetch only the part before the tail
-      const head = await this.inner.readAt(offset, start - offset, options);
-      return Buffer.concat([head, this.tail.subarray(0, offset + length - start)]);
+      // a TOC larger than the guess: fetch only the part before the tail, and keep it with the tail (saving
+      // the tail for the mount reads it again)
+      // (from a few bytes earlier: the tail saved afterwards starts just before the TOC)
+      const from = Math.max(0, offset - HEAD_SLACK);
+      const head = await this.inner.readAt(from, start - from, options);
+      this.tail = Buffer.concat([head, this.tail]);
+      this.tailStart = from;
+      return this.tail.subarray(offset - from, offset - from + length);
     }
     return this.inner.readAt(offset, length, options);
   }

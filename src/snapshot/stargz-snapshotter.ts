@@ -19,6 +19,8 @@ export interface RemoteLayers {
    * with what was learnt (its size); throws saying why not.
    */
   check(layer: RemoteLayerRef, signal?: AbortSignal): Promise<RemoteLayerRef>;
+  /** Optional: start fetching what checking these layers needs (they are checked soon, one by one). */
+  warm?(layers: readonly RemoteLayerRef[]): void;
   /** Serve each layer lazily at its dir (its snapshot's tree); those already served are left as they are. */
   mount(items: readonly { dir: string; layer: RemoteLayerRef }[]): Promise<void>;
   /** Stop serving `dir`, if it is served. */
@@ -97,6 +99,9 @@ export class StargzSnapshotter extends OverlaySnapshotter {
   private async prepareRemote(target: string, parent: string | undefined, layer: RemoteLayerRef, labels: Record<string, string>): Promise<boolean> {
     const db = await this.meta.read();
     if (db.snapshots[target]?.kind === 'committed') return true;
+    // the labels list the image's layers from this one up: start on the next ones now
+    const next = (layer.layers ?? []).filter((d) => d !== layer.digest).map((digest) => ({ ref: layer.ref, digest }));
+    if (next.length > 0) this.options.remote.warm?.(next);
     let checked: RemoteLayerRef;
     try {
       checked = await this.options.remote.check(layer);

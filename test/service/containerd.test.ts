@@ -2,7 +2,7 @@
 // `ctr` for the snapshot RPCs, plain pulls (the fallback path) and containers; the reference `ctr-remote`
 // 0.12 (`i rpull --snapshotter`) for the remote-snapshot protocol; a grpc-js client for the error codes,
 // List filters and Update masks containerd's own database would otherwise answer. The registry sits behind
-// the fault proxy so the bytes fetched are counted.
+// the shaping proxy (20 ms per request, 100 Mbit/s) so the bytes fetched are counted.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -61,7 +61,8 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'svc-containerd-'));
     registry = await startRegistry();
-    proxy = await startFaultProxy(registry.url);
+    // the shaping of the benchmarks: 20 ms per request, one 100 Mbit/s link
+    proxy = await startFaultProxy(registry.url, { link: { rttMs: 20, bytesPerSec: 12.5e6 } });
     images = await pushServiceImages(work, proxy.host);
     // background fetch off, so the bytes fetched are what the workloads read (and the prefetch)
     await writeFile(join(work, 'config.toml'), 'no_background_fetch = true\nmetrics_address = "127.0.0.1:0"\nprefetch_size = 1\n');

@@ -49,7 +49,11 @@ describe('CRI keychain', { skip, concurrency: false }, () => {
   let cri: grpc.Client & Record<string, Function>;
   const ns = ['--namespace', 'k8s.io'];
   const call = (method: string, req: unknown) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => cri[method]!.call(cri, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+    new Promise<Record<string, unknown>>((resolve, reject) =>
+      cri[method]!.call(cri, req, { deadline: Date.now() + 120_000 }, (e: Error | null, r: Record<string, unknown>) =>
+        e ? reject(new Error(`${method}: ${e.message}; containerd said: ${cd.logs().slice(-1500)}`)) : resolve(r),
+      ),
+    );
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'svc-cri-'));

@@ -120,6 +120,7 @@ describe('three nodes behind a mirror', { skip, concurrency: false }, () => {
     const [n1, n2, n3] = nodes as [Node, Node, Node];
     assert.equal(await n1.svc.stop('SIGTERM'), 0);
     n1.svc = await startService(n1.root, n1.address, ['--config', config]);
+    await n1.cd.ready('stargz');
     await n1.cd.ctr(['tasks', 'kill', '-s', 'SIGKILL', `keeper-${n1.name}`], { reject: false });
     await sleep(300);
     await n1.cd.ctr(['tasks', 'rm', '-f', `keeper-${n1.name}`], { reject: false });

@@ -31,15 +31,7 @@ describe('lazy mounts survive the service', { skip, concurrency: false }, () => 
   let config = '';
   const sn = ['--snapshotter', 'stargz'];
   const exec = (id: string, cmd: string[]) => cd.ctr(['tasks', 'exec', '--exec-id', id, 'keeper', ...cmd], { reject: false, timeoutMs: 30_000 });
-  /** containerd reconnects to a restarted proxy snapshotter with a backoff: wait until a snapshot RPC goes through. */
-  const ready = async () => {
-    for (let i = 0; ; i++) {
-      const r = await cd.ctr(['snapshots', ...sn, 'prepare', `ready-${i}`], { reject: false });
-      if (r.exitCode === 0) return void (await cd.ctr(['snapshots', ...sn, 'rm', `ready-${i}`]));
-      if (i > 100) throw new Error(`containerd did not reconnect: ${r.stderr}`);
-      await sleep(100);
-    }
-  };
+  const ready = () => cd.ready('stargz');
   const managerPid = async () => Number((await readFile(join(svcRoot, 'snapshotter', 'fuse-manager.log'), 'utf8')).split('\n').filter((l) => l.includes('fuse manager serving')).map((l) => (JSON.parse(l) as { pid: number }).pid).pop());
 
   before(async () => {

@@ -122,4 +122,34 @@ describe('remote snapshots over a real registry', { skip }, () => {
       await again.close();
     }
   });
+
+  test('two callers serving the same layer at once make one FUSE mount, and closing leaves none', async () => {
+    const service = new LayerService({ paths: new RootLayout(join(work, 'tool-root')), registry: { plainHttp: true } });
+    const dir = join(work, 'concurrent', 'fs');
+    try {
+      const layer = await service.check({ ref, digest: lazyDigest, tocDigest });
+      // a restore and a Mounts RPC asking for the same layer in the same moment
+      await Promise.all([service.mount([{ dir, layer }]), service.mount([{ dir, layer }])]);
+      assert.equal((await readMounts()).filter((m) => m.mountPoint === dir).length, 1);
+      assert.equal(await readFile(join(dir, 'etc/motd'), 'utf8'), hello);
+    } finally {
+      await service.close();
+    }
+    assert.equal((await readMounts()).filter((m) => m.mountPoint === dir).length, 0);
+  });
+
+  test('a TOC fetched ahead (warm) is taken only by a check whose TOC digest it matches', async () => {
+    const service = new LayerService({ paths: new RootLayout(join(work, 'warm-root')), registry: { plainHttp: true } });
+    try {
+      service.warm([{ ref, digest: lazyDigest }]);
+      const wrong = `sha256:${'0'.repeat(64)}`;
+      await assert.rejects(service.check({ ref, digest: lazyDigest, tocDigest: wrong }), (e: unknown) => isCtrError(e, 'DigestMismatch'));
+      service.warm([{ ref, digest: lazyDigest }]);
+      const ok = await service.check({ ref, digest: lazyDigest, tocDigest });
+      assert.equal(ok.tocDigest, tocDigest);
+      assert.ok(ok.size! > 0);
+    } finally {
+      await service.close();
+    }
+  });
 });
