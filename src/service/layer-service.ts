@@ -156,6 +156,7 @@ export class LayerService implements RemoteLayers {
   }
 
   async unmount(dir: string, progress?: (dir: string, step: string) => void): Promise<void> {
+    await this.mounting.get(dir)?.catch(() => undefined); // a mount under way ends first, then goes
     const s = this.served.get(dir);
     if (!s) return;
     this.served.delete(dir);
