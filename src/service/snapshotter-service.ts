@@ -60,9 +60,6 @@ export async function startSnapshotterService(options: SnapshotterServiceOptions
       options.metrics?.remoteSnapshots.inc();
       logger.info('remote snapshot', { key: target, ref: layer.ref, digest: layer.digest });
     },
-    onMountError: (target, layer, error) => {
-      logger.warn('remote layer not mounted yet; mounted again on first use', { key: target, digest: layer.digest, error: error instanceof Error ? error.message : String(error) });
-    },
     onFallback: (target, layer, error) => {
       const why = fallbackClass(error);
       counters.fallbacks[why] = (counters.fallbacks[why] ?? 0) + 1;

@@ -32,8 +32,6 @@ export interface StargzOptions {
   remote: RemoteLayers;
   /** Mount a remote layer as soon as its snapshot is made (a resident service: prefetch starts at once). Default false: on first use. */
   mountOnPrepare?: boolean;
-  /** Told when mounting a remote layer at Prepare failed (it is mounted again when a snapshot on top is used). */
-  onMountError?: (target: string, layer: RemoteLayerRef, error: unknown) => void;
   /** Told of every remote snapshot made. */
   onRemote?: (target: string, layer: RemoteLayerRef) => void;
   /** Told of every layer that falls back to a normal (downloading) Prepare, with the error saying why. */
@@ -118,12 +116,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
       return true;
     });
     if (made) this.options.onRemote?.(target, checked);
-    if (made && this.options.mountOnPrepare) {
-      // in the background: containerd goes on to the next layer meanwhile, and a Mounts of a snapshot on top
-      // joins this mount (the layer service never mounts a dir twice); a failure here is retried then
-      const dir = this.treeOf(recordOf(await this.meta.read(), target).id);
-      void this.options.remote.mount([{ dir, layer: checked }]).catch((e: unknown) => this.options.onMountError?.(target, checked, e));
-    }
+    if (made && this.options.mountOnPrepare) await this.options.remote.mount([{ dir: this.treeOf(recordOf(await this.meta.read(), target).id), layer: checked }]);
     return true;
   }
 
