@@ -5,10 +5,11 @@
 // request connects again, starting a new manager if need be (which detaches the dead mounts of the old one).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unavailable } from '../errors.js';
+import { connectUnix } from '../host/unix-socket.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { withLock } from '../store/file-lock.js';
@@ -89,7 +90,7 @@ export class FuseManagerClient implements RemoteLayers {
 
   /** Connect when a manager answers (without starting one); false when none does. */
   async connectIfRunning(): Promise<boolean> {
-    const conn = await tryConnect(managerSocket(this.paths));
+    const conn = await connectUnix(managerSocket(this.paths));
     if (conn) this.attach(conn);
     return conn !== undefined;
   }
@@ -116,10 +117,10 @@ export class FuseManagerClient implements RemoteLayers {
 
   private async open(): Promise<Socket> {
     const socket = managerSocket(this.paths);
-    let conn = await tryConnect(socket);
+    let conn = await connectUnix(socket);
     if (!conn) {
       // one starter per root: a second service racing to start it finds the first one's manager
-      conn = await withLock(join(this.paths.snapshotter, 'fuse-manager.lock'), async () => (await tryConnect(socket)) ?? this.start(socket));
+      conn = await withLock(join(this.paths.snapshotter, 'fuse-manager.lock'), async () => (await connectUnix(socket)) ?? this.start(socket));
     }
     this.attach(conn);
     return conn;
@@ -140,7 +141,7 @@ export class FuseManagerClient implements RemoteLayers {
     }
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
-      const conn = await tryConnect(socket);
+      const conn = await connectUnix(socket);
       if (conn) return conn;
       if (Date.now() > deadline) throw unavailable(`the fuse manager did not answer on ${socket} within ${START_TIMEOUT_MS / 1000} s; see ${join(this.paths.snapshotter, 'fuse-manager.log')}`);
       await sleep(50);
@@ -170,16 +171,4 @@ export class FuseManagerClient implements RemoteLayers {
       }
     });
   }
-}
-
-/** A connected socket, or undefined when nothing listens there. */
-function tryConnect(path: string): Promise<Socket | undefined> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.removeAllListeners('error');
-      resolve(s);
-    });
-    s.once('error', () => resolve(undefined));
-  });
 }

@@ -3,10 +3,8 @@
 // manager itself (stats, status, shutdown); the answer carries the same id and a result or an error with
 // its code, so a CtrError crosses the socket with its code intact. Pure (framing and encoding only).
 import { CtrError, isCtrError, type ErrorCode } from '../errors.js';
-import type { ChunkCacheStats } from '../layer/chunk-cache.js';
-import type { LayerState } from '../layer/layer-state.js';
-import type { LatencyHistogram } from '../stats/latency-histogram.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
+import type { LayerServiceReport } from './layer-service.js';
 
 /** The methods and their parameters and results. */
 export interface ManagerMethods {
@@ -22,15 +20,8 @@ export interface ManagerMethods {
 
 export type MethodName = keyof ManagerMethods;
 
-/** What the manager reports for metrics: its layers' counters, the chunk cache, its own memory. */
-export interface ManagerStats {
-  layers: LayerState[];
-  cache?: ChunkCacheStats;
-  /** Latency of FUSE requests over every served layer, by operation. */
-  fuseLatency?: Record<string, LatencyHistogram>;
-  /** Resident set size of the manager process, bytes. */
-  rss: number;
-}
+/** What the manager reports for metrics: its layer service's report. */
+export type ManagerStats = LayerServiceReport;
 
 export interface Request<M extends MethodName = MethodName> {
   id: number;

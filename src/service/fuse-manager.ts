@@ -3,9 +3,10 @@
 // reading. It runs a layer service and answers its RemoteLayers port on a unix socket (fuse-manager-protocol.ts).
 // It stays up when its client goes away; it ends on `shutdown`, or on SIGTERM/SIGINT (unmounting all:
 // a host shutting down). Started by the service when its socket does not answer (fuse-manager-client.ts).
-import { chmod, lstat, rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
+import { claimSocketPath } from '../host/unix-socket.js';
 import { RootLayout } from '../store/root-layout.js';
 import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
@@ -83,10 +84,7 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
       await layers.unmount(p.dir);
       return null;
     },
-    stats: async () => {
-      const cache = await layers.cacheStats();
-      return { layers: layers.stats(), ...(cache ? { cache } : {}), fuseLatency: layers.fuseLatency(), rss: process.memoryUsage.rss() };
-    },
+    stats: () => layers.report(),
     status: async () => ({ pid: process.pid, served: layers.servedDirs() }),
     shutdown: async () => {
       await unmountAll(); // the answer means: nothing is mounted any more
@@ -134,9 +132,9 @@ function serveConnection(conn: Socket, handlers: Record<string, (p: never) => Pr
   conn.on('close', () => clients.delete(conn));
 }
 
-/** Listen on `socket` (a stale file from a dead manager is replaced), owner-only. */
+/** Listen on `socket` (a stale file from a dead manager is replaced, a live one refused), owner-only. */
 async function listen(server: Server, socket: string): Promise<void> {
-  if (await lstat(socket).catch(() => undefined)) await rm(socket, { force: true });
+  await claimSocketPath(socket, 0o700);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socket, () => resolve());

@@ -65,6 +65,16 @@ export interface LayerServiceOptions {
   onWarning?: (line: string) => void;
 }
 
+/** A layer service's numbers for metrics (what the fuse manager reports over its socket). */
+export interface LayerServiceReport {
+  layers: LayerState[];
+  cache?: ChunkCacheStats;
+  /** Latency of FUSE requests over every served layer, by operation. */
+  fuseLatency: Record<string, LatencyHistogram>;
+  /** Resident set size of the serving process, bytes. */
+  rss: number;
+}
+
 /** A layer to serve at `dir`, with what the CLI's callers may add. */
 export interface ServeItem {
   dir: string;
@@ -172,16 +182,13 @@ export class LayerService implements RemoteLayers {
     return [...this.served.values()].map((s) => s.lazy.stats());
   }
 
-  /** Latency of the FUSE requests of every served layer, by operation. */
-  fuseLatency(): Record<string, LatencyHistogram> {
+  /** What the metrics endpoint shows of this process: the layers' counters, the chunk cache, FUSE latency, memory. */
+  async report(): Promise<LayerServiceReport> {
     const by = new Map<string, LatencyHistogram[]>();
     for (const s of this.served.values()) for (const [op, h] of s.fuse.stats.latency) by.set(op, [...(by.get(op) ?? []), h]);
-    return Object.fromEntries([...by].map(([op, list]) => [op, mergeHistograms(list)]));
-  }
-
-  /** The shared chunk cache's counters and sizes, once a layer opened it. */
-  async cacheStats(): Promise<ChunkCacheStats | undefined> {
-    return this.cache ? (await this.cache).stats() : undefined;
+    const fuseLatency = Object.fromEntries([...by].map(([op, list]) => [op, mergeHistograms(list)]));
+    const cache = this.cache ? (await this.cache).stats() : undefined;
+    return { layers: this.stats(), ...(cache ? { cache } : {}), fuseLatency, rss: process.memoryUsage.rss() };
   }
 
   /** The directories served. */

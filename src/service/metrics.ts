@@ -81,7 +81,7 @@ export class ServiceMetrics {
     const out: string[] = [];
     const fuse = 'ctr_remote_fuse_operation_duration_seconds';
     out.push(`# HELP ${fuse} Time from a FUSE request reaching the serving process to its reply, by operation`, `# TYPE ${fuse} histogram`);
-    for (const [op, h] of Object.entries(s.fuseLatency ?? {}).sort()) out.push(...histogramLines(fuse, { operation: op }, h));
+    for (const [op, h] of Object.entries(s.fuseLatency).sort()) out.push(...histogramLines(fuse, { operation: op }, h));
     const fetch = 'ctr_remote_on_demand_fetch_duration_seconds';
     out.push(`# HELP ${fetch} How long reads of lazy layers waited for chunks fetched from the registry`, `# TYPE ${fetch} histogram`);
     out.push(...histogramLines(fetch, {}, mergeHistograms(s.layers.map((l) => l.onDemandLatency ?? emptyHistogram()))));

@@ -178,11 +178,7 @@ function managedLayers(settings: ManagerSettings, logLevel: string | undefined):
 
 function ownLayers(settings: ManagerSettings, logger: Logger): Layers {
   const service = new LayerService(layerOptions(settings, logger));
-  const stats: StatsSource = async () => {
-    const cache = await service.cacheStats();
-    return { layers: service.stats(), ...(cache ? { cache } : {}), fuseLatency: service.fuseLatency(), rss: process.memoryUsage.rss() };
-  };
-  return { remote: service, stats, stop: () => service.close() };
+  return { remote: service, stats: () => service.report(), stop: () => service.close() };
 }
 
 /**

@@ -2,11 +2,10 @@
 // its remote layers served by a RemoteLayers (the fuse manager process, or this process's own layer
 // service), answering containerd's Snapshots API on a unix socket. containerd registers it as a proxy
 // snapshotter; every fallback of a remote snapshot is logged with its reason and counted.
-import { lstat, mkdir, rm, chmod } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { failedPrecondition, isCtrError, unavailable, type ErrorCode } from '../errors.js';
+import { isCtrError, unavailable, type ErrorCode } from '../errors.js';
+import { claimSocketPath } from '../host/unix-socket.js';
 import { ensurePrivateDir } from '../store/private-dirs.js';
 import type { RootLayout } from '../store/root-layout.js';
 import { StargzSnapshotter, type RemoteLayers } from '../snapshot/stargz-snapshotter.js';
@@ -68,7 +67,7 @@ export async function startSnapshotterService(options: SnapshotterServiceOptions
       logger.warn('remote snapshot fell back to a normal layer: containerd downloads it', { key: target, ref: layer.ref, digest: layer.digest, reason: why, error: message });
     },
   });
-  await claimSocket(address);
+  await claimSocketPath(address);
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 << 20 });
   const observe = options.metrics ? (method: string, code: string, seconds: number) => options.metrics!.rpcSeconds.observe({ method, code }, seconds) : undefined;
   server.addService(snapshotsServiceDefinition(), snapshotsHandlers(snapshotter, { logger, ...(observe ? { observe } : {}) }));
@@ -96,24 +95,6 @@ export async function startSnapshotterService(options: SnapshotterServiceOptions
       await rm(address, { force: true });
     },
   };
-}
-
-/** Make `address` free to listen on: its directory exists, a stale socket is removed, a live one refused. */
-async function claimSocket(address: string): Promise<void> {
-  await mkdir(dirname(address), { recursive: true, mode: 0o711 });
-  const st = await lstat(address).catch(() => undefined);
-  if (!st) return;
-  if (!st.isSocket()) throw failedPrecondition(`${address} exists and is not a socket`);
-  const live = await new Promise<boolean>((resolve) => {
-    const s = connect(address);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-  if (live) throw failedPrecondition(`another service is listening on ${address}`);
-  await rm(address, { force: true });
 }
 
 const FALLBACK_CLASS: Partial<Record<ErrorCode, string>> = {
