@@ -55,53 +55,59 @@ export function parseServiceConfig(text: string, source: string): ServiceConfig 
     throw invalidArgument(`config ${source}: not valid TOML: ${(e as Error).message.split('\n')[0]}`);
   }
   const config = defaultServiceConfig();
-  const bool = (key: string): boolean | undefined => {
-    const v = doc[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'boolean') throw invalidArgument(`config ${source}: ${key} must be true or false, not ${JSON.stringify(v)}`);
-    return v;
+  const fail = (what: string): never => {
+    throw invalidArgument(`config ${source}: ${what}`);
   };
-  config.noBackgroundFetch = bool('no_background_fetch') ?? false;
-  config.disableVerification = bool('disable_verification') ?? false;
-  config.allowNoVerification = bool('allow_no_verification') ?? false;
+  /** The table at `key` of the document, or undefined. */
+  const tableAt = (key: string): Record<string, unknown> | undefined => {
+    const v = doc[key];
+    if (v !== undefined && !isTable(v)) fail(`${key} must be a table`);
+    return v as Record<string, unknown> | undefined;
+  };
+  /** The boolean at `key` of `table` (`name` is how messages spell it), or undefined. */
+  const boolAt = (table: Record<string, unknown>, key: string, name = key): boolean | undefined => {
+    const v = table[key];
+    if (v !== undefined && typeof v !== 'boolean') fail(`${name} must be true or false, not ${JSON.stringify(v)}`);
+    return v as boolean | undefined;
+  };
+  /** A note (`say` of the dotted key) for each key of `table` besides `known`. */
+  const noteOthers = (table: Record<string, unknown>, name: string, known: readonly string[], say: (key: string) => string) => {
+    for (const k of Object.keys(table)) if (!known.includes(k)) config.notes.push(`config ${source}: ${say(`${name}.${k}`)}`);
+  };
+  config.noBackgroundFetch = boolAt(doc, 'no_background_fetch') ?? false;
+  config.disableVerification = boolAt(doc, 'disable_verification') ?? false;
+  config.allowNoVerification = boolAt(doc, 'allow_no_verification') ?? false;
   const max = doc['cache_max_bytes'];
   if (max !== undefined) {
     const n = typeof max === 'bigint' ? Number(max) : max;
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`config ${source}: cache_max_bytes must be a positive integer, not ${String(max)}`);
-    config.cacheMaxBytes = n;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) fail(`cache_max_bytes must be a positive integer, not ${String(max)}`);
+    config.cacheMaxBytes = n as number;
   }
   const metrics = doc['metrics_address'];
   if (metrics !== undefined) {
-    if (typeof metrics !== 'string' || !/^.+:\d+$/.test(metrics)) throw invalidArgument(`config ${source}: metrics_address must be "host:port", not ${JSON.stringify(metrics)}`);
-    config.metricsAddress = metrics;
+    if (typeof metrics !== 'string' || !/^.+:\d+$/.test(metrics)) fail(`metrics_address must be "host:port", not ${JSON.stringify(metrics)}`);
+    config.metricsAddress = metrics as string;
   }
-  const resolver = doc['resolver'];
-  if (resolver !== undefined) {
-    if (typeof resolver !== 'object' || resolver === null || Array.isArray(resolver)) throw invalidArgument(`config ${source}: resolver must be a table`);
-    const path = (resolver as Record<string, unknown>)['config_path'];
-    if (path !== undefined && typeof path !== 'string') throw invalidArgument(`config ${source}: resolver.config_path must be a directory path`);
+  const resolver = tableAt('resolver');
+  if (resolver) {
+    const path = resolver['config_path'];
+    if (path !== undefined && typeof path !== 'string') fail('resolver.config_path must be a directory path');
     if (typeof path === 'string') config.hostsDir = path;
-    for (const k of Object.keys(resolver)) {
-      if (k !== 'config_path') config.notes.push(`config ${source}: resolver.${k} is accepted but has no effect in this service (use resolver.config_path, containerd's hosts.toml directory)`);
-    }
+    noteOthers(resolver, 'resolver', ['config_path'], (k) => `${k} is accepted but has no effect in this service (use resolver.config_path, containerd's hosts.toml directory)`);
   }
-  const cri = doc['cri_keychain'];
-  if (cri !== undefined) {
-    if (typeof cri !== 'object' || cri === null || Array.isArray(cri)) throw invalidArgument(`config ${source}: cri_keychain must be a table`);
-    const c = cri as Record<string, unknown>;
-    if (c['enable_keychain'] !== undefined && typeof c['enable_keychain'] !== 'boolean') throw invalidArgument(`config ${source}: cri_keychain.enable_keychain must be true or false`);
-    const path = c['image_service_path'] ?? '/run/containerd/containerd.sock';
-    if (typeof path !== 'string') throw invalidArgument(`config ${source}: cri_keychain.image_service_path must be a socket path`);
-    if (c['enable_keychain'] === true) config.criKeychain = { imageServicePath: path };
-    for (const k of Object.keys(c)) if (k !== 'enable_keychain' && k !== 'image_service_path') config.notes.push(`config ${source}: unknown key cri_keychain.${k} (ignored)`);
+  const cri = tableAt('cri_keychain');
+  if (cri) {
+    const enable = boolAt(cri, 'enable_keychain', 'cri_keychain.enable_keychain');
+    const path = cri['image_service_path'] ?? '/run/containerd/containerd.sock';
+    if (typeof path !== 'string') fail('cri_keychain.image_service_path must be a socket path');
+    if (enable === true) config.criKeychain = { imageServicePath: path as string };
+    noteOthers(cri, 'cri_keychain', ['enable_keychain', 'image_service_path'], (k) => `unknown key ${k} (ignored)`);
   }
-  const fm = doc['fuse_manager'];
-  if (fm !== undefined) {
-    if (typeof fm !== 'object' || fm === null || Array.isArray(fm)) throw invalidArgument(`config ${source}: fuse_manager must be a table`);
-    const enable = (fm as Record<string, unknown>)['enable'];
-    if (enable !== undefined && typeof enable !== 'boolean') throw invalidArgument(`config ${source}: fuse_manager.enable must be true or false, not ${JSON.stringify(enable)}`);
-    if (typeof enable === 'boolean') config.fuseManager = enable;
-    for (const k of Object.keys(fm)) if (k !== 'enable') config.notes.push(`config ${source}: fuse_manager.${k} is accepted but has no effect in this service (the manager's socket is under the root)`);
+  const fm = tableAt('fuse_manager');
+  if (fm) {
+    const enable = boolAt(fm, 'enable', 'fuse_manager.enable');
+    if (enable !== undefined) config.fuseManager = enable;
+    noteOthers(fm, 'fuse_manager', ['enable'], (k) => `${k} is accepted but has no effect in this service (the manager's socket is under the root)`);
   }
   const acted = new Set(['no_background_fetch', 'disable_verification', 'allow_no_verification', 'cache_max_bytes', 'fuse_manager', 'metrics_address', 'resolver', 'cri_keychain']);
   for (const key of Object.keys(doc)) {
@@ -109,6 +115,10 @@ export function parseServiceConfig(text: string, source: string): ServiceConfig 
     config.notes.push(ACCEPTED.has(key) ? `config ${source}: ${key} is accepted but has no effect in this service` : `config ${source}: unknown key ${key} (ignored)`);
   }
   return config;
+}
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
 /** Read the config at `path`; the defaults when `path` is the default location and the file is absent. */
