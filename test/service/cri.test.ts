@@ -15,7 +15,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { execa } from 'execa';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { cliProcess } from '../cli/cli-harness.js';
-import { startContainerd, startService, type ContainerdFixture, type ServiceProcess } from '../fixtures/containerd.js';
+import { fuseManagerPid, startContainerd, startService, type ContainerdFixture, type ServiceProcess } from '../fixtures/containerd.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { MOTD, pushServiceImages, type ServiceImages } from './service-images.js';
 
@@ -103,9 +103,7 @@ describe('CRI keychain', { skip, concurrency: false }, () => {
   test('after a restart of the service and of its fuse manager, a container reads private layer bytes it never read', async () => {
     await cd.ctr([...ns, 'run', '-d', '--snapshotter', 'stargz', images.esgz, 'keeper', 'sh', '-c', 'cat /etc/motd > /tmp/first; exec sleep 100000']);
     assert.equal(await svc.stop('SIGTERM'), 0);
-    const log = await readFile(join(root, 'snapshotter', 'fuse-manager.log'), 'utf8');
-    const pid = Number(log.split('\n').filter((l) => l.includes('fuse manager serving')).map((l) => (JSON.parse(l) as { pid: number }).pid).pop());
-    process.kill(pid, 'SIGKILL');
+    process.kill(await fuseManagerPid(root), 'SIGKILL');
     svc = await startService(root, address, ['--config', config]);
     // the container's mounts died with the manager; a new container gets the layers mounted again
     for (let i = 0; ; i++) {

@@ -4,14 +4,14 @@
 // container fails; one node's restart and GC leave the others' running containers reading.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { cliProcess } from '../cli/cli-harness.js';
-import { startContainerd, startService, type ContainerdFixture, type ServiceProcess } from '../fixtures/containerd.js';
+import { fuseManagerLog, startContainerd, startService, type ContainerdFixture, type ServiceProcess } from '../fixtures/containerd.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { MOTD, pushServiceImages, type ServiceImages } from './service-images.js';
@@ -136,8 +136,3 @@ describe('three nodes behind a mirror', { skip, concurrency: false }, () => {
     assert.equal(await readPayload(n3, 'after-gc-3', 1600), '8192');
   });
 });
-
-async function fuseManagerLog(root: string): Promise<Record<string, unknown>[]> {
-  const text = await readFile(join(root, 'snapshotter', 'fuse-manager.log'), 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-}

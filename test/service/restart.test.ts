@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { cliProcess } from '../cli/cli-harness.js';
-import { startContainerd, startService, type ContainerdFixture, type ServiceProcess } from '../fixtures/containerd.js';
+import { fuseManagerPid, startContainerd, startService, type ContainerdFixture, type ServiceProcess } from '../fixtures/containerd.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { MOTD, pushServiceImages, type ServiceImages } from './service-images.js';
@@ -32,7 +32,7 @@ describe('lazy mounts survive the service', { skip, concurrency: false }, () => 
   const sn = ['--snapshotter', 'stargz'];
   const exec = (id: string, cmd: string[]) => cd.ctr(['tasks', 'exec', '--exec-id', id, 'keeper', ...cmd], { reject: false, timeoutMs: 30_000 });
   const ready = () => cd.ready('stargz');
-  const managerPid = async () => Number((await readFile(join(svcRoot, 'snapshotter', 'fuse-manager.log'), 'utf8')).split('\n').filter((l) => l.includes('fuse manager serving')).map((l) => (JSON.parse(l) as { pid: number }).pid).pop());
+  const managerPid = () => fuseManagerPid(svcRoot);
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'svc-restart-'));
