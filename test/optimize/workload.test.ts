@@ -13,7 +13,7 @@ import { FileRangeReader } from '../../src/content/file-range-reader.js';
 import type { Index, Manifest } from '../../src/oci/types.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { openLayout } from '../../src/store/oci-layout.js';
-import { cli, MAIN } from '../cli/cli-harness.js';
+import { cli, MAIN, nobodyCannotRunCli } from '../cli/cli-harness.js';
 import { buildImage, buildIndex } from '../fixtures/image-builder.js';
 import { gzipLayer, writeImage } from './image-parts.js';
 
@@ -153,7 +153,7 @@ describe('image optimize workloads', { skip }, () => {
   });
 });
 
-test('image optimize without root: one clear sentence, exit 1', async () => {
+test('image optimize without root: one clear sentence, exit 1', { skip: nobodyCannotRunCli }, async () => {
   const tmp = await mkdtemp(join(tmpdir(), 'ctr-optimize-nonroot-'));
   try {
     const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};

@@ -11,7 +11,7 @@ import { runContainer } from '../../src/image/run.js';
 import { tagImage } from '../../src/image/copy/tag-image.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
-import { cli, MAIN } from '../cli/cli-harness.js';
+import { cli, MAIN, nobodyCannotRunCli } from '../cli/cli-harness.js';
 import { buildRunImage, FULL, startCli, treeHash } from './run-fixture.js';
 import { Context } from '../../src/image/context.js';
 import { RootLayout } from '../../src/store/root-layout.js';
@@ -153,7 +153,7 @@ describe('run a fully pulled image', { skip }, () => {
     assert.equal(src.stderr, 'ctr-remote: run x2: mount source /no/such does not exist\n');
   });
 
-  test('without root: one clear sentence', async () => {
+  test('without root: one clear sentence', { skip: nobodyCannotRunCli }, async () => {
     const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', MAIN, '--root', join(tmp, 'nobody'), 'run', FULL, 'x', 'true'], {
       reject: false,
       env: { ...process.env, HOME: tmp },
