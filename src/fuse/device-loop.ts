@@ -1,8 +1,10 @@
-// The device loop: reader workers (device-reader.worker.ts) deliver requests from /dev/fuse; the main thread
-// runs them through the protocol handler (the filesystem is async and lives here) and writes each reply with
-// one blocking writev, which does not wait long: the kernel only copies the reply to the waiting request.
+// The device loop: requests come from /dev/fuse on the event loop (device-stream.ts: the fd polled by libuv,
+// no thread), or, where that is unavailable, from reader workers (device-reader.worker.ts) blocked in read(2);
+// the main thread runs them through the protocol handler (the filesystem is async and lives here) and writes
+// each reply with one writev, which does not wait: the kernel only copies the reply to the waiting request.
+// The loop owns the fd from its start and closes it when it ends.
 
-import { writevSync } from 'node:fs';
+import { closeSync, writevSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { workerEntry } from '../host/worker-entry.js';
 import { DEVICE_READ_BUFFER_SIZE, type FuseProtocol } from './protocol.js';
@@ -12,10 +14,13 @@ import { Opcode } from './abi.js';
 /** Opcode number → name, for the latency histograms. */
 const OPCODE_NAMES = new Map<number, string>(Object.entries(Opcode).map(([name, n]) => [n, name]));
 import type { ReaderData, ReaderMessage } from './device-reader.worker.js';
+import { openDeviceStream } from './device-stream.js';
 
 /** Device loop options. */
 export interface DeviceLoopOptions {
-  /** Reader threads blocked in read(2) on the device. Default 2. */
+  /** How requests are read: on the event loop ('stream', the default where it works) or by reader threads. */
+  reader?: 'stream' | 'workers';
+  /** Reader threads blocked in read(2) on the device, when reading with workers. Default 2. */
   readers?: number;
   /** Called for device errors other than the normal end of the connection. Default: stderr. */
   onError?: (error: unknown) => void;
@@ -33,6 +38,8 @@ export interface DeviceLoopStats {
   writeMs: number;
   /** Time from a request's arrival on the main thread to its reply, per opcode name. */
   latency: Map<string, LatencyHistogram>;
+  /** How requests are read: on the event loop, or by reader worker threads (the fallback). */
+  reader: 'stream' | 'workers';
 }
 
 /** How a loop ended: the kernel closed the connection (unmounted), or the readers failed. */
@@ -48,18 +55,31 @@ export interface DeviceLoop {
   terminate(): Promise<void>;
 }
 
-/** Start serving `fd` (an open /dev/fuse connection that is already mounted) with `protocol`. */
+/** Start serving `fd` (an open /dev/fuse connection that is already mounted) with `protocol`; the loop owns `fd` now. */
 export function startDeviceLoop(fd: number, protocol: FuseProtocol, options: DeviceLoopOptions = {}): DeviceLoop {
-  const stats: DeviceLoopStats = { requests: 0, replies: 0, staleReplies: 0, writeMs: 0, byOpcode: new Map(), latency: new Map() };
+  const stats: DeviceLoopStats = { requests: 0, replies: 0, staleReplies: 0, writeMs: 0, byOpcode: new Map(), latency: new Map(), reader: 'stream' };
   const onError = options.onError ?? ((e: unknown) => console.error(`ctr-remote fuse: ${String(e)}`));
-  const count = Math.max(1, options.readers ?? 2);
-  const workers: Worker[] = [];
-  const ended: Promise<LoopEnd>[] = [];
   let markInitialized = () => {};
   const initialized = new Promise<void>((r) => (markInitialized = r));
   const afterInit = () => {
     if (protocol.negotiated) markInitialized();
   };
+  if ((options.reader ?? 'stream') === 'stream') {
+    let resolveDone!: (end: LoopEnd) => void;
+    const done = new Promise<LoopEnd>((r) => (resolveDone = r));
+    const stream = openDeviceStream(fd, {
+      onRequest: (req) => void serve(fd, protocol, req, stats, onError).then(afterInit),
+      onEnd: (reason) => {
+        if (reason !== 'ENODEV') onError(reason);
+        resolveDone(reason === 'ENODEV' ? 'disconnected' : 'failed');
+      },
+    });
+    if (stream) return { done, initialized, stats, terminate: async () => stream.close() };
+  }
+  stats.reader = 'workers';
+  const count = Math.max(1, options.readers ?? 2);
+  const workers: Worker[] = [];
+  const ended: Promise<LoopEnd>[] = [];
   for (let i = 0; i < count; i++) {
     const w = spawnReader({ fd, bufferSize: DEVICE_READ_BUFFER_SIZE });
     workers.push(w);
@@ -73,7 +93,10 @@ export function startDeviceLoop(fd: number, protocol: FuseProtocol, options: Dev
       w.on('exit', () => resolve('failed'));
     }));
   }
-  const done = Promise.all(ended).then((ends) => (ends.includes('disconnected') ? 'disconnected' : 'failed'));
+  const done = Promise.all(ended).then((ends) => {
+    closeSync(fd);
+    return ends.includes('disconnected') ? 'disconnected' : 'failed';
+  });
   return { done, initialized, stats, terminate: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
 }
 

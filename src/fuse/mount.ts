@@ -31,6 +31,8 @@ export interface MountOptions extends ProtocolOptions {
   fsName?: string;
   /** Reader threads on the device. Default 2. */
   readers?: number;
+  /** How the device is read: on the event loop (default) or by reader worker threads (DeviceLoopOptions.reader). */
+  reader?: 'stream' | 'workers';
   /** Kernel readahead for the mount in KiB (written to /sys/class/bdi/<dev>/read_ahead_kb); 0 keeps the kernel's. Default 1024. */
   readAheadKb?: number;
   /** Unmount when this signal aborts. */
@@ -83,7 +85,7 @@ export async function mountFuse(dir: string, fs: RawFileSystem, options: MountOp
 async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options: MountOptions): Promise<FuseMount> {
   const protocol = new FuseProtocol(fs, options);
   const onError = options.onError;
-  const loop = startDeviceLoop(fd, protocol, { readers: options.readers, onError: onError && ((e) => onError(e, 'device')) });
+  const loop = startDeviceLoop(fd, protocol, { ...(options.reader ? { reader: options.reader } : {}), readers: options.readers, onError: onError && ((e) => onError(e, 'device')) });
   let unmounting: Promise<void> | undefined;
   const unmount = (): Promise<void> => (unmounting ??= unmountPoint(dir).then(() => closed));
   const closed = loop.done.then(async (end) => {
@@ -91,7 +93,6 @@ async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options:
     unregisterLiveMount(dir);
     forgetConnection(dir);
     options.signal?.removeEventListener('abort', onAbort);
-    closeSync(fd);
     if (!protocol.destroyed) await fs.destroy?.();
   });
   const onAbort = () => void unmount();

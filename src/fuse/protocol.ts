@@ -15,8 +15,11 @@ import { fileOps } from './ops-file.js';
 import { dirOps } from './ops-dir.js';
 import { xattrOps } from './ops-xattr.js';
 
-/** Largest write the kernel may send; irrelevant for a read-only fs but it sizes the device read buffer. */
-export const MAX_WRITE = 128 * 1024;
+/**
+ * Largest write the kernel may send; irrelevant for a read-only fs, but the kernel refuses device reads
+ * smaller than it (plus headers), and the event-loop reader reads 64 KiB at a time (device-stream.ts).
+ */
+export const MAX_WRITE = 32 * 1024;
 /** A device read buffer that satisfies the kernel's minimum (in header + write_in + max_write). */
 export const DEVICE_READ_BUFFER_SIZE = MAX_WRITE + PAGE_SIZE;
 

@@ -1,0 +1,81 @@
+// Reading /dev/fuse on the event loop: the connection's fd is polled by libuv (epoll) like a pipe, so a mount
+// costs no thread and no worker isolate (a reader worker costs ~40 ms to start and ~8.5 MiB resident; a node
+// may serve hundreds of layers). Node has no public API that polls an arbitrary fd, so the fd is opened as a
+// libuv pipe through `process.binding('pipe_wrap')` (on Node's allow-list; deprecated in the docs only, DEP0111):
+// uv_pipe_open makes the fd non-blocking and epoll then reports each queued request. Each read(2) of
+// /dev/fuse returns exactly one whole request; the stream may still hand several reads over as one chunk,
+// so requests are split by the length in their header. When this is unavailable, the device loop falls back
+// to reader workers (device-loop.ts).
+import { Socket } from 'node:net';
+
+/** The pipe binding's shape, as much of it as is used here. */
+interface PipeBinding {
+  Pipe: new (type: number) => { open(fd: number): number };
+  constants: { SOCKET: number };
+}
+
+/** Smallest read buffer libuv offers a stream (it reads 64 KiB at a time): requests must fit in it. */
+export const STREAM_READ_SIZE = 64 * 1024;
+
+/** Handlers of a device stream. */
+export interface DeviceStreamHandlers {
+  /** One request (its own memory: it stays valid after the call). */
+  onRequest(req: Buffer): void;
+  /** The stream ended: 'ENODEV' when the kernel closed the connection (unmounted), else the error. */
+  onEnd(reason: 'ENODEV' | Error): void;
+}
+
+/** A running device stream: `close()` stops reading and closes the fd (which the stream owns). */
+export interface DeviceStream {
+  close(): void;
+}
+
+let binding: PipeBinding | null | undefined;
+
+/** The pipe binding, or null when this Node does not offer it. */
+function pipeBinding(): PipeBinding | null {
+  if (binding !== undefined) return binding;
+  try {
+    const b = (process as unknown as { binding(name: string): unknown }).binding('pipe_wrap') as PipeBinding;
+    binding = typeof b?.Pipe === 'function' && typeof b.constants?.SOCKET === 'number' ? b : null;
+  } catch {
+    binding = null;
+  }
+  return binding;
+}
+
+/**
+ * Read requests from `fd` (an open, mounted /dev/fuse connection) on the event loop; from now on the stream
+ * owns `fd` and closes it when it ends. Returns undefined (the fd untouched) when the fd cannot be polled.
+ */
+export function openDeviceStream(fd: number, handlers: DeviceStreamHandlers): DeviceStream | undefined {
+  const b = pipeBinding();
+  if (!b) return undefined;
+  const handle = new b.Pipe(b.constants.SOCKET);
+  if (handle.open(fd) !== 0) return undefined;
+  const socket = new Socket({ handle, readable: true, writable: false } as ConstructorParameters<typeof Socket>[0]);
+  let pending: Buffer | undefined;
+  let ended = false;
+  const end = (reason: 'ENODEV' | Error) => {
+    if (ended) return;
+    ended = true;
+    socket.destroy();
+    handlers.onEnd(reason);
+  };
+  socket.on('data', (chunk: Buffer) => {
+    let data = pending ? Buffer.concat([pending, chunk]) : chunk;
+    pending = undefined;
+    while (data.length >= 4) {
+      const len = data.readUInt32LE(0);
+      if (len < 40) return end(new Error(`reading /dev/fuse: a request of ${len} bytes, shorter than its header`));
+      if (data.length < len) break;
+      handlers.onRequest(data.subarray(0, len));
+      data = data.subarray(len);
+    }
+    if (data.length > 0) pending = data;
+  });
+  socket.on('error', (e: NodeJS.ErrnoException) => end(e.code === 'ENODEV' ? 'ENODEV' : new Error(`reading /dev/fuse: ${e.code ?? ''} ${e.message}`)));
+  socket.on('end', () => end('ENODEV'));
+  socket.on('close', () => end('ENODEV'));
+  return { close: () => end('ENODEV') };
+}
