@@ -15,6 +15,11 @@ export interface BlobSource {
   readonly size: number;
   /** The bytes of each range, in the order asked; each exactly `length` bytes (fewer only past the end). */
   readRanges(ranges: readonly BlobRange[], options?: { signal?: AbortSignal }): Promise<Buffer[]>;
+  /**
+   * Optional: read one range, handing its bytes to `onBytes` as they arrive (in order, each byte once), so
+   * that what is needed first is usable before the whole range has come (a prefetch of megabytes).
+   */
+  streamRange?(range: BlobRange, onBytes: (bytes: Buffer) => void, options?: { signal?: AbortSignal }): Promise<void>;
 }
 
 /** A BlobSource reading each range from a RangeReader (local files, tests). */

@@ -75,6 +75,24 @@ export class MirroredRepository extends Repository {
     return this.read('pull', (r) => r.blobRange(digest, offset, length, signal), () => super.blobRange(digest, offset, length, signal));
   }
 
+  override blobTail(digest: string, length: number, signal?: AbortSignal): Promise<{ data: Buffer; size: number }> {
+    return this.read('pull', (r) => r.blobTail(digest, length, signal), () => super.blobTail(digest, length, signal));
+  }
+
+  override blobRangeStream(digest: string, offset: number, length: number, onBytes: (bytes: Buffer) => void, signal?: AbortSignal): Promise<void> {
+    // a mirror failing midway hands over to the next host from the first byte not yet delivered
+    let got = 0;
+    const count = (b: Buffer) => {
+      got += b.length;
+      onBytes(b);
+    };
+    return this.read(
+      'pull',
+      (r) => r.blobRangeStream(digest, offset + got, length - got, count, signal),
+      () => super.blobRangeStream(digest, offset + got, length - got, count, signal),
+    );
+  }
+
   override blobRanges(digest: string, ranges: readonly ByteRange[], signal?: AbortSignal): Promise<Buffer[]> {
     return this.read('pull', (r) => r.blobRanges(digest, ranges, signal), () => super.blobRanges(digest, ranges, signal));
   }

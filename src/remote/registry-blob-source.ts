@@ -32,6 +32,14 @@ export function registryBlobSource(repository: Repository, digest: string, size:
         throw e;
       }
     },
+    streamRange: async (range, onBytes, readOptions) => {
+      try {
+        await repository.blobRangeStream(digest, range.offset, range.length, onBytes, readOptions?.signal);
+      } catch (e) {
+        if (isCtrError(e, 'Unauthorized')) warnRefused(repository, credentialsRejected(e), options);
+        throw e;
+      }
+    },
   };
 }
 

@@ -219,6 +219,73 @@ export class Repository {
   }
 
   /**
+   * Read `length` bytes at `offset` with one Range request, handing the body to `onBytes` as it arrives (in
+   * order, each byte once). A dropped, stalled or short body is resumed from the next byte under the retry
+   * policy; a 200 answer (Range ignored) is streamed to the range and handed over whole.
+   */
+  async blobRangeStream(digest: string, offset: number, length: number, onBytes: (bytes: Buffer) => void, signal?: AbortSignal): Promise<void> {
+    if (length <= 0) return;
+    const what = this.about('read blob', digest, ` bytes ${offset}-${offset + length - 1}`);
+    let got = 0;
+    await this.retrying(what, signal, async (retry) => {
+      const from = offset + got;
+      const want = length - got;
+      const { res } = await this.client.request({
+        method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: rangeHeader([{ offset: from, length: want }]) }, retry, ...opt(signal),
+      });
+      if (res.statusCode === 200) {
+        this.client.transport.log(`${contextLabel(what)}: registry ignored the Range header (200); streaming to the range`);
+        const [data] = await rangesFromFullBody(res, [{ offset: from, length: want }]);
+        got += data!.length;
+        onBytes(data!);
+        return;
+      }
+      if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
+      const cr = parseContentRange(headerValue(res.headers, 'content-range'));
+      if (!cr || cr.start !== from || cr.end - cr.start + 1 !== want) {
+        discardBody(res);
+        throw errorAbout('Unavailable', what, `response Content-Range does not match (${headerValue(res.headers, 'content-range') ?? 'none'})`);
+      }
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        const take = Math.min(chunk.length, length - got);
+        if (take <= 0) break;
+        got += take;
+        onBytes(take === chunk.length ? chunk : chunk.subarray(0, take));
+      }
+      if (got < length) throw markTransient(unavailable(`body ended after ${got - (from - offset)} of ${want} bytes`));
+    });
+  }
+
+  /**
+   * The last `length` bytes of a blob and the blob's size, in one request (a suffix Range, `bytes=-N`,
+   * whose Content-Range gives the size): a HEAD saved. A registry that ignores the Range (200) or answers
+   * without a size gets a HEAD and an ordinary Range read instead; the body of its 200 is not read.
+   */
+  async blobTail(digest: string, length: number, signal?: AbortSignal): Promise<{ data: Buffer; size: number }> {
+    const what = this.about('read blob', digest, ` last ${length} bytes`);
+    const direct = await this.retrying(what, signal, async (retry) => {
+      const { res } = await this.client.request({
+        method: 'GET', url: this.path('blobs', digest), scope: this.pullScope, headers: { range: `bytes=-${length}` }, retry, ...opt(signal),
+      });
+      const cr = res.statusCode === 206 ? parseContentRange(headerValue(res.headers, 'content-range')) : undefined;
+      if (res.statusCode === 200 || (res.statusCode === 206 && cr?.size === undefined)) {
+        discardBody(res);
+        return undefined;
+      }
+      if (res.statusCode !== 206 || !cr || cr.size === undefined) throw await this.client.statusError(res, what, signal);
+      const want = cr.end - cr.start + 1;
+      const data = await readLimited(res, want, what, 'response longer than its Content-Range');
+      if (data.length < want) throw markTransient(unavailable(`body ended after ${data.length} of ${want} bytes`));
+      if (cr.end !== cr.size - 1 || want > length) throw errorAbout('Unavailable', what, `response Content-Range is not the blob's tail (${headerValue(res.headers, 'content-range') ?? 'none'})`);
+      return { data, size: cr.size };
+    });
+    if (direct) return direct;
+    const size = await this.blobSize(digest, signal);
+    const start = Math.max(0, size - length);
+    return { data: await this.blobRange(digest, start, size - start, signal), size };
+  }
+
+  /**
    * Read several ranges with one multi-range request (multipart/byteranges), sent again under the retry
    * policy when its body fails. Falls back to one covering range when the registry refuses multi-range
    * (400/416); a 200 full body is streamed, keeping only the ranges.

@@ -4,9 +4,9 @@
 // layer. https://github.com/containerd/stargz-snapshotter/blob/main/docs/estargz.md
 import type { RangeReader } from '../content/range-reader.js';
 import { isCtrError, withContext } from '../errors.js';
-import { openEStargz } from '../estargz/reader.js';
+import { openEStargz, type EStargzReader } from '../estargz/reader.js';
 import type { TocSummary } from '../estargz/toc-limits.js';
-import { openBlobRangeReader } from '../remote/blob-range-reader.js';
+import { BlobRangeReader } from '../remote/blob-range-reader.js';
 import type { Repository } from '../remote/repository.js';
 import { writeLayerTail } from '../store/layer-tails.js';
 import type { RootLayout } from '../store/root-layout.js';
@@ -27,8 +27,11 @@ export interface FetchTocOptions {
   signal?: AbortSignal;
 }
 
-/** A verified TOC (its digest, what it declares, the blob's size), or why the blob is not eStargz. */
-export type FetchedToc = { tocDigest: string; summary: TocSummary; size: number } | { notEStargz: string };
+/**
+ * A verified TOC (its digest, what it declares, the blob's size, and the opened blob, so that a mount soon
+ * after needs no second parse of it), or why the blob is not eStargz.
+ */
+export type FetchedToc = { tocDigest: string; summary: TocSummary; size: number; opened: EStargzReader } | { notEStargz: string };
 
 /**
  * Read a layer's footer + TOC by Range, verify the TOC against `layer.tocDigest` (unless `skipContentVerify`),
@@ -39,8 +42,10 @@ export type FetchedToc = { tocDigest: string; summary: TocSummary; size: number 
  */
 export async function fetchLayerToc(paths: RootLayout, repository: Repository, layer: LayerToFetch, options: FetchTocOptions = {}): Promise<FetchedToc> {
   const want = layer.tocDigest;
-  const remote = await openBlobRangeReader(repository, layer.digest, { ...(layer.size !== undefined ? { size: layer.size } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-  const reader = new TailFirstReader(remote);
+  // the blob's size unknown: its tail and its size come in one request (no HEAD first)
+  const first = layer.size === undefined ? await repository.blobTail(layer.digest, TAIL_GUESS, options.signal) : undefined;
+  const remote = new BlobRangeReader(repository, layer.digest, first?.size ?? (layer.size as number));
+  const reader = new TailFirstReader(remote, first?.data);
   let opened: Awaited<ReturnType<typeof openEStargz>>;
   try {
     opened = await openEStargz(reader, { ...(options.skipContentVerify ? {} : { tocDigest: want }), ...(options.signal ? { signal: options.signal } : {}) });
@@ -54,7 +59,7 @@ export async function fetchLayerToc(paths: RootLayout, repository: Repository, l
   const size = remote.size;
   const start = Math.max(0, Math.min(opened.tocOffset - 8, size - MIN_TAIL));
   await writeLayerTail(paths, layer.digest, await reader.readAt(start, size - start));
-  return { tocDigest: opened.tocDigest, summary: opened.summary, size };
+  return { tocDigest: opened.tocDigest, summary: opened.summary, size, opened };
 }
 
 /** Bytes fetched before a TOC that is larger than TAIL_GUESS, so that the tail saved afterwards is in memory. */
@@ -80,7 +85,13 @@ class TailFirstReader implements RangeReader {
   private tailStart = 0;
   /** The first error of a read from the registry (as opposed to one of parsing what was read). */
   failure: unknown;
-  constructor(private readonly inner: RangeReader) {}
+  /** `tail`: the blob's last bytes when they were fetched already (its first read is then served from them). */
+  constructor(private readonly inner: RangeReader, tail?: Buffer) {
+    if (tail) {
+      this.tail = tail;
+      this.tailStart = inner.size - tail.length;
+    }
+  }
   get size(): number {
     return this.inner.size;
   }
