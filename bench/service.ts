@@ -14,7 +14,7 @@
 //
 //   node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--out docs/benchmarks]
 //     [--rtt-ms 20] [--mbps 100] [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build]
-//     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--no-background-fetch] [--cache-dir bench/.cache]
+//     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--no-background-fetch] [--cache-dir bench/.cache] [--keep-logs DIR]
 //   node --import tsx bench/service.ts --report-only docs/benchmarks/service.json   # rewrite service.md from it
 // Needs root, containerd, runc, fuse3, Debian's stargz-snapshotter (ctr-remote) and golang (for the reference).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -51,6 +51,7 @@ const { values: a } = parseArgs({
     'no-background-fetch': { type: 'boolean', default: false },
     'rpc-iterations': { type: 'string', default: '50' },
     'report-only': { type: 'string' },
+    'keep-logs': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -196,6 +197,9 @@ function isProblem(line: string): boolean {
   }
 }
 
+/** Samples whose logs --keep-logs has written. */
+let keptLogs = 0;
+
 async function startSnapshotter(kind: Kind, env: Env, dir: string): Promise<RunningSnapshotter> {
   mkdirSync(dir, { recursive: true });
   const root = join(dir, 'root');
@@ -205,7 +209,7 @@ async function startSnapshotter(kind: Kind, env: Env, dir: string): Promise<Runn
   const t0 = Date.now();
   const [cmd, ...pre] = kind === 'ours' ? env.cli as [string, ...string[]] : [env.refBin];
   const argv = kind === 'ours'
-    ? [...pre, 'snapshotter', 'serve', '--address', socket, '--root', root, '--config', config]
+    ? [...pre, 'snapshotter', 'serve', '--address', socket, '--root', root, '--config', config, ...(process.env.BENCH_SERVE_ARGS ?? '').split(' ').filter(Boolean)]
     : ['-address', socket, '-root', root, '-config', config];
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -251,6 +255,12 @@ async function startSnapshotter(kind: Kind, env: Env, dir: string): Promise<Runn
           proc.kill('SIGKILL');
           await waitExit(proc, 5_000);
         }
+      }
+      if (a['keep-logs']) {
+        mkdirSync(a['keep-logs'], { recursive: true });
+        const base = join(a['keep-logs'], `${kind}-${++keptLogs}`);
+        writeFileSync(`${base}.log`, log);
+        if (kind === 'ours') writeFileSync(`${base}.manager.log`, safeRead(managerLog));
       }
       const leftoverMounts = unmountAll(root);
       if (leftoverMounts.length > 0) notes.push(`${leftoverMounts.length} mount(s) left under the root after stop (umount -l): ${leftoverMounts.slice(0, 3).join(', ')}`);
@@ -649,7 +659,7 @@ function freezeCli(work: string): string[] {
   cpSync(join(ROOT, 'proto'), join(dir, 'proto'), { recursive: true });
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return [process.execPath, join(dir, 'dist', 'ctr-remote.mjs')];
+  return [process.execPath, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), join(dir, 'dist', 'ctr-remote.mjs')];
 }
 
 async function main(): Promise<void> {

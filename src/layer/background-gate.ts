@@ -1,6 +1,7 @@
 // One background-fetch gate per mounted image, shared by all its lazy layers: background fetch of any layer
 // waits until every layer's prefetch has finished, and then runs only while the whole image is quiet (no
-// foreground read or prefetch fetch of any layer in flight or within `idleMs`). Without it each layer would
+// foreground read or prefetch fetch of any layer in flight or within `idleMs`). A resident service keeps one
+// gate for every layer it serves, sealed from the start, and counts its mounts as activity too. Without it each layer would
 // judge quietness alone, and one layer's background fetch would share the link with another layer's
 // prefetch or foreground reads (docs/benchmarks/startup.notes.md).
 
@@ -26,6 +27,12 @@ export class BackgroundGate {
   /** Register a layer's prefetch task: no background fetch starts before it settles. */
   addPrefetch(task: Promise<unknown>): void {
     this.prefetches.push(task);
+    // a resident gate sees every layer a service ever serves: forget each prefetch once it has settled
+    const forget = () => {
+      const i = this.prefetches.indexOf(task);
+      if (i >= 0) this.prefetches.splice(i, 1);
+    };
+    task.then(forget, forget);
   }
 
   /** Declare that every layer has been added (prefetches registered); until then background fetch waits. */

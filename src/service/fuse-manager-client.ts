@@ -5,6 +5,7 @@
 // request connects again, starting a new manager if need be (which detaches the dead mounts of the old one).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -120,6 +121,7 @@ export class FuseManagerClient implements RemoteLayers {
     let conn = await connectUnix(socket);
     if (!conn) {
       // one starter per root: a second service racing to start it finds the first one's manager
+      await mkdir(this.paths.snapshotter, { recursive: true, mode: 0o700 });
       conn = await withLock(join(this.paths.snapshotter, 'fuse-manager.lock'), async () => (await connectUnix(socket)) ?? this.start(socket));
     }
     this.attach(conn);

@@ -26,6 +26,13 @@ export interface ManagerSettings {
   criKeychain?: boolean;
 }
 
+/**
+ * How long every layer the service serves must be quiet (no mount, prefetch or read) before background fetch
+ * runs: long enough that it does not compete with containers starting (a start reads in bursts with pauses
+ * of up to a few hundred ms), short enough that layers become local soon after. The reference waits 5 s.
+ */
+export const SERVICE_BACKGROUND_QUIET_MS = 1_000;
+
 /** The socket of the fuse manager of a root. */
 export const managerSocket = (paths: RootLayout): string => `${paths.snapshotter}/fuse-manager.sock`;
 
@@ -40,6 +47,8 @@ export function layerOptions(settings: ManagerSettings, logger: Logger): LayerSe
     ...(settings.requireTocDigest ? { requireTocDigest: true } : {}),
     ...(settings.cacheMaxBytes !== undefined ? { cacheMaxBytes: settings.cacheMaxBytes } : {}),
     ...(settings.hostsDir !== undefined ? { hostsDir: settings.hostsDir } : {}),
+    backgroundQuietMs: SERVICE_BACKGROUND_QUIET_MS,
+    startOnCheck: true, // every layer the service checks, it mounts next
     onWarning: (line) => logger.warn(line),
   };
 }

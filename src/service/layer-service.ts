@@ -7,7 +7,7 @@
 import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errorAbout, failedPrecondition, limitExceeded, unsupported, withContext } from '../errors.js';
-import { openEStargz } from '../estargz/reader.js';
+import { openEStargz, type EStargzReader } from '../estargz/reader.js';
 import { DEFAULT_IMAGE_LIMITS } from '../estargz/toc-limits.js';
 import { mergeHistograms, type LatencyHistogram } from '../stats/latency-histogram.js';
 import { buildInodeTable } from '../fs/inode-table.js';
@@ -27,7 +27,15 @@ import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { openLayerTail } from '../store/layer-tails.js';
 import type { RootLayout } from '../store/root-layout.js';
+import { CheckedLayers } from './checked-layers.js';
 import { fetchLayerToc, type FetchedToc } from './toc-fetch.js';
+
+/** A gate for a lazy layer started alone: sealed, so its background fetch waits only for its own prefetch and quiet. */
+function sealedGate(): BackgroundGate {
+  const g = new BackgroundGate();
+  g.seal();
+  return g;
+}
 
 /** Most TOC fetches started ahead at once (an image has at most a few hundred layers). */
 const MAX_WARMING = 256;
@@ -61,6 +69,17 @@ export interface LayerServiceOptions {
   hostsDir?: string;
   /** Refuse (in check) a layer whose reference gives no TOC digest to verify against. Default false. */
   requireTocDigest?: boolean;
+  /**
+   * A resident service: one background gate for every layer served, which lets background fetch run only
+   * once nothing (a mount, a prefetch, a read of any layer) has happened for this long, so that it never
+   * shares the link with a container starting. Default: a gate per mount call, quiet after 50 ms (the CLI).
+   */
+  backgroundQuietMs?: number;
+  /**
+   * Start a layer's lazy layer (its prefetch) as soon as its check has verified the TOC, for the mount that
+   * follows to take (the resident service, which mounts every layer it checks). Default false.
+   */
+  startOnCheck?: boolean;
   /** One-line warnings (a registry refusing reads for lack of credentials, once per registry). */
   onWarning?: (line: string) => void;
 }
@@ -97,6 +116,8 @@ export class LayerService implements RemoteLayers {
   private readonly served = new Map<string, Served>();
   /** TOC fetches started ahead of their checks, by layer digest. */
   private readonly warming = new Map<string, Promise<FetchedToc>>();
+  /** Layers checked and not yet mounted: the mount takes their TOC (and lazy layer) instead of starting again. */
+  private readonly checked = new CheckedLayers();
   /** Mounts under way, by dir. */
   private readonly mounting = new Map<string, Promise<void>>();
   private readonly registries = new Map<string, Promise<RegistryEndpoint>>();
@@ -105,8 +126,15 @@ export class LayerService implements RemoteLayers {
   private readonly declared = { entries: 0, bytes: 0 };
   private readonly onExit = () => [...this.served.keys()].forEach((dir) => unmountSync(dir));
 
+  /** The gate of every layer served (LayerServiceOptions.backgroundQuietMs), or undefined: a gate per mount call. */
+  private readonly residentGate: BackgroundGate | undefined;
+
   constructor(private readonly options: LayerServiceOptions) {
     process.on('exit', this.onExit);
+    if (options.backgroundQuietMs !== undefined) {
+      this.residentGate = new BackgroundGate({ idleMs: options.backgroundQuietMs });
+      this.residentGate.seal();
+    }
   }
 
   /** Fetch and verify the layer's TOC and keep its tail; the layer with its size. Unsupported when it is not eStargz. */
@@ -119,7 +147,9 @@ export class LayerService implements RemoteLayers {
       this.warming.delete(layer.digest);
       const early = await warmed.catch(() => undefined);
       if (early && !('notEStargz' in early) && (this.options.skipContentVerify || !layer.tocDigest || early.tocDigest === layer.tocDigest)) {
-        return { ...layer, size: early.size, tocDigest: early.tocDigest };
+        const out = { ...layer, size: early.size, tocDigest: early.tocDigest };
+        await this.keepChecked(out, early.opened);
+        return out;
       }
       // not fetched, not eStargz, or another TOC than the one asked for: check it the usual way below
     }
@@ -128,7 +158,9 @@ export class LayerService implements RemoteLayers {
       ...(signal ? { signal } : {}),
     });
     if ('notEStargz' in fetched) throw unsupported(fetched.notEStargz);
-    return { ...layer, size: fetched.size, tocDigest: fetched.tocDigest };
+    const out = { ...layer, size: fetched.size, tocDigest: fetched.tocDigest };
+    await this.keepChecked(out, fetched.opened);
+    return out;
   }
 
   /**
@@ -147,7 +179,8 @@ export class LayerService implements RemoteLayers {
 
   /** Serve each layer at its dir (those already served are left as they are); they share one background gate. */
   async mount(items: readonly ServeItem[]): Promise<void> {
-    const gate = new BackgroundGate();
+    const gate = this.residentGate ?? new BackgroundGate();
+    this.residentGate?.enter(); // a mount is activity: containerd is preparing an image
     try {
       for (const item of items) {
         if (this.served.has(item.dir)) continue;
@@ -161,7 +194,8 @@ export class LayerService implements RemoteLayers {
         await pending;
       }
     } finally {
-      gate.seal(); // every prefetch is registered: background fetch may start once they are done
+      if (this.residentGate) this.residentGate.leave();
+      else gate.seal(); // every prefetch is registered: background fetch may start once they are done
     }
   }
 
@@ -203,6 +237,7 @@ export class LayerService implements RemoteLayers {
 
   /** Stop serving everything and close the registries (`progress` is told of each step, for logs). */
   async close(progress?: (dir: string, step: string) => void): Promise<void> {
+    this.checked.clear();
     await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir, progress)));
     progress?.('', 'registries');
     await Promise.allSettled([...this.registries.values()].map(async (r) => (await r).close()));
@@ -215,26 +250,23 @@ export class LayerService implements RemoteLayers {
     const where = { op: 'lazy layer', subject: item.layer.digest };
     const layer = item.layer.size === undefined ? await this.check(item.layer) : item.layer;
     const size = layer.size as number;
-    const tail = (await openLayerTail(this.options.paths, layer.digest, size)) ?? (await this.check(layer).then(() => openLayerTail(this.options.paths, layer.digest, size)));
-    if (!tail) throw errorAbout('NotFound', where, 'its TOC could not be kept; run image rpull again');
-    const reader = await openEStargz(tail, { ...(layer.tocDigest && !this.options.skipContentVerify ? { tocDigest: layer.tocDigest } : {}) }).catch((e: unknown) => {
-      throw withContext(where, e);
-    });
-    this.declare(reader.summary, where);
+    const want = layer.tocDigest && !this.options.skipContentVerify ? layer.tocDigest : undefined;
+    const kept = this.checked.take(layer.digest, want);
+    const reader = kept?.reader ?? (await this.openFromTail(layer, size, want, where));
+    try {
+      this.declare(reader.summary, where);
+    } catch (e) {
+      await kept?.lazy?.close();
+      throw e;
+    }
     const index = reader.index;
     const stateFile = item.stateFile ?? this.options.paths.lazyStateOf(layer.digest);
-    const lazy = LazyLayer.open({
-      layerDigest: layer.digest,
-      blob: registryBlobSource((await this.registry(layer.ref)).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials }),
-      index,
-      compression: reader.format,
-      cache: await this.openCache(),
-      stateFile,
-      backgroundFetch: !this.options.noBackgroundFetch,
-      gate,
-      skipContentVerify: this.options.skipContentVerify ?? false,
-      ...(this.options.readAheadBytes !== undefined ? { readAheadBytes: this.options.readAheadBytes } : {}),
-    });
+    let lazy = kept?.lazy;
+    if (lazy && stateFile !== this.options.paths.lazyStateOf(layer.digest)) {
+      await lazy.close(); // started for the service's state file; this caller keeps its own
+      lazy = undefined;
+    }
+    lazy ??= await this.openLazy(layer, reader, gate, stateFile);
     try {
       const onAccess = item.onAccess;
       const fs = new TocFileSystem(buildInodeTable(index), lazy, { cacheTimeoutMs: LAYER_CACHE_TIMEOUT_MS, ...(onAccess ? { onAccess } : {}) });
@@ -248,6 +280,51 @@ export class LayerService implements RemoteLayers {
       await lazy.close();
       throw e;
     }
+  }
+
+  /** Start serving a layer's chunks (its prefetch and background fetch begin now). */
+  private async openLazy(layer: RemoteLayerRef, reader: EStargzReader, gate: BackgroundGate, stateFile: string): Promise<LazyLayer> {
+    const size = layer.size as number;
+    return LazyLayer.open({
+      layerDigest: layer.digest,
+      blob: registryBlobSource((await this.registry(layer.ref)).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials }),
+      index: reader.index,
+      compression: reader.format,
+      cache: await this.openCache(),
+      stateFile,
+      backgroundFetch: !this.options.noBackgroundFetch,
+      gate,
+      skipContentVerify: this.options.skipContentVerify ?? false,
+      ...(this.options.readAheadBytes !== undefined ? { readAheadBytes: this.options.readAheadBytes } : {}),
+    });
+  }
+
+  /**
+   * Keep a checked layer's TOC for its mount; in the resident service (startOnCheck), start its lazy layer
+   * too, so that its prefetch runs while containerd goes on and the mount is made.
+   */
+  private async keepChecked(layer: RemoteLayerRef, reader: EStargzReader): Promise<void> {
+    if (!this.checked.fits(reader.summary.entries)) return;
+    const lazy = this.options.startOnCheck ? await this.openLazy(layer, reader, this.residentGate ?? sealedGate(), this.options.paths.lazyStateOf(layer.digest)) : undefined;
+    if (!this.checked.put(layer.digest, { reader, ...(lazy ? { lazy } : {}) })) await lazy?.close();
+  }
+
+  /** Open the layer's TOC from its saved tail (checking the layer again when no tail is saved). */
+  private async openFromTail(layer: RemoteLayerRef, size: number, tocDigest: string | undefined, where: { op: string; subject: string }) {
+    let tail = await openLayerTail(this.options.paths, layer.digest, size);
+    if (!tail) {
+      await this.check(layer);
+      const checked = this.checked.take(layer.digest, tocDigest);
+      if (checked) {
+        await checked.lazy?.close();
+        return checked.reader;
+      }
+      tail = await openLayerTail(this.options.paths, layer.digest, size);
+    }
+    if (!tail) throw errorAbout('NotFound', where, 'its TOC could not be kept; run image rpull again');
+    return openEStargz(tail, { ...(tocDigest ? { tocDigest } : {}) }).catch((e: unknown) => {
+      throw withContext(where, e);
+    });
   }
 
   /** Count what a layer declares against the image-wide limits. */

@@ -77,10 +77,17 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
     ...(config.criKeychain ? { criKeychain: true } : {}),
   };
   const layers = config.fuseManager ? managedLayers(settings, options.logLevel) : ownLayers(settings, logger);
+  // the fuse manager (if none runs yet) starts now, beside this process's own start, and the socket answers
+  // once it is up: the first Prepare never waits for a manager starting; one that cannot start is retried
+  // on first use
+  const managerUp = layers.remote instanceof FuseManagerClient
+    ? layers.remote.connect().catch((e: unknown) => logger.warn('cannot start the fuse manager yet; retried on first use', { error: (e as Error).message }))
+    : undefined;
   const metrics = new ServiceMetrics(layers.stats);
   let service: RunningSnapshotterService;
   let metricsServer: Server | undefined;
   try {
+    await managerUp;
     service = await startSnapshotterService({
       address: resolve(options.address ?? DEFAULT_ADDRESS), paths, remote: layers.remote, logger, metrics,
       ...(config.criKeychain ? { criProxy: { upstream: config.criKeychain.imageServicePath, keychain: new CriKeychain(keychainFile(paths)) } } : {}),
@@ -100,8 +107,6 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
   await writeFileAtomic(pidFile(paths), `${selfOwner()}\n`);
   const notified = await notifySystemdReady();
   if (notified) logger.warn(notified);
-  // the fuse manager is started now (if none runs), not on the first Prepare: its start is off that path
-  if (layers.remote instanceof FuseManagerClient) void layers.remote.connect().catch((e: unknown) => logger.warn('cannot start the fuse manager yet; retried on first use', { error: (e as Error).message }));
   void restoreRemoteSnapshots(service, layers.remote, logger);
   return {
     service,

@@ -54,10 +54,14 @@ export async function startSnapshotterService(options: SnapshotterServiceOptions
   const snapshotter = await StargzSnapshotter.openStargz(paths.snapshotter, {
     remote,
     mountOnPrepare: true,
-    onRemote: (target, layer) => {
+    onRemote: (target, layer, timing) => {
       counters.remoteSnapshots++;
       options.metrics?.remoteSnapshots.inc();
-      logger.info('remote snapshot', { key: target, ref: layer.ref, digest: layer.digest });
+      logger.info('remote snapshot', { key: target, ref: layer.ref, digest: layer.digest, ...timing });
+    },
+    onMounted: (target, layer, ms, error) => {
+      if (error === undefined) logger.info('remote layer mounted', { key: target, digest: layer.digest, ms });
+      else logger.warn('remote layer not mounted yet; mounted on first use', { key: target, digest: layer.digest, ms, error: error instanceof Error ? error.message : String(error) });
     },
     onFallback: (target, layer, error) => {
       const why = fallbackClass(error);

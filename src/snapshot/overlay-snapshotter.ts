@@ -139,11 +139,11 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   /** Inside a transaction: a new committed snapshot `name` with an empty tree (a remote layer's mount point). */
-  protected async createCommitted(db: SnapshotDb, name: string, parent: string | undefined, labels: Record<string, string>): Promise<void> {
+  protected async createCommitted(db: SnapshotDb, name: string, parent: string | undefined, labels: Record<string, string>): Promise<SnapshotRecord> {
     checkKey(name);
     checkLabels(labels);
     if (db.snapshots[name]) throw conflict(`snapshot ${name} already exists`);
-    await this.newRecord(db, 'committed', name, parent, labels);
+    return this.newRecord(db, 'committed', name, parent, labels);
   }
 
   /** Inside a transaction: check the parent, take an id, make the directories and add the record. */

@@ -27,13 +27,25 @@ export interface RemoteLayers {
   unmount(dir: string): Promise<void>;
 }
 
+/** Milliseconds a remote snapshot's steps took: check (TOC fetched and verified) and commit (metadata). */
+export interface RemoteTiming {
+  checkMs: number;
+  commitMs: number;
+}
+
 /** Options of StargzSnapshotter.open. */
 export interface StargzOptions {
   remote: RemoteLayers;
-  /** Mount a remote layer as soon as its snapshot is made (a resident service: prefetch starts at once). Default false: on first use. */
+  /**
+   * Mount a remote layer as soon as its snapshot is made (a resident service: prefetch starts at once),
+   * beside the Prepare's answer rather than before it (containerd prepares the next layer meanwhile; a
+   * mount of the layer asked for before this one is done joins it). Default false: on first use.
+   */
   mountOnPrepare?: boolean;
-  /** Told of every remote snapshot made. */
-  onRemote?: (target: string, layer: RemoteLayerRef) => void;
+  /** Told when the mount that mountOnPrepare started has ended: how long it took, and its error if it failed (the next use mounts it again). */
+  onMounted?: (target: string, layer: RemoteLayerRef, ms: number, error?: unknown) => void;
+  /** Told of every remote snapshot made, with how long its steps took. */
+  onRemote?: (target: string, layer: RemoteLayerRef, timing: RemoteTiming) => void;
   /** Told of every layer that falls back to a normal (downloading) Prepare, with the error saying why. */
   onFallback?: (target: string, layer: RemoteLayerRef, error: unknown) => void;
 }
@@ -103,20 +115,31 @@ export class StargzSnapshotter extends OverlaySnapshotter {
     const next = (layer.layers ?? []).filter((d) => d !== layer.digest).map((digest) => ({ ref: layer.ref, digest }));
     if (next.length > 0) this.options.remote.warm?.(next);
     let checked: RemoteLayerRef;
+    const t0 = performance.now();
     try {
       checked = await this.options.remote.check(layer);
     } catch (e) {
       this.options.onFallback?.(target, layer, e);
       return false;
     }
+    const t1 = performance.now();
     const own = { ...labels, ...remoteSnapshotLabels(checked) };
+    let id = 0;
     const made = await this.meta.transact(async (d) => {
       if (d.snapshots[target]) return false;
-      await this.createCommitted(d, target, parent, own);
+      id = (await this.createCommitted(d, target, parent, own)).id;
       return true;
     });
-    if (made) this.options.onRemote?.(target, checked);
-    if (made && this.options.mountOnPrepare) await this.options.remote.mount([{ dir: this.treeOf(recordOf(await this.meta.read(), target).id), layer: checked }]);
+    const t2 = performance.now();
+    if (!made) return true;
+    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+    this.options.onRemote?.(target, checked, { checkMs: ms(t0, t1), commitMs: ms(t1, t2) });
+    if (this.options.mountOnPrepare) {
+      this.options.remote.mount([{ dir: this.treeOf(id), layer: checked }]).then(
+        () => this.options.onMounted?.(target, checked, ms(t2, performance.now())),
+        (e: unknown) => this.options.onMounted?.(target, checked, ms(t2, performance.now()), e),
+      );
+    }
     return true;
   }
 
