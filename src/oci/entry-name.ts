@@ -6,8 +6,16 @@
 // Spec: https://github.com/opencontainers/image-spec/blob/main/layer.md
 import { invalidArgument } from '../errors.js';
 
+/**
+ * What makes a name need cleaning: a NUL, an empty, "." or ".." component, a leading or trailing "/".
+ * Names in layers are almost always clean already; those skip the component walk (a TOC of 8,000 names is
+ * checked and indexed in a few ms less, without the garbage of splitting and joining each one).
+ */
+const NEEDS_CLEANING = /\0|\/\/|^\/|\/$|(?:^|\/)\.\.?(?:\/|$)/;
+
 /** The components of an entry name below the layer root ([] is the root); throws when it escapes. */
 export function entryComponents(name: string): string[] {
+  if (name !== '' && !NEEDS_CLEANING.test(name)) return name.split('/');
   if (name.includes('\0')) throw invalidArgument(`layer entry ${JSON.stringify(name)} contains a NUL byte`);
   const out: string[] = [];
   for (const c of name.split('/')) {
@@ -22,6 +30,7 @@ export function entryComponents(name: string): string[] {
 
 /** An entry name cleaned to its path below the layer root: "./a//b/../c/" → "a/c", "/" → ""; throws when it escapes. */
 export function cleanEntryName(name: string): string {
+  if (name !== '' && !NEEDS_CLEANING.test(name)) return name;
   return entryComponents(name).join('/');
 }
 

@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
 import { claimSocketPath } from '../host/unix-socket.js';
 import { RootLayout } from '../store/root-layout.js';
+import { warmTocCode } from './code-warmup.js';
 import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
 import type { Logger } from './logger.js';
@@ -61,6 +62,8 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
   // directories can be served again on first use
   for (const dir of await cleanupStaleMounts(options.paths.snapshotter)) logger.info('detached a dead mount of a previous manager', { dir });
   const layers = new LayerService(options);
+  // before answering: the first Prepare then parses its TOC with compiled code, not cold (code-warmup.ts)
+  logger.debug('code warmed up', { ms: Math.round(warmTocCode()) });
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const clients = new Set<Socket>();

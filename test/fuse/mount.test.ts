@@ -171,3 +171,41 @@ except OSError as e:
     assert.ok(!info.includes(dir));
   });
 });
+
+/** Open file descriptors of this process on /dev/fuse. */
+async function fuseFds(): Promise<number> {
+  let n = 0;
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    if (target === '/dev/fuse') n++;
+  }
+  return n;
+}
+
+describe('device readers: the event loop (default) and the worker fallback', { skip }, () => {
+  for (const reader of ['stream', 'workers'] as const) {
+    test(`${reader}: parallel reads are exact, the loop says how it reads, and unmount closes the device`, async () => {
+      const tmp = await mkdtemp(join(tmpdir(), `fuse-${reader}-`));
+      const dir = join(tmp, 'mnt');
+      await execa('mkdir', [dir]);
+      const before = await fuseFds();
+      const fs = new MemoryFs().mkdir('d').patternFile('d/big.bin', 9 * MiB + 123);
+      for (let i = 0; i < 64; i++) fs.file(`d/f${i}`, `file ${i}\n`.repeat(i + 1));
+      const m = await mountFuse(dir, fs, reader === 'workers' ? { reader } : {});
+      try {
+        assert.equal(m.stats.reader, reader);
+        assert.equal(await fuseFds(), before + 1, 'one device fd while mounted');
+        const [big, ...small] = await Promise.all([
+          readFile(join(dir, 'd/big.bin')),
+          ...Array.from({ length: 64 }, (_, i) => readFile(join(dir, `d/f${i}`), 'utf8')),
+        ]);
+        assert.equal(createHash('sha256').update(big as Buffer).digest('hex'), patternSha(9 * MiB + 123));
+        small.forEach((s, i) => assert.equal(s, `file ${i}\n`.repeat(i + 1)));
+      } finally {
+        await m.unmount();
+      }
+      assert.equal(await fuseFds(), before, 'the device fd is closed once, after unmount');
+      await rm(tmp, { recursive: true, force: true });
+    });
+  }
+});

@@ -306,3 +306,88 @@ describe('LazyLayer over a blob built by the reference', () => {
     await layer.close();
   });
 });
+
+/** A CountingBlob that also streams: it hands over `pauseAt` bytes of a streamed range, then waits for `resume()` (or fails with `failAfterPause`). */
+class PausingStreamBlob extends CountingBlob {
+  streams = 0;
+  pauseAt = 0;
+  failAfterPause: Error | undefined;
+  private release: () => void = () => {};
+  private readonly paused = new Promise<void>((r) => (this.release = r));
+  /** Resolves when a stream has handed over its first part. */
+  reachedPause: Promise<void>;
+  private markReached: () => void = () => {};
+  constructor(private readonly data: Buffer) {
+    super(data);
+    this.reachedPause = new Promise((r) => (this.markReached = r));
+  }
+  resume(): void {
+    this.release();
+  }
+  async streamRange(range: BlobRange, onBytes: (b: Buffer) => void): Promise<void> {
+    this.streams++;
+    const all = this.data.subarray(range.offset, range.offset + range.length);
+    const cut = Math.min(this.pauseAt, all.length);
+    onBytes(Buffer.from(all.subarray(0, cut)));
+    this.markReached();
+    await this.paused;
+    if (this.failAfterPause) throw this.failAfterPause;
+    onBytes(Buffer.from(all.subarray(cut)));
+  }
+}
+
+describe('LazyLayer streaming a large range', () => {
+  let ref: ReferenceBlob;
+  before(async () => {
+    ref = await buildReferenceBlob(tree, { chunkSize: 256 << 10 });
+  });
+  const big = () => {
+    const e = ref.reader.lookup('bin/big');
+    assert.ok(e instanceof TocFile);
+    return e;
+  };
+  async function open(source: PausingStreamBlob) {
+    const cache = await ChunkCache.open({ dir: await mkdtemp(join(work, 'cache-')), maxBytes: 1 << 30 });
+    return LazyLayer.open({ layerDigest: 'sha256:' + sha(ref.blob), blob: source, index: ref.reader.index, cache, backgroundFetch: false, prefetch: false, readAheadBytes: 0 });
+  }
+
+  test('members that have arrived are served while the rest of the range is still coming', async () => {
+    const source = new PausingStreamBlob(ref.blob);
+    const file = big();
+    const first = file.chunks[0]!.member;
+    source.pauseAt = first.end - first.offset + 10; // the first member and a few bytes of the second
+    const layer = await open(source);
+    const whole = layer.readFileRange(file, 0, file.size);
+    assert.equal(await Promise.race([source.reachedPause.then(() => 'streaming'), whole.then(() => 'read without a stream')]), 'streaming');
+    // the first chunk's read resolves now, before the stream goes on (it is still paused)
+    const head = await layer.readFileRange(file, 0, 1000);
+    assert.deepEqual(head, files.get('bin/big')!.subarray(0, 1000));
+    assert.equal(source.streams, 1, 'one streamed request for the whole file');
+    assert.equal(source.requests.length, 0, 'no other request: the first member came from the stream');
+    source.resume();
+    assert.deepEqual(await whole, files.get('bin/big'));
+    assert.equal(layer.stats().bytesFetched, file.chunks.at(-1)!.member.end - first.offset);
+    await layer.close();
+  });
+
+  test('a stream failing midway fails only the members not yet complete (EIO), and the failure is recorded', async () => {
+    const source = new PausingStreamBlob(ref.blob);
+    const file = big();
+    const first = file.chunks[0]!.member;
+    source.pauseAt = first.end - first.offset + 10;
+    source.failAfterPause = new Error('connection reset');
+    const layer = await open(source);
+    const whole = layer.readFileRange(file, 0, file.size).then(() => undefined, (e: unknown) => e);
+    assert.equal(await Promise.race([source.reachedPause.then(() => 'streaming'), whole.then(() => 'read without a stream')]), 'streaming');
+    source.resume();
+    const err = await whole;
+    assert.ok(isCtrError(err, 'Unavailable'), String(err));
+    assert.match((err as Error).message, /connection reset/);
+    assert.match(layer.stats().lastError?.message ?? '', /connection reset/);
+    // the member that had arrived was verified and cached: reading it again fetches nothing
+    source.requests = [];
+    assert.deepEqual(await layer.readFileRange(file, 0, 1000), files.get('bin/big')!.subarray(0, 1000));
+    assert.equal(source.requests.length + source.streams, 1, 'only the first (failed) stream');
+    await layer.close();
+  });
+});

@@ -142,6 +142,45 @@ describe('registry faults', () => {
     assert.ok(proxy.stats.requests.every((q) => q.status === 200), 'every answer was a full body');
   });
 
+  test('blobTail: the tail and the blob size in one suffix-Range request; with Range ignored, a HEAD and a Range read', async () => {
+    const repo = ep().repository;
+    const t = await repo.blobTail(big.desc.digest, 4096);
+    assert.equal(t.size, big.data.length);
+    assert.ok(t.data.equals(big.data.subarray(-4096)));
+    assert.deepEqual(proxy.stats.requests.map((q) => [q.method, q.status, q.range]), [['GET', 206, 'bytes=-4096']]);
+    const small = img.layers[0]!;
+    const whole = await repo.blobTail(small.desc.digest, 1 << 20);
+    assert.equal(whole.size, small.data.length, 'a suffix longer than the blob gives all of it');
+    assert.ok(whole.data.equals(small.data));
+    proxy.stats.reset();
+    proxy.addRule({ ignoreRange: true, method: 'GET' });
+    const again = await repo.blobTail(big.desc.digest, 4096);
+    assert.equal(again.size, big.data.length);
+    assert.ok(again.data.equals(big.data.subarray(-4096)));
+    assert.deepEqual(proxy.stats.requests.map((q) => [q.method, q.status]), [['GET', 200], ['HEAD', 200], ['GET', 200]]);
+  });
+
+  test('blobRangeStream: bytes handed over as they come, each once; a reset body resumes from the next byte', async () => {
+    const repo = ep().repository;
+    const parts: Buffer[] = [];
+    proxy.addRule({ method: 'GET', path: /\/blobs\//, resetAfterBytes: 300_000, times: 1 });
+    await repo.blobRangeStream(big.desc.digest, 1000, 900_000, (b) => parts.push(Buffer.from(b)));
+    const got = Buffer.concat(parts);
+    assert.equal(got.length, 900_000);
+    assert.ok(got.equals(big.data.subarray(1000, 901_000)), 'the bytes, in order, none twice');
+    assert.ok(parts.length > 1, 'handed over in pieces');
+    const ranges = proxy.stats.requests.map((q) => q.range);
+    assert.equal(ranges[0], 'bytes=1000-900999');
+    assert.equal(ranges.length, 2, `one resumed request: ${ranges.join(' ')}`);
+    const resumedAt = Number(/^bytes=(\d+)-900999$/.exec(ranges[1] ?? '')?.[1]);
+    assert.ok(resumedAt > 1000 && resumedAt <= 301_000, `resumed from the first byte not received (${ranges[1]})`);
+    proxy.clearRules();
+    proxy.addRule({ ignoreRange: true });
+    const full: Buffer[] = [];
+    await repo.blobRangeStream(big.desc.digest, 5, 10, (b) => full.push(Buffer.from(b)));
+    assert.ok(Buffer.concat(full).equals(big.data.subarray(5, 15)), 'Range ignored: the wanted bytes only');
+  });
+
   test('Range ignored on a 48 MiB blob: reads near its start abandon the rest of the body', async () => {
     const huge = randomBlob(48 << 20);
     await ep().put(huge.desc, streamOf(huge.data));
