@@ -5,13 +5,14 @@
 // a host shutting down). Started by the service when its socket does not answer (fuse-manager-client.ts).
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
 import { claimSocketPath } from '../host/unix-socket.js';
 import { RootLayout } from '../store/root-layout.js';
 import { warmTocCode } from './code-warmup.js';
 import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
-import type { Logger } from './logger.js';
+import { Logger, parseLogLevel } from './logger.js';
 import { encodeLine, errorResponse, LineSplitter, type ManagerMethods, type MethodName, type Request } from './fuse-manager-protocol.js';
 
 /** What the manager is started with (JSON on its command line): the layer service's options that are data. */
@@ -52,6 +53,14 @@ export function layerOptions(settings: ManagerSettings, logger: Logger): LayerSe
     startOnCheck: true, // every layer the service checks, it mounts next
     onWarning: (line) => logger.warn(line),
   };
+}
+
+/**
+ * Run the fuse manager (the CLI's hidden `snapshotter fuse-manager`) until it is shut down, logging JSON
+ * lines to `log` (default stderr). It loads only what serving layers needs (no gRPC, no metrics).
+ */
+export async function serveFuseManager(options: { settings: ManagerSettings; logLevel?: string; log?: Pick<Writable, 'write'> }): Promise<void> {
+  await runFuseManager(options.settings, new Logger(parseLogLevel(options.logLevel ?? 'info') ?? 'info', options.log ?? process.stderr));
 }
 
 /** Run the manager until it is shut down; resolves then. */

@@ -158,6 +158,7 @@ export class LayerService implements RemoteLayers {
       ...(signal ? { signal } : {}),
     });
     if ('notEStargz' in fetched) throw unsupported(fetched.notEStargz);
+    this.noteTailSaved(layer.digest, fetched.tailSaved);
     const out = { ...layer, size: fetched.size, tocDigest: fetched.tocDigest };
     await this.keepChecked(out, fetched.opened);
     return out;
@@ -171,7 +172,11 @@ export class LayerService implements RemoteLayers {
   warm(layers: readonly RemoteLayerRef[]): void {
     for (const l of layers) {
       if (this.warming.has(l.digest) || this.warming.size >= MAX_WARMING) continue;
-      const p = this.registry(l.ref).then((r) => fetchLayerToc(this.options.paths, r.repository, { digest: l.digest }, { skipContentVerify: true }));
+      const p = this.registry(l.ref).then(async (r) => {
+        const fetched = await fetchLayerToc(this.options.paths, r.repository, { digest: l.digest }, { skipContentVerify: true });
+        if ('tailSaved' in fetched) this.noteTailSaved(l.digest, fetched.tailSaved);
+        return fetched;
+      });
       p.catch(() => this.warming.delete(l.digest));
       this.warming.set(l.digest, p);
     }
@@ -307,6 +312,11 @@ export class LayerService implements RemoteLayers {
     if (!this.checked.fits(reader.summary.entries)) return;
     const lazy = this.options.startOnCheck ? await this.openLazy(layer, reader, this.residentGate ?? sealedGate(), this.options.paths.lazyStateOf(layer.digest)) : undefined;
     if (!this.checked.put(layer.digest, { reader, ...(lazy ? { lazy } : {}) })) await lazy?.close();
+  }
+
+  /** Say so when a layer's tail could not be saved (its mount after a restart then checks it again). */
+  private noteTailSaved(digest: string, saved: Promise<void>): void {
+    saved.catch((e: unknown) => this.options.onWarning?.(`layer ${digest}: its TOC could not be saved (${e instanceof Error ? e.message : String(e)}); a later mount fetches it again`));
   }
 
   /** Open the layer's TOC from its saved tail (checking the layer again when no tail is saved). */

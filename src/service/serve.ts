@@ -17,7 +17,7 @@ import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import { RootLayout } from '../store/root-layout.js';
 import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { FuseManagerClient } from './fuse-manager-client.js';
-import { layerOptions, runFuseManager, type ManagerSettings } from './fuse-manager.js';
+import { layerOptions, type ManagerSettings } from './fuse-manager.js';
 import { LayerService } from './layer-service.js';
 import { Logger, parseLogLevel } from './logger.js';
 import { ServiceMetrics, serveMetrics, type StatsSource } from './metrics.js';
@@ -158,11 +158,6 @@ export async function stopSnapshotter(options: { root?: string; unmount?: boolea
   if (managerRan) await manager.shutdownIfRunning();
   result.managerStopped = managerRan;
   return result;
-}
-
-/** Run the fuse manager (the CLI's hidden `snapshotter fuse-manager`) until it is shut down. */
-export async function serveFuseManager(options: { settings: ManagerSettings; logLevel?: string; log?: Pick<Writable, 'write'> }): Promise<void> {
-  await runFuseManager(options.settings, newLogger(options.logLevel, options.log));
 }
 
 function newLogger(level: string | undefined, out: Pick<Writable, 'write'> | undefined): Logger {

@@ -81,7 +81,7 @@ function fuseManagerCommand(ctx: CliContext): Command {
     .addOption(logLevelOption())
     .action((flags: { settings: string; logLevel: string }, self: Command) =>
       ctx.run(self, 'snapshotter fuse-manager', '', async () => {
-        const { serveFuseManager } = await ctx.load(() => import('../../service/serve.js'));
+        const { serveFuseManager } = await ctx.load(() => import('../../service/fuse-manager.js'));
         let settings: unknown;
         try {
           settings = JSON.parse(flags.settings);

@@ -97,6 +97,7 @@ async function pullLayer(
     ? await fetchLayerToc(root, registry.repository, { digest: layer.digest, size: layer.size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, options)
     : { notEStargz: why };
   const over = 'tocDigest' in toc ? overImageLimits(declared, toc.summary) : undefined;
+  if ('tailSaved' in toc) await toc.tailSaved; // a mount reopens the TOC from it, in another process
   if ('tocDigest' in toc && over === undefined) {
     declared.entries += toc.summary.entries;
     declared.bytes += toc.summary.regBytes;
