@@ -16,6 +16,8 @@
 //     [--rtt-ms 20] [--mbps 100] [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build]
 //     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--no-background-fetch] [--cache-dir bench/.cache] [--keep-logs DIR]
 //   node --import tsx bench/service.ts --report-only docs/benchmarks/service.json   # rewrite service.md from it
+// Diagnosis: --keep-logs DIR keeps each sample's service (and fuse manager) log; BENCH_NODE_ARGS (e.g. "--cpu-prof
+// --cpu-prof-dir=/tmp/prof") goes to our processes' node, BENCH_SERVE_ARGS (e.g. "--log-level debug") to `serve`.
 // Needs root, containerd, runc, fuse3, Debian's stargz-snapshotter (ctr-remote) and golang (for the reference).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
