@@ -8,7 +8,7 @@
 // gets its chunks and every payload member its place in blob order. docs/ESTARGZ.md, "Chunks and members".
 
 import { invalidArgument } from '../errors.js';
-import { cleanEntryName, entryComponents, joinPath } from '../oci/entry-name.js';
+import { cleanEntryName, entryComponents, entryParentAndBase, joinPath } from '../oci/entry-name.js';
 import { whiteoutKind } from '../oci/whiteout.js';
 import { TocDir, TocFile, TocNode, type Chunk, type Member, type TocNodeExtra } from './toc-node.js';
 import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from './toc-types.js';
@@ -54,13 +54,12 @@ class TreeBuilder {
     if (e.type === 'chunk') return this.addChunk(e);
     this.endFile();
     const extra = this.owners.extraOf(e);
-    const comps = entryComponents(e.name);
-    const base = comps.pop();
+    const [parent, base] = entryParentAndBase(e.name);
     if (base === undefined) {
       this.keepChunks(e, this.root, '', extra);
       return setAttrs(this.root, e, extra);
     }
-    const dir = this.parentDir(comps, e.name);
+    const dir = this.parentDir(parent, e.name);
     const wh = whiteoutKind(base);
     if (wh.kind !== 'none') {
       this.keepChunks(e, dir, base, extra);
@@ -157,10 +156,10 @@ class TreeBuilder {
     f.node.chunks = f.chunks.length === 0 ? NO_CHUNKS : f.chunks.sort((a, b) => a.fileOffset - b.fileOffset);
   }
 
-  private parentDir(comps: readonly string[], name: string): TocDir {
-    const key = comps.join('/');
+  /** The directory at the cleaned path `key` (made when missing), the last one found remembered. */
+  private parentDir(key: string, name: string): TocDir {
     if (this.last?.key === key) return this.last.dir;
-    const dir = this.dirAt(comps, name, true);
+    const dir = this.dirAt(key === '' ? [] : key.split('/'), name, true);
     if (!dir) throw invalidArgument(`TOC entry ${JSON.stringify(name)}: parent directory missing`);
     this.last = { key, dir };
     return dir;

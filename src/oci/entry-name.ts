@@ -28,6 +28,21 @@ export function entryComponents(name: string): string[] {
   return out;
 }
 
+/**
+ * An entry name's parent path and base name, cleaned ("a/b/c" → ["a/b", "c"]); the base is undefined for
+ * the root itself. Throws when the name escapes. A clean name is cut at its last "/", nothing allocated but
+ * the two strings.
+ */
+export function entryParentAndBase(name: string): [parent: string, base: string | undefined] {
+  if (name !== '' && !NEEDS_CLEANING.test(name)) {
+    const i = name.lastIndexOf('/');
+    return i < 0 ? ['', name] : [name.slice(0, i), name.slice(i + 1)];
+  }
+  const comps = entryComponents(name);
+  const base = comps.pop();
+  return [comps.join('/'), base];
+}
+
 /** An entry name cleaned to its path below the layer root: "./a//b/../c/" → "a/c", "/" → ""; throws when it escapes. */
 export function cleanEntryName(name: string): string {
   if (name !== '' && !NEEDS_CLEANING.test(name)) return name;
