@@ -153,3 +153,60 @@ describe('remote snapshots over a real registry', { skip }, () => {
     }
   });
 });
+
+describe('mountOnPrepare: the mount runs beside the Prepare\'s answer', () => {
+  /** RemoteLayers whose mounts wait for `release` (or fail with `failWith`). */
+  function slowRemote() {
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    const calls: string[][] = [];
+    const remote = {
+      failWith: undefined as Error | undefined,
+      calls,
+      release,
+      check: async (layer: { ref: string; digest: string }) => ({ ...layer, size: 1000, tocDigest: 'sha256:toc' }),
+      mount: async (items: readonly { dir: string }[]) => {
+        calls.push(items.map((i) => i.dir));
+        await released;
+        if (remote.failWith) throw remote.failWith;
+      },
+      unmount: async () => undefined,
+    };
+    return remote;
+  }
+  const askLabels = (target: string) => ({
+    [TARGET_LABEL]: target,
+    'containerd.io/snapshot/remote/stargz.reference': 'registry.example/app:1',
+    'containerd.io/snapshot/remote/stargz.digest': 'sha256:layer',
+    [TOC_DIGEST_LABEL]: 'sha256:toc',
+  });
+
+  test('Prepare answers ALREADY_EXISTS while the mount is still under way; the end of the mount, or its failure, is reported; a later use mounts again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stargz-beside-'));
+    try {
+      const remote = slowRemote();
+      const mounted: { target: string; error?: unknown }[] = [];
+      const s = await StargzSnapshotter.openStargz(dir, {
+        remote, mountOnPrepare: true,
+        onMounted: (target, _l, _ms, error) => mounted.push({ target, ...(error ? { error } : {}) }),
+      });
+      const answer = s.prepare('extract-1', '', { labels: askLabels('layer-1') }).then(() => 'mounts', (e: unknown) => (isCtrError(e, 'Conflict') ? 'ALREADY_EXISTS' : String(e)));
+      // (a Prepare that waited for the mount would never answer here: the mount is held until release)
+      assert.equal(await Promise.race([answer, new Promise((r) => setTimeout(() => r('no answer within 10 s'), 10_000).unref())]), 'ALREADY_EXISTS');
+      assert.equal(remote.calls.length, 1, 'the mount was asked for');
+      assert.deepEqual(mounted, [], 'and the answer did not wait for it');
+      assert.equal((await s.stat('layer-1')).kind, 'committed');
+      remote.failWith = new Error('mount refused');
+      remote.release();
+      for (let i = 0; i < 100 && mounted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(mounted.length, 1);
+      assert.match(String((mounted[0]!.error as Error).message), /mount refused/);
+      remote.failWith = undefined;
+      await s.prepare('ctr', 'layer-1');
+      assert.equal(remote.calls.length, 2, 'a container on top asks for the layer again');
+      assert.deepEqual(remote.calls[1], remote.calls[0], 'the same directory');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
