@@ -14,9 +14,6 @@ interface PipeBinding {
   constants: { SOCKET: number };
 }
 
-/** Smallest read buffer libuv offers a stream (it reads 64 KiB at a time): requests must fit in it. */
-export const STREAM_READ_SIZE = 64 * 1024;
-
 /** Handlers of a device stream. */
 export interface DeviceStreamHandlers {
   /** One request (its own memory: it stays valid after the call). */

@@ -31,7 +31,7 @@ export class CheckedLayers {
   /** Keep `checked` for the layer `digest` (replacing one kept before); false (nothing kept) when over the bound. */
   put(digest: string, checked: CheckedLayer): boolean {
     this.drop(digest, true);
-    if (this.entries + checked.reader.summary.entries > MAX_KEPT_ENTRIES) return false;
+    if (!this.fits(checked.reader.summary.entries)) return false;
     const timer = setTimeout(() => this.drop(digest, true), KEEP_MS);
     timer.unref();
     this.kept.set(digest, { ...checked, timer });
@@ -39,7 +39,7 @@ export class CheckedLayers {
     return true;
   }
 
-  /** Whether a TOC of `digest` could be kept now (within the bound). */
+  /** Whether a TOC of `entries` entries could be kept now (within the bound). */
   fits(entries: number): boolean {
     return this.entries + entries <= MAX_KEPT_ENTRIES;
   }

@@ -12,7 +12,7 @@ import { RootLayout } from '../store/root-layout.js';
 import { warmTocCode } from './code-warmup.js';
 import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
-import { Logger, parseLogLevel } from './logger.js';
+import { loggerFor, type Logger } from './logger.js';
 import { encodeLine, errorResponse, LineSplitter, type ManagerMethods, type MethodName, type Request } from './fuse-manager-protocol.js';
 
 /** What the manager is started with (JSON on its command line): the layer service's options that are data. */
@@ -60,7 +60,7 @@ export function layerOptions(settings: ManagerSettings, logger: Logger): LayerSe
  * lines to `log` (default stderr). It loads only what serving layers needs (no gRPC, no metrics).
  */
 export async function serveFuseManager(options: { settings: ManagerSettings; logLevel?: string; log?: Pick<Writable, 'write'> }): Promise<void> {
-  await runFuseManager(options.settings, new Logger(parseLogLevel(options.logLevel ?? 'info') ?? 'info', options.log ?? process.stderr));
+  await runFuseManager(options.settings, loggerFor(options.logLevel, options.log));
 }
 
 /** Run the manager until it is shut down; resolves then. */

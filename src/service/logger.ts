@@ -15,6 +15,11 @@ export function parseLogLevel(name: string): LogLevel | undefined {
   return n in RANK ? (n as LogLevel) : undefined;
 }
 
+/** The logger of a `--log-level` name (info when absent or unknown) writing to `out` (default stderr). */
+export function loggerFor(level: string | undefined, out?: Pick<Writable, 'write'>): Logger {
+  return new Logger(parseLogLevel(level ?? 'info') ?? 'info', out ?? process.stderr);
+}
+
 /** Fields of one log line. */
 export type LogFields = Record<string, string | number | boolean | undefined>;
 

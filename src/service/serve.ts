@@ -19,7 +19,7 @@ import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { FuseManagerClient } from './fuse-manager-client.js';
 import { layerOptions, type ManagerSettings } from './fuse-manager.js';
 import { LayerService } from './layer-service.js';
-import { Logger, parseLogLevel } from './logger.js';
+import { loggerFor, type Logger } from './logger.js';
 import { ServiceMetrics, serveMetrics, type StatsSource } from './metrics.js';
 import { loadServiceConfig, type ServiceConfig } from './service-config.js';
 import { startSnapshotterService, type RunningSnapshotterService } from './snapshotter-service.js';
@@ -62,7 +62,7 @@ interface Layers {
 
 /** Start the service; resolves once it answers on its socket. */
 export async function serveSnapshotter(options: ServeOptions): Promise<Serving> {
-  const logger = newLogger(options.logLevel, options.log);
+  const logger = loggerFor(options.logLevel, options.log);
   const config = await loadServiceConfig(resolve(options.config ?? DEFAULT_CONFIG), { optional: options.config === undefined });
   for (const note of config.notes) logger.warn(note);
   const paths = new RootLayout(resolve(options.root ?? DEFAULT_SERVICE_ROOT));
@@ -158,10 +158,6 @@ export async function stopSnapshotter(options: { root?: string; unmount?: boolea
   if (managerRan) await manager.shutdownIfRunning();
   result.managerStopped = managerRan;
   return result;
-}
-
-function newLogger(level: string | undefined, out: Pick<Writable, 'write'> | undefined): Logger {
-  return new Logger(parseLogLevel(level ?? 'info') ?? 'info', out ?? process.stderr);
 }
 
 function managedLayers(settings: ManagerSettings, logLevel: string | undefined): Layers {
