@@ -4,11 +4,11 @@ _ctr_remote() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$cmdpath/$w" in
-      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/completion') cmdpath="$cmdpath/$w" ;;
+      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/containers'|'/containers/ls'|'/containers/info'|'/containers/rm'|'/tasks'|'/tasks/ls'|'/tasks/kill'|'/tasks/start'|'/tasks/exec'|'/tasks/ps'|'/tasks/attach'|'/tasks/rm'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/completion') cmdpath="$cmdpath/$w" ;;
     esac
   done
   case "$cmdpath" in
-    '') opts='--version -v --root --debug --help -h'; cmds='image run snapshotter completion' ;;
+    '') opts='--version -v --root --debug --help -h'; cmds='image run containers tasks snapshotter completion' ;;
     '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize prune rpull mount unmount status' ;;
     '/image/pull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --max-concurrent-downloads --json --help -h'; cmds='' ;;
     '/image/push') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --max-concurrent-uploaded-layers --json --help -h'; cmds='' ;;
@@ -25,7 +25,19 @@ _ctr_remote() {
     '/image/mount') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
     '/image/unmount') opts='--help -h'; cmds='' ;;
     '/image/status') opts='--platform --json --help -h'; cmds='' ;;
-    '/run') opts='--rm --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --tlscacert --read-timeout --registry-user -u --password-stdin --help -h'; cmds='' ;;
+    '/run') opts='--rm --detach -d --log-uri --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --tlscacert --read-timeout --registry-user -u --password-stdin --help -h'; cmds='' ;;
+    '/containers') opts='--help -h'; cmds='ls info rm' ;;
+    '/containers/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
+    '/containers/info') opts='--spec --help -h'; cmds='' ;;
+    '/containers/rm') opts='--force -f --keep-snapshot --help -h'; cmds='' ;;
+    '/tasks') opts='--help -h'; cmds='ls kill start exec ps attach rm' ;;
+    '/tasks/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
+    '/tasks/kill') opts='--signal -s --all -a --exec-id --help -h'; cmds='' ;;
+    '/tasks/start') opts='--detach -d --log-uri --plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --help -h'; cmds='' ;;
+    '/tasks/exec') opts='--exec-id --tty -t --interactive -i --cwd --user --env --help -h'; cmds='' ;;
+    '/tasks/ps') opts='--json --help -h'; cmds='' ;;
+    '/tasks/attach') opts='--help -h'; cmds='' ;;
+    '/tasks/rm') opts='--force -f --help -h'; cmds='' ;;
     '/snapshotter') opts='--help -h'; cmds='serve stop' ;;
     '/snapshotter/serve') opts='--address --root --config --log-level --cache-max-bytes --help -h'; cmds='' ;;
     '/snapshotter/stop') opts='--root --unmount --help -h'; cmds='' ;;

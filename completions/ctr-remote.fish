@@ -2,7 +2,7 @@
 function __ctr_remote_path
     set -l cmdpath ""
     for w in (commandline -opc)[2..-1]
-        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/prune /image/rpull /image/mount /image/unmount /image/status /run /snapshotter /snapshotter/serve /snapshotter/stop /completion
+        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/prune /image/rpull /image/mount /image/unmount /image/status /run /containers /containers/ls /containers/info /containers/rm /tasks /tasks/ls /tasks/kill /tasks/start /tasks/exec /tasks/ps /tasks/attach /tasks/rm /snapshotter /snapshotter/serve /snapshotter/stop /completion
             set cmdpath "$cmdpath/$w"
         end
     end
@@ -11,6 +11,8 @@ end
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -f
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'image' -d 'manage images'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'run' -d 'run a container from an image in the store, in the foreground (root)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'containers' -d 'manage containers (run -d starts them; tasks drives them)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'tasks' -d 'manage the processes of containers'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'snapshotter' -d 'the containerd snapshotter service (lazy pulling for containerd, nerdctl and Kubernetes)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'completion' -d 'print a shell completion script (bash, zsh, fish)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -l version -s v -d 'print the version'
@@ -148,6 +150,8 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/status"' -l platfo
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/status"' -l json -d 'print the status as JSON'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/image/status"' -l help -s h -d 'display help'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l rm -d 'remove the container (and its writes) when it exits'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l detach -s d -d 'return once the container runs; a supervisor serves its lazy layers, keeps its output and exit status (see tasks, containers)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l log-uri -d 'detached: file:///path (or /path) for the container output (default: <root>/containers/ID/log)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l tty -s t -d 'allocate a terminal (stdin must be a tty)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l interactive -s i -d 'attach stdin'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l snapshotter -d 'how layers are provided (default: stargz when rpulled, else overlayfs)'
@@ -167,6 +171,56 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l read-timeout -d
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l registry-user -s u -d 'registry credentials; without :password it is prompted for on a terminal (default: ~/.docker/config.json)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l password-stdin -d 'read the password of -u USER from stdin'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/run"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers"' -f
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers"' -a 'ls' -d 'list containers'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers"' -a 'info' -d 'print a container as JSON'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers"' -a 'rm' -d 'remove containers and their writes (a running one only with --force)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers/ls"' -l quiet -s q -d 'print only the container IDs'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers/ls"' -l json -d 'print the containers as JSON'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers/ls"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers/info"' -l spec -d 'print only its OCI runtime spec'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers/info"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers/rm"' -l force -s f -d 'kill a running container first'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers/rm"' -l keep-snapshot -d 'accepted for ctr scripts; no effect: the writes live in the container directory and go with it'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/containers/rm"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks"' -f
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks"' -a 'ls' -d 'list tasks: every container with its process and status'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks"' -a 'kill' -d 'signal a task (default SIGTERM)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks"' -a 'start' -d 'start a stopped detached container again (its writes kept), attached to its output unless -d'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks"' -a 'exec' -d 'run another process in a running container, in the foreground (its exit code is ours)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks"' -a 'ps' -d 'list the host pids of a task\'s processes'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks"' -a 'attach' -d 'copy a detached task\'s output from now until it exits (Ctrl-C detaches; the task goes on)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks"' -a 'rm' -d 'delete stopped tasks (their exit status); the containers stay'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/ls"' -l quiet -s q -d 'print only the task IDs'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/ls"' -l json -d 'print the tasks as JSON'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/ls"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/kill"' -l signal -s s -d 'signal name or number'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/kill"' -l all -s a -d 'signal every process of the container'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/kill"' -l exec-id -d 'not supported: execs run in the foreground of their own command, signal that one'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/kill"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/start"' -l detach -s d -d 'return once it runs'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/start"' -l log-uri -d 'not supported: the container keeps the log it was created with'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/start"' -l plain-http -d 'use plain HTTP (automatic for localhost and 127.0.0.1)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/start"' -l skip-verify -s k -d 'skip TLS certificate verification'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/start"' -l user -s u -d 'registry credentials; without :password it is prompted for on a terminal (default: ~/.docker/config.json)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/start"' -l password-stdin -d 'read the password of -u USER from stdin'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/start"' -l tlscacert -d 'PEM CA bundle to trust for the registry'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/start"' -l read-timeout -d 'a registry response that sends nothing for this long has stalled and is retried (default 30)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/start"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/exec"' -l exec-id -d 'name of this process (as ctr requires)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/exec"' -l tty -s t -d 'allocate a terminal (stdin must be a tty)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/exec"' -l interactive -s i -d 'attach stdin'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/exec"' -l cwd -d 'working directory (default: the container process\'s)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/exec"' -l user -d 'user (default: the container process\'s)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/exec"' -l env -d 'add an environment variable (repeatable)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/exec"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/ps"' -l json -d 'print the pids as JSON'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/ps"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/attach"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/rm"' -l force -s f -d 'kill a running task first'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/tasks/rm"' -l help -s h -d 'display help'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -f
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -a 'serve' -d 'serve containerd\'s snapshot API on a unix socket (foreground; SIGTERM keeps lazy mounts for a restart, SIGINT unmounts them)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshotter"' -a 'stop' -d 'stop the service of a root (its lazy mounts stay for the next start, unless --unmount)'

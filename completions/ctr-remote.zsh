@@ -6,11 +6,11 @@ _ctr_remote() {
   for ((i = 2; i < CURRENT; i++)); do
     w="${words[i]}"
     case "$cmdpath/$w" in
-      ('/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/completion') cmdpath="$cmdpath/$w" ;;
+      ('/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/containers'|'/containers/ls'|'/containers/info'|'/containers/rm'|'/tasks'|'/tasks/ls'|'/tasks/kill'|'/tasks/start'|'/tasks/exec'|'/tasks/ps'|'/tasks/attach'|'/tasks/rm'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/completion') cmdpath="$cmdpath/$w" ;;
     esac
   done
   case "$cmdpath" in
-    ('') cmds=('image\:manage images' 'run\:run a container from an image in the store, in the foreground (root)' 'snapshotter\:the containerd snapshotter service (lazy pulling for containerd, nerdctl and Kubernetes)' 'completion\:print a shell completion script (bash, zsh, fish)'); opts=('--version' '-v' '--root' '--debug' '--help' '-h') ;;
+    ('') cmds=('image\:manage images' 'run\:run a container from an image in the store, in the foreground (root)' 'containers\:manage containers (run -d starts them; tasks drives them)' 'tasks\:manage the processes of containers' 'snapshotter\:the containerd snapshotter service (lazy pulling for containerd, nerdctl and Kubernetes)' 'completion\:print a shell completion script (bash, zsh, fish)'); opts=('--version' '-v' '--root' '--debug' '--help' '-h') ;;
     ('/image') cmds=('pull\:pull an image from a registry into the local store' 'push\:push a local image to a registry (or an oci\: layout)' 'ls\:list images in the local store' 'rm\:remove images from the local store' 'tag\:give a local image another name (SRC and DST may be oci\:DIR[\:TAG])' 'export\:export local images to an OCI image-layout archive' 'import\:import images from an OCI image-layout archive' 'convert\:convert an image to eStargz, zstd\:chunked or uncompressed layers' 'get-toc-digest\:print the TOC digest of an eStargz layer in the local store' 'optimize\:convert an image to eStargz with the files a workload reads first (root)' 'prune\:remove unreferenced blobs, snapshots no image or container uses, and leftovers of dead processes' 'rpull\:lazily pull an image\: fetch only manifest, config and eStargz TOCs' 'mount\:mount an image read-only at DIR, fetching its eStargz layers lazily (root; stays in the foreground)' 'unmount\:unmount an image mounted with image mount' 'status\:show how each layer of an image is provided and what was fetched'); opts=('--help' '-h') ;;
     ('/image/pull') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--password-stdin' '--tlscacert' '--read-timeout' '--platform' '--all-platforms' '--max-concurrent-downloads' '--json' '--help' '-h') ;;
     ('/image/push') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--password-stdin' '--tlscacert' '--read-timeout' '--platform' '--all-platforms' '--max-concurrent-uploaded-layers' '--json' '--help' '-h') ;;
@@ -27,7 +27,19 @@ _ctr_remote() {
     ('/image/mount') cmds=(); opts=('--plain-http' '--skip-verify' '-k' '--user' '-u' '--password-stdin' '--tlscacert' '--read-timeout' '--platform' '--no-background-fetch' '--cache-max-bytes' '--skip-content-verify' '--json' '--help' '-h') ;;
     ('/image/unmount') cmds=(); opts=('--help' '-h') ;;
     ('/image/status') cmds=(); opts=('--platform' '--json' '--help' '-h') ;;
-    ('/run') cmds=(); opts=('--rm' '--tty' '-t' '--interactive' '-i' '--snapshotter' '--env' '--env-file' '--cwd' '--user' '--mount' '--net-host' '--platform' '--no-background-fetch' '--cache-max-bytes' '--plain-http' '--skip-verify' '-k' '--tlscacert' '--read-timeout' '--registry-user' '-u' '--password-stdin' '--help' '-h') ;;
+    ('/run') cmds=(); opts=('--rm' '--detach' '-d' '--log-uri' '--tty' '-t' '--interactive' '-i' '--snapshotter' '--env' '--env-file' '--cwd' '--user' '--mount' '--net-host' '--platform' '--no-background-fetch' '--cache-max-bytes' '--plain-http' '--skip-verify' '-k' '--tlscacert' '--read-timeout' '--registry-user' '-u' '--password-stdin' '--help' '-h') ;;
+    ('/containers') cmds=('ls\:list containers' 'info\:print a container as JSON' 'rm\:remove containers and their writes (a running one only with --force)'); opts=('--help' '-h') ;;
+    ('/containers/ls') cmds=(); opts=('--quiet' '-q' '--json' '--help' '-h') ;;
+    ('/containers/info') cmds=(); opts=('--spec' '--help' '-h') ;;
+    ('/containers/rm') cmds=(); opts=('--force' '-f' '--keep-snapshot' '--help' '-h') ;;
+    ('/tasks') cmds=('ls\:list tasks\: every container with its process and status' 'kill\:signal a task (default SIGTERM)' 'start\:start a stopped detached container again (its writes kept), attached to its output unless -d' 'exec\:run another process in a running container, in the foreground (its exit code is ours)' 'ps\:list the host pids of a task'\''s processes' 'attach\:copy a detached task'\''s output from now until it exits (Ctrl-C detaches; the task goes on)' 'rm\:delete stopped tasks (their exit status); the containers stay'); opts=('--help' '-h') ;;
+    ('/tasks/ls') cmds=(); opts=('--quiet' '-q' '--json' '--help' '-h') ;;
+    ('/tasks/kill') cmds=(); opts=('--signal' '-s' '--all' '-a' '--exec-id' '--help' '-h') ;;
+    ('/tasks/start') cmds=(); opts=('--detach' '-d' '--log-uri' '--plain-http' '--skip-verify' '-k' '--user' '-u' '--password-stdin' '--tlscacert' '--read-timeout' '--help' '-h') ;;
+    ('/tasks/exec') cmds=(); opts=('--exec-id' '--tty' '-t' '--interactive' '-i' '--cwd' '--user' '--env' '--help' '-h') ;;
+    ('/tasks/ps') cmds=(); opts=('--json' '--help' '-h') ;;
+    ('/tasks/attach') cmds=(); opts=('--help' '-h') ;;
+    ('/tasks/rm') cmds=(); opts=('--force' '-f' '--help' '-h') ;;
     ('/snapshotter') cmds=('serve\:serve containerd'\''s snapshot API on a unix socket (foreground; SIGTERM keeps lazy mounts for a restart, SIGINT unmounts them)' 'stop\:stop the service of a root (its lazy mounts stay for the next start, unless --unmount)'); opts=('--help' '-h') ;;
     ('/snapshotter/serve') cmds=(); opts=('--address' '--root' '--config' '--log-level' '--cache-max-bytes' '--help' '-h') ;;
     ('/snapshotter/stop') cmds=(); opts=('--root' '--unmount' '--help' '-h') ;;

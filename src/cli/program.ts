@@ -1,6 +1,7 @@
 // The commander tree of ctr-remote, mirroring the reference's command names and flags:
 //   ctr-remote [--root DIR] [--debug] image {pull,push,ls,rm,tag,export,import}
 //   ctr-remote completion bash|zsh|fish
+//   ctr-remote run [-d] REF ID, containers {ls,info,rm}, tasks {ls,kill,start,exec,ps,attach,rm}
 //   ctr-remote snapshotter serve   (the containerd snapshotter service)
 import { Command, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
@@ -24,6 +25,8 @@ import { runCommand } from './commands/run.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { pruneCommand } from './commands/prune.js';
 import { snapshotterCommand } from './commands/snapshotter.js';
+import { containersCommand } from './commands/containers.js';
+import { superviseCommand, tasksCommand } from './commands/tasks.js';
 
 /** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
 export function buildProgram(ctx: CliContext): Command {
@@ -39,6 +42,9 @@ export function buildProgram(ctx: CliContext): Command {
   for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, rpullCommand, mountCommand, unmountCommand, statusCommand]) image.addCommand(make(ctx));
   program.addCommand(image);
   program.addCommand(runCommand(ctx));
+  program.addCommand(containersCommand(ctx));
+  program.addCommand(tasksCommand(ctx));
+  program.addCommand(superviseCommand(ctx), { hidden: true });
   program.addCommand(snapshotterCommand(ctx));
   program.addCommand(completionCommand(ctx, () => program));
   configureAll(program, ctx);

@@ -22,7 +22,7 @@ export type Snapshotter = 'stargz' | 'overlayfs';
 
 /** Options of runContainer (the CLI flags of `run`). */
 export interface RunOptions
-  extends Pick<ContainerOptions, 'args' | 'cwd' | 'user' | 'netHost' | 'tty' | 'stdin' | 'stdout' | 'stderr' | 'remove' | 'runc' | 'onSpec' | 'onSpawn' | 'killOnAbort'>,
+  extends Pick<ContainerOptions, 'args' | 'cwd' | 'user' | 'netHost' | 'tty' | 'stdin' | 'stdout' | 'stderr' | 'remove' | 'runc' | 'onSpec' | 'onSpawn' | 'killOnAbort' | 'log' | 'restart' | 'onStarted' | 'onExited'>,
     Pick<LayerMountsOptions, 'registry' | 'noBackgroundFetch' | 'cacheMaxBytes' | 'skipContentVerify' | 'onAccess' | 'onWarning'> {
   /** Default: 'stargz' when the image was rpulled, else 'overlayfs'. */
   snapshotter?: Snapshotter;

@@ -17,6 +17,12 @@ export interface ContainerPaths {
   layers: string;
   /** The owner record (owner.ts). */
   owner: string;
+  /** The exit status of the container's last run (task-exit.ts). */
+  exit: string;
+  /** How a detached container was started, for listing it and starting it again (detached-record.ts). */
+  detached: string;
+  /** A detached container's output, unless `--log-uri` put it elsewhere. */
+  log: string;
 }
 
 /** runc accepts these ids; we also bound the length so paths and hostnames stay short. */
@@ -41,5 +47,8 @@ export function containerPaths(root: RootLayout, id: string): ContainerPaths {
     bundle: join(dir, 'bundle'),
     layers: join(dir, 'layers'),
     owner: join(dir, 'owner.json'),
+    exit: join(dir, 'exit.json'),
+    detached: join(dir, 'detached.json'),
+    log: join(dir, 'log'),
   };
 }

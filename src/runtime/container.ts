@@ -1,17 +1,18 @@
 // One container's whole life on this host: claim its directory, assemble the overlay rootfs, write
 // the bundle, run it with runc in the foreground, and tear everything down again.
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { invalidArgument, notFound, withContext } from '../errors.js';
 import { removeContainer, stopContainer, type TeardownOptions } from './cleanup.js';
 import { type ContainerPaths, containerPaths } from './container-paths.js';
 import { writeEtcFiles } from './etc-files.js';
-import { claimContainerDir, ownRecord } from './owner.js';
+import { claimContainerDir, ownRecord, reclaimContainerDir } from './owner.js';
 import { readFileInRoot } from './root-path.js';
 import { mountsUnder } from '../host/mountinfo.js';
 import { mountOverlay } from './rootfs.js';
 import { unmount } from '../host/unmount.js';
-import { type RuncRunResult, type StdioTarget, runcDelete, runcRun } from './runc.js';
+import { type RuncRunResult, type StdioTarget, runcDelete, runcRun, runcState } from './runc.js';
 import { buildSpec, type SpecInput } from './spec.js';
 import type { RuntimeSpec, SpecMount } from './spec-types.js';
 import { resolveUser } from './user.js';
@@ -67,6 +68,20 @@ export interface ContainerOptions extends Pick<SpecInput, 'id' | 'image' | 'args
   onSpec?: (spec: RuntimeSpec, paths: ContainerPaths) => void | Promise<void>;
   /** Called with runc's pid once it is spawned. */
   onSpawn?: (pid: number) => void;
+  /** Called with the exit code once the container has exited, before anything is taken down (a detached run records it). */
+  onExited?: (exitCode: number) => Promise<void>;
+  /** Called once runc reports the container running, with its init's host pid (a detached run's readiness). */
+  onStarted?: (pid: number) => void;
+  /**
+   * A file that gets the container's stdout and stderr (created 0600, appended to): a detached container's
+   * log. runc writes it directly, so it keeps being written if we die. Overrides stdout/stderr.
+   */
+  log?: string;
+  /**
+   * Start the container again in its existing directory (kept writes, saved bundle) instead of claiming a
+   * new one: the directory must exist with no live owner. Its layers and rootfs are mounted again.
+   */
+  restart?: boolean;
   /** Aborting cancels the setup and, once the container runs, kills it (unless `killOnAbort` is false). */
   signal?: AbortSignal;
   /**
@@ -80,23 +95,28 @@ export interface ContainerOptions extends Pick<SpecInput, 'id' | 'image' | 'args
 export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult> {
   if (o.tty && process.stdin.isTTY !== true) throw invalidArgument('-t needs a terminal: stdin is not a tty (drop -t, or run from a terminal)');
   const paths = containerPaths(o.root, o.id);
-  await claimContainerDir(paths, await ownRecord(o.ref, o.remove ?? false));
+  const owner = await ownRecord(o.ref, o.remove ?? false);
+  if (o.restart) await reclaimContainerDir(paths, owner);
+  else await claimContainerDir(paths, owner);
   let failed = true;
   let spawned = false;
+  let logFd: number | undefined;
   const layers: LayerDirs = { lowerdirs: [] };
   try {
-    const spec = await prepare(o, paths, layers);
+    const spec = o.restart ? await remount(o, paths, layers) : await prepare(o, paths, layers);
     await o.onSpec?.(spec, paths);
     // The spec holds the --env values (often secrets): readable by root only.
     await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2), { mode: 0o600 });
+    if (o.log !== undefined) logFd = openSync(o.log, 'a', 0o600);
+    let runcDone = false;
     const result = await runcRun({
       stateDir: o.root.runc,
       bundle: paths.bundle,
       id: o.id,
       tty: o.tty ?? false,
       stdin: o.stdin || o.tty ? 'inherit' : 'ignore',
-      stdout: o.stdout,
-      stderr: o.stderr,
+      stdout: logFd ?? o.stdout,
+      stderr: logFd ?? o.stderr,
       onStdoutLine: o.onStdoutLine,
       forwardSignals: o.forwardSignals,
       runc: o.runc,
@@ -104,16 +124,21 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
       onSpawn: (pid) => {
         spawned = true;
         o.onSpawn?.(pid);
+        if (o.onStarted) void reportStarted(o, () => runcDone, o.onStarted);
       },
-    });
+    }).finally(() => (runcDone = true));
     failed = false;
+    await o.onExited?.(result.exitCode);
     return result;
   } catch (e) {
     throw withContext({ op: 'run', subject: o.id }, e);
   } finally {
-    // A container that never ran (setup or runc failed) leaves nothing. A teardown failure is
-    // reported only when it is the first failure.
-    await teardown(o, paths, layers, { remove: o.remove === true || failed, runc: o.runc, runcState: spawned }).catch((e: unknown) => {
+    if (logFd !== undefined) closeSync(logFd);
+    // A container that never ran (setup or runc failed) leaves nothing (a restarted one keeps its
+    // directory: it holds the writes of its earlier runs). A teardown failure is reported only when it
+    // is the first failure.
+    const remove = o.remove === true || (failed && !o.restart);
+    await teardown(o, paths, layers, { remove, runc: o.runc, runcState: spawned }).catch((e: unknown) => {
       if (!failed) throw withContext({ op: 'clean up container', subject: o.id }, e);
     });
   }
@@ -127,12 +152,37 @@ async function teardown(o: ContainerOptions, paths: ContainerPaths, layers: Laye
   await (t.remove ? removeContainer : stopContainer)(o.root, o.id, { runc: t.runc, runcState: false });
 }
 
-async function prepare(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs): Promise<RuntimeSpec> {
+/**
+ * Poll runc until the container runs, then call `onStarted` with its init's pid. A container already
+ * stopped (or runc done) is left to the run's outcome: it ran and ended, or it never started (runc failed).
+ */
+async function reportStarted(o: ContainerOptions, done: () => boolean, onStarted: (pid: number) => void): Promise<void> {
+  for (;;) {
+    const state = await runcState(o.root.runc, o.id, o.runc).catch(() => undefined);
+    if (state?.status === 'running' || state?.status === 'paused') return onStarted(state.pid);
+    if (done() || state?.status === 'stopped') return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function mountRootfs(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs): Promise<void> {
   Object.assign(layers, typeof o.lowerdirs === 'function' ? await o.lowerdirs(paths) : { lowerdirs: o.lowerdirs });
-  const { lowerdirs } = layers;
-  const signal = o.signal;
   await checkBindSources(o.mounts ?? []);
-  await mountOverlay({ lowerdirs, upperdir: paths.upper, workdir: paths.work, target: paths.rootfs, linkDir: paths.dir, signal });
+  await mountOverlay({ lowerdirs: layers.lowerdirs, upperdir: paths.upper, workdir: paths.work, target: paths.rootfs, linkDir: paths.dir, signal: o.signal });
+}
+
+/** A restart: the layers and rootfs mounted again under the saved bundle, whose spec is reused as it is. */
+async function remount(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs): Promise<RuntimeSpec> {
+  const text = await readFile(join(paths.bundle, 'config.json'), 'utf8').catch(() => {
+    throw notFound(`container ${o.id} has no saved bundle (${paths.bundle}/config.json); it cannot be started again`);
+  });
+  await mountRootfs(o, paths, layers);
+  return JSON.parse(text) as RuntimeSpec;
+}
+
+async function prepare(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs): Promise<RuntimeSpec> {
+  await mountRootfs(o, paths, layers);
+  const signal = o.signal;
   const read = layers.readImageFile ?? ((path: string) => readFileInRoot(paths.rootfs, path, { signal }));
   const user = resolveUser(o.user ?? o.image?.User ?? '', { passwd: await read('/etc/passwd'), group: await read('/etc/group') });
   await mkdir(paths.bundle, { recursive: true, mode: 0o700 });

@@ -14,7 +14,7 @@ export interface OutputTap {
 
 /** Whether an output needs a tap: a stream target or a line callback. */
 export function needsTap(target: StdioTarget, onLine?: (line: string) => void): boolean {
-  return typeof target !== 'string' || onLine !== undefined;
+  return typeof target === 'object' || onLine !== undefined;
 }
 
 /**
@@ -24,7 +24,7 @@ export function needsTap(target: StdioTarget, onLine?: (line: string) => void): 
  */
 export function outputTap(target: StdioTarget, ours: NodeJS.WritableStream, buffered: boolean, onLine?: (line: string) => void): OutputTap | undefined {
   if (!needsTap(target, onLine) && (buffered || target !== 'pipe')) return undefined;
-  const sink = typeof target !== 'string' ? target : target === 'inherit' ? ours : undefined;
+  const sink = typeof target === 'object' ? target : target === 'inherit' ? ours : undefined;
   const kept: Buffer[] = [];
   const lines = onLine ? lineSplitter(onLine) : undefined;
   return {

@@ -1,8 +1,9 @@
 // Which process owns a container, so that the next command can tell a live run from the leftovers of
 // a crashed one. A pid alone can be reused; the pid's start time cannot (host/process-owner.ts).
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CtrError } from '../errors.js';
+import { CtrError, notFound } from '../errors.js';
+import { writeFileAtomic } from '../host/atomic-file.js';
 import { ownedName } from '../host/owned-names.js';
 import { isOwnerAlive, processStartTime } from '../host/process-owner.js';
 import { ensurePrivateDir } from '../store/private-dirs.js';
@@ -46,6 +47,21 @@ export async function claimContainerDir(paths: ContainerPaths, record: OwnerReco
     if (code === 'EEXIST' || code === 'ENOTEMPTY') throw containerExists(paths);
     throw e;
   }
+}
+
+/**
+ * Take over the existing directory of a stopped container (to start it again): refused while its owner
+ * lives. The new record replaces the old one atomically. NotFound when there is no such container.
+ */
+export async function reclaimContainerDir(paths: ContainerPaths, record: OwnerRecord): Promise<void> {
+  const id = paths.dir.split('/').pop() ?? '';
+  const old = await readOwner(paths);
+  if (!old) {
+    const exists = await stat(paths.dir).then(() => true, () => false);
+    if (!exists) throw notFound(`container ${JSON.stringify(id)} does not exist`);
+  }
+  if (await ownerAlive(old)) throw new CtrError('FailedPrecondition', `container ${JSON.stringify(id)} is running (its supervisor, pid ${old?.pid}, is alive)`);
+  await writeFileAtomic(paths.owner, JSON.stringify(record), { mode: 0o600 });
 }
 
 /** Read a container's owner record; undefined when missing or unreadable. */

@@ -7,8 +7,12 @@ import { execa, type StdinOption, type StdoutStderrOption } from 'execa';
 import { CtrError, notFound, unavailable } from '../errors.js';
 import { needsTap, outputTap } from './output-tap.js';
 
-/** Where the container's stdio goes: inherited from us (default), ignored, captured whole ('pipe'), or copied to a stream as it arrives. */
-export type StdioTarget = 'inherit' | 'ignore' | 'pipe' | NodeJS.WritableStream;
+/**
+ * Where the container's stdio goes: inherited from us (default), ignored, captured whole ('pipe'), written
+ * straight to an open file descriptor (a detached container's log: it outlives us), or copied to a stream
+ * as it arrives.
+ */
+export type StdioTarget = 'inherit' | 'ignore' | 'pipe' | number | NodeJS.WritableStream;
 
 /** Options of runcRun. */
 export interface RuncRunOptions {
@@ -140,10 +144,70 @@ export async function runcList(stateDir: string, runc = 'runc', signal?: AbortSi
   return (JSON.parse(r.stdout || 'null') as RuncState[] | null) ?? [];
 }
 
-/** Send a signal (runc name, e.g. KILL or TERM) to the container's process. */
-export async function runcKill(stateDir: string, id: string, sig: string, runc = 'runc'): Promise<void> {
-  const r = await execa(runc, ['--root', stateDir, 'kill', id, sig], { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0) throw unavailable(`runc kill ${id} ${sig}: ${firstLine(r.stderr)}`);
+/** Send a signal (runc name, e.g. KILL or TERM) to the container's process, or with `all` to every process of it. */
+export async function runcKill(stateDir: string, id: string, sig: string, runc = 'runc', all = false): Promise<void> {
+  const r = await execa(runc, ['--root', stateDir, 'kill', ...(all ? ['--all'] : []), id, sig], { reject: false, stdin: 'ignore' });
+  if (r.exitCode === 0) return;
+  if (/does not exist|not running|container not running/.test(r.stderr)) throw new CtrError('FailedPrecondition', `container ${id} is not running`);
+  throw unavailable(`runc kill ${id} ${sig}: ${firstLine(r.stderr)}`);
+}
+
+/** runc's state of container `id`, or undefined when runc does not know it. */
+export async function runcState(stateDir: string, id: string, runc = 'runc'): Promise<RuncState | undefined> {
+  const r = await execa(runc, ['--root', stateDir, 'state', id], { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) {
+    if (/does not exist|not exist/.test(r.stderr)) return undefined;
+    throw unavailable(`runc state ${id}: ${firstLine(r.stderr)}`);
+  }
+  return JSON.parse(r.stdout) as RuncState;
+}
+
+/** The host pids of every process of container `id` (its init first as runc lists them). */
+export async function runcPids(stateDir: string, id: string, runc = 'runc'): Promise<number[]> {
+  const r = await execa(runc, ['--root', stateDir, 'ps', '--format', 'json', id], { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) throw unavailable(`runc ps ${id}: ${firstLine(r.stderr)}`);
+  return (JSON.parse(r.stdout || 'null') as number[] | null) ?? [];
+}
+
+/** Options of runcExec. */
+export interface RuncExecOptions {
+  /** A terminal for the process (our stdin must be one). */
+  tty?: boolean;
+  /** Attach our stdin. */
+  stdin?: boolean;
+  cwd?: string;
+  /** Extra K=V added to the container process's environment. */
+  env?: string[];
+  /** `uid[:gid]`. Default: the container process's user. */
+  user?: string;
+  runc?: string;
+}
+
+/**
+ * Run `args` in the running container `id` (its namespaces; its process's user, environment and cwd unless
+ * given), in the foreground with our stdio; returns the exit code (128+N when killed by signal N).
+ */
+export async function runcExec(stateDir: string, id: string, args: string[], o: RuncExecOptions = {}): Promise<number> {
+  const flags = [
+    ...(o.tty ? ['--tty'] : []),
+    ...(o.cwd ? ['--cwd', o.cwd] : []),
+    ...(o.user ? ['--user', o.user] : []),
+    ...(o.env ?? []).flatMap((e) => ['--env', e]),
+  ];
+  const child = execa(o.runc ?? 'runc', ['--root', stateDir, 'exec', ...flags, id, ...args], {
+    stdin: o.stdin || o.tty ? 'inherit' : 'ignore',
+    stdout: 'inherit',
+    stderr: 'inherit',
+    reject: false,
+  });
+  const giveBack = takeSignals((sig) => void child.kill(sig), o.tty === true || (o.stdin === true && process.stdin.isTTY === true));
+  try {
+    const r = await child;
+    if (r.exitCode === undefined && r.signal === undefined) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${r.shortMessage}`);
+    return r.exitCode ?? 128 + signalNumber(r.signal);
+  } finally {
+    giveBack();
+  }
 }
 
 /** Delete the container's runc state, killing it first when `force`; a missing container is not an error. */
@@ -178,6 +242,7 @@ async function throwRuncError(log: string): Promise<void> {
 
 /** execa's option types reject a union of literals; hand it one literal at a time (a stream target is tapped, see outputTap). */
 function stdioOption(t: StdioTarget): StdinOption & StdoutStderrOption {
+  if (typeof t === 'number') return t as 3; // any open fd (execa's types spell out only a few)
   if (t === 'inherit') return 'inherit';
   return t === 'ignore' ? 'ignore' : 'pipe';
 }

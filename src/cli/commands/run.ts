@@ -1,17 +1,20 @@
 // `ctr-remote run [flags] REF ID [CMD ARGS...]`: run a container from a stored image in the foreground
 // (root). Flags follow `ctr run`; CMD ARGS replace the image's Entrypoint and Cmd, as there. The
-// container's exit code becomes ours; SIGINT/SIGTERM are forwarded to it.
+// container's exit code becomes ours; SIGINT/SIGTERM are forwarded to it. With -d it runs detached under
+// a supervisor (image/detached-run.ts) and the command returns once it runs; `tasks` and `containers`
+// manage it then.
 // Parsing stops at REF, as `ctr run`'s does: options after it belong to the container (`run img id ls -t`
 // passes -t to ls); run's own (and the global) options go before REF. A `--` right after ID is dropped
 // (it was needed before parsing stopped at REF; no command is named `--`).
 import { Command, Option } from 'commander';
-import type { Snapshotter } from '../../image/run.js';
+import type { RunOptions, Snapshotter } from '../../image/run.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr } from '../cli-io.js';
 import { addContainerFlags, containerOptions } from '../container-flags.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlag } from '../platform-flags.js';
 import { addCredentialFlags, addReadTimeoutFlag, registryOptions } from '../registry-flags.js';
+import { logUriArg } from '../log-uri.js';
 import { usageError } from '../usage-error.js';
 
 /** The run command. */
@@ -23,6 +26,8 @@ export function runCommand(ctx: CliContext): Command {
     .argument('[args...]', 'command and arguments; replace the image Entrypoint and Cmd')
     .passThroughOptions()
     .option('--rm', 'remove the container (and its writes) when it exits')
+    .option('-d, --detach', 'return once the container runs; a supervisor serves its lazy layers, keeps its output and exit status (see tasks, containers)')
+    .option('--log-uri <uri>', 'detached: file:///path (or /path) for the container output (default: <root>/containers/ID/log)', logUriArg)
     .option('-t, --tty', 'allocate a terminal (stdin must be a tty)')
     .option('-i, --interactive', 'attach stdin')
     .addOption(new Option('--snapshotter <name>', 'how layers are provided (default: stargz when rpulled, else overlayfs)').choices(['stargz', 'overlayfs']));
@@ -40,8 +45,9 @@ export function runCommand(ctx: CliContext): Command {
   return cmd.action((ref: string, id: string, args: string[], flags, self: Command) =>
     ctx.run(self, 'run', id, async () => {
       for (const a of [ref, id]) if (a.startsWith('-')) throw usageError(`unknown option ${a} (see 'ctr-remote run --help')`);
-      const { runContainer } = await ctx.load(() => import('../../image/run.js'));
-      const result = await runContainer(await ctx.context(self), ref, id, {
+      if (flags.detach && (flags.tty || flags.interactive)) throw usageError('-d cannot be used with -t or -i: a detached container has no terminal or stdin (use tasks exec -t)');
+      if (flags.logUri !== undefined && !flags.detach) throw usageError('--log-uri needs -d (a foreground container writes to this terminal)');
+      const options: RunOptions = {
         args: args[0] === '--' ? args.slice(1) : args,
         remove: flags.rm === true,
         tty: flags.tty === true,
@@ -55,10 +61,17 @@ export function runCommand(ctx: CliContext): Command {
           plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert, readTimeout: flags.readTimeout,
           user: flags.registryUser, passwordStdin: flags.passwordStdin,
         }, ctx.io, ctx.debugLog(self), ctx.signal, flags.interactive === true),
-        onWarning: (line) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
+        onWarning: (line: string) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
         killOnAbort: false,
         signal: ctx.signal,
-      });
+      };
+      if (flags.detach) {
+        const { runDetached } = await ctx.load(() => import('../../image/detached-run.js'));
+        await runDetached(await ctx.context(self), ref, id, { ...options, ...(flags.logUri !== undefined ? { log: flags.logUri as string } : {}) });
+        return;
+      }
+      const { runContainer } = await ctx.load(() => import('../../image/run.js'));
+      const result = await runContainer(await ctx.context(self), ref, id, options);
       ctx.exitCode = result.exitCode;
     }),
   );
