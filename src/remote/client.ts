@@ -9,7 +9,10 @@ import { Transport, discardBody, headerValue, type HttpResponse, type TransportO
 
 /** Options of one registry client. */
 export interface ClientOptions extends TransportOptions, CredentialOptions {
-  /** Talk plain HTTP (`--plain-http`). Default: https, except loopback hosts (http, switching to https when the registry speaks TLS). */
+  /**
+   * true: talk plain HTTP (`--plain-http`, an `http://` host of hosts.toml); false: https (an `https://`
+   * host of hosts.toml). Default: https, except loopback hosts (http, switching to https when the registry speaks TLS).
+   */
   plainHttp?: boolean;
   /** Headers sent with every request to the registry (a hosts.toml `header`). Default none. */
   headers?: Record<string, string>;
@@ -44,7 +47,7 @@ export class RegistryClient {
 
   constructor(readonly registry: string, opts: ClientOptions = {}) {
     const local = isLocalHost(registry);
-    const scheme = opts.plainHttp || local ? 'http' : 'https';
+    const scheme = opts.plainHttp === true || (local && opts.plainHttp === undefined) ? 'http' : 'https';
     this.probingLocalScheme = local && opts.plainHttp === undefined;
     this.base = new URL(`${scheme}://${registryHost(registry)}`);
     this.extraHeaders = { ...opts.headers };
