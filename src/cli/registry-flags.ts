@@ -111,7 +111,10 @@ export async function registryOptions(
   if (flags.tlscacert) o.tlsCaCert = flags.tlscacert;
   if (flags.tlscert) o.tlsCert = flags.tlscert;
   if (flags.tlskey) o.tlsKey = flags.tlskey;
-  if (flags.hostsDir) o.hostsDir = await hostsDirectory(flags.hostsDir);
+  if (flags.hostsDir) {
+    o.hostsDir = await hostsDirectory(flags.hostsDir);
+    o.onMirrorFailure = (host, e) => printErr(io, `ctr-remote: warning: mirror ${host} failed, reading from the next host: ${e instanceof Error ? e.message : String(e)}`);
+  }
   if (flags.refresh) o.refreshToken = flags.refresh;
   if (flags.readTimeout !== undefined) o.readTimeoutMs = Math.round(flags.readTimeout * 1000);
   if (debug) o.debug = debug;

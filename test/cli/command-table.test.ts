@@ -94,7 +94,7 @@ const ROWS: Row[] = [
     argv: R('image', 'pull', '--hosts-dir', '/', '--tlscert', '/c.pem', '--tlskey', '/k.pem', '--refresh', 'rt', '--http-dump', REF),
     call: {
       fn: 'pullImage',
-      args: [CTX, REF, { registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', refreshToken: 'rt', httpDump: FN }, concurrency: 3, onProgress: FN, onWarning: FN, signal: SIGNAL }],
+      args: [CTX, REF, { registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN, refreshToken: 'rt', httpDump: FN }, concurrency: 3, onProgress: FN, onWarning: FN, signal: SIGNAL }],
     },
   },
   {
@@ -161,7 +161,7 @@ const ROWS: Row[] = [
     argv: R('image', 'optimize', '--hosts-dir', '/', '--tlscert', '/c.pem', '--tlskey', '/k.pem', '--http-dump', 'src:1', 'dst:1'),
     call: {
       fn: 'optimizeImage',
-      args: [CTX, 'src:1', 'dst:1', { registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', httpDump: FN }, env: [], mounts: [], netHost: false, tty: false, stdin: false, period: 10,
+      args: [CTX, 'src:1', 'dst:1', { registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN, httpDump: FN }, env: [], mounts: [], netHost: false, tty: false, stdin: false, period: 10,
         noOptimize: false, level: 9, chunkSize: 0, stdout: STREAM, stderr: STREAM, onWarning: FN, onStep: FN, signal: SIGNAL,
       }],
     },
@@ -169,12 +169,12 @@ const ROWS: Row[] = [
   {
     cmd: 'image convert',
     argv: R('image', 'convert', '--estargz', '--hosts-dir', '/', '--tlscert', '/c.pem', '--tlskey', '/k.pem', 'src:1', 'dst:1'),
-    call: { fn: 'convertLocations', args: [CTX, 'src:1', 'dst:1', { registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/' }, format: 'estargz', level: 9, chunkSize: 0, minChunkSize: 0, onWarning: FN, signal: SIGNAL }] },
+    call: { fn: 'convertLocations', args: [CTX, 'src:1', 'dst:1', { registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN }, format: 'estargz', level: 9, chunkSize: 0, minChunkSize: 0, onWarning: FN, signal: SIGNAL }] },
   },
   {
     cmd: 'image push',
     argv: R('image', 'push', '--hosts-dir', '/', '--http-dump', REF),
-    call: { fn: 'pushImage', args: [CTX, REF, undefined, { registry: { hostsDir: '/', httpDump: FN }, concurrency: 3, onProgress: FN, signal: SIGNAL }] },
+    call: { fn: 'pushImage', args: [CTX, REF, undefined, { registry: { hostsDir: '/', onMirrorFailure: FN, httpDump: FN }, concurrency: 3, onProgress: FN, signal: SIGNAL }] },
   },
   { cmd: 'image prune', argv: R('image', 'prune', '--dry-run'), call: { fn: 'pruneRoot', args: [CTX, { dryRun: true, signal: SIGNAL }] } },
   { cmd: 'image prune', argv: R('image', 'prune', '--json'), call: { fn: 'pruneRoot', args: [CTX, { dryRun: false, signal: SIGNAL }] } },
@@ -186,7 +186,7 @@ const ROWS: Row[] = [
   {
     cmd: 'image rpull',
     argv: R('image', 'rpull', '--hosts-dir', '/', '--tlscacert', '/ca.pem', '--tlscert', '/c.pem', '--tlskey', '/k.pem', REF),
-    call: { fn: 'rpullImage', args: [CTX, REF, { registry: { tlsCaCert: '/ca.pem', tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/' }, onLayer: FN, signal: SIGNAL }] },
+    call: { fn: 'rpullImage', args: [CTX, REF, { registry: { tlsCaCert: '/ca.pem', tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN }, onLayer: FN, signal: SIGNAL }] },
   },
   { cmd: 'image rpull', argv: R('image', 'rpull', '--json', '-u', 'u:p', REF), call: { fn: 'rpullImage', args: [CTX, REF, { registry: { username: 'u', password: 'p' }, signal: SIGNAL }] } },
   {
@@ -201,7 +201,7 @@ const ROWS: Row[] = [
   {
     cmd: 'image mount',
     argv: R('image', 'mount', '--hosts-dir', '/', '--refresh', 'rt', '--http-dump', REF, '/mnt/x'),
-    call: { fn: 'mountImage', args: [CTX, REF, '/mnt/x', { registry: { hostsDir: '/', refreshToken: 'rt', httpDump: FN }, noBackgroundFetch: false, onLayer: FN, onWarning: FN, signal: SIGNAL }] },
+    call: { fn: 'mountImage', args: [CTX, REF, '/mnt/x', { registry: { hostsDir: '/', onMirrorFailure: FN, refreshToken: 'rt', httpDump: FN }, noBackgroundFetch: false, onLayer: FN, onWarning: FN, signal: SIGNAL }] },
   },
   { cmd: 'image unmount', argv: R('image', 'umount', '/mnt/x'), call: { fn: 'unmountImage', args: [CTX, '/mnt/x'] } },
   { cmd: 'image status', argv: R('image', 'status', '--platform', 'linux/arm64', REF), call: { fn: 'imageStatus', args: [CTX, REF, ARM64] } },
@@ -234,7 +234,7 @@ const ROWS: Row[] = [
     call: {
       fn: 'runContainer',
       args: [CTX, REF, 'id3', { args: [], remove: false, tty: false, stdin: false, env: [], mounts: [], netHost: false, noBackgroundFetch: false,
-        registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', refreshToken: 'rt', httpDump: FN }, onWarning: FN, killOnAbort: false, signal: SIGNAL,
+        registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN, refreshToken: 'rt', httpDump: FN }, onWarning: FN, killOnAbort: false, signal: SIGNAL,
       }],
     },
   },

@@ -94,9 +94,12 @@ describe('hosts.toml mirrors', () => {
   });
 
   test('a mirror that is down: the pull reads from the origin, which gets the origin\'s header', async () => {
-    await writeHosts(`http://127.0.0.1:${await freePort()}`);
+    const dead = `127.0.0.1:${await freePort()}`;
+    await writeHosts(`http://${dead}`);
     resetStats();
-    ok(await cli(['--root', root(), 'image', 'pull', '--hosts-dir', hostsDir, `${origin.host}/app:1`]));
+    const r = await cli(['--root', root(), 'image', 'pull', '--hosts-dir', hostsDir, `${origin.host}/app:1`]);
+    ok(r);
+    assert.match(r.stderr, new RegExp(`^ctr-remote: warning: mirror ${dead} failed, reading from the next host: .*ECONNREFUSED`, 'm'));
     assert.ok(blobGets(origin).length >= 2, 'config and layer from the origin');
     assert.ok(origin.stats.totalBytes > big.length / 2);
     assert.ok(seen.origin.length > 0 && seen.origin.every((s) => s.token === 'origin-1'), JSON.stringify(seen.origin));
