@@ -10,22 +10,22 @@ _ctr_remote() {
   case "$cmdpath" in
     '') opts='--version -v --root --debug --help -h'; cmds='image run containers tasks snapshotter completion' ;;
     '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize prune rpull mount unmount status' ;;
-    '/image/pull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --max-concurrent-downloads --json --help -h'; cmds='' ;;
-    '/image/push') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --max-concurrent-uploaded-layers --json --help -h'; cmds='' ;;
+    '/image/pull') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --all-platforms --max-concurrent-downloads --json --help -h'; cmds='' ;;
+    '/image/push') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --all-platforms --max-concurrent-uploaded-layers --json --help -h'; cmds='' ;;
     '/image/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
     '/image/rm') opts='--json --help -h'; cmds='' ;;
     '/image/tag') opts='--json --help -h'; cmds='' ;;
     '/image/export') opts='--json --help -h'; cmds='' ;;
     '/image/import') opts='--base-name --json --help -h'; cmds='' ;;
-    '/image/convert') opts='--estargz --zstdchunked --uncompress --oci --estargz-compression-level --estargz-chunk-size --estargz-min-chunk-size --estargz-record-in --zstdchunked-compression-level --reuse --platform --all-platforms --plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --json --help -h'; cmds='' ;;
+    '/image/convert') opts='--estargz --zstdchunked --uncompress --oci --estargz-compression-level --estargz-chunk-size --estargz-min-chunk-size --estargz-record-in --zstdchunked-compression-level --reuse --platform --all-platforms --plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --json --help -h'; cmds='' ;;
     '/image/get-toc-digest') opts='--dump-toc --zstdchunked --json --help -h'; cmds='' ;;
-    '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --platform --all-platforms --plain-http --skip-verify -k --tlscacert --json --help -h'; cmds='' ;;
+    '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --platform --all-platforms --plain-http --skip-verify -k --hosts-dir --tlscacert --tlscert --tlskey --http-dump --json --help -h'; cmds='' ;;
     '/image/prune') opts='--dry-run --json --help -h'; cmds='' ;;
-    '/image/rpull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --skip-content-verify --json --help -h'; cmds='' ;;
-    '/image/mount') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
+    '/image/rpull') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --skip-content-verify --json --help -h'; cmds='' ;;
+    '/image/mount') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
     '/image/unmount') opts='--help -h'; cmds='' ;;
     '/image/status') opts='--platform --json --help -h'; cmds='' ;;
-    '/run') opts='--rm --detach -d --log-uri --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --tlscacert --read-timeout --registry-user -u --password-stdin --help -h'; cmds='' ;;
+    '/run') opts='--rm --detach -d --log-uri --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --registry-user -u --password-stdin --refresh --help -h'; cmds='' ;;
     '/containers') opts='--help -h'; cmds='ls info rm' ;;
     '/containers/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
     '/containers/info') opts='--spec --help -h'; cmds='' ;;
@@ -33,7 +33,7 @@ _ctr_remote() {
     '/tasks') opts='--help -h'; cmds='ls kill start exec ps attach rm' ;;
     '/tasks/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
     '/tasks/kill') opts='--signal -s --all -a --exec-id --help -h'; cmds='' ;;
-    '/tasks/start') opts='--detach -d --log-uri --plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --help -h'; cmds='' ;;
+    '/tasks/start') opts='--detach -d --log-uri --plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --help -h'; cmds='' ;;
     '/tasks/exec') opts='--exec-id --tty -t --interactive -i --cwd --user --env --help -h'; cmds='' ;;
     '/tasks/ps') opts='--json --help -h'; cmds='' ;;
     '/tasks/attach') opts='--help -h'; cmds='' ;;

@@ -22,7 +22,7 @@ export type DetachedRunOptions = Omit<
   RunOptions,
   'signal' | 'onSpec' | 'onSpawn' | 'onStarted' | 'onExited' | 'onAccess' | 'onWarning' | 'stdout' | 'stderr' | 'tty' | 'stdin' | 'killOnAbort' | 'registry' | 'log' | 'restart'
 > & {
-  registry?: Omit<RegistryOptions, 'debug' | 'onProgress' | 'onMirrorFailure'>;
+  registry?: Omit<RegistryOptions, 'debug' | 'httpDump' | 'onProgress' | 'onMirrorFailure'>;
 };
 
 /** The run a supervisor is handed. */
@@ -185,7 +185,7 @@ function detachedOptions(o: RunOptions): DetachedRunOptions {
 }
 
 function dataOnly(r: RegistryOptions): DetachedRunOptions['registry'] {
-  const { debug: _d, onProgress: _p, onMirrorFailure: _m, ...data } = r;
+  const { debug: _d, httpDump: _h, onProgress: _p, onMirrorFailure: _m, ...data } = r;
   return data;
 }
 

@@ -5,7 +5,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { invalidArgument, notFound } from '../errors.js';
 import { formatReference, parseReference } from '../remote/reference.js';
-import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
+import { openRegistryWithHosts, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
 import type { Context } from './context.js';
 import { LayoutEndpoint } from '../store/layout-endpoint.js';
 import { openLayout } from '../store/oci-layout.js';
@@ -67,7 +67,7 @@ export async function openLocation(loc: Location, mode: ReferenceMode, ctx: Endp
     return { endpoint: new LayoutEndpoint(layout, create ? (loc.tag ?? 'latest') : loc.tag), close: async () => {} };
   }
   if (mode === 'registry') {
-    const endpoint = openRegistry(loc.name, ctx.registry ?? {});
+    const endpoint = await openRegistryWithHosts(loc.name, ctx.registry ?? {});
     return { endpoint, close: () => endpoint.close() };
   }
   return { endpoint: await openStoreImage(ctx.context, loc.name), close: async () => {} };

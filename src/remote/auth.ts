@@ -1,6 +1,10 @@
 // Registry authentication: anonymous, Basic, and the bearer-token flow driven by WWW-Authenticate
-// (token fetched from the realm per scope, cached until it expires, refreshed once on a 401).
+// (token fetched from the realm per scope, cached until it expires, refreshed once on a 401). With a
+// refresh token (`--refresh`), tokens come from the OAuth2 form POST to the realm (grant_type
+// refresh_token), falling back to the GET flow with the token as the Basic secret where the token server
+// has no POST endpoint (404, 405, 400, 401), as containerd does.
 // https://distribution.github.io/distribution/spec/auth/token/
+// https://distribution.github.io/distribution/spec/auth/oauth/
 import { CtrError, unauthorized, unavailable } from '../errors.js';
 import { loadDockerCredentials, type Credentials } from './docker-config.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
@@ -11,7 +15,14 @@ export interface CredentialOptions {
   username?: string;
   password?: string;
   dockerConfigDir?: string;
+  /** `--refresh TOKEN`: an OAuth2 refresh token for the token server; replaces the other credentials. Default none. */
+  refreshToken?: string;
 }
+
+/** The client_id we send in OAuth2 token requests (containerd sends "containerd-client"). */
+const OAUTH_CLIENT_ID = 'ctr-remote';
+/** Answers of a token server without the OAuth2 POST endpoint, after which the GET flow is tried. */
+const NO_OAUTH_POST = new Set([400, 401, 404, 405]);
 
 interface CachedToken {
   token: string;
@@ -59,7 +70,9 @@ export class Authorizer {
 
   /** The credentials that will be used (explicit first, then the Docker config); loaded once. */
   credentials(signal?: AbortSignal): Promise<Credentials | undefined> {
-    this.creds ??= this.opts.username !== undefined
+    this.creds ??= this.opts.refreshToken !== undefined
+      ? Promise.resolve({ username: '', password: this.opts.refreshToken })
+      : this.opts.username !== undefined
       ? Promise.resolve({ username: this.opts.username, password: this.opts.password ?? '' })
       : loadDockerCredentials(this.registry, this.opts.dockerConfigDir, signal);
     return this.creds;
@@ -131,8 +144,13 @@ export class Authorizer {
     } catch (e) {
       throw unauthorized(`registry ${this.registry}: bearer realm ${JSON.stringify(realm)} is not a URL`, e);
     }
+    const scopes = [...new Set([...scope.split(' '), ...(ch.params['scope'] ?? '').split(' ')])].filter((s) => s !== '');
+    if (this.opts.refreshToken !== undefined) {
+      const viaPost = await this.requestOAuthToken(url, ch.params['service'], scopes, this.opts.refreshToken, signal);
+      if (viaPost) return viaPost;
+    }
     if (ch.params['service']) url.searchParams.set('service', ch.params['service']);
-    for (const s of new Set([...scope.split(' '), ...(ch.params['scope'] ?? '').split(' ')])) if (s) url.searchParams.append('scope', s);
+    for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = { accept: 'application/json' };
     const creds = await this.credentials(signal);
     if (creds) headers['authorization'] = basicHeader(creds);
@@ -144,6 +162,22 @@ export class Authorizer {
     }
     if (res.statusCode !== 200) throw unavailable(`registry ${this.registry}: token server ${url.host} answered HTTP ${res.statusCode}`);
     return parseTokenResponse(body, url.host, Date.now());
+  }
+
+  /** Exchange a refresh token at `realm` (OAuth2 form POST); undefined when the server has no such endpoint. */
+  private async requestOAuthToken(realm: URL, service: string | undefined, scopes: string[], refreshToken: string, signal?: AbortSignal): Promise<CachedToken | undefined> {
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: OAUTH_CLIENT_ID });
+    if (service) form.set('service', service);
+    if (scopes.length > 0) form.set('scope', scopes.join(' '));
+    const res = await this.transport.send({
+      method: 'POST', url: realm, body: Buffer.from(form.toString()),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, ...(signal ? { signal } : {}),
+    });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    if (NO_OAUTH_POST.has(res.statusCode)) return undefined;
+    if (res.statusCode === 403) throw markCredentialsRejected(unauthorized(`registry ${this.registry}: token server ${realm.host} refused the refresh token (HTTP 403)`));
+    if (res.statusCode !== 200) throw unavailable(`registry ${this.registry}: token server ${realm.host} answered HTTP ${res.statusCode}`);
+    return parseTokenResponse(body, realm.host, Date.now());
   }
 }
 

@@ -9,7 +9,10 @@ import { Transport, discardBody, headerValue, type HttpResponse, type TransportO
 
 /** Options of one registry client. */
 export interface ClientOptions extends TransportOptions, CredentialOptions {
-  /** Talk plain HTTP (`--plain-http`). Default: https, except loopback hosts (http, switching to https when the registry speaks TLS). */
+  /**
+   * true: talk plain HTTP (`--plain-http`, an `http://` host of hosts.toml); false: https (an `https://`
+   * host of hosts.toml). Default: https, except loopback hosts (http, switching to https when the registry speaks TLS).
+   */
   plainHttp?: boolean;
   /** Headers sent with every request to the registry (a hosts.toml `header`). Default none. */
   headers?: Record<string, string>;
@@ -44,7 +47,7 @@ export class RegistryClient {
 
   constructor(readonly registry: string, opts: ClientOptions = {}) {
     const local = isLocalHost(registry);
-    const scheme = opts.plainHttp || local ? 'http' : 'https';
+    const scheme = opts.plainHttp === true || (local && opts.plainHttp === undefined) ? 'http' : 'https';
     this.probingLocalScheme = local && opts.plainHttp === undefined;
     this.base = new URL(`${scheme}://${registryHost(registry)}`);
     this.extraHeaders = { ...opts.headers };
@@ -54,16 +57,24 @@ export class RegistryClient {
 
   /** Send a request; returns the final response (the caller consumes its body) and the URL that answered. */
   async request(req: ClientRequest): Promise<{ res: HttpResponse; url: URL }> {
+    const sentTo = this.base;
     const out = await this.requestOnce(req);
-    if (!this.probingLocalScheme || out.url.origin !== this.base.origin) return out;
-    if (!(await this.answeredByTlsServer(out.res))) {
+    if (out.url.origin !== sentTo.origin) return out;
+    if (this.probingLocalScheme) {
+      if (!(await this.answeredByTlsServer(out.res))) {
+        this.probingLocalScheme = false;
+        return out;
+      }
+      // Like containerd: loopback registries default to plain HTTP, but one that answers with TLS gets https.
       this.probingLocalScheme = false;
+      this.base = new URL(`https://${registryHost(this.registry)}`);
+      this.transport.log(`${this.registry} speaks TLS; switching to https`);
+    } else if (sentTo.protocol === 'http:' && this.base.protocol === 'https:' && isTlsServerAnswer(out.res)) {
+      // sent while a concurrent request found that the registry speaks TLS: send it again over https
+      await out.res.body.dump();
+    } else {
       return out;
     }
-    // Like containerd: loopback registries default to plain HTTP, but one that answers with TLS gets https.
-    this.probingLocalScheme = false;
-    this.base = new URL(`https://${registryHost(this.registry)}`);
-    this.transport.log(`${this.registry} speaks TLS; switching to https`);
     if (req.body !== undefined && !Buffer.isBuffer(req.body)) throw new CtrError('Unavailable', `${this.registry} speaks TLS, not plain HTTP: retry the operation`);
     const url = new URL(req.url, 'http://x');
     return this.requestOnce({ ...req, url: new URL(url.pathname + url.search, this.base) });

@@ -7,6 +7,7 @@ import { isDigest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
 import type { ByteRange } from './byte-ranges.js';
 import { RegistryClient, type ClientOptions } from './client.js';
+import { hostClientOptions } from './host-client-options.js';
 import type { HostCapability, RegistryHost } from './hosts-config.js';
 import { Repository, type FetchedManifest, type RepositoryOptions } from './repository.js';
 
@@ -40,13 +41,9 @@ export class MirroredRepository extends Repository {
       downUntil: 0,
       repository: new Repository(
         new RegistryClient(host.host, {
-          ...clientOptions,
+          ...hostClientOptions(host, clientOptions),
           // a mirror that does not answer is left for the next host quickly, not after the origin's retries
           backoff: { ...clientOptions.backoff, retries: Math.min(clientOptions.backoff?.retries ?? 1, 1) },
-          plainHttp: host.plainHttp,
-          skipVerify: host.skipVerify || clientOptions.skipVerify === true,
-          ...(host.ca ? { tlsCaCert: host.ca } : {}),
-          headers: host.headers,
         }),
         name,
         { apiRoot: host.apiRoot, mirrorOf: client.registry },

@@ -4,11 +4,12 @@ import { CtrError, isCtrError, withContext } from '../errors.js';
 import type { BlobProgress, ImageSink, ImageSource } from '../content/endpoint.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
-import { RegistryClient } from './client.js';
+import { RegistryClient, type ClientOptions } from './client.js';
+import { hostClientOptions } from './host-client-options.js';
+import { loadRegistryHosts, type RegistryHost } from './hosts-config.js';
 import { formatReference, parseReference, referenceTarget, type Reference } from './reference.js';
 import { MAX_MANIFEST_SIZE } from '../oci/manifest-json.js';
 import { Repository } from './repository.js';
-import type { RegistryHost } from './hosts-config.js';
 import { MirroredRepository } from './mirrored-repository.js';
 
 /** Options of openRegistry (the CLI's registry flags). */
@@ -19,6 +20,10 @@ export interface RegistryOptions {
   skipVerify?: boolean;
   /** `--tlscacert FILE`: PEM CA bundle trusted in addition to the system roots. */
   tlsCaCert?: string;
+  /** `--tlscert FILE`: PEM client certificate presented to the registry (its key in `tlsKey`, else in the same file). */
+  tlsCert?: string;
+  /** `--tlskey FILE`: the PEM key of `tlsCert`. */
+  tlsKey?: string;
   /** `-u user[:pass]` split; when unset, credentials come from the Docker config. */
   username?: string;
   password?: string;
@@ -42,14 +47,23 @@ export interface RegistryOptions {
   /** A repository on the same registry to try cross-mounting blobs from when pushing. */
   mountFrom?: string;
   /**
+   * `--hosts-dir DIR`: containerd's hosts directory (`DIR/<registry>/hosts.toml`, else `DIR/_default/`),
+   * read by openRegistryWithHosts into `hosts`. Default none.
+   */
+  hostsDir?: string;
+  /**
    * The registry's hosts from a hosts.toml (remote/hosts-config.ts loadRegistryHosts): reads try its
-   * mirrors first, the origin last. Default: the origin alone.
+   * mirrors first, the origin last. Default: the origin alone (or those of `hostsDir`).
    */
   hosts?: readonly RegistryHost[];
   /** Told of each mirror failure a read fell through (host, error). */
   onMirrorFailure?: (host: string, error: unknown) => void;
   /** Receives request/retry lines (`--debug`); never credentials. */
   debug?: (line: string) => void;
+  /** `--http-dump`: receives each request and response, start line and headers, secrets redacted. */
+  httpDump?: (text: string) => void;
+  /** `--refresh TOKEN`: an OAuth2 refresh token exchanged at the registry's token server for access tokens. */
+  refreshToken?: string;
   /** Per-blob progress of uploads (done/skipped/mounted). */
   onProgress?: (p: BlobProgress) => void;
 }
@@ -72,10 +86,7 @@ export class RegistryEndpoint implements ImageSource, ImageSink {
         ...(opts.retryBaseMs !== undefined ? { baseMs: opts.retryBaseMs } : {}), ...(opts.retryMaxMs !== undefined ? { maxMs: opts.retryMaxMs } : {}) },
     };
     const origin = opts.hosts?.find((h) => h.origin);
-    this.client = new RegistryClient(origin?.host ?? this.reference.registry, {
-      ...clientOptions,
-      ...(origin ? { plainHttp: origin.plainHttp || opts.plainHttp === true, headers: origin.headers, ...(origin.skipVerify ? { skipVerify: true } : {}), ...(origin.ca ? { tlsCaCert: origin.ca } : {}) } : {}),
-    });
+    this.client = new RegistryClient(origin?.host ?? this.reference.registry, origin ? hostClientOptions(origin, clientOptions) : clientOptions);
     const repoOptions = { ...(opts.uploadChunkSize !== undefined ? { uploadChunkSize: opts.uploadChunkSize } : {}) };
     const mirrors = opts.hosts?.filter((h) => !h.origin) ?? [];
     this.repository = mirrors.length > 0
@@ -142,14 +153,23 @@ export class RegistryEndpoint implements ImageSource, ImageSink {
   }
 }
 
-/** Open a registry reference as an image source and sink. Throws InvalidArgument for a bad reference. */
+/** Open a registry reference as an image source and sink (`opts.hostsDir` is not read: see openRegistryWithHosts). Throws InvalidArgument for a bad reference. */
 export function openRegistry(ref: string, opts: RegistryOptions = {}): RegistryEndpoint {
   return new RegistryEndpoint(ref, opts);
 }
 
-function pick(o: RegistryOptions) {
-  const { plainHttp, skipVerify, tlsCaCert, username, password, dockerConfigDir, timeoutMs, readTimeoutMs, debug } = o;
-  return Object.fromEntries(Object.entries({ plainHttp, skipVerify, tlsCaCert, username, password, dockerConfigDir, timeoutMs, readTimeoutMs, debug }).filter(([, v]) => v !== undefined));
+/** openRegistry, with the hosts of the registry read from `opts.hostsDir` when it is set and `opts.hosts` is not. */
+export async function openRegistryWithHosts(ref: string, opts: RegistryOptions = {}): Promise<RegistryEndpoint> {
+  if (opts.hostsDir === undefined || opts.hosts !== undefined) return openRegistry(ref, opts);
+  return openRegistry(ref, { ...opts, hosts: await loadRegistryHosts(opts.hostsDir, parseReference(ref).registry) });
+}
+
+/** The options every host's client shares, from the registry options. */
+function pick(o: RegistryOptions): ClientOptions {
+  const { plainHttp, skipVerify, tlsCaCert, username, password, dockerConfigDir, timeoutMs, readTimeoutMs, debug, httpDump, refreshToken } = o;
+  const tlsClientCerts = o.tlsCert !== undefined ? [{ cert: o.tlsCert, ...(o.tlsKey !== undefined ? { key: o.tlsKey } : {}) }] : undefined;
+  const all = { plainHttp, skipVerify, tlsCaCert, tlsClientCerts, username, password, dockerConfigDir, timeoutMs, readTimeoutMs, debug, httpDump, refreshToken };
+  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined)) as ClientOptions;
 }
 
 async function readAll(content: AsyncIterable<Buffer>, desc: Descriptor): Promise<Buffer> {

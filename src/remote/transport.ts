@@ -1,22 +1,20 @@
 // The HTTP layer of the registry client: one undici Agent per registry (TLS options, pooling, timeouts)
 // and the retry policy (backoff.ts) for connection errors, 429 and 5xx, and for failed body reads of the
 // callers above (retryAfter). Redirects and auth are handled above (client.ts).
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
-import { CtrError, contextLabel, errorAbout, invalidArgument, type ErrorContext } from '../errors.js';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { CtrError, contextLabel, errorAbout, type ErrorContext } from '../errors.js';
 import { RetryBudget, sleep, type BackoffOptions } from './backoff.js';
+import { dumpRequest, dumpResponse } from './http-dump.js';
+import { isTlsAlert, readTlsFiles, tlsAlertHint, type TlsFiles } from './tls-files.js';
 
 /** Default read (idle) timeout: a response that sends no byte for this long is a stalled connection. */
 export const DEFAULT_READ_TIMEOUT_MS = 30_000;
 
 /** Transport options of one registry. */
-export interface TransportOptions {
+export interface TransportOptions extends TlsFiles {
   /** TLS: skip certificate verification (`-k`). Default false. */
   skipVerify?: boolean;
-  /** TLS: PEM file with CA certificates trusted in addition to the system roots (`--tlscacert`). */
-  tlsCaCert?: string;
   /** Milliseconds to wait for connect and for response headers. Default 30_000. */
   timeoutMs?: number;
   /**
@@ -32,6 +30,11 @@ export interface TransportOptions {
   backoff?: BackoffOptions;
   /** Receives one line per request and retry; never credentials. Default: silent. */
   debug?: (line: string) => void;
+  /**
+   * `--http-dump`: receives each request sent and each response received (start line and headers, no
+   * body; Authorization and other secrets redacted, see http-dump.ts). Default: none.
+   */
+  httpDump?: (text: string) => void;
 }
 
 /** One HTTP request. `body` must be replayable (a Buffer) for the request to be retried. */
@@ -85,18 +88,22 @@ export function isNetworkError(e: unknown): boolean {
 /** Sends requests to one registry (and the hosts it redirects to) with retries; owns the connection pool. */
 export class Transport {
   readonly agent: Agent;
+  /**
+   * The last TLS alert a registry sent on one of our connections: undici reports the connection it ended
+   * as "other side closed", so the alert (a client certificate wanted or refused) is kept to explain that.
+   */
+  private tlsAlert: { code: string; at: number } | undefined;
   constructor(readonly opts: TransportOptions = {}) {
     const timeout = opts.timeoutMs ?? 30_000;
-    let ca: string | undefined;
-    if (opts.tlsCaCert !== undefined) {
-      try {
-        ca = readFileSync(opts.tlsCaCert, 'utf8');
-      } catch (e) {
-        throw invalidArgument(`cannot read --tlscacert ${opts.tlsCaCert}: ${(e as Error).message}`, e);
-      }
-    }
+    const connector = buildConnector({ rejectUnauthorized: !opts.skipVerify, ...readTlsFiles(opts), timeout });
     this.agent = new Agent({
-      connect: { rejectUnauthorized: !opts.skipVerify, ...(ca !== undefined ? { ca: [...rootCertificates, ca] } : {}), timeout },
+      connect: (options, callback) => connector(options, (err, socket) => {
+        socket?.on('error', (e) => {
+          if (isTlsAlert(e)) this.tlsAlert = { code: e.code, at: Date.now() };
+        });
+        if (err) callback(err, null);
+        else callback(null, socket!);
+      }),
       headersTimeout: timeout,
       bodyTimeout: opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
       connections: opts.connections ?? 8,
@@ -120,7 +127,7 @@ export class Transport {
         res = await this.once(req);
       } catch (e) {
         if (req.signal?.aborted) throw req.signal.reason ?? e;
-        const tls = tlsHint(e);
+        const tls = tlsHint(e) ?? this.alertHint(e);
         if (tls) throw errorAbout('Unavailable', what, tls, e);
         if (!isNetworkError(e)) throw e;
         if (!retryable || !budget.canRetry) throw errorAbout('Unavailable', what, `${this.describe(e)}${attemptsNote(budget)}`, e);
@@ -128,6 +135,7 @@ export class Transport {
         continue;
       }
       this.log(`${label} -> ${res.statusCode}`);
+      this.opts.httpDump?.(dumpResponse(res.statusCode, res.headers));
       if (!RETRY_STATUS.has(res.statusCode) || !retryable || !budget.canRetry) return res;
       const retryAfter = headerValue(res.headers, 'retry-after');
       await res.body.dump().catch(() => undefined);
@@ -170,7 +178,16 @@ export class Transport {
     return code ?? err.message ?? String(e);
   }
 
+  /** What a connection the registry closed right after a TLS alert means (undefined: no such alert). */
+  private alertHint(e: unknown): string | undefined {
+    const alert = this.tlsAlert;
+    if (!alert || (e as { code?: unknown }).code !== 'UND_ERR_SOCKET' || Date.now() - alert.at > 5_000) return undefined;
+    this.tlsAlert = undefined;
+    return tlsAlertHint(alert.code, (this.opts.tlsClientCerts?.length ?? 0) > 0);
+  }
+
   private once(req: HttpRequest): Promise<HttpResponse> {
+    this.opts.httpDump?.(dumpRequest(req.method, req.url, req.headers));
     return this.agent.request({
       origin: req.url.origin,
       path: req.url.pathname + req.url.search,

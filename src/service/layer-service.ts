@@ -20,9 +20,7 @@ import type { LayerState } from '../layer/layer-state.js';
 import { LazyLayer } from '../layer/lazy-layer.js';
 import { lazyRegistryOptions, type CredentialSource } from '../remote/credential-source.js';
 import { registryBlobSource } from '../remote/registry-blob-source.js';
-import { loadRegistryHosts } from '../remote/hosts-config.js';
-import { parseReference } from '../remote/reference.js';
-import { openRegistry, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
+import { openRegistry, openRegistryWithHosts, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { openLayerTail } from '../store/layer-tails.js';
@@ -370,13 +368,13 @@ export class LayerService implements RemoteLayers {
     let base = lazyRegistryOptions(this.options.credentials, this.options.registry);
     const kept = base.username === undefined ? await this.options.keychain?.lookup(ref) : undefined;
     if (kept) base = { ...base, username: kept.username, password: kept.password };
-    const dir = this.options.hostsDir;
+    // the command's --hosts-dir, else the service's resolver.config_path
+    const dir = base.hostsDir ?? this.options.hostsDir;
     if (!dir) return openRegistry(ref, base);
-    const hosts = await loadRegistryHosts(dir, parseReference(ref).registry);
     const onMirrorFailure = this.options.onWarning
       ? (host: string, e: unknown) => this.options.onWarning!(`mirror ${host} failed for ${ref}, reading from the next host: ${e instanceof Error ? e.message : String(e)}`)
       : undefined;
-    return openRegistry(ref, { ...base, hosts, ...(onMirrorFailure ? { onMirrorFailure } : {}) });
+    return openRegistryWithHosts(ref, { ...base, hostsDir: dir, ...(onMirrorFailure ? { onMirrorFailure } : {}) });
   }
 
   private openCache(): Promise<ChunkCache> {

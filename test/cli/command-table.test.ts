@@ -90,6 +90,14 @@ const ROWS: Row[] = [
     },
   },
   {
+    cmd: 'image pull',
+    argv: R('image', 'pull', '--hosts-dir', '/', '--tlscert', '/c.pem', '--tlskey', '/k.pem', '--refresh', 'rt', '--http-dump', REF),
+    call: {
+      fn: 'pullImage',
+      args: [CTX, REF, { registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN, refreshToken: 'rt', httpDump: FN }, concurrency: 3, onProgress: FN, onWarning: FN, signal: SIGNAL }],
+    },
+  },
+  {
     cmd: 'image push',
     argv: R('image', 'push', '--plain-http', '--platform', 'linux/amd64', '--max-concurrent-uploaded-layers', '2', REF, 'local:1'),
     call: { fn: 'pushImage', args: [CTX, REF, 'local:1', { registry: { plainHttp: true }, platform: AMD64, concurrency: 2, onProgress: FN, signal: SIGNAL }] },
@@ -148,12 +156,37 @@ const ROWS: Row[] = [
       }],
     },
   },
+  {
+    cmd: 'image optimize',
+    argv: R('image', 'optimize', '--hosts-dir', '/', '--tlscert', '/c.pem', '--tlskey', '/k.pem', '--http-dump', 'src:1', 'dst:1'),
+    call: {
+      fn: 'optimizeImage',
+      args: [CTX, 'src:1', 'dst:1', { registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN, httpDump: FN }, env: [], mounts: [], netHost: false, tty: false, stdin: false, period: 10,
+        noOptimize: false, level: 9, chunkSize: 0, stdout: STREAM, stderr: STREAM, onWarning: FN, onStep: FN, signal: SIGNAL,
+      }],
+    },
+  },
+  {
+    cmd: 'image convert',
+    argv: R('image', 'convert', '--estargz', '--hosts-dir', '/', '--tlscert', '/c.pem', '--tlskey', '/k.pem', 'src:1', 'dst:1'),
+    call: { fn: 'convertLocations', args: [CTX, 'src:1', 'dst:1', { registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN }, format: 'estargz', level: 9, chunkSize: 0, minChunkSize: 0, onWarning: FN, signal: SIGNAL }] },
+  },
+  {
+    cmd: 'image push',
+    argv: R('image', 'push', '--hosts-dir', '/', '--http-dump', REF),
+    call: { fn: 'pushImage', args: [CTX, REF, undefined, { registry: { hostsDir: '/', onMirrorFailure: FN, httpDump: FN }, concurrency: 3, onProgress: FN, signal: SIGNAL }] },
+  },
   { cmd: 'image prune', argv: R('image', 'prune', '--dry-run'), call: { fn: 'pruneRoot', args: [CTX, { dryRun: true, signal: SIGNAL }] } },
   { cmd: 'image prune', argv: R('image', 'prune', '--json'), call: { fn: 'pruneRoot', args: [CTX, { dryRun: false, signal: SIGNAL }] } },
   {
     cmd: 'image rpull',
     argv: R('image', 'rpull', '--plain-http', '--platform', 'linux/arm64', '--skip-content-verify', '--read-timeout', '3', REF),
     call: { fn: 'rpullImage', args: [CTX, REF, { registry: { plainHttp: true, readTimeoutMs: 3000 }, platform: ARM64, skipContentVerify: true, onLayer: FN, signal: SIGNAL }] },
+  },
+  {
+    cmd: 'image rpull',
+    argv: R('image', 'rpull', '--hosts-dir', '/', '--tlscacert', '/ca.pem', '--tlscert', '/c.pem', '--tlskey', '/k.pem', REF),
+    call: { fn: 'rpullImage', args: [CTX, REF, { registry: { tlsCaCert: '/ca.pem', tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN }, onLayer: FN, signal: SIGNAL }] },
   },
   { cmd: 'image rpull', argv: R('image', 'rpull', '--json', '-u', 'u:p', REF), call: { fn: 'rpullImage', args: [CTX, REF, { registry: { username: 'u', password: 'p' }, signal: SIGNAL }] } },
   {
@@ -165,6 +198,11 @@ const ROWS: Row[] = [
     },
   },
   { cmd: 'image mount', argv: R('image', 'mount', '--json', REF, '/mnt/x'), call: { fn: 'mountImage', args: [CTX, REF, '/mnt/x', { registry: {}, noBackgroundFetch: false, onWarning: FN, signal: SIGNAL }] } },
+  {
+    cmd: 'image mount',
+    argv: R('image', 'mount', '--hosts-dir', '/', '--refresh', 'rt', '--http-dump', REF, '/mnt/x'),
+    call: { fn: 'mountImage', args: [CTX, REF, '/mnt/x', { registry: { hostsDir: '/', onMirrorFailure: FN, refreshToken: 'rt', httpDump: FN }, noBackgroundFetch: false, onLayer: FN, onWarning: FN, signal: SIGNAL }] },
+  },
   { cmd: 'image unmount', argv: R('image', 'umount', '/mnt/x'), call: { fn: 'unmountImage', args: [CTX, '/mnt/x'] } },
   { cmd: 'image status', argv: R('image', 'status', '--platform', 'linux/arm64', REF), call: { fn: 'imageStatus', args: [CTX, REF, ARM64] } },
   { cmd: 'image status', argv: R('image', 'status', REF), call: { fn: 'imageStatus', args: [CTX, REF, undefined] } },
@@ -188,6 +226,16 @@ const ROWS: Row[] = [
     call: {
       fn: 'runContainer',
       args: [CTX, REF, 'id2', { args: ['ls', '-l'], remove: false, tty: false, stdin: false, env: [], mounts: [], netHost: false, noBackgroundFetch: false, registry: {}, onWarning: FN, killOnAbort: false, signal: SIGNAL }],
+    },
+  },
+  {
+    cmd: 'run',
+    argv: R('run', '--hosts-dir', '/', '--tlscert', '/c.pem', '--tlskey', '/k.pem', '--refresh', 'rt', '--http-dump', REF, 'id3'),
+    call: {
+      fn: 'runContainer',
+      args: [CTX, REF, 'id3', { args: [], remove: false, tty: false, stdin: false, env: [], mounts: [], netHost: false, noBackgroundFetch: false,
+        registry: { tlsCert: '/c.pem', tlsKey: '/k.pem', hostsDir: '/', onMirrorFailure: FN, refreshToken: 'rt', httpDump: FN }, onWarning: FN, killOnAbort: false, signal: SIGNAL,
+      }],
     },
   },
   {

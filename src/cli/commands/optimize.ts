@@ -11,7 +11,7 @@ import { printErr, printLine } from '../cli-io.js';
 import { addContainerFlags, containerOptions, type ContainerFlags } from '../container-flags.js';
 import { intArg, secondsArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
-import { registryOptions } from '../registry-flags.js';
+import { addTlsAndHostsFlags, registryOptions } from '../registry-flags.js';
 import { flagParser, usageError } from '../usage-error.js';
 
 interface OptimizeFlags extends ContainerFlags {
@@ -34,6 +34,10 @@ interface OptimizeFlags extends ContainerFlags {
   plainHttp?: boolean;
   skipVerify?: boolean;
   tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+  hostsDir?: string;
+  httpDump?: boolean;
 }
 
 /** The optimize command. */
@@ -61,16 +65,18 @@ export function optimizeCommand(ctx: CliContext): Command {
   // come from ~/.docker/config.json.
   cmd
     .option('--plain-http', 'SRC in a registry: use plain HTTP (automatic for localhost and 127.0.0.1)')
-    .option('-k, --skip-verify', 'SRC in a registry: skip TLS certificate verification')
-    .option('--tlscacert <file>', 'SRC in a registry: PEM CA bundle to trust')
-    .option('--json', 'print the result as JSON');
+    .option('-k, --skip-verify', 'SRC in a registry: skip TLS certificate verification');
+  addTlsAndHostsFlags(cmd, 'SRC in a registry: ');
+  cmd.option('--json', 'print the result as JSON');
   return cmd.action((src: string, dst: string, flags: OptimizeFlags, self: Command) =>
     ctx.run(self, 'optimize', src, async () => {
       if (flags.terminal && !flags.i) throw usageError('-t needs -i (a terminal reads stdin)');
       const out = flags.json ? ctx.io.stderr : ctx.io.stdout;
       const { optimizeImage } = await ctx.load(() => import('../../image/optimize/optimize.js'));
       const result = await optimizeImage(await ctx.context(self), src, dst, {
-        registry: await registryOptions({ plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert }, ctx.io, ctx.debugLog(self)),
+        registry: await registryOptions({
+          plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert, tlscert: flags.tlscert, tlskey: flags.tlskey, hostsDir: flags.hostsDir, httpDump: flags.httpDump,
+        }, ctx.io, ctx.debugLog(self)),
         ...(flags.oci ? { oci: true } : {}),
         ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint } : {}),
         ...(flags.args !== undefined ? { args: flags.args } : {}),

@@ -13,7 +13,7 @@ import { printErr } from '../cli-io.js';
 import { addContainerFlags, containerOptions } from '../container-flags.js';
 import { intArg } from '../number-flags.js';
 import { addPlatformFlag } from '../platform-flags.js';
-import { addCredentialFlags, addReadTimeoutFlag, registryOptions } from '../registry-flags.js';
+import { addCredentialFlags, addReadTimeoutFlag, addTlsAndHostsFlags, registryOptions } from '../registry-flags.js';
 import { logUriArg } from '../log-uri.js';
 import { usageError } from '../usage-error.js';
 
@@ -37,11 +37,12 @@ export function runCommand(ctx: CliContext): Command {
     .option('--no-background-fetch', 'lazy layers: fetch only what is read (and the prefetch region)')
     .option('--cache-max-bytes <n>', 'lazy layers: bound of the shared chunk cache in bytes (default: min(10 GiB, half the free disk))', intArg([1, Number.MAX_SAFE_INTEGER]))
     .option('--plain-http', 'lazy layers: use plain HTTP (automatic for localhost and 127.0.0.1)')
-    .option('-k, --skip-verify', 'lazy layers: skip TLS certificate verification')
-    .option('--tlscacert <file>', 'lazy layers: PEM CA bundle to trust for the registry');
+    .option('-k, --skip-verify', 'lazy layers: skip TLS certificate verification');
+  addTlsAndHostsFlags(cmd, 'lazy layers: ');
   addReadTimeoutFlag(cmd, 'lazy layers: a registry response that sends nothing for this long has stalled and is retried (default 30)');
   // -u is the registry user here; --user stays the container's user (as on image optimize)
   addCredentialFlags(cmd, '--registry-user');
+  cmd.option('--refresh <token>', 'lazy layers: OAuth2 refresh token for the registry\'s authorization server (instead of -u)');
   return cmd.action((ref: string, id: string, args: string[], flags, self: Command) =>
     ctx.run(self, 'run', id, async () => {
       for (const a of [ref, id]) if (a.startsWith('-')) throw usageError(`unknown option ${a} (see 'ctr-remote run --help')`);
@@ -59,6 +60,7 @@ export function runCommand(ctx: CliContext): Command {
         ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: flags.cacheMaxBytes } : {}),
         registry: await registryOptions({
           plainHttp: flags.plainHttp, skipVerify: flags.skipVerify, tlscacert: flags.tlscacert, readTimeout: flags.readTimeout,
+          tlscert: flags.tlscert, tlskey: flags.tlskey, hostsDir: flags.hostsDir, httpDump: flags.httpDump, refresh: flags.refresh,
           user: flags.registryUser, passwordStdin: flags.passwordStdin,
         }, ctx.io, ctx.debugLog(self), ctx.signal, flags.interactive === true),
         onWarning: (line: string) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
