@@ -3,7 +3,7 @@
 // real runc. Each test checks that nothing is left: no container directory, mount or runc state.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,6 +151,15 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
     await ok('tasks', 'exec', '--exec-id', 'go', 'd2', 'touch', '/tmp/go');
     assert.equal(await againCode, 3);
     assert.match(out2, /^run-2\n(tick\n)+bye-2\n$/);
+    // stale state files: an owner record naming a live process that is not its owner (pid 1, another start
+    // time), as after a reboot; a torn exit record. Both read as stopped with what is really known.
+    const dir = join(root, 'containers', 'd2');
+    const owner = JSON.parse(await readFile(join(dir, 'owner.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(dir, 'owner.json'), JSON.stringify({ ...owner, pid: 1, startTime: '1' }));
+    assert.deepEqual((await taskLine('d2')).slice(2), ['STOPPED', '3']);
+    await writeFile(join(dir, 'exit.json'), '{"exitCo');
+    assert.deepEqual((await taskLine('d2')).slice(2), ['STOPPED', 'unknown']);
+    await writeFile(join(dir, 'exit.json'), JSON.stringify({ exitCode: 3, exitedAt: new Date().toISOString() }));
     await ok('tasks', 'rm', 'd2');
     assert.equal((await taskLine('d2'))[3], 'unknown', 'tasks rm forgot the exit status');
     await ok('containers', 'rm', 'd2');
