@@ -4,13 +4,13 @@ _ctr_remote() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$cmdpath/$w" in
-      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/completion') cmdpath="$cmdpath/$w" ;;
+      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/image/check'|'/image/label'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/content'|'/content/ls'|'/content/get'|'/content/fetch'|'/content/rm'|'/version'|'/completion') cmdpath="$cmdpath/$w" ;;
     esac
   done
   case "$cmdpath" in
-    '') opts='--version -v --root --debug --help -h'; cmds='image run snapshotter completion' ;;
-    '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize prune rpull mount unmount status' ;;
-    '/image/pull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --max-concurrent-downloads --json --help -h'; cmds='' ;;
+    '') opts='--version -v --root --debug --help -h'; cmds='image run snapshotter content version completion' ;;
+    '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize prune rpull mount unmount status check label' ;;
+    '/image/pull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --label --all-metadata --print-chainid --snapshotter --max-concurrent-downloads --json --help -h'; cmds='' ;;
     '/image/push') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --max-concurrent-uploaded-layers --json --help -h'; cmds='' ;;
     '/image/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
     '/image/rm') opts='--json --help -h'; cmds='' ;;
@@ -21,14 +21,22 @@ _ctr_remote() {
     '/image/get-toc-digest') opts='--dump-toc --zstdchunked --json --help -h'; cmds='' ;;
     '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --platform --all-platforms --plain-http --skip-verify -k --tlscacert --json --help -h'; cmds='' ;;
     '/image/prune') opts='--dry-run --json --help -h'; cmds='' ;;
-    '/image/rpull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --skip-content-verify --json --help -h'; cmds='' ;;
+    '/image/rpull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --label --snapshotter --skip-content-verify --print-chainid --json --help -h'; cmds='' ;;
     '/image/mount') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
     '/image/unmount') opts='--help -h'; cmds='' ;;
     '/image/status') opts='--platform --json --help -h'; cmds='' ;;
+    '/image/check') opts='--platform --snapshotter --quiet -q --json --help -h'; cmds='' ;;
+    '/image/label') opts='--replace-all -r --json --help -h'; cmds='' ;;
     '/run') opts='--rm --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --tlscacert --read-timeout --registry-user -u --password-stdin --help -h'; cmds='' ;;
     '/snapshotter') opts='--help -h'; cmds='serve stop' ;;
     '/snapshotter/serve') opts='--address --root --config --log-level --cache-max-bytes --help -h'; cmds='' ;;
     '/snapshotter/stop') opts='--root --unmount --help -h'; cmds='' ;;
+    '/content') opts='--help -h'; cmds='ls get fetch rm' ;;
+    '/content/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
+    '/content/get') opts='--help -h'; cmds='' ;;
+    '/content/fetch') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --label --all-metadata --metadata-only --max-concurrent-downloads --json --help -h'; cmds='' ;;
+    '/content/rm') opts='--force -f --json --help -h'; cmds='' ;;
+    '/version') opts='--json --help -h'; cmds='' ;;
     '/completion') opts='--help -h'; cmds='' ;;
   esac
   if [[ "$cur" == -* ]]; then

@@ -2,6 +2,7 @@
 //   ctr-remote [--root DIR] [--debug] image {pull,push,ls,rm,tag,export,import}
 //   ctr-remote completion bash|zsh|fish
 //   ctr-remote snapshotter serve   (the containerd snapshotter service)
+//   ctr-remote content {ls,get,fetch,rm} | snapshots {ls,info,mounts,usage,rm} | version
 import { Command, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import type { CliContext } from './cli-context.js';
@@ -24,6 +25,10 @@ import { runCommand } from './commands/run.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { pruneCommand } from './commands/prune.js';
 import { snapshotterCommand } from './commands/snapshotter.js';
+import { contentCommand } from './commands/content.js';
+import { checkCommand } from './commands/check.js';
+import { labelCommand } from './commands/label.js';
+import { versionCommand } from './commands/version.js';
 
 /** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
 export function buildProgram(ctx: CliContext): Command {
@@ -36,10 +41,12 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option('-n, --namespace <ns>', 'accepted for compatibility with containerd scripts; ignored').hideHelp())
     .addOption(new Option('-a, --address <path>', 'accepted for compatibility with containerd scripts; ignored').hideHelp());
   const image = new Command('image').alias('images').alias('i').description('manage images');
-  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, rpullCommand, mountCommand, unmountCommand, statusCommand]) image.addCommand(make(ctx));
+  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, rpullCommand, mountCommand, unmountCommand, statusCommand, checkCommand, labelCommand]) image.addCommand(make(ctx));
   program.addCommand(image);
   program.addCommand(runCommand(ctx));
   program.addCommand(snapshotterCommand(ctx));
+  program.addCommand(contentCommand(ctx));
+  program.addCommand(versionCommand(ctx));
   program.addCommand(completionCommand(ctx, () => program));
   configureAll(program, ctx);
   for (const sub of program.commands) addGlobalOptions(sub, program);
