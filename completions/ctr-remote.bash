@@ -4,11 +4,11 @@ _ctr_remote() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$cmdpath/$w" in
-      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/image/check'|'/image/label'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/content'|'/content/ls'|'/content/get'|'/content/fetch'|'/content/rm'|'/version'|'/completion') cmdpath="$cmdpath/$w" ;;
+      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/image/check'|'/image/label'|'/run'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/content'|'/content/ls'|'/content/get'|'/content/fetch'|'/content/rm'|'/snapshots'|'/snapshots/ls'|'/snapshots/info'|'/snapshots/mounts'|'/snapshots/usage'|'/snapshots/rm'|'/version'|'/completion') cmdpath="$cmdpath/$w" ;;
     esac
   done
   case "$cmdpath" in
-    '') opts='--version -v --root --debug --help -h'; cmds='image run snapshotter content version completion' ;;
+    '') opts='--version -v --root --debug --help -h'; cmds='image run snapshotter content snapshots version completion' ;;
     '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize prune rpull mount unmount status check label' ;;
     '/image/pull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --label --all-metadata --print-chainid --snapshotter --max-concurrent-downloads --json --help -h'; cmds='' ;;
     '/image/push') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --max-concurrent-uploaded-layers --json --help -h'; cmds='' ;;
@@ -36,6 +36,12 @@ _ctr_remote() {
     '/content/get') opts='--help -h'; cmds='' ;;
     '/content/fetch') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --all-platforms --label --all-metadata --metadata-only --max-concurrent-downloads --json --help -h'; cmds='' ;;
     '/content/rm') opts='--force -f --json --help -h'; cmds='' ;;
+    '/snapshots') opts='--help -h'; cmds='ls info mounts usage rm' ;;
+    '/snapshots/ls') opts='--json --help -h'; cmds='' ;;
+    '/snapshots/info') opts='--help -h'; cmds='' ;;
+    '/snapshots/mounts') opts='--json --help -h'; cmds='' ;;
+    '/snapshots/usage') opts='-b --json --help -h'; cmds='' ;;
+    '/snapshots/rm') opts='--help -h'; cmds='' ;;
     '/version') opts='--json --help -h'; cmds='' ;;
     '/completion') opts='--help -h'; cmds='' ;;
   esac

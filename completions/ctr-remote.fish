@@ -2,7 +2,7 @@
 function __ctr_remote_path
     set -l cmdpath ""
     for w in (commandline -opc)[2..-1]
-        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/prune /image/rpull /image/mount /image/unmount /image/status /image/check /image/label /run /snapshotter /snapshotter/serve /snapshotter/stop /content /content/ls /content/get /content/fetch /content/rm /version /completion
+        if contains -- "$cmdpath/$w" /image /image/pull /image/push /image/ls /image/rm /image/tag /image/export /image/import /image/convert /image/get-toc-digest /image/optimize /image/prune /image/rpull /image/mount /image/unmount /image/status /image/check /image/label /run /snapshotter /snapshotter/serve /snapshotter/stop /content /content/ls /content/get /content/fetch /content/rm /snapshots /snapshots/ls /snapshots/info /snapshots/mounts /snapshots/usage /snapshots/rm /version /completion
             set cmdpath "$cmdpath/$w"
         end
     end
@@ -13,6 +13,7 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'image' -d 'manage 
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'run' -d 'run a container from an image in the store, in the foreground (root)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'snapshotter' -d 'the containerd snapshotter service (lazy pulling for containerd, nerdctl and Kubernetes)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'content' -d 'manage the blobs of the local store'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'snapshots' -d 'the snapshots under the root: unpacked and lazy layers (named by chain ID), containers\' writable layers'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'version' -d 'print the client version (there is no server: this tool needs no daemon)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -a 'completion' -d 'print a shell completion script (bash, zsh, fish)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = ""' -l version -s v -d 'print the version'
@@ -226,6 +227,22 @@ complete -c ctr-remote -n 'test (__ctr_remote_path) = "/content/fetch"' -l help 
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/content/rm"' -l force -s f -d 'delete blobs that images use too (they become incomplete; `images check` shows them)'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/content/rm"' -l json -d 'print the result as JSON'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/content/rm"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots"' -f
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots"' -a 'ls' -d 'list the snapshots: KEY PARENT KIND SOURCE (unpacked, lazy or container)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots"' -a 'info' -d 'print a snapshot as JSON (as containerd: Kind, Name, Parent, Labels, Created, Updated; and where it lives)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots"' -a 'mounts' -d 'print the mount command that mounts a snapshot at DIR (a committed layer read-only, with its parents)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots"' -a 'usage' -d 'disk use of each snapshot\'s own tree (all when no KEY is given)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots"' -a 'rm' -d 'remove snapshots (refused for one with children, one in use, a lazy layer)'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots/ls"' -l json -d 'print the snapshots as JSON'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots/ls"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots/info"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots/mounts"' -l json -d 'print the mounts as JSON'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots/mounts"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots/usage"' -s b -d 'sizes in bytes'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots/usage"' -l json -d 'print the usage as JSON'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots/usage"' -l help -s h -d 'display help'
+complete -c ctr-remote -n 'test (__ctr_remote_path) = "/snapshots/rm"' -l help -s h -d 'display help'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/version"' -l json -d 'print the versions as JSON'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/version"' -l help -s h -d 'display help'
 complete -c ctr-remote -n 'test (__ctr_remote_path) = "/completion"' -l help -s h -d 'display help'

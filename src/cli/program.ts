@@ -29,6 +29,7 @@ import { contentCommand } from './commands/content.js';
 import { checkCommand } from './commands/check.js';
 import { labelCommand } from './commands/label.js';
 import { versionCommand } from './commands/version.js';
+import { snapshotsCommand } from './commands/snapshots.js';
 
 /** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
 export function buildProgram(ctx: CliContext): Command {
@@ -46,6 +47,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(runCommand(ctx));
   program.addCommand(snapshotterCommand(ctx));
   program.addCommand(contentCommand(ctx));
+  program.addCommand(snapshotsCommand(ctx));
   program.addCommand(versionCommand(ctx));
   program.addCommand(completionCommand(ctx, () => program));
   configureAll(program, ctx);

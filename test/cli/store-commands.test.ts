@@ -14,6 +14,14 @@ import type { Index } from '../../src/oci/types.js';
 import { buildImage, buildIndex, type BuiltImage } from '../fixtures/image-builder.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { cli } from './cli-harness.js';
+import { execa } from 'execa';
+import { mkdir, stat } from 'node:fs/promises';
+import { Context } from '../../src/image/context.js';
+import { tagImage } from '../../src/image/copy/tag-image.js';
+import { openStoredImage } from '../../src/image/stored-image.js';
+import type { RootSnapshot } from '../../src/image/snapshots/snapshot-view.js';
+import { mountsUnder } from '../../src/host/mountinfo.js';
+import { buildRunImage, FULL, startCli } from '../runtime/run-fixture.js';
 
 let tmp: string;
 let src: string;
@@ -224,5 +232,96 @@ describe('pull flags and content fetch (registry)', () => {
     const o = await cli(['--root', r0, 'image', 'rpull', '--snapshotter', 'overlayfs', `${reg.host}/app:1`]);
     assert.equal(o.code, 2);
     assert.match(o.stderr, /rpull is a lazy pull, which only the stargz snapshotter serves; use image pull for overlayfs/);
+  });
+});
+
+const notRoot = process.getuid?.() !== 0 ? 'needs root: overlayfs mounts and runc containers' : false;
+
+describe('snapshots (real run, overlayfs)', { skip: notRoot }, () => {
+  let r0 = '';
+  let chain: string[] = [];
+  const snaps = async () => {
+    const r = await cli(['--root', r0, 'snapshots', 'ls', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as RootSnapshot[];
+  };
+  before(async () => {
+    const layout = join(tmp, 'run-layout');
+    await buildRunImage(layout);
+    r0 = freshRoot();
+    await tagImage(new Context(r0), `oci:${layout}:${FULL}`, FULL);
+    chain = chainIds((await openStoredImage(new Context(r0), FULL)).config.rootfs.diff_ids);
+    const run = await startCli(['--root', r0, 'run', '--snapshotter', 'overlayfs', FULL, 'kept', 'true']).done;
+    assert.equal(run.code, 0, run.stderr);
+  });
+  after(async () => {
+    for (const m of await mountsUnder(tmp)) await execa('umount', ['-l', m], { reject: false });
+  });
+
+  test('ls: the unpacked layers by chain ID, the stopped container on top (table, --json)', async () => {
+    const all = await snaps();
+    assert.deepEqual(all.map((s) => [s.name, s.parent, s.kind, s.source]), [
+      ...chain.map((c, i) => [c, i ? chain[i - 1] : undefined, 'committed', 'unpacked']),
+      ['kept', chain[1], 'active', 'container'],
+    ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+    const table = (await cli(['--root', r0, 'snapshot', 'ls'])).stdout.split('\n');
+    assert.match(table[0]!, /^KEY\s+PARENT\s+KIND\s+SOURCE$/);
+    assert.ok(table.some((l) => new RegExp(`^kept\\s+${chain[1]}\\s+Active\\s+container$`).test(l)), table.join('\n'));
+    const info = JSON.parse((await cli(['--root', r0, 'snapshots', 'info', chain[1]!])).stdout) as Record<string, unknown>;
+    assert.deepEqual([info['Kind'], info['Name'], info['Parent'], info['Images']], ['Committed', chain[1], chain[0], [`docker.io/${FULL}`]]);
+    assert.match(String(info['Created']), /^\d{4}-\d\d-\d\dT/);
+    const nf = await cli(['--root', r0, 'snapshots', 'info', 'nope']);
+    assert.equal(nf.code, 1);
+    assert.equal(nf.stderr, 'ctr-remote: snapshots info nope: snapshot nope not found (snapshots ls lists them)\n');
+  });
+
+  test('usage: bytes and inodes of each own tree', async () => {
+    const r = await cli(['--root', r0, 'snapshots', 'usage', '-b', chain[1]!]);
+    assert.equal(r.code, 0, r.stderr);
+    const [, row] = r.stdout.trim().split('\n');
+    const [key, size, inodes] = row!.split(/\s+/);
+    assert.equal(key, chain[1]);
+    assert.ok(Number(size) >= 'hello from the image\n'.length + 'data v1\n'.length, size);
+    assert.ok(Number(inodes) >= 6, inodes);
+  });
+
+  test('mounts prints a command that mounts the layer stack (checked by running it)', async () => {
+    const target = join(tmp, 'mnt');
+    await mkdir(target, { recursive: true });
+    const r = await cli(['--root', r0, 'snapshots', 'mounts', target, chain[1]!]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^mount -t overlay overlay ${target} -o ro,lowerdir=\\S+/sha256-[0-9a-f]{64}/fs:\\S+/sha256-[0-9a-f]{64}/fs\\n$`));
+    await execa('sh', ['-c', r.stdout]);
+    try {
+      assert.equal(await readFile(join(target, 'etc/motd'), 'utf8'), 'hello from the image\n');
+      assert.ok((await stat(join(target, 'bin/busybox'))).isFile(), 'the base layer is below');
+    } finally {
+      await execa('umount', [target]);
+    }
+    assert.match((await cli(['--root', r0, 'snapshots', 'mounts', target, chain[0]!])).stdout, /^mount -t bind \S+\/fs \S+ -o ro,rbind\n$/);
+    assert.match((await cli(['--root', r0, 'snapshots', 'm', target, 'kept'])).stdout, /^mount -t overlay overlay \S+ -o lowerdir=\S+:\S+,upperdir=\S+\/containers\/kept\/upper,workdir=\S+\/containers\/kept\/work\n$/);
+  });
+
+  test('rm refuses a snapshot with children and one a running container uses; removes them top down', async () => {
+    const live = startCli(['--root', r0, 'run', '--rm', FULL, 'live', 'sh', '-c', 'echo ready; sleep 60']);
+    try {
+      await live.line('ready');
+      const inUse = await cli(['--root', r0, 'snapshots', 'rm', 'live']);
+      assert.equal(inUse.code, 1);
+      assert.equal(inUse.stderr, 'ctr-remote: snapshots rm live: snapshot live is in use by container live\n');
+      const base = await cli(['--root', r0, 'snapshots', 'rm', chain[0]!]);
+      assert.equal(base.code, 1);
+      assert.match(base.stderr, new RegExp(`snapshot ${chain[0]} has children: ${chain[1]} \\(remove them first\\)`));
+      const top = await cli(['--root', r0, 'snapshots', 'rm', chain[1]!]);
+      assert.match(top.stderr, /has children: kept, live \(remove them first\)/);
+    } finally {
+      live.proc.kill('SIGTERM');
+      await live.exited;
+    }
+    const r = await cli(['--root', r0, 'snapshots', 'rm', 'kept', chain[1]!, chain[0]!]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `kept\n${chain[1]}\n${chain[0]}\n`);
+    assert.deepEqual(await snaps(), []);
+    assert.equal(await stat(join(r0, 'containers', 'kept')).then(() => true, () => false), false, 'the container directory is gone');
   });
 });
