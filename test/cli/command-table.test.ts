@@ -194,6 +194,11 @@ const ROWS: Row[] = [
       args: [CTX, REF, '/mnt/x', { registry: { skipVerify: true }, platform: ARM64, noBackgroundFetch: true, cacheMaxBytes: 1000, skipContentVerify: true, onLayer: FN, onWarning: FN, signal: SIGNAL }],
     },
   },
+  {
+    cmd: 'image mount',
+    argv: R('image', 'mount', '--rw', '--snapshotter', 'overlayfs', REF, '/mnt/x'),
+    call: { fn: 'mountImage', args: [CTX, REF, '/mnt/x', { registry: {}, noBackgroundFetch: false, rw: true, snapshotter: 'overlayfs', onLayer: FN, onWarning: FN, signal: SIGNAL }] },
+  },
   { cmd: 'image mount', argv: R('image', 'mount', '--json', REF, '/mnt/x'), call: { fn: 'mountImage', args: [CTX, REF, '/mnt/x', { registry: {}, noBackgroundFetch: false, onWarning: FN, signal: SIGNAL }] } },
   { cmd: 'image unmount', argv: R('image', 'umount', '/mnt/x'), call: { fn: 'unmountImage', args: [CTX, '/mnt/x'] } },
   { cmd: 'image status', argv: R('image', 'status', '--platform', 'linux/arm64', REF), call: { fn: 'imageStatus', args: [CTX, REF, ARM64] } },

@@ -325,3 +325,42 @@ describe('snapshots (real run, overlayfs)', { skip: notRoot }, () => {
     assert.equal(await stat(join(r0, 'containers', 'kept')).then(() => true, () => false), false, 'the container directory is gone');
   });
 });
+
+describe('image mount --rw and --snapshotter (real overlayfs)', { skip: notRoot }, () => {
+  test('--rw: writes land in the mount\'s own upper dir, the image stays as it was, and they are gone after unmount', async () => {
+    const layout = join(tmp, 'run-layout');
+    await buildRunImage(layout);
+    const r0 = freshRoot();
+    await tagImage(new Context(r0), `oci:${layout}:${FULL}`, FULL);
+    const target = join(tmp, 'rw-mnt');
+    const m = startCli(['--root', r0, 'image', 'mount', '--rw', '--snapshotter', 'overlayfs', FULL, target]);
+    try {
+      await m.line('writable, writes discarded at unmount');
+      assert.equal(await readFile(join(target, 'etc/motd'), 'utf8'), 'hello from the image\n');
+      await writeFile(join(target, 'etc/motd'), 'changed\n');
+      await writeFile(join(target, 'new.txt'), 'new\n');
+      assert.equal(await readFile(join(target, 'etc/motd'), 'utf8'), 'changed\n');
+      const layerFile = (await snapshotsDirs(r0)).map((d) => join(d, 'fs', 'etc/motd'));
+      const contents = await Promise.all(layerFile.map((f) => readFile(f, 'utf8').catch(() => undefined)));
+      assert.deepEqual(contents.filter((c) => c !== undefined), ['hello from the image\n'], 'the unpacked layer is untouched');
+    } finally {
+      const u = await cli(['--root', r0, 'image', 'unmount', target]);
+      assert.equal(u.code, 0, u.stderr);
+      await m.exited;
+    }
+    assert.equal(await stat(join(target, 'new.txt')).then(() => true, () => false), false);
+    const ro = startCli(['--root', r0, 'image', 'mount', FULL, target]);
+    try {
+      await ro.line('mounted');
+      await assert.rejects(writeFile(join(target, 'new.txt'), 'x'), /EROFS/);
+    } finally {
+      await cli(['--root', r0, 'image', 'unmount', target]);
+      await ro.exited;
+    }
+  });
+});
+
+async function snapshotsDirs(root: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  return (await readdir(join(root, 'snapshots'))).filter((n) => n.startsWith('sha256-')).map((n) => join(root, 'snapshots', n));
+}
