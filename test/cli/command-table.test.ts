@@ -118,7 +118,7 @@ const ROWS: Row[] = [
   { cmd: 'snapshots mounts', argv: R('snapshots', 'm', '/mnt/x', 'k1'), call: { fn: 'snapshotMounts', args: [CTX, 'k1', { signal: SIGNAL }] } },
   { cmd: 'snapshots usage', argv: R('snapshots', 'usage', '-b', 'k1', 'k2'), call: { fn: 'snapshotUsage', args: [CTX, ['k1', 'k2'], { signal: SIGNAL }] } },
   { cmd: 'snapshots usage', argv: R('snapshots', 'usage'), call: { fn: 'snapshotUsage', args: [CTX, [], { signal: SIGNAL }] } },
-  { cmd: 'snapshots rm', argv: R('snapshots', 'delete', 'k1', 'k2'), call: { fn: 'removeRootSnapshots', args: [CTX, ['k1', 'k2'], { signal: SIGNAL }] } },
+  { cmd: 'snapshots rm', argv: R('snapshots', 'delete', 'k1', 'k2'), call: { fn: 'removeRootSnapshots', args: [CTX, ['k1', 'k2'], { onRemoved: FN, signal: SIGNAL }] } },
   { cmd: 'image push', argv: R('image', 'push', REF), call: { fn: 'pushImage', args: [CTX, REF, undefined, { registry: {}, concurrency: 3, onProgress: FN, signal: SIGNAL }] } },
   { cmd: 'image ls', argv: R('i', 'list', '-q'), call: { fn: 'listImages', args: [CTX] } },
   { cmd: 'image rm', argv: R('image', 'remove', 'a', 'b:2'), call: { fn: 'removeImages', args: [CTX, ['a', 'b:2'], { signal: SIGNAL }] } },

@@ -318,9 +318,13 @@ describe('snapshots (real run, overlayfs)', { skip: notRoot }, () => {
       live.proc.kill('SIGTERM');
       await live.exited;
     }
-    const r = await cli(['--root', r0, 'snapshots', 'rm', 'kept', chain[1]!, chain[0]!]);
+    const partial = await cli(['--root', r0, 'snapshots', 'rm', 'kept', chain[0]!]);
+    assert.equal(partial.code, 1);
+    assert.equal(partial.stdout, 'kept\n', 'what was removed before the refusal is printed');
+    assert.match(partial.stderr, new RegExp(`snapshot ${chain[0]} has children: ${chain[1]} `));
+    const r = await cli(['--root', r0, 'snapshots', 'rm', chain[1]!, chain[0]!]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `kept\n${chain[1]}\n${chain[0]}\n`);
+    assert.equal(r.stdout, `${chain[1]}\n${chain[0]}\n`);
     assert.deepEqual(await snaps(), []);
     assert.equal(await stat(join(r0, 'containers', 'kept')).then(() => true, () => false), false, 'the container directory is gone');
   });

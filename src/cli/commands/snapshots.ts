@@ -90,8 +90,7 @@ function rmCommand(ctx: CliContext): Command {
     .action((keys: string[], _flags: unknown, self: Command) =>
       ctx.run(self, 'snapshots rm', keys.join(' '), async () => {
         const { removeRootSnapshots } = await ctx.load(() => import('../../image/snapshots/remove-snapshots.js'));
-        const removed = await removeRootSnapshots(await ctx.context(self), keys, { signal: ctx.signal });
-        removed.forEach((k) => printLine(ctx.io, k));
+        await removeRootSnapshots(await ctx.context(self), keys, { onRemoved: (k) => printLine(ctx.io, k), signal: ctx.signal });
       }),
     );
 }

@@ -10,8 +10,15 @@ import type { Context } from '../context.js';
 import { findSnapshot, listRootSnapshots } from './root-snapshots.js';
 import type { RootSnapshot } from './snapshot-view.js';
 
+/** Options of removeRootSnapshots. */
+export interface RemoveRootSnapshotsOptions {
+  /** Told each key as soon as it is removed (before a later key may be refused). Default: nothing. */
+  onRemoved?: (key: string) => void;
+  signal?: AbortSignal;
+}
+
 /** Remove snapshots `keys` (see module comment); returns the keys removed. Stops at the first refusal. */
-export async function removeRootSnapshots(ctx: Context, keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<string[]> {
+export async function removeRootSnapshots(ctx: Context, keys: readonly string[], options: RemoveRootSnapshotsOptions = {}): Promise<string[]> {
   const removed: string[] = [];
   for (const key of keys) {
     options.signal?.throwIfAborted();
@@ -24,6 +31,7 @@ export async function removeRootSnapshots(ctx: Context, keys: readonly string[],
       if (gone.length === 0) throw failedPrecondition(`snapshot ${key} is in use by a running command (it holds layer ${snap.layer})`);
     }
     removed.push(key);
+    options.onRemoved?.(key);
   }
   return removed;
 }
