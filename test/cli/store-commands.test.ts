@@ -223,6 +223,35 @@ describe('pull flags and content fetch (registry)', () => {
     assert.equal((await cli(['--root', r0, 'images', 'check'])).code, 0);
   });
 
+  test('an rpulled eStargz image: check says lazy (exit 0); its layers are lazy snapshots by chain ID, which rm and mounts refuse', async () => {
+    const esgz = join(tmp, 'esgz');
+    const conv = await cli(['--root', freshRoot(), 'image', 'convert', '--estargz', '--oci', `oci:${src}:app`, `oci:${esgz}:app`]);
+    assert.equal(conv.code, 0, conv.stderr);
+    execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${esgz}:app`, `docker://${reg.host}/esgz:1`]);
+    const r0 = freshRoot();
+    const pulled = await cli(['--root', r0, 'image', 'rpull', '--print-chainid', `${reg.host}/esgz:1`]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stdout, /: 2 of 2 layers lazy\n/);
+    const check = await cli(['--root', r0, 'images', 'check']);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, /\slazy \(2\/4\)\s/);
+    assert.equal((await cli(['--root', r0, 'images', 'check', '-q'])).stdout, `${reg.host}/esgz:1\n`, 'a lazy image is ready');
+    const snaps = JSON.parse((await cli(['--root', r0, 'snapshots', 'ls', '--json'])).stdout) as RootSnapshot[];
+    const top = /image chain ID: (\S+)/.exec(pulled.stdout)![1]!;
+    const topSnap = snaps.find((x) => x.name === top);
+    assert.deepEqual(snaps.map((x) => [x.kind, x.source]), [['committed', 'lazy'], ['committed', 'lazy']]);
+    assert.ok(topSnap?.parent && snaps.some((x) => x.name === topSnap.parent && x.parent === undefined), JSON.stringify(snaps));
+    assert.match(topSnap.labels['containerd.io/snapshot/stargz/toc.digest'] ?? '', /^sha256:[0-9a-f]{64}$/);
+    const rmr = await cli(['--root', r0, 'snapshots', 'rm', top]);
+    assert.equal(rmr.code, 1);
+    assert.match(rmr.stderr, new RegExp(`snapshot ${top} is a lazy layer of ${reg.host}/esgz:1: it has no tree here to remove \\(image rm removes the image\\)`));
+    const m = await cli(['--root', r0, 'snapshots', 'mounts', '/mnt', top]);
+    assert.equal(m.code, 1);
+    assert.match(m.stderr, /is a lazy layer: it has no tree on disk/);
+    const usage = await cli(['--root', r0, 'snapshots', 'usage', '-b']);
+    assert.match(usage.stdout, new RegExp(`^${top}\\s+0\\s+0$`, 'm'));
+  });
+
   test('rpull --label --print-chainid; rpull --snapshotter overlayfs is a usage error', async () => {
     const r0 = freshRoot();
     const r = await cli(['--root', r0, 'image', 'rpull', '--label', 'k=v', '--print-chainid', `${reg.host}/app:1`]);
