@@ -4,13 +4,13 @@ _ctr_remote() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$cmdpath/$w" in
-      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/run'|'/containers'|'/containers/ls'|'/containers/info'|'/containers/rm'|'/tasks'|'/tasks/ls'|'/tasks/kill'|'/tasks/start'|'/tasks/exec'|'/tasks/ps'|'/tasks/attach'|'/tasks/rm'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/completion') cmdpath="$cmdpath/$w" ;;
+      '/image'|'/image/pull'|'/image/push'|'/image/ls'|'/image/rm'|'/image/tag'|'/image/export'|'/image/import'|'/image/convert'|'/image/get-toc-digest'|'/image/optimize'|'/image/prune'|'/image/rpull'|'/image/mount'|'/image/unmount'|'/image/status'|'/image/check'|'/image/label'|'/run'|'/containers'|'/containers/ls'|'/containers/info'|'/containers/rm'|'/tasks'|'/tasks/ls'|'/tasks/kill'|'/tasks/start'|'/tasks/exec'|'/tasks/ps'|'/tasks/attach'|'/tasks/rm'|'/snapshotter'|'/snapshotter/serve'|'/snapshotter/stop'|'/content'|'/content/ls'|'/content/get'|'/content/fetch'|'/content/rm'|'/snapshots'|'/snapshots/ls'|'/snapshots/info'|'/snapshots/mounts'|'/snapshots/usage'|'/snapshots/rm'|'/version'|'/completion') cmdpath="$cmdpath/$w" ;;
     esac
   done
   case "$cmdpath" in
-    '') opts='--version -v --root --debug --help -h'; cmds='image run containers tasks snapshotter completion' ;;
-    '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize prune rpull mount unmount status' ;;
-    '/image/pull') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --all-platforms --max-concurrent-downloads --json --help -h'; cmds='' ;;
+    '') opts='--version -v --root --debug --help -h'; cmds='image run containers tasks snapshotter content snapshots version completion' ;;
+    '/image') opts='--help -h'; cmds='pull push ls rm tag export import convert get-toc-digest optimize prune rpull mount unmount status check label' ;;
+    '/image/pull') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --all-platforms --label --all-metadata --print-chainid --snapshotter --max-concurrent-downloads --json --help -h'; cmds='' ;;
     '/image/push') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --all-platforms --max-concurrent-uploaded-layers --json --help -h'; cmds='' ;;
     '/image/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
     '/image/rm') opts='--json --help -h'; cmds='' ;;
@@ -21,10 +21,12 @@ _ctr_remote() {
     '/image/get-toc-digest') opts='--dump-toc --zstdchunked --json --help -h'; cmds='' ;;
     '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --platform --all-platforms --plain-http --skip-verify -k --hosts-dir --tlscacert --tlscert --tlskey --http-dump --json --help -h'; cmds='' ;;
     '/image/prune') opts='--dry-run --json --help -h'; cmds='' ;;
-    '/image/rpull') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --skip-content-verify --json --help -h'; cmds='' ;;
-    '/image/mount') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
+    '/image/rpull') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --label --snapshotter --skip-content-verify --print-chainid --json --help -h'; cmds='' ;;
+    '/image/mount') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --no-background-fetch --cache-max-bytes --skip-content-verify --rw --json --snapshotter --help -h'; cmds='' ;;
     '/image/unmount') opts='--help -h'; cmds='' ;;
     '/image/status') opts='--platform --json --help -h'; cmds='' ;;
+    '/image/check') opts='--platform --snapshotter --quiet -q --json --help -h'; cmds='' ;;
+    '/image/label') opts='--replace-all -r --json --help -h'; cmds='' ;;
     '/run') opts='--rm --detach -d --log-uri --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --registry-user -u --password-stdin --refresh --help -h'; cmds='' ;;
     '/containers') opts='--help -h'; cmds='ls info rm' ;;
     '/containers/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
@@ -41,6 +43,18 @@ _ctr_remote() {
     '/snapshotter') opts='--help -h'; cmds='serve stop' ;;
     '/snapshotter/serve') opts='--address --root --config --log-level --cache-max-bytes --help -h'; cmds='' ;;
     '/snapshotter/stop') opts='--root --unmount --help -h'; cmds='' ;;
+    '/content') opts='--help -h'; cmds='ls get fetch rm' ;;
+    '/content/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
+    '/content/get') opts='--help -h'; cmds='' ;;
+    '/content/fetch') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --all-platforms --label --all-metadata --metadata-only --max-concurrent-downloads --json --help -h'; cmds='' ;;
+    '/content/rm') opts='--force -f --json --help -h'; cmds='' ;;
+    '/snapshots') opts='--help -h'; cmds='ls info mounts usage rm' ;;
+    '/snapshots/ls') opts='--json --help -h'; cmds='' ;;
+    '/snapshots/info') opts='--help -h'; cmds='' ;;
+    '/snapshots/mounts') opts='--json --help -h'; cmds='' ;;
+    '/snapshots/usage') opts='-b --json --help -h'; cmds='' ;;
+    '/snapshots/rm') opts='--help -h'; cmds='' ;;
+    '/version') opts='--json --help -h'; cmds='' ;;
     '/completion') opts='--help -h'; cmds='' ;;
   esac
   if [[ "$cur" == -* ]]; then

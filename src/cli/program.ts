@@ -3,6 +3,7 @@
 //   ctr-remote completion bash|zsh|fish
 //   ctr-remote run [-d] REF ID, containers {ls,info,rm}, tasks {ls,kill,start,exec,ps,attach,rm}
 //   ctr-remote snapshotter serve   (the containerd snapshotter service)
+//   ctr-remote content {ls,get,fetch,rm} | snapshots {ls,info,mounts,usage,rm} | version
 import { Command, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import type { CliContext } from './cli-context.js';
@@ -27,6 +28,11 @@ import { pruneCommand } from './commands/prune.js';
 import { snapshotterCommand } from './commands/snapshotter.js';
 import { containersCommand } from './commands/containers.js';
 import { superviseCommand, tasksCommand } from './commands/tasks.js';
+import { contentCommand } from './commands/content.js';
+import { checkCommand } from './commands/check.js';
+import { labelCommand } from './commands/label.js';
+import { versionCommand } from './commands/version.js';
+import { snapshotsCommand } from './commands/snapshots.js';
 
 /** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
 export function buildProgram(ctx: CliContext): Command {
@@ -39,13 +45,16 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option('-n, --namespace <ns>', 'accepted for compatibility with containerd scripts; ignored').hideHelp())
     .addOption(new Option('-a, --address <path>', 'accepted for compatibility with containerd scripts; ignored').hideHelp());
   const image = new Command('image').alias('images').alias('i').description('manage images');
-  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, rpullCommand, mountCommand, unmountCommand, statusCommand]) image.addCommand(make(ctx));
+  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, rpullCommand, mountCommand, unmountCommand, statusCommand, checkCommand, labelCommand]) image.addCommand(make(ctx));
   program.addCommand(image);
   program.addCommand(runCommand(ctx));
   program.addCommand(containersCommand(ctx));
   program.addCommand(tasksCommand(ctx));
   program.addCommand(superviseCommand(ctx), { hidden: true });
   program.addCommand(snapshotterCommand(ctx));
+  program.addCommand(contentCommand(ctx));
+  program.addCommand(snapshotsCommand(ctx));
+  program.addCommand(versionCommand(ctx));
   program.addCommand(completionCommand(ctx, () => program));
   configureAll(program, ctx);
   for (const sub of program.commands) addGlobalOptions(sub, program);

@@ -7,7 +7,7 @@ import { invalidArgument, notFound } from '../errors.js';
 import { formatReference, parseReference } from '../remote/reference.js';
 import { openRegistryWithHosts, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
 import type { Context } from './context.js';
-import { LayoutEndpoint } from '../store/layout-endpoint.js';
+import { LayoutEndpoint, type LayoutEndpointOptions } from '../store/layout-endpoint.js';
 import { openLayout } from '../store/oci-layout.js';
 
 /** A parsed SRC/DST argument. */
@@ -74,8 +74,8 @@ export async function openLocation(loc: Location, mode: ReferenceMode, ctx: Endp
 }
 
 /** The image `name` (full normalized reference) in the store. */
-export async function openStoreImage(ctx: Context, name: string): Promise<LayoutEndpoint> {
-  return new LayoutEndpoint(await ctx.store(), name, { label: name });
+export async function openStoreImage(ctx: Context, name: string, options: Omit<LayoutEndpointOptions, 'label'> = {}): Promise<LayoutEndpoint> {
+  return new LayoutEndpoint(await ctx.store(), name, { label: name, ...options });
 }
 
 /**

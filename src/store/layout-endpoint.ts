@@ -17,6 +17,8 @@ export interface LayoutEndpointOptions {
    * their layers stay in the registry.
    */
   requireLayers?: boolean;
+  /** Labels stored with the name when tagging (as annotations of its index.json entry); default: the descriptor's own. */
+  labels?: Record<string, string>;
 }
 
 /** An image name (`name`) in `layout`, readable and writable. With no name, resolve picks the only image. */
@@ -80,7 +82,9 @@ export class LayoutEndpoint implements ImageSource, ImageSink, VerifyingSink {
   async tag(desc: Descriptor, bytes: Buffer, signal?: AbortSignal): Promise<void> {
     if ((await this.layout.verify(desc.digest, { size: desc.size })) !== undefined) await this.layout.putBytes(bytes, desc.digest);
     await this.checkComplete(desc);
-    await this.layout.setName(this.name ?? 'latest', desc, signal ? { signal } : {});
+    const labels = this.options.labels;
+    const named = labels && Object.keys(labels).length ? { ...desc, annotations: { ...desc.annotations, ...labels } } : desc;
+    await this.layout.setName(this.name ?? 'latest', named, signal ? { signal } : {});
   }
 
   private async checkComplete(root: Descriptor): Promise<void> {

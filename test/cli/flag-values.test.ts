@@ -71,7 +71,7 @@ describe('flag values', () => {
 
   test('every --platform rejects a malformed or unknown platform (exit 2)', async () => {
     const withPlatform = commands().filter(({ options }) => options.some((f) => f.startsWith('--platform ')));
-    assert.deepEqual(withPlatform.map((c) => c.path.join(' ')).sort(), ['image convert', 'image mount', 'image optimize', 'image pull', 'image push', 'image rpull', 'image status', 'run']);
+    assert.deepEqual(withPlatform.map((c) => c.path.join(' ')).sort(), ['content fetch', 'image check', 'image convert', 'image mount', 'image optimize', 'image pull', 'image push', 'image rpull', 'image status', 'run']);
     for (const { path } of withPlatform) {
       for (const [value, why] of [['bogus', /Unknown architecture "bogus"/], ['linux/amd46', /Unknown architecture "amd46"/], ['linx/amd64', /Unknown operating system "linx"/], ['linux//amd64', /Malformed platform/], ['linux/amd64/v2/x', /Malformed platform/]] as const) {
         assertUsage(await cli([...path, '--platform', value]), why, `${path.join(' ')} --platform ${value}`);

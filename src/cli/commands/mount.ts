@@ -8,10 +8,11 @@ import { intArg } from '../number-flags.js';
 import { addPlatformFlag } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
 import { layerLine } from '../layer-line.js';
+import { addSnapshotterFlag } from '../snapshotter-flag.js';
 
 /** The mount command. */
 export function mountCommand(ctx: CliContext): Command {
-  const cmd = new Command('mount').description('mount an image read-only at DIR, fetching its eStargz layers lazily (root; stays in the foreground)')
+  const cmd = new Command('mount').description('mount an image at DIR (read-only unless --rw), fetching its eStargz layers lazily (root; stays in the foreground)')
     .argument('<ref>', 'image reference (rpulled first when not in the store)').argument('<dir>', 'mount point');
   addRegistryFlags(cmd);
   addPlatformFlag(cmd, 'platform to mount from a multi-platform image; a single-platform image must be it (default: this host\'s)');
@@ -19,7 +20,9 @@ export function mountCommand(ctx: CliContext): Command {
     .option('--no-background-fetch', 'fetch only what is read (and the prefetch region)')
     .option('--cache-max-bytes <n>', 'bound of the shared chunk cache in bytes (default: min(10 GiB, half the free disk))', intArg([1, Number.MAX_SAFE_INTEGER]))
     .option('--skip-content-verify', 'do not verify TOCs and chunks (unsafe)')
+    .option('--rw', 'a writable overlay over the image; what is written is discarded at unmount')
     .option('--json', 'print the mount as JSON');
+  addSnapshotterFlag(cmd, 'stargz (default): eStargz layers stay lazy; overlayfs: every layer unpacked (the image must be pulled in full)');
   return cmd.action((ref: string, dir: string, flags, self: Command) =>
     ctx.run(self, 'mount', ref, async () => {
       const { mountImage } = await ctx.load(() => import('../../image/lazy/mount.js'));
@@ -29,6 +32,8 @@ export function mountCommand(ctx: CliContext): Command {
         noBackgroundFetch: flags.backgroundFetch === false,
         ...(flags.cacheMaxBytes !== undefined ? { cacheMaxBytes: flags.cacheMaxBytes } : {}),
         ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),
+        ...(flags.rw ? { rw: true } : {}),
+        ...(flags.snapshotter ? { snapshotter: flags.snapshotter } : {}),
         ...(flags.json ? {} : { onLayer: (l, i) => printLine(ctx.io, layerLine(l, i)) }),
         onWarning: (line) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
         signal: ctx.signal,
@@ -40,7 +45,7 @@ export function mountCommand(ctx: CliContext): Command {
       if (flags.json) ctx.printJson({ dir: mounted.dir, id: mounted.id, name: mounted.image.name, layers: mounted.layers.map(({ index, digest, mode, dir: d }) => ({ index, digest, mode, dir: d })) });
       else {
         const lazy = mounted.layers.filter((l) => l.mode === 'lazy').length;
-        printLine(ctx.io, `mounted ${mounted.image.name} at ${mounted.dir} (${lazy} of ${mounted.layers.length} layers lazy); Ctrl-C to unmount`);
+        printLine(ctx.io, `mounted ${mounted.image.name} at ${mounted.dir} (${lazy} of ${mounted.layers.length} layers lazy${flags.rw ? '; writable, writes discarded at unmount' : ''}); Ctrl-C to unmount`);
       }
       // An image without lazy layers is served by no FUSE session of ours, so nothing else keeps this
       // process (which holds the mount until Ctrl-C or `image unmount`) alive.

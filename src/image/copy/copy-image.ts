@@ -16,6 +16,13 @@ export interface CopyOptions {
   platform?: Platform;
   /** Copy every platform of an index and name the index itself (default false: name the selected manifest). */
   allPlatforms?: boolean;
+  /**
+   * With an index: copy the manifest and config of every platform but the layers of the selected one only,
+   * and name the index (default false). The destination must accept an image without every layer.
+   */
+  allMetadata?: boolean;
+  /** Copy manifests and configs only, no layers (default false); same condition on the destination. */
+  metadataOnly?: boolean;
   /** Blobs transferred at once (default 3). */
   concurrency?: number;
   /** Called as blobs start, progress, finish or are skipped. */
@@ -40,8 +47,11 @@ export async function copyImage(src: ImageSource, dst: ImageSink, options: CopyO
   const copier = new Copier(src, dst, { ...options, signal }, () => inner.abort());
   const rootDesc = await src.resolve(signal);
   const root = await readManifest(src, rootDesc, signal);
-  const top = options.allPlatforms ? root : await copier.selected(root);
-  await copier.tree(top);
+  const selected = options.allPlatforms ? root : await copier.selected(root);
+  const top = options.allMetadata ? root : selected;
+  // Whose layers are copied: every manifest's (all platforms), the selected one's, or none.
+  const layersOf = options.metadataOnly ? () => false : options.allPlatforms || top === selected ? () => true : (d: Descriptor) => d.digest === selected.descriptor.digest;
+  await copier.tree(top, layersOf);
   await dst.tag(top.descriptor, top.bytes, signal);
   return { descriptor: top.descriptor, bytes: top.bytes, contentSize: copier.contentSize };
 }
@@ -65,14 +75,14 @@ class Copier {
     return selectImageManifest(this.src, root, this.options.platform, this.options.signal);
   }
 
-  /** Copy everything below a manifest or index, then the manifest/index itself. */
-  async tree(m: FetchedManifest): Promise<void> {
+  /** Copy everything below a manifest or index (the layers of the manifests `layersOf` accepts), then the manifest/index itself. */
+  async tree(m: FetchedManifest, layersOf: (manifest: Descriptor) => boolean): Promise<void> {
     if (m.parsed.kind === 'index') {
       const children = m.parsed.index.manifests.filter((d) => isManifestType(d.mediaType) || isIndexType(d.mediaType));
-      await this.all(children.map(async (d) => this.tree(await readManifest(this.src, d, this.options.signal))));
+      await this.all(children.map(async (d) => this.tree(await readManifest(this.src, d, this.options.signal), layersOf)));
     } else {
       const { config, layers } = m.parsed.manifest;
-      await this.all([config, ...layers].map((d) => this.blob(d)));
+      await this.all([config, ...(layersOf(m.descriptor) ? layers : [])].map((d) => this.blob(d)));
     }
     if (!(await this.present(m.descriptor))) await this.dst.put(m.descriptor, single(m.bytes), this.options.signal);
   }

@@ -1,18 +1,21 @@
 // `image mount REF DIR`: the merged image, read-only, lazily fetched: one FUSE mount per lazy layer (and an
 // unpacked snapshot per full layer) under `<root>/mounts/<id>/layers`, merged with overlayfs at DIR. The
-// image is rpulled first when the store does not have it. The serving process stays until `unmount()`,
+// image is rpulled first when the store does not have it. `rw`: the overlay gets a writable upper layer,
+// `<root>/mounts/<id>/upper`, over the same read-only layers (as a container's rootfs over its image); what
+// is written there is discarded at unmount, the layers and the store are never written. `snapshotter:
+// 'overlayfs'`: every layer unpacked, none lazy (the image must have been pulled in full). The serving process stays until `unmount()`,
 // SIGINT/SIGTERM (Ctrl-C) or `image unmount DIR` from another process; then the overlay comes off first,
 // the layer mounts after it. Mounts left by a killed server are cleaned by the next mount/unmount.
 
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { isCtrError, notFound, unsupported } from '../../errors.js';
+import { failedPrecondition, isCtrError, notFound, unsupported } from '../../errors.js';
 import { selfOwner } from '../../host/process-owner.js';
 import { registerLiveMount, unregisterLiveMount } from '../../fuse/exit-unmount.js';
 import { FUSE_SUBTYPE } from '../../fuse/mount.js';
 import { cleanupStaleMounts } from '../../fuse/stale-mounts.js';
 import { readMounts } from '../../host/mountinfo.js';
-import { mountOverlayReadOnly } from '../../runtime/rootfs.js';
+import { mountOverlay, mountOverlayReadOnly } from '../../runtime/rootfs.js';
 import { unmount as unmountPoint, unmountUnder } from '../../host/unmount.js';
 import { mountImageLayers, type LayerMountsOptions, type MountedLayer } from './layer-mounts.js';
 import { listMountRecords, newMountId, mountOwnerAlive, writeMountRecord, type MountRecord } from './mount-record.js';
@@ -22,7 +25,12 @@ import { rpullImage, type RpullOptions } from './rpull.js';
 import { openStoredImage, type StoredImage } from '../stored-image.js';
 
 /** Options of mountImage. */
-export interface MountImageOptions extends LayerMountsOptions, Pick<RpullOptions, 'platform' | 'onLayer'> {}
+export interface MountImageOptions extends LayerMountsOptions, Pick<RpullOptions, 'platform' | 'onLayer'> {
+  /** A writable overlay, discarded at unmount (default false: read-only). */
+  rw?: boolean;
+  /** 'overlayfs': unpack every layer (the image must be fully pulled); default 'stargz' (lazy layers stay lazy). */
+  snapshotter?: 'stargz' | 'overlayfs';
+}
 
 /** A live image mount. */
 export interface MountedImage {
@@ -42,7 +50,7 @@ export async function mountImage(ctx: Context, ref: string, dir: string, options
   const target = resolve(dir);
   await ctx.secure();
   await cleanupDeadMounts(ctx.paths);
-  const image = await openOrRpull(ctx, ref, options);
+  const image = options.snapshotter === 'overlayfs' ? await openFullImage(ctx, ref, options) : await openOrRpull(ctx, ref, options);
   const { id, dir: base } = newMountId(ctx.paths);
   const record: MountRecord = {
     id, dir: target, name: image.name, manifestDigest: image.manifestDigest, pid: process.pid, owner: selfOwner(), startedAt: new Date().toISOString(), layers: [],
@@ -51,7 +59,8 @@ export async function mountImage(ctx: Context, ref: string, dir: string, options
   let layers: Awaited<ReturnType<typeof mountImageLayers>> | undefined;
   try {
     layers = await mountImageLayers(ctx, image.manifest.layers, image.record, `${base}/layers`, options);
-    await mountOverlayReadOnly({ lowerdirs: layers.lowerdirs, target, linkDir: base });
+    if (options.rw) await mountOverlay({ lowerdirs: layers.lowerdirs, upperdir: join(base, 'upper'), workdir: join(base, 'work'), target, linkDir: base });
+    else await mountOverlayReadOnly({ lowerdirs: layers.lowerdirs, target, linkDir: base });
   } catch (e) {
     await layers?.unmount();
     await rm(base, { recursive: true, force: true });
@@ -76,6 +85,14 @@ export async function mountImage(ctx: Context, ref: string, dir: string, options
   registerLiveMount(target, teardown);
   options.signal?.addEventListener('abort', () => void teardown().catch(() => undefined), { once: true });
   return { id, dir: target, image, layers: layers.layers, unmount: teardown, closed };
+}
+
+/** The stored image with every layer in the store, as the overlayfs snapshotter needs it (its lazy record dropped). */
+async function openFullImage(ctx: Context, ref: string, options: MountImageOptions): Promise<StoredImage> {
+  const { record, ...image } = await openStoredImage(ctx, ref, options.platform);
+  const lazy = record?.layers.filter((l) => l.mode === 'lazy') ?? [];
+  if (lazy.length) throw failedPrecondition(`image ${image.name} was rpulled: ${lazy.length} of its layers are not in the store, which --snapshotter overlayfs needs (image pull it, or mount with stargz)`);
+  return image;
 }
 
 async function openOrRpull(ctx: Context, ref: string, options: MountImageOptions): Promise<StoredImage> {

@@ -9,13 +9,16 @@
 import { CtrError, invalidArgument, withContext } from '../../errors.js';
 import { DEFAULT_IMAGE_LIMITS, type TocSummary } from '../../estargz/toc-limits.js';
 import { Annotation, layerCompression } from '../../oci/media-types.js';
-import type { Descriptor, Platform } from '../../oci/types.js';
+import { chainIds } from '../../oci/chain-id.js';
+import { MAX_CONFIG_SIZE } from '../../oci/manifest-json.js';
+import type { Descriptor, ImageConfig, Platform } from '../../oci/types.js';
 import type { RegistryEndpoint, RegistryOptions } from '../../remote/registry-endpoint.js';
 import { LayoutEndpoint } from '../../store/layout-endpoint.js';
 import { credentialSource } from '../../remote/credential-source.js';
 import { fetchLayerToc } from '../../service/toc-fetch.js';
 import type { RootLayout } from '../../store/root-layout.js';
 import type { Context } from '../context.js';
+import { checkImageLabels } from '../copy/image-labels.js';
 import { writeLazyRecord, type LazyLayerRecord } from './lazy-record.js';
 import { openLocation, parseLocation } from '../location.js';
 import { selectImageManifest } from '../platform.js';
@@ -29,6 +32,8 @@ export interface RpullOptions {
   platform?: Platform;
   /** `--skip-content-verify`: accept a TOC that does not match its annotation. Default false. */
   skipContentVerify?: boolean;
+  /** Labels stored with the name (`--label`); default none. */
+  labels?: Record<string, string>;
   /** Called once per layer as soon as it is decided (for progressive output). */
   onLayer?: (layer: LazyLayerRecord, index: number) => void;
   signal?: AbortSignal;
@@ -39,15 +44,18 @@ export interface RpullResult {
   name: string;
   descriptor: Descriptor;
   layers: LazyLayerRecord[];
+  /** The chain ID of the image's layers (from its config's diff_ids). */
+  chainId?: string;
 }
 
 /** Lazily pull `ref` into the store (see module comment). */
 export async function rpullImage(ctx: Context, ref: string, options: RpullOptions = {}): Promise<RpullResult> {
   const loc = parseLocation(ref);
   if (loc.kind !== 'reference') throw invalidArgument(`rpull takes a registry reference, not ${ref}`);
+  if (options.labels) checkImageLabels(options.labels);
   const src = await openLocation(loc, 'registry', { context: ctx, ...(options.registry ? { registry: options.registry } : {}) });
   const registry = src.endpoint as RegistryEndpoint;
-  const store = new LayoutEndpoint(await ctx.store(), loc.name, { label: loc.name, requireLayers: false });
+  const store = new LayoutEndpoint(await ctx.store(), loc.name, { label: loc.name, requireLayers: false, ...(options.labels ? { labels: options.labels } : {}) });
   const release = await store.layout.lease();
   try {
     const manifest = await selectManifest(registry, options);
@@ -68,7 +76,9 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
       credentials: credentialSource(options.registry),
     });
     await store.tag(manifest.descriptor, manifest.bytes, options.signal);
-    return { name: loc.name, descriptor: manifest.descriptor, layers: records };
+    const configJson = JSON.parse((await store.layout.readBytes(config.digest, MAX_CONFIG_SIZE)).toString('utf8')) as Partial<ImageConfig>;
+    const chainId = chainIds(configJson.rootfs?.diff_ids ?? []).at(-1);
+    return { name: loc.name, descriptor: manifest.descriptor, layers: records, ...(chainId ? { chainId } : {}) };
   } catch (e) {
     throw withContext({ op: 'rpull', subject: loc.name }, e); // an error about loc.name itself is not named twice
   } finally {
