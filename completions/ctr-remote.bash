@@ -19,13 +19,13 @@ _ctr_remote() {
     '/image/import') opts='--base-name --json --help -h'; cmds='' ;;
     '/image/convert') opts='--estargz --zstdchunked --uncompress --oci --estargz-compression-level --estargz-chunk-size --estargz-min-chunk-size --estargz-record-in --zstdchunked-compression-level --reuse --platform --all-platforms --plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --json --help -h'; cmds='' ;;
     '/image/get-toc-digest') opts='--dump-toc --zstdchunked --json --help -h'; cmds='' ;;
-    '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --platform --all-platforms --plain-http --skip-verify -k --tlscacert --json --help -h'; cmds='' ;;
+    '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --wait-on-signal --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --cni --cni-plugin-conf-dir --cni-plugin-dir --dns-nameservers --dns-search-domains --dns-options --add-hosts --platform --all-platforms --plain-http --skip-verify -k --tlscacert --json --help -h'; cmds='' ;;
     '/image/prune') opts='--dry-run --json --help -h'; cmds='' ;;
     '/image/rpull') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --skip-content-verify --json --help -h'; cmds='' ;;
     '/image/mount') opts='--plain-http --skip-verify -k --user -u --password-stdin --tlscacert --read-timeout --platform --no-background-fetch --cache-max-bytes --skip-content-verify --json --help -h'; cmds='' ;;
     '/image/unmount') opts='--help -h'; cmds='' ;;
     '/image/status') opts='--platform --json --help -h'; cmds='' ;;
-    '/run') opts='--rm --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --tlscacert --read-timeout --registry-user -u --password-stdin --help -h'; cmds='' ;;
+    '/run') opts='--rm --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --cni --cni-plugin-conf-dir --cni-plugin-dir --dns-nameservers --dns-search-domains --dns-options --add-hosts --privileged --read-only --cap-add --cap-drop --memory-limit --cpus --label --rootfs --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --tlscacert --read-timeout --registry-user -u --password-stdin --help -h'; cmds='' ;;
     '/snapshotter') opts='--help -h'; cmds='serve stop' ;;
     '/snapshotter/serve') opts='--address --root --config --log-level --cache-max-bytes --help -h'; cmds='' ;;
     '/snapshotter/stop') opts='--root --unmount --help -h'; cmds='' ;;

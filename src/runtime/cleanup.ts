@@ -1,8 +1,9 @@
 // Tear containers down: after a run (unmount; remove with --rm) and, at the start of the next command,
 // the leftovers of a run whose owner died (runc state, mounts, --rm directories).
-import { readdir, rm } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
 import { CtrError } from '../errors.js';
 import { removeDeadOwned } from '../host/owned-names.js';
+import { detachCni } from './cni.js';
 import { checkContainerId, containerPaths } from './container-paths.js';
 import { mountsUnder } from '../host/mountinfo.js';
 import { CLAIM_PREFIX, ownerAlive, readOwner } from './owner.js';
@@ -19,10 +20,12 @@ export interface TeardownOptions {
   signal?: AbortSignal;
 }
 
-/** Stop container `id` of `root` (killing it if still running), drop its runc state and unmount everything under it. */
+/** Stop container `id` of `root` (killing it if still running), drop its runc state, its CNI network, and unmount everything under it. */
 export async function stopContainer(root: RootLayout, id: string, opts: TeardownOptions = {}): Promise<void> {
   if (opts.runcState !== false) await runcDelete(root.runc, id, { force: true, runc: opts.runc });
-  await unmountUnder(containerPaths(root, id).dir, opts.signal);
+  const paths = containerPaths(root, id);
+  await detachCni(paths.cni);
+  await unmountUnder(paths.dir, opts.signal);
 }
 
 /** Stop container `id` and delete its directory, upper dir included. Refuses while anything is still mounted there. */
@@ -64,7 +67,8 @@ async function cleanOne(root: RootLayout, id: string, inRunc: boolean, opts: Tea
   const owner = await readOwner(paths);
   if (await ownerAlive(owner)) return false;
   const mounted = (await mountsUnder(paths.dir, opts.signal)).length > 0;
-  if (!mounted && !inRunc && owner && !owner.remove) return false; // a stopped container kept on purpose
+  const networked = await access(paths.cni).then(() => true, () => false); // a CNI network still to DEL
+  if (!mounted && !inRunc && !networked && owner && !owner.remove) return false; // a stopped container kept on purpose
   if (!owner || owner.remove) await removeContainer(root, id, opts);
   else await stopContainer(root, id, opts);
   return true;

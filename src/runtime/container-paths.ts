@@ -1,4 +1,4 @@
-// Where one container lives under the tool's root: `<root>/containers/<id>/{upper,work,rootfs,bundle}`
+// Where one container lives under the tool's root: `<root>/containers/<id>/{upper,work,rootfs,bundle,netns}`
 // (runc's state is under `<root>/runc`: store/root-layout.ts).
 import { join } from 'node:path';
 import { invalidArgument } from '../errors.js';
@@ -17,6 +17,9 @@ export interface ContainerPaths {
   layers: string;
   /** The owner record (owner.ts). */
   owner: string;
+  /** `--cni`: the file the container's network namespace is bind-mounted on, and what was attached (cni.ts). */
+  netns: string;
+  cni: string;
 }
 
 /** runc accepts these ids; we also bound the length so paths and hostnames stay short. */
@@ -41,5 +44,7 @@ export function containerPaths(root: RootLayout, id: string): ContainerPaths {
     bundle: join(dir, 'bundle'),
     layers: join(dir, 'layers'),
     owner: join(dir, 'owner.json'),
+    netns: join(dir, 'netns'),
+    cni: join(dir, 'cni.json'),
   };
 }
