@@ -14,7 +14,7 @@ export const CAPABILITY_NAMES: readonly string[] = [
   'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
-/** `ALL` in --cap-add / --cap-drop: every capability the host kernel knows. */
+/** `ALL` in --cap-add / --cap-drop: every capability we can give (hostCapabilities). */
 export const ALL = 'ALL';
 
 /** Read one --cap-add / --cap-drop value: `CAP_NET_ADMIN`, `NET_ADMIN` or `net_admin` → `CAP_NET_ADMIN`; `all` → `ALL`. */
@@ -30,7 +30,7 @@ export function parseCapability(text: string): string {
 export interface CapabilityInput {
   /** The set before the flags (the defaults, or every host capability when privileged). */
   base: readonly string[];
-  /** Every capability the host kernel knows (what ALL means). */
+  /** Every capability we can give (what ALL means; see hostCapabilities). */
   host: readonly string[];
   /** --cap-add values (parsed). */
   add?: readonly string[];
@@ -55,9 +55,19 @@ export function capabilitySet(i: CapabilityInput): string[] {
   return CAPABILITY_NAMES.filter((c) => set.has(c));
 }
 
-/** The capabilities this host's kernel knows (/proc/sys/kernel/cap_last_cap; the whole table when unreadable). */
-export async function hostCapabilities(procSys = '/proc/sys'): Promise<string[]> {
-  const text = await readFile(`${procSys}/kernel/cap_last_cap`, 'utf8').catch(() => '');
-  const last = /^\d+$/.test(text.trim()) ? Number(text.trim()) : CAPABILITY_NAMES.length - 1;
-  return CAPABILITY_NAMES.slice(0, last + 1);
+/**
+ * The capabilities a container of ours can be given: this process's bounding set (/proc/self/status CapBnd;
+ * containerd's WithAllCurrentCapabilities), which is every capability the kernel knows unless we run
+ * confined ourselves. Falls back to the whole table when unreadable.
+ */
+export async function hostCapabilities(procSelf = '/proc/self'): Promise<string[]> {
+  const status = await readFile(`${procSelf}/status`, 'utf8').catch(() => '');
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (hex === undefined) return [...CAPABILITY_NAMES];
+  return capabilitiesOfMask(BigInt(`0x${hex}`));
+}
+
+/** The names of the capabilities set in a mask as /proc prints them (bit N = capability N). */
+export function capabilitiesOfMask(mask: bigint): string[] {
+  return CAPABILITY_NAMES.filter((_, i) => (mask >> BigInt(i)) & 1n);
 }

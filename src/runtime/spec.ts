@@ -39,7 +39,7 @@ export interface ContainerPrivileges {
 
 /** Facts of the host the privilege flags need, read beforehand (capabilities.ts, host-devices.ts). */
 export interface HostFacts {
-  /** Every capability the kernel knows: what `--privileged` and `ALL` give. */
+  /** Every capability we can give (our bounding set): what `--privileged` and `ALL` give. */
   capabilities: readonly string[];
   /** The host's device nodes, given to a privileged container. */
   devices: readonly SpecDevice[];

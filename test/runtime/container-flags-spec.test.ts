@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isCtrError } from '../../src/errors.js';
-import { CAPABILITY_NAMES, capabilitySet, parseCapability } from '../../src/runtime/capabilities.js';
+import { CAPABILITY_NAMES, capabilitiesOfMask, capabilitySet, parseCapability } from '../../src/runtime/capabilities.js';
 import { builtinNetwork, configFileNames, containerAttachments, parseNetworkConfig, pluginConfig } from '../../src/runtime/cni-config.js';
 import { DEFAULT_CAPABILITIES } from '../../src/runtime/default-spec.js';
 import { containerResolvConf, withExtraHosts } from '../../src/runtime/etc-files.js';
@@ -38,6 +38,10 @@ describe('capability flags', () => {
     assert.deepEqual(set(['CAP_NET_RAW'], ['ALL']), ['CAP_NET_RAW']);
     assert.equal(set(['ALL'], ['CAP_SYS_ADMIN']).length, 40);
     assert.deepEqual(set(['CAP_KILL'], ['CAP_KILL']).includes('CAP_KILL'), false, 'a drop wins over an add, as ctr applies drops last');
+  });
+  test('a /proc capability mask names its capabilities (bit N = capability N)', () => {
+    assert.deepEqual(capabilitiesOfMask(0x1n | (1n << 21n)), ['CAP_CHOWN', 'CAP_SYS_ADMIN']);
+    assert.equal(capabilitiesOfMask(0x1fffeffffffn).includes('CAP_SYS_RESOURCE'), false);
   });
   test('the spec gets the set in bounding, effective and permitted', () => {
     const caps = buildSpec({ ...base, capAdd: ['CAP_NET_ADMIN'], capDrop: ['CAP_CHOWN'] }).process.capabilities;
