@@ -169,7 +169,7 @@ describe('container flags in real containers', { skip }, () => {
     });
 
     test('a run whose owner was SIGKILLed: the next cleanup DELs the network and removes the namespace', async () => {
-      const vethsBefore = await veths();
+      const [vethsBefore, leasesBefore] = [await veths(), await leases()];
       const opts = { root, id: 'cni-crash', ref: 't', lowerdirs: [base], image, remove: true, cni: {}, args: ['sh', '-c', 'echo ready; exec sleep 1000'] };
       const proc = spawn('node', ['--import', 'tsx', DRIVER, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let seen = '';
@@ -182,8 +182,10 @@ describe('container flags in real containers', { skip }, () => {
       await exit;
       const paths = containerPaths(new RootLayout(root), 'cni-crash');
       await access(paths.cni);
+      assert.equal((await leases()).length, leasesBefore.length + 1, 'the crashed run holds an address');
       assert.deepEqual(await cleanupStaleContainers(new RootLayout(root)), ['cni-crash']);
       assert.equal(await veths(), vethsBefore, 'no veth left');
+      assert.deepEqual(await leases(), leasesBefore, 'the cleanup DELed the network: its address is released');
       assert.deepEqual(await netnsMounts(), []);
       await assert.rejects(access(paths.dir), 'the --rm container is gone');
     });
