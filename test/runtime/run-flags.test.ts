@@ -21,7 +21,9 @@ import { DEFAULT_PLUGIN_DIRS } from '../../src/runtime/cni.js';
 import { containerPaths } from '../../src/runtime/container-paths.js';
 import { runInContainer, type ContainerOptions } from '../../src/runtime/container.js';
 import { RootLayout } from '../../src/store/root-layout.js';
+import { cli } from '../cli/cli-harness.js';
 import { makeBusyboxRootfs } from './busybox-rootfs.js';
+import { startCli } from './run-fixture.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: overlayfs mounts and runc containers' : false;
 const DRIVER = new URL('./run-driver.ts', import.meta.url).pathname;
@@ -126,6 +128,24 @@ describe('container flags in real containers', { skip }, () => {
     await removeContainer(new RootLayout(root), id);
   });
 
+  test('run --rootfs DIR: the directory is the root as it is (writes land in it); --read-only keeps it untouched', async () => {
+    const dir = join(tmp, 'plain-rootfs');
+    await makeBusyboxRootfs(dir);
+    const ctr = (args: string[]) => startCli(['--root', root, 'run', '--rm', ...args]).done;
+    const ok = await ctr(['--rootfs', dir, 'rootfs1', 'sh', '-c', 'echo hi > /written; id -u']);
+    assert.deepEqual([ok.code, ok.stdout], [0, '0\n'], ok.stderr);
+    assert.equal(await readFile(join(dir, 'written'), 'utf8'), 'hi\n');
+    const ro = await ctr(['--rootfs', '--read-only', dir, 'rootfs2', 'sh', '-c', 'echo x > /other']);
+    assert.notEqual(ro.code, 0);
+    assert.equal(existsSync(join(dir, 'other')), false);
+    const noCmd = await ctr(['--rootfs', dir, 'rootfs3']);
+    assert.equal(noCmd.code, 1);
+    assert.match(noCmd.stderr, /--rootfs .*: give the command to run after the container ID/);
+    const missing = await ctr(['--rootfs', join(tmp, 'nowhere'), 'rootfs4', 'true']);
+    assert.match(missing.stderr, /rootfs directory .*nowhere does not exist/);
+    assert.deepEqual(await readdir(join(root, 'containers')), []);
+  });
+
   describe('--cni', { skip: skipCni }, () => {
     const veths = async () => (await execa('ip', ['-o', 'link', 'show', 'type', 'veth'])).stdout.split('\n').filter(Boolean).length;
     const leases = async () => (await readdir(`/var/lib/cni/networks/${BUILTIN_NETWORK.name}`).catch(() => [] as string[])).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
@@ -190,4 +210,22 @@ describe('container flags in real containers', { skip }, () => {
       await assert.rejects(access(paths.dir), 'the --rm container is gone');
     });
   });
+});
+
+test('bad values of the run flags are usage errors naming the flag (exit 2, nothing run)', async () => {
+  for (const [args, why] of [
+    [['--cap-add', 'NET_ADMINS'], /unknown capability "NET_ADMINS"/],
+    [['--cap-drop', ''], /unknown capability/],
+    [['--cpus', 'two'], /--cpus <n>.*Expected a number of CPUs/],
+    [['--memory-limit', '1g'], /--memory-limit <bytes>.*Expected an integer/],
+    [['--label', '=v'], /label "=v" has no key/],
+    [['--add-hosts', 'nocolon'], /expected host:IP/],
+    [['--dns-nameservers', '8.8.8'], /nameserver "8.8.8" is not an IP address/],
+    [['--cni', '--net-host'], /--cni and --net-host exclude each other/],
+  ] as const) {
+    const r = await cli(['--root', '/nonexistent-root', 'run', ...args, 'img', 'id', 'true']);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, why, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
 });
