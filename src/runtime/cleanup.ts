@@ -7,7 +7,7 @@ import { detachCni } from './cni.js';
 import { checkContainerId, containerPaths } from './container-paths.js';
 import { mountsUnder } from '../host/mountinfo.js';
 import { CLAIM_PREFIX, ownerAlive, readOwner } from './owner.js';
-import { unmountUnder } from '../host/unmount.js';
+import { unmount, unmountUnder } from '../host/unmount.js';
 import { runcDelete, runcList } from './runc.js';
 import type { RootLayout } from '../store/root-layout.js';
 
@@ -24,8 +24,12 @@ export interface TeardownOptions {
 export async function stopContainer(root: RootLayout, id: string, opts: TeardownOptions = {}): Promise<void> {
   if (opts.runcState !== false) await runcDelete(root.runc, id, { force: true, runc: opts.runc });
   const paths = containerPaths(root, id);
-  await detachCni(paths.cni);
-  await unmountUnder(paths.dir, opts.signal);
+  // A failed CNI DEL keeps its record and network namespace for the next cleanup to try again, but does not
+  // stop the unmounting of the rest.
+  const cniFailure = await detachCni(paths.cni).then(() => undefined, (e: unknown) => e ?? new Error('CNI DEL failed'));
+  if (cniFailure === undefined) return unmountUnder(paths.dir, opts.signal);
+  for (const point of await mountsUnder(paths.dir, opts.signal)) if (point !== paths.netns) await unmount(point, opts.signal);
+  throw cniFailure;
 }
 
 /** Stop container `id` and delete its directory, upper dir included. Refuses while anything is still mounted there. */

@@ -89,19 +89,25 @@ export async function attachCni(plan: CniPlan, place: CniPlace): Promise<void> {
 
 /**
  * DEL every attachment (last first, each plugin list in reverse) and remove the namespace and the record.
- * Nothing recorded: nothing to do. A failed DEL keeps the record (the next cleanup tries again) and throws.
+ * Nothing recorded: nothing to do. A failed DEL keeps the record and the namespace (the next cleanup tries
+ * again with both) and throws.
  */
 export async function detachCni(recordPath: string): Promise<void> {
   const record = await readRecord(recordPath);
   if (!record) return;
   const failures: unknown[] = [];
+  // A namespace that is not mounted (a crash before it was made) is passed as none: plugins then only free what they hold (addresses, rules).
+  const mounted = (await mountsUnder(record.netns)).length > 0;
+  const target = mounted ? record : { ...record, netns: '' };
   for (let i = record.attachments.length - 1; i >= 0; i--) {
     const a = record.attachments[i]!;
-    await delNetwork(record, a, record.results[i] ?? undefined).catch((e: unknown) => failures.push(e));
+    await delNetwork(target, a, record.results[i] ?? undefined).catch((e: unknown) => failures.push(e));
   }
-  if ((await mountsUnder(record.netns)).length > 0) await unmount(record.netns);
-  await rm(record.netns, { force: true });
+  // After a failed DEL the namespace is kept with the record: plugins need it to undo everything (the bridge
+  // plugin removes its masquerading rules only when it gets the namespace).
   if (failures.length > 0) throw failures[0];
+  if (mounted) await unmount(record.netns);
+  await rm(record.netns, { force: true });
   await rm(recordPath, { force: true });
 }
 

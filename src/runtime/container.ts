@@ -6,7 +6,7 @@ import { invalidArgument, notFound, withContext } from '../errors.js';
 import { removeContainer, stopContainer, type TeardownOptions } from './cleanup.js';
 import { type ContainerPaths, containerPaths } from './container-paths.js';
 import { hostCapabilities } from './capabilities.js';
-import { attachCni, detachCni, planCni, type CniOptions } from './cni.js';
+import { attachCni, planCni, type CniOptions } from './cni.js';
 import { writeEtcFiles, type ExtraHost, type ResolverSettings } from './etc-files.js';
 import { hostDevices } from './host-devices.js';
 import { claimContainerDir, ownRecord } from './owner.js';
@@ -139,10 +139,9 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   }
 }
 
-/** runc state first, then the overlay, the layers under it and whatever is still mounted; the directory too when `remove`. */
+/** runc state first, then the overlay, the layers under it, the CNI network and whatever is still mounted; the directory too when `remove`. */
 async function teardown(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs, t: TeardownOptions & { remove: boolean }): Promise<void> {
   if (t.runcState) await runcDelete(o.root.runc, o.id, { force: true, runc: t.runc });
-  await detachCni(paths.cni);
   if ((await mountsUnder(paths.rootfs)).length > 0) await unmount(paths.rootfs);
   await layers.release?.();
   await (t.remove ? removeContainer : stopContainer)(o.root, o.id, { runc: t.runc, runcState: false });

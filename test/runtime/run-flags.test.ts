@@ -149,6 +149,7 @@ describe('container flags in real containers', { skip }, () => {
   describe('--cni', { skip: skipCni }, () => {
     const veths = async () => (await execa('ip', ['-o', 'link', 'show', 'type', 'veth'])).stdout.split('\n').filter(Boolean).length;
     const leases = async () => (await readdir(`/var/lib/cni/networks/${BUILTIN_NETWORK.name}`).catch(() => [] as string[])).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+    const masqueradeRules = async (id: string) => (await execa('iptables', ['-t', 'nat', '-S'], { reject: false })).stdout.split('\n').filter((l) => l.includes(`id: \\"${id}-`)).length;
     const netnsMounts = async () => (await mountsUnder(root)).filter((m) => m.endsWith('/netns'));
 
     test('the container gets an address on eth0 in the built-in network; nothing is left afterwards', async () => {
@@ -186,6 +187,36 @@ describe('container flags in real containers', { skip }, () => {
         await execa('ip', ['link', 'del', 'ctr-rtest0'], { reject: false });
         await rm('/var/lib/cni/networks/ctr-remote-test', { recursive: true, force: true });
       }
+    });
+
+    test('a failing DEL (wrapped bridge plugin): the rest is still taken down, the record is kept, the next cleanup DELs', async () => {
+      const [vethsBefore, leasesBefore] = [await veths(), await leases()];
+      const plugins = join(tmp, 'wrapped-plugins');
+      const flag = join(tmp, 'fail-del');
+      await mkdir(plugins, { recursive: true });
+      for (const p of ['loopback', 'host-local']) await execa('ln', ['-sf', join(cniPlugins!, p), join(plugins, p)]);
+      await writeFile(join(plugins, 'bridge'), [
+        '#!/bin/sh',
+        `if [ "$CNI_COMMAND" = DEL ] && [ -e ${flag} ]; then echo '{"cniVersion":"1.0.0","code":11,"msg":"injected DEL failure"}'; exit 1; fi`,
+        `exec ${join(cniPlugins!, 'bridge')}`,
+        '',
+      ].join('\n'), { mode: 0o755 });
+      await writeFile(flag, '');
+      const opts = { root, id: 'cni-faildel', ref: 't', lowerdirs: [base], image, remove: true, cni: { pluginDir: plugins }, args: ['true'] };
+      const r = await execa('node', ['--import', 'tsx', DRIVER, JSON.stringify(opts)], { reject: false });
+      assert.equal(r.exitCode, 125, r.stderr);
+      assert.match(r.stderr, /clean up container cni-faildel: CNI plugin bridge DEL \(network ctr-remote, eth0\): injected DEL failure/);
+      const paths = containerPaths(new RootLayout(root), 'cni-faildel');
+      assert.deepEqual(await mountsUnder(paths.dir), [paths.netns], 'the rootfs is unmounted despite the failed DEL; the namespace is kept for the retry');
+      await access(paths.cni);
+      assert.equal((await leases()).length, leasesBefore.length + 1, 'the address is still held');
+      assert.ok((await masqueradeRules('cni-faildel')) > 0, 'its masquerading rules are still there');
+      await rm(flag);
+      assert.deepEqual(await cleanupStaleContainers(new RootLayout(root)), ['cni-faildel']);
+      assert.deepEqual(await leases(), leasesBefore, 'released by the retried DEL');
+      assert.equal(await veths(), vethsBefore);
+      assert.equal(await masqueradeRules('cni-faildel'), 0, 'the bridge plugin removed its rules: it had the namespace');
+      await assert.rejects(access(paths.dir));
     });
 
     test('a run whose owner was SIGKILLed: the next cleanup DELs the network and removes the namespace', async () => {
