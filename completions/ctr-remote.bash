@@ -19,7 +19,7 @@ _ctr_remote() {
     '/image/import') opts='--base-name --json --help -h'; cmds='' ;;
     '/image/convert') opts='--estargz --zstdchunked --uncompress --oci --estargz-compression-level --estargz-chunk-size --estargz-min-chunk-size --estargz-record-in --zstdchunked-compression-level --reuse --platform --all-platforms --plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --json --help -h'; cmds='' ;;
     '/image/get-toc-digest') opts='--dump-toc --zstdchunked --json --help -h'; cmds='' ;;
-    '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --platform --all-platforms --plain-http --skip-verify -k --hosts-dir --tlscacert --tlscert --tlskey --http-dump --json --help -h'; cmds='' ;;
+    '/image/optimize') opts='--oci --entrypoint --args --terminal -t -i --period --wait-on-line --wait-on-signal --record-out --no-optimize --reuse --estargz-compression-level --estargz-chunk-size --zstdchunked --env --env-file --cwd --user --mount --net-host --cni --cni-plugin-conf-dir --cni-plugin-dir --dns-nameservers --dns-search-domains --dns-options --add-hosts --platform --all-platforms --plain-http --skip-verify -k --hosts-dir --tlscacert --tlscert --tlskey --http-dump --json --help -h'; cmds='' ;;
     '/image/prune') opts='--dry-run --json --help -h'; cmds='' ;;
     '/image/rpull') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --label --snapshotter --skip-content-verify --print-chainid --json --help -h'; cmds='' ;;
     '/image/mount') opts='--plain-http --skip-verify -k --user -u --password-stdin --refresh --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --platform --no-background-fetch --cache-max-bytes --skip-content-verify --rw --json --snapshotter --help -h'; cmds='' ;;
@@ -27,7 +27,7 @@ _ctr_remote() {
     '/image/status') opts='--platform --json --help -h'; cmds='' ;;
     '/image/check') opts='--platform --snapshotter --quiet -q --json --help -h'; cmds='' ;;
     '/image/label') opts='--replace-all -r --json --help -h'; cmds='' ;;
-    '/run') opts='--rm --detach -d --log-uri --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --registry-user -u --password-stdin --refresh --help -h'; cmds='' ;;
+    '/run') opts='--rm --detach -d --log-uri --tty -t --interactive -i --snapshotter --env --env-file --cwd --user --mount --net-host --cni --cni-plugin-conf-dir --cni-plugin-dir --dns-nameservers --dns-search-domains --dns-options --add-hosts --privileged --read-only --cap-add --cap-drop --memory-limit --cpus --label --rootfs --platform --no-background-fetch --cache-max-bytes --plain-http --skip-verify -k --hosts-dir --tlscacert --tlscert --tlskey --http-dump --read-timeout --registry-user -u --password-stdin --refresh --help -h'; cmds='' ;;
     '/containers') opts='--help -h'; cmds='ls info rm' ;;
     '/containers/ls') opts='--quiet -q --json --help -h'; cmds='' ;;
     '/containers/info') opts='--spec --help -h'; cmds='' ;;

@@ -23,3 +23,12 @@ export function secondsArg([min, max]: [number, number]): (text: string) => numb
     return n;
   };
 }
+
+/** An argParser for a decimal number in [min, max] (`--cpus 1.5`); `unit` names what it counts in the error. */
+export function decimalArg([min, max]: [number, number], unit: string): (text: string) => number {
+  return (text) => {
+    const n = DECIMAL.test(text) ? Number(text) : NaN;
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`Expected a number of ${unit} from ${min} to ${max}`);
+    return n;
+  };
+}

@@ -85,8 +85,10 @@ export async function startDetached(ctx: Context, id: string, o: { registry?: Re
     if (!(await exists(paths.dir))) throw new CtrError('NotFound', `container ${JSON.stringify(id)} does not exist`);
     throw new CtrError('FailedPrecondition', `container ${JSON.stringify(id)} was not started with run -d; only detached containers can be started again`);
   }
+  if (record.rootfs) throw new CtrError('FailedPrecondition', `container ${JSON.stringify(id)} ran a --rootfs directory; run it again with run -d --rootfs`);
   const options: DetachedRunOptions = {
-    snapshotter: record.snapshotter === 'overlayfs' ? 'overlayfs' : 'stargz',
+    ...(record.snapshotter === 'overlayfs' || record.snapshotter === 'stargz' ? { snapshotter: record.snapshotter } : {}),
+    ...(record.cni ? { cni: record.cni } : {}),
     ...(record.platform ? { platform: record.platform } : {}),
     ...(record.noBackgroundFetch ? { noBackgroundFetch: true } : {}),
     ...(record.cacheMaxBytes !== undefined ? { cacheMaxBytes: record.cacheMaxBytes } : {}),
@@ -135,7 +137,7 @@ export async function superviseContainer(ctx: Context, channel: SupervisorChanne
 async function onSetUp(paths: ContainerPaths, req: DetachedRequest): Promise<void> {
   await clearTaskExit(paths);
   if (req.restart) return;
-  const { snapshotter, platform, noBackgroundFetch, cacheMaxBytes } = req.options;
+  const { snapshotter, platform, noBackgroundFetch, cacheMaxBytes, cni, rootfs } = req.options;
   await writeDetachedRecord(paths, {
     image: req.ref,
     snapshotter: snapshotter ?? 'default',
@@ -143,6 +145,8 @@ async function onSetUp(paths: ContainerPaths, req: DetachedRequest): Promise<voi
     ...(platform ? { platform } : {}),
     ...(noBackgroundFetch ? { noBackgroundFetch } : {}),
     ...(cacheMaxBytes !== undefined ? { cacheMaxBytes } : {}),
+    ...(cni ? { cni } : {}),
+    ...(rootfs ? { rootfs } : {}),
     createdAt: new Date().toISOString(),
   });
 }

@@ -4,6 +4,8 @@
 //   snapshotter 'stargz' (default when the image was rpulled): lazy layers are FUSE mounts under the
 //     container's own directory (layer-mounts.ts), served by this process while the container runs.
 // Either way the rootfs is overlayfs with a per-container upper dir (runtime/container.ts).
+// With `rootfs` (`run --rootfs DIR ID CMD`), REF is a directory used as the root filesystem as it is: no
+// image, no snapshotter, the command line is the whole command.
 import { invalidArgument, unsupported } from '../errors.js';
 import type { Platform } from '../oci/types.js';
 import { cleanupStaleContainers } from '../runtime/cleanup.js';
@@ -23,6 +25,7 @@ export type Snapshotter = 'stargz' | 'overlayfs';
 /** Options of runContainer (the CLI flags of `run`). */
 export interface RunOptions
   extends Pick<ContainerOptions, 'args' | 'cwd' | 'user' | 'netHost' | 'tty' | 'stdin' | 'stdout' | 'stderr' | 'remove' | 'runc' | 'onSpec' | 'onSpawn' | 'killOnAbort' | 'log' | 'restart' | 'onStarted' | 'onExited'>,
+    Pick<ContainerOptions, 'privileged' | 'readonlyRootfs' | 'capAdd' | 'capDrop' | 'memoryLimit' | 'cpus' | 'cni' | 'dns' | 'extraHosts' | 'labels'>,
     Pick<LayerMountsOptions, 'registry' | 'noBackgroundFetch' | 'cacheMaxBytes' | 'skipContentVerify' | 'onAccess' | 'onWarning'> {
   /** Default: 'stargz' when the image was rpulled, else 'overlayfs'. */
   snapshotter?: Snapshotter;
@@ -34,12 +37,15 @@ export interface RunOptions
   mounts?: string[];
   /** Platform to run from an index. Default: this host. */
   platform?: Platform;
+  /** `--rootfs`: REF is a root filesystem directory, not an image (see module comment). Default false. */
+  rootfs?: boolean;
   signal?: AbortSignal;
 }
 
 /** What a run did. */
 export interface RunResult extends RuncRunResult {
-  snapshotter: Snapshotter;
+  /** 'rootfs' with `rootfs`: no snapshotter provided the layers. */
+  snapshotter: Snapshotter | 'rootfs';
   image: string;
 }
 
@@ -51,6 +57,7 @@ export async function runContainer(ctx: Context, ref: string, id: string, o: Run
   const env = await containerEnv(o.envFile, o.env);
   const mounts = containerMounts(o.mounts);
   await cleanupStaleContainers(ctx.paths, { runc: o.runc, signal: o.signal });
+  if (o.rootfs) return runRootfs(ctx, ref, id, { ...o, env, mounts });
   const image = await openStoredImage(ctx, ref, o.platform);
   if (!o.platform) checkRunsHere(image); // an image for another platform runs only when --platform asked for it
   const snapshotter = o.snapshotter ?? (image.record ? 'stargz' : 'overlayfs');
@@ -66,6 +73,14 @@ export async function runContainer(ctx: Context, ref: string, id: string, o: Run
     lowerdirs: (paths) => (snapshotter === 'stargz' ? lazyLayers(ctx, image, paths.layers, o) : unpackedLayers(ctx, image, o.signal)),
   });
   return { ...result, snapshotter, image: image.name };
+}
+
+/** `--rootfs`: `dir` is the root filesystem; there is no image, so the command line is the command. */
+async function runRootfs(ctx: Context, dir: string, id: string, o: Omit<RunOptions, 'env' | 'mounts'> & Pick<ContainerOptions, 'env' | 'mounts'>): Promise<RunResult> {
+  if (o.snapshotter !== undefined || o.platform !== undefined) throw invalidArgument('--rootfs runs a directory: --snapshotter and --platform do not apply');
+  if (!o.args || o.args.length === 0) throw invalidArgument(`--rootfs ${dir}: give the command to run after the container ID (a directory has no image config)`);
+  const result = await runInContainer({ ...o, root: ctx.paths, id, ref: dir, image: undefined, lowerdirs: [], rootfsDir: dir });
+  return { ...result, snapshotter: 'rootfs', image: dir };
 }
 
 /** The overlayfs snapshotter needs every layer blob in the store. */

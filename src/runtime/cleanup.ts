@@ -1,12 +1,13 @@
 // Tear containers down: after a run (unmount; remove with --rm) and, at the start of the next command,
 // the leftovers of a run whose owner died (runc state, mounts, --rm directories).
-import { readdir, rm } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
 import { CtrError } from '../errors.js';
 import { removeDeadOwned } from '../host/owned-names.js';
+import { detachCni } from './cni.js';
 import { checkContainerId, containerPaths } from './container-paths.js';
 import { mountsUnder } from '../host/mountinfo.js';
 import { CLAIM_PREFIX, ownerAlive, readOwner } from './owner.js';
-import { unmountUnder } from '../host/unmount.js';
+import { unmount, unmountUnder } from '../host/unmount.js';
 import { runcDelete, runcList } from './runc.js';
 import type { RootLayout } from '../store/root-layout.js';
 
@@ -19,10 +20,16 @@ export interface TeardownOptions {
   signal?: AbortSignal;
 }
 
-/** Stop container `id` of `root` (killing it if still running), drop its runc state and unmount everything under it. */
+/** Stop container `id` of `root` (killing it if still running), drop its runc state, its CNI network, and unmount everything under it. */
 export async function stopContainer(root: RootLayout, id: string, opts: TeardownOptions = {}): Promise<void> {
   if (opts.runcState !== false) await runcDelete(root.runc, id, { force: true, runc: opts.runc });
-  await unmountUnder(containerPaths(root, id).dir, opts.signal);
+  const paths = containerPaths(root, id);
+  // A failed CNI DEL keeps its record and network namespace for the next cleanup to try again, but does not
+  // stop the unmounting of the rest.
+  const cniFailure = await detachCni(paths.cni).then(() => undefined, (e: unknown) => e ?? new Error('CNI DEL failed'));
+  if (cniFailure === undefined) return unmountUnder(paths.dir, opts.signal);
+  for (const point of await mountsUnder(paths.dir, opts.signal)) if (point !== paths.netns) await unmount(point, opts.signal);
+  throw cniFailure;
 }
 
 /** Stop container `id` and delete its directory, upper dir included. Refuses while anything is still mounted there. */
@@ -64,7 +71,8 @@ async function cleanOne(root: RootLayout, id: string, inRunc: boolean, opts: Tea
   const owner = await readOwner(paths);
   if (await ownerAlive(owner)) return false;
   const mounted = (await mountsUnder(paths.dir, opts.signal)).length > 0;
-  if (!mounted && !inRunc && owner && !owner.remove) return false; // a stopped container kept on purpose
+  const networked = await access(paths.cni).then(() => true, () => false); // a CNI network still to DEL
+  if (!mounted && !inRunc && !networked && owner && !owner.remove) return false; // a stopped container kept on purpose
   if (!owner || owner.remove) await removeContainer(root, id, opts);
   else await stopContainer(root, id, opts);
   return true;

@@ -1,4 +1,4 @@
-// Where one container lives under the tool's root: `<root>/containers/<id>/{upper,work,rootfs,bundle}`
+// Where one container lives under the tool's root: `<root>/containers/<id>/{upper,work,rootfs,bundle,netns}`
 // (runc's state is under `<root>/runc`: store/root-layout.ts).
 import { join } from 'node:path';
 import { invalidArgument } from '../errors.js';
@@ -23,6 +23,9 @@ export interface ContainerPaths {
   detached: string;
   /** A detached container's output, unless `--log-uri` put it elsewhere. */
   log: string;
+  /** `--cni`: the file the container's network namespace is bind-mounted on, and what was attached (cni.ts). */
+  netns: string;
+  cni: string;
 }
 
 /** runc accepts these ids; we also bound the length so paths and hostnames stay short. */
@@ -50,5 +53,7 @@ export function containerPaths(root: RootLayout, id: string): ContainerPaths {
     exit: join(dir, 'exit.json'),
     detached: join(dir, 'detached.json'),
     log: join(dir, 'log'),
+    netns: join(dir, 'netns'),
+    cni: join(dir, 'cni.json'),
   };
 }

@@ -2,18 +2,21 @@
 // the bundle, run it with runc in the foreground, and tear everything down again.
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { invalidArgument, notFound, withContext } from '../errors.js';
 import { removeContainer, stopContainer, type TeardownOptions } from './cleanup.js';
 import { type ContainerPaths, containerPaths } from './container-paths.js';
-import { writeEtcFiles } from './etc-files.js';
+import { hostCapabilities } from './capabilities.js';
+import { attachCni, planCni, type CniOptions } from './cni.js';
+import { writeEtcFiles, type ExtraHost, type ResolverSettings } from './etc-files.js';
+import { hostDevices } from './host-devices.js';
 import { claimContainerDir, ownRecord, reclaimContainerDir } from './owner.js';
 import { readFileInRoot } from './root-path.js';
 import { mountsUnder } from '../host/mountinfo.js';
 import { mountOverlay } from './rootfs.js';
 import { unmount } from '../host/unmount.js';
 import { type RuncRunResult, type StdioTarget, runcDelete, runcRun, runcState } from './runc.js';
-import { buildSpec, type SpecInput } from './spec.js';
+import { buildSpec, type ContainerPrivileges, type HostFacts, type SpecInput } from './spec.js';
 import type { RuntimeSpec, SpecMount } from './spec-types.js';
 import { resolveUser } from './user.js';
 import type { RootLayout } from '../store/root-layout.js';
@@ -33,7 +36,7 @@ export interface LayerDirs {
 }
 
 /** What to run and how; the process settings are documented on SpecInput. */
-export interface ContainerOptions extends Pick<SpecInput, 'id' | 'image' | 'args' | 'entrypoint' | 'cmd' | 'env' | 'cwd' | 'mounts' | 'netHost'> {
+export interface ContainerOptions extends Pick<SpecInput, 'id' | 'image' | 'args' | 'entrypoint' | 'cmd' | 'env' | 'cwd' | 'mounts' | 'netHost'>, ContainerPrivileges {
   /** The tool's root (`--root`); the container lives in `<root>/containers/<id>`. */
   root: RootLayout;
   /** Image reference, recorded for messages. */
@@ -44,6 +47,19 @@ export interface ContainerOptions extends Pick<SpecInput, 'id' | 'image' | 'args
    * finds them), with a `release` called after the rootfs is unmounted.
    */
   lowerdirs: string[] | ((paths: ContainerPaths) => Promise<LayerDirs>);
+  /**
+   * `run --rootfs`: this directory is the container's root filesystem as it is (no overlay: writes land in
+   * it, as with the reference); `lowerdirs` is then not used. Default: the overlay of `lowerdirs`.
+   */
+  rootfsDir?: string;
+  /** `--cni`: a network namespace of its own configured by CNI plugins (cni.ts). Default: none (see netHost). */
+  cni?: CniOptions;
+  /** The DNS flags: lines of /etc/resolv.conf replaced (etc-files.ts). Default: none. */
+  dns?: ResolverSettings;
+  /** `--add-hosts`: lines added to /etc/hosts. Default: none. */
+  extraHosts?: ExtraHost[];
+  /** `run --label`: kept in the container's owner record. Default: none. */
+  labels?: Record<string, string>;
   /** `U[:G]` names or ids; default: the image's User, else root. */
   user?: string;
   /** Allocate a terminal (-t); our stdin must be a tty. Default false. */
@@ -94,8 +110,11 @@ export interface ContainerOptions extends Pick<SpecInput, 'id' | 'image' | 'args
 /** Run a container to completion; returns its exit code (128+N when killed by signal N). */
 export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult> {
   if (o.tty && process.stdin.isTTY !== true) throw invalidArgument('-t needs a terminal: stdin is not a tty (drop -t, or run from a terminal)');
+  if (o.cni && o.netHost) throw invalidArgument('--cni and --net-host exclude each other: a container has one network');
   const paths = containerPaths(o.root, o.id);
-  const owner = await ownRecord(o.ref, o.remove ?? false);
+  const cniPlan = o.cni ? await planCni(o.cni, o.signal) : undefined; // a missing plugin is reported before anything is made
+  const rootfsDir = o.rootfsDir !== undefined ? await checkRootfsDir(o.rootfsDir) : undefined;
+  const owner = await ownRecord(o.ref, o.remove ?? false, o.labels);
   if (o.restart) await reclaimContainerDir(paths, owner);
   else await claimContainerDir(paths, owner);
   let failed = true;
@@ -103,7 +122,9 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   let logFd: number | undefined;
   const layers: LayerDirs = { lowerdirs: [] };
   try {
-    const spec = o.restart ? await remount(o, paths, layers) : await prepare(o, paths, layers);
+    const withRootfs = { ...o, ...(rootfsDir !== undefined ? { rootfsDir } : {}) };
+    const spec = o.restart ? await remount(withRootfs, paths, layers) : await prepare(withRootfs, paths, layers);
+    if (cniPlan) await attachCni(cniPlan, { netns: paths.netns, record: paths.cni, id: o.id, ...(o.signal ? { signal: o.signal } : {}) });
     await o.onSpec?.(spec, paths);
     // The spec holds the --env values (often secrets): readable by root only.
     await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2), { mode: 0o600 });
@@ -144,7 +165,7 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   }
 }
 
-/** runc state first, then the overlay, the layers under it and whatever is still mounted; the directory too when `remove`. */
+/** runc state first, then the overlay, the layers under it, the CNI network and whatever is still mounted; the directory too when `remove`. */
 async function teardown(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs, t: TeardownOptions & { remove: boolean }): Promise<void> {
   if (t.runcState) await runcDelete(o.root.runc, o.id, { force: true, runc: t.runc });
   if ((await mountsUnder(paths.rootfs)).length > 0) await unmount(paths.rootfs);
@@ -165,9 +186,11 @@ async function reportStarted(o: ContainerOptions, done: () => boolean, onStarted
   }
 }
 
+/** The layers, then the overlay over them at the container's rootfs (none with --rootfs DIR). */
 async function mountRootfs(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs): Promise<void> {
   Object.assign(layers, typeof o.lowerdirs === 'function' ? await o.lowerdirs(paths) : { lowerdirs: o.lowerdirs });
   await checkBindSources(o.mounts ?? []);
+  if (o.rootfsDir !== undefined) return;
   await mountOverlay({ lowerdirs: layers.lowerdirs, upperdir: paths.upper, workdir: paths.work, target: paths.rootfs, linkDir: paths.dir, signal: o.signal });
 }
 
@@ -181,15 +204,36 @@ async function remount(o: ContainerOptions, paths: ContainerPaths, layers: Layer
 }
 
 async function prepare(o: ContainerOptions, paths: ContainerPaths, layers: LayerDirs): Promise<RuntimeSpec> {
-  await mountRootfs(o, paths, layers);
   const signal = o.signal;
-  const read = layers.readImageFile ?? ((path: string) => readFileInRoot(paths.rootfs, path, { signal }));
+  await mountRootfs(o, paths, layers);
+  const rootfs = o.rootfsDir ?? paths.rootfs;
+  const read = layers.readImageFile ?? ((path: string) => readFileInRoot(rootfs, path, { signal }));
   const user = resolveUser(o.user ?? o.image?.User ?? '', { passwd: await read('/etc/passwd'), group: await read('/etc/group') });
   await mkdir(paths.bundle, { recursive: true, mode: 0o700 });
   const hostname = o.id.slice(0, 63);
-  const etc = await writeEtcFiles(paths.bundle, { hostname, netHost: o.netHost, signal });
-  const { args, entrypoint, cmd, env, cwd, mounts, netHost, tty } = o;
-  return buildSpec({ id: o.id, rootfs: paths.rootfs, image: o.image, user, etc, hostname, args, entrypoint, cmd, env, cwd, mounts, netHost, terminal: tty });
+  const etc = await writeEtcFiles(paths.bundle, { hostname, netHost: o.netHost, ...(o.dns ? { dns: o.dns } : {}), ...(o.extraHosts ? { extraHosts: o.extraHosts } : {}), signal });
+  const { args, entrypoint, cmd, env, cwd, mounts, netHost, tty, privileged, readonlyRootfs, capAdd, capDrop, memoryLimit, cpus } = o;
+  return buildSpec({
+    id: o.id, rootfs, image: o.image, user, etc, hostname, args, entrypoint, cmd, env, cwd, mounts, netHost, terminal: tty,
+    privileged, readonlyRootfs, capAdd, capDrop, memoryLimit, cpus,
+    ...(o.cni ? { netns: paths.netns } : {}),
+    ...(privileged || capAdd?.includes('ALL') ? { host: await hostFacts(privileged === true) } : {}),
+  });
+}
+
+/** What `--privileged` and `--cap-add ALL` give: the kernel's capabilities (and, privileged, the host's devices). */
+async function hostFacts(privileged: boolean): Promise<HostFacts> {
+  return { capabilities: await hostCapabilities(), devices: privileged ? await hostDevices() : [] };
+}
+
+/** `--rootfs DIR`: an existing directory, taken as an absolute path. */
+async function checkRootfsDir(dir: string): Promise<string> {
+  const abs = resolve(dir);
+  const st = await stat(abs).catch(() => undefined);
+  if (!st) throw notFound(`rootfs directory ${abs} does not exist`);
+  if (!st.isDirectory()) throw invalidArgument(`rootfs ${abs} is not a directory`);
+  if (abs === '/') throw invalidArgument("rootfs / is the host's own root: give a directory holding a container's root filesystem");
+  return abs;
 }
 
 /** runc's own error for a missing bind source comes late and verbose; say it first, naming the flag value. */

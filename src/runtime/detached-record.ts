@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../host/atomic-file.js';
 import type { Platform } from '../oci/types.js';
+import type { CniOptions } from './cni.js';
 import type { ContainerPaths } from './container-paths.js';
 
 /** The record of a detached container. */
@@ -18,6 +19,10 @@ export interface DetachedRecord {
   platform?: Platform;
   noBackgroundFetch?: boolean;
   cacheMaxBytes?: number;
+  /** `--cni`: the network is attached again at each start. */
+  cni?: CniOptions;
+  /** `--rootfs`: `image` is a directory (such a container is not started again: its command is not kept). */
+  rootfs?: boolean;
   createdAt: string;
 }
 

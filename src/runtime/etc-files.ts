@@ -10,11 +10,34 @@ export interface EtcFiles {
   hostname: string;
 }
 
+/** What the DNS flags put in /etc/resolv.conf (optimize's --dns-nameservers, --dns-search-domains, --dns-options). */
+export interface ResolverSettings {
+  /** Replace the nameserver lines. Default: the host's (loopback ones dropped in a private network). */
+  nameservers?: string[];
+  /** Replace the search line. Default: the host's. */
+  search?: string[];
+  /** Replace the options line. Default: the host's. */
+  options?: string[];
+}
+
+/** One `--add-hosts host:IP` entry. */
+export interface ExtraHost {
+  host: string;
+  ip: string;
+}
+
+/** The nameserver a container in its own network gets when the host's are all on loopback (the reference's default). */
+export const FALLBACK_NAMESERVER = '8.8.8.8';
+
 /** Options of writeEtcFiles. */
 export interface EtcFilesOptions {
   hostname: string;
   /** With the host network the host's hosts and resolv.conf are copied as they are. Default false. */
   netHost?: boolean;
+  /** Overrides of resolv.conf lines (see ResolverSettings). Default: none. */
+  dns?: ResolverSettings;
+  /** Lines appended to /etc/hosts. Default: none. */
+  extraHosts?: ExtraHost[];
   /** Where the host's files are read from. Default `/etc`. */
   hostEtc?: string;
   signal?: AbortSignal;
@@ -25,8 +48,9 @@ export async function writeEtcFiles(dir: string, opts: EtcFilesOptions): Promise
   const hostEtc = opts.hostEtc ?? '/etc';
   const files: EtcFiles = { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
   const hostResolv = await readOptional(join(hostEtc, 'resolv.conf'), opts.signal);
-  const hosts = opts.netHost ? await readOptional(join(hostEtc, 'hosts'), opts.signal) : privateHosts(opts.hostname);
-  const resolv = opts.netHost ? hostResolv : withoutLoopbackNameservers(hostResolv);
+  const baseHosts = opts.netHost ? await readOptional(join(hostEtc, 'hosts'), opts.signal) : privateHosts(opts.hostname);
+  const hosts = withExtraHosts(baseHosts, opts.extraHosts ?? []);
+  const resolv = containerResolvConf(hostResolv, opts.netHost === true, opts.dns ?? {});
   await writeFile(files.hosts, hosts, { mode: 0o644, signal: opts.signal });
   await writeFile(files.resolvConf, resolv, { mode: 0o644, signal: opts.signal });
   await writeFile(files.hostname, `${opts.hostname}\n`, { mode: 0o644, signal: opts.signal });
@@ -45,6 +69,40 @@ export function privateHosts(hostname: string): string {
     `127.0.1.1\t${hostname}`,
     '',
   ].join('\n');
+}
+
+/**
+ * A container's resolv.conf from the host's: with its own network, nameservers on loopback are dropped (and
+ * FALLBACK_NAMESERVER stands in when none is left); then each line kind the flags give replaces the host's.
+ */
+export function containerResolvConf(hostResolvConf: string, netHost: boolean, dns: ResolverSettings): string {
+  const base = netHost ? hostResolvConf : withoutLoopbackNameservers(hostResolvConf);
+  const kept = base.split('\n').filter((l) => l.trim() !== '');
+  const lineOf = (kind: string) => new RegExp(`^\\s*${kind}(\\s|$)`);
+  const hasNameserver = kept.some((l) => lineOf('nameserver').test(l));
+  const nameservers = dns.nameservers ?? (netHost || hasNameserver ? undefined : [FALLBACK_NAMESERVER]);
+  if (nameservers === undefined && dns.search === undefined && dns.options === undefined) return base;
+  const replaced: [string, string[] | undefined, (v: string[]) => string[]][] = [
+    ['nameserver', nameservers, (v) => v.map((n) => `nameserver ${n}`)],
+    ['search', dns.search, (v) => [`search ${v.join(' ')}`]],
+    ['options', dns.options, (v) => [`options ${v.join(' ')}`]],
+  ];
+  let lines = kept;
+  const added: string[] = [];
+  for (const [kind, values, render] of replaced) {
+    if (values === undefined) continue;
+    lines = lines.filter((l) => !lineOf(kind).test(l));
+    if (values.length > 0) added.push(...render(values));
+  }
+  const out = [...lines, ...added];
+  return out.length > 0 ? `${out.join('\n')}\n` : '';
+}
+
+/** `hosts` with one `IP<TAB>host` line per extra host appended. */
+export function withExtraHosts(hosts: string, extra: readonly ExtraHost[]): string {
+  if (extra.length === 0) return hosts;
+  const head = hosts === '' || hosts.endsWith('\n') ? hosts : `${hosts}\n`;
+  return `${head}${extra.map((h) => `${h.ip}\t${h.host}\n`).join('')}`;
 }
 
 /** Drop nameservers on loopback addresses: they are the host's, unreachable from a private netns. */

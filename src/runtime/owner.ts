@@ -18,14 +18,17 @@ export interface OwnerRecord {
   remove: boolean;
   /** Image reference the container was created from, for messages. */
   ref: string;
+  /** `run --label K=V`: the container's labels (containerd keeps them with the container; here, with its record). */
+  labels?: Record<string, string>;
 }
 
 /** Prefix of a container directory being claimed (`.new-<owner>-<rand>`, renamed to the id when complete). */
 export const CLAIM_PREFIX = '.new-';
 
 /** The record for this process as owner. */
-export async function ownRecord(ref: string, remove: boolean): Promise<OwnerRecord> {
-  return { pid: process.pid, startTime: processStartTime(process.pid) ?? '', remove, ref };
+export async function ownRecord(ref: string, remove: boolean, labels?: Record<string, string>): Promise<OwnerRecord> {
+  const record: OwnerRecord = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', remove, ref };
+  return labels && Object.keys(labels).length > 0 ? { ...record, labels } : record;
 }
 
 /**

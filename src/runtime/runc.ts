@@ -5,6 +5,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { execa, type StdinOption, type StdoutStderrOption } from 'execa';
 import { CtrError, notFound, unavailable } from '../errors.js';
+import { detachListeners } from '../host/signal-listeners.js';
 import { needsTap, outputTap } from './output-tap.js';
 
 /**
@@ -117,15 +118,6 @@ function takeSignals(relay: (sig: NodeJS.Signals) => void, sharesTty: boolean): 
     for (const sig of forwarded) process.off(sig, relay);
     for (const sig of keyboardSignals) process.off(sig, keyboard);
     restore();
-  };
-}
-
-/** Remove the current listeners of `signals` (raw, so `once` wrappers survive) and return a function putting them back. */
-function detachListeners(signals: readonly NodeJS.Signals[]): () => void {
-  const saved = signals.map((sig) => [sig, process.rawListeners(sig) as ((...a: unknown[]) => void)[]] as const);
-  for (const [sig] of saved) process.removeAllListeners(sig);
-  return () => {
-    for (const [sig, listeners] of saved) for (const l of listeners) process.on(sig, l);
   };
 }
 

@@ -61,10 +61,19 @@ export interface SpecDeviceRule {
   access?: string;
 }
 
+/** cgroup limits (config-linux.md#control-groups); only what the flags set. */
+export interface SpecResources {
+  devices: SpecDeviceRule[];
+  /** `--memory-limit`: memory.max (v2) / memory.limit_in_bytes (v1), in bytes. */
+  memory?: { limit: number };
+  /** `--cpus`: CFS quota per period, both in microseconds. */
+  cpu?: { quota: number; period: number };
+}
+
 export interface SpecLinux {
   namespaces: SpecNamespace[];
   devices: SpecDevice[];
-  resources: { devices: SpecDeviceRule[] };
+  resources: SpecResources;
   cgroupsPath: string;
   maskedPaths: string[];
   readonlyPaths: string[];

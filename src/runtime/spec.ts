@@ -12,11 +12,41 @@ import {
   READONLY_PATHS,
   defaultMounts,
 } from './default-spec.js';
+import { capabilitySet } from './capabilities.js';
 import { mergeEnv } from './env.js';
-import type { RuntimeSpec, SpecMount, SpecNamespace, SpecUser } from './spec-types.js';
+import type { RuntimeSpec, SpecDevice, SpecDeviceRule, SpecMount, SpecNamespace, SpecResources, SpecUser } from './spec-types.js';
+
+/** The CFS period `--cpus` quotas are expressed in (µs), as `ctr run`. */
+export const CPU_PERIOD_US = 100_000;
+
+/** `run`'s privilege and resource flags; none is set by default (an unprivileged container without limits). */
+export interface ContainerPrivileges {
+  /**
+   * `--privileged`: every capability of the host, the host's devices, no masked or read-only /proc paths,
+   * a writable /sys. An explicit choice of the user; never implied by an image.
+   */
+  privileged?: boolean;
+  /** `--read-only`: the root filesystem is mounted read-only. */
+  readonlyRootfs?: boolean;
+  /** `--cap-add` / `--cap-drop`: parsed names (capabilities.ts parseCapability); see capabilitySet. */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** `--memory-limit`: bytes; 0 or absent: no limit. */
+  memoryLimit?: number;
+  /** `--cpus`: CPUs' worth of CFS quota (1.5 = 150 ms per 100 ms); 0 or absent: no limit. */
+  cpus?: number;
+}
+
+/** Facts of the host the privilege flags need, read beforehand (capabilities.ts, host-devices.ts). */
+export interface HostFacts {
+  /** Every capability we can give (our bounding set): what `--privileged` and `ALL` give. */
+  capabilities: readonly string[];
+  /** The host's device nodes, given to a privileged container. */
+  devices: readonly SpecDevice[];
+}
 
 /** Everything that shapes one container's spec. */
-export interface SpecInput {
+export interface SpecInput extends ContainerPrivileges {
   /** Container id; names the cgroup (`/ctr-remote/<id>`) and, by default, the hostname. */
   id: string;
   /** Absolute path of the assembled root filesystem. */
@@ -41,6 +71,10 @@ export interface SpecInput {
   etc: { hosts: string; resolvConf: string; hostname: string };
   /** Share the host's network namespace (default false: a private one with only loopback, which runc brings up). */
   netHost?: boolean;
+  /** Join this network namespace (a bind-mounted netns file, set up by CNI: cni.ts) instead of a new one. */
+  netns?: string;
+  /** Needed with `privileged` or `ALL` in capAdd. Default: the default capabilities only, no devices. */
+  host?: HostFacts;
   /** Give the process a terminal (`-t`). Default false. */
   terminal?: boolean;
   /** Hostname inside the container. Default: the id (first 63 characters). */
@@ -55,7 +89,9 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
   if (!cwd.startsWith('/')) throw invalidArgument(`working directory ${JSON.stringify(cwd)} must be an absolute path`);
   const baseEnv = image.Env && image.Env.length > 0 ? image.Env : DEFAULT_ENV;
   const env = mergeEnv(baseEnv, [...(input.terminal ? ['TERM=xterm'] : []), ...(input.env ?? [])]);
-  const caps = [...DEFAULT_CAPABILITIES];
+  const privileged = input.privileged === true;
+  const hostCaps = input.host?.capabilities ?? DEFAULT_CAPABILITIES;
+  const caps = capabilitySet({ base: privileged ? hostCaps : DEFAULT_CAPABILITIES, host: hostCaps, add: input.capAdd, drop: input.capDrop });
   return {
     ociVersion: OCI_VERSION,
     process: {
@@ -68,18 +104,43 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
       rlimits: DEFAULT_RLIMITS.map((r) => ({ ...r })),
       noNewPrivileges: true,
     },
-    root: { path: input.rootfs, readonly: false },
+    root: { path: input.rootfs, readonly: input.readonlyRootfs === true },
     hostname: input.hostname ?? input.id.slice(0, 63),
-    mounts: [...defaultMounts(), ...etcMounts(input.etc), ...(input.mounts ?? [])],
+    mounts: [...kernelMounts(privileged), ...etcMounts(input.etc), ...(input.mounts ?? [])],
     linux: {
-      namespaces: namespaces(input.netHost ?? false),
-      devices: [],
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      namespaces: namespaces(input.netHost ?? false, input.netns),
+      devices: privileged ? (input.host?.devices ?? []).map((d) => ({ ...d })) : [],
+      resources: resources(input, privileged),
       cgroupsPath: `/ctr-remote/${input.id}`,
-      maskedPaths: [...MASKED_PATHS],
-      readonlyPaths: [...READONLY_PATHS],
+      maskedPaths: privileged ? [] : [...MASKED_PATHS],
+      readonlyPaths: privileged ? [] : [...READONLY_PATHS],
     },
   };
+}
+
+/** The default kernel filesystems; a privileged container's /sys is writable (containerd's WithWriteableSysfs). */
+function kernelMounts(privileged: boolean): SpecMount[] {
+  const mounts = defaultMounts();
+  if (!privileged) return mounts;
+  return mounts.map((m) => (m.type === 'sysfs' ? { ...m, options: (m.options ?? []).filter((o) => o !== 'ro') } : m));
+}
+
+/** Device access rules and the --memory-limit / --cpus limits. */
+function resources(input: SpecInput, privileged: boolean): SpecResources {
+  const devices: SpecDeviceRule[] = [{ allow: privileged, access: 'rwm' }];
+  const out: SpecResources = { devices };
+  const memory = input.memoryLimit ?? 0;
+  if (!Number.isSafeInteger(memory) || memory < 0) throw invalidArgument(`memory limit ${memory} must be a whole number of bytes`);
+  if (memory > 0) out.memory = { limit: memory };
+  const cpus = input.cpus ?? 0;
+  if (!Number.isFinite(cpus) || cpus < 0) throw invalidArgument(`--cpus ${cpus} must be a positive number`);
+  if (cpus > 0) {
+    const quota = Math.round(cpus * CPU_PERIOD_US);
+    // the kernel refuses a CFS quota under 1 ms
+    if (quota < 1000) throw invalidArgument(`--cpus ${cpus} is below the smallest CPU quota (0.01)`);
+    out.cpu = { quota, period: CPU_PERIOD_US };
+  }
+  return out;
 }
 
 function processArgs(input: SpecInput, image: NonNullable<ImageConfig['config']>): string[] {
@@ -105,8 +166,11 @@ function etcMounts(etc: SpecInput['etc']): SpecMount[] {
   return [bind('/etc/hosts', etc.hosts), bind('/etc/resolv.conf', etc.resolvConf), bind('/etc/hostname', etc.hostname)];
 }
 
-function namespaces(netHost: boolean): SpecNamespace[] {
-  const types: SpecNamespace['type'][] = ['pid', 'ipc', 'uts', 'mount'];
-  if (!netHost) types.push('network');
-  return types.map((type) => ({ type }));
+function namespaces(netHost: boolean, netns: string | undefined): SpecNamespace[] {
+  const out: SpecNamespace[] = (['pid', 'ipc', 'uts', 'mount'] as const).map((type) => ({ type }));
+  if (netns !== undefined) {
+    if (!netns.startsWith('/')) throw invalidArgument(`network namespace path ${JSON.stringify(netns)} must be absolute`);
+    out.push({ type: 'network', path: netns });
+  } else if (!netHost) out.push({ type: 'network' });
+  return out;
 }

@@ -201,6 +201,17 @@ const ROWS: Row[] = [
     argv: R('image', 'push', '--hosts-dir', '/', '--http-dump', REF),
     call: { fn: 'pushImage', args: [CTX, REF, undefined, { registry: { hostsDir: '/', onMirrorFailure: FN, httpDump: FN }, concurrency: 3, onProgress: FN, signal: SIGNAL }] },
   },
+  {
+    cmd: 'image optimize',
+    argv: R('image', 'optimize', '--wait-on-signal', '--cni', '--dns-nameservers', '8.8.4.4', '--add-hosts', 'reg:10.1.2.3', 'src:1', 'dst:1'),
+    call: {
+      fn: 'optimizeImage',
+      args: [CTX, 'src:1', 'dst:1', { registry: {}, env: [], mounts: [], netHost: false, cni: {}, dns: { nameservers: ['8.8.4.4'] }, extraHosts: [{ host: 'reg', ip: '10.1.2.3' }],
+        tty: false, stdin: false, period: 10, waitOnSignal: true, noOptimize: false, level: 9, chunkSize: 0,
+        stdout: STREAM, stderr: STREAM, onWarning: FN, onStep: FN, signal: SIGNAL,
+      }],
+    },
+  },
   { cmd: 'image prune', argv: R('image', 'prune', '--dry-run'), call: { fn: 'pruneRoot', args: [CTX, { dryRun: true, signal: SIGNAL }] } },
   { cmd: 'image prune', argv: R('image', 'prune', '--json'), call: { fn: 'pruneRoot', args: [CTX, { dryRun: false, signal: SIGNAL }] } },
   {
@@ -306,6 +317,29 @@ const ROWS: Row[] = [
   { cmd: 'tasks attach', argv: R('tasks', 'attach', 'c1'), call: { fn: 'attachTask', args: [CTX, 'c1', STREAM, { signal: SIGNAL }] } },
   { cmd: 'tasks rm', argv: R('tasks', 'rm', '-f', 'c1'), call: { fn: 'deleteTask', args: [CTX, 'c1', { force: true, signal: SIGNAL }] } },
   { cmd: 'supervise', argv: R('supervise', 'c1'), call: { fn: 'superviseContainer', args: [CTX, { request: FN, answer: FN }, SIGNAL] } },
+  {
+    cmd: 'run',
+    argv: R('run', '--privileged', '--read-only', '--cap-add', 'net_admin', '--cap-add', 'CAP_SYS_TIME', '--cap-drop', 'ALL', '--memory-limit', '1048576', '--cpus', '1.5',
+      '--label', 'a=b', '--label', 'c', '--cni', '--cni-plugin-conf-dir', '/etc/cni/net.d', '--cni-plugin-dir', '/usr/lib/cni', '--dns-nameservers', '1.1.1.1,9.9.9.9',
+      '--dns-search-domains', 'x.example', '--dns-options', 'ndots:2', '--add-hosts', 'h:10.0.0.1', '--add-hosts', 'g:10.0.0.2', REF, 'id3'),
+    call: {
+      fn: 'runContainer',
+      args: [CTX, REF, 'id3', {
+        args: [], remove: false, tty: false, stdin: false, env: [], mounts: [], netHost: false, cni: { confDir: '/etc/cni/net.d', pluginDir: '/usr/lib/cni' },
+        dns: { nameservers: ['1.1.1.1', '9.9.9.9'], search: ['x.example'], options: ['ndots:2'] }, extraHosts: [{ host: 'h', ip: '10.0.0.1' }, { host: 'g', ip: '10.0.0.2' }],
+        privileged: true, readonlyRootfs: true, capAdd: ['CAP_NET_ADMIN', 'CAP_SYS_TIME'], capDrop: ['ALL'], memoryLimit: 1048576, cpus: 1.5, labels: { a: 'b', c: '' },
+        noBackgroundFetch: false, registry: {}, onWarning: FN, killOnAbort: false, signal: SIGNAL,
+      }],
+    },
+  },
+  {
+    cmd: 'run',
+    argv: R('run', '--rootfs', '--memory-limit', '0', '--cpus', '0', '/srv/rootfs', 'id4', 'sh'),
+    call: {
+      fn: 'runContainer',
+      args: [CTX, '/srv/rootfs', 'id4', { args: ['sh'], remove: false, tty: false, stdin: false, env: [], mounts: [], netHost: false, rootfs: true, noBackgroundFetch: false, registry: {}, onWarning: FN, killOnAbort: false, signal: SIGNAL }],
+    },
+  },
   {
     cmd: 'snapshotter serve',
     argv: ['snapshotter', 'serve', '--address', '/a.sock', '--root', '/r', '--config', '/c.toml', '--log-level', 'debug', '--cache-max-bytes', '5'],

@@ -61,6 +61,13 @@ describe('flag values', () => {
     }
   });
 
+  test('run --cpus takes a decimal number of CPUs (0 to 4096) and rejects anything else (exit 2)', async () => {
+    for (const value of ['x', '', '-1', '0x10', '1e3', '4097', '1.5.1']) {
+      const r = await cli(['--root', root(), 'run', '--cpus', value]);
+      assertUsage(r, new RegExp(`^ctr-remote: option '--cpus <cpus>' argument '${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' is invalid\\. `), `--cpus ${JSON.stringify(value)}`);
+    }
+  });
+
   test('the concurrency flags take 1-64 and reach the command', async () => {
     for (const bad of ['0', '65']) assertUsage(await cli(['image', 'pull', '--max-concurrent-downloads', bad, 'x']), /Expected an integer from 1 to 64/, bad);
     // A good value passes parsing: the command then fails on its missing image, with exit 1.

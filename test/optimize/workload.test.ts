@@ -1,9 +1,11 @@
 // `image optimize` workload edge cases (root; real FUSE, overlayfs, runc): a layer without any
 // parent-directory entries (the reference 0.12 fails with `file: "usr": not found`), --period and
-// --wait-on-line ending a workload that would run on, SIGINT cleaning up everything, and non-root.
+// --wait-on-line ending a workload that would run on, --wait-on-signal, --cni with the DNS and hosts
+// flags, SIGINT cleaning up everything, and non-root.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import { openEStargz } from '../../src/estargz/reader.js';
 import { FileRangeReader } from '../../src/content/file-range-reader.js';
 import type { Index, Manifest } from '../../src/oci/types.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
+import { DEFAULT_PLUGIN_DIRS } from '../../src/runtime/cni.js';
 import { openLayout } from '../../src/store/oci-layout.js';
 import { cli, MAIN, nobodyCannotRunCli } from '../cli/cli-harness.js';
 import { buildImage, buildIndex } from '../fixtures/image-builder.js';
@@ -135,6 +138,62 @@ describe('image optimize workloads', { skip }, () => {
     // a run that waited for the workload's `sleep 30` takes over 30 s however fast the machine; setup time is not bounded
     assert.ok(Date.now() - started < 30_000, 'ended at the line, not after the sleep');
     assert.deepEqual(await leftovers(), clean);
+  });
+
+  test('--cni: the workload has an address on eth0; --dns-nameservers and --add-hosts reach its files; nothing is left', async (t) => {
+    const plugins = DEFAULT_PLUGIN_DIRS.find((d) => existsSync(join(d, 'bridge')));
+    if (!plugins) return t.skip(`no CNI plugins in ${DEFAULT_PLUGIN_DIRS.join(' or ')}: install containernetworking-plugins`);
+    const veths = async () => (await execa('ip', ['-o', 'link', 'show', 'type', 'veth'])).stdout.split('\n').filter(Boolean).length;
+    const before = await veths();
+    const script = 'ip -4 addr show eth0 | grep -o "inet [0-9./]*"; cat /etc/resolv.conf /etc/hosts';
+    const r = await ctr(['image', 'optimize', '--oci', '--cni', '--dns-nameservers', '192.0.2.53', '--dns-search-domains', 'corp.example', '--add-hosts', 'reg.local:192.0.2.10',
+      '--args', JSON.stringify(['/bin/sh', '-c', script]), `oci:${bare}:bare`, `oci:${join(tmp, 'cni')}:o`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^inet 10\.213\.\d+\.\d+\/16$/m);
+    assert.match(r.stdout, /^nameserver 192\.0\.2\.53$/m);
+    assert.match(r.stdout, /^search corp\.example$/m);
+    assert.match(r.stdout, /^192\.0\.2\.10\treg\.local$/m);
+    assert.equal(await veths(), before, 'no veth left');
+    assert.deepEqual(await leftovers(), clean);
+  });
+
+  test('--cni without its plugins: one line naming the plugin, before any conversion; --cni with --net-host is a usage error', async () => {
+    const r = await ctr(['image', 'optimize', '--oci', '--cni', '--cni-plugin-dir', join(tmp, 'none'), `oci:${bare}:bare`, `oci:${join(tmp, 'no-cni')}:o`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ctr-remote: optimize \S+: --cni: CNI plugin "loopback" not found in .*none \(install Debian's containernetworking-plugins, or give --cni-plugin-dir\)\n$/);
+    assert.doesNotMatch(r.stderr, /converting/);
+    const both = await ctr(['image', 'optimize', '--oci', '--cni', '--net-host', `oci:${bare}:bare`, `oci:${join(tmp, 'no-cni')}:o`]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--cni and --net-host exclude each other/);
+    await assert.rejects(stat(join(tmp, 'no-cni')), 'no DST');
+  });
+
+  test('--wait-on-signal: the period does not end the workload; SIGINT ends the recording and the conversion follows (exit 0)', async () => {
+    const dst = join(tmp, 'on-signal');
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--root', root, 'image', 'optimize', '--oci', '--json', '--wait-on-signal', '--period', '1',
+      '--args', '["/bin/sh","-c","cat /srv/other.txt; echo started; sleep 50"]', `oci:${bare}:bare`, `oci:${dst}:o`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += String(c)));
+    const code = new Promise<number>((res) => child.on('close', (c) => res(c ?? -1)));
+    await new Promise<void>((res) => child.stderr.on('data', (c) => ((stderr += String(c)), stderr.includes('started') && res())));
+    assert.match(stderr, /press Ctrl\+C \(SIGINT\) to end the recording/);
+    await new Promise((res) => setTimeout(res, 2500)); // past --period 1
+    child.kill('SIGINT');
+    assert.equal(await code, 0, stderr);
+    const out = JSON.parse(stdout) as { workload: { ended: string }; accessedFiles: number };
+    assert.equal(out.workload.ended, 'signal');
+    assert.ok(out.accessedFiles > 0, 'what the workload read before the signal was recorded');
+    await stat(join(dst, 'index.json'));
+    assert.deepEqual(await leftovers(), clean);
+  });
+
+  test('--wait-on-signal with -t or --wait-on-line is a usage error', async () => {
+    for (const extra of [['-t', '-i'], ['--wait-on-line', 'x']]) {
+      const r = await ctr(['image', 'optimize', '--oci', '--wait-on-signal', ...extra, `oci:${bare}:bare`, `oci:${join(tmp, 'never')}:o`]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /--wait-on-signal (cannot be used with -t|and --wait-on-line exclude each other)/);
+    }
   });
 
   test('SIGINT during the workload: exit non-zero, nothing left mounted, no DST', async () => {

@@ -8,7 +8,7 @@ import { invalidArgument } from '../../errors.js';
 import type { Platform } from '../../oci/types.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printLine } from '../cli-io.js';
-import { addContainerFlags, containerOptions, type ContainerFlags } from '../container-flags.js';
+import { addContainerFlags, checkNetworkFlags, cniFlagsWarning, containerOptions, type ContainerFlags } from '../container-flags.js';
 import { intArg, secondsArg } from '../number-flags.js';
 import { addPlatformFlags, platformOptions } from '../platform-flags.js';
 import { addTlsAndHostsFlags, registryOptions } from '../registry-flags.js';
@@ -22,6 +22,7 @@ interface OptimizeFlags extends ContainerFlags {
   i?: boolean;
   period: number;
   waitOnLine?: string;
+  waitOnSignal?: boolean;
   recordOut?: string;
   optimize?: boolean;
   reuse?: boolean;
@@ -53,6 +54,7 @@ export function optimizeCommand(ctx: CliContext): Command {
     .option('-i', 'attach stdin')
     .option('--period <seconds>', 'longest workload run', secondsArg([0.001, 86_400]), 10)
     .option('--wait-on-line <text>', 'end the workload once a stdout line contains this text')
+    .option('--wait-on-signal', 'run the workload until it exits or SIGINT (Ctrl+C) ends the recording; no --period (not with -t)')
     .option('--record-out <file>', 'write the accessed files (NDJSON) to this file')
     .option('--no-optimize', 'convert only: no workload run, no priorities')
     .option('--reuse', 'keep layers without accesses that already are valid eStargz')
@@ -71,6 +73,11 @@ export function optimizeCommand(ctx: CliContext): Command {
   return cmd.action((src: string, dst: string, flags: OptimizeFlags, self: Command) =>
     ctx.run(self, 'optimize', src, async () => {
       if (flags.terminal && !flags.i) throw usageError('-t needs -i (a terminal reads stdin)');
+      if (flags.waitOnSignal && flags.terminal) throw usageError('--wait-on-signal cannot be used with -t (the terminal would take the Ctrl+C)');
+      if (flags.waitOnSignal && flags.waitOnLine !== undefined) throw usageError('--wait-on-signal and --wait-on-line exclude each other: the recording ends on SIGINT or at the line');
+      checkNetworkFlags(flags);
+      const cniWarning = cniFlagsWarning(flags);
+      if (cniWarning) printErr(ctx.io, `ctr-remote: warning: ${cniWarning}`);
       const out = flags.json ? ctx.io.stderr : ctx.io.stdout;
       const { optimizeImage } = await ctx.load(() => import('../../image/optimize/optimize.js'));
       const result = await optimizeImage(await ctx.context(self), src, dst, {
@@ -85,6 +92,7 @@ export function optimizeCommand(ctx: CliContext): Command {
         stdin: flags.i === true,
         period: flags.period,
         ...(flags.waitOnLine !== undefined ? { waitOnLine: flags.waitOnLine } : {}),
+        ...(flags.waitOnSignal ? { waitOnSignal: true } : {}),
         ...(flags.recordOut ? { recordOut: flags.recordOut } : {}),
         noOptimize: flags.optimize === false,
         ...(flags.reuse ? { reuse: true } : {}),

@@ -17,6 +17,8 @@ import { Annotation, isManifestType } from '../../oci/media-types.js';
 import type { Descriptor, ImageConfig, Manifest, Platform } from '../../oci/types.js';
 import type { RegistryOptions } from '../../remote/registry-endpoint.js';
 import { cleanupStaleContainers } from '../../runtime/cleanup.js';
+import { planCni, type CniOptions } from '../../runtime/cni.js';
+import type { ExtraHost, ResolverSettings } from '../../runtime/etc-files.js';
 import { containerEnv } from '../../runtime/env.js';
 import { containerMounts } from '../../runtime/mount-flag.js';
 import { LayoutEndpoint } from '../../store/layout-endpoint.js';
@@ -51,6 +53,14 @@ export interface OptimizeOptions {
   /** `--mount type=bind,source=S,destination=D,options=ro:rbind`. */
   mounts?: string[];
   netHost?: boolean;
+  /** `--cni` (with `--cni-plugin-conf-dir`, `--cni-plugin-dir`): the workload's network from CNI plugins. Default: none. */
+  cni?: CniOptions;
+  /** `--dns-nameservers`, `--dns-search-domains`, `--dns-options`: the workload's /etc/resolv.conf lines. */
+  dns?: ResolverSettings;
+  /** `--add-hosts`: lines added to the workload's /etc/hosts. */
+  extraHosts?: ExtraHost[];
+  /** `--wait-on-signal`: the workload runs until it exits or SIGINT ends the recording (no period). Default false. */
+  waitOnSignal?: boolean;
   /** `-t` (needs `-i`) and `-i`. Default false. */
   tty?: boolean;
   stdin?: boolean;
@@ -104,6 +114,9 @@ export async function optimizeImage(ctx: Context, srcText: string, dstText: stri
     throw unsupported('image optimize needs root: it mounts FUSE and overlayfs and runs the workload with runc (--no-optimize converts without running it)');
   }
   if (o.tty && !o.stdin) throw invalidArgument('-t needs -i (a terminal reads stdin)');
+  if (o.waitOnSignal && o.tty) throw invalidArgument('--wait-on-signal cannot be used with -t (the terminal would take the Ctrl+C)');
+  if (o.cni && o.netHost) throw invalidArgument('--cni and --net-host exclude each other: a container has one network');
+  if (o.cni && !o.noOptimize) await planCni(o.cni, o.signal); // a missing plugin is reported before any conversion
   // Before anything: SRC and DST may both be oci: layouts, so the store (which secures the root) may never be opened.
   await ctx.secure();
   const endpoints: EndpointContext = { context: ctx, ...(o.registry ? { registry: o.registry } : {}) };
@@ -196,7 +209,7 @@ async function analyze(ctx: Context, src: ImageSource, target: Descriptor, o: Op
     const manifest = JSON.parse(staged.bytes.toString('utf8')) as Manifest;
     const config = JSON.parse((await stage.readBytes(manifest.config.digest, MAX_CONFIG_SIZE)).toString('utf8')) as ImageConfig;
     const log = new AccessLog(target.digest);
-    o.onStep?.('running the workload');
+    o.onStep?.(o.waitOnSignal ? 'running the workload; press Ctrl+C (SIGINT) to end the recording' : 'running the workload');
     const workload = await runStaged(ctx.paths, stagedLayers(stage, manifest), config, log, workDir, o);
     return { log, workload };
   } finally {
@@ -231,6 +244,10 @@ async function runStaged(root: RootLayout, layers: StagedLayer[], config: ImageC
       ...(o.cwd ? { cwd: o.cwd } : {}),
       ...(o.user ? { user: o.user } : {}),
       netHost: o.netHost ?? false,
+      ...(o.cni ? { cni: o.cni } : {}),
+      ...(o.dns ? { dns: o.dns } : {}),
+      ...(o.extraHosts ? { extraHosts: o.extraHosts } : {}),
+      ...(o.waitOnSignal ? { waitOnSignal: true } : {}),
       tty: o.tty ?? false,
       stdin: o.stdin ?? false,
       periodMs: period * 1000,
