@@ -8,8 +8,9 @@ import { cleanupStaleContainers, removeContainer } from '../runtime/cleanup.js';
 import { checkContainerId, containerPaths } from '../runtime/container-paths.js';
 import { taskView, type TaskView } from '../runtime/container-status.js';
 import { readDetachedRecord } from '../runtime/detached-record.js';
-import { ownerAlive, readOwner, type OwnerRecord } from '../runtime/owner.js';
-import { runcKill, runcList, type RuncState } from '../runtime/runc.js';
+import { ownerAlive, readOwner } from '../runtime/owner.js';
+import { runcKill, runcList, runcState, type RuncState } from '../runtime/runc.js';
+import { withLock } from '../store/file-lock.js';
 import { readTaskExit } from '../runtime/task-exit.js';
 import type { Context } from './context.js';
 
@@ -79,7 +80,13 @@ export async function removeContainers(ctx: Context, ids: string[], o: Container
         if (!o.force) throw new CtrError('FailedPrecondition', `container ${id} is ${info.task.status}; stop it first (tasks kill) or use --force`);
         await stopRunning(ctx, id, o);
       }
-      await removeContainer(ctx.paths, id, { ...(o.runc ? { runc: o.runc } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+      // under the container's lock, with its owner read again: a `tasks start` may have taken it over meanwhile
+      const paths = containerPaths(ctx.paths, id);
+      await withLock(paths.lock, async () => {
+        const owner = await readOwner(paths);
+        if (await ownerAlive(owner)) throw new CtrError('FailedPrecondition', `container ${id} was started again (owner pid ${owner?.pid}) while being removed`);
+        await removeContainer(ctx.paths, id, { ...(o.runc ? { runc: o.runc } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+      });
       removed.push(id);
     } catch (e) {
       first ??= e;
@@ -89,17 +96,25 @@ export async function removeContainers(ctx: Context, ids: string[], o: Container
   return removed;
 }
 
-/** Kill a running container and wait (up to `timeoutMs`) for its owner to end; the owner's teardown follows. */
+/**
+ * Stop a container and wait (up to `timeoutMs`) for its owner to end, after taking everything down: the
+ * container is killed through runc; an owner still setting it up (no runc state yet) is sent SIGTERM, on
+ * which it undoes its setup. An owner that does not end in time is an error: nothing is removed from under it.
+ */
 export async function stopRunning(ctx: Context, id: string, o: ContainersOptions & { timeoutMs?: number } = {}): Promise<void> {
   const paths = containerPaths(ctx.paths, id);
-  await runcKill(ctx.paths.runc, id, 'KILL', o.runc, true).catch(() => undefined); // already gone: fine
-  await waitOwnerGone(await readOwner(paths), o.timeoutMs ?? 15_000);
-}
-
-/** Resolves once `owner` no longer lives (or after `timeoutMs`; the caller's teardown then does the rest). */
-export async function waitOwnerGone(owner: OwnerRecord | undefined, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await ownerAlive(owner)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const owner = await readOwner(paths);
+  await runcKill(ctx.paths.runc, id, 'KILL', o.runc, true).catch(() => undefined); // not created yet, or already gone
+  const deadline = Date.now() + (o.timeoutMs ?? 15_000);
+  let termed = false;
+  while (await ownerAlive(owner)) {
+    if (Date.now() > deadline) throw new CtrError('Unavailable', `container ${id}: its owner (pid ${owner?.pid}) did not end within ${Math.round((o.timeoutMs ?? 15_000) / 1000)} s; nothing was removed`);
+    if (!termed && !(await runcState(ctx.paths.runc, id, o.runc).catch(() => undefined))) {
+      termed = true;
+      process.kill(owner!.pid, 'SIGTERM'); // ownerAlive checked its start time: the pid is still the owner's
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function describe(ctx: Context, id: string, runc: RuncState | undefined): Promise<ContainerInfo | undefined> {

@@ -5,14 +5,18 @@
 // its lazy layers, same teardown), with the output going to a log file, and answers once runc reports the
 // container running. Then the command returns and the supervisor stays: it serves the lazy layers, waits
 // for the container, records its exit status (task-exit.ts) and takes everything down (the directory too
-// with --rm). A SIGTERM to the supervisor kills the container and tears down the same way.
+// with --rm). A SIGTERM (or SIGINT) to the supervisor kills the container (SIGKILL through runc) and tears
+// down the same way; a Ctrl-C of the starting command sends it that SIGTERM.
 import { spawn } from 'node:child_process';
-import { appendFile, stat } from 'node:fs/promises';
+import { closeSync, writeSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { CtrError, isCtrError, unavailable, unsupported, type ErrorCode } from '../errors.js';
 import { selfArgv } from '../host/self-command.js';
 import type { RegistryOptions } from '../remote/registry-endpoint.js';
+import { cleanupStaleContainers } from '../runtime/cleanup.js';
 import { checkContainerId, containerPaths, type ContainerPaths } from '../runtime/container-paths.js';
 import { readDetachedRecord, writeDetachedRecord } from '../runtime/detached-record.js';
+import { openLogFile } from '../runtime/log-file.js';
 import { clearTaskExit, writeTaskExit } from '../runtime/task-exit.js';
 import type { Context } from './context.js';
 import { runContainer, type RunOptions } from './run.js';
@@ -20,7 +24,7 @@ import { runContainer, type RunOptions } from './run.js';
 /** What of RunOptions travels to the supervisor: data only (structured clone), no stdio, callbacks or signal. */
 export type DetachedRunOptions = Omit<
   RunOptions,
-  'signal' | 'onSpec' | 'onSpawn' | 'onStarted' | 'onExited' | 'onAccess' | 'onWarning' | 'stdout' | 'stderr' | 'tty' | 'stdin' | 'killOnAbort' | 'registry' | 'log' | 'restart'
+  'signal' | 'onSpec' | 'onSpawn' | 'onStarted' | 'onExited' | 'onAccess' | 'onWarning' | 'stdout' | 'stderr' | 'tty' | 'stdin' | 'killOnAbort' | 'forwardSignals' | 'registry' | 'log' | 'restart'
 > & {
   registry?: Omit<RegistryOptions, 'debug' | 'httpDump' | 'onProgress' | 'onMirrorFailure'>;
 };
@@ -67,9 +71,11 @@ export interface DetachedStart {
 export async function runDetached(ctx: Context, ref: string, id: string, o: RunOptions & { log?: string; launcher?: SupervisorLauncher } = {}): Promise<DetachedStart> {
   if (process.getuid?.() !== 0) throw unsupported('run needs root: it mounts overlayfs (and FUSE for lazy layers) and starts containers with runc');
   const paths = containerPaths(ctx.paths, checkContainerId(id));
-  if (await exists(paths.dir)) throw new CtrError('Conflict', `container ${JSON.stringify(id)} already exists (${paths.dir}); remove it (containers rm) or use another ID`);
   await ctx.secure();
+  await cleanupStaleContainers(ctx.paths, o.runc ? { runc: o.runc } : {}); // a crashed --rm run's leftovers do not hold the ID
+  if (await exists(paths.dir)) throw new CtrError('Conflict', `container ${JSON.stringify(id)} already exists (${paths.dir}); remove it (containers rm) or use another ID`);
   const log = o.log ?? paths.log;
+  if (o.log !== undefined) closeSync(openLogFile(o.log)); // a path that cannot be our log fails here, before anything is set up
   return startSupervisor(ctx, { ref, id, options: detachedOptions(o), log }, o.launcher, o.signal);
 }
 
@@ -110,7 +116,18 @@ export async function superviseContainer(ctx: Context, channel: SupervisorChanne
     answered = true;
     channel.answer(a);
   };
-  const note = (line: string): Promise<void> => appendFile(req.log, `ctr-remote: ${line}\n`, { mode: 0o600 }).catch(() => undefined);
+  const note = async (line: string): Promise<void> => {
+    try {
+      const fd = openLogFile(req.log);
+      try {
+        writeSync(fd, `ctr-remote: ${line}\n`);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // no log to tell (its directory is gone): nothing else to do
+    }
+  };
   try {
     const result = await runContainer(ctx, req.ref, req.id, {
       ...req.options,
@@ -118,6 +135,8 @@ export async function superviseContainer(ctx: Context, channel: SupervisorChanne
       restart: req.restart === true,
       remove: req.options.remove === true,
       onWarning: (line) => void note(`warning: ${line}`),
+      // our SIGTERM/SIGINT stop the container (SIGKILL through runc, then teardown); they are not its to handle
+      forwardSignals: false,
       onSpec: (_spec, p) => onSetUp(p, req),
       onStarted: (pid) => answer({ type: 'started', pid }),
       onExited: (code) => (req.options.remove ? Promise.resolve() : writeTaskExit(paths, code)),
@@ -177,13 +196,14 @@ function startSupervisor(ctx: Context, req: DetachedRequest, launcher: Superviso
       else done(() => reject(new CtrError(m.code, m.message)));
     });
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
     child.send(req);
   });
 }
 
 /** The data of RunOptions (see DetachedRunOptions). */
 function detachedOptions(o: RunOptions): DetachedRunOptions {
-  const { signal: _s, onSpec: _a, onSpawn: _b, onStarted: _j, onExited: _k, onAccess: _c, onWarning: _d, stdout: _e, stderr: _f, tty: _g, stdin: _h, killOnAbort: _i, registry, log: _l, restart: _r, ...data } = o;
+  const { signal: _s, onSpec: _a, onSpawn: _b, onStarted: _j, onExited: _k, onAccess: _c, onWarning: _d, stdout: _e, stderr: _f, tty: _g, stdin: _h, killOnAbort: _i, forwardSignals: _fs, registry, log: _l, restart: _r, ...data } = o;
   const { launcher: _m, ...rest } = data as typeof data & { launcher?: unknown };
   return { ...rest, ...(registry ? { registry: dataOnly(registry) } : {}) };
 }

@@ -24,7 +24,7 @@ export type Snapshotter = 'stargz' | 'overlayfs';
 
 /** Options of runContainer (the CLI flags of `run`). */
 export interface RunOptions
-  extends Pick<ContainerOptions, 'args' | 'cwd' | 'user' | 'netHost' | 'tty' | 'stdin' | 'stdout' | 'stderr' | 'remove' | 'runc' | 'onSpec' | 'onSpawn' | 'killOnAbort' | 'log' | 'restart' | 'onStarted' | 'onExited'>,
+  extends Pick<ContainerOptions, 'args' | 'cwd' | 'user' | 'netHost' | 'tty' | 'stdin' | 'stdout' | 'stderr' | 'remove' | 'runc' | 'onSpec' | 'onSpawn' | 'killOnAbort' | 'forwardSignals' | 'log' | 'restart' | 'onStarted' | 'onExited'>,
     Pick<ContainerOptions, 'privileged' | 'readonlyRootfs' | 'capAdd' | 'capDrop' | 'memoryLimit' | 'cpus' | 'cni' | 'dns' | 'extraHosts' | 'labels'>,
     Pick<LayerMountsOptions, 'registry' | 'noBackgroundFetch' | 'cacheMaxBytes' | 'skipContentVerify' | 'onAccess' | 'onWarning'> {
   /** Default: 'stargz' when the image was rpulled, else 'overlayfs'. */

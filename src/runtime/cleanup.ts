@@ -3,6 +3,7 @@
 import { access, readdir, rm } from 'node:fs/promises';
 import { CtrError } from '../errors.js';
 import { removeDeadOwned } from '../host/owned-names.js';
+import { withLock } from '../store/file-lock.js';
 import { detachCni } from './cni.js';
 import { checkContainerId, containerPaths } from './container-paths.js';
 import { mountsUnder } from '../host/mountinfo.js';
@@ -67,6 +68,13 @@ export async function cleanupStaleContainers(
 
 /** Clean container `id` if its owner is gone; false when there was nothing to do. */
 async function cleanOne(root: RootLayout, id: string, inRunc: boolean, opts: TeardownOptions): Promise<boolean> {
+  const paths = containerPaths(root, id);
+  if (await ownerAlive(await readOwner(paths))) return false; // the common case, without the lock
+  // under the container's lock, and with its owner read again: a restart may have taken it over meanwhile
+  return withLock(paths.lock, () => cleanDead(root, id, inRunc, opts));
+}
+
+async function cleanDead(root: RootLayout, id: string, inRunc: boolean, opts: TeardownOptions): Promise<boolean> {
   const paths = containerPaths(root, id);
   const owner = await readOwner(paths);
   if (await ownerAlive(owner)) return false;

@@ -17,6 +17,12 @@ export interface ContainerPaths {
   layers: string;
   /** The owner record (owner.ts). */
   owner: string;
+  /**
+   * The lock taken by whoever changes the owner of an existing container or takes it down (a restart, a
+   * removal, the cleanup of a dead owner's leftovers): `<root>/containers/.lock-<id>`, beside the directory
+   * so that removing the directory leaves it alone.
+   */
+  lock: string;
   /** The exit status of the container's last run (task-exit.ts). */
   exit: string;
   /** How a detached container was started, for listing it and starting it again (detached-record.ts). */
@@ -50,6 +56,7 @@ export function containerPaths(root: RootLayout, id: string): ContainerPaths {
     bundle: join(dir, 'bundle'),
     layers: join(dir, 'layers'),
     owner: join(dir, 'owner.json'),
+    lock: join(root.containers, `.lock-${id}`),
     exit: join(dir, 'exit.json'),
     detached: join(dir, 'detached.json'),
     log: join(dir, 'log'),

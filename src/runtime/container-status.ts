@@ -30,6 +30,7 @@ export function taskView(f: TaskFacts): TaskView {
     const s = f.runc?.status;
     if (s === 'running' || s === 'paused') return { status: s, pid: f.runc!.pid };
     if (s === 'stopped') return stopped(f.exit); // exited; its owner is taking it down
+    if (!s && f.exit) return stopped(f.exit); // exited and runc's state is gone: its owner is taking it down
     return { status: 'created' }; // mounting its layers, or runc is creating it
   }
   return stopped(f.exit);

@@ -1,6 +1,6 @@
 // One container's whole life on this host: claim its directory, assemble the overlay rootfs, write
 // the bundle, run it with runc in the foreground, and tear everything down again.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { invalidArgument, notFound, withContext } from '../errors.js';
@@ -10,6 +10,7 @@ import { hostCapabilities } from './capabilities.js';
 import { attachCni, planCni, type CniOptions } from './cni.js';
 import { writeEtcFiles, type ExtraHost, type ResolverSettings } from './etc-files.js';
 import { hostDevices } from './host-devices.js';
+import { openLogFile } from './log-file.js';
 import { claimContainerDir, ownRecord, reclaimContainerDir } from './owner.js';
 import { readFileInRoot } from './root-path.js';
 import { mountsUnder } from '../host/mountinfo.js';
@@ -120,6 +121,7 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   let failed = true;
   let spawned = false;
   let logFd: number | undefined;
+  let started = false; // seen running (detached runs watch for it)
   const layers: LayerDirs = { lowerdirs: [] };
   try {
     const withRootfs = { ...o, ...(rootfsDir !== undefined ? { rootfsDir } : {}) };
@@ -128,7 +130,7 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
     await o.onSpec?.(spec, paths);
     // The spec holds the --env values (often secrets): readable by root only.
     await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2), { mode: 0o600 });
-    if (o.log !== undefined) logFd = openSync(o.log, 'a', 0o600);
+    if (o.log !== undefined) logFd = openLogFile(o.log);
     let runcDone = false;
     const result = await runcRun({
       stateDir: o.root.runc,
@@ -145,7 +147,13 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
       onSpawn: (pid) => {
         spawned = true;
         o.onSpawn?.(pid);
-        if (o.onStarted) void reportStarted(o, () => runcDone, o.onStarted);
+        if (o.onStarted) {
+          const onStarted = o.onStarted;
+          void reportStarted(o, () => runcDone, (pid) => {
+            started = true;
+            onStarted(pid);
+          });
+        }
       },
     }).finally(() => (runcDone = true));
     failed = false;
@@ -156,9 +164,9 @@ export async function runInContainer(o: ContainerOptions): Promise<RuncRunResult
   } finally {
     if (logFd !== undefined) closeSync(logFd);
     // A container that never ran (setup or runc failed) leaves nothing (a restarted one keeps its
-    // directory: it holds the writes of its earlier runs). A teardown failure is reported only when it
+    // directory: it holds the writes of its earlier runs; one seen running keeps what it wrote). A teardown failure is reported only when it
     // is the first failure.
-    const remove = o.remove === true || (failed && !o.restart);
+    const remove = o.remove === true || (failed && !o.restart && !started);
     await teardown(o, paths, layers, { remove, runc: o.runc, runcState: spawned }).catch((e: unknown) => {
       if (!failed) throw withContext({ op: 'clean up container', subject: o.id }, e);
     });

@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CtrError, notFound } from '../errors.js';
 import { writeFileAtomic } from '../host/atomic-file.js';
+import { withLock } from '../store/file-lock.js';
 import { ownedName } from '../host/owned-names.js';
 import { isOwnerAlive, processStartTime } from '../host/process-owner.js';
 import { ensurePrivateDir } from '../store/private-dirs.js';
@@ -58,13 +59,18 @@ export async function claimContainerDir(paths: ContainerPaths, record: OwnerReco
  */
 export async function reclaimContainerDir(paths: ContainerPaths, record: OwnerRecord): Promise<void> {
   const id = paths.dir.split('/').pop() ?? '';
-  const old = await readOwner(paths);
-  if (!old) {
-    const exists = await stat(paths.dir).then(() => true, () => false);
-    if (!exists) throw notFound(`container ${JSON.stringify(id)} does not exist`);
-  }
-  if (await ownerAlive(old)) throw new CtrError('FailedPrecondition', `container ${JSON.stringify(id)} is running (its supervisor, pid ${old?.pid}, is alive)`);
-  await writeFileAtomic(paths.owner, JSON.stringify(record), { mode: 0o600 });
+  await withLock(paths.lock, async () => {
+    const old = await readOwner(paths);
+    if (!old) {
+      const exists = await stat(paths.dir).then(() => true, () => false);
+      if (!exists) throw notFound(`container ${JSON.stringify(id)} does not exist`);
+    }
+    if (await ownerAlive(old)) throw new CtrError('FailedPrecondition', `container ${JSON.stringify(id)} is running or starting (its owner, pid ${old?.pid}, is alive)`);
+    // the labels stay the container's; the exit of its last run is no longer its state
+    const labels = record.labels ?? old?.labels;
+    await writeFileAtomic(paths.owner, JSON.stringify({ ...record, ...(labels ? { labels } : {}) }), { mode: 0o600 });
+    await rm(paths.exit, { force: true });
+  });
 }
 
 /** Read a container's owner record; undefined when missing or unreadable. */

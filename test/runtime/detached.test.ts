@@ -3,7 +3,7 @@
 // real runc. Each test checks that nothing is left: no container directory, mount or runc state.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +15,7 @@ import { rpullImage } from '../../src/image/lazy/rpull.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { RootLayout } from '../../src/store/root-layout.js';
-import { cliProcess, spawnCli, type CliRun } from '../cli/cli-harness.js';
+import { cliProcess, MAIN, spawnCli, type CliRun } from '../cli/cli-harness.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { buildRunImage, FULL } from './run-fixture.js';
 
@@ -54,7 +54,11 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
     for (;;) {
       const cols = await taskLine(id);
       if (cols[2] === status) return cols;
-      if (Date.now() > deadline) throw new Error(`task ${id} never became ${status}: ${cols.join(' ')}`);
+      if (Date.now() > deadline) {
+        const left = await readdir(join(root, 'containers')).catch(() => []);
+        const log = await readFile(join(root, 'containers', id, 'log'), 'utf8').catch(() => '(no log)');
+        throw new Error(`task ${id} never became ${status}: ${cols.join(' ')}; containers/: ${left.join(' ')}; log: ${log}`);
+      }
       await sleep(200);
     }
   };
@@ -83,6 +87,8 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
   });
   after(async () => {
     await execa('pkill', ['-KILL', '-f', `--root ${root} supervise`], { reject: false });
+    const runc = new RootLayout(root).runc;
+    for (const c of await runcList(runc).catch(() => [])) await execa('runc', ['--root', runc, 'delete', '--force', c.id], { reject: false });
     await registry?.stop();
     for (const m of await mountsUnder(tmp)) await execa('umount', ['-l', m], { reject: false });
     await rm(tmp, { recursive: true, force: true });
@@ -99,6 +105,10 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
     // a file no one read yet comes through the lazy mount the supervisor serves
     const exec = await ctr('tasks', 'exec', '--exec-id', 'e1', 'd1', 'cat', '/srv/data.txt');
     assert.deepEqual([exec.code, exec.stdout], [0, 'data v1\n'], exec.stderr);
+    // exec -t under a terminal (a pty from util-linux script): the process gets a terminal of its own
+    const quoted = [process.execPath, '--import', 'tsx', MAIN, '--root', root, 'tasks', 'exec', '-t', '--exec-id', 'e3', 'd1', 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on-a-tty'].map((a) => `'${a}'`).join(' ');
+    const tty = await execa('script', ['-qec', quoted, '/dev/null'], { reject: false, input: '' });
+    assert.match(tty.stdout, /on-a-tty/, `${tty.stdout} ${tty.stderr}`);
     const failing = await ctr('tasks', 'exec', '--exec-id', 'e2', 'd1', 'sh', '-c', 'exit 5');
     assert.equal(failing.code, 5, 'the exec exit code is the command exit code');
     const pids = (await ok('tasks', 'ps', 'd1')).split('\n').slice(1).filter(Boolean).map(Number);
@@ -139,7 +149,14 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
     assert.equal(await attachCode, 3);
     assert.match(seen, /^(tick\n)+bye-1\n$/);
     await waitStatus('d2', 'STOPPED');
-    // started again in the foreground: its output from its start (the write of the first run is there)
+    // two starts at once: one takes the container, the other is refused, and the winner is left running
+    const both = await Promise.all([ctr('tasks', 'start', '-d', 'd2'), ctr('tasks', 'start', '-d', 'd2')]);
+    assert.deepEqual(both.map((r) => r.code).sort(), [0, 1], both.map((r) => r.stderr).join(''));
+    assert.match(both.find((r) => r.code === 1)!.stderr, /container "d2" is running or starting/);
+    assert.equal((await taskLine('d2'))[2], 'RUNNING');
+    await ok('tasks', 'exec', '--exec-id', 'go', 'd2', 'touch', '/tmp/go');
+    await waitStatus('d2', 'STOPPED');
+    // started again in the foreground: its output from its start (the writes of the earlier runs are there)
     const again = spawnCli(['--root', root, 'tasks', 'start', 'd2']);
     let out2 = '';
     again.stdout!.on('data', (c) => (out2 += String(c)));
@@ -150,7 +167,7 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
     }
     await ok('tasks', 'exec', '--exec-id', 'go', 'd2', 'touch', '/tmp/go');
     assert.equal(await againCode, 3);
-    assert.match(out2, /^run-2\n(tick\n)+bye-2\n$/);
+    assert.match(out2, /^run-3\n(tick\n)+bye-3\n$/);
     // stale state files: an owner record naming a live process that is not its owner (pid 1, another start
     // time), as after a reboot; a torn exit record. Both read as stopped with what is really known.
     const dir = join(root, 'containers', 'd2');
@@ -173,7 +190,7 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
     process.kill(info.owner, 'SIGKILL');
     const cols = await waitStatus('d3', 'STOPPED');
     assert.equal(cols[3], 'unknown', 'the exit status of a container whose supervisor was killed is unknown');
-    // the container's processes were stopped with it: no orphan keeps running on dead mounts
+    // the listing's cleanup stopped what the dead supervisor left: no orphan keeps running on dead mounts
     const gone = Date.now() + 5000;
     while (alive(info.task.pid) && Date.now() < gone) await sleep(50);
     assert.equal(alive(info.task.pid), false, `pid ${info.task.pid} is gone`);
@@ -191,6 +208,20 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
     await ok('run', '-d', ref, 'd5', ...LOOP);
     await ok('containers', 'rm', '--force', 'd5');
     await nothingLeft();
+    // --log-uri: the output goes to that file, private; a symlink there is refused before anything is set up
+    const logFile = join(tmp, 'd8.log');
+    await ok('run', '-d', '--rm', '--log-uri', `file://${logFile}`, ref, 'd8', 'sh', '-c', 'echo to-the-log');
+    const logged = Date.now() + 20_000;
+    while (!(await readFile(logFile, 'utf8').catch(() => '')).includes('to-the-log')) {
+      assert.ok(Date.now() < logged, 'the output reaches the --log-uri file');
+      await sleep(100);
+    }
+    assert.equal((await stat(logFile)).mode & 0o777, 0o600);
+    await symlink('/etc/hostname', join(tmp, 'link.log'));
+    const linked = await ctr('run', '-d', '--log-uri', join(tmp, 'link.log'), ref, 'd9', 'true');
+    assert.equal(linked.code, 1);
+    assert.match(linked.stderr, /log file .*link\.log: it is a symbolic link/);
+    assert.equal((await ctr('run', '-d', '--log-uri', 'rel.log', ref, 'd9', 'true')).code, 2);
     const bad = await ctr('run', '-d', ref, 'd6', '/no/such/command');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /no\/such\/command/);

@@ -247,7 +247,7 @@ test('bad values of the run flags are usage errors naming the flag (exit 2, noth
   for (const [args, why] of [
     [['--cap-add', 'NET_ADMINS'], /unknown capability "NET_ADMINS"/],
     [['--cap-drop', ''], /unknown capability/],
-    [['--cpus', 'two'], /--cpus <n>.*Expected a number of CPUs/],
+    [['--cpus', 'two'], /--cpus <cpus>.*Expected a number of CPUs/],
     [['--memory-limit', '1g'], /--memory-limit <bytes>.*Expected an integer/],
     [['--label', '=v'], /label "=v" has no key/],
     [['--add-hosts', 'nocolon'], /expected host:IP/],

@@ -149,13 +149,20 @@ export function superviseCommand(ctx: CliContext): Command {
     .action((id: string, _flags: unknown, self: Command) =>
       ctx.run(self, 'supervise', id, async () => {
         process.on('SIGHUP', () => undefined);
+        process.on('error', () => undefined); // IPC channel errors once the starter is gone
         const { superviseContainer } = await ctx.load(() => import('../../image/detached-run.js'));
         ctx.exitCode = await superviseContainer(await ctx.context(self), {
           request: () => {
             if (!process.send) return Promise.reject(usageError('supervise is started by run -d and tasks start, with an IPC channel'));
             return new Promise((resolve) => process.once('message', resolve as (m: unknown) => void));
           },
-          answer: (a) => void process.send?.(a, undefined, undefined, () => process.disconnect?.()),
+          // the command that started us may be gone (closed terminal, kill -9): then there is no one to tell
+          answer: (a) => {
+            if (!process.connected) return;
+            process.send?.(a, undefined, undefined, () => {
+              if (process.connected) process.disconnect();
+            });
+          },
         }, ctx.signal);
       }),
     );
