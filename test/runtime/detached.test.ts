@@ -8,16 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { convertImage } from '../../src/image/convert/convert.js';
-import { Context } from '../../src/image/context.js';
-import { openLocation, parseLocation } from '../../src/image/location.js';
-import { rpullImage } from '../../src/image/lazy/rpull.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { RootLayout } from '../../src/store/root-layout.js';
 import { cliProcess, MAIN, spawnCli, type CliRun } from '../cli/cli-harness.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
-import { buildRunImage, FULL } from './run-fixture.js';
+import { publishLazyRunImage } from './run-fixture.js';
 
 const alive = (pid: number): boolean => {
   try {
@@ -71,19 +67,8 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'ctr-detached-'));
     root = join(tmp, 'root');
-    const layout = join(tmp, 'layout');
-    await buildRunImage(layout);
     registry = await startRegistry();
-    ref = `${registry.host}/test/run-busybox:esgz`;
-    const src = await openLocation(parseLocation(`oci:${layout}:${FULL}`), 'store', { context: new Context(root) });
-    const dst = await openLocation(parseLocation(ref), 'registry', { context: new Context(root) });
-    try {
-      await convertImage(src.endpoint, dst.endpoint, { format: 'estargz', oci: true });
-    } finally {
-      await dst.close();
-      await src.close();
-    }
-    await rpullImage(new Context(root), ref);
+    ref = await publishLazyRunImage(tmp, root, registry.host);
   });
   after(async () => {
     await execa('pkill', ['-KILL', '-f', `--root ${root} supervise`], { reject: false });

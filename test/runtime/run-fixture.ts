@@ -4,6 +4,11 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { MAIN } from '../cli/cli-harness.js';
+import { join } from 'node:path';
+import { convertImage } from '../../src/image/convert/convert.js';
+import { Context } from '../../src/image/context.js';
+import { openLocation, parseLocation } from '../../src/image/location.js';
+import { rpullImage } from '../../src/image/lazy/rpull.js';
 import { buildImage } from '../fixtures/image-builder.js';
 
 /** Name of the test image in the layout and the store. */
@@ -27,6 +32,26 @@ export async function buildRunImage(layout: string): Promise<void> {
     ],
     config: { Env: ['PATH=/bin', 'FROM_IMAGE=yes'], Cmd: ['cat', '/etc/motd'], WorkingDir: '/srv' },
   });
+}
+
+/**
+ * The test image converted to eStargz, pushed to the registry at `host` and rpulled into `root` (the layout
+ * is built under `tmp`); returns the image's registry reference.
+ */
+export async function publishLazyRunImage(tmp: string, root: string, host: string): Promise<string> {
+  const layout = join(tmp, 'layout');
+  await buildRunImage(layout);
+  const ref = `${host}/test/run-busybox:esgz`;
+  const src = await openLocation(parseLocation(`oci:${layout}:${FULL}`), 'store', { context: new Context(root) });
+  const dst = await openLocation(parseLocation(ref), 'registry', { context: new Context(root) });
+  try {
+    await convertImage(src.endpoint, dst.endpoint, { format: 'estargz', oci: true });
+  } finally {
+    await dst.close();
+    await src.close();
+  }
+  await rpullImage(new Context(root), ref);
+  return ref;
 }
 
 /** The CLI as a child process. `exited` resolves on exit (an orphaned runc may hold the pipes); `done` once the pipes close too. */

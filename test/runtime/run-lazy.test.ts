@@ -7,14 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { isCtrError } from '../../src/errors.js';
-import { convertImage } from '../../src/image/convert/convert.js';
-import { openLocation, parseLocation } from '../../src/image/location.js';
-import { rpullImage } from '../../src/image/lazy/rpull.js';
 import { runContainer } from '../../src/image/run.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
-import { buildRunImage, FULL, startCli } from './run-fixture.js';
+import { publishLazyRunImage, startCli } from './run-fixture.js';
 import { Context } from '../../src/image/context.js';
 import { RootLayout } from '../../src/store/root-layout.js';
 
@@ -29,19 +26,8 @@ describe('run a lazily pulled image', { skip }, () => {
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'ctr-run-lazy-'));
     root = join(tmp, 'root');
-    const layout = join(tmp, 'layout');
-    await buildRunImage(layout);
     registry = await startRegistry();
-    ref = `${registry.host}/test/run-busybox:esgz`;
-    const src = await openLocation(parseLocation(`oci:${layout}:${FULL}`), 'store', { context: new Context(root) });
-    const dst = await openLocation(parseLocation(ref), 'registry', { context: new Context(root) });
-    try {
-      await convertImage(src.endpoint, dst.endpoint, { format: 'estargz', oci: true });
-    } finally {
-      await dst.close();
-      await src.close();
-    }
-    await rpullImage(new Context(root), ref);
+    ref = await publishLazyRunImage(tmp, root, registry.host);
   });
   after(async () => {
     await registry?.stop();
