@@ -24,7 +24,7 @@ import { runContainer, type RunOptions } from './run.js';
 /** What of RunOptions travels to the supervisor: data only (structured clone), no stdio, callbacks or signal. */
 export type DetachedRunOptions = Omit<
   RunOptions,
-  'signal' | 'onSpec' | 'onSpawn' | 'onStarted' | 'onExited' | 'onAccess' | 'onWarning' | 'stdout' | 'stderr' | 'tty' | 'stdin' | 'killOnAbort' | 'forwardSignals' | 'registry' | 'log' | 'restart'
+  'signal' | 'onSpec' | 'onSpawn' | 'onImage' | 'onStarted' | 'onExited' | 'onAccess' | 'onWarning' | 'stdout' | 'stderr' | 'tty' | 'stdin' | 'killOnAbort' | 'forwardSignals' | 'registry' | 'log' | 'restart'
 > & {
   registry?: Omit<RegistryOptions, 'debug' | 'httpDump' | 'onProgress' | 'onMirrorFailure'>;
 };
@@ -95,6 +95,7 @@ export async function startDetached(ctx: Context, id: string, o: { registry?: Re
   const options: DetachedRunOptions = {
     ...(record.snapshotter === 'overlayfs' || record.snapshotter === 'stargz' ? { snapshotter: record.snapshotter } : {}),
     ...(record.cni ? { cni: record.cni } : {}),
+    ...(record.manifestDigest ? { manifestDigest: record.manifestDigest } : {}),
     ...(record.platform ? { platform: record.platform } : {}),
     ...(record.noBackgroundFetch ? { noBackgroundFetch: true } : {}),
     ...(record.cacheMaxBytes !== undefined ? { cacheMaxBytes: record.cacheMaxBytes } : {}),
@@ -111,6 +112,7 @@ export async function superviseContainer(ctx: Context, channel: SupervisorChanne
   const req = await channel.request();
   const paths = containerPaths(ctx.paths, checkContainerId(req.id));
   let answered = false;
+  let manifestDigest: string | undefined;
   const answer = (a: SupervisorAnswer): void => {
     if (answered) return;
     answered = true;
@@ -137,7 +139,8 @@ export async function superviseContainer(ctx: Context, channel: SupervisorChanne
       onWarning: (line) => void note(`warning: ${line}`),
       // our SIGTERM/SIGINT stop the container (SIGKILL through runc, then teardown); they are not its to handle
       forwardSignals: false,
-      onSpec: (_spec, p) => onSetUp(p, req),
+      onImage: (digest) => (manifestDigest = digest),
+      onSpec: (_spec, p) => onSetUp(p, req, manifestDigest),
       onStarted: (pid) => answer({ type: 'started', pid }),
       onExited: (code) => (req.options.remove ? Promise.resolve() : writeTaskExit(paths, code)),
       ...(signal ? { signal } : {}),
@@ -153,12 +156,13 @@ export async function superviseContainer(ctx: Context, channel: SupervisorChanne
 }
 
 /** Before runc starts: the record a listing and a restart read, and no stale exit from an earlier run. */
-async function onSetUp(paths: ContainerPaths, req: DetachedRequest): Promise<void> {
+async function onSetUp(paths: ContainerPaths, req: DetachedRequest, manifestDigest: string | undefined): Promise<void> {
   await clearTaskExit(paths);
   if (req.restart) return;
   const { snapshotter, platform, noBackgroundFetch, cacheMaxBytes, cni, rootfs } = req.options;
   await writeDetachedRecord(paths, {
     image: req.ref,
+    ...(manifestDigest ? { manifestDigest } : {}),
     snapshotter: snapshotter ?? 'default',
     log: req.log,
     ...(platform ? { platform } : {}),
@@ -203,7 +207,7 @@ function startSupervisor(ctx: Context, req: DetachedRequest, launcher: Superviso
 
 /** The data of RunOptions (see DetachedRunOptions). */
 function detachedOptions(o: RunOptions): DetachedRunOptions {
-  const { signal: _s, onSpec: _a, onSpawn: _b, onStarted: _j, onExited: _k, onAccess: _c, onWarning: _d, stdout: _e, stderr: _f, tty: _g, stdin: _h, killOnAbort: _i, forwardSignals: _fs, registry, log: _l, restart: _r, ...data } = o;
+  const { signal: _s, onSpec: _a, onSpawn: _b, onImage: _oi, onStarted: _j, onExited: _k, onAccess: _c, onWarning: _d, stdout: _e, stderr: _f, tty: _g, stdin: _h, killOnAbort: _i, forwardSignals: _fs, registry, log: _l, restart: _r, ...data } = o;
   const { launcher: _m, ...rest } = data as typeof data & { launcher?: unknown };
   return { ...rest, ...(registry ? { registry: dataOnly(registry) } : {}) };
 }

@@ -6,7 +6,7 @@
 // Either way the rootfs is overlayfs with a per-container upper dir (runtime/container.ts).
 // With `rootfs` (`run --rootfs DIR ID CMD`), REF is a directory used as the root filesystem as it is: no
 // image, no snapshotter, the command line is the whole command.
-import { invalidArgument, unsupported } from '../errors.js';
+import { failedPrecondition, invalidArgument, unsupported } from '../errors.js';
 import type { Platform } from '../oci/types.js';
 import { cleanupStaleContainers } from '../runtime/cleanup.js';
 import { checkContainerId } from '../runtime/container-paths.js';
@@ -35,6 +35,13 @@ export interface RunOptions
   envFile?: string;
   /** `--mount type=bind,source=S,destination=D,options=ro:rbind`. */
   mounts?: string[];
+  /**
+   * The manifest the image must still be (a restarted container: its kept writes belong over those
+   * layers); a name that now names another manifest is refused. Default: whatever the name names.
+   */
+  manifestDigest?: string;
+  /** Told the manifest the name resolved to, before anything is set up. */
+  onImage?: (manifestDigest: string) => void;
   /** Platform to run from an index. Default: this host. */
   platform?: Platform;
   /** `--rootfs`: REF is a root filesystem directory, not an image (see module comment). Default false. */
@@ -60,6 +67,10 @@ export async function runContainer(ctx: Context, ref: string, id: string, o: Run
   if (o.rootfs) return runRootfs(ctx, ref, id, { ...o, env, mounts });
   const image = await openStoredImage(ctx, ref, o.platform);
   if (!o.platform) checkRunsHere(image); // an image for another platform runs only when --platform asked for it
+  if (o.manifestDigest !== undefined && image.manifestDigest !== o.manifestDigest) {
+    throw failedPrecondition(`image ${image.name} now names manifest ${image.manifestDigest}; container ${id} was made from ${o.manifestDigest} (its writes belong over those layers): tag that manifest again, or remove the container`);
+  }
+  o.onImage?.(image.manifestDigest);
   const snapshotter = o.snapshotter ?? (image.record ? 'stargz' : 'overlayfs');
   if (snapshotter === 'overlayfs') await requireFullLayers(ctx, image);
   const result = await runInContainer({

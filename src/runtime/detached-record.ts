@@ -11,6 +11,8 @@ import type { ContainerPaths } from './container-paths.js';
 export interface DetachedRecord {
   /** The image reference as stored. */
   image: string;
+  /** The manifest it named when the container was made (a restart refuses another). */
+  manifestDigest?: string;
   /** 'stargz' (lazy layers) or 'overlayfs' (unpacked layers). */
   snapshotter: string;
   /** Where its output goes. */

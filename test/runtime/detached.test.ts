@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { Context } from '../../src/image/context.js';
 import { mountsUnder } from '../../src/host/mountinfo.js';
 import { runcList } from '../../src/runtime/runc.js';
 import { RootLayout } from '../../src/store/root-layout.js';
@@ -153,6 +154,16 @@ describe('detached containers: run -d, containers, tasks', { skip }, () => {
     await ok('tasks', 'exec', '--exec-id', 'go', 'd2', 'touch', '/tmp/go');
     assert.equal(await againCode, 3);
     assert.match(out2, /^run-3\n(tick\n)+bye-3\n$/);
+    // the image's name now names another manifest: its writes belong over the old layers, so no restart
+    const store = await new Context(root).store();
+    const name = (await store.list()).find((n) => n.name.endsWith('/test/run-busybox:esgz'))!;
+    const manifest = JSON.parse((await store.readBytes(name.descriptor.digest, 1 << 20)).toString('utf8')) as Record<string, unknown>;
+    const other = await store.putBytes(Buffer.from(JSON.stringify({ ...manifest, annotations: { retagged: 'yes' } })));
+    await store.setName(name.name, { ...name.descriptor, digest: other.digest, size: other.size });
+    const moved = await ctr('tasks', 'start', '-d', 'd2');
+    assert.equal(moved.code, 1);
+    assert.match(moved.stderr, /now names manifest sha256:[0-9a-f]{64}; container d2 was made from sha256:/);
+    await store.setName(name.name, name.descriptor);
     // stale state files: an owner record naming a live process that is not its owner (pid 1, another start
     // time), as after a reboot; a torn exit record. Both read as stopped with what is really known.
     const dir = join(root, 'containers', 'd2');
