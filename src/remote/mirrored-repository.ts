@@ -32,7 +32,8 @@ export class MirroredRepository extends Repository {
 
   /**
    * @param client the origin's client; `hosts` the mirrors (entries with `origin` are ignored: the origin is `client`);
-   * `clientOptions` the settings every mirror client shares (credentials, timeouts, retries).
+   * `clientOptions` the origin's settings, of which the mirrors share timeouts, retries and TLS trust but not
+   * the credentials given for the origin (see mirrorShared).
    */
   constructor(client: RegistryClient, name: string, opts: RepositoryOptions, hosts: readonly RegistryHost[], clientOptions: ClientOptions, private readonly mirrorOptions: MirrorOptions = {}) {
     super(client, name, opts);
@@ -41,7 +42,7 @@ export class MirroredRepository extends Repository {
       downUntil: 0,
       repository: new Repository(
         new RegistryClient(host.host, {
-          ...hostClientOptions(host, clientOptions),
+          ...hostClientOptions(host, mirrorShared(clientOptions)),
           // a mirror that does not answer is left for the next host quickly, not after the origin's retries
           backoff: { ...clientOptions.backoff, retries: Math.min(clientOptions.backoff?.retries ?? 1, 1) },
         }),
@@ -113,4 +114,16 @@ export class MirroredRepository extends Repository {
     }
     return viaOrigin();
   }
+}
+
+/**
+ * What a mirror's client takes of the origin's options: not `-u`/`--refresh` credentials nor the `--tlscert`
+ * client certificate, which were given for the origin. A mirror (any host of a `_default/hosts.toml`, plain
+ * HTTP ones included) would otherwise get the origin's password on a Basic challenge, or hand it to a token
+ * realm of its choosing. A mirror authenticates with what the Docker config holds for its own host, or with
+ * the `client` certificate of its own `[host]` section.
+ */
+export function mirrorShared(o: ClientOptions): ClientOptions {
+  const { username: _u, password: _p, refreshToken: _r, tlsClientCerts: _c, ...shared } = o;
+  return shared;
 }

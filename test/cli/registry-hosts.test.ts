@@ -119,6 +119,29 @@ describe('hosts.toml mirrors', () => {
     assert.ok(blobGets(origin).length >= 1 && origin.stats.totalBytes > big.length / 2);
   });
 
+  test('credentials given for the origin (-u) never reach a mirror: a mirror that asks for them is passed over', async () => {
+    await writeHosts(`http://${mirror.host}`);
+    resetStats();
+    const authSeen: string[] = [];
+    const asks = mirror.addRule({
+      when: (_n, req) => {
+        if (req.headers.authorization) authSeen.push(req.headers.authorization);
+        return true;
+      },
+      status: 401,
+      statusBody: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+      headers: { 'www-authenticate': 'Basic realm="mirror"' },
+    });
+    try {
+      ok(await cli(['--root', root(), 'image', 'pull', '--hosts-dir', hostsDir, '-u', 'alice:origin-secret', `${origin.host}/app:1`]));
+    } finally {
+      mirror.removeRule(asks);
+    }
+    assert.ok(asks.hits >= 1, 'the mirror was asked first');
+    assert.deepEqual(authSeen, [], 'no Authorization header went to the mirror');
+    assert.ok(blobGets(origin).length >= 1, 'the origin served the pull');
+  });
+
   test('rpull fetches the eStargz TOC by Range from the mirror', async () => {
     await writeHosts(`http://${mirror.host}`);
     resetStats();
