@@ -3,6 +3,7 @@
 // --cni-plugin-conf-dir, --cni-plugin-dir), --dns-nameservers, --dns-search-domains, --dns-options,
 // --add-hosts (as the reference's optimize). --env, --mount and the network values are checked while
 // commander parses (a bad one is a usage error, exit 2); the env file is read by the command.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CniOptions } from '../runtime/cni.js';
 import { checkEnvFlag } from '../runtime/env.js';
@@ -68,7 +69,8 @@ export function containerOptions(f: ContainerFlags): {
     ...(f.user ? { user: f.user } : {}),
     mounts: f.mount ?? [],
     netHost: f.netHost === true,
-    ...(f.cni ? { cni: { ...(f.cniPluginConfDir ? { confDir: f.cniPluginConfDir } : {}), ...(f.cniPluginDir ? { pluginDir: f.cniPluginDir } : {}) } } : {}),
+    // made absolute here: the record keeps them, and a later command (a cleanup, tasks start) runs elsewhere
+    ...(f.cni ? { cni: { ...(f.cniPluginConfDir ? { confDir: resolve(f.cniPluginConfDir) } : {}), ...(f.cniPluginDir ? { pluginDir: resolve(f.cniPluginDir) } : {}) } } : {}),
     ...(Object.keys(dns).length > 0 ? { dns } : {}),
     ...(f.addHosts ? { extraHosts: f.addHosts } : {}),
   };

@@ -4,6 +4,8 @@
 
 /** Headers whose values are never shown. */
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-registry-auth']);
+/** Other names of request headers that carry a credential (hosts.toml `header` tables: X-Api-Key, Private-Token, X-JFrog-Art-Api, ...). */
+const SECRET_HEADER_NAME = /token|secret|password|credential|session|api-?key|art-api/i;
 /** Query parameters that carry a signature or a credential in pre-signed blob URLs (S3, GCS, Azure, CDN tokens). */
 const SECRET_QUERY = /sig|signature|token|credential|secret|password|key|auth|policy/i;
 
@@ -12,7 +14,7 @@ export const REDACTED = '<redacted>';
 /** The dump of a request as it is sent. */
 export function dumpRequest(method: string, url: URL, headers: Record<string, string>): string {
   const lines = [`> ${method} ${redactedUrl(url)} HTTP/1.1`, `> host: ${url.host}`];
-  for (const [k, v] of Object.entries(headers)) lines.push(`> ${k}: ${headerShown(k, v)}`);
+  for (const [k, v] of Object.entries(headers)) lines.push(`> ${k}: ${SECRET_HEADER_NAME.test(k) ? REDACTED : headerShown(k, v)}`);
   return lines.join('\n');
 }
 

@@ -4,6 +4,7 @@
 // CNI_NETNS, CNI_IFNAME, CNI_PATH in the environment, the plugin's config on stdin, its result on stdout).
 // What was set up is written to a record in the container directory *before* anything is set up, so the
 // teardown, and the cleanup of a crashed run, always know what to DEL and which namespace to remove.
+import { writeFileAtomic } from '../host/atomic-file.js';
 import { randomBytes } from 'node:crypto';
 import { access, constants, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -136,7 +137,9 @@ async function execPlugin(record: CniRecord, command: 'ADD' | 'DEL', a: CniAttac
   const r = await execa(binary, [], {
     input: JSON.stringify(config),
     env: {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      // a fixed PATH (plugins run iptables, ip, ...): not the one of whoever ran the command, which a later
+      // cleanup by another root command would not share
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       CNI_COMMAND: command,
       CNI_CONTAINERID: record.containerId,
       CNI_NETNS: record.netns,
@@ -187,7 +190,7 @@ async function readConfDir(dir: string, signal: AbortSignal | undefined): Promis
 }
 
 async function writeRecord(path: string, record: CniRecord): Promise<void> {
-  await writeFile(path, JSON.stringify(record), { mode: 0o600 });
+  await writeFileAtomic(path, JSON.stringify(record), { mode: 0o600 }); // a crash leaves the previous record whole
 }
 
 async function readRecord(path: string): Promise<CniRecord | undefined> {

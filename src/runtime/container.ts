@@ -1,7 +1,7 @@
 // One container's whole life on this host: claim its directory, assemble the overlay rootfs, write
 // the bundle, run it with runc in the foreground, and tear everything down again.
 import { closeSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { invalidArgument, notFound, withContext } from '../errors.js';
 import { removeContainer, stopContainer, type TeardownOptions } from './cleanup.js';
@@ -236,9 +236,11 @@ async function hostFacts(privileged: boolean): Promise<HostFacts> {
 
 /** `--rootfs DIR`: an existing directory, taken as an absolute path. */
 async function checkRootfsDir(dir: string): Promise<string> {
-  const abs = resolve(dir);
-  const st = await stat(abs).catch(() => undefined);
-  if (!st) throw notFound(`rootfs directory ${abs} does not exist`);
+  // followed through symlinks: a link to / must not make the host's root a writable container root
+  const abs = await realpath(resolve(dir)).catch(() => {
+    throw notFound(`rootfs directory ${resolve(dir)} does not exist`);
+  });
+  const st = await stat(abs);
   if (!st.isDirectory()) throw invalidArgument(`rootfs ${abs} is not a directory`);
   if (abs === '/') throw invalidArgument("rootfs / is the host's own root: give a directory holding a container's root filesystem");
   return abs;

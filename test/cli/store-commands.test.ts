@@ -319,16 +319,19 @@ describe('snapshots (real run, overlayfs)', { skip: notRoot }, () => {
     await mkdir(target, { recursive: true });
     const r = await cli(['--root', r0, 'snapshots', 'mounts', target, chain[1]!]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^mount -t overlay overlay ${target} -o ro,lowerdir=\\S+/sha256-[0-9a-f]{64}/fs:\\S+/sha256-[0-9a-f]{64}/fs\\n$`));
+    assert.match(r.stdout, new RegExp(`^mount -t overlay overlay ${target} -o ro,nosuid,nodev,lowerdir=\\S+/sha256-[0-9a-f]{64}/fs:\\S+/sha256-[0-9a-f]{64}/fs\\n$`));
     await execa('sh', ['-c', r.stdout]);
     try {
       assert.equal(await readFile(join(target, 'etc/motd'), 'utf8'), 'hello from the image\n');
+      const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === target) ?? '';
+      assert.match(line.split(' ')[5] ?? '', /(^|,)nosuid(,|$)/, line);
+      assert.match(line.split(' ')[5] ?? '', /(^|,)nodev(,|$)/, line);
       assert.ok((await stat(join(target, 'bin/busybox'))).isFile(), 'the base layer is below');
     } finally {
       await execa('umount', [target]);
     }
-    assert.match((await cli(['--root', r0, 'snapshots', 'mounts', target, chain[0]!])).stdout, /^mount -t bind \S+\/fs \S+ -o ro,rbind\n$/);
-    assert.match((await cli(['--root', r0, 'snapshots', 'm', target, 'kept'])).stdout, /^mount -t overlay overlay \S+ -o lowerdir=\S+:\S+,upperdir=\S+\/containers\/kept\/upper,workdir=\S+\/containers\/kept\/work\n$/);
+    assert.match((await cli(['--root', r0, 'snapshots', 'mounts', target, chain[0]!])).stdout, /^mount -t bind \S+\/fs \S+ -o ro,rbind,nosuid,nodev\n$/);
+    assert.match((await cli(['--root', r0, 'snapshots', 'm', target, 'kept'])).stdout, /^mount -t overlay overlay \S+ -o nosuid,nodev,lowerdir=\S+:\S+,upperdir=\S+\/containers\/kept\/upper,workdir=\S+\/containers\/kept\/work\n$/);
   });
 
   test('rm refuses a snapshot with children and one a running container uses; removes them top down', async () => {

@@ -20,3 +20,11 @@ test('pre-signed URLs: signature and credential query values are redacted, in re
   ].join('\n'));
   assert.equal(dumpResponse(302, { location: '/v2/x?token=t0k' }), '< HTTP/1.1 302\n< location: /v2/x?token=<redacted>');
 });
+
+test('credential headers of other names (hosts.toml header tables) are redacted; ordinary ones are shown', () => {
+  const out = dumpRequest('GET', new URL('https://r.example/v2/'), { 'x-api-key': 'k-123', 'private-token': 'p-456', 'x-jfrog-art-api': 'j-789', 'x-test-header': 'plain', accept: 'application/json' });
+  for (const secret of ['k-123', 'p-456', 'j-789']) assert.ok(!out.includes(secret), out);
+  assert.match(out, /> x-api-key: <redacted>/);
+  assert.match(out, /> x-test-header: plain/);
+  assert.match(out, /> accept: application\/json/);
+});

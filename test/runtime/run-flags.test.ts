@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -143,6 +143,11 @@ describe('container flags in real containers', { skip }, () => {
     assert.match(noCmd.stderr, /--rootfs .*: give the command to run after the container ID/);
     const missing = await ctr(['--rootfs', join(tmp, 'nowhere'), 'rootfs4', 'true']);
     assert.match(missing.stderr, /rootfs directory .*nowhere does not exist/);
+    // a symlink to / is the host's root, refused as / itself is
+    await symlink('/', join(tmp, 'link-to-root'));
+    const hostRoot = await ctr(['--rootfs', join(tmp, 'link-to-root'), 'rootfs5', 'true']);
+    assert.equal(hostRoot.code, 1, hostRoot.stderr);
+    assert.match(hostRoot.stderr, /rootfs \/ is the host's own root/);
     assert.deepEqual(await readdir(join(root, 'containers')), []);
   });
 

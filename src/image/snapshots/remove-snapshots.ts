@@ -4,7 +4,7 @@
 // is deleted as `image prune` deletes one (store/snapshots.ts: under the lock, unless a hold appeared); a
 // stopped container's directory, upper dir included, as `run --rm` would.
 import { failedPrecondition } from '../../errors.js';
-import { removeContainer } from '../../runtime/cleanup.js';
+import { removeContainers } from '../containers.js';
 import { removeSnapshots } from '../../store/snapshots.js';
 import type { Context } from '../context.js';
 import { findSnapshot, listRootSnapshots } from './root-snapshots.js';
@@ -25,7 +25,8 @@ export async function removeRootSnapshots(ctx: Context, keys: readonly string[],
     const all = await listRootSnapshots(ctx, options);
     const snap = findSnapshot(all, key);
     refusal(snap, all);
-    if (snap.source === 'container') await removeContainer(ctx.paths, snap.name, options.signal ? { signal: options.signal } : {});
+    // a container goes the way `containers rm` takes it: under its lock, its owner read again
+    if (snap.source === 'container') await removeContainers(ctx, [snap.name], options.signal ? { signal: options.signal } : {});
     else {
       const gone = await removeSnapshots(ctx.paths, [snap.layer!], options.signal ? { signal: options.signal } : {});
       if (gone.length === 0) throw failedPrecondition(`snapshot ${key} is in use by a running command (it holds layer ${snap.layer})`);

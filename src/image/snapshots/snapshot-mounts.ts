@@ -11,6 +11,9 @@ import type { Context } from '../context.js';
 import { findSnapshot, listRootSnapshots } from './root-snapshots.js';
 import type { RootSnapshot } from './snapshot-view.js';
 
+/** Image content never grants privileges on the host: its setuid files and device nodes stay inert. */
+const CONFINED = ['nosuid', 'nodev'];
+
 /** The mounts of snapshot `key` (see module comment). NotFound, FailedPrecondition. */
 export async function snapshotMounts(ctx: Context, key: string, options: { signal?: AbortSignal } = {}): Promise<MountSpec[]> {
   const all = await listRootSnapshots(ctx, options);
@@ -24,8 +27,8 @@ export async function snapshotMounts(ctx: Context, key: string, options: { signa
     stack.push(s.dir);
   }
   if (snap.parent !== undefined && stack.length === 1) throw failedPrecondition(`snapshot ${key}: its parent ${snap.parent} is not in the root`);
-  if (stack.length === 1) return [{ type: 'bind', source: stack[0]!, options: ['ro', 'rbind'] }];
-  return [{ type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${stack.join(':')}`] }];
+  if (stack.length === 1) return [{ type: 'bind', source: stack[0]!, options: ['ro', 'rbind', ...CONFINED] }];
+  return [{ type: 'overlay', source: 'overlay', options: ['ro', ...CONFINED, `lowerdir=${stack.join(':')}`] }];
 }
 
 async function containerMounts(ctx: Context, snap: RootSnapshot): Promise<MountSpec[]> {
@@ -33,8 +36,8 @@ async function containerMounts(ctx: Context, snap: RootSnapshot): Promise<MountS
   const names = (await readdir(join(paths.dir, 'l')).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(a) - Number(b));
   if (names.length === 0) throw failedPrecondition(`container ${snap.name} has no layers recorded (it never started)`);
   const lowerdirs = await Promise.all(names.map(async (n) => resolve(paths.dir, 'l', await readlink(join(paths.dir, 'l', n)))));
-  if (snap.users.length === 0 && lowerdirs.some((d) => d.startsWith(`${paths.layers}/`))) {
-    throw failedPrecondition(`container ${snap.name} has lazy layers, mounted only while it runs`);
-  }
-  return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lowerdirs.join(':')}`, `upperdir=${paths.upper}`, `workdir=${paths.work}`] }];
+  // a second overlay over the upper and work dirs of a running container would corrupt them
+  if (snap.users.length > 0) throw failedPrecondition(`container ${snap.name} is running: its upper and work dirs are in use (mount it once it stopped)`);
+  if (lowerdirs.some((d) => d.startsWith(`${paths.layers}/`))) throw failedPrecondition(`container ${snap.name} has lazy layers, mounted only while it runs`);
+  return [{ type: 'overlay', source: 'overlay', options: [...CONFINED, `lowerdir=${lowerdirs.join(':')}`, `upperdir=${paths.upper}`, `workdir=${paths.work}`] }];
 }
