@@ -38,6 +38,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const { values: a } = parseArgs({
   options: {
     images: { type: 'string', default: 'python,payload' },
+    kinds: { type: 'string', default: 'ours,reference,cli' },
     samples: { type: 'string', default: '3' },
     'rtt-ms': { type: 'string', default: '20' },
     mbps: { type: 'string', default: '100' },
@@ -58,9 +59,18 @@ const { values: a } = parseArgs({
   },
 });
 
-type Kind = 'ours' | 'reference';
-const KINDS: Kind[] = ['ours', 'reference'];
+/** ours = our service under containerd; reference = the reference daemon under containerd; cli = our CLI alone
+ *  (`image rpull` + `run --rm`, no containerd, no service): the daemonless path issue 12 measures. */
+type Kind = 'ours' | 'reference' | 'cli';
+const ALL_KINDS: Kind[] = ['ours', 'reference', 'cli'];
+const KINDS: Kind[] = a.kinds.split(',').map((k) => k.trim()).filter((k): k is Kind => (ALL_KINDS as string[]).includes(k));
+/** The two kinds that run a snapshotter service (steady memory and RPC latency are theirs only). */
+const SERVICE_KINDS = KINDS.filter((k) => k !== 'cli');
 const SN = ['--snapshotter', 'stargz'];
+/** The environment of our processes: this one without NODE_EXTRA_CA_CERTS, which costs every node process
+ *  ~0.1 s at start to parse the file it names (the sandbox sets it to Debian's 3,600-line bundle; Go
+ *  ignores it; the registry here is plain HTTP, so no certificate is ever checked). */
+const OUR_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
 
 // ---------------------------------------------------------------------------------------------------------
 // Processes and their memory
@@ -106,11 +116,11 @@ class RssSampler {
   readonly hwm = new Map<number, number>();
   private values: number[] = [];
   private timer?: NodeJS.Timeout;
-  constructor(private readonly find: () => number[]) {}
+  constructor(private readonly find: () => number[], private readonly findEvery = 5) {}
   start(): this {
     let tick = 0;
     this.timer = setInterval(() => {
-      if (tick++ % 5 === 0) for (const p of this.find()) this.seen.add(p);
+      if (tick++ % this.findEvery === 0) for (const p of this.find()) this.seen.add(p);
       let sum = 0;
       for (const p of this.seen) {
         sum += statusBytes(p, 'VmRSS') ?? 0;
@@ -213,7 +223,7 @@ async function startSnapshotter(kind: Kind, env: Env, dir: string): Promise<Runn
   const argv = kind === 'ours'
     ? [...pre, 'snapshotter', 'serve', '--address', socket, '--root', root, '--config', config, ...(process.env.BENCH_SERVE_ARGS ?? '').split(' ').filter(Boolean)]
     : ['-address', socket, '-root', root, '-config', config];
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], ...(kind === 'ours' ? { env: OUR_ENV } : {}) });
   let log = '';
   proc.stderr!.on('data', (d) => (log += String(d)));
   const deadline = Date.now() + 30_000;
@@ -379,7 +389,57 @@ async function startPair(kind: Kind, env: Env, dir: string): Promise<{ sn: Runni
   };
 }
 
+/** Our CLI's processes working on `root` (rpull, run, and anything they start that names the root). */
+function cliPids(env: Env, root: string): number[] {
+  const all = processes();
+  const script = env.cli.at(-1)!;
+  const own = all.filter((p) => p.cmdline.includes(script) && p.cmdline.includes(root)).map((p) => p.pid);
+  return own;
+}
+
+/** The daemonless path: `ctr-remote image rpull` then `ctr-remote run --rm`, a fresh --root, no containerd. */
+async function coldSampleCli(env: Env, proxy: FaultProxy, p: PushedImage, index: number): Promise<Sample> {
+  const dir = join(env.work, 'samples', `${p.image.name}-cli-${index}`);
+  rmSync(dir, { recursive: true, force: true });
+  const root = join(dir, 'root');
+  mkdirSync(root, { recursive: true });
+  const [cmd, ...pre] = env.cli as [string, ...string[]];
+  const bg = env.noBackgroundFetch ? ['--no-background-fetch'] : [];
+  const rss = new RssSampler(() => cliPids(env, root), 1).start();
+  const notes: string[] = [];
+  const problems: string[] = [];
+  try {
+    dropCaches();
+    proxy.stats.reset();
+    const pull = await timedProcess(cmd, [...pre, '--root', root, 'image', 'rpull', '--plain-http', p.ref], OUR_ENV);
+    if (pull.exitCode !== 0) throw new Error(`cli/${p.image.name}: rpull exited ${pull.exitCode}: ${pull.stderr.trim().slice(-800)}`);
+    const rpullBytes = proxy.stats.totalBytes;
+    const rpullRequests = proxied(proxy, pull.startedAt);
+    proxy.stats.reset();
+    const run = await timedProcess(cmd, [...pre, '--root', root, 'run', '--rm', '--plain-http', ...bg, p.ref, `bench-${index}`, ...p.image.cmd], OUR_ENV);
+    const runBytes = proxy.stats.totalBytes;
+    const runRequests = proxied(proxy, run.startedAt);
+    if (run.exitCode !== 0) throw new Error(`cli/${p.image.name}: run exited ${run.exitCode}: ${run.stderr.trim().slice(-800)}`);
+    if (!p.image.expect.test(run.stdout)) throw new Error(`cli/${p.image.name}: the workload printed ${JSON.stringify(run.stdout.slice(0, 200))}`);
+    await sleep(60);
+    rss.stop();
+    for (const l of [...pull.stderr.split('\n'), ...run.stderr.split('\n')]) if (/warn|error/i.test(l)) problems.push(`cli: ${l}`);
+    const hwm = Object.fromEntries([...rss.hwm].map(([pid, b]) => [`${pid}`, b]));
+    const s = (t: { startedAt: number; exitedAt: number }) => (t.exitedAt - t.startedAt) / 1000;
+    return {
+      image: p.image.name, kind: 'cli', index, rpull: s(pull), run: s(run), total: s(pull) + s(run), rpullBytes, runBytes, rpullRequests, runRequests,
+      peakRss: rss.peak, hwm, startSeconds: 0, layersInContentStore: 0, notes, problems,
+    };
+  } finally {
+    rss.stop();
+    const left = unmountAll(dir);
+    if (left.length) notes.push(`${left.length} mount(s) left under the CLI root after run --rm: ${left.slice(0, 3).join(', ')}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function coldSample(kind: Kind, env: Env, proxy: FaultProxy, p: PushedImage, index: number): Promise<Sample> {
+  if (kind === 'cli') return coldSampleCli(env, proxy, p, index);
   const dir = join(env.work, 'samples', `${p.image.name}-${kind}-${index}`);
   const pair = await startPair(kind, env, dir);
   const rss = new RssSampler(pair.sn.pids).start();
@@ -569,6 +629,7 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push('## Method', '');
   L.push(`- **ours**: \`node dist/ctr-remote.mjs snapshotter serve --address S --root R --config C\` (a frozen copy of the \`dist/\` that \`npm run build\` wrote at ${r.distBuilt.replace('T', ' ').slice(0, 19)} UTC), with its fuse manager (a detached \`snapshotter fuse-manager\` process holding the FUSE sessions).`);
   L.push('- **reference**: `containerd-stargz-grpc` built from Debian\'s stargz-snapshotter 0.12.0 library by [bench/reference-snapshotter/](../../bench/reference-snapshotter/main.go) (`fs.NewFilesystem` + `snapshot.NewSnapshotter` behind containerd\'s `contrib/snapshotservice`, registry hosts as the reference\'s resolver makes them: go-retryablehttp, 30 s timeout, plain HTTP on 127.0.0.1). FUSE is served inside the daemon.');
+  L.push('- **cli**: our CLI alone, the daemonless path (no containerd, no service): `node dist/ctr-remote.mjs --root R image rpull --plain-http REF`, then `... run --rm --plain-http REF ID CMD`, with a fresh empty root per sample. Its peak RSS is the sum over every process of ours that names the root (rpull, then run), sampled every 50 ms; runc and the workload are not counted, as containerd\'s shim and runc are not for the other two.');
   L.push(r.noBackgroundFetch ? '- Both get the same config file: `no_background_fetch = true` (background fetch off: only what is read or prefetched is fetched).' : '- Both get the same config file: `no_background_fetch = false` (the default: background fetch on).');
   L.push(`- containerd 1.6.20 (Debian), a new one per sample with its own empty root, the snapshotter registered as \`[proxy_plugins.stargz]\`; a fresh snapshotter root per sample; \`sync; echo 3 > /proc/sys/vm/drop_caches\` before the timed part.`);
   L.push(`- Registry: Debian's docker-registry 2.8 behind the shaping proxy (test/fixtures/fault-proxy.ts): ${r.link.rttMs} ms added before each request, one shared ${r.link.mbps} Mbit/s link for all response bodies.`);
@@ -582,6 +643,7 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push('| image | snapshotter | samples | rpull s | run s | **total s** | MB fetched (rpull + run) | requests (rpull + run) | peak RSS MiB | service start s | layers containerd fetched |');
   L.push('|---|---|---|---|---|---|---|---|---|---|---|');
   const names = [...new Set(r.samples.map((s) => s.image))];
+  const KINDS = ALL_KINDS; // a report rewritten from JSON shows every kind it holds
   const stat = (g: Sample[], pick: (s: Sample) => number) => summarize(g.map(pick));
   const cell = (x: Summary, fmt = f2) => `${fmt(x.median)} (${fmt(x.p95)})`;
   for (const name of names) {
@@ -593,11 +655,12 @@ function writeReport(r: Results, outDir: string): string[] {
       const fetched = stat(g, (s) => MB(s.rpullBytes + s.runBytes));
       L.push(`| ${name} | ${k} | ${g.length} | ${cell(stat(g, (s) => s.rpull))} | ${cell(stat(g, (s) => s.run))} | **${cell(stat(g, (s) => s.total))}** | ${cell(fetched)} (${f2(stat(g, (s) => MB(s.rpullBytes)).median)} + ${f2(stat(g, (s) => MB(s.runBytes)).median)}) | ${stat(g, (s) => (s.rpullRequests?.length ?? NaN)).median} + ${stat(g, (s) => (s.runRequests?.length ?? NaN)).median} | ${cell(stat(g, (s) => MiB(s.peakRss)), f1)} | ${f2(stat(g, (s) => s.startSeconds).median)} | ${g.map((s) => s.layersInContentStore).join(', ')} |`);
     }
-    const o = by.ours!;
-    const f = by.reference!;
-    if (o.length && f.length) {
+    const f = by.reference ?? [];
+    for (const k of ['ours', 'cli'] as const) {
+      const o = by[k] ?? [];
+      if (!o.length || !f.length) continue;
       const rm = (pick: (s: Sample) => number) => ratio(stat(o, pick).median, stat(f, pick).median);
-      L.push(`| ${name} | **ours / reference** | | ${rm((s) => s.rpull)} | ${rm((s) => s.run)} | **${rm((s) => s.total)}** | ${rm((s) => s.rpullBytes + s.runBytes)} | | ${rm((s) => s.peakRss)} | ${rm((s) => s.startSeconds)} | |`);
+      L.push(`| ${name} | **${k} / reference** | | ${rm((s) => s.rpull)} | ${rm((s) => s.run)} | **${rm((s) => s.total)}** | ${rm((s) => s.rpullBytes + s.runBytes)} | | ${rm((s) => s.peakRss)} | ${k === 'cli' ? '' : rm((s) => s.startSeconds)} | |`);
     }
   }
   L.push('', 'Ratios are of medians (< 1: ours is faster / fetches less / uses less memory). "layers containerd fetched" counts, per sample, the image\'s layer blobs found in containerd\'s content store after run (0 = every layer was mounted lazily).', '');
@@ -625,7 +688,7 @@ function writeReport(r: Results, outDir: string): string[] {
     if (o && f) L.push(`| **ours / reference** | ${row(o).map((s, i) => ratio(s.median, row(f)[i]!.median)).join(' | ')} |`);
     L.push('');
   }
-  const firsts = names.flatMap((name) => KINDS.map((k) => r.samples.find((s) => s.image === name && s.kind === k && s.rpullRequests)).filter((s): s is Sample => s !== undefined));
+  const firsts = names.flatMap((name) => ALL_KINDS.map((k) => r.samples.find((s) => s.image === name && s.kind === k && s.rpullRequests)).filter((s): s is Sample => s !== undefined));
   if (firsts.length) {
     L.push('## Registry requests of one sample', '');
     L.push('What went through the proxy during rpull and run of the first sample of each image × snapshotter (ms from the start of the phase, response duration, body bytes; -1 = still in flight when the phase ended; blob digests shortened):', '');
@@ -721,7 +784,7 @@ async function main(): Promise<void> {
     if (!a['no-steady']) {
       const three = [...pushed];
       if (three.length < 3 && !images.includes('busybox')) three.unshift(await pushImage(env, reg, proxy, await prepareImage('busybox', opts), Number(a.period), log));
-      for (const kind of KINDS) {
+      for (const kind of SERVICE_KINDS) {
         try {
           const s = await steadySample(kind, env, proxy, three);
           results.steady.push(s);
@@ -733,7 +796,7 @@ async function main(): Promise<void> {
       }
     }
     if (!a['no-rpc']) {
-      for (const kind of KINDS) {
+      for (const kind of SERVICE_KINDS) {
         try {
           const x = await rpcSample(kind, env, Number(a['rpc-iterations']));
           results.rpc.push(x);

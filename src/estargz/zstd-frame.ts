@@ -5,16 +5,19 @@
 // zstd bomb costs at most the limit. zstd-napi's own decompress() allocates what the frame header claims.
 import { createRequire } from 'node:module';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
-import { compress } from 'zstd-napi';
+import type * as ZstdNapi from 'zstd-napi';
 
-const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof ZstdBinding;
+// The native addon is loaded on first use (dlopen costs every process ~6 ms; most never meet a zstd layer).
+const load = createRequire(import.meta.url);
+let loaded: typeof ZstdBinding | undefined;
+const zstd = (): typeof ZstdBinding => (loaded ??= load('zstd-napi/binding.js') as typeof ZstdBinding);
 
 /** Largest window (log2 bytes) a frame may ask the decoder to allocate: 32 MiB (zstd's default limit is 128 MiB). */
 const WINDOW_LOG_MAX = 25;
 
 /** Compress `data` into a single zstd frame at `level`. */
 export function compressFrame(data: Uint8Array, level: number): Buffer {
-  return compress(data, { compressionLevel: level });
+  return (load('zstd-napi') as typeof ZstdNapi).compress(data, { compressionLevel: level });
 }
 
 /** One decoding context for the process, reset before each use (decompressUpTo is synchronous). */
@@ -22,16 +25,16 @@ let shared: ZstdBinding.DCtx | undefined;
 
 function context(): ZstdBinding.DCtx {
   if (!shared) {
-    shared = new binding.DCtx();
-    shared.setParameter(binding.DParameter.windowLogMax, WINDOW_LOG_MAX);
-  } else shared.reset(binding.ResetDirective.sessionOnly); // keeps the window limit
+    shared = new (zstd().DCtx)();
+    shared.setParameter(zstd().DParameter.windowLogMax, WINDOW_LOG_MAX);
+  } else shared.reset(zstd().ResetDirective.sessionOnly); // keeps the window limit
   return shared;
 }
 
 /** The content size the first frame of `data` declares, or undefined (not declared, or not a frame header). */
 function declaredSize(data: Uint8Array): number | undefined {
   try {
-    return binding.getFrameContentSize(data) ?? undefined;
+    return zstd().getFrameContentSize(data) ?? undefined;
   } catch {
     return undefined;
   }

@@ -5,7 +5,8 @@
 // becomes InvalidArgument naming the layer.
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { DecompressStream } from 'zstd-napi';
+import { createRequire } from 'node:module';
+import type * as ZstdNapi from 'zstd-napi';
 import { invalidArgument, unsupported } from '../errors.js';
 import { layerCompression } from './media-types.js';
 
@@ -14,7 +15,7 @@ export async function* decompressLayer(mediaType: string, blob: AsyncIterable<Bu
   const kind = layerCompression(mediaType);
   if (kind === undefined) throw unsupported(`layer ${label}: unsupported media type ${mediaType}`);
   if (kind === 'none') return yield* blob;
-  const transform = kind === 'gzip' ? createGunzip() : new DecompressStream();
+  const transform = kind === 'gzip' ? createGunzip() : new (createRequire(import.meta.url)('zstd-napi') as typeof ZstdNapi).DecompressStream() /* the addon loads on first use */;
   let sourceError: { error: unknown } | undefined;
   async function* source(): AsyncGenerator<Buffer> {
     try {

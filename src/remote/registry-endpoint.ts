@@ -99,6 +99,15 @@ export class RegistryEndpoint implements ImageSource, ImageSink {
     return this.wrap('resolve', () => this.repository.resolve(referenceTarget(this.reference), signal));
   }
 
+  /**
+   * The root manifest of the reference in one GET (resolve + fetch without the HEAD: one round trip fewer).
+   * Its digest is of the bytes received, checked against the registry's Docker-Content-Digest and against
+   * the reference's digest when it names one.
+   */
+  async fetchRoot(signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
+    return this.wrap('resolve', () => this.repository.fetchManifest(referenceTarget(this.reference), signal));
+  }
+
   /** Bytes of a manifest (verified) or a blob (streamed; the caller verifies). */
   async fetch(desc: Descriptor, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
     return this.wrap('fetch', async () => {

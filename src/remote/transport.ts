@@ -2,7 +2,8 @@
 // and the retry policy (backoff.ts) for connection errors, 429 and 5xx, and for failed body reads of the
 // callers above (retryAfter). Redirects and auth are handled above (client.ts).
 import { Readable } from 'node:stream';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+import { Agent, buildConnector, requestOn } from './undici-parts.js';
 import { CtrError, contextLabel, errorAbout, type ErrorContext } from '../errors.js';
 import { RetryBudget, sleep, type BackoffOptions } from './backoff.js';
 import { dumpRequest, dumpResponse } from './http-dump.js';
@@ -87,7 +88,7 @@ export function isNetworkError(e: unknown): boolean {
 
 /** Sends requests to one registry (and the hosts it redirects to) with retries; owns the connection pool. */
 export class Transport {
-  readonly agent: Agent;
+  readonly agent: UndiciAgent;
   /**
    * The last TLS alert a registry sent on one of our connections: undici reports the connection it ended
    * as "other side closed", so the alert (a client certificate wanted or refused) is kept to explain that.
@@ -188,7 +189,7 @@ export class Transport {
 
   private once(req: HttpRequest): Promise<HttpResponse> {
     this.opts.httpDump?.(dumpRequest(req.method, req.url, req.headers));
-    return this.agent.request({
+    return requestOn(this.agent, {
       origin: req.url.origin,
       path: req.url.pathname + req.url.search,
       method: req.method as Dispatcher.HttpMethod,

@@ -10,19 +10,20 @@ import { CtrError, invalidArgument, withContext } from '../../errors.js';
 import { DEFAULT_IMAGE_LIMITS, type TocSummary } from '../../estargz/toc-limits.js';
 import { Annotation, layerCompression } from '../../oci/media-types.js';
 import { chainIds } from '../../oci/chain-id.js';
-import { MAX_CONFIG_SIZE } from '../../oci/manifest-json.js';
+import { MAX_CONFIG_SIZE, parseManifestJson } from '../../oci/manifest-json.js';
 import type { Descriptor, ImageConfig, Platform } from '../../oci/types.js';
 import type { RegistryEndpoint, RegistryOptions } from '../../remote/registry-endpoint.js';
 import { LayoutEndpoint } from '../../store/layout-endpoint.js';
 import { credentialSource } from '../../remote/credential-source.js';
 import { fetchLayerToc } from '../../service/toc-fetch.js';
 import type { RootLayout } from '../../store/root-layout.js';
+import { TaskLimit } from '../../layer/task-limit.js';
 import type { Context } from '../context.js';
 import { checkImageLabels } from '../copy/image-labels.js';
 import { writeLazyRecord, type LazyLayerRecord } from './lazy-record.js';
 import { openLocation, parseLocation } from '../location.js';
 import { selectImageManifest } from '../platform.js';
-import { readManifest, type FetchedManifest } from '../../content/read-manifest.js';
+import type { FetchedManifest } from '../../content/read-manifest.js';
 
 /** Options of rpullImage. */
 export interface RpullOptions {
@@ -61,15 +62,29 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
     const manifest = await selectManifest(registry, options);
     if (manifest.parsed.kind !== 'manifest') throw invalidArgument('nested index is not supported by rpull');
     const { config, layers } = manifest.parsed.manifest;
-    await copyBlob(registry, store, config, options.signal);
+    // The config and every layer's TOC are fetched at once (TOC_FETCHES at a time); the layers are then
+    // decided in order, as the image limits count them from the base up.
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const limit = new TaskLimit(TOC_FETCHES);
+    const configCopied = copyBlob(registry, store, config, signal);
+    const tocs = layers.map((layer) => limit.run(() => fetchToc(ctx.paths, registry, layer, { ...options, signal })));
+    for (const t of [configCopied, ...tocs]) t.catch(() => {}); // each is awaited below, maybe after it failed
     const records: LazyLayerRecord[] = [];
-    const declared = { entries: 0, bytes: 0 };
-    for (const [i, layer] of layers.entries()) {
-      const rec = await pullLayer(ctx.paths, registry, store, layer, declared, options).catch((e: unknown) => {
-        throw withContext({ op: 'layer', subject: `${i} (${layer.digest.slice(0, 19)})` }, e);
-      });
-      records.push(rec);
-      options.onLayer?.(rec, i);
+    try {
+      await configCopied;
+      const declared = { entries: 0, bytes: 0 };
+      for (const [i, layer] of layers.entries()) {
+        const rec = await tocs[i]!.then((toc) => decideLayer(registry, store, layer, toc, declared, signal)).catch((e: unknown) => {
+          throw withContext({ op: 'layer', subject: `${i} (${layer.digest.slice(0, 19)})` }, e);
+        });
+        records.push(rec);
+        options.onLayer?.(rec, i);
+      }
+    } catch (e) {
+      stop.abort();
+      await Promise.allSettled([configCopied, ...tocs]); // nothing of this pull runs on after it failed
+      throw e;
     }
     await writeLazyRecord(ctx.paths, {
       name: loc.name, manifestDigest: manifest.descriptor.digest, layers: records, pulledAt: new Date().toISOString(),
@@ -88,32 +103,44 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
 }
 
 async function selectManifest(registry: RegistryEndpoint, options: RpullOptions): Promise<FetchedManifest> {
-  const root = await readManifest(registry, await registry.resolve(options.signal), options.signal);
+  const { descriptor, bytes } = await registry.fetchRoot(options.signal);
+  const root: FetchedManifest = { descriptor, bytes, parsed: parseManifestJson(bytes, descriptor) };
   return selectImageManifest(registry, root, options.platform, options.signal);
 }
 
-/** Decide lazy or full for one layer; a lazy layer's TOC is verified and its tail saved. */
-async function pullLayer(
-  root: RootLayout,
+/** TOCs fetched at once by one rpull. */
+const TOC_FETCHES = 4;
+
+/** What deciding a layer needs: its verified TOC's digest and declarations (the parsed TOC is not kept), or why it is not lazy. */
+type LayerToc = { tocDigest: string; summary: TocSummary } | { notEStargz: string };
+
+/** A layer's TOC, fetched, verified and its tail saved; or why the layer is not tried lazily. */
+async function fetchToc(root: RootLayout, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<LayerToc> {
+  const why = whyNotLazy(layer);
+  if (why !== undefined) return { notEStargz: why };
+  const toc = await fetchLayerToc(root, registry.repository, { digest: layer.digest, size: layer.size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, options);
+  if (!('tocDigest' in toc)) return toc;
+  await toc.tailSaved; // a mount reopens the TOC from it, in another process
+  return { tocDigest: toc.tocDigest, summary: toc.summary };
+}
+
+/** Decide lazy or full for one layer from its fetched TOC; a full layer is copied into the store. */
+async function decideLayer(
   registry: RegistryEndpoint,
   store: LayoutEndpoint,
   layer: Descriptor,
+  toc: LayerToc,
   declared: { entries: number; bytes: number },
-  options: RpullOptions,
+  signal: AbortSignal,
 ): Promise<LazyLayerRecord> {
   const base = { digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
-  const why = whyNotLazy(layer);
-  const toc = why === undefined
-    ? await fetchLayerToc(root, registry.repository, { digest: layer.digest, size: layer.size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, options)
-    : { notEStargz: why };
   const over = 'tocDigest' in toc ? overImageLimits(declared, toc.summary) : undefined;
-  if ('tailSaved' in toc) await toc.tailSaved; // a mount reopens the TOC from it, in another process
   if ('tocDigest' in toc && over === undefined) {
     declared.entries += toc.summary.entries;
     declared.bytes += toc.summary.regBytes;
     return { ...base, mode: 'lazy', tocDigest: toc.tocDigest };
   }
-  await copyBlob(registry, store, layer, options.signal);
+  await copyBlob(registry, store, layer, signal);
   return { ...base, mode: 'full', reason: over ?? ('notEStargz' in toc ? toc.notEStargz : '') };
 }
 
