@@ -180,13 +180,16 @@ export class LayerService implements RemoteLayers {
     }
   }
 
-  /** Serve each layer at its dir (those already served are left as they are); they share one background gate. */
+  /** Serve each layer at its dir, all at once (those already served are left as they are); they share one background gate. */
   async mount(items: readonly ServeItem[]): Promise<void> {
     const gate = this.residentGate ?? new BackgroundGate();
     this.residentGate?.enter(); // a mount is activity: containerd is preparing an image
     try {
-      for (const item of items) {
-        if (this.served.has(item.dir)) continue;
+      // The layers are mounted at once: one layer's mount(8) and prefetch request wait while the next
+      // one's TOC is parsed. Every mount has settled (served or failed) before the first failure, in the
+      // order of `items`, is thrown, so a caller that then closes the service leaves no mount behind.
+      const settled = await Promise.allSettled(items.map((item) => {
+        if (this.served.has(item.dir)) return undefined;
         // a mount of the same dir already under way (two callers at once: a restore and a Mounts RPC) is
         // joined, never made twice: a second FUSE mount on top would hide the first from unmount
         let pending = this.mounting.get(item.dir);
@@ -194,8 +197,10 @@ export class LayerService implements RemoteLayers {
           pending = this.serveOne(item, gate).finally(() => this.mounting.delete(item.dir));
           this.mounting.set(item.dir, pending);
         }
-        await pending;
-      }
+        return pending;
+      }));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       if (this.residentGate) this.residentGate.leave();
       else gate.seal(); // every prefetch is registered: background fetch may start once they are done
