@@ -6,6 +6,9 @@
 // toc-fetch.ts); a mount opens the TOC again from the kept tail, without a request.
 import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { BlobSource } from '../content/blob-source.js';
+import { EarlyRange } from '../content/early-range.js';
+import type { PrefetchSpan } from '../estargz/prefetch-span.js';
 import { errorAbout, failedPrecondition, limitExceeded, unsupported, withContext } from '../errors.js';
 import { openEStargz, type EStargzReader } from '../estargz/reader.js';
 import { DEFAULT_IMAGE_LIMITS } from '../estargz/toc-limits.js';
@@ -16,7 +19,7 @@ import { mountFuse, type FuseMount } from '../fuse/mount.js';
 import { unmountSync } from '../fuse/unmount.js';
 import { BackgroundGate } from '../layer/background-gate.js';
 import { ChunkCache, type ChunkCacheStats } from '../layer/chunk-cache.js';
-import type { LayerState } from '../layer/layer-state.js';
+import { readLayerState, type LayerState } from '../layer/layer-state.js';
 import { LazyLayer } from '../layer/lazy-layer.js';
 import { lazyRegistryOptions, type CredentialSource } from '../remote/credential-source.js';
 import { registryBlobSource } from '../remote/registry-blob-source.js';
@@ -100,7 +103,16 @@ export interface ServeItem {
   stateFile?: string;
   /** Access recorder: the first open of each file of this layer. Default none. */
   onAccess?: (path: string) => void;
+  /**
+   * The layer's prefetch region as rpull recorded it: requested as soon as the mount starts, before the TOC
+   * is parsed again (content/early-range.ts), unless this root has prefetched the layer before or it is
+   * larger than EARLY_RANGE_MAX_BYTES. Default none: the prefetch starts once the TOC is parsed.
+   */
+  prefetch?: PrefetchSpan;
 }
+
+/** The largest prefetch region requested before the TOC is parsed (it is held in memory until consumed). */
+export const EARLY_RANGE_MAX_BYTES = 32 << 20;
 
 interface Served {
   fuse: FuseMount;
@@ -255,6 +267,26 @@ export class LayerService implements RemoteLayers {
   }
 
   private async serveOne(item: ServeItem, gate: BackgroundGate): Promise<void> {
+    const early = await this.earlyRange(item);
+    try {
+      await this.serveWith(item, gate, early);
+    } catch (e) {
+      early?.release();
+      throw e;
+    }
+  }
+
+  /** Request the item's prefetch region now (see ServeItem.prefetch), or undefined. */
+  private async earlyRange(item: ServeItem): Promise<EarlyRange | undefined> {
+    const span = item.prefetch;
+    const size = item.layer.size;
+    if (!span || size === undefined || span.length > EARLY_RANGE_MAX_BYTES || span.offset + span.length > size) return undefined;
+    const last = await readLayerState(this.options.paths.lazyStateOf(item.layer.digest)).catch(() => undefined);
+    if (last?.prefetch.phase === 'done') return undefined; // its chunks are probably cached: the prefetch will say
+    return new EarlyRange(await this.blobSource(item.layer, size), span);
+  }
+
+  private async serveWith(item: ServeItem, gate: BackgroundGate, early: EarlyRange | undefined): Promise<void> {
     const where = { op: 'lazy layer', subject: item.layer.digest };
     const layer = item.layer.size === undefined ? await this.check(item.layer) : item.layer;
     const size = layer.size as number;
@@ -274,7 +306,10 @@ export class LayerService implements RemoteLayers {
       await lazy.close(); // started for the service's state file; this caller keeps its own
       lazy = undefined;
     }
-    lazy ??= await this.openLazy(layer, reader, gate, stateFile);
+    if (!lazy) {
+      lazy = await this.openLazy(layer, reader, gate, stateFile, early?.source());
+      if (early) void lazy.prefetched().then(() => early.release()); // its bytes are in the prefetch's chunks now
+    } else early?.release(); // a layer started at its check: its prefetch is under way already
     try {
       const onAccess = item.onAccess;
       const fs = new TocFileSystem(buildInodeTable(index), lazy, { cacheTimeoutMs: LAYER_CACHE_TIMEOUT_MS, ...(onAccess ? { onAccess } : {}) });
@@ -291,11 +326,11 @@ export class LayerService implements RemoteLayers {
   }
 
   /** Start serving a layer's chunks (its prefetch and background fetch begin now). */
-  private async openLazy(layer: RemoteLayerRef, reader: EStargzReader, gate: BackgroundGate, stateFile: string): Promise<LazyLayer> {
+  private async openLazy(layer: RemoteLayerRef, reader: EStargzReader, gate: BackgroundGate, stateFile: string, blob?: BlobSource): Promise<LazyLayer> {
     const size = layer.size as number;
     return LazyLayer.open({
       layerDigest: layer.digest,
-      blob: registryBlobSource((await this.registry(layer.ref)).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials }),
+      blob: blob ?? (await this.blobSource(layer, size)),
       index: reader.index,
       compression: reader.format,
       cache: await this.openCache(),
@@ -356,6 +391,11 @@ export class LayerService implements RemoteLayers {
     if (s.stateFile === last) return;
     await mkdir(dirname(last), { recursive: true });
     await rename(s.stateFile, last).catch(() => undefined);
+  }
+
+  /** The layer's blob in its registry, for Range reads. */
+  private async blobSource(layer: RemoteLayerRef, size: number): Promise<BlobSource> {
+    return registryBlobSource((await this.registry(layer.ref)).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials });
   }
 
   private registry(ref: string): Promise<RegistryEndpoint> {

@@ -115,8 +115,18 @@ describe('image rpull + mount', { skip }, () => {
   });
 
   test('the mounted image equals the GNU-tar-unpacked layers merged by overlayfs', async () => {
+    proxy.stats.reset();
     mounted = await mountImage(new Context(root), ref, mnt, { registry: { plainHttp: true }, noBackgroundFetch: true });
     assert.deepEqual(mounted.layers.map((l) => l.mode), ['lazy', 'lazy', 'full']);
+    // layer 1's prefetch region, as rpull recorded it, is requested once (early, before its TOC is parsed
+    // again) and the prefetch is served from that request; layer 0 has no prefetch region
+    const span = pulled.layers[1]!.prefetch!;
+    assert.equal(pulled.layers[0]!.prefetch, undefined);
+    await mounted.layers[1]!.lazy!.prefetched();
+    const layer1 = proxy.stats.requests.filter((r) => r.path.endsWith(pulled.layers[1]!.digest));
+    assert.deepEqual(layer1.map((r) => r.range), [`bytes=${span.offset}-${span.offset + span.length - 1}`]);
+    assert.equal(mounted.layers[1]!.lazy!.stats().prefetch.phase, 'done');
+    assert.equal(mounted.layers[1]!.lazy!.stats().bytesFetched, span.length, 'the prefetch took its bytes from the early request');
     proxy.stats.reset();
     const got = await snapshotTree(mnt);
     const want = await snapshotTree(expected);

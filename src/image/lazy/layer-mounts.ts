@@ -9,6 +9,7 @@ import { isCtrError, notFound, withContext } from '../../errors.js';
 import type { LayerState } from '../../layer/layer-state.js';
 import type { LazyLayer } from '../../layer/lazy-layer.js';
 import type { Descriptor } from '../../oci/types.js';
+import type { PrefetchSpan } from '../../estargz/prefetch-span.js';
 import type { RegistryOptions } from '../../remote/registry-endpoint.js';
 import { LayerService, type ServeItem } from '../../service/layer-service.js';
 import type { Context } from '../context.js';
@@ -94,7 +95,7 @@ class LayerMounter {
 
   async add(index: number, layer: Descriptor): Promise<void> {
     const rec = this.record?.layers.find((l) => l.digest === layer.digest);
-    if (rec?.mode === 'lazy') return this.addLazy(index, layer, rec.tocDigest);
+    if (rec?.mode === 'lazy') return this.addLazy(index, layer, rec.tocDigest, rec.prefetch);
     const dir = await ensureSnapshot(this.ctx, layer, this.options.signal);
     this.mounted.push({ index, digest: layer.digest, mode: 'full', dir });
   }
@@ -124,7 +125,7 @@ class LayerMounter {
     await this.service?.close();
   }
 
-  private addLazy(index: number, layer: Descriptor, tocDigest: string | undefined): void {
+  private addLazy(index: number, layer: Descriptor, tocDigest: string | undefined, prefetch: PrefetchSpan | undefined): void {
     if (!this.record) throw notFound('lazy layers without an rpull record');
     const base = join(this.layersDir, String(index));
     const dir = join(base, 'fs');
@@ -136,6 +137,7 @@ class LayerMounter {
       layer: { ref: this.record.name, digest: layer.digest, size: layer.size, ...(tocDigest ? { tocDigest } : {}) },
       stateFile,
       ...(onAccess ? { onAccess: (p: string) => onAccess(p, index) } : {}),
+      ...(prefetch ? { prefetch } : {}),
     });
     this.mounted.push({ index, digest: layer.digest, mode: 'lazy', dir, stateFile });
   }

@@ -7,6 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex } from '../../oci/digest.js';
 import type { CredentialSource } from '../../remote/credential-source.js';
+import type { PrefetchSpan } from '../../estargz/prefetch-span.js';
 import { writeFileAtomic } from '../../host/atomic-file.js';
 import type { RootLayout } from '../../store/root-layout.js';
 
@@ -21,6 +22,8 @@ export interface LazyLayerRecord {
   reason?: string;
   /** The verified TOC digest of a lazy layer. */
   tocDigest?: string;
+  /** Where a lazy layer's prefetch region lies in its blob (estargz/prefetch-span.ts); absent without one. */
+  prefetch?: PrefetchSpan;
 }
 
 /** The record of one lazily pulled image. */

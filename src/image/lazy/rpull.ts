@@ -8,6 +8,7 @@
 
 import { CtrError, invalidArgument, withContext } from '../../errors.js';
 import { DEFAULT_IMAGE_LIMITS, type TocSummary } from '../../estargz/toc-limits.js';
+import { prefetchSpan, type PrefetchSpan } from '../../estargz/prefetch-span.js';
 import { Annotation, layerCompression } from '../../oci/media-types.js';
 import { chainIds } from '../../oci/chain-id.js';
 import { MAX_CONFIG_SIZE, parseManifestJson } from '../../oci/manifest-json.js';
@@ -112,7 +113,7 @@ async function selectManifest(registry: RegistryEndpoint, options: RpullOptions)
 const TOC_FETCHES = 4;
 
 /** What deciding a layer needs: its verified TOC's digest and declarations (the parsed TOC is not kept), or why it is not lazy. */
-type LayerToc = { tocDigest: string; summary: TocSummary } | { notEStargz: string };
+type LayerToc = { tocDigest: string; summary: TocSummary; prefetch: PrefetchSpan | undefined } | { notEStargz: string };
 
 /** A layer's TOC, fetched, verified and its tail saved; or why the layer is not tried lazily. */
 async function fetchToc(root: RootLayout, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<LayerToc> {
@@ -121,7 +122,7 @@ async function fetchToc(root: RootLayout, registry: RegistryEndpoint, layer: Des
   const toc = await fetchLayerToc(root, registry.repository, { digest: layer.digest, size: layer.size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, options);
   if (!('tocDigest' in toc)) return toc;
   await toc.tailSaved; // a mount reopens the TOC from it, in another process
-  return { tocDigest: toc.tocDigest, summary: toc.summary };
+  return { tocDigest: toc.tocDigest, summary: toc.summary, prefetch: prefetchSpan(toc.opened.toc.entries) };
 }
 
 /** Decide lazy or full for one layer from its fetched TOC; a full layer is copied into the store. */
@@ -138,7 +139,7 @@ async function decideLayer(
   if ('tocDigest' in toc && over === undefined) {
     declared.entries += toc.summary.entries;
     declared.bytes += toc.summary.regBytes;
-    return { ...base, mode: 'lazy', tocDigest: toc.tocDigest };
+    return { ...base, mode: 'lazy', tocDigest: toc.tocDigest, ...(toc.prefetch ? { prefetch: toc.prefetch } : {}) };
   }
   await copyBlob(registry, store, layer, signal);
   return { ...base, mode: 'full', reason: over ?? ('notEStargz' in toc ? toc.notEStargz : '') };
