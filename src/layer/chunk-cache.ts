@@ -138,10 +138,10 @@ export class ChunkCache {
     return data;
   }
 
-  /** Store a chunk the caller has verified against `digest`; atomic (temp file + rename). */
-  async put(digest: string, data: Buffer): Promise<void> {
+  /** Store a chunk the caller has verified against `digest`; atomic (temp file + rename). `memory: false`: on disk only (not kept in the memory LRU). */
+  async put(digest: string, data: Buffer, options: { memory?: boolean } = {}): Promise<void> {
     const hex = digestHex(digest);
-    this.memory.set(digest, data);
+    if (options.memory !== false) this.memory.set(digest, data);
     if (this.index.has(hex)) {
       this.bump(hex);
       return this.touch(hex);

@@ -88,6 +88,12 @@ export class LazyLayer implements ChunkSource {
   private warmed = { from: 0, to: -1 };
   private lastForeground = 0;
   private prefetchTask: Promise<void> = Promise.resolve();
+  /**
+   * Offsets of the members the background fetch is fetching: their chunks go to the disk cache only. Nothing
+   * is waiting to read them, and 4 MiB batches through the memory LRU would keep it full (32 MiB) for the
+   * whole background fetch; a reader that joins such a fetch gets its bytes from the fetch itself.
+   */
+  private readonly diskOnly = new Set<number>();
   private backgroundTask: Promise<void> = Promise.resolve();
 
   /** The layer's TOC index (shared with its FUSE view). */
@@ -334,7 +340,8 @@ export class LazyLayer implements ChunkSource {
       }
       this.bump('chunksFetched', 1);
       if (r.chunk.digest && !this.options.skipContentVerify) {
-        await this.options.cache.put(r.chunk.digest, r.data).catch((e: unknown) => this.recordError(e));
+        const memory = !this.diskOnly.has(member.offset);
+        await this.options.cache.put(r.chunk.digest, r.data, { memory }).catch((e: unknown) => this.recordError(e));
       }
     }
     return results;
@@ -380,7 +387,9 @@ export class LazyLayer implements ChunkSource {
           batch.push(m);
           bytes += m.end - m.offset;
         }
+        for (const m of batch) this.diskOnly.add(m.offset);
         await Promise.allSettled(this.ensure(batch, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes, true).values());
+        for (const m of batch) this.diskOnly.delete(m.offset);
         bg.membersDone = i;
         this.stateFile?.markDirty();
       }

@@ -268,9 +268,12 @@ describe('LazyLayer over a blob built by the reference', () => {
 
   test('background fetch makes the whole layer local, then reads fetch nothing; state file written', async () => {
     const stateFile = join(work, 'state', 'state.json');
-    const { layer, source } = await open(ref, { backgroundFetch: true, backgroundBatchBytes: 128 << 10, stateFile });
+    const { layer, source, cache } = await open(ref, { backgroundFetch: true, backgroundBatchBytes: 128 << 10, stateFile });
     await layer.backgroundDone();
     const st = layer.stats();
+    const digests = [...files.keys()].flatMap((p) => entry(ref, p).chunks.map((c) => c.digest!));
+    assert.ok(digests.every((d) => cache.has(d)), 'every chunk is in the cache');
+    assert.deepEqual(digests.filter((d) => cache.inMemory(d)), [], 'background chunks go to disk only, not to the memory LRU');
     assert.equal(st.background.phase, 'done');
     assert.equal(st.background.membersDone, st.background.membersTotal);
     assert.ok(source.requests.length > 3, 'fetched in several batches');
