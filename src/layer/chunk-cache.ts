@@ -8,7 +8,7 @@
 // load, which catches disk corruption and tampering without re-hashing every 4 MiB on every load.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { close as fsClose, closeSync, open as fsOpen, openSync, read as fsRead, readSync } from 'node:fs';
+import { close as fsClose, closeSync, open as fsOpen, openSync, read as fsRead, readSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, statfs, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex } from '../oci/digest.js';
@@ -26,6 +26,8 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
  * file at a time anyway (measured: see docs/benchmarks/lazy.md).
  */
 const SYNC_READ_MAX_BYTES = 128 << 10;
+/** Chunk files stat'ed in one turn of the event loop when a cache is opened (~16 ms). */
+const SCAN_SLICE = 2048;
 /** Delay before refreshed mtimes are written, so that a burst of reads is not slowed by them. */
 const TOUCH_DELAY_MS = 2000;
 
@@ -245,10 +247,15 @@ export class ChunkCache {
   /** Index the files already on disk, oldest mtime first. */
   private async scan(): Promise<void> {
     const found: { hex: string; size: number; mtime: number }[] = [];
-    for (const hex of await readdir(this.chunkDir)) {
-      if (!/^[a-f0-9]{64}$/.test(hex)) continue;
-      const st = await stat(join(this.chunkDir, hex)).catch(() => undefined);
-      if (st?.isFile()) found.push({ hex, size: st.size, mtime: st.mtimeMs });
+    const names = (await readdir(this.chunkDir)).filter((hex) => /^[a-f0-9]{64}$/.test(hex));
+    // statSync, SCAN_SLICE files at a time between turns of the event loop: ~8 µs a file, where an awaited
+    // stat per file took ~0.1 ms (a cache of 8,000 chunks took 0.1-0.2 s to open, on the path of every mount)
+    for (let i = 0; i < names.length; i += SCAN_SLICE) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      for (const hex of names.slice(i, i + SCAN_SLICE)) {
+        const st = statSync(join(this.chunkDir, hex), { throwIfNoEntry: false });
+        if (st?.isFile()) found.push({ hex, size: st.size, mtime: st.mtimeMs });
+      }
     }
     found.sort((a, b) => a.mtime - b.mtime);
     for (const f of found) this.remember(f.hex, f.size);

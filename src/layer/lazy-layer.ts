@@ -326,6 +326,9 @@ export class LazyLayer implements ChunkSource {
 
   /** Decode and verify one member's bytes; cache the good chunks, count the bad ones. */
   private async processMember(member: Member, compressed: Buffer): Promise<ChunkResult[]> {
+    // a closing layer does not decode and write what only the background fetch wanted (a batch of small files
+    // is hundreds of chunk files: `run --rm` would wait for them before it exits)
+    if (this.closing.signal.aborted && this.diskOnly.has(member.offset)) throw this.closing.signal.reason;
     const want = member.end - member.offset;
     if (compressed.length !== want) {
       const err = unavailable(`layer ${this.options.layerDigest}: got ${compressed.length} of ${want} bytes at offset ${member.offset}`);
