@@ -16,6 +16,7 @@
 //     [--rtt-ms 20] [--mbps 100] [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build]
 //     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--no-background-fetch] [--cache-dir bench/.cache] [--keep-logs DIR]
 //   node --import tsx bench/service.ts --report-only docs/benchmarks/service.json   # rewrite service.md from it
+// Before/after: --cli-dist DIR runs our processes from another build's dist/ (e.g. one of an older commit).
 // Diagnosis: --keep-logs DIR keeps each sample's service (and fuse manager) log; BENCH_NODE_ARGS (e.g. "--cpu-prof
 // --cpu-prof-dir=/tmp/prof") goes to our processes' node, BENCH_SERVE_ARGS (e.g. "--log-level debug") to `serve`.
 // Needs root, containerd, runc, fuse3, Debian's stargz-snapshotter (ctr-remote) and golang (for the reference).
@@ -55,6 +56,7 @@ const { values: a } = parseArgs({
     'rpc-iterations': { type: 'string', default: '50' },
     'report-only': { type: 'string' },
     'keep-logs': { type: 'string' },
+    'cli-dist': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -720,7 +722,7 @@ function writeReport(r: Results, outDir: string): string[] {
 function freezeCli(work: string): string[] {
   const dir = join(work, 'ctr-remote');
   mkdirSync(dir, { recursive: true });
-  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  cpSync(a['cli-dist'] ? resolve(a['cli-dist']) : join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
   cpSync(join(ROOT, 'proto'), join(dir, 'proto'), { recursive: true });
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
@@ -752,7 +754,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: `node --import tsx bench/service.ts ${process.argv.slice(2).join(' ')}`.trim(),
     commit: spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() + (spawnSync('git', ['-C', ROOT, 'status', '--porcelain', 'src'], { encoding: 'utf8' }).stdout.trim() ? ' + uncommitted changes under src/' : ''),
-    distBuilt: statSync(join(ROOT, 'dist', 'ctr-remote.mjs')).mtime.toISOString(),
+    distBuilt: statSync(join(a['cli-dist'] ? resolve(a['cli-dist']) : join(ROOT, 'dist'), 'ctr-remote.mjs')).mtime.toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, kernel: release(), node: process.version, loadAvgStart, loadAvgEnd: [] },
     link: { rttMs, mbps },
     noBackgroundFetch: a['no-background-fetch'],
