@@ -6,6 +6,7 @@
 // A failed early request costs nothing but time: a read it cannot serve is sent to the inner source, from the
 // first byte that had not arrived.
 
+import { CtrError } from '../errors.js';
 import type { BlobRange, BlobSource } from './blob-source.js';
 
 /** The early request of one range, and the reads it serves until released. */
@@ -14,12 +15,17 @@ export class EarlyRange {
   /** Bytes of the range received so far (from its start). */
   private filled = 0;
   private ended = false;
+  /** Reads being served from the early bytes. */
+  private readers = 0;
+  /** A read has taken the whole range: release when the last reader is done. */
+  private consumed = false;
   private readonly wakers = new Set<() => void>();
   private readonly stop = new AbortController();
   /** Settles when the early request has ended (it never rejects). */
   readonly settled: Promise<void>;
 
-  constructor(private readonly inner: BlobSource, readonly range: BlobRange) {
+  /** `onRelease`: called once, when the bytes are dropped (release(), or a read delivered the whole range). */
+  constructor(private readonly inner: BlobSource, readonly range: BlobRange, private onRelease?: () => void) {
     this.buf = Buffer.allocUnsafe(range.length);
     this.settled = this.fetch();
   }
@@ -38,9 +44,14 @@ export class EarlyRange {
 
   /** Stop the early request if it still runs and drop its bytes; every later read goes to the inner source. */
   release(): void {
-    this.stop.abort();
+    // a CtrError Aborted: the registry client (and a mirror list) pass it through as the caller's choice,
+    // never as a failure of the host
+    if (!this.ended) this.stop.abort(new CtrError('Aborted', 'early range released'));
     this.buf = undefined;
     this.wake();
+    const done = this.onRelease;
+    this.onRelease = undefined;
+    done?.();
   }
 
   private async fetch(): Promise<void> {
@@ -96,13 +107,12 @@ export class EarlyRange {
     const end = range.offset + range.length;
     let pos = range.offset;
     if (this.inside(range)) {
-      while (pos < end) {
-        await this.more(pos, signal);
-        const buf = this.buf;
-        const reached = Math.min(end, this.range.offset + this.filled);
-        if (!buf || reached <= pos) break; // released, or the early request ended short of `pos`
-        onBytes(buf.subarray(pos - this.range.offset, reached - this.range.offset));
-        pos = reached;
+      this.readers++;
+      try {
+        pos = await this.serveInside(range, pos, end, onBytes, signal);
+      } finally {
+        this.readers--;
+        if (this.consumed && this.readers === 0) this.release();
       }
     }
     if (pos >= end) return;
@@ -110,6 +120,23 @@ export class EarlyRange {
     const opts = signal ? { signal } : {};
     if (this.inner.streamRange) await this.inner.streamRange(rest, onBytes, opts);
     else onBytes((await this.inner.readRanges([rest], opts))[0] ?? Buffer.alloc(0));
+  }
+
+  /** Deliver [pos, end) from the early bytes as they arrive; returns where it stopped (short when released or ended short). */
+  private async serveInside(range: BlobRange, start: number, end: number, onBytes: (b: Buffer) => void, signal: AbortSignal | undefined): Promise<number> {
+    let pos = start;
+    while (pos < end) {
+      await this.more(pos, signal);
+      const buf = this.buf;
+      const reached = Math.min(end, this.range.offset + this.filled);
+      if (!buf || reached <= pos) break; // released, or the early request ended short of `pos`
+      onBytes(buf.subarray(pos - this.range.offset, reached - this.range.offset));
+      pos = reached;
+    }
+    // the prefetch has taken the whole range (it copies what it is given): once no other read is being
+    // served from them, the bytes are needed no more
+    if (range.offset === this.range.offset && pos === this.range.offset + this.range.length) this.consumed = true;
+    return pos;
   }
 
   private async readRanges(ranges: readonly BlobRange[], signal: AbortSignal | undefined): Promise<Buffer[]> {

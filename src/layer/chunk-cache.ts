@@ -253,7 +253,12 @@ export class ChunkCache {
     for (let i = 0; i < names.length; i += SCAN_SLICE) {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       for (const hex of names.slice(i, i + SCAN_SLICE)) {
-        const st = statSync(join(this.chunkDir, hex), { throwIfNoEntry: false });
+        let st: ReturnType<typeof statSync>;
+        try {
+          st = statSync(join(this.chunkDir, hex), { throwIfNoEntry: false });
+        } catch {
+          continue; // unreadable (EACCES, EIO): not indexed, as if absent
+        }
         if (st?.isFile()) found.push({ hex, size: st.size, mtime: st.mtimeMs });
       }
     }

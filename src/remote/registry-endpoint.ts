@@ -105,6 +105,12 @@ export class RegistryEndpoint implements ImageSource, ImageSink {
    * the reference's digest when it names one.
    */
   async fetchRoot(signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
+    // with mirrors, a tag is resolved by the hosts that may resolve and the manifest then read by digest, so
+    // that pull-only mirrors serve it (and the origin sees a HEAD, not a GET)
+    if (this.repository instanceof MirroredRepository) {
+      const desc = await this.resolve(signal);
+      return this.wrap('fetch', () => this.repository.fetchManifest(desc, signal));
+    }
     return this.wrap('resolve', () => this.repository.fetchManifest(referenceTarget(this.reference), signal));
   }
 

@@ -21,6 +21,7 @@ import { BackgroundGate } from '../layer/background-gate.js';
 import { ChunkCache, type ChunkCacheStats } from '../layer/chunk-cache.js';
 import { readLayerState, type LayerState } from '../layer/layer-state.js';
 import { LazyLayer } from '../layer/lazy-layer.js';
+import { TaskLimit } from '../layer/task-limit.js';
 import { lazyRegistryOptions, type CredentialSource } from '../remote/credential-source.js';
 import { registryBlobSource } from '../remote/registry-blob-source.js';
 import { openRegistry, openRegistryWithHosts, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
@@ -105,13 +106,17 @@ export interface ServeItem {
   onAccess?: (path: string) => void;
   /**
    * The layer's prefetch region as rpull recorded it: requested as soon as the mount starts, before the TOC
-   * is parsed again (content/early-range.ts), unless this root has prefetched the layer before or it is
-   * larger than EARLY_RANGE_MAX_BYTES. Default none: the prefetch starts once the TOC is parsed.
+   * is parsed again (content/early-range.ts), unless this root has prefetched the layer before or the early
+   * ranges held would exceed EARLY_RANGE_MAX_BYTES. Default none: the prefetch starts once the TOC is parsed.
    */
   prefetch?: PrefetchSpan;
 }
 
-/** The largest prefetch region requested before the TOC is parsed (it is held in memory until consumed). */
+/**
+ * The bytes of prefetch regions requested before their TOCs are parsed, all layers together (they are held in
+ * memory until the prefetch has taken them, outside the fetch budget): a region that does not fit is left to
+ * the layer's own, budgeted, prefetch.
+ */
 export const EARLY_RANGE_MAX_BYTES = 32 << 20;
 
 interface Served {
@@ -129,6 +134,10 @@ export class LayerService implements RemoteLayers {
   /** Layers checked and not yet mounted: the mount takes their TOC (and lazy layer) instead of starting again. */
   private readonly checked = new CheckedLayers();
   /** Mounts under way, by dir. */
+  /** Bytes held by early ranges (EARLY_RANGE_MAX_BYTES). */
+  private earlyBytes = 0;
+  /** TOCs being parsed for a mount: one at a time (see serveWith). */
+  private readonly parsing = new TaskLimit(1);
   private readonly mounting = new Map<string, Promise<void>>();
   private readonly registries = new Map<string, Promise<RegistryEndpoint>>();
   private cache: Promise<ChunkCache> | undefined;
@@ -282,8 +291,11 @@ export class LayerService implements RemoteLayers {
     const size = item.layer.size;
     if (!span || size === undefined || span.length > EARLY_RANGE_MAX_BYTES || span.offset + span.length > size) return undefined;
     const last = await readLayerState(this.options.paths.lazyStateOf(item.layer.digest)).catch(() => undefined);
-    if (last?.prefetch.phase === 'done') return undefined; // its chunks are probably cached: the prefetch will say
-    return new EarlyRange(await this.blobSource(item.layer, size), span);
+    if (last?.prefetch?.phase === 'done') return undefined; // its chunks are probably cached: the prefetch will say
+    if (this.earlyBytes + span.length > EARLY_RANGE_MAX_BYTES) return undefined; // the prefetch fetches it, budgeted
+    const source = await this.blobSource(item.layer, size);
+    this.earlyBytes += span.length;
+    return new EarlyRange(source, span, () => (this.earlyBytes -= span.length));
   }
 
   private async serveWith(item: ServeItem, gate: BackgroundGate, early: EarlyRange | undefined): Promise<void> {
@@ -292,7 +304,13 @@ export class LayerService implements RemoteLayers {
     const size = layer.size as number;
     const want = layer.tocDigest && !this.options.skipContentVerify ? layer.tocDigest : undefined;
     const kept = this.checked.take(layer.digest, want);
-    const reader = kept?.reader ?? (await this.openFromTail(layer, size, want, where));
+    // one TOC parsed and indexed at a time (the layers are mounted at once): a parsed TOC is about twice its
+    // index, and it is dropped once the index is built
+    const reader = kept?.reader ?? (await this.parsing.run(async () => {
+      const r = await this.openFromTail(layer, size, want, where);
+      void r.index;
+      return r;
+    }));
     try {
       this.declare(reader.summary, where);
     } catch (e) {
@@ -308,7 +326,7 @@ export class LayerService implements RemoteLayers {
     }
     if (!lazy) {
       lazy = await this.openLazy(layer, reader, gate, stateFile, early?.source());
-      if (early) void lazy.prefetched().then(() => early.release()); // its bytes are in the prefetch's chunks now
+      if (early) lazy.prefetched().then(() => early.release(), () => early.release()); // its bytes are in the prefetch's chunks now
     } else early?.release(); // a layer started at its check: its prefetch is under way already
     try {
       const onAccess = item.onAccess;

@@ -10,18 +10,18 @@ const BLOB = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 31 + (i 
 
 /** The blob in memory, streamed in 4 KiB pieces a tick apart; records every request; may fail a stream after `failAfter` bytes. */
 function memorySource(o: { failAfter?: number; stream?: boolean } = {}) {
-  const requests: { kind: string; range: BlobRange; aborted: () => boolean }[] = [];
+  const requests: { kind: string; range: BlobRange; aborted: () => boolean; reason: () => { code?: string } | undefined }[] = [];
   const source: BlobSource = {
     size: BLOB.length,
     readRanges: async (ranges, opts) => {
-      for (const r of ranges) requests.push({ kind: 'read', range: r, aborted: () => opts?.signal?.aborted ?? false });
+      for (const r of ranges) requests.push({ kind: 'read', range: r, aborted: () => opts?.signal?.aborted ?? false, reason: () => opts?.signal?.reason as { code?: string } | undefined });
       await tick();
       return ranges.map((r) => Buffer.from(BLOB.subarray(r.offset, r.offset + r.length)));
     },
     ...(o.stream === false ? {} : {
       streamRange: async (r: BlobRange, onBytes: (b: Buffer) => void, opts?: { signal?: AbortSignal }) => {
         const signal = opts?.signal;
-        requests.push({ kind: 'stream', range: r, aborted: () => signal?.aborted ?? false });
+        requests.push({ kind: 'stream', range: r, aborted: () => signal?.aborted ?? false, reason: () => signal?.reason as { code?: string } | undefined });
         const first = requests.length === 1;
         for (let pos = r.offset, sent = 0; pos < r.offset + r.length; ) {
           await tick();
@@ -50,7 +50,8 @@ describe('EarlyRange', () => {
   test('the range and reads inside it are served from the one early request, exactly', async () => {
     const { source, requests } = memorySource();
     const span = { offset: 1000, length: 60_000 };
-    const early = new EarlyRange(source, span);
+    let released = 0;
+    const early = new EarlyRange(source, span, () => released++);
     const src = early.source();
     const [whole, inner, [a, b]] = await Promise.all([
       streamAll(src, span),
@@ -61,6 +62,10 @@ describe('EarlyRange', () => {
     assert.ok(inner.equals(slice({ offset: 30_000, length: 5000 })));
     assert.ok(a!.equals(slice({ offset: 1000, length: 10 })) && b!.equals(slice({ offset: 60_000, length: 1000 })));
     assert.deepEqual(requests.map((r) => r.range), [span], 'nothing but the early request reached the blob');
+    assert.equal(released, 1, 'the bytes are dropped once a read has taken the whole range and no read is left');
+    const [after] = await src.readRanges([{ offset: 2000, length: 10 }]);
+    assert.ok(after!.equals(slice({ offset: 2000, length: 10 })));
+    assert.equal(requests.length, 2, 'after that, reads go to the blob');
   });
 
   test('a read outside the range, or reaching past it, goes to the blob', async () => {
@@ -94,6 +99,7 @@ describe('EarlyRange', () => {
     early.release();
     await early.settled;
     assert.equal(requests[0]!.aborted(), true, 'the early request was aborted');
+    assert.equal(requests[0]!.reason()?.code, 'Aborted', 'as a CtrError Aborted: a mirror list does not count it as a failed host');
     const got = await streamAll(early.source(), { offset: 100, length: 300 });
     assert.ok(got.equals(slice({ offset: 100, length: 300 })));
     assert.deepEqual(requests[1]!.range, { offset: 100, length: 300 });

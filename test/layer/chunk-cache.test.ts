@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Digest } from '../../src/oci/digest.js';
@@ -109,6 +109,19 @@ describe('ChunkCache', () => {
     await good.put(d, data); // written by this instance: trusted from now on
     assert.deepEqual(await good.get(d), data);
     assert.equal(good.stats().corrupt, 0);
+  });
+
+  test('a chunk file that cannot be stat\'ed (a symlink loop) is left out of the index; the cache still opens', async () => {
+    const dir = await tempDir();
+    const data = chunk(5);
+    const d = sha256Digest(data);
+    await (await ChunkCache.open({ dir, maxBytes: 1 << 20 })).put(d, data);
+    const loop = 'f'.repeat(64);
+    await symlink(loop, join(dir, 'chunks', 'sha256', loop));
+    const cache = await ChunkCache.open({ dir, maxBytes: 1 << 20 });
+    assert.equal(cache.has(`sha256:${loop}`), false);
+    assert.equal(cache.has(d), true);
+    assert.deepEqual(await cache.get(d), data);
   });
 
   test('the default bound is at most 10 GiB and positive', async () => {

@@ -83,7 +83,7 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
         options.onLayer?.(rec, i);
       }
     } catch (e) {
-      stop.abort();
+      stop.abort(new CtrError('Aborted', 'another layer of this rpull failed'));
       await Promise.allSettled([configCopied, ...tocs]); // nothing of this pull runs on after it failed
       throw e;
     }
