@@ -6,13 +6,15 @@
 //      reference CLI) and `ctr run --rm --snapshotter stargz REF ID CMD` timed separately, the bytes through the
 //      proxy, the peak RSS of the snapshotter's processes (ours: `snapshotter serve` + its fuse manager; the
 //      reference: its daemon) sampled every 50 ms;
+//      and, as a third kind (`cli`), our CLI alone on the same images: `image rpull` + `run --rm` with a fresh
+//      --root, no containerd and no service (the daemonless path);
 //   b. steady RSS with 3 images pulled, run once each and their background fetch finished;
 //   c. per-RPC latency: `ctr snapshots prepare/rm` through containerd, and Prepare/Mounts/Stat/Remove sent
 //      straight to the snapshotter's socket.
 // The images are the startup benchmark's (bench/lib/startup-images.ts, cached under --cache-dir), made eStargz
 // and optimized for their workload by our `image optimize --oci` as bench/startup.ts does.
 //
-//   node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--out docs/benchmarks]
+//   node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--kinds ours,reference,cli] [--out docs/benchmarks]
 //     [--rtt-ms 20] [--mbps 100] [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build]
 //     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--no-background-fetch] [--cache-dir bench/.cache] [--keep-logs DIR]
 //   node --import tsx bench/service.ts --report-only docs/benchmarks/service.json   # rewrite service.md from it
