@@ -3,7 +3,10 @@
 //      (20 ms RTT, 100 Mbit/s; test/fixtures/fault-proxy.ts) vs a full `image pull`: time and bytes;
 //   b. once every chunk is cached and the page cache dropped: reading every file of a ~200 MB image (~6k small
 //      files + 6 large ones) through the mount vs the same tree on local disk, and a find+stat walk: ratios;
-//   c. peak RSS (VmHWM) of the serving process while a ~1 GB layer is read end to end.
+//   c. peak RSS (VmHWM) of the serving process while a ~1 GB layer is read end to end;
+//   d. as b, on a real root filesystem: the startup benchmark's Debian + python3 image (bench/lib/startup-images.ts,
+//      ~8,200 entries, thousands of directories and symlinks) converted to eStargz by our `image convert`,
+//      against a copy of the same tree on local disk (`cp -a` of the mount).
 // Runs alternate (lazy/local, lazy/full) and each figure is the median of --runs. Writes docs/benchmarks/lazy.md
 // (with docs/benchmarks/lazy.notes.md appended). $CTR_REMOTE_BENCH_CLI names another build to serve with.
 //   npm run build && node --import tsx bench/lazy.ts [--runs 3] [--only a,b,c] [--big-mib 400] [--giant-mib 1000]
@@ -17,11 +20,12 @@ import { startRegistry } from '../test/fixtures/registry.js';
 import { summarize } from './lib/summary-stats.js';
 import { prepareLazyImages, pushLayout, type LazyImageSizes } from './lazy-images.js';
 import { CLI, startMount } from './lazy-mount.js';
+import { prepareImage } from './lib/startup-images.js';
 
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'a,b,c' },
+    only: { type: 'string', default: 'a,b,c,d' },
     'big-mib': { type: 'string', default: '400' },
     'small-files': { type: 'string', default: '6000' },
     'large-mib': { type: 'string', default: '150' },
@@ -131,36 +135,71 @@ try {
     );
   }
 
+  /** Cached reads of the mount at `mnt` (every chunk local) against `localDir`, alternating, page cache dropped. */
+  async function cachedReads(tag: string, mnt: string, localDir: string) {
+    await sh(`tar -C ${mnt} -cf - . | wc -c`); // everything read once (and cached) before measuring
+    const t = { lazyRead: [] as number[], localRead: [] as number[], lazyStat: [] as number[], localStat: [] as number[] };
+    let bytes = 0;
+    for (let i = 0; i < runs; i++) {
+      for (const side of i % 2 ? ['local', 'lazy'] : ['lazy', 'local']) {
+        const dir = side === 'lazy' ? mnt : localDir;
+        dropCaches();
+        const r = await sh(`tar -C ${dir} -cf - . | wc -c`);
+        if (bytes && Number(r.out) !== bytes) throw new Error(`tar of ${dir} gave ${r.out} bytes, the other side ${bytes}`);
+        bytes = Number(r.out);
+        (side === 'lazy' ? t.lazyRead : t.localRead).push(r.s);
+        dropCaches();
+        const st = await sh(`find ${dir} -exec stat -c '%s %Y' {} + | wc -l`);
+        (side === 'lazy' ? t.lazyStat : t.localStat).push(st.s);
+        log(`${tag} ${side} run ${i + 1}: read ${fmt(r.s)} s, stat walk ${fmt(st.s)} s`);
+      }
+    }
+    return {
+      bytes,
+      rows: [
+        '| | lazy mount (s) | local disk (s) | ratio |', '|---|---|---|---|',
+        `| sequential read (\`tar -cf - . \\| wc -c\`) | ${fmt(med(t.lazyRead))} | ${fmt(med(t.localRead))} | ${fmt(med(t.lazyRead) / med(t.localRead))}× |`,
+        `| stat walk (\`find -exec stat {} +\`) | ${fmt(med(t.lazyStat))} | ${fmt(med(t.localStat))} | ${fmt(med(t.lazyStat) / med(t.localStat))}× |`,
+      ],
+    };
+  }
+
   if (only.has('b')) {
     const root = freshDir('b-root');
     const mnt = freshDir('b-mnt');
     const m = await startMount(root, ref('tree-esgz'), mnt);
     try {
       await m.backgroundDone();
-      await sh(`tar -C ${mnt} -cf - . | wc -c`); // everything read once (and cached) before measuring
-      const t = { lazyRead: [] as number[], localRead: [] as number[], lazyStat: [] as number[], localStat: [] as number[] };
-      let bytes = 0;
-      for (let i = 0; i < runs; i++) {
-        for (const side of i % 2 ? ['local', 'lazy'] : ['lazy', 'local']) {
-          const dir = side === 'lazy' ? mnt : images.treeDir;
-          dropCaches();
-          const r = await sh(`tar -C ${dir} -cf - . | wc -c`);
-          if (bytes && Number(r.out) !== bytes) throw new Error(`tar of ${dir} gave ${r.out} bytes, the other side ${bytes}`);
-          bytes = Number(r.out);
-          (side === 'lazy' ? t.lazyRead : t.localRead).push(r.s);
-          dropCaches();
-          const st = await sh(`find ${dir} -exec stat -c '%s %Y' {} + | wc -l`);
-          (side === 'lazy' ? t.lazyStat : t.localStat).push(st.s);
-          log(`b ${side} run ${i + 1}: read ${fmt(r.s)} s, stat walk ${fmt(st.s)} s`);
-        }
-      }
+      const { bytes, rows } = await cachedReads('b', mnt, images.treeDir);
       const rss = await m.peakRss();
       report.push(
         `## b. Every file of a ${fmt(bytes / MB, 0)} MB tree (${sizes.treeSmallFiles} small files + 6 large), all chunks cached, page cache dropped`, '',
-        '| | lazy mount (s) | local disk (s) | ratio |', '|---|---|---|---|',
-        `| sequential read (\`tar -cf - . \\| wc -c\`) | ${fmt(med(t.lazyRead))} | ${fmt(med(t.localRead))} | ${fmt(med(t.lazyRead) / med(t.localRead))}× |`,
-        `| stat walk (\`find -exec stat {} +\`) | ${fmt(med(t.lazyStat))} | ${fmt(med(t.localStat))} | ${fmt(med(t.lazyStat) / med(t.localStat))}× |`,
-        '', `Peak RSS of the serving process: ${fmt(rss / 2 ** 20, 0)} MiB.`, '',
+        ...rows, '', `Peak RSS of the serving process: ${fmt(rss / 2 ** 20, 0)} MiB.`, '',
+      );
+    } finally {
+      await m.stop();
+    }
+  }
+
+  if (only.has('d')) {
+    const python = await prepareImage('python', { cacheDir: join(ROOT, 'bench', '.cache'), log });
+    const esgz = join(work, 'python-esgz');
+    await cli(['--root', freshDir('d-convert'), 'image', 'convert', '--estargz', '--oci', `oci:${python.layout}:${python.tag}`, `oci:${esgz}:esgz`]);
+    await pushLayout(`oci:${esgz}:esgz`, ref('python-esgz'), work);
+    const root = freshDir('d-root');
+    const mnt = freshDir('d-mnt');
+    const localDir = freshDir('d-local');
+    const m = await startMount(root, ref('python-esgz'), mnt);
+    try {
+      await m.backgroundDone();
+      await sh(`cp -a ${mnt}/. ${localDir}/`);
+      const entries = Number((await sh(`find ${mnt} | wc -l`)).out);
+      const { bytes, rows } = await cachedReads('d', mnt, localDir);
+      const rss = await m.peakRss();
+      report.push(
+        `## d. A real root filesystem: ${python.description} (${entries} entries, ${fmt(bytes / MB, 0)} MB as tar), all chunks cached, page cache dropped`, '',
+        'The local side is a `cp -a` of the mounted tree on the same disk.', '',
+        ...rows, '', `Peak RSS of the serving process: ${fmt(rss / 2 ** 20, 0)} MiB.`, '',
       );
     } finally {
       await m.stop();

@@ -29,6 +29,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { chainIds } from '../src/oci/chain-id.js';
 import { snapshotsServiceDefinition } from '../src/service/snapshots-grpc.js';
 import { startContainerd, type ContainerdFixture } from '../test/fixtures/containerd.js';
 import { startFaultProxy, type FaultProxy } from '../test/fixtures/fault-proxy.js';
@@ -54,6 +55,7 @@ const { values: a } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'no-steady': { type: 'boolean', default: false },
     'no-rpc': { type: 'boolean', default: false },
+    'no-cached': { type: 'boolean', default: false },
     'no-background-fetch': { type: 'boolean', default: false },
     'rpc-iterations': { type: 'string', default: '50' },
     'report-only': { type: 'string' },
@@ -294,6 +296,8 @@ interface PushedImage {
   ref: string;
   layerDigests: string[];
   layerBytes: number;
+  /** The chain ID of its top layer (containerd's key of its top committed snapshot). */
+  chainId: string;
 }
 
 async function pushImage(env: Env, reg: RegistryFixture, proxy: FaultProxy, image: BenchImage, period: number, log: (l: string) => void): Promise<PushedImage> {
@@ -308,9 +312,10 @@ async function pushImage(env: Env, reg: RegistryFixture, proxy: FaultProxy, imag
   await ctr('image', 'push', '--plain-http', `${reg.host}/${repo}:esgz`);
   const res = await fetch(`${reg.url}/v2/${repo}/manifests/esgz`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
   if (!res.ok) throw new Error(`manifest of ${repo}:esgz: HTTP ${res.status}`);
-  const m = (await res.json()) as { layers: { digest: string; size: number; annotations?: Record<string, string> }[] };
+  const m = (await res.json()) as { config: { digest: string }; layers: { digest: string; size: number; annotations?: Record<string, string> }[] };
+  const config = (await (await fetch(`${reg.url}/v2/${repo}/blobs/${m.config.digest}`)).json()) as { rootfs: { diff_ids: string[] } };
   if (!m.layers.every((l) => l.annotations?.['containerd.io/snapshot/stargz/toc.digest'])) throw new Error(`${repo}:esgz: a layer has no toc.digest`);
-  return { image, ref: `${proxy.host}/${repo}:esgz`, layerDigests: m.layers.map((l) => l.digest), layerBytes: m.layers.reduce((s, l) => s + l.size, 0) };
+  return { image, ref: `${proxy.host}/${repo}:esgz`, layerDigests: m.layers.map((l) => l.digest), layerBytes: m.layers.reduce((s, l) => s + l.size, 0), chainId: chainIds(config.rootfs.diff_ids).at(-1)! };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -481,6 +486,101 @@ async function coldSample(kind: Kind, env: Env, proxy: FaultProxy, p: PushedImag
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// d. cached reads of a real root filesystem through each snapshotter's mount
+
+interface CachedReads {
+  image: string;
+  entries: number;
+  tarBytes: number;
+  /** Seconds per pass, by side (ours, reference, local: a `cp -a` of our mount on the same disk). */
+  read: Record<string, number[]>;
+  stat: Record<string, number[]>;
+  notes: string[];
+}
+
+async function waitProxyIdle(proxy: FaultProxy, quietMs: number, maxMs: number): Promise<boolean> {
+  const t0 = Date.now();
+  let last = -1;
+  let stableSince = Date.now();
+  while (Date.now() - t0 < maxMs) {
+    await sleep(500);
+    const inFlight = proxy.stats.requests.some((r) => r.durationMs === undefined);
+    if (proxy.stats.totalBytes !== last || inFlight) {
+      last = proxy.stats.totalBytes;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince >= quietMs) return true;
+  }
+  return false;
+}
+
+function shTimed(script: string): { s: number; out: string } {
+  const t0 = performance.now();
+  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${script}: exit ${r.status}: ${r.stderr}`);
+  return { s: (performance.now() - t0) / 1000, out: r.stdout };
+}
+
+/**
+ * Both snapshotters (each under its own containerd) hold the rpulled image; a read-only view of its top
+ * snapshot is mounted as `ctr snapshots mounts` says; once the background fetch has made every chunk local,
+ * `tar -cf - . | wc -c` and `find -exec stat` run on each mount and on a local copy, alternating, with the
+ * page cache dropped before each pass.
+ */
+async function cachedReadsSample(env: Env, proxy: FaultProxy, p: PushedImage, chainId: string, runs: number): Promise<CachedReads> {
+  const pairs = new Map<Kind, Awaited<ReturnType<typeof startPair>>>();
+  const dirs = new Map<string, string>();
+  const notes: string[] = [];
+  const local = join(env.work, 'cached', 'local');
+  try {
+    for (const kind of SERVICE_KINDS) {
+      const pair = await startPair(kind, env, join(env.work, 'cached', kind));
+      pairs.set(kind, pair);
+      const pull = await rpull(pair.cd, p.ref);
+      if (pull.exitCode !== 0) throw new Error(`cached ${kind}: rpull: ${pull.stderr.trim().slice(-500)}`);
+      await pair.cd.ctr(['snapshots', ...SN, 'view', 'bench-view', chainId]);
+      const dir = join(env.work, 'cached', `mnt-${kind}`);
+      mkdirSync(dir, { recursive: true });
+      const m = await pair.cd.ctr(['snapshots', ...SN, 'mounts', dir, 'bench-view']);
+      if (!/^mount /.test(m.stdout.trim())) throw new Error(`cached ${kind}: snapshots mounts printed ${JSON.stringify(m.stdout)}`);
+      shTimed(m.stdout.trim());
+      dirs.set(kind, dir);
+    }
+    if (!(await waitProxyIdle(proxy, 5_000, 300_000))) notes.push('the background fetch was still running after 300 s');
+    const first = dirs.get('ours') ?? [...dirs.values()][0]!;
+    mkdirSync(local, { recursive: true });
+    shTimed(`cp -a ${first}/. ${local}/`);
+    dirs.set('local', local);
+    for (const dir of dirs.values()) shTimed(`tar -C ${dir} -cf - . | wc -c`); // every chunk read once
+    const read: Record<string, number[]> = {};
+    const stat: Record<string, number[]> = {};
+    let tarBytes = 0;
+    const sides = [...dirs.keys()];
+    for (let i = 0; i < runs; i++) {
+      for (const side of i % 2 ? [...sides].reverse() : sides) {
+        const dir = dirs.get(side)!;
+        dropCaches();
+        const r = shTimed(`tar -C ${dir} -cf - . | wc -c`);
+        if (tarBytes && Number(r.out) !== tarBytes) notes.push(`tar of ${side} gave ${r.out.trim()} bytes, another side ${tarBytes}`);
+        tarBytes = Number(r.out);
+        (read[side] ??= []).push(r.s);
+        dropCaches();
+        (stat[side] ??= []).push(shTimed(`find ${dir} -exec stat -c '%s %Y' {} + | wc -l`).s);
+      }
+    }
+    const entries = Number(shTimed(`find ${local} | wc -l`).out);
+    return { image: p.image.name, entries, tarBytes, read, stat, notes };
+  } finally {
+    for (const [kind, dir] of dirs) if (kind !== 'local') spawnSync('umount', [dir]);
+    for (const pair of pairs.values()) {
+      await pair.cd.ctr(['snapshots', ...SN, 'rm', 'bench-view'], { reject: false }).catch(() => undefined);
+      const r = await pair.stop();
+      notes.push(...r.notes, ...r.problems);
+    }
+    rmSync(join(env.work, 'cached'), { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // b. steady RSS with 3 images
 
 interface Steady {
@@ -614,6 +714,7 @@ interface Results {
   steady: Steady[];
   rpc: RpcLatency[];
   rpcIterations: number;
+  cached?: CachedReads;
   errors: string[];
 }
 
@@ -677,6 +778,19 @@ function writeReport(r: Results, outDir: string): string[] {
     const o = r.steady.find((s) => s.kind === 'ours');
     const f = r.steady.find((s) => s.kind === 'reference');
     if (o && f) L.push(`| **ours / reference** | | ${ratio(o.fetchedBytes, f.fetchedBytes)} | | ${ratio(o.rssMedian, f.rssMedian)} | ${ratio(o.peakRss, f.peakRss)} |`);
+    L.push('');
+  }
+  if (r.cached) {
+    const c = r.cached;
+    const med = (xs: number[] | undefined) => (xs ? summarize(xs).median : NaN);
+    L.push(`## Cached reads of a real root filesystem (${c.image}: ${c.entries} entries, ${f1(MB(c.tarBytes))} MB as tar)`, '');
+    L.push(`Each snapshotter under its own containerd holds the rpulled image; a read-only view of its top snapshot (\`ctr snapshots view\`) is mounted as \`ctr snapshots mounts\` prints; once the proxy has been idle for 5 s (every chunk local), \`tar -cf - . | wc -c\` and \`find -exec stat -c '%s %Y' {} +\` run on each mount and on a \`cp -a\` of ours on the same disk, alternating, the page cache dropped before each pass (${c.read['local']?.length ?? 0} passes each; medians).`, '');
+    L.push('| | ours | reference | local disk | ours / reference | ours / local | reference / local |', '|---|---|---|---|---|---|---|');
+    for (const [what, t] of [['full read (`tar`)', c.read], ['stat walk (`find -exec stat`)', c.stat]] as const) {
+      const [o, f, l] = [med(t['ours']), med(t['reference']), med(t['local'])];
+      L.push(`| ${what} | ${f2(o)} s | ${f2(f)} s | ${f2(l)} s | **${ratio(o, f)}** | ${ratio(o, l)} | ${ratio(f, l)} |`);
+    }
+    if (c.notes.length) L.push('', ...c.notes.map((n) => `- ${n}`));
     L.push('');
   }
   if (r.rpc.length) {
@@ -783,6 +897,17 @@ async function main(): Promise<void> {
             log(msg);
           }
         }
+      }
+    }
+    const python = pushed.find((p) => p.image.name === 'python');
+    if (!a['no-cached'] && python && SERVICE_KINDS.length === 2) {
+      try {
+        results.cached = await cachedReadsSample(env, proxy, python, python.chainId, samples);
+        const c = results.cached;
+        log(`cached reads: ${Object.keys(c.read).map((k) => `${k} read ${f2(summarize(c.read[k]!).median)} s, stat ${f2(summarize(c.stat[k]!).median)} s`).join('; ')}`);
+      } catch (e) {
+        errors.push(`cached reads: FAILED: ${e instanceof Error ? e.message : String(e)}`);
+        log(errors.at(-1)!);
       }
     }
     if (!a['no-steady']) {
