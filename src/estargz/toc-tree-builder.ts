@@ -8,10 +8,11 @@
 // gets its chunks and every payload member its place in blob order. docs/ESTARGZ.md, "Chunks and members".
 
 import { invalidArgument } from '../errors.js';
-import { cleanEntryName, entryComponents, entryParentAndBase, joinPath } from '../oci/entry-name.js';
+import { entryComponents, entryParentAndBase, joinPath } from '../oci/entry-name.js';
 import { whiteoutKind } from '../oci/whiteout.js';
 import { TocDir, TocFile, TocNode, type Chunk, type Member, type TocNodeExtra } from './toc-node.js';
-import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, type TOCEntry } from './toc-types.js';
+import type { TOCEntry } from './toc-types.js';
+import { landmarkOf } from './prefetch-span.js';
 
 /** Most symlinks followed while resolving one parent path (Linux's MAXSYMLINKS, as unpacking uses). */
 const MAX_LINKS = 40;
@@ -90,10 +91,9 @@ class TreeBuilder {
   }
 
   private noteLandmark(e: TOCEntry): void {
-    if (!e.name.endsWith('landmark')) return; // cheap: a TOC may have a million names
-    const name = cleanEntryName(e.name);
-    if (name === NO_PREFETCH_LANDMARK) this.noPrefetch = true;
-    if (name === PREFETCH_LANDMARK && e.offset !== undefined) this.prefetch = e.offset;
+    const kind = landmarkOf(e);
+    if (kind === 'no-prefetch') this.noPrefetch = true;
+    if (kind === 'prefetch' && e.offset !== undefined) this.prefetch = e.offset;
   }
 
   private newNode(e: TOCEntry, dir: TocDir, base: string, extra: TocNodeExtra | undefined): TocNode {

@@ -133,11 +133,11 @@ export class LayerService implements RemoteLayers {
   private readonly warming = new Map<string, Promise<FetchedToc>>();
   /** Layers checked and not yet mounted: the mount takes their TOC (and lazy layer) instead of starting again. */
   private readonly checked = new CheckedLayers();
-  /** Mounts under way, by dir. */
   /** Bytes held by early ranges (EARLY_RANGE_MAX_BYTES). */
   private earlyBytes = 0;
   /** TOCs being parsed for a mount: one at a time (see serveWith). */
   private readonly parsing = new TaskLimit(1);
+  /** Mounts under way, by dir. */
   private readonly mounting = new Map<string, Promise<void>>();
   private readonly registries = new Map<string, Promise<RegistryEndpoint>>();
   private cache: Promise<ChunkCache> | undefined;
