@@ -115,12 +115,32 @@ function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined 
   }
 }
 
-/** Samples the summed VmRSS of a snapshotter's processes every 50 ms (finding new ones every 250 ms). */
+/** RssAnon + RssShmem and RssFile of a process in bytes (/proc/PID/status), or undefined when it is gone. */
+function rssParts(pid: number): { own: number; file: number } | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? 0) * 1024;
+    return { own: kb('RssAnon') + kb('RssShmem'), file: kb('RssFile') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Samples the summed VmRSS of a snapshotter's processes every 50 ms (finding new ones every 250 ms), and the
+ * same with their code counted once ("RSS, code once"): the sum of each process's anonymous and shared-memory
+ * pages plus the largest file-backed RSS among them. Our two processes are one node binary and one bundle,
+ * whose ~43 MB of resident code pages a VmRSS sum counts twice although the kernel holds them once. (PSS
+ * would also split them with any other node process on the machine, this harness included.)
+ */
 class RssSampler {
   peak = 0;
+  /** Peak of the sum with code counted once. */
+  peakOnce = 0;
   readonly seen = new Set<number>();
   readonly hwm = new Map<number, number>();
   private values: number[] = [];
+  private onceValues: number[] = [];
   private timer?: NodeJS.Timeout;
   constructor(private readonly find: () => number[], private readonly findEvery = 5) {}
   start(): this {
@@ -128,13 +148,20 @@ class RssSampler {
     this.timer = setInterval(() => {
       if (tick++ % this.findEvery === 0) for (const p of this.find()) this.seen.add(p);
       let sum = 0;
+      let own = 0;
+      let file = 0;
       for (const p of this.seen) {
         sum += statusBytes(p, 'VmRSS') ?? 0;
+        const parts = rssParts(p);
+        own += parts?.own ?? 0;
+        file = Math.max(file, parts?.file ?? 0);
         const h = statusBytes(p, 'VmHWM');
         if (h !== undefined) this.hwm.set(p, h);
       }
       this.values.push(sum);
+      this.onceValues.push(own + file);
       if (sum > this.peak) this.peak = sum;
+      if (own + file > this.peakOnce) this.peakOnce = own + file;
     }, 50);
     return this;
   }
@@ -142,7 +169,12 @@ class RssSampler {
   take(): number[] {
     const v = this.values;
     this.values = [];
+    this.onceValues = [];
     return v;
+  }
+  /** The code-once values since the last take() (read before it). */
+  onceWindow(): number[] {
+    return this.onceValues;
   }
   stop(): void {
     clearInterval(this.timer);
@@ -334,6 +366,8 @@ interface Sample {
   rpullRequests: ProxiedRequest[];
   runRequests: ProxiedRequest[];
   peakRss: number;
+  /** Peak RSS with code counted once (RssSampler; absent in runs before 2026-12-03 07:00). */
+  peakOnce?: number;
   /** VmHWM per process at the end of the sample. */
   hwm: Record<string, number>;
   startSeconds: number;
@@ -437,7 +471,7 @@ async function coldSampleCli(env: Env, proxy: FaultProxy, p: PushedImage, index:
     const s = (t: { startedAt: number; exitedAt: number }) => (t.exitedAt - t.startedAt) / 1000;
     return {
       image: p.image.name, kind: 'cli', index, rpull: s(pull), run: s(run), total: s(pull) + s(run), rpullBytes, runBytes, rpullRequests, runRequests,
-      peakRss: rss.peak, hwm, startSeconds: 0, layersInContentStore: 0, notes, problems,
+      peakRss: rss.peak, peakOnce: rss.peakOnce, hwm, startSeconds: 0, layersInContentStore: 0, notes, problems,
     };
   } finally {
     rss.stop();
@@ -475,7 +509,7 @@ async function coldSample(kind: Kind, env: Env, proxy: FaultProxy, p: PushedImag
     const s = (t: { startedAt: number; exitedAt: number }) => (t.exitedAt - t.startedAt) / 1000;
     return {
       image: p.image.name, kind, index, rpull: s(pull), run: s(run), total: s(pull) + s(run), rpullBytes, runBytes, rpullRequests, runRequests,
-      peakRss: rss.peak, hwm, startSeconds: pair.sn.startSeconds, layersInContentStore, notes, problems,
+      peakRss: rss.peak, peakOnce: rss.peakOnce, hwm, startSeconds: pair.sn.startSeconds, layersInContentStore, notes, problems,
     };
   } finally {
     rss.stop();
@@ -593,6 +627,9 @@ interface Steady {
   rssMedian: number;
   rssMax: number;
   peakRss: number;
+  /** RSS with code counted once: median over the 5 s window, and the peak (absent in older runs). */
+  onceMedian?: number;
+  peakOnce?: number;
   mounts: number;
   notes: string[];
   problems: string[];
@@ -629,12 +666,13 @@ async function steadySample(kind: Kind, env: Env, proxy: FaultProxy, pushed: Pus
     const waitedSeconds = (Date.now() - t0) / 1000;
     rss.take();
     await sleep(5_000);
+    const onceWindow = [...rss.onceWindow()];
     const window = rss.take();
     rss.stop();
     const mounts = mountsUnder(pair.sn.root).length;
     return {
       kind, images: pushed.map((p) => p.image.name), waitedSeconds, idle, fetchedBytes: proxy.stats.totalBytes,
-      rssMedian: summarize(window).median, rssMax: Math.max(...window), peakRss: rss.peak, mounts, notes, problems,
+      rssMedian: summarize(window).median, rssMax: Math.max(...window), peakRss: rss.peak, onceMedian: summarize(onceWindow).median, peakOnce: rss.peakOnce, mounts, notes, problems,
     };
   } finally {
     rss.stop();
@@ -740,13 +778,13 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push(`- Registry: Debian's docker-registry 2.8 behind the shaping proxy (test/fixtures/fault-proxy.ts): ${r.link.rttMs} ms added before each request, one shared ${r.link.mbps} Mbit/s link for all response bodies.`);
   L.push('- **rpull** = `ctr-remote --address A i rpull --plain-http --snapshotter stargz REF` (Debian\'s reference CLI 0.12: passes the layer labels, so the layers are mounted lazily) until exit; **run** = `ctr --address A run --rm --snapshotter stargz REF ID CMD` with the image\'s own command, until exit (container create, overlay over the lazy layers, the workload, teardown); **total** = rpull + run.');
   L.push('- **MB fetched**: response bytes through the proxy during rpull + run (10^6 B). The bytes of a response still in flight when rpull ends (e.g. the prefetch) count in run. Background fetch keeps going after run; the snapshotter is stopped right after.');
-  L.push('- **peak RSS**: the largest sum of VmRSS of the snapshotter\'s processes, sampled every 50 ms from its start to the end of run (ours: `snapshotter serve` and the fuse manager; reference: its daemon). MiB.');
+  L.push('- **peak RSS**: the largest sum of VmRSS of the snapshotter\'s processes, sampled every 50 ms from its start to the end of run (ours: `snapshotter serve` and the fuse manager; reference: its daemon). MiB. **peak RSS, code once**: the same sum with the pages of code counted once: each process\'s anonymous and shared-memory pages (RssAnon + RssShmem) plus the largest file-backed RSS among them. Our two processes run one node binary and one bundle, whose ~43 MB of resident code a VmRSS sum counts twice although the kernel holds it once; for a single process (the reference, the CLI) both figures are its RSS.');
   L.push(`- Samples of ours and the reference alternate (the first of each pair alternates too). Images: the startup benchmark's (bench/lib/startup-images.ts), made eStargz and optimized for their command by our \`image optimize --oci --period 10\`, the same blobs for both snapshotters:`, '');
   for (const i of r.images) L.push(`  - **${i.name}**: ${i.description}; \`${i.cmd.map((x) => (/^[\w/.=-]+$/.test(x) ? x : `'${x}'`)).join(' ')}\`; ${i.layers} layer(s), ${f1(MB(i.layerBytes))} MB of eStargz layers`);
   L.push('');
   L.push('## Cold start (median, p95 in parentheses)', '');
-  L.push('| image | snapshotter | samples | rpull s | run s | **total s** | MB fetched (rpull + run) | requests (rpull + run) | peak RSS MiB | service start s | layers containerd fetched |');
-  L.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  L.push('| image | snapshotter | samples | rpull s | run s | **total s** | MB fetched (rpull + run) | requests (rpull + run) | peak RSS MiB | peak RSS, code once, MiB | service start s | layers containerd fetched |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const names = [...new Set(r.samples.map((s) => s.image))];
   const KINDS = ALL_KINDS; // a report rewritten from JSON shows every kind it holds
   const stat = (g: Sample[], pick: (s: Sample) => number) => summarize(g.map(pick));
@@ -758,26 +796,26 @@ function writeReport(r: Results, outDir: string): string[] {
       const g = by[k]!;
       if (!g.length) continue;
       const fetched = stat(g, (s) => MB(s.rpullBytes + s.runBytes));
-      L.push(`| ${name} | ${k} | ${g.length} | ${cell(stat(g, (s) => s.rpull))} | ${cell(stat(g, (s) => s.run))} | **${cell(stat(g, (s) => s.total))}** | ${cell(fetched)} (${f2(stat(g, (s) => MB(s.rpullBytes)).median)} + ${f2(stat(g, (s) => MB(s.runBytes)).median)}) | ${stat(g, (s) => (s.rpullRequests?.length ?? NaN)).median} + ${stat(g, (s) => (s.runRequests?.length ?? NaN)).median} | ${cell(stat(g, (s) => MiB(s.peakRss)), f1)} | ${f2(stat(g, (s) => s.startSeconds).median)} | ${g.map((s) => s.layersInContentStore).join(', ')} |`);
+      L.push(`| ${name} | ${k} | ${g.length} | ${cell(stat(g, (s) => s.rpull))} | ${cell(stat(g, (s) => s.run))} | **${cell(stat(g, (s) => s.total))}** | ${cell(fetched)} (${f2(stat(g, (s) => MB(s.rpullBytes)).median)} + ${f2(stat(g, (s) => MB(s.runBytes)).median)}) | ${stat(g, (s) => (s.rpullRequests?.length ?? NaN)).median} + ${stat(g, (s) => (s.runRequests?.length ?? NaN)).median} | ${cell(stat(g, (s) => MiB(s.peakRss)), f1)} | ${cell(stat(g, (s) => MiB(s.peakOnce ?? NaN)), f1)} | ${f2(stat(g, (s) => s.startSeconds).median)} | ${g.map((s) => s.layersInContentStore).join(', ')} |`);
     }
     const f = by.reference ?? [];
     for (const k of ['ours', 'cli'] as const) {
       const o = by[k] ?? [];
       if (!o.length || !f.length) continue;
       const rm = (pick: (s: Sample) => number) => ratio(stat(o, pick).median, stat(f, pick).median);
-      L.push(`| ${name} | **${k} / reference** | | ${rm((s) => s.rpull)} | ${rm((s) => s.run)} | **${rm((s) => s.total)}** | ${rm((s) => s.rpullBytes + s.runBytes)} | | ${rm((s) => s.peakRss)} | ${k === 'cli' ? '' : rm((s) => s.startSeconds)} | |`);
+      L.push(`| ${name} | **${k} / reference** | | ${rm((s) => s.rpull)} | ${rm((s) => s.run)} | **${rm((s) => s.total)}** | ${rm((s) => s.rpullBytes + s.runBytes)} | | ${rm((s) => s.peakRss)} | ${rm((s) => s.peakOnce ?? NaN)} | ${k === 'cli' ? '' : rm((s) => s.startSeconds)} | |`);
     }
   }
   L.push('', 'Ratios are of medians (< 1: ours is faster / fetches less / uses less memory). "layers containerd fetched" counts, per sample, the image\'s layer blobs found in containerd\'s content store after run (0 = every layer was mounted lazily).', '');
   if (r.steady.length) {
     L.push('## Steady memory with 3 images', '');
     L.push(`Each snapshotter, fresh: rpull + run of ${r.steady[0]!.images.join(', ')} in turn through the same proxy, then wait until the proxy has been idle for 5 s (background fetch done; at most 300 s), then 5 s of samples.`, '');
-    L.push('| snapshotter | waited s (idle?) | MB fetched in all | lazy mounts | steady RSS MiB (median / max over 5 s) | peak RSS MiB over the whole run |');
-    L.push('|---|---|---|---|---|---|');
-    for (const s of r.steady) L.push(`| ${s.kind} | ${f1(s.waitedSeconds)} (${s.idle ? 'yes' : 'no'}) | ${f1(MB(s.fetchedBytes))} | ${s.mounts} | ${f1(MiB(s.rssMedian))} / ${f1(MiB(s.rssMax))} | ${f1(MiB(s.peakRss))} |`);
+    L.push('| snapshotter | waited s (idle?) | MB fetched in all | lazy mounts | steady RSS MiB (median / max over 5 s) | peak RSS MiB over the whole run | steady RSS, code once, MiB (median) | peak RSS, code once, MiB |');
+    L.push('|---|---|---|---|---|---|---|---|');
+    for (const s of r.steady) L.push(`| ${s.kind} | ${f1(s.waitedSeconds)} (${s.idle ? 'yes' : 'no'}) | ${f1(MB(s.fetchedBytes))} | ${s.mounts} | ${f1(MiB(s.rssMedian))} / ${f1(MiB(s.rssMax))} | ${f1(MiB(s.peakRss))} | ${f1(MiB(s.onceMedian ?? NaN))} | ${f1(MiB(s.peakOnce ?? NaN))} |`);
     const o = r.steady.find((s) => s.kind === 'ours');
     const f = r.steady.find((s) => s.kind === 'reference');
-    if (o && f) L.push(`| **ours / reference** | | ${ratio(o.fetchedBytes, f.fetchedBytes)} | | ${ratio(o.rssMedian, f.rssMedian)} | ${ratio(o.peakRss, f.peakRss)} |`);
+    if (o && f) L.push(`| **ours / reference** | | ${ratio(o.fetchedBytes, f.fetchedBytes)} | | ${ratio(o.rssMedian, f.rssMedian)} | ${ratio(o.peakRss, f.peakRss)} | ${ratio(o.onceMedian ?? NaN, f.onceMedian ?? NaN)} | ${ratio(o.peakOnce ?? NaN, f.peakOnce ?? NaN)} |`);
     L.push('');
   }
   if (r.cached) {
@@ -890,7 +928,7 @@ async function main(): Promise<void> {
           try {
             const s = await coldSample(kind, env, proxy, p, i);
             results.samples.push(s);
-            log(`${p.image.name} ${kind} #${i + 1}: rpull ${f2(s.rpull)} s (${f2(MB(s.rpullBytes))} MB), run ${f2(s.run)} s (${f2(MB(s.runBytes))} MB), total ${f2(s.total)} s, peak RSS ${f1(MiB(s.peakRss))} MiB, start ${f2(s.startSeconds)} s, layers in content store ${s.layersInContentStore}${s.notes.length + s.problems.length ? `, ${s.notes.length + s.problems.length} warning(s)` : ''}`);
+            log(`${p.image.name} ${kind} #${i + 1}: rpull ${f2(s.rpull)} s (${f2(MB(s.rpullBytes))} MB), run ${f2(s.run)} s (${f2(MB(s.runBytes))} MB), total ${f2(s.total)} s, peak RSS ${f1(MiB(s.peakRss))} MiB (code once ${f1(MiB(s.peakOnce ?? NaN))}), start ${f2(s.startSeconds)} s, layers in content store ${s.layersInContentStore}${s.notes.length + s.problems.length ? `, ${s.notes.length + s.problems.length} warning(s)` : ''}`);
           } catch (e) {
             const msg = `${p.image.name} ${kind} #${i + 1}: FAILED: ${e instanceof Error ? e.message : String(e)}`;
             errors.push(msg);
@@ -917,7 +955,7 @@ async function main(): Promise<void> {
         try {
           const s = await steadySample(kind, env, proxy, three);
           results.steady.push(s);
-          log(`steady ${kind}: waited ${f1(s.waitedSeconds)} s (idle ${s.idle}), fetched ${f1(MB(s.fetchedBytes))} MB, ${s.mounts} mounts, RSS ${f1(MiB(s.rssMedian))} MiB (max ${f1(MiB(s.rssMax))}), peak ${f1(MiB(s.peakRss))} MiB`);
+          log(`steady ${kind}: waited ${f1(s.waitedSeconds)} s (idle ${s.idle}), fetched ${f1(MB(s.fetchedBytes))} MB, ${s.mounts} mounts, RSS ${f1(MiB(s.rssMedian))} MiB (max ${f1(MiB(s.rssMax))}), peak ${f1(MiB(s.peakRss))} MiB; code once ${f1(MiB(s.onceMedian ?? NaN))}, peak ${f1(MiB(s.peakOnce ?? NaN))} MiB`);
         } catch (e) {
           errors.push(`steady ${kind}: FAILED: ${e instanceof Error ? e.message : String(e)}`);
           log(errors.at(-1)!);

@@ -12,12 +12,20 @@ export const DECODE_BUDGET_BYTES = 64 << 20;
 export const DECODE_TASKS = 8;
 /** Chunk bytes held by the reads being served at once (FUSE may send dozens of READs in parallel). */
 export const READ_BUDGET_BYTES = 128 << 20;
+/**
+ * Background batches in flight across every layer of the process: two, one arriving while the other is
+ * decoded and written, which keeps one link busy. Each layer fetching its own batch at once held a batch
+ * and its decoded chunks per layer (56 MB of buffers with 5 layers) for no more throughput.
+ */
+export const BACKGROUND_BATCHES = 2;
 
 /** The shared limits of lazy layers. */
 export interface LayerBudgets {
   fetches: TaskLimit;
   decodes: TaskLimit;
   reads: TaskLimit;
+  /** Background batches (lazy-layer.ts runBackground). */
+  background: TaskLimit;
 }
 
 let shared: LayerBudgets | undefined;
@@ -28,6 +36,7 @@ export function newBudgets(): LayerBudgets {
     fetches: new TaskLimit(Number.POSITIVE_INFINITY, FETCH_BUDGET_BYTES),
     decodes: new TaskLimit(DECODE_TASKS, DECODE_BUDGET_BYTES),
     reads: new TaskLimit(Number.POSITIVE_INFINITY, READ_BUDGET_BYTES),
+    background: new TaskLimit(BACKGROUND_BATCHES),
   };
 }
 

@@ -390,9 +390,13 @@ export class LazyLayer implements ChunkSource {
           batch.push(m);
           bytes += m.end - m.offset;
         }
-        for (const m of batch) this.diskOnly.add(m.offset);
-        await Promise.allSettled(this.ensure(batch, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes, true).values());
-        for (const m of batch) this.diskOnly.delete(m.offset);
+        if (batch.length === 0) continue;
+        await this.budgets.background.run(async () => {
+          const todo = batch.filter((m) => !this.isCached(m)); // a read may have fetched some while this waited
+          for (const m of todo) this.diskOnly.add(m.offset);
+          await Promise.allSettled(this.ensure(todo, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes, true).values());
+          for (const m of todo) this.diskOnly.delete(m.offset);
+        }, 0, this.closing.signal);
         bg.membersDone = i;
         this.stateFile?.markDirty();
       }

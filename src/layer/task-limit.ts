@@ -24,10 +24,25 @@ export class TaskLimit {
     private readonly maxWeight = Number.POSITIVE_INFINITY,
   ) {}
 
-  /** Run `task` (of `weight`, default 0) once it fits; resolves or rejects with its result. */
-  async run<T>(task: () => Promise<T>, weight = 0): Promise<T> {
+  /**
+   * Run `task` (of `weight`, default 0) once it fits; resolves or rejects with its result. When `signal`
+   * aborts while the task still waits, it leaves the queue and the call rejects with the signal's reason.
+   */
+  async run<T>(task: () => Promise<T>, weight = 0, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
     if (this.waiting.length > 0 || !this.fits(weight)) {
-      await new Promise<void>((start) => this.waiting.push({ weight, start })); // counted in by startWaiting
+      await new Promise<void>((start, reject) => {
+        const waiter: Waiter = { weight, start: () => { signal?.removeEventListener('abort', onAbort); start(); } };
+        const onAbort = () => {
+          const i = this.waiting.indexOf(waiter);
+          if (i < 0) return; // already started
+          this.waiting.splice(i, 1);
+          this.startWaiting(); // the next in line may fit now
+          reject(signal!.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(waiter); // counted in by startWaiting
+      });
     } else {
       this.running++;
       this.weight += weight;

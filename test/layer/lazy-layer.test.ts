@@ -12,6 +12,8 @@ import type { BlobRange, BlobSource } from '../../src/content/blob-source.js';
 import { ChunkCache } from '../../src/layer/chunk-cache.js';
 import { LazyLayer, type LazyLayerOptions } from '../../src/layer/lazy-layer.js';
 import { readLayerState } from '../../src/layer/layer-state.js';
+import { newBudgets } from '../../src/layer/layer-budgets.js';
+import { TaskLimit } from '../../src/layer/task-limit.js';
 import { buildReferenceBlob, type ReferenceBlob } from './reference-estargz.js';
 
 /** Serves ranges of an in-memory blob, counting requests and bytes; `corrupt` flips bytes in answers. */
@@ -308,7 +310,53 @@ describe('LazyLayer over a blob built by the reference', () => {
     }
     await layer.close();
   });
+  test('background batches of every layer share one process-wide limit; a closing layer leaves its queue at once', async () => {
+    // two layers, each with its own cache so both must fetch everything, on one blob whose requests take 20 ms
+    let inFlight = 0;
+    let peak = 0;
+    class SlowBlob extends CountingBlob {
+      override async readRanges(ranges: readonly BlobRange[]): Promise<Buffer[]> {
+        const bytes = ranges.reduce((n, r) => n + r.length, 0);
+        inFlight += bytes;
+        peak = Math.max(peak, inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, 20));
+          return await super.readRanges(ranges);
+        } finally {
+          inFlight -= bytes;
+        }
+      }
+    }
+    const batch = 128 << 10;
+    const budgets = { ...newBudgets(), background: new TaskLimit(1) }; // one batch at a time (the process's allows BACKGROUND_BATCHES)
+    const layers = await Promise.all([0, 1].map(async () => {
+      const cache = await ChunkCache.open({ dir: await mkdtemp(join(work, 'cache-')), maxBytes: 1 << 30 });
+      return LazyLayer.open({ layerDigest: 'sha256:' + sha(ref.blob), blob: new SlowBlob(ref.blob), index: ref.reader.index, cache, budgets, backgroundFetch: true, backgroundBatchBytes: batch, idleMs: 0 });
+    }));
+    await Promise.all(layers.map((l) => l.backgroundDone()));
+    for (const l of layers) assert.equal(l.stats().background.phase, 'done');
+    const biggestMember = Math.max(...ref.reader.index.members.map((m) => m.end - m.offset));
+    assert.ok(peak <= batch + biggestMember, `background bytes in flight at once: ${peak}, one batch of ${batch} (+ one member of ${biggestMember} a batch may overshoot by)`);
+    assert.ok(peak > 0);
+
+    // a layer waiting for the limit closes without waiting for the other layer's batch
+    let hold!: () => void;
+    const busy = budgets.background.run(() => new Promise<void>((r) => (hold = r)));
+    const cache = await ChunkCache.open({ dir: await mkdtemp(join(work, 'cache-')), maxBytes: 1 << 30 });
+    const waiting = LazyLayer.open({ layerDigest: 'sha256:' + sha(ref.blob), blob: new SlowBlob(ref.blob), index: ref.reader.index, cache, budgets, backgroundFetch: true, backgroundBatchBytes: batch, idleMs: 0 });
+    for (const deadline = Date.now() + 10_000; waiting.stats().background.phase !== 'running'; await new Promise((r) => setTimeout(r, 1))) {
+      assert.ok(Date.now() < deadline, 'the background fetch started waiting');
+    }
+    const closeStart = Date.now();
+    await waiting.close();
+    assert.ok(Date.now() - closeStart < 5_000, 'close did not wait for the limit');
+    assert.equal(waiting.stats().background.membersDone, 0, 'nothing was fetched while the limit was held');
+    hold();
+    await busy;
+    for (const l of layers) await l.close();
+  });
 });
+
 
 /** A CountingBlob that also streams: it hands over `pauseAt` bytes of a streamed range, then waits for `resume()` (or fails with `failAfterPause`). */
 class PausingStreamBlob extends CountingBlob {

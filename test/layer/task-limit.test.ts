@@ -43,3 +43,24 @@ test('TaskLimit bounds the total weight running; a task heavier than the bound r
   assert.equal(peak, 500, 'the oversized task ran, and alone');
   assert.equal(limit.inUse, 0);
 });
+
+test('TaskLimit: a waiting task whose signal aborts leaves the queue with the reason; the next in line starts', async () => {
+  const limit = new TaskLimit(Number.POSITIVE_INFINITY, 12);
+  let release!: () => void;
+  const first = limit.run(() => new Promise<string>((r) => (release = () => r('first'))), 10);
+  const ac = new AbortController();
+  let abortedRan = false;
+  const aborted = limit.run(async () => { abortedRan = true; return 'aborted'; }, 8, ac.signal);
+  const started: string[] = [];
+  const third = limit.run(async () => { started.push('third'); return 'third'; }, 2);
+  await sleep(5);
+  assert.deepEqual(started, [], 'arrival order: the third waits behind the second');
+  ac.abort(new Error('layer closing'));
+  await assert.rejects(aborted, /layer closing/);
+  assert.equal(await third, 'third', 'it fits beside the first once the aborted one has left the queue');
+  assert.equal(abortedRan, false);
+  release();
+  assert.equal(await first, 'first');
+  assert.equal(limit.inUse, 0);
+  await assert.rejects(limit.run(async () => 'x', 0, AbortSignal.abort(new Error('already'))), /already/);
+});
