@@ -571,10 +571,12 @@ async function cachedReadsSample(env: Env, proxy: FaultProxy, p: PushedImage, ch
       pairs.set(kind, pair);
       const pull = await rpull(pair.cd, p.ref);
       if (pull.exitCode !== 0) throw new Error(`cached ${kind}: rpull: ${pull.stderr.trim().slice(-500)}`);
-      await pair.cd.ctr(['snapshots', ...SN, 'view', 'bench-view', chainId]);
       const dir = join(env.work, 'cached', `mnt-${kind}`);
       mkdirSync(dir, { recursive: true });
-      const m = await pair.cd.ctr(['snapshots', ...SN, 'mounts', dir, 'bench-view']);
+      // one command creates the view and prints its mount (a view no lease holds is containerd's garbage: a
+      // separate `mounts` once found it collected), then a gc.root label keeps it while it is read
+      const m = await pair.cd.ctr(['snapshots', ...SN, 'view', '--target', dir, 'bench-view', chainId]);
+      await pair.cd.ctr(['snapshots', ...SN, 'label', 'bench-view', `containerd.io/gc.root=${new Date().toISOString()}`]);
       if (!/^mount /.test(m.stdout.trim())) throw new Error(`cached ${kind}: snapshots mounts printed ${JSON.stringify(m.stdout)}`);
       shTimed(m.stdout.trim());
       dirs.set(kind, dir);

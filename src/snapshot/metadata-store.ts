@@ -4,7 +4,7 @@
 // other's changes and a crash never leaves a half-written record: a change is all there or not at all.
 // Chosen over a database: a node holds hundreds to a few thousand snapshots (a few hundred KB of JSON),
 // changes come per layer or per container, and Node 20 has no SQLite of its own (docs/DECISIONS.md).
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { writeFileAtomic } from '../host/atomic-file.js';
@@ -42,7 +42,7 @@ export class MetadataStore {
     const path = join(this.dir, FILE);
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = readFileSync(path, 'utf8'); // a few KB: one threadpool round trip would cost more than the read
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, nextId: 1, snapshots: {} };
       throw e;
