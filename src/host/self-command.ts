@@ -1,21 +1,9 @@
 // How to start this tool again as a child process (the fuse manager, a detached container's supervisor):
 // the same node, its flags and the same entry script, with the child's own arguments after them.
 
-/**
- * V8's young generation of a process that serves lazy layers, in MiB per semi-space. Node's default (16)
- * lets a serving process commit 30+ MB of young generation for 10 MB of live heap; serving allocates
- * mostly Buffers, which live outside the V8 heap, so small semi-spaces cost little time.
- */
-export const SERVING_SEMI_SPACE_MIB = 2;
-
-/**
- * The argv prefix that runs this tool as a long-lived process serving lazy layers: node, its execArgv, a
- * small young generation unless node was given one, and the entry script.
- */
-export function servingArgv(): string[] {
-  const own = process.execArgv.some((a) => /^--max-semi-space-size(=|$)/.test(a));
-  const flags = own ? [] : [`--max-semi-space-size=${SERVING_SEMI_SPACE_MIB}`];
-  return [process.execPath, ...process.execArgv, ...flags, process.argv[1] ?? ''];
+/** The argv prefix that runs this tool again: node, its execArgv and the entry script. */
+export function selfArgv(): string[] {
+  return [process.execPath, ...process.execArgv, process.argv[1] ?? ''];
 }
 
 /**

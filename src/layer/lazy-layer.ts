@@ -390,8 +390,7 @@ export class LazyLayer implements ChunkSource {
           batch.push(m);
           bytes += m.end - m.offset;
         }
-        if (batch.length === 0) continue;
-        await this.budgets.background.run(async () => {
+        if (batch.length > 0) await this.budgets.background.run(async () => {
           const todo = batch.filter((m) => !this.isCached(m)); // a read may have fetched some while this waited
           for (const m of todo) this.diskOnly.add(m.offset);
           await Promise.allSettled(this.ensure(todo, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes, true).values());
