@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { CtrError, isCtrError, unavailable, unsupported, type ErrorCode } from '../errors.js';
-import { selfArgv, servingEnv } from '../host/self-command.js';
+import { selfArgv } from '../host/self-command.js';
 import type { RegistryOptions } from '../remote/registry-endpoint.js';
 import { cleanupStaleContainers } from '../runtime/cleanup.js';
 import { checkContainerId, containerPaths, type ContainerPaths } from '../runtime/container-paths.js';
@@ -179,7 +179,6 @@ function startSupervisor(ctx: Context, req: DetachedRequest, launcher: Superviso
   const argv = launcher?.argv ?? selfArgv();
   const child = spawn(argv[0]!, [...argv.slice(1), '--root', ctx.root, 'supervise', req.id], {
     detached: true, // its own session: the terminal's hangup and Ctrl-C are not its business
-    env: servingEnv(),
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     serialization: 'advanced',
   });

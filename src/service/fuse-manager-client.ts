@@ -15,7 +15,7 @@ import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { withLock } from '../store/file-lock.js';
 import { RootLayout } from '../store/root-layout.js';
-import { selfArgv, servingEnv } from '../host/self-command.js';
+import { selfArgv } from '../host/self-command.js';
 import { managerSocket, type ManagerSettings } from './fuse-manager.js';
 import { encodeLine, LineSplitter, responseError, type ManagerMethods, type ManagerStats, type MethodName, type Response } from './fuse-manager-protocol.js';
 
@@ -137,7 +137,6 @@ export class FuseManagerClient implements RemoteLayers {
       const child = spawn(argv[0]!, [...argv.slice(1), 'snapshotter', 'fuse-manager', ...level, '--settings', JSON.stringify(this.settings)], {
         detached: true,
         stdio: ['ignore', log, log],
-        env: servingEnv(),
       });
       child.unref();
     } finally {

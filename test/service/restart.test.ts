@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { mountsUnder } from '../../src/host/mountinfo.js';
-import { SERVING_MALLOC_ENV } from '../../src/host/self-command.js';
 import { cliProcess } from '../cli/cli-harness.js';
 import { fuseManagerPid, startContainerd, startService, type ContainerdFixture, type ServiceProcess } from '../fixtures/containerd.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
@@ -63,12 +62,6 @@ describe('lazy mounts survive the service', { skip, concurrency: false }, () => 
     await registry?.stop();
     for (const m of (await mountsUnder(work)).reverse()) await execa('umount', ['-l', m], { reject: false });
     await rm(work, { recursive: true, force: true });
-  });
-
-  test('the fuse manager runs with the malloc settings of a serving process', async () => {
-    const pid = await managerPid();
-    const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-    for (const [k, v] of Object.entries(SERVING_MALLOC_ENV)) assert.ok(environ.includes(`${k}=${v}`), `${k}=${v} in the manager's environment`);
   });
 
   test('SIGTERM: the service exits 0, the mounts stay, the container reads a file it never read; a new service takes over', async () => {
