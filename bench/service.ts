@@ -556,7 +556,7 @@ function shTimed(script: string): { s: number; out: string } {
 
 /**
  * Both snapshotters (each under its own containerd) hold the rpulled image; a read-only view of its top
- * snapshot is mounted as `ctr snapshots mounts` says; once the background fetch has made every chunk local,
+ * snapshot is mounted as `ctr snapshots view --target` prints; once the background fetch has made every chunk local,
  * `tar -cf - . | wc -c` and `find -exec stat` run on each mount and on a local copy, alternating, with the
  * page cache dropped before each pass.
  */
@@ -824,7 +824,7 @@ function writeReport(r: Results, outDir: string): string[] {
     const c = r.cached;
     const med = (xs: number[] | undefined) => (xs ? summarize(xs).median : NaN);
     L.push(`## Cached reads of a real root filesystem (${c.image}: ${c.entries} entries, ${f1(MB(c.tarBytes))} MB as tar)`, '');
-    L.push(`Each snapshotter under its own containerd holds the rpulled image; a read-only view of its top snapshot (\`ctr snapshots view\`) is mounted as \`ctr snapshots mounts\` prints; once the proxy has been idle for 5 s (every chunk local), \`tar -cf - . | wc -c\` and \`find -exec stat -c '%s %Y' {} +\` run on each mount and on a \`cp -a\` of ours on the same disk, alternating, the page cache dropped before each pass (${c.read['local']?.length ?? 0} passes each; medians).`, '');
+    L.push(`Each snapshotter under its own containerd holds the rpulled image; a read-only view of its top snapshot (\`ctr snapshots view --target\`, labelled as a GC root) is mounted as that command prints; once the proxy has been idle for 5 s (every chunk local), \`tar -cf - . | wc -c\` and \`find -exec stat -c '%s %Y' {} +\` run on each mount and on a \`cp -a\` of ours on the same disk, alternating, the page cache dropped before each pass (${c.read['local']?.length ?? 0} passes each; medians).`, '');
     L.push('| | ours | reference | local disk | ours / reference | ours / local | reference / local |', '|---|---|---|---|---|---|---|');
     for (const [what, t] of [['full read (`tar`)', c.read], ['stat walk (`find -exec stat`)', c.stat]] as const) {
       const [o, f, l] = [med(t['ours']), med(t['reference']), med(t['local'])];
