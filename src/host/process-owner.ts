@@ -4,12 +4,18 @@
 // locks, leases, ingest files, temp dirs, snapshot holds, container and mount records all use it.
 import { readFileSync } from 'node:fs';
 
-/** Start time of process `pid` (clock ticks since boot), or undefined when there is no such process. */
+/**
+ * Start time of process `pid` (clock ticks since boot), or undefined when there is no such process. A zombie
+ * (exited, not yet reaped by its parent) counts as gone: it holds nothing and will never act again, and a
+ * check that saw it alive a moment before it was reaped took a dead owner's container for a live one.
+ */
 export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: fields start after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined; // field 3, the state
+    return fields[19];
   } catch {
     return undefined;
   }

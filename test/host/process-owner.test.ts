@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,4 +84,24 @@ describe('owned names', () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+});
+
+test('a zombie (exited, not reaped yet) is not a live owner', async () => {
+  // sh starts a short child, then becomes `sleep 3` (exec), which never reaps it: the child stays a zombie
+  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
+    const pid = Number(String(line).trim());
+    let state = '';
+    for (const deadline = Date.now() + 2_000; state !== 'Z' && Date.now() < deadline; await new Promise((r) => setTimeout(r, 10))) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+    }
+    assert.equal(state, 'Z', `pid ${pid} is a zombie (its /proc entry is still there)`);
+    assert.equal(processStartTime(pid), undefined);
+    assert.equal(ownerOf(pid), undefined);
+    assert.equal(isOwnerAlive(`${pid}.0`), false);
+  } finally {
+    parent.kill('SIGKILL');
+  }
 });
