@@ -62,10 +62,12 @@ export function promptPassword(input: CliInput, out: NodeJS.WritableStream, prom
     };
     if (signal?.aborted) return reject(new CtrError('Aborted', 'password prompt interrupted'));
     signal?.addEventListener('abort', onAbort, { once: true });
-    out.write(prompt);
+    // echo off before the prompt shows: whoever answers as soon as it appears (a script, a fast typist) must
+    // not find the terminal still echoing
     setRaw(true);
     input.on('data', onData);
     input.resume();
+    out.write(prompt);
   });
 }
 
