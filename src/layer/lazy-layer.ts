@@ -386,12 +386,12 @@ export class LazyLayer implements ChunkSource {
         const batch: Member[] = [];
         for (let bytes = 0; i < members.length && (batch.length === 0 || bytes < batchBytes); i++) {
           const m = members[i]!;
-          if (this.isCached(m) || this.flights.has(m.offset)) continue;
+          if (!this.backgroundWants(m)) continue;
           batch.push(m);
           bytes += m.end - m.offset;
         }
         if (batch.length > 0) await this.budgets.background.run(async () => {
-          const todo = batch.filter((m) => !this.isCached(m)); // a read may have fetched some while this waited
+          const todo = batch.filter((m) => this.backgroundWants(m)); // a read may have taken some while this waited
           for (const m of todo) this.diskOnly.add(m.offset);
           await Promise.allSettled(this.ensure(todo, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes, true).values());
           for (const m of todo) this.diskOnly.delete(m.offset);
@@ -417,6 +417,14 @@ export class LazyLayer implements ChunkSource {
       if (this.foreground === 0 && quiet >= idle) return;
       await sleep(Math.max(1, idle - quiet), undefined, { signal: this.closing.signal });
     }
+  }
+
+  /**
+   * Whether the background fetch should fetch `member`: not cached and not being fetched already. A member a
+   * foreground read is fetching must not be marked disk-only: that read's chunks belong in the memory LRU.
+   */
+  private backgroundWants(member: Member): boolean {
+    return !this.isCached(member) && !this.flights.has(member.offset);
   }
 
   private isCached(member: Member): boolean {
