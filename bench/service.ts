@@ -105,25 +105,22 @@ function withDescendants(pid: number, all: ProcInfo[]): number[] {
   return out;
 }
 
-/** A field of /proc/PID/status in bytes (VmRSS, VmHWM), or undefined when the process is gone. */
-function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+/**
+ * The memory fields of /proc/PID/status in bytes, read once: VmRSS, VmHWM, RssAnon + RssShmem (`own`) and
+ * RssFile; undefined when the process is gone (a field a zombie no longer has reads as 0, VmHWM as undefined).
+ */
+function memoryStatus(pid: number): { rss: number; hwm: number | undefined; own: number; file: number } | undefined {
+  let st: string;
   try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const bytes = (field: string) => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(st);
     return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** RssAnon + RssShmem and RssFile of a process in bytes (/proc/PID/status), or undefined when it is gone. */
-function rssParts(pid: number): { own: number; file: number } | undefined {
-  try {
-    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? 0) * 1024;
-    return { own: kb('RssAnon') + kb('RssShmem'), file: kb('RssFile') };
-  } catch {
-    return undefined;
-  }
+  };
+  return { rss: bytes('VmRSS') ?? 0, hwm: bytes('VmHWM'), own: (bytes('RssAnon') ?? 0) + (bytes('RssShmem') ?? 0), file: bytes('RssFile') ?? 0 };
 }
 
 /**
@@ -151,12 +148,12 @@ class RssSampler {
       let own = 0;
       let file = 0;
       for (const p of this.seen) {
-        sum += statusBytes(p, 'VmRSS') ?? 0;
-        const parts = rssParts(p);
-        own += parts?.own ?? 0;
-        file = Math.max(file, parts?.file ?? 0);
-        const h = statusBytes(p, 'VmHWM');
-        if (h !== undefined) this.hwm.set(p, h);
+        const m = memoryStatus(p);
+        if (!m) continue;
+        sum += m.rss;
+        own += m.own;
+        file = Math.max(file, m.file);
+        if (m.hwm !== undefined) this.hwm.set(p, m.hwm);
       }
       this.values.push(sum);
       this.onceValues.push(own + file);
@@ -165,16 +162,12 @@ class RssSampler {
     }, 50);
     return this;
   }
-  /** Values since the last call. */
-  take(): number[] {
-    const v = this.values;
+  /** The summed VmRSS and code-once values since the last call. */
+  take(): { rss: number[]; once: number[] } {
+    const taken = { rss: this.values, once: this.onceValues };
     this.values = [];
     this.onceValues = [];
-    return v;
-  }
-  /** The code-once values since the last take() (read before it). */
-  onceWindow(): number[] {
-    return this.onceValues;
+    return taken;
   }
   stop(): void {
     clearInterval(this.timer);
@@ -577,7 +570,7 @@ async function cachedReadsSample(env: Env, proxy: FaultProxy, p: PushedImage, ch
       // separate `mounts` once found it collected), then a gc.root label keeps it while it is read
       const m = await pair.cd.ctr(['snapshots', ...SN, 'view', '--target', dir, 'bench-view', chainId]);
       await pair.cd.ctr(['snapshots', ...SN, 'label', 'bench-view', `containerd.io/gc.root=${new Date().toISOString()}`]);
-      if (!/^mount /.test(m.stdout.trim())) throw new Error(`cached ${kind}: snapshots mounts printed ${JSON.stringify(m.stdout)}`);
+      if (!/^mount /.test(m.stdout.trim())) throw new Error(`cached ${kind}: snapshots view --target printed ${JSON.stringify(m.stdout)}`);
       shTimed(m.stdout.trim());
       dirs.set(kind, dir);
     }
@@ -651,30 +644,16 @@ async function steadySample(kind: Kind, env: Env, proxy: FaultProxy, pushed: Pus
       if (run.exitCode !== 0 || !p.image.expect.test(run.stdout)) throw new Error(`steady ${kind}: run ${p.ref}: ${run.stderr.trim().slice(-500)}`);
     }
     const t0 = Date.now();
-    let last = -1;
-    let stableSince = Date.now();
-    let idle = false;
-    while (Date.now() - t0 < 300_000) {
-      await sleep(500);
-      const inFlight = proxy.stats.requests.some((r) => r.durationMs === undefined);
-      if (proxy.stats.totalBytes !== last || inFlight) {
-        last = proxy.stats.totalBytes;
-        stableSince = Date.now();
-      } else if (Date.now() - stableSince >= 5_000) {
-        idle = true;
-        break;
-      }
-    }
+    const idle = await waitProxyIdle(proxy, 5_000, 300_000);
     const waitedSeconds = (Date.now() - t0) / 1000;
     rss.take();
     await sleep(5_000);
-    const onceWindow = [...rss.onceWindow()];
     const window = rss.take();
     rss.stop();
     const mounts = mountsUnder(pair.sn.root).length;
     return {
       kind, images: pushed.map((p) => p.image.name), waitedSeconds, idle, fetchedBytes: proxy.stats.totalBytes,
-      rssMedian: summarize(window).median, rssMax: Math.max(...window), peakRss: rss.peak, onceMedian: summarize(onceWindow).median, peakOnce: rss.peakOnce, mounts, notes, problems,
+      rssMedian: summarize(window.rss).median, rssMax: Math.max(...window.rss), peakRss: rss.peak, onceMedian: summarize(window.once).median, peakOnce: rss.peakOnce, mounts, notes, problems,
     };
   } finally {
     rss.stop();
