@@ -30,6 +30,11 @@ export interface OpenEStargzOptions {
   format?: 'gzip' | 'zstd' | 'auto';
   /** Bounds on what the TOC may declare. Default DEFAULT_TOC_LIMITS (toc-limits.ts). */
   limits?: Partial<TocLimits>;
+  /**
+   * Told the TOC's JSON bytes once they have matched `tocDigest` (when one is given), before they are parsed
+   * (the parse and the checks take tens of ms for a root filesystem's TOC); opening waits for what it returns.
+   */
+  onTocJson?: (json: Buffer) => Promise<void> | void;
   signal?: AbortSignal;
 }
 
@@ -77,6 +82,7 @@ export class EStargzReader {
     if (opts.tocDigest !== undefined && opts.tocDigest !== tocDigest) {
       throw digestMismatch(`TOC digest is ${tocDigest}, want ${opts.tocDigest}`);
     }
+    await opts.onTocJson?.(json);
     const toc = parseTOC(json, { maxSize: max });
     const dataEnd = format === 'gzip' ? loc.start : loc.start - 8;
     const summary = checkToc(toc.entries, dataEnd, opts.limits);

@@ -1,5 +1,6 @@
 // Layers checked and not yet mounted: the TOC a check opened, and, in the resident service, the lazy layer
-// it started (its prefetch runs from the moment the TOC is verified, not from the mount's). containerd
+// it started (its prefetch runs from the moment the TOC is verified, not from the mount's; it is still being
+// started, its index built, when the check has answered). containerd
 // prepares a layer (the check) and the service mounts it right away; parsing a TOC again costs as much as
 // the first time (tens of ms for a root filesystem's). Bounded by the entries held (a TOC costs memory in
 // proportion to them); what is not kept, or not taken in time, is opened again from the saved tail, and a
@@ -16,7 +17,14 @@ const KEEP_MS = 60_000;
 /** A checked layer: its opened TOC, and the lazy layer started for it (if any). */
 export interface CheckedLayer {
   reader: EStargzReader;
-  lazy?: LazyLayer;
+  /** Rejects when the layer could not start (its index refused the TOC's tree). */
+  lazy?: Promise<LazyLayer>;
+}
+
+/** Close a lazy layer that was started for a check, once it has started (one that failed to start holds nothing). */
+export async function closeStarted(lazy: Promise<LazyLayer> | undefined): Promise<void> {
+  const l = await lazy?.catch(() => undefined);
+  await l?.close();
 }
 
 interface Kept extends CheckedLayer {
@@ -50,7 +58,7 @@ export class CheckedLayers {
     if (!k) return undefined;
     this.drop(digest, false);
     if (tocDigest === undefined || k.reader.tocDigest === tocDigest) return { reader: k.reader, ...(k.lazy ? { lazy: k.lazy } : {}) };
-    void k.lazy?.close();
+    void closeStarted(k.lazy);
     return undefined;
   }
 
@@ -65,6 +73,6 @@ export class CheckedLayers {
     clearTimeout(k.timer);
     this.kept.delete(digest);
     this.entries -= k.reader.summary.entries;
-    if (close) void k.lazy?.close();
+    if (close) void closeStarted(k.lazy);
   }
 }

@@ -8,7 +8,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BlobSource } from '../content/blob-source.js';
 import { EarlyRange } from '../content/early-range.js';
-import type { PrefetchSpan } from '../estargz/prefetch-span.js';
+import { prefetchSpan, prefetchSpanGuess, spanCovers, type PrefetchSpan } from '../estargz/prefetch-span.js';
 import { errorAbout, failedPrecondition, limitExceeded, unsupported, withContext } from '../errors.js';
 import { openEStargz, type EStargzReader } from '../estargz/reader.js';
 import { DEFAULT_IMAGE_LIMITS } from '../estargz/toc-limits.js';
@@ -29,7 +29,7 @@ import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { openLayerTail } from '../store/layer-tails.js';
 import type { RootLayout } from '../store/root-layout.js';
-import { CheckedLayers } from './checked-layers.js';
+import { CheckedLayers, closeStarted } from './checked-layers.js';
 import { fetchLayerToc, type FetchedToc } from './toc-fetch.js';
 
 /** A gate for a lazy layer started alone: sealed, so its background fetch waits only for its own prefetch and quiet. */
@@ -172,15 +172,31 @@ export class LayerService implements RemoteLayers {
       }
       // not fetched, not eStargz, or another TOC than the one asked for: check it the usual way below
     }
-    const fetched = await fetchLayerToc(this.options.paths, (await this.registry(layer.ref)).repository, layer, {
-      ...(this.options.skipContentVerify ? { skipContentVerify: true } : {}),
-      ...(signal ? { signal } : {}),
-    });
-    if ('notEStargz' in fetched) throw unsupported(fetched.notEStargz);
-    this.noteTailSaved(layer.digest, fetched.tailSaved);
-    const out = { ...layer, size: fetched.size, tocDigest: fetched.tocDigest };
-    await this.keepChecked(out, fetched.opened);
-    return out;
+    // the resident service starts the layer at its check: its prefetch region is requested as soon as the
+    // TOC's text is verified, on a guess from that text, while the TOC is parsed, checked and indexed
+    let guessed: EarlyRange | undefined;
+    const onTocJson = this.options.startOnCheck
+      ? async (json: Buffer, size: number) => {
+        guessed = await this.earlyRange({ ...layer, size }, prefetchSpanGuess(json));
+        if (guessed) await new Promise((resolve) => setImmediate(resolve)); // the request goes out before the parse holds the thread
+      }
+      : undefined;
+    try {
+      const fetched = await fetchLayerToc(this.options.paths, (await this.registry(layer.ref)).repository, layer, {
+        ...(this.options.skipContentVerify ? { skipContentVerify: true } : {}),
+        ...(onTocJson ? { onTocJson } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      if ('notEStargz' in fetched) throw unsupported(fetched.notEStargz);
+      this.noteTailSaved(layer.digest, fetched.tailSaved);
+      const out = { ...layer, size: fetched.size, tocDigest: fetched.tocDigest };
+      const early = guessed;
+      guessed = undefined;
+      await this.keepChecked(out, fetched.opened, early);
+      return out;
+    } finally {
+      guessed?.release(); // the check failed: nothing will read it
+    }
   }
 
   /**
@@ -276,7 +292,7 @@ export class LayerService implements RemoteLayers {
   }
 
   private async serveOne(item: ServeItem, gate: BackgroundGate): Promise<void> {
-    const early = await this.earlyRange(item);
+    const early = await this.earlyRange(item.layer, item.prefetch);
     try {
       await this.serveWith(item, gate, early);
     } catch (e) {
@@ -285,15 +301,14 @@ export class LayerService implements RemoteLayers {
     }
   }
 
-  /** Request the item's prefetch region now (see ServeItem.prefetch), or undefined. */
-  private async earlyRange(item: ServeItem): Promise<EarlyRange | undefined> {
-    const span = item.prefetch;
-    const size = item.layer.size;
+  /** Request a layer's prefetch region now (see ServeItem.prefetch), or undefined. */
+  private async earlyRange(layer: RemoteLayerRef, span: PrefetchSpan | undefined): Promise<EarlyRange | undefined> {
+    const size = layer.size;
     if (!span || size === undefined || span.length > EARLY_RANGE_MAX_BYTES || span.offset + span.length > size) return undefined;
-    const last = await readLayerState(this.options.paths.lazyStateOf(item.layer.digest)).catch(() => undefined);
+    const last = await readLayerState(this.options.paths.lazyStateOf(layer.digest)).catch(() => undefined);
     if (last?.prefetch?.phase === 'done') return undefined; // its chunks are probably cached: the prefetch will say
     if (this.earlyBytes + span.length > EARLY_RANGE_MAX_BYTES) return undefined; // the prefetch fetches it, budgeted
-    const source = await this.blobSource(item.layer, size);
+    const source = await this.blobSource(layer, size);
     this.earlyBytes += span.length;
     return new EarlyRange(source, span, () => (this.earlyBytes -= span.length));
   }
@@ -314,20 +329,21 @@ export class LayerService implements RemoteLayers {
     try {
       this.declare(reader.summary, where);
     } catch (e) {
-      await kept?.lazy?.close();
+      await closeStarted(kept?.lazy);
       throw e;
     }
+    // started at the check: its index built meanwhile, or the refusal of its tree thrown here
+    let lazy = kept?.lazy ? await kept.lazy.catch((e: unknown) => {
+      throw withContext(where, e);
+    }) : undefined;
     const index = reader.index;
     const stateFile = item.stateFile ?? this.options.paths.lazyStateOf(layer.digest);
-    let lazy = kept?.lazy;
     if (lazy && stateFile !== this.options.paths.lazyStateOf(layer.digest)) {
       await lazy.close(); // started for the service's state file; this caller keeps its own
       lazy = undefined;
     }
-    if (!lazy) {
-      lazy = await this.openLazy(layer, reader, gate, stateFile, early?.source());
-      if (early) lazy.prefetched().then(() => early.release(), () => early.release()); // its bytes are in the prefetch's chunks now
-    } else early?.release(); // a layer started at its check: its prefetch is under way already
+    if (!lazy) lazy = await this.openLazy(layer, reader, gate, stateFile, early);
+    else early?.release(); // a layer started at its check: its prefetch is under way already
     try {
       const onAccess = item.onAccess;
       const fs = new TocFileSystem(buildInodeTable(index), lazy, { cacheTimeoutMs: LAYER_CACHE_TIMEOUT_MS, ...(onAccess ? { onAccess } : {}) });
@@ -343,8 +359,24 @@ export class LayerService implements RemoteLayers {
     }
   }
 
-  /** Start serving a layer's chunks (its prefetch and background fetch begin now). */
-  private async openLazy(layer: RemoteLayerRef, reader: EStargzReader, gate: BackgroundGate, stateFile: string, blob?: BlobSource): Promise<LazyLayer> {
+  /**
+   * Start serving a layer's chunks (its prefetch and background fetch begin now), reading through `early`
+   * when its prefetch region was requested already (released once the prefetch has taken its bytes, or
+   * here when the layer cannot start).
+   */
+  private async openLazy(layer: RemoteLayerRef, reader: EStargzReader, gate: BackgroundGate, stateFile: string, early?: EarlyRange): Promise<LazyLayer> {
+    let lazy: LazyLayer;
+    try {
+      lazy = await this.startLazy(layer, reader, gate, stateFile, early?.source());
+    } catch (e) {
+      early?.release();
+      throw e;
+    }
+    if (early) lazy.prefetched().then(() => early.release(), () => early.release()); // its bytes are in the prefetch's chunks now
+    return lazy;
+  }
+
+  private async startLazy(layer: RemoteLayerRef, reader: EStargzReader, gate: BackgroundGate, stateFile: string, blob?: BlobSource): Promise<LazyLayer> {
     const size = layer.size as number;
     return LazyLayer.open({
       layerDigest: layer.digest,
@@ -364,10 +396,35 @@ export class LayerService implements RemoteLayers {
    * Keep a checked layer's TOC for its mount; in the resident service (startOnCheck), start its lazy layer
    * too, so that its prefetch runs while containerd goes on and the mount is made.
    */
-  private async keepChecked(layer: RemoteLayerRef, reader: EStargzReader): Promise<void> {
-    if (!this.checked.fits(reader.summary.entries)) return;
-    const lazy = this.options.startOnCheck ? await this.openLazy(layer, reader, this.residentGate ?? sealedGate(), this.options.paths.lazyStateOf(layer.digest)) : undefined;
-    if (!this.checked.put(layer.digest, { reader, ...(lazy ? { lazy } : {}) })) await lazy?.close();
+  private async keepChecked(layer: RemoteLayerRef, reader: EStargzReader, guessed?: EarlyRange): Promise<void> {
+    if (!this.checked.fits(reader.summary.entries)) {
+      guessed?.release();
+      return;
+    }
+    let lazy: Promise<LazyLayer> | undefined;
+    if (this.options.startOnCheck) {
+      // the prefetch region from the TOC's entries: the request made on a guess from its text if it covers
+      // it, else one made now, before the index is built (tens of ms for a root filesystem's TOC)
+      const span = prefetchSpan(reader.toc.entries);
+      let early = guessed;
+      if (early && (!span || !spanCovers(early.range, span))) {
+        early.release();
+        early = undefined;
+      }
+      if (!early && span) {
+        early = await this.earlyRange(layer, span);
+        if (early) await new Promise((resolve) => setImmediate(resolve)); // the request goes out before the index build holds the thread
+      }
+      // started once the check has answered: building the index (tens of ms for a root filesystem's TOC) is
+      // not the check's work. The checks that refuse a layer (its TOC's digest, JSON, entries and limits)
+      // are done; what the index still refuses (a tree through a symlink out of the layer, a hardlink to
+      // nothing) unpacking refuses too, and the mount reports it.
+      const gate = this.residentGate ?? sealedGate();
+      const stateFile = this.options.paths.lazyStateOf(layer.digest);
+      lazy = new Promise((resolve) => setImmediate(resolve)).then(() => this.openLazy(layer, reader, gate, stateFile, early));
+      lazy.catch(() => undefined); // its mount reports it
+    }
+    if (!this.checked.put(layer.digest, { reader, ...(lazy ? { lazy } : {}) })) await closeStarted(lazy);
   }
 
   /** Say so when a layer's tail could not be saved (its mount after a restart then checks it again). */
@@ -382,7 +439,7 @@ export class LayerService implements RemoteLayers {
       await this.check(layer);
       const checked = this.checked.take(layer.digest, tocDigest);
       if (checked) {
-        await checked.lazy?.close();
+        await closeStarted(checked.lazy);
         return checked.reader;
       }
       tail = await openLayerTail(this.options.paths, layer.digest, size);

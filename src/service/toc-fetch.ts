@@ -24,6 +24,8 @@ export interface LayerToFetch {
 export interface FetchTocOptions {
   /** Accept a TOC that does not match `tocDigest`. Default false. */
   skipContentVerify?: boolean;
+  /** Told the TOC's JSON once it is verified, before it is parsed, with the blob's size (OpenEStargzOptions.onTocJson). */
+  onTocJson?: (json: Buffer, blobSize: number) => Promise<void> | void;
   signal?: AbortSignal;
 }
 
@@ -55,7 +57,12 @@ export async function fetchLayerToc(paths: RootLayout, repository: Repository, l
   const reader = new TailFirstReader(remote, first?.data);
   let opened: Awaited<ReturnType<typeof openEStargz>>;
   try {
-    opened = await openEStargz(reader, { ...(options.skipContentVerify ? {} : { tocDigest: want }), ...(options.signal ? { signal: options.signal } : {}) });
+    const onTocJson = options.onTocJson;
+    opened = await openEStargz(reader, {
+      ...(options.skipContentVerify ? {} : { tocDigest: want }),
+      ...(onTocJson ? { onTocJson: (json: Buffer) => onTocJson(json, remote.size) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   } catch (e) {
     if (reader.failure !== undefined) throw withContext({ op: 'reading its TOC' }, reader.failure);
     if (isCtrError(e, 'DigestMismatch') || isCtrError(e, 'Aborted') || options.signal?.aborted) throw e;

@@ -18,7 +18,11 @@ import { LayerService } from '../../src/service/layer-service.js';
 import { REMOTE_LABEL, TARGET_LABEL, TOC_DIGEST_LABEL } from '../../src/snapshot/remote-labels.js';
 import { StargzSnapshotter } from '../../src/snapshot/stargz-snapshotter.js';
 import { encodeTar } from '../../src/tar/writer.js';
+import { buildFooter } from '../../src/estargz/footer.js';
+import { serializeTOC } from '../../src/estargz/toc-json.js';
+import { TOC_TAR_NAME } from '../../src/estargz/toc-types.js';
 import { buildFromTar } from '../estargz/helpers.js';
+import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { pushImage } from '../layer/push-image.js';
 import { snapshotterConformance } from './conformance.js';
@@ -148,6 +152,76 @@ describe('remote snapshots over a real registry', { skip }, () => {
       const ok = await service.check({ ref, digest: lazyDigest, tocDigest });
       assert.equal(ok.tocDigest, tocDigest);
       assert.ok(ok.size! > 0);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('the resident service starts a layer at its check', { skip }, () => {
+  let work: string;
+  let registry: RegistryFixture;
+  let proxy: FaultProxy;
+  const head = { mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000 } as const;
+  const first = Buffer.alloc(200_000, 'f');
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'stargz-resident-'));
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.url);
+  });
+  after(async () => {
+    for (const m of (await mountsUnder(work)).reverse()) await unmountUnder(m).catch(() => undefined);
+    await proxy?.stop();
+    await registry?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+  const resident = (name: string) => new LayerService({
+    paths: new RootLayout(join(work, name)), registry: { plainHttp: true }, startOnCheck: true, backgroundQuietMs: 1000, noBackgroundFetch: true,
+  });
+
+  test('the prefetch region is requested from a guess on the TOC text (from byte 0), and the mount serves the prioritized file', async () => {
+    const tar = encodeTar([
+      { header: { ...head, name: 'bin/', type: 'dir', mode: 0o755, size: 0 } },
+      { header: { ...head, name: 'bin/first', type: 'file', size: first.length }, data: first },
+      { header: { ...head, name: 'bin/later', type: 'file', size: 3 }, data: Buffer.from('l\n!') },
+    ]);
+    const built = await buildFromTar(tar, { prioritizedFiles: ['bin/first'] });
+    const ref = `${proxy.host}/snap/resident:1`;
+    await pushImage(ref, [{ blob: built.blob, diffId: sha(tar) }]);
+    const digest = sha(built.blob);
+    const landmark = built.toc.entries.find((e) => e.name === '.prefetch.landmark')!.offset!;
+    const service = resident('guess');
+    const dir = join(work, 'guess', 'fs');
+    try {
+      proxy.stats.reset();
+      const layer = await service.check({ ref, digest, tocDigest: built.tocDigest });
+      await service.mount([{ dir, layer }]);
+      assert.deepEqual((await readFile(join(dir, 'bin/first'))).equals(first), true);
+      const ranges = proxy.stats.requests.filter((r) => r.path.includes(digest)).map((r) => r.range);
+      assert.ok(ranges.includes(`bytes=0-${landmark - 1}`), `the guessed region was requested: ${JSON.stringify(ranges)}`);
+      assert.equal(ranges.filter((r) => r?.startsWith('bytes=0-')).length, 1, 'once: the prefetch took its bytes from that request');
+    } finally {
+      await service.close();
+    }
+  });
+
+  test('a TOC whose tree the index refuses: the check answers (it verified and checked the TOC), the mount fails saying why and leaves no mount', async () => {
+    const json = serializeTOC({ version: 1, entries: [{ name: 'x', type: 'hardlink', linkName: 'nope' }] });
+    const tocMember = gzipSync(encodeTar([{ header: { ...head, name: TOC_TAR_NAME, type: 'file', size: json.length }, data: json }]));
+    const blob = Buffer.concat([tocMember, buildFooter(0)]);
+    const ref = `${proxy.host}/snap/refused:1`;
+    await pushImage(ref, [{ blob, diffId: sha(Buffer.alloc(1024)) }]);
+    const service = resident('refused');
+    const dir = join(work, 'refused', 'fs');
+    try {
+      const layer = await service.check({ ref, digest: sha(blob), tocDigest: sha(json) });
+      assert.equal(layer.tocDigest, sha(json));
+      await assert.rejects(service.mount([{ dir, layer }]), (e: unknown) => {
+        assert.ok(isCtrError(e, 'InvalidArgument'), String(e));
+        assert.match((e as Error).message, /"x" points to a missing entry "nope"/);
+        return true;
+      });
+      assert.equal((await readMounts()).filter((m) => m.mountPoint === dir).length, 0);
     } finally {
       await service.close();
     }
