@@ -9,7 +9,7 @@ import type { Writable } from 'node:stream';
 import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
 import { claimSocketPath } from '../host/unix-socket.js';
 import { RootLayout } from '../store/root-layout.js';
-import { warmTocCode } from './code-warmup.js';
+import { warmRegistryCode, warmTocCode } from './code-warmup.js';
 import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
 import { loggerFor, type Logger } from './logger.js';
@@ -117,6 +117,8 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
   await listen(server, socket);
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void finish());
   logger.info('fuse manager serving', { socket, pid: process.pid });
+  // beside the first requests (a service starts well before its first Prepare, as a rule)
+  void warmRegistryCode().then(({ ms, ok }) => logger.debug('registry code warmed up', { ms: Math.round(ms), ok }));
   await done;
 }
 

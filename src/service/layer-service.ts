@@ -30,7 +30,7 @@ import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { openLayerTail } from '../store/layer-tails.js';
 import type { RootLayout } from '../store/root-layout.js';
 import { CheckedLayers, closeStarted } from './checked-layers.js';
-import { fetchLayerToc, type FetchedToc } from './toc-fetch.js';
+import { fetchLayerToc, WARM_TAIL_GUESS, type FetchedToc } from './toc-fetch.js';
 
 /** A gate for a lazy layer started alone: sealed, so its background fetch waits only for its own prefetch and quiet. */
 function sealedGate(): BackgroundGate {
@@ -208,7 +208,7 @@ export class LayerService implements RemoteLayers {
     for (const l of layers) {
       if (this.warming.has(l.digest) || this.warming.size >= MAX_WARMING) continue;
       const p = this.registry(l.ref).then(async (r) => {
-        const fetched = await fetchLayerToc(this.options.paths, r.repository, { digest: l.digest }, { skipContentVerify: true });
+        const fetched = await fetchLayerToc(this.options.paths, r.repository, { digest: l.digest }, { skipContentVerify: true, tailGuess: WARM_TAIL_GUESS });
         if ('tailSaved' in fetched) this.noteTailSaved(l.digest, fetched.tailSaved);
         return fetched;
       });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { TocIndex } from '../../src/estargz/toc-index.js';
 import { parseTOC } from '../../src/estargz/toc-json.js';
 import { checkToc } from '../../src/estargz/toc-limits.js';
-import { warmTocCode, warmupToc } from '../../src/service/code-warmup.js';
+import { warmRegistryCode, warmTocCode, warmupToc } from '../../src/service/code-warmup.js';
 
 test('the warm-up TOC passes the checks and indexes into directories, chunked files, symlinks and a hardlink', () => {
   const { json, dataEnd } = warmupToc(3000);
@@ -20,4 +20,10 @@ test('the warm-up TOC passes the checks and indexes into directories, chunked fi
   assert.ok(chunked && 'chunks' in chunked && (chunked as { chunks: unknown[] }).chunks.length === 3, 'a 3 MiB file in three 1 MiB chunks');
   assert.equal(index.lookup('usr/lib/d0/h0.py'), chunked, 'the hardlink is its target');
   assert.ok(warmTocCode() >= 0);
+});
+
+test('the registry warm-up reads its made-up blob whole through the registry client (a failing warm-up would warm nothing)', async () => {
+  const { ok, ms } = await warmRegistryCode();
+  assert.equal(ok, true);
+  assert.ok(ms > 0);
 });
