@@ -105,7 +105,10 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
   });
 
   test('errors travel as containerd\'s codes; List filters and Update masks work as containerd\'s', async () => {
-    const c = snapshotsClient(svc.address);
+    // a second instance that containerd does not know: containerd's GC removes from its snapshotters what its
+    // own database lacks, and a collection the last test's removals started took g/1/a here once
+    const direct = await startService(join(work, 'direct-root'), join(work, 'run', 'direct.sock'));
+    const c = snapshotsClient(direct.address);
     try {
       assert.equal(await codeOf(c.call('Stat', { key: 'nope' })), 'NOT_FOUND');
       await c.call('Prepare', { key: 'g/1/a', labels: { 'containerd.io/snapshot.ref': 'x', keep: 'me' } });
@@ -122,7 +125,7 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
       // the unpacker's adoption query, and the other operators
       assert.deepEqual(await c.list(['labels."containerd.io/snapshot.ref"==x,parent==""']), ['g/2/base']);
       assert.deepEqual(await c.list(['parent=="g/2/base"']), ['g/3/child']);
-      assert.deepEqual(await c.list(['kind==committed,name~=^g/', 'name~=/child$/']), ['g/2/base', 'g/3/child']); // (containerd removes ctr's snapshots of the last test in its own time)
+      assert.deepEqual(await c.list(['kind==committed,name~=^g/', 'name~=/child$/']), ['g/2/base', 'g/3/child']);
       assert.deepEqual(await c.list(['name~=^g/,kind!=active']), ['g/2/base']);
       assert.deepEqual(await c.list(['labels.keep']), ['g/2/base']);
       // a field mask changes only the labels it names; without a mask the labels are replaced
@@ -137,6 +140,7 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
       await c.call('Cleanup', {});
     } finally {
       c.close();
+      await direct.stop('SIGINT');
     }
   });
 
