@@ -196,7 +196,8 @@ function extractZstdToc(frame: Buffer, max: number): Buffer {
 async function extractTocJson(member: Buffer, max: number): Promise<Buffer> {
   let tar: Buffer;
   try {
-    tar = await gunzipAsync(member, { maxOutputLength: max + (1 << 20) });
+    // in 1 MiB pieces, not zlib's 16 KiB: a root filesystem's TOC is a few MB of JSON
+    tar = await gunzipAsync(member, { maxOutputLength: max + (1 << 20), chunkSize: 1 << 20 });
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
       throw limitExceeded(`uncompressed TOC is over the ${max}-byte limit`, e);

@@ -116,31 +116,56 @@ export function parseTOC(json: Uint8Array, opts: ParseTOCOptions = {}): TOC {
 }
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set(FIELDS.map(([key]) => key));
+const NUM_KEYS: readonly string[] = FIELDS.filter(([, , kind]) => kind === 'num').map(([key]) => key);
+const STR_KEYS: readonly string[] = FIELDS.filter(([, , kind]) => kind === 'str').map(([key]) => key);
+
+function badEntry(i: number, what: string) {
+  return invalidArgument(`corrupted TOC JSON: entry ${i}: ${what}`);
+}
+
+/** `sha256:` and 64 lowercase hex digits (a hand loop: a regex per digest was most of the validation of a large TOC). */
+function isSha256(d: string): boolean {
+  if (d.length !== 71 || !d.startsWith('sha256:')) return false;
+  for (let k = 7; k < 71; k++) {
+    const c = d.charCodeAt(k);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
 
 /**
  * Check one parsed entry and return it as a TOCEntry: the object JSON.parse made when every key is known
  * and set (the usual case: no second copy of a TOC of a million entries), else a copy without unknown
- * keys and nulls.
+ * keys and nulls. Plain loops over the field lists: this runs once per entry of every TOC a mount opens.
  */
 function validateEntry(e: unknown, i: number): TOCEntry {
-  const bad = (what: string) => invalidArgument(`corrupted TOC JSON: entry ${i}: ${what}`);
-  if (!e || typeof e !== 'object' || Array.isArray(e)) throw bad('not an object');
+  if (!e || typeof e !== 'object' || Array.isArray(e)) throw badEntry(i, 'not an object');
   const o = e as Record<string, unknown>;
-  if (typeof o['name'] !== 'string') throw bad('"name" is not a string');
-  if (typeof o['type'] !== 'string' || !ENTRY_TYPES.has(o['type'])) throw bad(`unknown type ${JSON.stringify(o['type'])}`);
-  for (const [key, , kind] of FIELDS) {
+  if (typeof o['name'] !== 'string') throw badEntry(i, '"name" is not a string');
+  if (typeof o['type'] !== 'string' || !ENTRY_TYPES.has(o['type'])) throw badEntry(i, `unknown type ${JSON.stringify(o['type'])}`);
+  for (let k = 0; k < NUM_KEYS.length; k++) {
+    const key = NUM_KEYS[k] as string;
     const v = o[key];
-    if (v === undefined || v === null) continue;
-    if (kind === 'num' && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw bad(`"${key}" is not a non-negative integer`);
-    if (kind === 'str' && typeof v !== 'string') throw bad(`"${key}" is not a string`);
-    if (kind === 'xattrs' && !isStringRecord(v)) throw bad('"xattrs" is not an object of base64 strings');
+    if (v !== undefined && v !== null && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw badEntry(i, `"${key}" is not a non-negative integer`);
   }
-  for (const k of ['digest', 'chunkDigest'] as const) {
-    const d = o[k];
-    if (typeof d === 'string' && d !== '' && !/^sha256:[a-f0-9]{64}$/.test(d)) throw bad(`"${k}" ${JSON.stringify(d)} is not a sha256 digest`);
+  for (let k = 0; k < STR_KEYS.length; k++) {
+    const key = STR_KEYS[k] as string;
+    const v = o[key];
+    if (v !== undefined && v !== null && typeof v !== 'string') throw badEntry(i, `"${key}" is not a string`);
   }
+  const x = o['xattrs'];
+  if (x !== undefined && x !== null && !isStringRecord(x)) throw badEntry(i, '"xattrs" is not an object of base64 strings');
+  const digest = o['digest'];
+  if (typeof digest === 'string' && digest !== '' && !isSha256(digest)) throw badEntry(i, `"digest" ${JSON.stringify(digest)} is not a sha256 digest`);
+  const chunkDigest = o['chunkDigest'];
+  if (typeof chunkDigest === 'string' && chunkDigest !== '' && !isSha256(chunkDigest)) throw badEntry(i, `"chunkDigest" ${JSON.stringify(chunkDigest)} is not a sha256 digest`);
   let clean = true;
-  for (const key in o) if (!KNOWN_KEYS.has(key) || o[key] === null) clean = false;
+  for (const key in o) {
+    if (!KNOWN_KEYS.has(key) || o[key] === null) {
+      clean = false;
+      break;
+    }
+  }
   if (clean) return o as unknown as TOCEntry;
   const out: Record<string, unknown> = {};
   for (const [key] of FIELDS) if (o[key] !== undefined && o[key] !== null) out[key] = o[key];
