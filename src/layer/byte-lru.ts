@@ -48,6 +48,14 @@ export class ByteLru<K> {
     this.total -= v.length;
   }
 
+  /** Drop every value; returns the bytes they held. */
+  clear(): number {
+    const dropped = this.total;
+    this.map.clear();
+    this.total = 0;
+    return dropped;
+  }
+
   /** Sum of the kept values' lengths. */
   get bytes(): number {
     return this.total;

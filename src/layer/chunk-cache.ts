@@ -164,6 +164,11 @@ export class ChunkCache {
   }
 
   /** Counters and sizes. */
+  /** Drop the chunks held in memory (each is on disk, or was only ever wanted in memory); returns their bytes. */
+  dropMemory(): number {
+    return this.memory.clear();
+  }
+
   stats(): ChunkCacheStats {
     return { ...this.counters, diskBytes: this.diskBytes, maxBytes: this.maxBytes };
   }

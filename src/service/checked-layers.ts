@@ -47,6 +47,11 @@ export class CheckedLayers {
     return true;
   }
 
+  /** How many layers are kept. */
+  size(): number {
+    return this.kept.size;
+  }
+
   /** Whether a TOC of `entries` entries could be kept now (within the bound). */
   fits(entries: number): boolean {
     return this.entries + entries <= MAX_KEPT_ENTRIES;

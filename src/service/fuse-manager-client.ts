@@ -134,7 +134,9 @@ export class FuseManagerClient implements RemoteLayers {
     try {
       const argv = this.command.argv ?? selfArgv();
       const level = this.command.logLevel ? ['--log-level', this.command.logLevel] : [];
-      const child = spawn(argv[0]!, [...argv.slice(1), 'snapshotter', 'fuse-manager', ...level, '--settings', JSON.stringify(this.settings)], {
+      // node itself: let the manager collect its garbage when it has been quiet (idle-trim.ts)
+      const gc = argv[0] === process.execPath ? ['--expose-gc'] : [];
+      const child = spawn(argv[0]!, [...gc, ...argv.slice(1), 'snapshotter', 'fuse-manager', ...level, '--settings', JSON.stringify(this.settings)], {
         detached: true,
         stdio: ['ignore', log, log],
       });

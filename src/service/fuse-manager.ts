@@ -11,6 +11,7 @@ import { claimSocketPath } from '../host/unix-socket.js';
 import { RootLayout } from '../store/root-layout.js';
 import { warmRegistryCode, warmTocCode } from './code-warmup.js';
 import { CriKeychain, keychainFile } from './cri-keychain.js';
+import { IDLE_TRIM_MS, IdleTrim } from './idle-trim.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
 import { loggerFor, type Logger } from './logger.js';
 import { encodeLine, errorResponse, LineSplitter, type ManagerMethods, type MethodName, type Request } from './fuse-manager-protocol.js';
@@ -80,6 +81,7 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
   /** Stop listening and unmount everything (idempotent); the process ends once `finish` runs. */
   const unmountAll = () =>
     (stopping ??= (async () => {
+      clearInterval(trimmer);
       server.close();
       logger.info('fuse manager stopping: unmounting its layers', { layers: layers.servedDirs().length });
       await layers.close((dir, step) => logger.debug('unmount', { dir, step }));
@@ -114,12 +116,34 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
     },
   };
   const server = createServer((conn) => serveConnection(conn, handlers, clients, logger));
+  const trimmer = trimWhenIdle(layers, logger);
   await listen(server, socket);
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void finish());
   logger.info('fuse manager serving', { socket, pid: process.pid });
   // beside the first requests (a service starts well before its first Prepare, as a rule)
   void warmRegistryCode().then(({ ms, ok }) => logger.debug('registry code warmed up', { ms: Math.round(ms), ok }));
   await done;
+}
+
+/**
+ * Every IDLE_TRIM_MS / 5, look at what the layers have done; once nothing has changed for IDLE_TRIM_MS, drop
+ * the chunks held in memory and collect garbage (when the manager runs with --expose-gc, as the service
+ * starts it), once per quiet spell.
+ */
+function trimWhenIdle(layers: LayerService, logger: Logger): NodeJS.Timeout {
+  const idle = new IdleTrim(IDLE_TRIM_MS);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const timer = setInterval(() => {
+    void layers.activity().then(async (signature) => {
+      if (!idle.observe(signature, performance.now())) return;
+      const before = process.memoryUsage.rss();
+      const dropped = await layers.dropMemory();
+      gc?.();
+      logger.debug('quiet: memory trimmed', { droppedBytes: dropped, gc: gc !== undefined, rssBefore: before, rssAfter: process.memoryUsage.rss() });
+    });
+  }, IDLE_TRIM_MS / 5);
+  timer.unref();
+  return timer;
 }
 
 function serveConnection(conn: Socket, handlers: Record<string, (p: never) => Promise<unknown>>, clients: Set<Socket>, logger: Logger): void {

@@ -270,6 +270,20 @@ export class LayerService implements RemoteLayers {
     return { layers: this.stats(), ...(cache ? { cache } : {}), fuseLatency, rss: process.memoryUsage.rss() };
   }
 
+  /**
+   * What changes whenever the layers do anything that holds memory (a chunk read, fetched or written, a layer
+   * checked, served or let go); the fuse manager trims its memory once it has stayed the same for a while.
+   */
+  async activity(): Promise<string> {
+    const c = this.cache ? (await this.cache).stats() : undefined;
+    return `${c ? c.memoryHits + c.diskHits + c.misses + c.writes : 0} ${this.served.size} ${this.checked.size()} ${this.mounting.size}`;
+  }
+
+  /** Drop the chunks the cache holds in memory; returns their bytes. */
+  async dropMemory(): Promise<number> {
+    return this.cache ? (await this.cache).dropMemory() : 0;
+  }
+
   /** The directories served. */
   servedDirs(): string[] {
     return [...this.served.keys()];

@@ -38,6 +38,22 @@ describe('ChunkCache', () => {
     assert.deepEqual([reopened.stats().diskHits, reopened.stats().diskBytes], [1, 1000]);
   });
 
+  test('dropMemory lets go of the chunks held in memory: the next get reads the disk, and the same bytes come back', async () => {
+    const dir = await tempDir();
+    const cache = await ChunkCache.open({ dir, maxBytes: 1 << 20 });
+    const a = chunk(7, 3000);
+    const b = chunk(8, 2000);
+    await cache.put(sha256Digest(a), a);
+    await cache.put(sha256Digest(b), b);
+    assert.equal(cache.inMemory(sha256Digest(a)), true);
+    assert.equal(cache.dropMemory(), 5000);
+    assert.equal(cache.inMemory(sha256Digest(a)), false);
+    const before = cache.stats();
+    assert.deepEqual(await cache.get(sha256Digest(a)), a);
+    assert.deepEqual([cache.stats().diskHits - before.diskHits, cache.stats().memoryHits - before.memoryHits], [1, 0]);
+    assert.equal(cache.dropMemory(), 3000, 'the chunk read back was kept in memory again');
+  });
+
   test('the disk bound evicts least recently used chunks, recency refreshed by hits', async () => {
     const dir = await tempDir();
     const cache = await ChunkCache.open({ dir, maxBytes: 3000, memoryMaxBytes: 0 });

@@ -5,12 +5,14 @@
 // the shaping proxy (20 ms per request, 100 Mbit/s) so the bytes fetched are counted.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { execa } from 'execa';
 import { mountsUnder } from '../../src/host/mountinfo.js';
+import { IDLE_TRIM_MS } from '../../src/service/idle-trim.js';
 import { snapshotsServiceDefinition } from '../../src/service/snapshots-grpc.js';
 import { startContainerd, startService, type ContainerdFixture, type ServiceProcess } from '../fixtures/containerd.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
@@ -201,6 +203,17 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
     assert.match(text, /^ctr_remote_on_demand_fetch_duration_seconds_count [1-9]\d*$/m);
     const debug = (await (await fetch(`http://127.0.0.1:${String(port)}/debug`)).json()) as { manager: { layers: { layerDigest: string }[] } };
     assert.ok(debug.manager.layers.some((l) => l.layerDigest === images.esgzLayers[1]));
+  });
+
+  test('quiet: once nothing has happened for IDLE_TRIM_MS, the fuse manager drops the chunks it holds in memory and collects garbage', async () => {
+    // the containers above read chunks through the memory LRU; the manager runs with --expose-gc as the service starts it
+    const managerLog = join(work, 'svc-root', 'snapshotter', 'fuse-manager.log');
+    const trims = async () => (await readFile(managerLog, 'utf8')).split('\n').filter((l) => l.includes('"quiet: memory trimmed"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const deadline = Date.now() + IDLE_TRIM_MS * 4;
+    while (!(await trims()).some((t) => Number(t['droppedBytes']) > 0) && Date.now() < deadline) await sleep(250);
+    const trim = (await trims()).find((t) => Number(t['droppedBytes']) > 0);
+    assert.ok(trim, `a trim that dropped chunks: ${JSON.stringify(await trims())}`);
+    assert.equal(trim['gc'], true, 'the garbage was collected too');
   });
 
   test('GC: removing the images lets containerd remove their snapshots, and the service unmounts the lazy layers', async () => {
