@@ -626,8 +626,18 @@ interface Steady {
   onceMedian?: number;
   peakOnce?: number;
   mounts: number;
+  /** Each process at the end of the window: its command (shortened), VmRSS, RssAnon + RssShmem, RssFile (absent in older runs). */
+  processes?: { what: string; rss: number; own: number; file: number }[];
   notes: string[];
   problems: string[];
+}
+
+/** What a process of a snapshotter is, for the report: its role, not its arguments. */
+function roleOf(pid: number): string {
+  const cmd = safeRead(`/proc/${pid}/cmdline`).split('\0').join(' ');
+  if (cmd.includes('snapshotter fuse-manager')) return 'fuse manager';
+  if (cmd.includes('snapshotter serve')) return 'snapshotter serve';
+  return cmd.split(' ')[0]?.split('/').pop() ?? String(pid);
 }
 
 async function steadySample(kind: Kind, env: Env, proxy: FaultProxy, pushed: PushedImage[]): Promise<Steady> {
@@ -650,10 +660,14 @@ async function steadySample(kind: Kind, env: Env, proxy: FaultProxy, pushed: Pus
     await sleep(5_000);
     const window = rss.take();
     rss.stop();
+    const processes = pair.sn.pids().flatMap((pid) => {
+      const m = memoryStatus(pid);
+      return m ? [{ what: roleOf(pid), rss: m.rss, own: m.own, file: m.file }] : [];
+    });
     const mounts = mountsUnder(pair.sn.root).length;
     return {
       kind, images: pushed.map((p) => p.image.name), waitedSeconds, idle, fetchedBytes: proxy.stats.totalBytes,
-      rssMedian: summarize(window.rss).median, rssMax: Math.max(...window.rss), peakRss: rss.peak, onceMedian: summarize(window.once).median, peakOnce: rss.peakOnce, mounts, notes, problems,
+      rssMedian: summarize(window.rss).median, rssMax: Math.max(...window.rss), peakRss: rss.peak, onceMedian: summarize(window.once).median, peakOnce: rss.peakOnce, mounts, processes, notes, problems,
     };
   } finally {
     rss.stop();
@@ -798,6 +812,12 @@ function writeReport(r: Results, outDir: string): string[] {
     const f = r.steady.find((s) => s.kind === 'reference');
     if (o && f) L.push(`| **ours / reference** | | ${ratio(o.fetchedBytes, f.fetchedBytes)} | | ${ratio(o.rssMedian, f.rssMedian)} | ${ratio(o.peakRss, f.peakRss)} | ${ratio(o.onceMedian ?? NaN, f.onceMedian ?? NaN)} | ${ratio(o.peakOnce ?? NaN, f.peakOnce ?? NaN)} |`);
     L.push('');
+    const by = r.steady.filter((s) => s.processes?.length);
+    if (by.length) {
+      L.push('Each process at the end of that window (MiB): RSS = anonymous (+ shared memory) + file-backed (code).', '');
+      for (const s of by) L.push(`- ${s.kind}: ${s.processes!.map((p) => `${p.what} ${f1(MiB(p.rss))} = ${f1(MiB(p.own))} + ${f1(MiB(p.file))}`).join('; ')}`);
+      L.push('');
+    }
   }
   if (r.cached) {
     const c = r.cached;
