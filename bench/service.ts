@@ -660,7 +660,7 @@ async function steadySample(kind: Kind, env: Env, proxy: FaultProxy, pushed: Pus
     await sleep(5_000);
     const window = rss.take();
     rss.stop();
-    const processes = pair.sn.pids().flatMap((pid) => {
+    const processes = [...new Set(pair.sn.pids())].flatMap((pid) => {
       const m = memoryStatus(pid);
       return m ? [{ what: roleOf(pid), rss: m.rss, own: m.own, file: m.file }] : [];
     });
