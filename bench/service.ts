@@ -640,6 +640,9 @@ function roleOf(pid: number): string {
   return cmd.split(' ')[0]?.split('/').pop() ?? String(pid);
 }
 
+/** Wait after the proxy has gone idle before the steady window. */
+const STEADY_SETTLE_MS = 10_000;
+
 async function steadySample(kind: Kind, env: Env, proxy: FaultProxy, pushed: PushedImage[]): Promise<Steady> {
   const pair = await startPair(kind, env, join(env.work, 'steady', kind));
   const rss = new RssSampler(pair.sn.pids).start();
@@ -656,6 +659,9 @@ async function steadySample(kind: Kind, env: Env, proxy: FaultProxy, pushed: Pus
     const t0 = Date.now();
     const idle = await waitProxyIdle(proxy, 5_000, 300_000);
     const waitedSeconds = (Date.now() - t0) / 1000;
+    // what a snapshotter does once quiet (ours trims after 5 s without activity; Go returns freed memory in
+    // the background) happens before the window, not inside it
+    await sleep(STEADY_SETTLE_MS);
     rss.take();
     await sleep(5_000);
     const window = rss.take();
@@ -804,7 +810,7 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push('', 'Ratios are of medians (< 1: ours is faster / fetches less / uses less memory). "layers containerd fetched" counts, per sample, the image\'s layer blobs found in containerd\'s content store after run (0 = every layer was mounted lazily).', '');
   if (r.steady.length) {
     L.push('## Steady memory with 3 images', '');
-    L.push(`Each snapshotter, fresh: rpull + run of ${r.steady[0]!.images.join(', ')} in turn through the same proxy, then wait until the proxy has been idle for 5 s (background fetch done; at most 300 s), then 5 s of samples.`, '');
+    L.push(`Each snapshotter, fresh: rpull + run of ${r.steady[0]!.images.join(', ')} in turn through the same proxy, then wait until the proxy has been idle for 5 s (background fetch done; at most 300 s) and ${STEADY_SETTLE_MS / 1000} s more, then 5 s of samples.`, '');
     L.push('| snapshotter | waited s (idle?) | MB fetched in all | lazy mounts | steady RSS MiB (median / max over 5 s) | peak RSS MiB over the whole run | steady RSS, code once, MiB (median) | peak RSS, code once, MiB |');
     L.push('|---|---|---|---|---|---|---|---|');
     for (const s of r.steady) L.push(`| ${s.kind} | ${f1(s.waitedSeconds)} (${s.idle ? 'yes' : 'no'}) | ${f1(MB(s.fetchedBytes))} | ${s.mounts} | ${f1(MiB(s.rssMedian))} / ${f1(MiB(s.rssMax))} | ${f1(MiB(s.peakRss))} | ${f1(MiB(s.onceMedian ?? NaN))} | ${f1(MiB(s.peakOnce ?? NaN))} |`);
