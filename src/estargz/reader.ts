@@ -210,7 +210,9 @@ async function extractTocJson(member: Buffer, max: number): Promise<Buffer> {
   if (first.header.name !== TOC_TAR_NAME) {
     throw invalidArgument(`TOC tar entry is named ${JSON.stringify(first.header.name)}, want ${JSON.stringify(TOC_TAR_NAME)}`);
   }
-  return first.data;
+  // a small TOC is a view of zlib's 1 MiB output piece: kept with its reader, it would keep the whole piece
+  const json = first.data;
+  return json.buffer.byteLength > 2 * json.length + 8192 ? Buffer.from(json) : json;
 }
 
 export type { TOCEntry };

@@ -67,9 +67,11 @@ export class CheckedLayers {
     return undefined;
   }
 
-  /** Close every kept lazy layer and forget everything. */
-  clear(): void {
-    for (const digest of [...this.kept.keys()]) this.drop(digest, true);
+  /** Forget everything; resolves once every kept lazy layer has started (or failed to) and been closed. */
+  async clear(): Promise<void> {
+    const started = [...this.kept.values()].map((k) => k.lazy);
+    for (const digest of [...this.kept.keys()]) this.drop(digest, false);
+    await Promise.all(started.map((l) => closeStarted(l)));
   }
 
   private drop(digest: string, close: boolean): void {

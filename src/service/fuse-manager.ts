@@ -140,7 +140,7 @@ function trimWhenIdle(layers: LayerService, logger: Logger): NodeJS.Timeout {
       const dropped = await layers.dropMemory();
       gc?.();
       logger.debug('quiet: memory trimmed', { droppedBytes: dropped, gc: gc !== undefined, rssBefore: before, rssAfter: process.memoryUsage.rss() });
-    });
+    }).catch((e: unknown) => logger.warn('quiet: memory trim failed', { error: e instanceof Error ? e.message : String(e) })); // (a chunk cache that failed to open: its mounts say so)
   }, IDLE_TRIM_MS / 5);
   timer.unref();
   return timer;

@@ -177,7 +177,11 @@ export class LayerService implements RemoteLayers {
     let guessed: EarlyRange | undefined;
     const onTocJson = this.options.startOnCheck
       ? async (json: Buffer, size: number) => {
-        guessed = await this.earlyRange({ ...layer, size }, prefetchSpanGuess(json));
+        try {
+          guessed = await this.earlyRange({ ...layer, size }, prefetchSpanGuess(json));
+        } catch {
+          return; // a speed-up only: never a reason to refuse the layer
+        }
         if (guessed) await new Promise((resolve) => setImmediate(resolve)); // the request goes out before the parse holds the thread
       }
       : undefined;
@@ -296,7 +300,7 @@ export class LayerService implements RemoteLayers {
 
   /** Stop serving everything and close the registries (`progress` is told of each step, for logs). */
   async close(progress?: (dir: string, step: string) => void): Promise<void> {
-    this.checked.clear();
+    await this.checked.clear(); // a layer still starting is closed before the registries it reads from
     await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir, progress)));
     progress?.('', 'registries');
     await Promise.allSettled([...this.registries.values()].map(async (r) => (await r).close()));

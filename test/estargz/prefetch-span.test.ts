@@ -63,4 +63,11 @@ describe('prefetchSpan', () => {
     assert.equal(spanCovers({ offset: 200, length: 800 }, { offset: 105, length: 895 }), false, 'starts before the guess');
     assert.equal(spanCovers({ offset: 0, length: GUESS_SLACK + 2000 }, { offset: GUESS_SLACK + 1, length: 1999 }), false, 'too much before it');
   });
+
+  test('a small TOC does not keep zlib\'s 1 MiB output piece alive with its reader (readers are kept for their mounts)', async () => {
+    const dir = await makeTree(await tempDir('ctr-small-toc-'), { 'a/b': 'tiny' });
+    const reader = await openEStargz(new BufferRangeReader((await buildFromTar(gnuTar(dir))).blob));
+    assert.ok(reader.tocJson.length < 4096, `a small TOC (${reader.tocJson.length} bytes)`);
+    assert.ok(reader.tocJson.buffer.byteLength <= 2 * reader.tocJson.length + 8192, `backed by ${reader.tocJson.buffer.byteLength} bytes`);
+  });
 });

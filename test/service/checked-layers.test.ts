@@ -48,7 +48,7 @@ test('the entries held are bounded; replacing or clearing closes what is dropped
   await settle();
   assert.equal(first.closed, 1, 'the layer replaced is closed');
   assert.equal(kept.fits(400_000), true, 'the replaced entries no longer count');
-  kept.clear();
+  await kept.clear();
   await settle();
   assert.equal(second.closed, 1);
   assert.equal(kept.fits(1 << 20), true);
