@@ -124,6 +124,8 @@ interface Served {
   lazy: LazyLayer;
   digest: string;
   stateFile: string;
+  /** What it counts against the limits of everything served (given back when it goes). */
+  summary: { entries: number; regBytes: number };
 }
 
 /** Serves lazy layers as FUSE mounts in this process. */
@@ -253,6 +255,7 @@ export class LayerService implements RemoteLayers {
     const s = this.served.get(dir);
     if (!s) return;
     this.served.delete(dir);
+    this.undeclare(s.summary);
     await s.fuse.unmount().catch((e: unknown) => progress?.(dir, `unmount failed: ${e instanceof Error ? e.message : String(e)}`));
     progress?.(dir, 'unmounted');
     await s.lazy.close();
@@ -350,8 +353,18 @@ export class LayerService implements RemoteLayers {
       await closeStarted(kept?.lazy);
       throw e;
     }
+    try {
+      await this.serveDeclared(item, layer, reader, kept?.lazy, gate, early, where);
+    } catch (e) {
+      this.undeclare(reader.summary);
+      throw e;
+    }
+  }
+
+  /** serveWith, once the layer is counted against the limits. */
+  private async serveDeclared(item: ServeItem, layer: RemoteLayerRef, reader: EStargzReader, started: Promise<LazyLayer> | undefined, gate: BackgroundGate, early: EarlyRange | undefined, where: { op: string; subject: string }): Promise<void> {
     // started at the check: its index built meanwhile, or the refusal of its tree thrown here
-    let lazy = kept?.lazy ? await kept.lazy.catch((e: unknown) => {
+    let lazy = started ? await started.catch((e: unknown) => {
       throw withContext(where, e);
     }) : undefined;
     const index = reader.index;
@@ -370,7 +383,7 @@ export class LayerService implements RemoteLayers {
         fsName: `ctr-remote:${layer.digest.slice(7, 19)}`, unmountOnExit: false, negativeTimeoutMs: LAYER_CACHE_TIMEOUT_MS,
         noOpen: !onAccess, // the access recorder needs every OPEN; without it, opens need no round trip
       });
-      this.served.set(item.dir, { fuse, lazy, digest: layer.digest, stateFile });
+      this.served.set(item.dir, { fuse, lazy, digest: layer.digest, stateFile, summary: reader.summary });
     } catch (e) {
       await lazy.close();
       throw e;
@@ -468,14 +481,27 @@ export class LayerService implements RemoteLayers {
     });
   }
 
-  /** Count what a layer declares against the image-wide limits. */
+  /** Count what a layer declares against the limits of everything served; nothing is counted when it is refused. */
   private declare(summary: { entries: number; regBytes: number }, where: { op: string; subject: string }): void {
-    this.declared.entries += summary.entries;
-    this.declared.bytes += summary.regBytes;
+    const entries = this.declared.entries + summary.entries;
+    const bytes = this.declared.bytes + summary.regBytes;
     const max = DEFAULT_IMAGE_LIMITS;
     const head = `${where.op} ${where.subject}`;
-    if (this.declared.entries > max.maxEntries) throw limitExceeded(`${head}: the lazy layers served declare ${this.declared.entries} entries, over the limit of ${max.maxEntries} per image`);
-    if (this.declared.bytes > max.maxBytes) throw limitExceeded(`${head}: the lazy layers served declare ${this.declared.bytes} bytes of files, over the limit of ${max.maxBytes} per image`);
+    if (entries > max.maxEntries) throw limitExceeded(`${head}: the lazy layers served declare ${entries} entries, over the limit of ${max.maxEntries} per image`);
+    if (bytes > max.maxBytes) throw limitExceeded(`${head}: the lazy layers served declare ${bytes} bytes of files, over the limit of ${max.maxBytes} per image`);
+    this.declared.entries = entries;
+    this.declared.bytes = bytes;
+  }
+
+  /** Give back what a layer that is no longer served (or failed to be) counted. */
+  private undeclare(summary: { entries: number; regBytes: number }): void {
+    this.declared.entries -= summary.entries;
+    this.declared.bytes -= summary.regBytes;
+  }
+
+  /** What the layers served declare together (entries, file bytes), as counted against DEFAULT_IMAGE_LIMITS. */
+  declaredTotals(): { entries: number; bytes: number } {
+    return { ...this.declared };
   }
 
   /** Move a layer's state file to its last-state place (when it was written elsewhere). */

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -136,6 +136,17 @@ describe('remote snapshots over a real registry', { skip }, () => {
       await Promise.all([service.mount([{ dir, layer }]), service.mount([{ dir, layer }])]);
       assert.equal((await readMounts()).filter((m) => m.mountPoint === dir).length, 1);
       assert.equal(await readFile(join(dir, 'etc/motd'), 'utf8'), hello);
+      const served = service.declaredTotals();
+      assert.ok(served.entries > 0 && served.bytes >= hello.length && served.bytes < 2 * hello.length, `counted once against the limits: ${JSON.stringify(served)}`);
+      // a resident service mounts and unmounts layers all its life: what goes is given back to the limits
+      await service.unmount(dir);
+      assert.deepEqual(service.declaredTotals(), { entries: 0, bytes: 0 });
+      await service.mount([{ dir, layer }]);
+      assert.deepEqual(service.declaredTotals(), served);
+      // counted, then failing: its mount point cannot be made (a regular file is in its path)
+      await writeFile(join(work, 'concurrent', 'a-file'), 'x');
+      await assert.rejects(service.mount([{ dir: join(work, 'concurrent', 'a-file', 'fs'), layer }]), /ENOTDIR|not a directory/);
+      assert.deepEqual(service.declaredTotals(), served, 'a mount that failed counts nothing');
     } finally {
       await service.close();
     }
