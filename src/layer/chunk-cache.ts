@@ -163,12 +163,12 @@ export class ChunkCache {
     await this.evict(hex);
   }
 
-  /** Counters and sizes. */
   /** Drop the chunks held in memory (each is on disk, or was only ever wanted in memory); returns their bytes. */
   dropMemory(): number {
     return this.memory.clear();
   }
 
+  /** Counters and sizes. */
   stats(): ChunkCacheStats {
     return { ...this.counters, diskBytes: this.diskBytes, maxBytes: this.maxBytes };
   }

@@ -1,10 +1,9 @@
 // Layers checked and not yet mounted: the TOC a check opened, and, in the resident service, the lazy layer
 // it started (its prefetch runs from the moment the TOC is verified, not from the mount's; it is still being
-// started, its index built, when the check has answered). containerd
-// prepares a layer (the check) and the service mounts it right away; parsing a TOC again costs as much as
-// the first time (tens of ms for a root filesystem's). Bounded by the entries held (a TOC costs memory in
-// proportion to them); what is not kept, or not taken in time, is opened again from the saved tail, and a
-// lazy layer not taken is closed.
+// started, its index built, when the check has answered). containerd prepares a layer (the check) and the
+// service mounts it right away; parsing a TOC again costs as much as the first time (tens of ms for a root
+// filesystem's). Bounded by the entries held (a TOC costs memory in proportion to them); what is not kept,
+// or not taken in time, is opened again from the saved tail, and a lazy layer not taken is closed.
 import type { EStargzReader } from '../estargz/reader.js';
 import type { LazyLayer } from '../layer/lazy-layer.js';
 

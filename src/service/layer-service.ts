@@ -182,9 +182,8 @@ export class LayerService implements RemoteLayers {
         try {
           guessed = await this.earlyRange({ ...layer, size }, prefetchSpanGuess(json));
         } catch {
-          return; // a speed-up only: never a reason to refuse the layer
+          // a speed-up only: never a reason to refuse the layer
         }
-        if (guessed) await new Promise((resolve) => setImmediate(resolve)); // the request goes out before the parse holds the thread
       }
       : undefined;
     try {
@@ -322,7 +321,11 @@ export class LayerService implements RemoteLayers {
     }
   }
 
-  /** Request a layer's prefetch region now (see ServeItem.prefetch), or undefined. */
+  /**
+   * Request a layer's prefetch region now (see ServeItem.prefetch), or undefined; resolves once the request
+   * has had the turns of the event loop the registry client takes to send it, so that the CPU-bound work its
+   * caller goes on with (parsing or indexing a TOC) overlaps the transfer instead of delaying its start.
+   */
   private async earlyRange(layer: RemoteLayerRef, span: PrefetchSpan | undefined): Promise<EarlyRange | undefined> {
     const size = layer.size;
     if (!span || size === undefined || span.length > EARLY_RANGE_MAX_BYTES || span.offset + span.length > size) return undefined;
@@ -331,7 +334,9 @@ export class LayerService implements RemoteLayers {
     if (this.earlyBytes + span.length > EARLY_RANGE_MAX_BYTES) return undefined; // the prefetch fetches it, budgeted
     const source = await this.blobSource(layer, size);
     this.earlyBytes += span.length;
-    return new EarlyRange(source, span, () => (this.earlyBytes -= span.length));
+    const early = new EarlyRange(source, span, () => (this.earlyBytes -= span.length));
+    await new Promise((resolve) => setImmediate(resolve));
+    return early;
   }
 
   private async serveWith(item: ServeItem, gate: BackgroundGate, early: EarlyRange | undefined): Promise<void> {
@@ -442,14 +447,10 @@ export class LayerService implements RemoteLayers {
         early.release();
         early = undefined;
       }
-      if (!early && span) {
-        early = await this.earlyRange(layer, span);
-        if (early) await new Promise((resolve) => setImmediate(resolve)); // the request goes out before the index build holds the thread
-      }
+      if (!early && span) early = await this.earlyRange(layer, span);
       // started once the check has answered: building the index (tens of ms for a root filesystem's TOC) is
       // not the check's work. The checks that refuse a layer (its TOC's digest, JSON, entries and limits)
-      // are done; what the index still refuses (a tree through a symlink out of the layer, a hardlink to
-      // nothing) unpacking refuses too, and the mount reports it.
+      // are done; what only the index refuses (a tree no writer makes: docs/DECISIONS.md) the mount reports.
       const gate = this.residentGate ?? sealedGate();
       const stateFile = this.options.paths.lazyStateOf(layer.digest);
       lazy = new Promise((resolve) => setImmediate(resolve)).then(() => this.openLazy(layer, reader, gate, stateFile, early));
