@@ -297,6 +297,28 @@ describe('FUSE protocol handler', () => {
     assert.equal((await call(p, request(Opcode.INTERRUPT, 0, target, id | 1))).error, -Errno.EAGAIN);
   });
 
+  test('an INTERRUPT that comes before the handler asks for its signal: the signal it gets is already aborted', async () => {
+    const fs = sampleFs();
+    const { p } = await ready(fs);
+    const ino = readU64((await call(p, request(Opcode.LOOKUP, 1, name('big')))).body, 0);
+    let go: () => void = () => undefined;
+    const interrupted = new Promise<void>((resolve) => (go = resolve));
+    let seen: boolean | undefined;
+    fs.read = async (_i, _f, _o, _s, ctx) => {
+      await interrupted; // the signal is made only now, after the INTERRUPT
+      seen = ctx.signal.aborted;
+      throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+    };
+    const id = (unique += 2);
+    const pending = call(p, request(Opcode.READ, ino, encodeReadIn({ fh: 0, offset: 0, size: 10, flags: 0 }), id));
+    const target = Buffer.alloc(8);
+    target.writeUInt32LE(id, 0);
+    assert.equal(await p.handle(request(Opcode.INTERRUPT, 0, target, id | 1)), null);
+    go();
+    assert.equal((await pending).error, -Errno.EINTR);
+    assert.equal(seen, true);
+  });
+
   test('STATFS defaults and ACCESS answer 0, FLUSH ENOSYS (the kernel stops sending it), DESTROY marks the protocol', async () => {
     const { p } = await ready();
     const s = await call(p, request(Opcode.STATFS, 1));
