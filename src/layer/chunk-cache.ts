@@ -17,8 +17,12 @@ import { SharedFlights, raceSignal } from './shared-flights.js';
 
 /** Upper bound of the default disk budget: 10 GiB. */
 export const DEFAULT_CACHE_MAX_BYTES = 10 * 2 ** 30;
-/** Default in-memory LRU budget: 32 MiB (eight 4 MiB chunks: enough for the kernel's consecutive reads of a chunk). */
-export const DEFAULT_MEMORY_MAX_BYTES = 32 * 2 ** 20;
+/**
+ * Default in-memory LRU budget: 16 MiB (four 4 MiB chunks: enough for the kernel's consecutive 1 MiB reads of a
+ * chunk, several files at once, and the next 1 MiB of small members warmed ahead). 32 MiB read no faster and
+ * cost its process ~12 MiB more at peak (docs/DECISIONS.md).
+ */
+export const DEFAULT_MEMORY_MAX_BYTES = 16 * 2 ** 20;
 const STALE_TEMP_MS = 60 * 60 * 1000;
 /**
  * Chunks up to this size are read from disk synchronously: one small read costs less than the three
@@ -37,7 +41,7 @@ export interface ChunkCacheOptions {
   dir: string;
   /** Disk budget in bytes. Default: min(10 GiB, half of (free space + current cache size)) at open. */
   maxBytes?: number;
-  /** In-memory LRU budget in bytes. Default 32 MiB; 0 disables it. */
+  /** In-memory LRU budget in bytes. Default DEFAULT_MEMORY_MAX_BYTES (16 MiB); 0 disables it. */
   memoryMaxBytes?: number;
   /** Hash each chunk file once per process on its first load and drop it if it does not match its name. Default true. */
   verifyOnLoad?: boolean;

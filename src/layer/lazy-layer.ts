@@ -90,7 +90,7 @@ export class LazyLayer implements ChunkSource {
   private prefetchTask: Promise<void> = Promise.resolve();
   /**
    * Offsets of the members the background fetch is fetching: their chunks go to the disk cache only. Nothing
-   * is waiting to read them, and 4 MiB batches through the memory LRU would keep it full (32 MiB) for the
+   * is waiting to read them, and 4 MiB batches through the memory LRU would keep it full (16 MiB) for the
    * whole background fetch; a reader that joins such a fetch gets its bytes from the fetch itself.
    */
   private readonly diskOnly = new Set<number>();
