@@ -19,8 +19,8 @@ import { SharedFlights, raceSignal } from './shared-flights.js';
 export const DEFAULT_CACHE_MAX_BYTES = 10 * 2 ** 30;
 /**
  * Default in-memory LRU budget: 16 MiB (four 4 MiB chunks: enough for the kernel's consecutive 1 MiB reads of a
- * chunk, several files at once, and the next 1 MiB of small members warmed ahead). 32 MiB read no faster and
- * cost its process ~12 MiB more at peak (docs/DECISIONS.md).
+ * chunk, several files at once, and the next 1 MiB of small members warmed ahead). 32 MiB read a cached root
+ * filesystem ~5% faster and cost its process 12-23 MiB more at peak (docs/DECISIONS.md).
  */
 export const DEFAULT_MEMORY_MAX_BYTES = 16 * 2 ** 20;
 const STALE_TEMP_MS = 60 * 60 * 1000;
