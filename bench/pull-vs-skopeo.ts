@@ -18,6 +18,7 @@ import { build } from 'esbuild';
 import { buildImage } from '../test/fixtures/image-builder.js';
 import { startRegistry } from '../test/fixtures/registry.js';
 import { startFaultProxy } from '../test/fixtures/fault-proxy.js';
+import { OUR_ENV } from './lib/node-env.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -30,12 +31,6 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
-/**
- * The environment of our processes: this one without NODE_EXTRA_CA_CERTS, which this sandbox sets and which
- * makes every node process parse the whole system CA bundle at start (0.1-0.2 s; bench/service.ts does the
- * same). skopeo, a Go program, ignores it.
- */
-const OUR_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
 const layerCount = Number(values.layers);
 const layerMb = Number(values['layer-mb']);
 const rttMs = Number(values['rtt-ms']);

@@ -37,6 +37,7 @@ import { startRegistry, type RegistryFixture } from '../test/fixtures/registry.j
 import { prepareImage, type BenchImage, type ImageName } from './lib/startup-images.js';
 import { summarize, type Summary } from './lib/summary-stats.js';
 import { mustRun, timedProcess } from './lib/timed-process.js';
+import { OUR_ENV } from './lib/node-env.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: a } = parseArgs({
@@ -73,10 +74,6 @@ const KINDS: Kind[] = a.kinds.split(',').map((k) => k.trim()).filter((k): k is K
 /** The two kinds that run a snapshotter service (steady memory and RPC latency are theirs only). */
 const SERVICE_KINDS = KINDS.filter((k) => k !== 'cli');
 const SN = ['--snapshotter', 'stargz'];
-/** The environment of our processes: this one without NODE_EXTRA_CA_CERTS, which costs every node process
- *  ~0.1 s at start to parse the file it names (the sandbox sets it to Debian's 3,600-line bundle; Go
- *  ignores it; the registry here is plain HTTP, so no certificate is ever checked). */
-const OUR_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
 
 // ---------------------------------------------------------------------------------------------------------
 // Processes and their memory
