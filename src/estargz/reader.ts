@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { digestMismatch, invalidArgument, limitExceeded, notFound, withContext, CtrError } from '../errors.js';
+import { compactView } from '../content/compact-view.js';
 import type { RangeReader } from '../content/range-reader.js';
 import { parseTarBuffer } from '../tar/reader.js';
 import { FOOTER_SIZE, locateFooter } from './footer.js';
@@ -211,8 +212,7 @@ async function extractTocJson(member: Buffer, max: number): Promise<Buffer> {
     throw invalidArgument(`TOC tar entry is named ${JSON.stringify(first.header.name)}, want ${JSON.stringify(TOC_TAR_NAME)}`);
   }
   // a small TOC is a view of zlib's 1 MiB output piece: kept with its reader, it would keep the whole piece
-  const json = first.data;
-  return json.buffer.byteLength > 2 * json.length + 8192 ? Buffer.from(json) : json;
+  return compactView(first.data);
 }
 
 export type { TOCEntry };

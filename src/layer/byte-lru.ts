@@ -1,4 +1,5 @@
 // A least-recently-used map bounded by the total byte size of its values (the in-memory chunk cache).
+import { compactView } from '../content/compact-view.js';
 
 /** An LRU of Buffers bounded by total bytes; values larger than the bound are not kept. */
 export class ByteLru<K> {
@@ -30,7 +31,7 @@ export class ByteLru<K> {
   set(key: K, value: Buffer): void {
     this.delete(key);
     if (value.length > this.maxBytes) return;
-    if (value.buffer.byteLength > 2 * value.length + 8192) value = Buffer.from(value);
+    value = compactView(value);
     this.map.set(key, value);
     this.total += value.length;
     for (const [k, v] of this.map) {
