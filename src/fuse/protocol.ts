@@ -120,13 +120,13 @@ export class FuseProtocol {
     const header = decodeInHeader(request);
     const entry = this.table.get(header.opcode);
     const name = entry?.name ?? `opcode ${header.opcode}`;
-    const flight = new InFlight();
+    const flight = new InFlight(header.uid, header.gid, header.pid);
     // request extensions (total_extlen, 8-byte units) follow the arguments; none are negotiated, skip any
     const end = Math.min(request.length, header.len) - header.totalExtlen * 8;
     const req: Request = {
       header,
       body: request.subarray(IN_HEADER_SIZE, Math.max(IN_HEADER_SIZE, end)),
-      ctx: new FlightContext(header.uid, header.gid, header.pid, flight),
+      ctx: flight,
     };
     this.inflight.set(header.unique, flight);
     try {
@@ -243,13 +243,19 @@ async function destroy(p: FuseProtocol): Promise<Payload> {
 }
 
 /**
- * A request being handled, as INTERRUPT finds it: its abort signal is made only when the handler asks for
- * it (READ does; a metadata walk sends thousands of requests that never do, and making a signal for each
- * took a tenth of the serving thread's time in a stat walk of a root filesystem).
+ * A request being handled: its context for the handler, and what INTERRUPT finds. Its abort signal is made
+ * only when the handler asks for it (READ does; a metadata walk sends thousands of requests that never do,
+ * and making a signal for each took a tenth of the serving thread's time in a stat walk of a root filesystem).
  */
-class InFlight {
+class InFlight implements RequestContext {
   private controller: AbortController | undefined;
   private interrupted = false;
+
+  constructor(
+    readonly uid: number,
+    readonly gid: number,
+    readonly pid: number,
+  ) {}
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -262,20 +268,6 @@ class InFlight {
   interrupt(): void {
     this.interrupted = true;
     this.controller?.abort();
-  }
-}
-
-/** A request's context (RequestContext), its signal made on first use (InFlight). */
-class FlightContext implements RequestContext {
-  constructor(
-    readonly uid: number,
-    readonly gid: number,
-    readonly pid: number,
-    private readonly flight: InFlight,
-  ) {}
-
-  get signal(): AbortSignal {
-    return this.flight.signal;
   }
 }
 
