@@ -16,7 +16,7 @@
 //
 //   node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--kinds ours,reference,cli] [--out docs/benchmarks]
 //     [--rtt-ms 20] [--mbps 100] [--ref-bin /tmp/stargz-ref/containerd-stargz-grpc] [--no-build]
-//     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--no-background-fetch] [--cache-dir bench/.cache] [--keep-logs DIR]
+//     [--no-steady] [--no-rpc] [--rpc-iterations 50] [--no-background-fetch] [--in-process] [--cache-dir bench/.cache] [--keep-logs DIR]
 //   node --import tsx bench/service.ts --report-only docs/benchmarks/service.json   # rewrite service.md from it
 // Before/after: --cli-dist DIR runs our processes from another build's dist/ (e.g. one of an older commit).
 // Diagnosis: --keep-logs DIR keeps each sample's service (and fuse manager) log; BENCH_NODE_ARGS (e.g. "--cpu-prof
@@ -58,6 +58,7 @@ const { values: a } = parseArgs({
     'no-rpc': { type: 'boolean', default: false },
     'no-cached': { type: 'boolean', default: false },
     'no-background-fetch': { type: 'boolean', default: false },
+    'in-process': { type: 'boolean', default: false },
     'rpc-iterations': { type: 'string', default: '50' },
     'report-only': { type: 'string' },
     'keep-logs': { type: 'string' },
@@ -191,6 +192,8 @@ interface Env {
   refBin: string;
   work: string;
   noBackgroundFetch: boolean;
+  /** Ours serves its layers in the `serve` process (`[fuse_manager] enable = false`), not in a fuse manager. */
+  inProcess: boolean;
 }
 
 function mountsUnder(dir: string): string[] {
@@ -245,7 +248,8 @@ async function startSnapshotter(kind: Kind, env: Env, dir: string): Promise<Runn
   const root = join(dir, 'root');
   const socket = join(dir, 'snapshotter.sock');
   const config = join(dir, 'config.toml');
-  writeFileSync(config, `no_background_fetch = ${env.noBackgroundFetch}\n`); // default false, the reference's default
+  // no_background_fetch: default false, the reference's default; --in-process: ours without its fuse manager
+  writeFileSync(config, `no_background_fetch = ${env.noBackgroundFetch}\n${kind === 'ours' && env.inProcess ? '[fuse_manager]\nenable = false\n' : ''}`);
   const t0 = Date.now();
   const [cmd, ...pre] = kind === 'ours' ? env.cli as [string, ...string[]] : [env.refBin];
   const argv = kind === 'ours'
@@ -745,6 +749,8 @@ interface Results {
   machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string; loadAvgStart: number[]; loadAvgEnd: number[] };
   link: { rttMs: number; mbps: number };
   noBackgroundFetch: boolean;
+  /** Ours ran without its fuse manager (absent in older runs: with it). */
+  inProcess?: boolean;
   images: { name: string; description: string; cmd: string[]; layers: number; layerBytes: number }[];
   samples: Sample[];
   steady: Steady[];
@@ -768,7 +774,7 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push('# Snapshotter service: ours vs the reference stargz snapshotter, under the same containerd', '');
   L.push(`Measured ${r.date.replace('T', ' ').slice(0, 16)} UTC by \`${r.command}\` (commit ${r.commit}) on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}, Node ${r.machine.node}; load average at the start ${r.machine.loadAvgStart.join(' ')}, at the end ${r.machine.loadAvgEnd.join(' ')} (other jobs shared the machine: read the ratios, not absolute times). Raw samples: [service.json](service.json).`, '');
   L.push('## Method', '');
-  L.push(`- **ours**: \`node dist/ctr-remote.mjs snapshotter serve --address S --root R --config C\` (a frozen copy of the \`dist/\` that \`npm run build\` wrote at ${r.distBuilt.replace('T', ' ').slice(0, 19)} UTC), with its fuse manager (a detached \`snapshotter fuse-manager\` process holding the FUSE sessions).`);
+  L.push(`- **ours**: \`node dist/ctr-remote.mjs snapshotter serve --address S --root R --config C\` (a frozen copy of the \`dist/\` that \`npm run build\` wrote at ${r.distBuilt.replace('T', ' ').slice(0, 19)} UTC), ${r.inProcess ? 'serving its lazy layers in that one process (`[fuse_manager] enable = false` in its config: the reference\'s default; no fuse manager, so its mounts end with it)' : 'with its fuse manager (a detached `snapshotter fuse-manager` process holding the FUSE sessions, so that the mounts outlive a restart of the service: our default)'}.`);
   L.push('- **reference**: `containerd-stargz-grpc` built from Debian\'s stargz-snapshotter 0.12.0 library by [bench/reference-snapshotter/](../../bench/reference-snapshotter/main.go) (`fs.NewFilesystem` + `snapshot.NewSnapshotter` behind containerd\'s `contrib/snapshotservice`, registry hosts as the reference\'s resolver makes them: go-retryablehttp, 30 s timeout, plain HTTP on 127.0.0.1). FUSE is served inside the daemon.');
   L.push('- **cli**: our CLI alone, the daemonless path (no containerd, no service): `node dist/ctr-remote.mjs --root R image rpull --plain-http REF`, then `... run --rm --plain-http REF ID CMD`, with a fresh empty root per sample. Its peak RSS is the sum over every process of ours that names the root (rpull, then run), sampled every 50 ms; runc and the workload are not counted, as containerd\'s shim and runc are not for the other two.');
   L.push(r.noBackgroundFetch ? '- Both get the same config file: `no_background_fetch = true` (background fetch off: only what is read or prefetched is fetched).' : '- Both get the same config file: `no_background_fetch = false` (the default: background fetch on).');
@@ -904,7 +910,7 @@ async function main(): Promise<void> {
   const refBin = resolve(a['ref-bin']);
   if (!existsSync(refBin)) execFileSync(join(ROOT, 'bench', 'reference-snapshotter', 'build.sh'), [refBin], { stdio: 'inherit' });
   const work = mkdtempSync(join(tmpdir(), 'ctr-bench-service-'));
-  const env: Env = { cli: freezeCli(work), refBin, work, noBackgroundFetch: a['no-background-fetch'] };
+  const env: Env = { cli: freezeCli(work), refBin, work, noBackgroundFetch: a['no-background-fetch'], inProcess: a['in-process'] };
   const reg = await startRegistry();
   const proxy = await startFaultProxy(reg.url, { link: { rttMs, ...(mbps > 0 ? { bytesPerSec: (mbps * 1e6) / 8 } : {}) } });
   const errors: string[] = [];
@@ -916,6 +922,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, kernel: release(), node: process.version, loadAvgStart, loadAvgEnd: [] },
     link: { rttMs, mbps },
     noBackgroundFetch: a['no-background-fetch'],
+    inProcess: a['in-process'],
     images: [], samples: [], steady: [], rpc: [], rpcIterations: Number(a['rpc-iterations']), errors,
   };
   const opts = { cacheDir: resolve(a['cache-dir']), payloadLayers: Number(a['payload-layers']), payloadMiB: Number(a['payload-mib']), log };

@@ -2,6 +2,8 @@
 // being fetched, bytes being decoded, and chunk bytes held by the reads being served. Without them a hostile
 // TOC (huge chunks, a huge prefetch region) or many parallel reads of big chunks could grow the serving
 // process without limit. A single piece larger than its budget is served alone (TaskLimit).
+import { garbageCollector } from '../host/garbage-collector.js';
+import { GarbagePacer } from './garbage-pacer.js';
 import { TaskLimit } from './task-limit.js';
 
 /** Compressed bytes of range requests in flight (their bodies are held until their members are decoded). */
@@ -26,22 +28,25 @@ export interface LayerBudgets {
   reads: TaskLimit;
   /** Background batches (lazy-layer.ts runBackground). */
   background: TaskLimit;
+  /** When the dead buffers of decoded members are collected (garbage-pacer.ts). */
+  garbage: GarbagePacer;
 }
 
 let shared: LayerBudgets | undefined;
 
-/** Fresh budgets (tests; a process uses processBudgets()). */
-export function newBudgets(): LayerBudgets {
+/** Fresh budgets (tests; a process uses processBudgets()); `collect` runs a garbage collection (default none). */
+export function newBudgets(collect?: () => void): LayerBudgets {
   return {
     fetches: new TaskLimit(Number.POSITIVE_INFINITY, FETCH_BUDGET_BYTES),
     decodes: new TaskLimit(DECODE_TASKS, DECODE_BUDGET_BYTES),
     reads: new TaskLimit(Number.POSITIVE_INFINITY, READ_BUDGET_BYTES),
     background: new TaskLimit(BACKGROUND_BATCHES),
+    garbage: new GarbagePacer(collect),
   };
 }
 
 /** The budgets shared by every lazy layer of this process. */
 export function processBudgets(): LayerBudgets {
-  shared ??= newBudgets();
+  shared ??= newBudgets(garbageCollector());
   return shared;
 }

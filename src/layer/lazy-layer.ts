@@ -267,37 +267,53 @@ export class LazyLayer implements ChunkSource {
   /**
    * Fetch one range of several members as a stream, decoding each member as soon as its last byte has come
    * (a prefetch of megabytes serves the files at its start long before its end arrives); a failure midway
-   * fails only the members not yet complete.
+   * fails only the members not yet complete. Each member's bytes are copied into a buffer of its own as they
+   * come, so a member's compressed bytes are let go once it is decoded, not when the whole range is (a 37 MB
+   * prefetch region was held whole until its last member was decoded).
    */
   private async streamAndDecode(range: PlannedRange<Member>, results: Map<Member, Deferred<ChunkResult[]>>): Promise<void> {
-    const spans = range.spans; // in blob order (fetch-planner.ts), and members do not overlap: each ends after the one before
-    const buf = Buffer.allocUnsafe(range.length);
-    let filled = 0;
-    let next = 0;
+    const spans = range.spans as readonly Member[]; // in blob order (fetch-planner.ts), and members do not overlap: each ends after the one before
+    const rangeEnd = range.offset + range.length;
+    let pos = range.offset; // the blob offset of the next byte to come
+    let next = 0; // the member being filled
+    let body: Buffer | undefined; // its bytes so far
     const decodes: Promise<void>[] = [];
-    const release = () => {
-      for (; next < spans.length && (spans[next] as Member).end - range.offset <= filled; next++) {
-        const m = spans[next] as Member;
-        const d = results.get(m)!;
-        const body = buf.subarray(m.offset - range.offset, m.end - range.offset);
-        decodes.push(this.budgets.decodes.run(() => this.processMember(m, body), neededBytes(m)).then(d.resolve, d.reject));
+    const take = (bytes: Buffer) => {
+      const n = Math.min(bytes.length, rangeEnd - pos);
+      let i = 0;
+      while (i < n && next < spans.length) {
+        const m = spans[next]!;
+        if (pos < m.offset) { // a gap the planner merged over
+          const skip = Math.min(m.offset - pos, n - i);
+          i += skip;
+          pos += skip;
+          continue;
+        }
+        body ??= Buffer.allocUnsafe(m.end - m.offset);
+        const k = Math.min(m.end - pos, n - i);
+        bytes.copy(body, pos - m.offset, i, i + k);
+        i += k;
+        pos += k;
+        if (pos === m.end) {
+          const d = results.get(m)!;
+          const whole = body;
+          decodes.push(this.budgets.decodes.run(() => this.processMember(m, whole), neededBytes(m)).then(d.resolve, d.reject));
+          body = undefined;
+          next++;
+        }
       }
+      pos += n - i; // after the last member
     };
     this.bump('requests', 1);
     try {
-      await this.options.blob.streamRange!({ offset: range.offset, length: range.length }, (bytes) => {
-        const n = Math.min(bytes.length, range.length - filled);
-        bytes.copy(buf, filled, 0, n);
-        filled += n;
-        release();
-      }, { signal: this.closing.signal });
-      this.bump('bytesFetched', filled);
+      await this.options.blob.streamRange!({ offset: range.offset, length: range.length }, take, { signal: this.closing.signal });
+      this.bump('bytesFetched', pos - range.offset);
       if (this.state.authError) delete this.state.authError;
-      if (filled < range.length) throw unavailable(`layer ${this.options.layerDigest}: the blob source returned ${filled} of ${range.length} bytes`);
+      if (pos < rangeEnd) throw unavailable(`layer ${this.options.layerDigest}: the blob source returned ${pos - range.offset} of ${range.length} bytes`);
     } catch (e) {
-      this.bump('bytesFetched', filled);
+      this.bump('bytesFetched', pos - range.offset);
       const err = isCtrError(e, 'Aborted') || (e instanceof Error && e.name === 'AbortError') ? e : this.fetchFailed(e, 1);
-      for (; next < spans.length; next++) results.get(spans[next] as Member)!.reject(err);
+      for (; next < spans.length; next++) results.get(spans[next]!)!.reject(err);
     }
     await Promise.all(decodes);
   }
@@ -347,6 +363,7 @@ export class LazyLayer implements ChunkSource {
         await this.options.cache.put(r.chunk.digest, r.data, { memory }).catch((e: unknown) => this.recordError(e));
       }
     }
+    this.budgets.garbage.letGo(want + neededBytes(member));
     return results;
   }
 

@@ -11,9 +11,9 @@ import { claimSocketPath } from '../host/unix-socket.js';
 import { RootLayout } from '../store/root-layout.js';
 import { warmRegistryCode, warmTocCode } from './code-warmup.js';
 import { CriKeychain, keychainFile } from './cri-keychain.js';
-import { IDLE_TRIM_MS, IdleTrim } from './idle-trim.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
 import { loggerFor, type Logger } from './logger.js';
+import { trimWhenQuiet } from './quiet-trim.js';
 import { encodeLine, errorResponse, LineSplitter, type ManagerMethods, type MethodName, type Request } from './fuse-manager-protocol.js';
 
 /** What the manager is started with (JSON on its command line): the layer service's options that are data. */
@@ -116,34 +116,13 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
     },
   };
   const server = createServer((conn) => serveConnection(conn, handlers, clients, logger));
-  const trimmer = trimWhenIdle(layers, logger);
+  const trimmer = trimWhenQuiet(layers, logger);
   await listen(server, socket);
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void finish());
   logger.info('fuse manager serving', { socket, pid: process.pid });
   // beside the first requests (a service starts well before its first Prepare, as a rule)
   void warmRegistryCode().then(({ ms, ok }) => logger.debug('registry code warmed up', { ms: Math.round(ms), ok }));
   await done;
-}
-
-/**
- * Every IDLE_TRIM_MS / 5, look at what the layers have done; once nothing has changed for IDLE_TRIM_MS, drop
- * the chunks held in memory and collect garbage (when the manager runs with --expose-gc, as the service
- * starts it), once per quiet spell.
- */
-function trimWhenIdle(layers: LayerService, logger: Logger): NodeJS.Timeout {
-  const idle = new IdleTrim(IDLE_TRIM_MS);
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const timer = setInterval(() => {
-    void layers.activity().then(async (signature) => {
-      if (!idle.observe(signature, performance.now())) return;
-      const before = process.memoryUsage.rss();
-      const dropped = await layers.dropMemory();
-      gc?.();
-      logger.debug('quiet: memory trimmed', { droppedBytes: dropped, gc: gc !== undefined, rssBefore: before, rssAfter: process.memoryUsage.rss() });
-    }).catch((e: unknown) => logger.warn('quiet: memory trim failed', { error: e instanceof Error ? e.message : String(e) })); // (a chunk cache that failed to open: its mounts say so)
-  }, IDLE_TRIM_MS / 5);
-  timer.unref();
-  return timer;
 }
 
 function serveConnection(conn: Socket, handlers: Record<string, (p: never) => Promise<unknown>>, clients: Set<Socket>, logger: Logger): void {

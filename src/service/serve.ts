@@ -20,6 +20,7 @@ import { FuseManagerClient } from './fuse-manager-client.js';
 import { layerOptions, type ManagerSettings } from './fuse-manager.js';
 import { LayerService } from './layer-service.js';
 import { loggerFor, type Logger } from './logger.js';
+import { trimWhenQuiet } from './quiet-trim.js';
 import { ServiceMetrics, serveMetrics, type StatsSource } from './metrics.js';
 import { loadServiceConfig, type ServiceConfig } from './service-config.js';
 import { startSnapshotterService, type RunningSnapshotterService } from './snapshotter-service.js';
@@ -174,7 +175,15 @@ function managedLayers(settings: ManagerSettings, logLevel: string | undefined):
 
 function ownLayers(settings: ManagerSettings, logger: Logger): Layers {
   const service = new LayerService(layerOptions(settings, logger));
-  return { remote: service, stats: () => service.report(), stop: () => service.close() };
+  const trimmer = trimWhenQuiet(service, logger);
+  return {
+    remote: service,
+    stats: () => service.report(),
+    stop: async () => {
+      clearInterval(trimmer);
+      await service.close();
+    },
+  };
 }
 
 /**

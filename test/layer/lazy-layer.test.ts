@@ -13,6 +13,7 @@ import { ChunkCache } from '../../src/layer/chunk-cache.js';
 import { LazyLayer, type LazyLayerOptions } from '../../src/layer/lazy-layer.js';
 import { readLayerState } from '../../src/layer/layer-state.js';
 import { newBudgets } from '../../src/layer/layer-budgets.js';
+import { GarbagePacer } from '../../src/layer/garbage-pacer.js';
 import { TaskLimit } from '../../src/layer/task-limit.js';
 import { buildReferenceBlob, type ReferenceBlob } from './reference-estargz.js';
 
@@ -310,6 +311,23 @@ describe('LazyLayer over a blob built by the reference', () => {
     }
     await layer.close();
   });
+  test('decoding asks the process for a garbage collection after every so many bytes of member buffers let go', async () => {
+    const every = 256 << 10;
+    let collections = 0;
+    const garbage = new GarbagePacer(() => collections++, every, (run) => run());
+    const { layer } = await open(ref, { backgroundFetch: true, backgroundBatchBytes: 64 << 10, idleMs: 0, budgets: { ...newBudgets(), garbage } });
+    await layer.backgroundDone();
+    assert.equal(layer.stats().background.phase, 'done');
+    // every member counts its compressed bytes and the decoded bytes its chunks need
+    const members = ref.reader.index.members.filter((m) => m.chunks.some((c) => c.digest));
+    const letGo = members.reduce((n, m) => n + (m.end - m.offset) + Math.max(...m.chunks.map((c) => c.innerOffset + c.size)), 0);
+    assert.ok(letGo > 4 * every, `the layer decodes ${letGo} bytes, several thresholds`);
+    // one collection per threshold crossed; a member larger than the threshold crosses it once
+    assert.ok(collections >= 2 && collections <= Math.floor(letGo / every), `${collections} collections for ${letGo} bytes, one per ${every} at most`);
+    assert.equal(collections, garbage.collections);
+    await layer.close();
+  });
+
   test('background batches of every layer share one process-wide limit; a closing layer leaves its queue at once', async () => {
     // two layers, each with its own cache so both must fetch everything, on one blob whose requests take 20 ms
     let inFlight = 0;
@@ -418,6 +436,30 @@ describe('LazyLayer streaming a large range', () => {
     source.resume();
     assert.deepEqual(await whole, files.get('bin/big'));
     assert.equal(layer.stats().bytesFetched, file.chunks.at(-1)!.member.end - first.offset);
+    await layer.close();
+  });
+
+  test('a streamed range over a gap (a member already cached) and in odd-sized pieces gives every member its own exact bytes', async () => {
+    class PiecesBlob extends CountingBlob {
+      streamed: BlobRange[] = [];
+      async streamRange(range: BlobRange, onBytes: (b: Buffer) => void): Promise<void> {
+        this.streamed.push(range);
+        for (let at = 0; at < range.length; at += 777) onBytes(Buffer.from(ref.blob.subarray(range.offset + at, range.offset + Math.min(at + 777, range.length))));
+      }
+    }
+    const source = new PiecesBlob(ref.blob);
+    const file = big();
+    assert.ok(file.chunks.length >= 4, 'bin/big has several members');
+    const cache = await ChunkCache.open({ dir: await mkdtemp(join(work, 'cache-')), maxBytes: 1 << 30 });
+    const layer = LazyLayer.open({ layerDigest: 'sha256:' + sha(ref.blob), blob: source, index: ref.reader.index, cache, backgroundFetch: false, prefetch: false, readAheadBytes: 0, plan: { maxGap: 1 << 20 } });
+    const middle = file.chunks[2]!;
+    await layer.readFileRange(file, middle.fileOffset, 10); // its member is cached now
+    assert.equal(source.streamed.length, 0);
+    assert.deepEqual(await layer.readFileRange(file, 0, file.size), files.get('bin/big'));
+    assert.equal(source.streamed.length, 1, 'the other members came in one streamed range');
+    const [range] = source.streamed;
+    assert.ok(range!.offset <= file.chunks[0]!.member.offset && range!.offset + range!.length >= file.chunks.at(-1)!.member.end, 'the range spans the file, over the cached member');
+    assert.equal(layer.stats().errors, 0);
     await layer.close();
   });
 

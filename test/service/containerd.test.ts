@@ -206,7 +206,7 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
   });
 
   test('quiet: once nothing has happened for IDLE_TRIM_MS, the fuse manager drops the chunks it holds in memory and collects garbage', async () => {
-    // the containers above read chunks through the memory LRU; the manager runs with --expose-gc as the service starts it
+    // the containers above read chunks through the memory LRU; the manager takes V8's collector at start (host/garbage-collector.ts)
     const managerLog = join(work, 'svc-root', 'snapshotter', 'fuse-manager.log');
     const trims = async () => (await readFile(managerLog, 'utf8')).split('\n').filter((l) => l.includes('"quiet: memory trimmed"')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const deadline = Date.now() + IDLE_TRIM_MS * 4;

@@ -115,8 +115,12 @@ describe('lazy mounts survive the service', { skip, concurrency: false }, () => 
     await sleep(300);
     const run = await cd.ctr(['run', '--rm', ...sn, images.esgz, 'after-manager', 'cat', '/srv/later.txt'], { reject: false });
     assert.deepEqual([run.exitCode, run.stdout], [0, 'read after a restart\n'], run.stderr);
-    assert.notEqual(await managerPid(), pid);
+    const replacement = await managerPid();
+    assert.notEqual(replacement, pid);
     assert.match(await readFile(join(svcRoot, 'snapshotter', 'fuse-manager.log'), 'utf8'), /detached a dead mount of a previous manager/);
+    // started as every manager is: big buffers mapped on their own (fuse-manager-client.ts MANAGER_MALLOC_ENV)
+    const environ = (await readFile(`/proc/${replacement}/environ`, 'utf8')).split('\0');
+    assert.ok(environ.includes(`MALLOC_MMAP_THRESHOLD_=${1 << 20}`), 'the manager runs with glibc\'s mmap threshold at 1 MiB');
   });
 
   test('snapshotter stop --unmount ends the service and the fuse manager and leaves no mount', async () => {

@@ -1,0 +1,18 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
+import { garbageCollector } from '../../src/host/garbage-collector.js';
+
+test('garbageCollector: a collector in a node started without --expose-gc, which frees what nothing holds', async () => {
+  assert.ok(!process.execArgv.includes('--expose-gc'), 'the test runs without the flag');
+  const gc = garbageCollector();
+  assert.equal(typeof gc, 'function');
+  assert.equal(garbageCollector(), gc, 'found once');
+  let ref: WeakRef<object> | undefined;
+  (() => {
+    ref = new WeakRef({ big: new ArrayBuffer(1 << 20) });
+  })();
+  await tick(); // a WeakRef's target is kept until the end of the job that made it
+  gc!();
+  assert.equal(ref!.deref(), undefined, 'the unreachable object was collected');
+});
