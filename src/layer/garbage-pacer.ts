@@ -1,40 +1,59 @@
 // When the lazy layers of a process ask for a garbage collection. Decoding a member makes two short-lived
-// buffers (its compressed bytes, its decoded bytes) that V8 frees only at its next collection, and V8 waits
-// for JavaScript to allocate before it collects: a background fetch of a 429 MB image held 25-40 MB of dead
+// buffers (its compressed bytes, its decoded bytes; those that go to the memory LRU die when it evicts
+// others, as many bytes as it took in) that V8 frees only at its next collection, and V8 waits for
+// JavaScript to allocate before it collects: a background fetch of a 429 MB image held 25-40 MB of dead
 // buffers in the serving process, and glibc kept much of it once freed. Asking for a collection after every
-// COLLECT_AFTER_BYTES of such buffers bounds the dead ones by that much, for one full collection of a small
-// heap (~5-10 ms) per 32 MB decoded (docs/DECISIONS.md, "Memory"). Pure: the collection is the caller's.
+// COLLECT_AFTER_BYTES of such buffers bounds the dead ones by about that much. A full collection of a small
+// heap takes ~5 ms, of a big one (a million-entry TOC) far more: collections are spaced so that they take at
+// most MAX_COLLECT_SHARE of the time (docs/DECISIONS.md, "Memory"). Pure: the collection and the clock are
+// the caller's.
 
 /** Bytes of member buffers (compressed + decoded) let go between two collections. */
 export const COLLECT_AFTER_BYTES = 8 << 20;
+/** Largest share of the time spent in these collections: after one of d ms, the next waits d / share ms. */
+export const MAX_COLLECT_SHARE = 0.02;
+
+/** Options of a GarbagePacer (tests set them; a process uses the defaults). */
+export interface GarbagePacerOptions {
+  everyBytes?: number;
+  /** Runs `run` later, off the caller's stack. Default setImmediate: after the replies being built are written. */
+  schedule?: (run: () => void) => void;
+  /** Milliseconds. Default performance.now. */
+  now?: () => number;
+}
 
 /** Counts the member buffers let go and runs `collect` once COLLECT_AFTER_BYTES of them have been. */
 export class GarbagePacer {
   private pending = 0;
   private scheduled = false;
-  /** Collections asked for so far. */
+  /** Not before this time (ms): the last collection's cost spread at MAX_COLLECT_SHARE. */
+  private notBefore = Number.NEGATIVE_INFINITY;
+  private readonly everyBytes: number;
+  private readonly schedule: (run: () => void) => void;
+  private readonly now: () => number;
+  /** Collections run so far. */
   collections = 0;
 
-  /**
-   * `collect` runs a collection (none: the pacer only counts); `schedule` runs it later, off the caller's
-   * stack (default setImmediate: after the replies being built are written).
-   */
-  constructor(
-    private readonly collect: (() => void) | undefined,
-    private readonly everyBytes: number = COLLECT_AFTER_BYTES,
-    private readonly schedule: (run: () => void) => void = (run) => void setImmediate(run),
-  ) {}
+  /** `collect` runs a collection (none: the pacer only counts). */
+  constructor(private readonly collect: (() => void) | undefined, options: GarbagePacerOptions = {}) {
+    this.everyBytes = options.everyBytes ?? COLLECT_AFTER_BYTES;
+    this.schedule = options.schedule ?? ((run) => void setImmediate(run));
+    this.now = options.now ?? (() => performance.now());
+  }
 
   /** `bytes` of buffers made for one member have been let go (or soon will be). */
   letGo(bytes: number): void {
     this.pending += bytes;
-    if (this.pending < this.everyBytes || this.scheduled || !this.collect) return;
+    if (this.pending < this.everyBytes || this.scheduled || !this.collect || this.now() < this.notBefore) return;
     this.scheduled = true;
     this.schedule(() => {
       this.scheduled = false;
       this.pending = 0;
       this.collections++;
+      const start = this.now();
       this.collect?.();
+      const end = this.now();
+      this.notBefore = end + (end - start) / MAX_COLLECT_SHARE;
     });
   }
 }

@@ -221,7 +221,7 @@ export class LazyLayer implements ChunkSource {
   /**
    * Start (or join) the fetch of each member; returns each member's flight. A `budgeted` fetch (prefetch,
    * background) waits for room in the process's fetch budget and keeps it until its members are decoded
-   * (they are views of its body); a foreground fetch does not wait: it serves reads, whose chunk bytes the
+   * (views of its body, or copies of it when streamed, until each is decoded); a foreground fetch does not wait: it serves reads, whose chunk bytes the
    * read budget already bounds, and must not queue behind a large prefetch.
    */
   private ensure(members: readonly Member[], plan: PlanOptions | undefined, maxBytes: number | undefined, budgeted: boolean): Map<Member, Promise<ChunkResult[]>> {
@@ -289,7 +289,12 @@ export class LazyLayer implements ChunkSource {
           pos += skip;
           continue;
         }
-        body ??= Buffer.allocUnsafe(m.end - m.offset);
+        if (!body) {
+          // members never overlap (the planner's spans are distinct members in blob order); were one to start
+          // before the bytes already taken, its buffer would be decoded with bytes never written
+          if (pos !== m.offset) throw new CtrError('Internal', `layer ${this.options.layerDigest}: member at ${m.offset} overlaps the one before it in a streamed range`);
+          body = Buffer.allocUnsafe(m.end - m.offset);
+        }
         const k = Math.min(m.end - pos, n - i);
         bytes.copy(body, pos - m.offset, i, i + k);
         i += k;

@@ -314,7 +314,7 @@ describe('LazyLayer over a blob built by the reference', () => {
   test('decoding asks the process for a garbage collection after every so many bytes of member buffers let go', async () => {
     const every = 256 << 10;
     let collections = 0;
-    const garbage = new GarbagePacer(() => collections++, every, (run) => run());
+    const garbage = new GarbagePacer(() => collections++, { everyBytes: every, schedule: (run) => run(), now: () => 0 });
     const { layer } = await open(ref, { backgroundFetch: true, backgroundBatchBytes: 64 << 10, idleMs: 0, budgets: { ...newBudgets(), garbage } });
     await layer.backgroundDone();
     assert.equal(layer.stats().background.phase, 'done');
