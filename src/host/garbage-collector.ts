@@ -8,21 +8,30 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-let collector: (() => void) | null | undefined;
+/** Runs a collection: 'major' a full one (~20-30 ms for a 12 MB heap here), 'minor' the young generation only (~1 ms). */
+export type Collector = (kind: 'major' | 'minor') => void;
 
-/** A function that runs a full collection, or undefined when this runtime does not offer one. */
-export function garbageCollector(): (() => void) | undefined {
-  if (collector === undefined) collector = findCollector();
+/** V8's gc function: a full collection, or `{ type: 'minor' }` for the young generation. */
+type V8Gc = (options?: { type: 'minor' | 'major' }) => void;
+
+let collector: Collector | null | undefined;
+
+/** The collector of this process, or undefined when this runtime does not offer one. */
+export function garbageCollector(): Collector | undefined {
+  if (collector === undefined) {
+    const gc = findGc();
+    collector = gc ? (kind) => (kind === 'minor' ? gc({ type: 'minor' }) : gc()) : null;
+  }
   return collector ?? undefined;
 }
 
-function findCollector(): (() => void) | null {
+function findGc(): V8Gc | null {
   const exposed = (globalThis as { gc?: unknown }).gc;
-  if (typeof exposed === 'function') return exposed as () => void;
+  if (typeof exposed === 'function') return exposed as V8Gc;
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as () => void) : null;
+    return typeof gc === 'function' ? (gc as V8Gc) : null;
   } catch {
     return null;
   }

@@ -2,7 +2,7 @@
 // being fetched, bytes being decoded, and chunk bytes held by the reads being served. Without them a hostile
 // TOC (huge chunks, a huge prefetch region) or many parallel reads of big chunks could grow the serving
 // process without limit. A single piece larger than its budget is served alone (TaskLimit).
-import { garbageCollector } from '../host/garbage-collector.js';
+import { garbageCollector, type Collector } from '../host/garbage-collector.js';
 import { GarbagePacer } from './garbage-pacer.js';
 import { TaskLimit } from './task-limit.js';
 
@@ -35,7 +35,7 @@ export interface LayerBudgets {
 let shared: LayerBudgets | undefined;
 
 /** Fresh budgets (tests; a process uses processBudgets()); `collect` runs a garbage collection (default none). */
-export function newBudgets(collect?: () => void): LayerBudgets {
+export function newBudgets(collect?: Collector): LayerBudgets {
   return {
     fetches: new TaskLimit(Number.POSITIVE_INFINITY, FETCH_BUDGET_BYTES),
     decodes: new TaskLimit(DECODE_TASKS, DECODE_BUDGET_BYTES),

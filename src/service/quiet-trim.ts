@@ -15,7 +15,7 @@ export function trimWhenQuiet(layers: LayerService, logger: Logger): NodeJS.Time
       if (!idle.observe(signature, performance.now())) return;
       const before = process.memoryUsage.rss();
       const dropped = await layers.dropMemory();
-      gc?.();
+      gc?.('major');
       logger.debug('quiet: memory trimmed', { droppedBytes: dropped, gc: gc !== undefined, rssBefore: before, rssAfter: process.memoryUsage.rss() });
     }).catch((e: unknown) => logger.warn('quiet: memory trim failed', { error: e instanceof Error ? e.message : String(e) })); // (a chunk cache that failed to open: its mounts say so)
   }, IDLE_TRIM_MS / 5);

@@ -4,37 +4,41 @@ import { GarbagePacer, MAX_COLLECT_SHARE } from '../../src/layer/garbage-pacer.j
 
 test('GarbagePacer: one collection per threshold of bytes let go, run off the caller\'s stack, never two pending', () => {
   const queued: (() => void)[] = [];
-  let collections = 0;
-  const pacer = new GarbagePacer(() => collections++, { everyBytes: 100, schedule: (run) => queued.push(run), now: () => 0 });
+  const kinds: string[] = [];
+  const pacer = new GarbagePacer((k) => kinds.push(k), { everyBytes: 100, schedule: (run) => queued.push(run), now: () => 0 });
   pacer.letGo(60);
   assert.equal(queued.length, 0, 'below the threshold');
   pacer.letGo(60);
   assert.equal(queued.length, 1, 'at 120 bytes: one collection scheduled');
-  assert.equal(collections, 0, 'not run in the caller');
+  assert.deepEqual(kinds, [], 'not run in the caller');
   pacer.letGo(500);
   assert.equal(queued.length, 1, 'one already pending: no second one');
   queued.shift()!();
-  assert.equal(collections, 1);
-  assert.equal(pacer.collections, 1);
+  assert.deepEqual(kinds, ['major']);
   pacer.letGo(99);
   assert.equal(queued.length, 0, 'the count starts again after a collection');
   pacer.letGo(1);
   assert.equal(queued.length, 1);
 });
 
-test('GarbagePacer: collections take at most MAX_COLLECT_SHARE of the time', () => {
+test('GarbagePacer: full collections take at most MAX_COLLECT_SHARE of the time; in between, the young generation is collected', () => {
   let clock = 1000;
   const collectMs = 10;
-  const pacer = new GarbagePacer(() => (clock += collectMs), { everyBytes: 100, schedule: (run) => run(), now: () => clock });
+  const kinds: string[] = [];
+  const pacer = new GarbagePacer((k) => {
+    kinds.push(k);
+    if (k === 'major') clock += collectMs;
+  }, { everyBytes: 100, schedule: (run) => run(), now: () => clock });
   pacer.letGo(100);
-  assert.equal(pacer.collections, 1, 'the first one at once');
+  assert.deepEqual(kinds, ['major'], 'the first one is full');
   const wait = collectMs / MAX_COLLECT_SHARE;
   clock += wait - 1;
-  pacer.letGo(1000);
-  assert.equal(pacer.collections, 1, `a 10 ms collection: none for the next ${wait} ms, whatever was let go`);
+  pacer.letGo(100);
+  assert.deepEqual(kinds, ['major', 'minor'], `a 10 ms full collection: only young ones for the next ${wait} ms`);
   clock += 1;
-  pacer.letGo(1);
-  assert.equal(pacer.collections, 2, 'then the bytes counted meanwhile are due');
+  pacer.letGo(100);
+  assert.deepEqual(kinds, ['major', 'minor', 'major']);
+  assert.deepEqual(pacer.collections, { major: 2, minor: 1 });
 });
 
 test('GarbagePacer without a collector only counts', () => {
@@ -42,5 +46,5 @@ test('GarbagePacer without a collector only counts', () => {
   const pacer = new GarbagePacer(undefined, { everyBytes: 10, schedule: () => scheduled++ });
   for (let i = 0; i < 10; i++) pacer.letGo(100);
   assert.equal(scheduled, 0);
-  assert.equal(pacer.collections, 0);
+  assert.deepEqual(pacer.collections, { major: 0, minor: 0 });
 });
