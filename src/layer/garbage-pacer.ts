@@ -8,6 +8,7 @@
 // heap on this machine, far more with a million-entry TOC), else one of the young generation (~1 ms), which
 // frees the buffers whose objects have not yet been promoted (docs/DECISIONS.md, "Memory"). Pure: the
 // collections and the clock are the caller's.
+import type { Collector } from '../host/garbage-collector.js';
 
 /** Bytes of member buffers (compressed + decoded) let go between two collections. */
 export const COLLECT_AFTER_BYTES = 8 << 20;
@@ -36,7 +37,7 @@ export class GarbagePacer {
   readonly collections = { major: 0, minor: 0 };
 
   /** `collect` runs a collection of the kind asked (none: the pacer only counts). */
-  constructor(private readonly collect: ((kind: 'major' | 'minor') => void) | undefined, options: GarbagePacerOptions = {}) {
+  constructor(private readonly collect: Collector | undefined, options: GarbagePacerOptions = {}) {
     this.everyBytes = options.everyBytes ?? COLLECT_AFTER_BYTES;
     this.schedule = options.schedule ?? ((run) => void setImmediate(run));
     this.now = options.now ?? (() => performance.now());
@@ -45,7 +46,8 @@ export class GarbagePacer {
   /** `bytes` of buffers made for one member have been let go (or soon will be). */
   letGo(bytes: number): void {
     this.pending += bytes;
-    if (this.pending < this.everyBytes || this.scheduled || !this.collect) return;
+    const collect = this.collect;
+    if (this.pending < this.everyBytes || this.scheduled || !collect) return;
     this.scheduled = true;
     this.schedule(() => {
       this.scheduled = false;
@@ -53,11 +55,11 @@ export class GarbagePacer {
       const start = this.now();
       if (start < this.notBefore) {
         this.collections.minor++;
-        this.collect?.('minor');
+        collect('minor');
         return;
       }
       this.collections.major++;
-      this.collect?.('major');
+      collect('major');
       const end = this.now();
       this.notBefore = end + (end - start) / MAX_COLLECT_SHARE;
     });

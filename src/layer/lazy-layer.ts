@@ -221,8 +221,9 @@ export class LazyLayer implements ChunkSource {
   /**
    * Start (or join) the fetch of each member; returns each member's flight. A `budgeted` fetch (prefetch,
    * background) waits for room in the process's fetch budget and keeps it until its members are decoded
-   * (views of its body, or copies of it when streamed, until each is decoded); a foreground fetch does not wait: it serves reads, whose chunk bytes the
-   * read budget already bounds, and must not queue behind a large prefetch.
+   * (views of its body, or copies of it when streamed, until each is decoded); a foreground fetch does not
+   * wait: it serves reads, whose chunk bytes the read budget already bounds, and must not queue behind a
+   * large prefetch.
    */
   private ensure(members: readonly Member[], plan: PlanOptions | undefined, maxBytes: number | undefined, budgeted: boolean): Map<Member, Promise<ChunkResult[]>> {
     const toFetch = members.filter((m) => !this.flights.has(m.offset));
