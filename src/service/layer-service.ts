@@ -8,6 +8,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BlobSource } from '../content/blob-source.js';
 import { EarlyRange } from '../content/early-range.js';
+import { afterIoTurn } from '../host/io-turn.js';
 import { prefetchSpan, prefetchSpanGuess, spanCovers, type PrefetchSpan } from '../estargz/prefetch-span.js';
 import { errorAbout, failedPrecondition, limitExceeded, unsupported, withContext } from '../errors.js';
 import { openEStargz, type EStargzReader } from '../estargz/reader.js';
@@ -335,7 +336,7 @@ export class LayerService implements RemoteLayers {
     const source = await this.blobSource(layer, size);
     this.earlyBytes += span.length;
     const early = new EarlyRange(source, span, () => (this.earlyBytes -= span.length));
-    await new Promise((resolve) => setImmediate(resolve));
+    await afterIoTurn();
     return early;
   }
 
