@@ -15,6 +15,7 @@ import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { withLock } from '../store/file-lock.js';
 import { RootLayout } from '../store/root-layout.js';
+import { withSemiSpaceCap } from '../host/young-generation.js';
 import { selfArgv } from '../host/self-command.js';
 import { managerSocket, type ManagerSettings } from './fuse-manager.js';
 import { encodeLine, LineSplitter, responseError, type ManagerMethods, type ManagerStats, type MethodName, type Response } from './fuse-manager-protocol.js';
@@ -141,7 +142,7 @@ export class FuseManagerClient implements RemoteLayers {
   private async start(socket: string): Promise<Socket> {
     const log = openSync(join(this.paths.snapshotter, 'fuse-manager.log'), 'a', 0o600);
     try {
-      const argv = this.command.argv ?? selfArgv();
+      const argv = withSemiSpaceCap(this.command.argv ?? selfArgv(), process.env['NODE_OPTIONS'] ?? '');
       const level = this.command.logLevel ? ['--log-level', this.command.logLevel] : [];
       const child = spawn(argv[0]!, [...argv.slice(1), 'snapshotter', 'fuse-manager', ...level, '--settings', JSON.stringify(this.settings)], {
         detached: true,

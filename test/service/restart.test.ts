@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { mountsUnder } from '../../src/host/mountinfo.js';
+import { MANAGER_SEMI_SPACE_MIB } from '../../src/host/young-generation.js';
 import { cliProcess } from '../cli/cli-harness.js';
 import { fuseManagerPid, startContainerd, startService, type ContainerdFixture, type ServiceProcess } from '../fixtures/containerd.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
@@ -118,9 +119,12 @@ describe('lazy mounts survive the service', { skip, concurrency: false }, () => 
     const replacement = await managerPid();
     assert.notEqual(replacement, pid);
     assert.match(await readFile(join(svcRoot, 'snapshotter', 'fuse-manager.log'), 'utf8'), /detached a dead mount of a previous manager/);
-    // started as every manager is: big buffers mapped on their own (fuse-manager-client.ts MANAGER_MALLOC_ENV)
+    // started as every manager is: big buffers mapped on their own (fuse-manager-client.ts MANAGER_MALLOC_ENV),
+    // a young generation of 1 MiB semi-spaces (host/young-generation.ts)
     const environ = (await readFile(`/proc/${replacement}/environ`, 'utf8')).split('\0');
     assert.ok(environ.includes(`MALLOC_MMAP_THRESHOLD_=${1 << 20}`), 'the manager runs with glibc\'s mmap threshold at 1 MiB');
+    const cmdline = (await readFile(`/proc/${replacement}/cmdline`, 'utf8')).split('\0');
+    assert.ok(cmdline.includes(`--max-semi-space-size=${MANAGER_SEMI_SPACE_MIB}`), `the manager's node runs with the semi-space cap: ${cmdline.join(' ')}`);
   });
 
   test('snapshotter stop --unmount ends the service and the fuse manager and leaves no mount', async () => {
