@@ -9,6 +9,13 @@ export interface BlobRange {
   length: number;
 }
 
+/**
+ * Takes the bytes of a streamed range as they arrive; they are the taker's to keep (a source never reuses the
+ * buffer). A promise it returns holds back the next bytes until it settles (back-pressure: the source stops
+ * reading from the network meanwhile).
+ */
+export type OnBytes = (bytes: Buffer) => void | Promise<void>;
+
 /** Random access to a blob, several ranges at a time. */
 export interface BlobSource {
   /** Total size of the blob in bytes. */
@@ -17,9 +24,10 @@ export interface BlobSource {
   readRanges(ranges: readonly BlobRange[], options?: { signal?: AbortSignal }): Promise<Buffer[]>;
   /**
    * Optional: read one range, handing its bytes to `onBytes` as they arrive (in order, each byte once), so
-   * that what is needed first is usable before the whole range has come (a prefetch of megabytes).
+   * that what is needed first is usable before the whole range has come (a prefetch of megabytes); waits for
+   * the promise `onBytes` returns, if any, before it hands over more.
    */
-  streamRange?(range: BlobRange, onBytes: (bytes: Buffer) => void, options?: { signal?: AbortSignal }): Promise<void>;
+  streamRange?(range: BlobRange, onBytes: OnBytes, options?: { signal?: AbortSignal }): Promise<void>;
 }
 
 /** A BlobSource reading each range from a RangeReader (local files, tests). */

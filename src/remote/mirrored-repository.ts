@@ -5,6 +5,7 @@
 import { isCtrError } from '../errors.js';
 import { isDigest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
+import type { OnBytes } from '../content/blob-source.js';
 import type { ByteRange } from './byte-ranges.js';
 import { RegistryClient, type ClientOptions } from './client.js';
 import { hostClientOptions } from './host-client-options.js';
@@ -77,12 +78,12 @@ export class MirroredRepository extends Repository {
     return this.read('pull', (r) => r.blobTail(digest, length, signal), () => super.blobTail(digest, length, signal));
   }
 
-  override blobRangeStream(digest: string, offset: number, length: number, onBytes: (bytes: Buffer) => void, signal?: AbortSignal): Promise<void> {
+  override blobRangeStream(digest: string, offset: number, length: number, onBytes: OnBytes, signal?: AbortSignal): Promise<void> {
     // a mirror failing midway hands over to the next host from the first byte not yet delivered
     let got = 0;
     const count = (b: Buffer) => {
       got += b.length;
-      onBytes(b);
+      return onBytes(b);
     };
     return this.read(
       'pull',

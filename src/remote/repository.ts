@@ -14,6 +14,7 @@ import {
 import type { RetryBudget } from './backoff.js';
 import type { RegistryClient } from './client.js';
 import { rangesFromFullBody } from './full-body-ranges.js';
+import type { OnBytes } from '../content/blob-source.js';
 import { discardBody, headerValue, markTransient, type HttpResponse } from './transport.js';
 import { MAX_MANIFEST_SIZE } from '../oci/manifest-json.js';
 
@@ -223,7 +224,7 @@ export class Repository {
    * order, each byte once). A dropped, stalled or short body is resumed from the next byte under the retry
    * policy; a 200 answer (Range ignored) is streamed to the range and handed over whole.
    */
-  async blobRangeStream(digest: string, offset: number, length: number, onBytes: (bytes: Buffer) => void, signal?: AbortSignal): Promise<void> {
+  async blobRangeStream(digest: string, offset: number, length: number, onBytes: OnBytes, signal?: AbortSignal): Promise<void> {
     if (length <= 0) return;
     const what = this.about('read blob', digest, ` bytes ${offset}-${offset + length - 1}`);
     let got = 0;
@@ -237,7 +238,7 @@ export class Repository {
         this.client.transport.log(`${contextLabel(what)}: registry ignored the Range header (200); streaming to the range`);
         const [data] = await rangesFromFullBody(res, [{ offset: from, length: want }]);
         got += data!.length;
-        onBytes(data!);
+        await onBytes(data!);
         return;
       }
       if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
@@ -250,7 +251,8 @@ export class Repository {
         const take = Math.min(chunk.length, length - got);
         if (take <= 0) break;
         got += take;
-        onBytes(take === chunk.length ? chunk : chunk.subarray(0, take));
+        const held = onBytes(take === chunk.length ? chunk : chunk.subarray(0, take));
+        if (held) await held; // the taker's back-pressure: the body is not read meanwhile
       }
       if (got < length) throw markTransient(unavailable(`body ended after ${got - (from - offset)} of ${want} bytes`));
     });

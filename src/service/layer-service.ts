@@ -7,7 +7,7 @@
 import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BlobSource } from '../content/blob-source.js';
-import { EarlyRange } from '../content/early-range.js';
+import { EARLY_WINDOW_BYTES, EarlyRange } from '../content/early-range.js';
 import { afterIoTurn } from '../host/io-turn.js';
 import { prefetchSpan, prefetchSpanGuess, spanCovers, type PrefetchSpan } from '../estargz/prefetch-span.js';
 import { errorAbout, failedPrecondition, limitExceeded, unsupported, withContext } from '../errors.js';
@@ -108,15 +108,16 @@ export interface ServeItem {
   /**
    * The layer's prefetch region as rpull recorded it: requested as soon as the mount starts, before the TOC
    * is parsed again (content/early-range.ts), unless this root has prefetched the layer before or the early
-   * ranges held would exceed EARLY_RANGE_MAX_BYTES. Default none: the prefetch starts once the TOC is parsed.
+   * ranges would hold more than EARLY_RANGE_MAX_BYTES. Default none: the prefetch starts once the TOC is parsed.
    */
   prefetch?: PrefetchSpan;
 }
 
 /**
- * The bytes of prefetch regions requested before their TOCs are parsed, all layers together (they are held in
- * memory until the prefetch has taken them, outside the fetch budget): a region that does not fit is left to
- * the layer's own, budgeted, prefetch.
+ * The bytes that prefetch regions requested before their TOCs are parsed may hold, all layers together (they
+ * are held in memory until the prefetch has taken them, outside the fetch budget): each holds at most
+ * EARLY_WINDOW_BYTES however large its region (its request waits beyond), so four are requested at once; a
+ * region that does not fit is left to the layer's own, budgeted, prefetch.
  */
 export const EARLY_RANGE_MAX_BYTES = 32 << 20;
 
@@ -329,13 +330,14 @@ export class LayerService implements RemoteLayers {
    */
   private async earlyRange(layer: RemoteLayerRef, span: PrefetchSpan | undefined): Promise<EarlyRange | undefined> {
     const size = layer.size;
-    if (!span || size === undefined || span.length > EARLY_RANGE_MAX_BYTES || span.offset + span.length > size) return undefined;
+    if (!span || size === undefined || span.offset + span.length > size) return undefined;
     const last = await readLayerState(this.options.paths.lazyStateOf(layer.digest)).catch(() => undefined);
     if (last?.prefetch?.phase === 'done') return undefined; // its chunks are probably cached: the prefetch will say
-    if (this.earlyBytes + span.length > EARLY_RANGE_MAX_BYTES) return undefined; // the prefetch fetches it, budgeted
+    const holds = Math.min(span.length, EARLY_WINDOW_BYTES);
+    if (this.earlyBytes + holds > EARLY_RANGE_MAX_BYTES) return undefined; // the prefetch fetches it, budgeted
     const source = await this.blobSource(layer, size);
-    this.earlyBytes += span.length;
-    const early = new EarlyRange(source, span, () => (this.earlyBytes -= span.length));
+    this.earlyBytes += holds;
+    const early = new EarlyRange(source, span, () => (this.earlyBytes -= holds));
     await afterIoTurn();
     return early;
   }

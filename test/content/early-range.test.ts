@@ -1,5 +1,6 @@
 // An early range (src/content/early-range.ts) serves the reads inside it from bytes requested before anyone
-// asked, exactly, and sends everything else, and whatever the early request did not deliver, to the blob itself.
+// asked, exactly, and sends everything else, and whatever the early request did not deliver, to the blob itself;
+// it holds at most its window, whatever the range's size.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -11,6 +12,8 @@ const BLOB = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 31 + (i 
 /** The blob in memory, streamed in 4 KiB pieces a tick apart; records every request; may fail a stream after `failAfter` bytes. */
 function memorySource(o: { failAfter?: number; stream?: boolean } = {}) {
   const requests: { kind: string; range: BlobRange; aborted: () => boolean; reason: () => { code?: string } | undefined }[] = [];
+  /** Bytes handed to the streams' takers so far. */
+  const streamed = { bytes: 0 };
   const source: BlobSource = {
     size: BLOB.length,
     readRanges: async (ranges, opts) => {
@@ -28,19 +31,20 @@ function memorySource(o: { failAfter?: number; stream?: boolean } = {}) {
           if (signal?.aborted) throw signal.reason;
           if (first && o.failAfter !== undefined && sent >= o.failAfter) throw new Error('connection reset');
           const n = Math.min(4096, r.offset + r.length - pos);
-          onBytes(Buffer.from(BLOB.subarray(pos, pos + n)));
+          streamed.bytes += n;
+          await onBytes(Buffer.from(BLOB.subarray(pos, pos + n))); // a taker's back-pressure is honoured
           pos += n;
           sent += n;
         }
       },
     }),
   };
-  return { source, requests };
+  return { source, requests, streamed };
 }
 
 async function streamAll(src: BlobSource, r: BlobRange, signal?: AbortSignal): Promise<Buffer> {
   const parts: Buffer[] = [];
-  await src.streamRange!(r, (b) => parts.push(Buffer.from(b)), signal ? { signal } : {});
+  await src.streamRange!(r, (b) => void parts.push(Buffer.from(b)), signal ? { signal } : {});
   return Buffer.concat(parts);
 }
 
@@ -123,5 +127,64 @@ describe('EarlyRange', () => {
     await assert.rejects(waiting, (e: unknown) => e instanceof Error && e.name === 'AbortError');
     assert.ok((await streamAll(early.source(), span)).equals(slice(span)));
     assert.equal(requests.length, 1);
+  });
+
+  test('a range larger than the window: at most the window is held, the request waits for a reader, each byte is served once', async () => {
+    const { source, requests, streamed } = memorySource();
+    const span = { offset: 0, length: 90_000 };
+    const early = new EarlyRange(source, span, undefined, 10_000);
+    for (let i = 0; i < 20; i++) await tick();
+    assert.ok(early.held() <= 10_000 + 4096, `held ${early.held()} bytes with no reader`);
+    const before = streamed.bytes;
+    for (let i = 0; i < 10; i++) await tick();
+    assert.equal(streamed.bytes, before, 'the early request waits while the window is full');
+    let most = 0;
+    const parts: Buffer[] = [];
+    await early.source().streamRange!(span, (b) => {
+      parts.push(Buffer.from(b));
+      most = Math.max(most, early.held());
+    });
+    assert.ok(Buffer.concat(parts).equals(slice(span)), 'every byte once, in order');
+    assert.ok(most <= 10_000 + 4096, `held at most ${most} bytes while the reader took them`);
+    assert.deepEqual(requests.map((r) => r.range), [span], 'one request');
+  });
+
+  test('bytes behind the reader are let go: a later read of them goes to the blob; one ahead is served from the early request', async () => {
+    const { source, requests } = memorySource();
+    const span = { offset: 0, length: 60_000 };
+    const early = new EarlyRange(source, span, undefined, 20_000);
+    const src = early.source();
+    const first = await streamAll(src, { offset: 0, length: 30_000 });
+    assert.ok(first.equals(slice({ offset: 0, length: 30_000 })));
+    const [behind] = await src.readRanges([{ offset: 1000, length: 500 }]);
+    assert.ok(behind!.equals(slice({ offset: 1000, length: 500 })));
+    assert.deepEqual(requests.slice(1).map((r) => r.range), [{ offset: 1000, length: 500 }], 'bytes let go are read from the blob');
+    const ahead = await streamAll(src, { offset: 30_000, length: 30_000 });
+    assert.ok(ahead.equals(slice({ offset: 30_000, length: 30_000 })));
+    assert.equal(requests.length, 2, 'the rest came from the early request');
+  });
+
+  test('a read that starts in bytes let go: that part from the blob, the rest from the early request', async () => {
+    const { source, requests } = memorySource();
+    const span = { offset: 0, length: 80_000 };
+    const early = new EarlyRange(source, span, undefined, 16_000);
+    const src = early.source();
+    assert.ok((await streamAll(src, { offset: 0, length: 40_000 })).equals(slice({ offset: 0, length: 40_000 })));
+    const got = await streamAll(src, { offset: 20_000, length: 60_000 });
+    assert.ok(got.equals(slice({ offset: 20_000, length: 60_000 })), 'every byte once, in order');
+    assert.equal(requests.length, 2);
+    const [blob] = requests.slice(1).map((r) => r.range);
+    assert.equal(blob!.offset, 20_000);
+    assert.ok(blob!.length > 0 && blob!.length <= 20_000, `only the bytes let go came from the blob: ${JSON.stringify(blob)}`);
+  });
+
+  test('a full window and one reader far ahead of it: the window is let go and the reader served, not left waiting', async () => {
+    const { source, requests } = memorySource();
+    const span = { offset: 0, length: 90_000 };
+    const early = new EarlyRange(source, span, undefined, 10_000);
+    for (let i = 0; i < 20; i++) await tick(); // the window fills
+    const far = await streamAll(early.source(), { offset: 70_000, length: 20_000 });
+    assert.ok(far.equals(slice({ offset: 70_000, length: 20_000 })));
+    assert.equal(requests.length, 1, 'from the early request');
   });
 });

@@ -164,7 +164,7 @@ describe('registry faults', () => {
     const repo = ep().repository;
     const parts: Buffer[] = [];
     proxy.addRule({ method: 'GET', path: /\/blobs\//, resetAfterBytes: 300_000, times: 1 });
-    await repo.blobRangeStream(big.desc.digest, 1000, 900_000, (b) => parts.push(Buffer.from(b)));
+    await repo.blobRangeStream(big.desc.digest, 1000, 900_000, (b) => void parts.push(Buffer.from(b)));
     const got = Buffer.concat(parts);
     assert.equal(got.length, 900_000);
     assert.ok(got.equals(big.data.subarray(1000, 901_000)), 'the bytes, in order, none twice');
@@ -177,8 +177,27 @@ describe('registry faults', () => {
     proxy.clearRules();
     proxy.addRule({ ignoreRange: true });
     const full: Buffer[] = [];
-    await repo.blobRangeStream(big.desc.digest, 5, 10, (b) => full.push(Buffer.from(b)));
+    await repo.blobRangeStream(big.desc.digest, 5, 10, (b) => void full.push(Buffer.from(b)));
     assert.ok(Buffer.concat(full).equals(big.data.subarray(5, 15)), 'Range ignored: the wanted bytes only');
+  });
+
+  test('blobRangeStream: a taker that returns a promise gets no more bytes until it settles', async () => {
+    const repo = ep().repository;
+    const parts: Buffer[] = [];
+    let hold: (() => void) | undefined;
+    let callsWhileHeld = 0;
+    const streaming = repo.blobRangeStream(big.desc.digest, 0, 900_000, (b) => {
+      parts.push(Buffer.from(b));
+      if (parts.length > 1) return undefined;
+      return new Promise<void>((resolve) => (hold = resolve)); // the first piece holds the body back
+    });
+    while (!hold) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 100)); // the rest of the body is on the loopback by now
+    callsWhileHeld = parts.length;
+    hold();
+    await streaming;
+    assert.equal(callsWhileHeld, 1, 'nothing handed over while the taker held the stream back');
+    assert.ok(Buffer.concat(parts).equals(big.data.subarray(0, 900_000)), 'then the rest, in order, each byte once');
   });
 
   test('Range ignored on a 48 MiB blob: reads near its start abandon the rest of the body', async () => {
