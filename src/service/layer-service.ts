@@ -43,6 +43,17 @@ function sealedGate(): BackgroundGate {
 /** Most TOC fetches started ahead at once (an image has at most a few hundred layers). */
 const MAX_WARMING = 256;
 
+/** How long a layer's TOC (and the prefetch region it requested) fetched ahead of its check waits for it. */
+const KEEP_WARM_MS = 60_000;
+
+/** A layer's TOC fetched ahead of its check, and the prefetch region requested from it. */
+interface Warmed {
+  fetched: FetchedToc;
+  early?: EarlyRange;
+  /** Lets them go when no check has taken them within KEEP_WARM_MS. */
+  timer: NodeJS.Timeout;
+}
+
 /**
  * How long the kernel may cache names, attributes and absent names of a lazy layer: 1 hour. A layer is
  * immutable (its TOC is verified against the manifest), so nothing the kernel caches can go stale; the bound
@@ -133,8 +144,8 @@ interface Served {
 /** Serves lazy layers as FUSE mounts in this process. */
 export class LayerService implements RemoteLayers {
   private readonly served = new Map<string, Served>();
-  /** TOC fetches started ahead of their checks, by layer digest. */
-  private readonly warming = new Map<string, Promise<FetchedToc>>();
+  /** TOC fetches started ahead of their checks (and the prefetch regions they requested), by layer digest. */
+  private readonly warming = new Map<string, Promise<Warmed>>();
   /** Layers checked and not yet mounted: the mount takes their TOC (and lazy layer) instead of starting again. */
   private readonly checked = new CheckedLayers();
   /** Bytes held by early ranges (EARLY_RANGE_MAX_BYTES). */
@@ -165,15 +176,18 @@ export class LayerService implements RemoteLayers {
     if (this.options.requireTocDigest && !layer.tocDigest && !this.options.skipContentVerify) {
       throw failedPrecondition(`layer ${layer.digest} has no TOC digest (containerd.io/snapshot/stargz/toc.digest) to verify its TOC against: not an eStargz layer, or its annotation was dropped`);
     }
-    const warmed = this.warming.get(layer.digest);
-    if (warmed) {
+    const warming = this.warming.get(layer.digest);
+    if (warming) {
       this.warming.delete(layer.digest);
-      const early = await warmed.catch(() => undefined);
-      if (early && !('notEStargz' in early) && (this.options.skipContentVerify || !layer.tocDigest || early.tocDigest === layer.tocDigest)) {
-        const out = { ...layer, size: early.size, tocDigest: early.tocDigest };
-        await this.keepChecked(out, early.opened);
+      const warmed = await warming.catch(() => undefined);
+      if (warmed) clearTimeout(warmed.timer);
+      const fetched = warmed?.fetched;
+      if (fetched && !('notEStargz' in fetched) && (this.options.skipContentVerify || !layer.tocDigest || fetched.tocDigest === layer.tocDigest)) {
+        const out = { ...layer, size: fetched.size, tocDigest: fetched.tocDigest };
+        await this.keepChecked(out, fetched.opened, warmed.early);
         return out;
       }
+      warmed?.early?.release();
       // not fetched, not eStargz, or another TOC than the one asked for: check it the usual way below
     }
     // the resident service starts the layer at its check: its prefetch region is requested as soon as the
@@ -209,15 +223,29 @@ export class LayerService implements RemoteLayers {
   /**
    * Start fetching the TOCs of layers that are about to be checked (a Prepare's labels list the image's
    * next layers), all at once, so their checks find them fetched: containerd prepares layers one by one.
-   * Nothing is trusted yet: check compares each with the TOC digest its own Prepare gives.
+   * In the resident service each one's prefetch region is requested as soon as its TOC is in (an upper layer's
+   * check comes only after every layer below it has been prepared). Nothing is trusted yet: check compares
+   * each with the TOC digest its own Prepare gives, and its bytes are served only through the chunks of the
+   * TOC it verified; what no check takes within KEEP_WARM_MS is let go.
    */
   warm(layers: readonly RemoteLayerRef[]): void {
     for (const l of layers) {
       if (this.warming.has(l.digest) || this.warming.size >= MAX_WARMING) continue;
-      const p = this.registry(l.ref).then(async (r) => {
+      const p = this.registry(l.ref).then(async (r): Promise<Warmed> => {
         const fetched = await fetchLayerToc(this.options.paths, r.repository, { digest: l.digest }, { skipContentVerify: true, tailGuess: WARM_TAIL_GUESS });
-        if ('tailSaved' in fetched) this.noteTailSaved(l.digest, fetched.tailSaved);
-        return fetched;
+        let early: EarlyRange | undefined;
+        if ('tailSaved' in fetched) {
+          this.noteTailSaved(l.digest, fetched.tailSaved);
+          // ahead of need: one window of the budget stays for the layer being checked now
+          if (this.options.startOnCheck) early = await this.earlyRange({ ...l, size: fetched.size }, prefetchSpan(fetched.opened.toc.entries), EARLY_WINDOW_BYTES).catch(() => undefined);
+        }
+        const timer = setTimeout(() => {
+          if (this.warming.get(l.digest) !== p) return;
+          this.warming.delete(l.digest);
+          early?.release();
+        }, KEEP_WARM_MS);
+        timer.unref();
+        return { fetched, ...(early ? { early } : {}), timer };
       });
       p.catch(() => this.warming.delete(l.digest));
       this.warming.set(l.digest, p);
@@ -304,6 +332,14 @@ export class LayerService implements RemoteLayers {
 
   /** Stop serving everything and close the registries (`progress` is told of each step, for logs). */
   async close(progress?: (dir: string, step: string) => void): Promise<void> {
+    const warming = [...this.warming.values()];
+    this.warming.clear();
+    for (const w of await Promise.allSettled(warming)) {
+      if (w.status === 'fulfilled') {
+        clearTimeout(w.value.timer);
+        w.value.early?.release();
+      }
+    }
     await this.checked.clear(); // a layer still starting is closed before the registries it reads from
     await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir, progress)));
     progress?.('', 'registries');
@@ -327,14 +363,15 @@ export class LayerService implements RemoteLayers {
    * Request a layer's prefetch region now (see ServeItem.prefetch), or undefined; resolves once the request
    * has had the turns of the event loop the registry client takes to send it, so that the CPU-bound work its
    * caller goes on with (parsing or indexing a TOC) overlaps the transfer instead of delaying its start.
+   * `keepFree`: bytes of EARLY_RANGE_MAX_BYTES this request must leave to others.
    */
-  private async earlyRange(layer: RemoteLayerRef, span: PrefetchSpan | undefined): Promise<EarlyRange | undefined> {
+  private async earlyRange(layer: RemoteLayerRef, span: PrefetchSpan | undefined, keepFree = 0): Promise<EarlyRange | undefined> {
     const size = layer.size;
     if (!span || size === undefined || span.offset + span.length > size) return undefined;
     const last = await readLayerState(this.options.paths.lazyStateOf(layer.digest)).catch(() => undefined);
     if (last?.prefetch?.phase === 'done') return undefined; // its chunks are probably cached: the prefetch will say
     const holds = Math.min(span.length, EARLY_WINDOW_BYTES);
-    if (this.earlyBytes + holds > EARLY_RANGE_MAX_BYTES) return undefined; // the prefetch fetches it, budgeted
+    if (this.earlyBytes + holds > EARLY_RANGE_MAX_BYTES - keepFree) return undefined; // the prefetch fetches it, budgeted
     const source = await this.blobSource(layer, size);
     this.earlyBytes += holds;
     const early = new EarlyRange(source, span, () => (this.earlyBytes -= holds));

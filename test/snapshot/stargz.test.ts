@@ -21,6 +21,7 @@ import { encodeTar } from '../../src/tar/writer.js';
 import { buildFooter } from '../../src/estargz/footer.js';
 import { serializeTOC } from '../../src/estargz/toc-json.js';
 import { TOC_TAR_NAME } from '../../src/estargz/toc-types.js';
+import { prefetchSpan } from '../../src/estargz/prefetch-span.js';
 import { buildFromTar } from '../estargz/helpers.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
@@ -211,6 +212,40 @@ describe('the resident service starts a layer at its check', { skip }, () => {
       const ranges = proxy.stats.requests.filter((r) => r.path.includes(digest)).map((r) => r.range);
       assert.ok(ranges.includes(`bytes=0-${landmark - 1}`), `the guessed region was requested: ${JSON.stringify(ranges)}`);
       assert.equal(ranges.filter((r) => r?.startsWith('bytes=0-')).length, 1, 'once: the prefetch took its bytes from that request');
+    } finally {
+      await service.close();
+    }
+  });
+
+  test('a layer fetched ahead (warm) has its prefetch region requested then; its check takes the request, the mount is served from it', async () => {
+    const tar = encodeTar([
+      { header: { ...head, name: 'bin/', type: 'dir', mode: 0o755, size: 0 } },
+      { header: { ...head, name: 'bin/first', type: 'file', size: first.length }, data: first },
+      { header: { ...head, name: 'bin/later', type: 'file', size: 3 }, data: Buffer.from('w\n!') },
+    ]);
+    const built = await buildFromTar(tar, { prioritizedFiles: ['bin/first'] });
+    const ref = `${proxy.host}/snap/warmed:1`;
+    await pushImage(ref, [{ blob: built.blob, diffId: sha(tar) }]);
+    const digest = sha(built.blob);
+    const span = prefetchSpan(built.toc.entries)!;
+    const wanted = `bytes=${span.offset}-${span.offset + span.length - 1}`;
+    const service = resident('warmed');
+    const dir = join(work, 'warmed', 'fs');
+    const ranges = () => proxy.stats.requests.filter((r) => r.path.includes(digest)).map((r) => r.range);
+    try {
+      proxy.stats.reset();
+      service.warm([{ ref, digest }]);
+      for (let i = 0; i < 200 && !ranges().includes(wanted); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(ranges().includes(wanted), `the region was requested before any check: ${JSON.stringify(ranges())}`);
+      const layer = await service.check({ ref, digest, tocDigest: built.tocDigest });
+      await service.mount([{ dir, layer }]);
+      assert.ok((await readFile(join(dir, 'bin/first'))).equals(first));
+      await service.layerAt(dir)!.prefetched();
+      const overlapping = ranges().filter((r) => {
+        const m = /^bytes=(\d+)-(\d+)$/.exec(r ?? '');
+        return m !== null && Number(m[1]) < span.offset + span.length && Number(m[2]) >= span.offset;
+      });
+      assert.deepEqual(overlapping, [wanted], 'the region\'s bytes were fetched once, by the request made at warm');
     } finally {
       await service.close();
     }
