@@ -145,8 +145,14 @@ export class EarlyRange {
     const end = range.offset + range.length;
     let pos = range.offset;
     while (pos < end && this.serves({ offset: pos, length: end - pos })) {
-      if (pos < this.base) { // let go already: from the blob up to what is held
-        pos = await this.fromInner({ offset: pos, length: this.base - pos }, onBytes, signal);
+      if (pos < this.base) { // let go already: from the blob up to what is held, which stays held meanwhile
+        const hold = { pos: this.base };
+        this.readers.add(hold);
+        try {
+          pos = await this.fromInner({ offset: pos, length: hold.pos - pos }, onBytes, signal);
+        } finally {
+          this.readers.delete(hold);
+        }
         continue;
       }
       const reader = { pos };

@@ -50,6 +50,8 @@ const KEEP_WARM_MS = 60_000;
 interface Warmed {
   fetched: FetchedToc;
   early?: EarlyRange;
+  /** A check has taken them (its lazy layer releases the early range). */
+  taken: boolean;
   /** Lets them go when no check has taken them within KEEP_WARM_MS. */
   timer: NodeJS.Timeout;
 }
@@ -132,6 +134,13 @@ export interface ServeItem {
  */
 export const EARLY_RANGE_MAX_BYTES = 32 << 20;
 
+/**
+ * The largest prefetch region requested early (the layer's own prefetch takes a larger one, in ranges of its
+ * fetch budget). An early range holds at most its window from a registry that honours Range, but one that
+ * answers 200 to the whole blob makes the client keep the wanted bytes of the body whole: this bounds that.
+ */
+export const EARLY_SPAN_MAX_BYTES = 64 << 20;
+
 interface Served {
   fuse: FuseMount;
   lazy: LazyLayer;
@@ -148,6 +157,8 @@ export class LayerService implements RemoteLayers {
   private readonly warming = new Map<string, Promise<Warmed>>();
   /** Layers checked and not yet mounted: the mount takes their TOC (and lazy layer) instead of starting again. */
   private readonly checked = new CheckedLayers();
+  /** Set by close(): no early range is started after it. */
+  private closed = false;
   /** Bytes held by early ranges (EARLY_RANGE_MAX_BYTES). */
   private earlyBytes = 0;
   /** TOCs being parsed for a mount: one at a time (see serveWith). */
@@ -180,14 +191,15 @@ export class LayerService implements RemoteLayers {
     if (warming) {
       this.warming.delete(layer.digest);
       const warmed = await warming.catch(() => undefined);
-      if (warmed) clearTimeout(warmed.timer);
       const fetched = warmed?.fetched;
-      if (fetched && !('notEStargz' in fetched) && (this.options.skipContentVerify || !layer.tocDigest || fetched.tocDigest === layer.tocDigest)) {
+      if (warmed && fetched && !('notEStargz' in fetched) && (this.options.skipContentVerify || !layer.tocDigest || fetched.tocDigest === layer.tocDigest)) {
+        warmed.taken = true;
+        clearTimeout(warmed.timer);
         const out = { ...layer, size: fetched.size, tocDigest: fetched.tocDigest };
         await this.keepChecked(out, fetched.opened, warmed.early);
         return out;
       }
-      warmed?.early?.release();
+      if (warmed) this.letGoWarmed(layer.digest, warming, warmed);
       // not fetched, not eStargz, or another TOC than the one asked for: check it the usual way below
     }
     // the resident service starts the layer at its check: its prefetch region is requested as soon as the
@@ -231,25 +243,35 @@ export class LayerService implements RemoteLayers {
   warm(layers: readonly RemoteLayerRef[]): void {
     for (const l of layers) {
       if (this.warming.has(l.digest) || this.warming.size >= MAX_WARMING) continue;
-      const p = this.registry(l.ref).then(async (r): Promise<Warmed> => {
+      const p: Promise<Warmed> = this.registry(l.ref).then(async (r) => {
         const fetched = await fetchLayerToc(this.options.paths, r.repository, { digest: l.digest }, { skipContentVerify: true, tailGuess: WARM_TAIL_GUESS });
         let early: EarlyRange | undefined;
         if ('tailSaved' in fetched) {
           this.noteTailSaved(l.digest, fetched.tailSaved);
           // ahead of need: one window of the budget stays for the layer being checked now
-          if (this.options.startOnCheck) early = await this.earlyRange({ ...l, size: fetched.size }, prefetchSpan(fetched.opened.toc.entries), EARLY_WINDOW_BYTES).catch(() => undefined);
+          if (this.options.startOnCheck && !this.closed) early = await this.earlyRange({ ...l, size: fetched.size }, prefetchSpan(fetched.opened.toc.entries), EARLY_WINDOW_BYTES).catch(() => undefined);
         }
-        const timer = setTimeout(() => {
-          if (this.warming.get(l.digest) !== p) return;
-          this.warming.delete(l.digest);
-          early?.release();
-        }, KEEP_WARM_MS);
-        timer.unref();
-        return { fetched, ...(early ? { early } : {}), timer };
+        const warmed: Warmed = { fetched, ...(early ? { early } : {}), taken: false, timer: setTimeout(() => this.letGoWarmed(l.digest, p, warmed), KEEP_WARM_MS) };
+        warmed.timer.unref();
+        return warmed;
       });
-      p.catch(() => this.warming.delete(l.digest));
+      p.catch(() => {
+        if (this.warming.get(l.digest) === p) this.warming.delete(l.digest);
+      });
       this.warming.set(l.digest, p);
     }
+  }
+
+  /** Bytes of EARLY_RANGE_MAX_BYTES the early ranges hold now (tests). */
+  earlyBytesHeld(): number {
+    return this.earlyBytes;
+  }
+
+  /** Let go of a TOC fetched ahead, and its early range, unless a check has taken them. */
+  private letGoWarmed(digest: string, p: Promise<Warmed>, warmed: Warmed): void {
+    clearTimeout(warmed.timer);
+    if (this.warming.get(digest) === p) this.warming.delete(digest);
+    if (!warmed.taken) warmed.early?.release();
   }
 
   /** Serve each layer at its dir, all at once (those already served are left as they are); they share one background gate. */
@@ -332,14 +354,10 @@ export class LayerService implements RemoteLayers {
 
   /** Stop serving everything and close the registries (`progress` is told of each step, for logs). */
   async close(progress?: (dir: string, step: string) => void): Promise<void> {
-    const warming = [...this.warming.values()];
+    this.closed = true;
+    // not awaited: a TOC fetch ahead still under way ends with the registries closed below
+    for (const [digest, p] of this.warming) p.then((w) => this.letGoWarmed(digest, p, w), () => undefined);
     this.warming.clear();
-    for (const w of await Promise.allSettled(warming)) {
-      if (w.status === 'fulfilled') {
-        clearTimeout(w.value.timer);
-        w.value.early?.release();
-      }
-    }
     await this.checked.clear(); // a layer still starting is closed before the registries it reads from
     await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir, progress)));
     progress?.('', 'registries');
@@ -367,13 +385,19 @@ export class LayerService implements RemoteLayers {
    */
   private async earlyRange(layer: RemoteLayerRef, span: PrefetchSpan | undefined, keepFree = 0): Promise<EarlyRange | undefined> {
     const size = layer.size;
-    if (!span || size === undefined || span.offset + span.length > size) return undefined;
+    if (!span || size === undefined || span.length > EARLY_SPAN_MAX_BYTES || span.offset + span.length > size) return undefined;
     const last = await readLayerState(this.options.paths.lazyStateOf(layer.digest)).catch(() => undefined);
     if (last?.prefetch?.phase === 'done') return undefined; // its chunks are probably cached: the prefetch will say
     const holds = Math.min(span.length, EARLY_WINDOW_BYTES);
     if (this.earlyBytes + holds > EARLY_RANGE_MAX_BYTES - keepFree) return undefined; // the prefetch fetches it, budgeted
-    const source = await this.blobSource(layer, size);
-    this.earlyBytes += holds;
+    this.earlyBytes += holds; // taken before anything is awaited: two layers at once never both fit in the last room
+    let source: BlobSource;
+    try {
+      source = await this.blobSource(layer, size);
+    } catch (e) {
+      this.earlyBytes -= holds;
+      throw e;
+    }
     const early = new EarlyRange(source, span, () => (this.earlyBytes -= holds));
     await afterIoTurn();
     return early;

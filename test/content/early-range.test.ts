@@ -187,4 +187,22 @@ describe('EarlyRange', () => {
     assert.ok(far.equals(slice({ offset: 70_000, length: 20_000 })));
     assert.equal(requests.length, 1, 'from the early request');
   });
+
+  test('released while its request waits for room: the request ends, onRelease once, nothing held, reads go to the blob', async () => {
+    const { source, requests } = memorySource();
+    let released = 0;
+    const early = new EarlyRange(source, { offset: 0, length: 90_000 }, () => released++, 10_000);
+    for (let i = 0; i < 20; i++) await tick(); // the window fills; the request waits
+    assert.ok(early.held() >= 10_000);
+    early.release();
+    early.release();
+    await early.settled;
+    assert.equal(released, 1);
+    assert.equal(early.held(), 0);
+    assert.equal(requests[0]!.aborted(), true);
+    const got = await streamAll(early.source(), { offset: 500, length: 1000 });
+    assert.ok(got.equals(slice({ offset: 500, length: 1000 })));
+    assert.deepEqual(requests[1]!.range, { offset: 500, length: 1000 });
+  });
 });
+

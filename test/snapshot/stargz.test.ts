@@ -191,16 +191,21 @@ describe('the resident service starts a layer at its check', { skip }, () => {
     paths: new RootLayout(join(work, name)), registry: { plainHttp: true }, startOnCheck: true, backgroundQuietMs: 1000, noBackgroundFetch: true,
   });
 
-  test('the prefetch region is requested from a guess on the TOC text (from byte 0), and the mount serves the prioritized file', async () => {
+  /** Push an image of one eStargz layer whose prefetch region holds bin/first (`later`: bin/later's bytes, to make each image's layer its own). */
+  async function pushPrioritized(repo: string, later: string) {
     const tar = encodeTar([
       { header: { ...head, name: 'bin/', type: 'dir', mode: 0o755, size: 0 } },
       { header: { ...head, name: 'bin/first', type: 'file', size: first.length }, data: first },
-      { header: { ...head, name: 'bin/later', type: 'file', size: 3 }, data: Buffer.from('l\n!') },
+      { header: { ...head, name: 'bin/later', type: 'file', size: later.length }, data: Buffer.from(later) },
     ]);
     const built = await buildFromTar(tar, { prioritizedFiles: ['bin/first'] });
-    const ref = `${proxy.host}/snap/resident:1`;
+    const ref = `${proxy.host}/snap/${repo}:1`;
     await pushImage(ref, [{ blob: built.blob, diffId: sha(tar) }]);
-    const digest = sha(built.blob);
+    return { built, ref, digest: sha(built.blob) };
+  }
+
+  test('the prefetch region is requested from a guess on the TOC text (from byte 0), and the mount serves the prioritized file', async () => {
+    const { built, ref, digest } = await pushPrioritized('resident', 'l\n!');
     const landmark = built.toc.entries.find((e) => e.name === '.prefetch.landmark')!.offset!;
     const service = resident('guess');
     const dir = join(work, 'guess', 'fs');
@@ -218,15 +223,7 @@ describe('the resident service starts a layer at its check', { skip }, () => {
   });
 
   test('a layer fetched ahead (warm) has its prefetch region requested then; its check takes the request, the mount is served from it', async () => {
-    const tar = encodeTar([
-      { header: { ...head, name: 'bin/', type: 'dir', mode: 0o755, size: 0 } },
-      { header: { ...head, name: 'bin/first', type: 'file', size: first.length }, data: first },
-      { header: { ...head, name: 'bin/later', type: 'file', size: 3 }, data: Buffer.from('w\n!') },
-    ]);
-    const built = await buildFromTar(tar, { prioritizedFiles: ['bin/first'] });
-    const ref = `${proxy.host}/snap/warmed:1`;
-    await pushImage(ref, [{ blob: built.blob, diffId: sha(tar) }]);
-    const digest = sha(built.blob);
+    const { built, ref, digest } = await pushPrioritized('warmed', 'w\n!');
     const span = prefetchSpan(built.toc.entries)!;
     const wanted = `bytes=${span.offset}-${span.offset + span.length - 1}`;
     const service = resident('warmed');
@@ -249,6 +246,25 @@ describe('the resident service starts a layer at its check', { skip }, () => {
     } finally {
       await service.close();
     }
+  });
+
+  test('a region requested at warm is let go when the check refuses its TOC, and when the service closes', async () => {
+    const { ref, digest } = await pushPrioritized('warm-refused', 'r\n!');
+    const service = resident('warm-refused');
+    try {
+      service.warm([{ ref, digest }]);
+      for (let i = 0; i < 200 && service.earlyBytesHeld() === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(service.earlyBytesHeld() > 0, 'the region was requested at warm');
+      await assert.rejects(service.check({ ref, digest, tocDigest: `sha256:${'0'.repeat(64)}` }), (e: unknown) => isCtrError(e, 'DigestMismatch'));
+      assert.equal(service.earlyBytesHeld(), 0, 'a TOC the check refused: its request let go, its budget back');
+      service.warm([{ ref, digest }]);
+      for (let i = 0; i < 200 && service.earlyBytesHeld() === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(service.earlyBytesHeld() > 0);
+    } finally {
+      await service.close();
+    }
+    for (let i = 0; i < 40 && service.earlyBytesHeld() > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(service.earlyBytesHeld(), 0, 'closing the service lets go of what no check took');
   });
 
   test('a TOC whose tree the index refuses: the check answers (it verified and checked the TOC), the mount fails saying why and leaves no mount', async () => {
