@@ -96,14 +96,14 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async remove(key: string): Promise<void> {
-    const id = await this.meta.transact((db) => {
-      const rec = recordOf(db, key);
+    const rec = await this.meta.transact((db) => {
+      const found = recordOf(db, key);
       const children = Object.keys(db.snapshots).filter((k) => db.snapshots[k]?.parent === key);
       if (children.length > 0) throw failedPrecondition(`cannot remove snapshot ${key}: ${children.length} snapshot(s) have it as parent`);
       delete db.snapshots[key];
-      return rec.id;
+      return found;
     });
-    await this.removeTree(id);
+    await this.removeTree(rec);
   }
 
   async walk(fn: (info: SnapshotInfo) => void | Promise<void>, filter?: (info: SnapshotInfo) => boolean): Promise<void> {
@@ -190,8 +190,9 @@ export class OverlaySnapshotter implements Snapshotter {
     return out;
   }
 
-  /** Remove a snapshot's directory: renamed out of the way first, so a half-removed tree keeps no id. */
-  protected async removeTree(id: number): Promise<void> {
+  /** Remove the directory of the snapshot `rec` was: renamed out of the way first, so a half-removed tree keeps no id. */
+  protected async removeTree(rec: SnapshotRecord): Promise<void> {
+    const id = rec.id;
     const dir = join(this.snapshotsDir, String(id));
     const gone = join(this.snapshotsDir, `removing-${id}`);
     await rename(dir, gone).catch(() => undefined);

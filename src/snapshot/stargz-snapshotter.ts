@@ -8,6 +8,7 @@
 // mounts them again on demand). Who serves the layers is the RemoteLayers port: this process's lazy layer
 // service for the CLI, the resident layer service for the snapshotter service.
 import { conflict } from '../errors.js';
+import type { SnapshotRecord } from './metadata-store.js';
 import { OverlaySnapshotter, recordOf } from './overlay-snapshotter.js';
 import { remoteLayerOf, remoteLayerOfSnapshot, remoteSnapshotLabels, type RemoteLayerRef } from './remote-labels.js';
 import type { MountSpec, SnapshotOptions } from './snapshotter.js';
@@ -156,8 +157,10 @@ export class StargzSnapshotter extends OverlaySnapshotter {
     if (items.length > 0) await this.options.remote.mount(items);
   }
 
-  protected override async removeTree(id: number): Promise<void> {
-    await this.options.remote.unmount(this.treeOf(id));
-    await super.removeTree(id);
+  protected override async removeTree(rec: SnapshotRecord): Promise<void> {
+    // only a remote snapshot's tree is a lazy mount: asking the remote layers about any other costs a round
+    // trip to the fuse manager (and starts one where none runs)
+    if (remoteLayerOfSnapshot(rec.labels)) await this.options.remote.unmount(this.treeOf(rec.id));
+    await super.removeTree(rec);
   }
 }

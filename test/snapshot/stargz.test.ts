@@ -306,7 +306,8 @@ describe('mountOnPrepare: the mount runs beside the Prepare\'s answer', () => {
         await released;
         if (remote.failWith) throw remote.failWith;
       },
-      unmount: async () => undefined,
+      unmounted: [] as string[],
+      unmount: async (dir: string) => void remote.unmounted.push(dir),
     };
     return remote;
   }
@@ -345,4 +346,23 @@ describe('mountOnPrepare: the mount runs beside the Prepare\'s answer', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test('Remove asks the remote layers to unmount a remote snapshot\'s tree only, not that of any other', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stargz-remove-'));
+    try {
+      const remote = slowRemote();
+      remote.release();
+      const s = await StargzSnapshotter.openStargz(dir, { remote, mountOnPrepare: true });
+      await s.prepare('extract-1', '', { labels: askLabels('layer-1') }).catch((e: unknown) => assert.ok(isCtrError(e, 'Conflict'), String(e)));
+      await s.prepare('plain', '');
+      await s.remove('plain');
+      assert.deepEqual(remote.unmounted, [], 'a snapshot that serves no layer');
+      await s.remove('layer-1');
+      assert.equal(remote.unmounted.length, 1, 'the remote snapshot\'s tree');
+      assert.deepEqual(remote.calls[0], [remote.unmounted[0]], 'the directory its layer was mounted at');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
+
