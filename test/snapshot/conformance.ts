@@ -124,6 +124,22 @@ export function snapshotterConformance(name: string, factory: SnapshotterFactory
       assert.equal((await readdir(join(state, 'snapshots'))).length, before - 3);
     });
 
+    test('remove: a tree holding files, one holding only overlayfs work dirs and an untouched one are all gone, nothing left beside them', async () => {
+      const { s, state } = await fresh();
+      const before = await readdir(join(state, 'snapshots'));
+      const trees: string[] = [];
+      for (const key of ['full', 'worked', 'untouched']) {
+        const [m] = await s.prepare(key);
+        trees.push(m!.source.replace(/\/fs$/, ''));
+      }
+      await mkdir(join(trees[0]!, 'fs', 'deep', 'er'), { recursive: true });
+      await writeFile(join(trees[0]!, 'fs', 'deep', 'er', 'file'), 'what a container wrote');
+      await mkdir(join(trees[1]!, 'work', 'work'), { recursive: true });
+      await mkdir(join(trees[1]!, 'work', 'index'));
+      for (const key of ['full', 'worked', 'untouched']) await s.remove(key);
+      assert.deepEqual(await readdir(join(state, 'snapshots')), before);
+    });
+
     test('state survives a new instance (a restart); ids are never reused; cleanup removes only unreferenced trees', async () => {
       const { s, state } = await fresh();
       await s.prepare('a', undefined, { labels: { l: 'v' } });
