@@ -310,7 +310,9 @@ export class Repository {
       }
       if (res.statusCode === 200) return rangesFromFullBody(res, wanted);
       if (res.statusCode !== 206) throw await this.client.statusError(res, what, signal);
-      const body = Buffer.from(await res.body.arrayBuffer());
+      // bounded: the span the ranges cover plus room for the part headers (a registry may answer one covering range)
+      const span = Math.max(...wanted.map((r) => r.offset + r.length)) - Math.min(...wanted.map((r) => r.offset));
+      const body = await readLimited(res, span + wanted.length * 1024 + (64 << 10), what, 'response longer than the ranges asked for');
       const declared = Number(headerValue(res.headers, 'content-length'));
       if (Number.isSafeInteger(declared) && body.length < declared) throw markTransient(unavailable(`body ended after ${body.length} of ${declared} bytes`));
       let parts: RangePart[];
@@ -472,6 +474,22 @@ async function readLimited(res: HttpResponse, limit: number, what: ErrorContext,
   if (Number.isFinite(declared) && declared > limit) {
     discardBody(res);
     throw errorAbout('LimitExceeded', what, detail);
+  }
+  if (Number.isSafeInteger(declared) && declared >= 0) {
+    // the size is known: the pieces go straight into one buffer as they come, so the body costs its size, not
+    // twice that at the end (the pieces and their concatenation: 8 MiB for each 4 MiB background batch)
+    const out = Buffer.allocUnsafe(declared);
+    let n = 0;
+    for await (const c of res.body) {
+      const piece = c as Buffer;
+      if (n + piece.length > declared) {
+        discardBody(res);
+        throw errorAbout('Unavailable', what, `response longer than its Content-Length (${declared} bytes)`);
+      }
+      piece.copy(out, n);
+      n += piece.length;
+    }
+    return n === declared ? out : out.subarray(0, n); // short: the caller says so (it knows what it asked for)
   }
   const chunks: Buffer[] = [];
   let n = 0;

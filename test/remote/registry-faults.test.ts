@@ -129,6 +129,19 @@ describe('registry faults', () => {
     assert.ok(r.hits >= 3);
   });
 
+  test('a multi-range answer far longer than the ranges asked for → LimitExceeded, not held; a body shorter than its Content-Length is retried', async () => {
+    const repo = ep().repository;
+    const ranges = [{ offset: 10, length: 10 }, { offset: 2000, length: 100 }];
+    proxy.addRule({ method: 'GET', path: /\/blobs\//, replaceBody: Buffer.alloc(4 << 20, 0x2d) });
+    await assert.rejects(repo.blobRanges(big.desc.digest, ranges), (e: unknown) => isCtrError(e, 'LimitExceeded') && /longer than the ranges asked for/.test(e.message));
+    proxy.clearRules();
+    proxy.stats.reset();
+    proxy.addRule({ method: 'GET', path: /\/blobs\//, truncateAfterBytes: 50_000, times: 1 });
+    const one = await repo.blobRange(big.desc.digest, 100_000, 200_000);
+    assert.ok(one.equals(big.data.subarray(100_000, 300_000)));
+    assert.equal(proxy.stats.requests.filter((q) => q.path.includes('/blobs/')).length, 2, 'the short body was read again');
+  });
+
   test('Range ignored (200 full body): blobRanges and blobRange stream it and keep only the wanted bytes', async () => {
     proxy.addRule({ ignoreRange: true });
     const repo = ep().repository;
