@@ -3,6 +3,7 @@
 // `ctr-remote --version` alone is answered here, before the command tree (commander and every command's
 // flags) is loaded: scripts call it to probe the tool, and it then costs little more than starting node.
 import pkg from '../../package.json' with { type: 'json' };
+import { keepWasmInBaselineTier } from '../host/wasm-tier.js';
 import { installFatalHandlers } from './fatal-error.js';
 
 const argv = process.argv.slice(2);
@@ -10,6 +11,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   process.stdout.write(`${pkg.version}\n`);
 } else {
   installFatalHandlers(process.stderr, argv.includes('--debug'));
+  keepWasmInBaselineTier(); // before any registry request: see host/wasm-tier.ts
   const [{ processIo }, { runCli }] = await Promise.all([import('./cli-io.js'), import('./run-cli.js')]);
   const controller = new AbortController();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
