@@ -7,7 +7,7 @@ import {
   decodeInitOut, decodeOutHeader, direntplusSize, encodeInHeader, encodeReadIn, readAttr, readU64,
 } from '../../src/fuse/abi.js';
 import { CtrError } from '../../src/errors.js';
-import { Errno, FuseErrno } from '../../src/fuse/errno.js';
+import { Errno, FuseErrno, errnoOf } from '../../src/fuse/errno.js';
 import { FuseProtocol } from '../../src/fuse/protocol.js';
 import { MemoryFs, patternSlice } from './memory-fs.js';
 
@@ -236,6 +236,19 @@ describe('FUSE protocol handler', () => {
     assert.equal(list.body.readUInt32LE(0), expected.length);
     assert.equal((await call(p, request(Opcode.LISTXATTR, dir, u32pair(5)))).error, -Errno.ERANGE);
     assert.equal((await call(p, request(Opcode.LISTXATTR, dir, u32pair(4096)))).body.toString(), expected);
+  });
+
+  test('FuseErrno is an answer, not a failure: its errno and message, no stack frames, the stack limit left as it was', () => {
+    const limit = Error.stackTraceLimit;
+    const e = new FuseErrno(Errno.ENODATA);
+    assert.ok(e instanceof Error);
+    assert.equal(e.errno, Errno.ENODATA);
+    assert.equal(e.message, `errno ${Errno.ENODATA}`);
+    assert.equal(new FuseErrno(Errno.EIO, 'why').message, 'why');
+    assert.doesNotMatch(e.stack ?? '', /\n\s+at /, 'no frames captured');
+    assert.equal(Error.stackTraceLimit, limit);
+    assert.match(new Error('x').stack ?? '', /\n\s+at /, 'other errors keep their frames');
+    assert.deepEqual(errnoOf(e), { errno: Errno.ENODATA, expected: true });
   });
 
   test('unknown opcodes are ENOSYS; write opcodes are EROFS', async () => {
