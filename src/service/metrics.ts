@@ -30,6 +30,8 @@ export class ServiceMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  /** RPCs answered since start (what the service's quiet trim watches). */
+  rpcsAnswered = 0;
   private last: ManagerStats | undefined;
 
   constructor(private readonly source: StatsSource) {

@@ -85,6 +85,8 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
     ? layers.remote.connect().catch((e: unknown) => logger.warn('cannot start the fuse manager yet; retried on first use', { error: (e as Error).message }))
     : undefined;
   const metrics = new ServiceMetrics(layers.stats);
+  // with a fuse manager, this process serves RPCs only: it trims after them (its layers' process trims its own)
+  const rpcTrimmer = config.fuseManager ? trimWhenQuiet({ activity: async () => String(metrics.rpcsAnswered) }, logger) : undefined;
   let service: RunningSnapshotterService;
   let metricsServer: Server | undefined;
   try {
@@ -102,6 +104,7 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
       logger.info('metrics', { address: config.metricsAddress, port: served.port });
     }
   } catch (e) {
+    clearInterval(rpcTrimmer);
     await layers.stop('keep');
     throw e;
   }
@@ -113,6 +116,7 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
     service,
     config,
     stop: async (mode) => {
+      clearInterval(rpcTrimmer);
       metricsServer?.close();
       await service.stop();
       await layers.stop(mode);

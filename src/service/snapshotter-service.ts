@@ -73,7 +73,12 @@ export async function startSnapshotterService(options: SnapshotterServiceOptions
   });
   await claimSocketPath(address);
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 << 20 });
-  const observe = options.metrics ? (method: string, code: string, seconds: number) => options.metrics!.rpcSeconds.observe({ method, code }, seconds) : undefined;
+  const observe = options.metrics
+    ? (method: string, code: string, seconds: number) => {
+        options.metrics!.rpcSeconds.observe({ method, code }, seconds);
+        options.metrics!.rpcsAnswered++;
+      }
+    : undefined;
   server.addService(snapshotsServiceDefinition(), snapshotsHandlers(snapshotter, { logger, ...(observe ? { observe } : {}) }));
   const closeProxy = options.criProxy ? addCriImageProxy(server, { ...options.criProxy, logger }) : undefined;
   await new Promise<void>((resolve, reject) => {

@@ -214,6 +214,15 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
     const trim = (await trims()).find((t) => Number(t['droppedBytes']) > 0);
     assert.ok(trim, `a trim that dropped chunks: ${JSON.stringify(await trims())}`);
     assert.equal(trim['gc'], true, 'the garbage was collected too');
+    // the service itself (RPCs only, with a fuse manager) collects its garbage once its RPCs have been quiet
+    const client = snapshotsClient(svc.address);
+    assert.equal(await codeOf(client.call('Stat', { key: 'no-such-snapshot' })), 'NOT_FOUND');
+    client.close();
+    const rpcs = Date.now();
+    while (!logOf('quiet: memory trimmed').some((t) => Date.parse(String(t['time'])) > rpcs) && Date.now() < rpcs + IDLE_TRIM_MS * 4) await sleep(250);
+    const own = logOf('quiet: memory trimmed').filter((t) => Date.parse(String(t['time'])) > rpcs);
+    assert.ok(own.length === 1 && own[0]!['gc'] === true && own[0]!['droppedBytes'] === 0, `one collection after the RPCs, nothing to drop: ${JSON.stringify(own)}`);
+    assert.ok(Date.parse(String(own[0]!['time'])) - rpcs >= IDLE_TRIM_MS, 'not before IDLE_TRIM_MS of quiet');
   });
 
   test('GC: removing the images lets containerd remove their snapshots, and the service unmounts the lazy layers', async () => {
