@@ -1,7 +1,7 @@
 // Replace a file so that readers see either the old or the new content, never a mix: write a temp file
 // next to it (`<name>.tmp-<owner>-<rand>`, so a dead writer's temp can be told from a live one's), fsync,
 // rename over the target, fsync the directory.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ownedName } from './owned-names.js';
@@ -53,8 +53,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
   const tmp = ownedName(`${path}${ATOMIC_TEMP_INFIX}`);
   const fd = openSync(tmp, 'w', options.mode ?? 0o644);
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+    writeFileSync(fd, data); // every byte: it loops over short writes itself
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

@@ -16,15 +16,15 @@ export interface QuietSource {
   dropMemory?(): Promise<number>;
 }
 
-/** Start trimming the process of `layers` when quiet, once per quiet spell; clearInterval the timer to stop. */
-export function trimWhenQuiet(layers: QuietSource, logger: Logger): NodeJS.Timeout {
+/** Start trimming this process when `source` has been quiet, once per quiet spell; clearInterval the timer to stop. */
+export function trimWhenQuiet(source: QuietSource, logger: Logger): NodeJS.Timeout {
   const idle = new IdleTrim(IDLE_TRIM_MS);
   const gc = garbageCollector();
   const timer = setInterval(() => {
-    void layers.activity().then(async (signature) => {
+    void source.activity().then(async (signature) => {
       if (!idle.observe(signature, performance.now())) return;
       const before = process.memoryUsage.rss();
-      const dropped = (await layers.dropMemory?.()) ?? 0;
+      const dropped = (await source.dropMemory?.()) ?? 0;
       gc?.('major');
       logger.debug('quiet: memory trimmed', { droppedBytes: dropped, gc: gc !== undefined, rssBefore: before, rssAfter: process.memoryUsage.rss() });
     }).catch((e: unknown) => logger.warn('quiet: memory trim failed', { error: e instanceof Error ? e.message : String(e) })); // (a chunk cache that failed to open: its mounts say so)

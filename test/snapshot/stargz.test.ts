@@ -365,4 +365,3 @@ describe('mountOnPrepare: the mount runs beside the Prepare\'s answer', () => {
     }
   });
 });
-
