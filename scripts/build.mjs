@@ -1,9 +1,17 @@
-// Bundles the CLI and every worker_threads entry (src/**/*.worker.ts) into dist/ with esbuild.
-// npm packages are bundled too (with code splitting, so a command loads only what it imports): start-up
-// of `ctr-remote --version` went from 0.24 s to 0.15 s, measured. zstd-napi stays external: it is a native
-// addon. Workers land flat in dist/ so that io/worker-entry.ts finds them next to the bundle.
+// Builds dist/ with esbuild, npm packages bundled in (zstd-napi stays external: it is a native addon):
+//   dist/ctr-remote.mjs      the executable's entry (src/cli/launch.ts): the version probe, then the bundle
+//   dist/ctr-remote.cjs      the rest of the tool as one CommonJS bundle (src/cli/cli-main.ts), which the entry
+//                            runs through V8's code cache:
+//   dist/ctr-remote.cjs.cache  that cache, written by a training run of the built tool (`--help`, with node's
+//                            default flags), so a command starts without compiling the bundle again
+//   dist/<name>.worker.mjs   every worker_threads entry (src/**/*.worker.ts), ESM, next to the bundle where
+//                            host/worker-entry.ts finds them
+// Start-up, measured: `run` of a lazy image spent ~175 ms loading the ESM chunks of the previous layout and
+// ~100 ms now (docs/DECISIONS.md, "Process start-up").
 import { build } from 'esbuild';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
 
 function workers(dir) {
@@ -16,19 +24,38 @@ function workers(dir) {
   return out;
 }
 
+const common = { bundle: true, platform: 'node', target: 'node20', external: ['zstd-napi'], sourcemap: true, logLevel: 'warning' };
+// Bundled CommonJS dependencies call require(); give ESM output one.
+const esmRequire = "import { createRequire as __ctrCreateRequire } from 'node:module'; const require = __ctrCreateRequire(import.meta.url);";
+
 rmSync('dist', { recursive: true, force: true });
-await build({
-  entryPoints: { 'ctr-remote': 'src/cli/main.ts', ...Object.fromEntries(workers('src').map((p) => [basename(p, '.ts'), p])) },
-  outdir: 'dist',
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  splitting: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['zstd-napi'],
-  // Bundled CommonJS dependencies call require(); give ESM chunks one.
-  banner: { js: "import { createRequire as __ctrCreateRequire } from 'node:module'; const require = __ctrCreateRequire(import.meta.url);" },
-  sourcemap: true,
-  logLevel: 'warning',
-});
+await Promise.all([
+  build({ ...common, entryPoints: { 'ctr-remote': 'src/cli/launch.ts' }, outfile: 'dist/ctr-remote.mjs', format: 'esm', banner: { js: esmRequire } }),
+  build({
+    ...common,
+    entryPoints: { 'ctr-remote': 'src/cli/cli-main.ts' },
+    outfile: 'dist/ctr-remote.cjs',
+    format: 'cjs',
+    // the sources are ES modules: what they ask of import.meta, answered for a CommonJS file
+    define: { 'import.meta.url': '__ctrImportMetaUrl', 'import.meta.dirname': '__dirname' },
+    // line 1 stamps this build: its code cache is used with this bundle only (host/cached-bundle.ts)
+    banner: { js: `/* ctr-remote build ${randomBytes(8).toString('hex')} */ const __ctrImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+  }),
+  build({
+    ...common,
+    entryPoints: Object.fromEntries(workers('src').map((p) => [basename(p, '.ts'), p])),
+    outdir: 'dist',
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    format: 'esm',
+    banner: { js: esmRequire },
+  }),
+]);
+
+// The training run: the code cache holds what `--help` compiled (the command tree and the modules every
+// command loads). Node's own flags only: V8 refuses a cache made under other flags.
+const cache = join('dist', 'ctr-remote.cjs.cache');
+const env = { ...process.env, CTR_REMOTE_BUILD_CODE_CACHE: cache };
+delete env.NODE_OPTIONS;
+execFileSync(process.execPath, [join('dist', 'ctr-remote.mjs'), '--help'], { env, stdio: 'ignore' });
+if (!existsSync(cache)) throw new Error(`build: the training run wrote no ${cache}`);

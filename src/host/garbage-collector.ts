@@ -2,11 +2,12 @@
 // JavaScript allocates, and counts the memory behind ArrayBuffers only loosely: a process that streams
 // megabyte buffers through zlib and the disk (a lazy layer's background fetch) and allocates little else
 // keeps tens of MB of dead buffers between collections, and glibc keeps what it freed late. The collector
-// is `gc` when node runs with --expose-gc; otherwise the flag is set now and `gc` is taken from a new
-// context (V8 installs it in contexts made after the flag is set; jest's leak detector does the same).
+// is `gc` when node runs with --expose-gc; otherwise the flag is set for the time it takes to make a new
+// context and take `gc` from it (V8 installs it in contexts made while the flag is set; jest's leak detector
+// does the same), then given back its default (host/v8-flags.ts: node's code cache for built-ins).
 
-import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { withV8Flags } from './v8-flags.js';
 
 /** Runs a collection: 'major' a full one (~20-30 ms for a 12 MB heap here), 'minor' the young generation only (~1 ms). */
 export type Collector = (kind: 'major' | 'minor') => void;
@@ -29,8 +30,7 @@ function findGc(): V8Gc | null {
   const exposed = (globalThis as { gc?: unknown }).gc;
   if (typeof exposed === 'function') return exposed as V8Gc;
   try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
+    const gc = withV8Flags('--expose-gc', '--no-expose-gc', () => runInNewContext('gc') as unknown);
     return typeof gc === 'function' ? (gc as V8Gc) : null;
   } catch {
     return null;

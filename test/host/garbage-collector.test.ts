@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { garbageCollector } from '../../src/host/garbage-collector.js';
+import { builtinCache, srcUrl } from '../fixtures/code-cache.js';
 
 test('garbageCollector: a collector in a node started without --expose-gc, which frees what nothing holds', async () => {
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'the test runs without --expose-gc (in NODE_OPTIONS either)');
@@ -15,4 +16,14 @@ test('garbageCollector: a collector in a node started without --expose-gc, which
   await tick(); // a WeakRef's target is kept until the end of the job that made it
   gc!('major');
   assert.equal(ref!.deref(), undefined, 'the unreachable object was collected');
+});
+
+test("garbageCollector: the flag that exposes the collector is given back (node's code cache for built-ins stays valid)", () => {
+  const found = builtinCache(`
+    const { garbageCollector } = await import(${srcUrl('host/garbage-collector.ts')});
+    const gc = garbageCollector();
+    gc('minor');
+    console.log('GC ' + typeof gc);`);
+  assert.match(found.out, /GC function/);
+  assert.equal(found.cache, 'accepted');
 });

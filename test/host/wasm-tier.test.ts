@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAIN } from '../cli/cli-harness.js';
+import { builtinCache } from '../fixtures/code-cache.js';
 
 const WARMUP = new URL('../../src/service/code-warmup.ts', import.meta.url).href;
 const TIER = new URL('../../src/host/wasm-tier.ts', import.meta.url).href;
@@ -48,6 +49,18 @@ describe('keepWasmInBaselineTier', () => {
     const kept = compileTrace(true);
     assert.ok(kept.ok, 'the requests succeed with baseline code');
     assert.ok(kept.tiers.length > 0 && kept.tiers.every((t) => t === 'Liftoff'), `the parser as Liftoff code only: ${kept.tiers.join(', ')}`);
+  });
+
+  test("the flags are set for the parser's compile only: built-ins loaded after a request still come from node's code cache", () => {
+    const request = `
+      const { warmRegistryCode } = await import(${JSON.stringify(WARMUP)});
+      console.log('RESULT ' + (await warmRegistryCode()).ok);`;
+    const kept = builtinCache(`(await import(${JSON.stringify(TIER)})).keepWasmInBaselineTier();\n${request}`);
+    assert.match(kept.out, /RESULT true/);
+    assert.equal(kept.cache, 'accepted');
+    const left = builtinCache(`(await import('node:v8')).setFlagsFromString('--liftoff-only');\n${request}`);
+    assert.match(left.out, /RESULT true/);
+    assert.equal(left.cache, 'rejected', 'control: the flag left set for the whole process makes V8 refuse the cache');
   });
 
   test('the CLI entry keeps it: a fuse manager, which warms its registry client at start, runs the parser as Liftoff code only', async () => {
