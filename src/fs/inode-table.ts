@@ -34,6 +34,7 @@ export class InodeTable {
   private readonly hidden: ReadonlySet<TocNode>;
   private readonly opaqueXattrs: readonly string[];
   private counted: number | undefined;
+  private anyXattr: boolean | undefined;
 
   constructor(
     /** The layer's TOC index. */
@@ -120,6 +121,20 @@ export class InodeTable {
     };
     if (kind === 'char' || kind === 'block') attr.rdev = { major: node.extra?.devMajor ?? 0, minor: node.extra?.devMinor ?? 0 };
     return attr;
+  }
+
+  /** Whether any inode has an extended attribute FUSE shows (see xattrs); found once, by a walk of the inodes. */
+  hasXattrs(): boolean {
+    if (this.anyXattr === undefined) {
+      this.anyXattr = false;
+      for (const node of this.inodes()) {
+        if (this.xattrs(node).size > 0) {
+          this.anyXattr = true;
+          break;
+        }
+      }
+    }
+    return this.anyXattr;
   }
 
   /** The extended attributes FUSE shows, values decoded: the layer's (overlayfs's own never), then the opaque marker's. */

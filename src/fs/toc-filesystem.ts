@@ -88,6 +88,11 @@ export class TocFileSystem implements RawFileSystem {
     return this.fsStats;
   }
 
+  /** No xattr anywhere in the layer (most layers): FUSE then tells the kernel to stop asking (ops-xattr.ts). */
+  hasXattrs(): boolean {
+    return this.table.hasXattrs();
+  }
+
   async getxattr(ino: number, name: string, _ctx?: RequestContext): Promise<Uint8Array> {
     const value = this.table.xattrs(this.inode(ino)).get(name);
     if (!value) throw new FuseErrno(Errno.ENODATA);

@@ -108,6 +108,12 @@ export interface InitInfo {
 
 /** A read-only filesystem served over FUSE. Optional methods have the documented default behaviour. */
 export interface RawFileSystem {
+  /**
+   * False when no inode has an extended attribute: GETXATTR and LISTXATTR are then answered ENOSYS, and the
+   * kernel sends neither again on this mount (getxattr(2) and listxattr(2) get EOPNOTSUPP there, as on a
+   * filesystem without xattrs). Default: the filesystem may have some.
+   */
+  hasXattrs?(): boolean;
   /** Called once when the kernel connects. */
   init?(info: InitInfo): void | Promise<void>;
   /** Resolve `name` in directory `parent`; throw ENOENT (FuseErrno or CtrError NotFound) if absent. */

@@ -118,6 +118,15 @@ describe('buildInodeTable', () => {
     assert.deepEqual(names('etc').sort(), ['.no.prefetch.landmark', 'passwd', 'shadow']);
   });
 
+  test('hasXattrs: false for a layer without any; true for a layer xattr or an opaque directory; overlayfs xattrs of the layer do not count', () => {
+    const plain: TOCEntry[] = [{ name: 'bin/sh', type: 'reg', size: 0, mode: 0o755 }, { name: 'etc/', type: 'dir', mode: 0o755 }];
+    assert.equal(tableOf(plain).hasXattrs(), false);
+    assert.equal(tableOf([...plain, { name: 'etc/x', type: 'reg', size: 0, xattrs: { 'user.k': 'dg==' } }]).hasXattrs(), true);
+    assert.equal(tableOf([...plain, { name: 'etc/.wh..wh..opq', type: 'reg', size: 0 }]).hasXattrs(), true);
+    assert.equal(tableOf([...plain, { name: 'etc/y', type: 'reg', size: 0, xattrs: { 'trusted.overlay.opaque': 'eQ==' } }]).hasXattrs(), false);
+    assert.equal(table.hasXattrs(), true);
+  });
+
   test('opaque xattr names are configurable', () => {
     const t = tableOf(entries, { opaqueXattrs: ['trusted.overlay.opaque', 'user.overlay.opaque'] });
     assert.deepEqual(t.xattrs(t.lookupPath('etc')!).get('user.overlay.opaque'), Buffer.from('y'));
