@@ -554,6 +554,21 @@ function shTimed(script: string): { s: number; out: string } {
 }
 
 /**
+ * Make snapshot `bench-<view|active>` of `chainId` and mount it at `dir` as `ctr snapshots <cmd> --target`
+ * prints: one command creates it and prints its mount (a view no lease holds is containerd's garbage: a
+ * separate `mounts` once found it collected), then a gc.root label keeps it while it is read. Returns `dir`.
+ */
+async function mountSnapshot(cd: ContainerdFixture, kind: Kind, cmd: 'view' | 'prepare', dir: string, chainId: string): Promise<string> {
+  const key = cmd === 'view' ? 'bench-view' : 'bench-active';
+  mkdirSync(dir, { recursive: true });
+  const m = await cd.ctr(['snapshots', ...SN, cmd, '--target', dir, key, chainId]);
+  await cd.ctr(['snapshots', ...SN, 'label', key, `containerd.io/gc.root=${new Date().toISOString()}`]);
+  if (!/^mount /.test(m.stdout.trim())) throw new Error(`cached ${kind}: snapshots ${cmd} --target printed ${JSON.stringify(m.stdout)}`);
+  shTimed(m.stdout.trim());
+  return dir;
+}
+
+/**
  * Both snapshotters (each under its own containerd) hold the rpulled image; a read-only view of its top
  * snapshot is mounted as `ctr snapshots view --target` prints; once the background fetch has made every chunk local,
  * `tar -cf - . | wc -c` and `find -exec stat` run on each mount and on a local copy, alternating, with the
@@ -571,23 +586,10 @@ async function cachedReadsSample(env: Env, proxy: FaultProxy, p: PushedImage, ch
       pairs.set(kind, pair);
       const pull = await rpull(pair.cd, p.ref);
       if (pull.exitCode !== 0) throw new Error(`cached ${kind}: rpull: ${pull.stderr.trim().slice(-500)}`);
-      const dir = join(env.work, 'cached', `mnt-${kind}`);
-      mkdirSync(dir, { recursive: true });
-      // one command creates the view and prints its mount (a view no lease holds is containerd's garbage: a
-      // separate `mounts` once found it collected), then a gc.root label keeps it while it is read
-      const m = await pair.cd.ctr(['snapshots', ...SN, 'view', '--target', dir, 'bench-view', chainId]);
-      await pair.cd.ctr(['snapshots', ...SN, 'label', 'bench-view', `containerd.io/gc.root=${new Date().toISOString()}`]);
-      if (!/^mount /.test(m.stdout.trim())) throw new Error(`cached ${kind}: snapshots view --target printed ${JSON.stringify(m.stdout)}`);
-      shTimed(m.stdout.trim());
-      dirs.set(kind, dir);
-      // and a container's view: an active snapshot, overlayfs with an upper dir over the lazy layer
-      const rw = join(env.work, 'cached', `rootfs-${kind}`);
-      mkdirSync(rw, { recursive: true });
-      const a = await pair.cd.ctr(['snapshots', ...SN, 'prepare', '--target', rw, 'bench-active', chainId]);
-      await pair.cd.ctr(['snapshots', ...SN, 'label', 'bench-active', `containerd.io/gc.root=${new Date().toISOString()}`]);
-      if (!/^mount /.test(a.stdout.trim())) throw new Error(`cached ${kind}: snapshots prepare --target printed ${JSON.stringify(a.stdout)}`);
-      shTimed(a.stdout.trim());
-      rootfs.set(kind, rw);
+      // a read-only view of the image's top snapshot (a bind mount of a one-layer image's layer), and a
+      // container's view: an active snapshot, overlayfs with an upper dir over the lazy layer
+      dirs.set(kind, await mountSnapshot(pair.cd, kind, 'view', join(env.work, 'cached', `mnt-${kind}`), chainId));
+      rootfs.set(kind, await mountSnapshot(pair.cd, kind, 'prepare', join(env.work, 'cached', `rootfs-${kind}`), chainId));
     }
     if (!(await waitProxyIdle(proxy, 5_000, 300_000))) notes.push('the background fetch was still running after 300 s');
     const first = dirs.get('ours') ?? [...dirs.values()][0]!;

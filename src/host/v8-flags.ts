@@ -4,8 +4,8 @@
 // changed, on node's command line or by v8.setFlagsFromString, and every built-in loaded afterwards is
 // compiled from source (NODE_DEBUG_NATIVE=CODE_CACHE prints "Code cache of zlib ... is rejected"): a CLI
 // process spent 40-55 ms loading built-ins that take 15-20 with the cache. A flag set back to its default
-// gives the hash back, so each flag here is set only for as long as it is read (docs/DECISIONS.md,
-// "Process start-up").
+// gives the hash back, so a flag here is set only for as long as it is read, or as late as it can be
+// (host/wasm-tier.ts) (docs/DECISIONS.md, "Build").
 import { setFlagsFromString } from 'node:v8';
 
 /** Run `fn` with the V8 flags `set`, then set `restore` (the same flags at their defaults), whatever fn did. */

@@ -8,15 +8,17 @@
 // so the parser runs per response and per read, where its compile time is never paid back
 // (docs/DECISIONS.md, "Memory").
 //
-// How: every `new WebAssembly.Module` of the process (undici compiles its parser so, once, at its first
-// connection) is compiled whole, at once, by Liftoff without tier-up checks, under V8's `--liftoff-only`
-// and `--no-wasm-lazy-compilation`; the flags are set for that synchronous compile only and given back
-// their defaults right after (host/v8-flags.ts: a flag left set makes V8 refuse node's code cache for
-// every built-in loaded later). Code compiled so never tiers up, whatever the flags are afterwards.
-import { withV8Flags } from './v8-flags.js';
+// How: the flag is set right before the process's first `new WebAssembly.Module` (undici compiles its
+// parser so, once, at its first connection; a construct trap on the global catches it, then steps aside),
+// and stays set: V8 reads it as it compiles each function, lazily, at its first call. Not at process start:
+// a V8 flag changed makes V8 refuse node's code cache for every built-in loaded afterwards
+// (host/v8-flags.ts), and most of a command's built-ins are loaded before its first request. Giving the
+// flag back right after the compile was tried, with the module compiled eagerly under it: V8's compile trace
+// then lost lines under load in the tests, so the claim could not be checked, and it was not kept.
+import { setFlagsFromString } from 'node:v8';
 
-/** The V8 flags a module is compiled under, and their defaults, set again right after. */
-export const BASELINE_WASM_FLAGS = { set: '--liftoff-only --no-wasm-lazy-compilation', restore: '--no-liftoff-only --wasm-dynamic-tiering --wasm-tier-up --wasm-lazy-compilation' } as const;
+/** The V8 flag that keeps WebAssembly in the baseline tier. */
+export const BASELINE_WASM_FLAG = '--liftoff-only';
 
 let installed = false;
 
@@ -25,8 +27,12 @@ export function keepWasmInBaselineTier(): void {
   if (installed) return;
   installed = true;
   const wasm = (globalThis as unknown as { WebAssembly: { Module: new (...args: unknown[]) => object } }).WebAssembly;
-  const { set, restore } = BASELINE_WASM_FLAGS;
-  wasm.Module = new Proxy(wasm.Module, {
-    construct: (target, args, newTarget) => withV8Flags(set, restore, () => Reflect.construct(target, args, newTarget) as object),
+  const original = wasm.Module;
+  wasm.Module = new Proxy(original, {
+    construct: (target, args, newTarget) => {
+      setFlagsFromString(BASELINE_WASM_FLAG);
+      wasm.Module = original; // set once; later modules are compiled under it too
+      return Reflect.construct(target, args, newTarget) as object;
+    },
   });
 }
