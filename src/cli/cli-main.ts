@@ -1,14 +1,12 @@
-// What the ctr-remote executable does once it is past the version probe: the process-wide setup, then the
-// command line. Reached from src/cli/main.ts when run from source, and from dist/ctr-remote.mjs
+// What the ctr-remote executable does once it is past the version probe and has given back its heap-setup
+// flags (both entries do that first): the process-wide setup, then the command line. Reached from src/cli/main.ts when run from source, and from dist/ctr-remote.mjs
 // (src/cli/launch.ts), which loads it as the CommonJS bundle dist/ctr-remote.cjs.
-import { releaseHeapSetupFlags } from '../host/v8-flags.js';
 import { keepWasmInBaselineTier } from '../host/wasm-tier.js';
 import { installFatalHandlers } from './fatal-error.js';
 
 /** Run the command line `argv` (the user's arguments) and exit with its code. */
 export async function runMain(argv: string[]): Promise<void> {
   installFatalHandlers(process.stderr, argv.includes('--debug'));
-  releaseHeapSetupFlags(); // the fuse manager's young-generation cap has shaped the heap: see host/v8-flags.ts
   keepWasmInBaselineTier(); // before any registry request: see host/wasm-tier.ts
   const [{ processIo }, { runCli }] = await Promise.all([import('./cli-io.js'), import('./run-cli.js')]);
   const controller = new AbortController();

@@ -7,6 +7,7 @@
 // gives the hash back, so a flag here is set only for as long as it is read, or as late as it can be
 // (host/wasm-tier.ts) (docs/DECISIONS.md, "Build").
 import { setFlagsFromString } from 'node:v8';
+import { semiSpaceOptionGiven } from './young-generation.js';
 
 /** Run `fn` with the V8 flags `set`, then set `restore` (the same flags at their defaults), whatever fn did. */
 export function withV8Flags<T>(set: string, restore: string, fn: () => T): T {
@@ -18,16 +19,13 @@ export function withV8Flags<T>(set: string, restore: string, fn: () => T): T {
   }
 }
 
-/** Node's option that sets the young generation's size: V8 reads it once, when it sets up the heap. */
-const SEMI_SPACE_OPTION = /^--max[-_]semi[-_]space[-_]size\b/;
-
 /**
  * Give back the default of the flags that only shaped this process's heap at start-up (the semi-space cap
  * of host/young-generation.ts, from node's command line or NODE_OPTIONS): the heap keeps the size it was
  * given, and the built-ins loaded from now on are compiled from node's code cache again.
  */
 export function releaseHeapSetupFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS'] ?? ''): boolean {
-  if (![...execArgv, ...nodeOptions.split(/\s+/)].some((a) => SEMI_SPACE_OPTION.test(a))) return false;
+  if (!semiSpaceOptionGiven(execArgv, nodeOptions)) return false;
   setFlagsFromString('--max-semi-space-size=0'); // 0: V8's default (sized from the heap limit)
   return true;
 }

@@ -11,13 +11,17 @@ export const MANAGER_SEMI_SPACE_MIB = 1;
 
 const SEMI_SPACE_OPTION = /^--max[-_]semi[-_]space[-_]size\b/;
 
+/** Whether node's options (`nodeArgs`, and `nodeOptions` as in NODE_OPTIONS) set a semi-space size. */
+export function semiSpaceOptionGiven(nodeArgs: readonly string[], nodeOptions: string): boolean {
+  return [...nodeArgs, ...nodeOptions.split(/\s+/)].some((a) => SEMI_SPACE_OPTION.test(a));
+}
+
 /**
  * `argv` (a node executable, its options, a script and its arguments) with `--max-semi-space-size=<mib>`
  * added after the executable, unless node's options in `argv` or `nodeOptions` (NODE_OPTIONS) set a size
  * already: that one is the operator's.
  */
 export function withSemiSpaceCap(argv: readonly string[], nodeOptions: string, mib = MANAGER_SEMI_SPACE_MIB): string[] {
-  const given = [...argv.slice(1), ...nodeOptions.split(/\s+/)].some((a) => SEMI_SPACE_OPTION.test(a));
-  if (given || argv.length === 0) return [...argv];
+  if (semiSpaceOptionGiven(argv.slice(1), nodeOptions) || argv.length === 0) return [...argv];
   return [argv[0]!, `--max-semi-space-size=${mib}`, ...argv.slice(1)];
 }
