@@ -8,7 +8,7 @@
 // load, which catches disk corruption and tampering without re-hashing every 4 MiB on every load.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { close as fsClose, closeSync, open as fsOpen, openSync, read as fsRead, readSync, statSync } from 'node:fs';
+import { close as fsClose, closeSync, open as fsOpen, openSync, read as fsRead, readSync, statSync, write as fsWrite } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, statfs, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex } from '../oci/digest.js';
@@ -59,6 +59,16 @@ export interface ChunkCacheStats {
   /** Bytes on disk known to this instance. */
   diskBytes: number;
   maxBytes: number;
+}
+
+/** A chunk being stored piece by piece (ChunkCache.writer). */
+export interface ChunkWriter {
+  /** The chunk's next bytes. */
+  write(piece: Buffer): Promise<void>;
+  /** The caller verified every byte: make the chunk visible under its digest. */
+  commit(): Promise<void>;
+  /** Forget the bytes written (a failed or rejected chunk). */
+  discard(): Promise<void>;
 }
 
 /** Disk + memory cache of verified chunks keyed by sha256 digest. Returned buffers must not be modified. */
@@ -165,6 +175,66 @@ export class ChunkCache {
     this.touched.add(hex);
     this.remember(hex, data.length);
     await this.evict(hex);
+  }
+
+  /**
+   * Store a chunk as its bytes come (the background fetch decodes members as a stream): they go to a temp file
+   * of their own, which commit() renames into place once the caller has verified the whole chunk against
+   * `digest`; discard() removes it. Nothing is visible before commit, and nothing is kept in memory.
+   */
+  writer(digest: string): ChunkWriter {
+    const hex = digestHex(digest);
+    const temp = join(this.tempDir, `${hex}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    let fd: number | undefined;
+    let size = 0;
+    let finished = false;
+    const opened = async (): Promise<number> => (fd ??= await new Promise<number>((res, rej) => fsOpen(temp, 'wx', 0o644, (e, n) => (e ? rej(e) : res(n)))));
+    const closed = async (): Promise<void> => {
+      if (fd === undefined) return;
+      const n = fd;
+      fd = undefined;
+      await new Promise<void>((res, rej) => fsClose(n, (e) => (e ? rej(e) : res())));
+    };
+    return {
+      write: async (piece) => {
+        const n = await opened();
+        for (let off = 0; off < piece.length; ) {
+          off += await new Promise<number>((res, rej) => fsWrite(n, piece, off, piece.length - off, size + off, (e, k) => (e ? rej(e) : res(k))));
+        }
+        size += piece.length;
+      },
+      commit: async () => {
+        if (finished) return;
+        finished = true;
+        try {
+          if (this.index.has(hex)) {
+            // stored meanwhile (the same chunk in another member or layer): keep that one
+            await closed();
+            await rm(temp, { force: true });
+            this.bump(hex);
+            return;
+          }
+          await opened();
+          await closed();
+          await rename(temp, join(this.chunkDir, hex));
+        } catch (e) {
+          await closed().catch(() => undefined);
+          await rm(temp, { force: true });
+          throw e;
+        }
+        this.counters.writes++;
+        this.trusted.add(hex);
+        this.touched.add(hex);
+        this.remember(hex, size);
+        await this.evict(hex);
+      },
+      discard: async () => {
+        if (finished) return;
+        finished = true;
+        await closed().catch(() => undefined);
+        await rm(temp, { force: true });
+      },
+    };
   }
 
   /** Drop the chunks held in memory (each is on disk, or was only ever wanted in memory); returns their bytes. */

@@ -15,10 +15,12 @@ import type { ChunkSource } from '../estargz/chunk-source.js';
 import type { BackgroundGate } from './background-gate.js';
 import type { BlobSource } from '../content/blob-source.js';
 import type { ChunkCache } from './chunk-cache.js';
+import { MemberStream } from '../estargz/member-stream.js';
 import { batchRanges, planRanges, type PlannedRange, type PlanOptions } from './fetch-planner.js';
 import { FETCH_BUDGET_BYTES, processBudgets, type LayerBudgets } from './layer-budgets.js';
 import { emptyLayerState, LayerStateFile, type LayerState } from './layer-state.js';
 import { SharedFlights, raceSignal } from './shared-flights.js';
+import { SpanCutter } from './span-cutter.js';
 import { emptyHistogram, observe } from '../stats/latency-histogram.js';
 
 /** Options of LazyLayer.open. */
@@ -89,9 +91,15 @@ export class LazyLayer implements ChunkSource {
   private lastForeground = 0;
   private prefetchTask: Promise<void> = Promise.resolve();
   /**
-   * Offsets of the members the background fetch is fetching: their chunks go to the disk cache only. Nothing
-   * is waiting to read them, and 4 MiB batches through the memory LRU would keep it full (16 MiB) for the
-   * whole background fetch; a reader that joins such a fetch gets its bytes from the fetch itself.
+   * Members the background fetch is decoding straight into the chunk cache (streamToDisk), by offset: a read
+   * that needs one waits for it and then reads the cache.
+   */
+  private readonly toDisk = new SharedFlights<number, void>();
+  /**
+   * Offsets of the members a background fetch that cannot stream (zstd, a source without streamRange) is
+   * fetching: their chunks go to the disk cache only. Nothing is waiting to read them, and 4 MiB batches
+   * through the memory LRU would keep it full (16 MiB) for the whole background fetch; a reader that joins
+   * such a fetch gets its bytes from the fetch itself.
    */
   private readonly diskOnly = new Set<number>();
   private backgroundTask: Promise<void> = Promise.resolve();
@@ -188,6 +196,13 @@ export class LazyLayer implements ChunkSource {
     const cached = await Promise.all(chunks.map((c) => this.fromCache(c, signal)));
     const missing = chunks.filter((_, i) => !cached[i]);
     if (missing.length === 0) return cached as Buffer[];
+    const storing = uniqueMembers(missing).flatMap((m) => this.toDisk.get(m.offset) ?? []);
+    if (storing.length > 0) {
+      // the background fetch is storing them: once it has, they are read from the cache (and what it could
+      // not store is fetched as any other miss)
+      await raceSignal(Promise.allSettled(storing), signal);
+      return this.chunkData(chunks, signal);
+    }
     const wanted = uniqueMembers(missing);
     const started = performance.now();
     const flights = this.ensure([...wanted, ...this.readAhead(wanted)], this.options.plan, undefined, false);
@@ -207,7 +222,7 @@ export class LazyLayer implements ChunkSource {
     const last = wanted.reduce<Member | undefined>((a, m) => (!a || m.offset > a.offset ? m : a), undefined);
     if (!last || bytes <= 0) return [];
     const after = this.index.membersAfter(last, bytes);
-    const end = after.findIndex((m) => this.isCached(m) || this.flights.has(m.offset) || !m.chunks.every((c) => c.digest));
+    const end = after.findIndex((m) => this.isCached(m) || this.flights.has(m.offset) || this.toDisk.has(m.offset) || !m.chunks.every((c) => c.digest));
     return end < 0 ? after : after.slice(0, end);
   }
 
@@ -259,6 +274,7 @@ export class LazyLayer implements ChunkSource {
         if (!buf) throw unavailable(`layer ${this.options.layerDigest}: the blob source returned no bytes for range ${i}`);
         const body = buf.subarray(m.offset - range.offset, m.end - range.offset);
         d.resolve(await this.budgets.decodes.run(() => this.processMember(m, body), neededBytes(m)));
+        results.delete(m); // its decoded chunks are its readers' now, not the batch's
       } catch (e) {
         d.reject(e);
       }
@@ -273,55 +289,93 @@ export class LazyLayer implements ChunkSource {
    * prefetch region was held whole until its last member was decoded).
    */
   private async streamAndDecode(range: PlannedRange<Member>, results: Map<Member, Deferred<ChunkResult[]>>): Promise<void> {
-    const spans = range.spans as readonly Member[]; // in blob order (fetch-planner.ts), and members do not overlap: each ends after the one before
-    const rangeEnd = range.offset + range.length;
-    let pos = range.offset; // the blob offset of the next byte to come
-    let next = 0; // the member being filled
-    let body: Buffer | undefined; // its bytes so far
+    const spans = range.spans as readonly Member[]; // in blob order (fetch-planner.ts)
+    const cutter = new SpanCutter(spans, range.offset, range.offset + range.length);
+    let body: Buffer | undefined; // the bytes of the member being filled
+    let filled = 0;
     const decodes: Promise<void>[] = [];
     const take = (bytes: Buffer) => {
-      const n = Math.min(bytes.length, rangeEnd - pos);
-      let i = 0;
-      while (i < n && next < spans.length) {
-        const m = spans[next]!;
-        if (pos < m.offset) { // a gap the planner merged over
-          const skip = Math.min(m.offset - pos, n - i);
-          i += skip;
-          pos += skip;
-          continue;
-        }
-        if (!body) {
-          // members never overlap (the planner's spans are distinct members in blob order); were one to start
-          // before the bytes already taken, its buffer would be decoded with bytes never written
-          if (pos !== m.offset) throw new CtrError('Internal', `layer ${this.options.layerDigest}: member at ${m.offset} overlaps the one before it in a streamed range`);
+      for (const { span: m, piece, first, last } of cutter.cut(bytes)) {
+        if (first) {
           body = Buffer.allocUnsafe(m.end - m.offset);
+          filled = 0;
         }
-        const k = Math.min(m.end - pos, n - i);
-        bytes.copy(body, pos - m.offset, i, i + k);
-        i += k;
-        pos += k;
-        if (pos === m.end) {
+        filled += piece.copy(body!, filled);
+        if (last) {
           const d = results.get(m)!;
-          const whole = body;
+          const whole = body!;
+          results.delete(m); // a resolved deferred keeps its chunks alive: a prefetch of megabytes held them all to its end
           decodes.push(this.budgets.decodes.run(() => this.processMember(m, whole), neededBytes(m)).then(d.resolve, d.reject));
           body = undefined;
-          next++;
         }
       }
-      pos += n - i; // after the last member
     };
+    const err = await this.streamRange(range, cutter, take);
+    if (err) for (const d of results.values()) d.reject(err); // the members not yet complete
+    await Promise.all(decodes);
+  }
+
+  /** Whether the background fetch decodes members straight into the chunk cache (streamToDisk). */
+  private streamsToDisk(): boolean {
+    return this.options.blob.streamRange !== undefined && (this.options.compression ?? 'gzip') === 'gzip' && !this.options.skipContentVerify;
+  }
+
+  /**
+   * Fetch one range of the background fetch as a stream and decode each member into the chunk cache as its
+   * bytes come (estargz/member-stream.ts): each chunk is hashed on the way to a temp file and renamed into
+   * the cache only once it matched its digest. A batch then holds a few network and zlib pieces, where
+   * fetching it whole held its compressed and its decoded bytes (two 4 MiB batches in flight were the
+   * largest part of the fuse manager's peak). A read that needs one of these members waits for it and reads
+   * the cache (chunkData).
+   */
+  private async streamToDisk(range: PlannedRange<Member>): Promise<void> {
+    const spans = range.spans;
+    const stored = new Map(spans.map((m) => [m, deferred<void>()]));
+    for (const [m, d] of stored) this.toDisk.track(m.offset, d.promise);
+    const cutter = new SpanCutter(spans, range.offset, range.offset + range.length);
+    const cache = this.options.cache;
+    let current: MemberStream | undefined;
+    const take = async (bytes: Buffer) => {
+      for (const { span: m, piece, first, last } of cutter.cut(bytes)) {
+        if (first) current = new MemberStream(m, (c) => (cache.has(c.digest!) ? undefined : cache.writer(c.digest!)));
+        const stream = current!;
+        await stream.push(piece);
+        if (!last) continue;
+        current = undefined;
+        for (const o of await stream.end()) {
+          if (o.ok) this.bump('chunksFetched', 1);
+          else this.recordError(o.error);
+        }
+        this.budgets.garbage.letGo(m.end - m.offset);
+        stored.get(m)!.resolve();
+      }
+    };
+    const err = await this.streamRange(range, cutter, take);
+    if (!err) return;
+    await current?.abort(err);
+    for (const d of stored.values()) d.reject(err); // no-op for those already stored
+  }
+
+  /**
+   * Stream `range` into `take` through `cutter`; the error that fails the members not yet complete, if the
+   * stream failed or ended short (a failed take fails it too; no take runs once this returns).
+   */
+  private async streamRange(range: PlannedRange<Member>, cutter: SpanCutter<Member>, take: (bytes: Buffer) => void | Promise<void>): Promise<CtrError | undefined> {
+    let taking: void | Promise<void> = undefined;
     this.bump('requests', 1);
     try {
-      await this.options.blob.streamRange!({ offset: range.offset, length: range.length }, take, { signal: this.closing.signal });
-      this.bump('bytesFetched', pos - range.offset);
+      await this.options.blob.streamRange!({ offset: range.offset, length: range.length }, (bytes) => (taking = take(bytes)), { signal: this.closing.signal });
+      if (cutter.position < range.offset + range.length) throw unavailable(`layer ${this.options.layerDigest}: the blob source returned ${cutter.position - range.offset} of ${range.length} bytes`);
       if (this.state.authError) delete this.state.authError;
-      if (pos < rangeEnd) throw unavailable(`layer ${this.options.layerDigest}: the blob source returned ${pos - range.offset} of ${range.length} bytes`);
+      return undefined;
     } catch (e) {
-      this.bump('bytesFetched', pos - range.offset);
-      const err = isCtrError(e, 'Aborted') || (e instanceof Error && e.name === 'AbortError') ? e : this.fetchFailed(e, 1);
-      for (; next < spans.length; next++) results.get(spans[next]!)!.reject(err);
+      await Promise.resolve(taking).catch(() => undefined);
+      if (isCtrError(e, 'Aborted')) return e;
+      if (e instanceof Error && e.name === 'AbortError') return new CtrError('Aborted', `layer ${this.options.layerDigest}: ${e.message}`, { cause: e });
+      return this.fetchFailed(e, 1);
+    } finally {
+      this.bump('bytesFetched', cutter.position - range.offset);
     }
-    await Promise.all(decodes);
   }
 
   private async fetchBatch(batch: readonly { offset: number; length: number }[]): Promise<Buffer[]> {
@@ -339,7 +393,7 @@ export class LazyLayer implements ChunkSource {
   }
 
   /** Record a failed fetch of `ranges` ranges; the error readers get (any fetch failure is EIO for them, whatever the registry said). */
-  private fetchFailed(e: unknown, ranges: number): Error {
+  private fetchFailed(e: unknown, ranges: number): CtrError {
     const err = unavailable(`layer ${this.options.layerDigest}: fetching ${ranges} range(s) failed: ${e instanceof Error ? e.message : String(e)}`, e);
     this.recordError(err);
     if (isCtrError(e, 'Unauthorized') && !this.closing.signal.aborted) this.state.authError = { ...this.state.lastError!, message: e.message };
@@ -381,15 +435,15 @@ export class LazyLayer implements ChunkSource {
     const started = performance.now();
     const everything = { maxGap: Number.POSITIVE_INFINITY, maxRangeBytes: Number.POSITIVE_INFINITY };
     this.options.gate?.enter();
-    let settled: PromiseSettledResult<ChunkResult[]>[];
+    let ok: boolean;
     try {
-      settled = await Promise.allSettled(this.ensure(members, everything, Number.POSITIVE_INFINITY, true).values());
+      ok = await allSucceeded(this.ensure(members, everything, Number.POSITIVE_INFINITY, true).values());
     } finally {
       this.options.gate?.leave();
     }
     this.state.prefetch.bytes = members.reduce((n, m) => n + m.end - m.offset, 0);
     this.state.prefetch.seconds = (performance.now() - started) / 1000;
-    this.state.prefetch.phase = settled.every((s) => s.status === 'fulfilled') ? 'done' : 'failed';
+    this.state.prefetch.phase = ok ? 'done' : 'failed';
     this.stateFile?.markDirty();
   }
 
@@ -415,8 +469,12 @@ export class LazyLayer implements ChunkSource {
         }
         if (batch.length > 0) await this.budgets.background.run(async () => {
           const todo = batch.filter((m) => this.backgroundWants(m)); // a read may have taken some while this waited
+          if (this.streamsToDisk()) {
+            await Promise.all(planRanges(todo, { maxGap: batchBytes, maxRangeBytes: batchBytes }).map((r) => this.streamToDisk(r)));
+            return;
+          }
           for (const m of todo) this.diskOnly.add(m.offset);
-          await Promise.allSettled(this.ensure(todo, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes, true).values());
+          await allSucceeded(this.ensure(todo, { maxGap: batchBytes, maxRangeBytes: batchBytes }, batchBytes, true).values());
           for (const m of todo) this.diskOnly.delete(m.offset);
         }, 0, this.closing.signal);
         bg.membersDone = i;
@@ -447,7 +505,7 @@ export class LazyLayer implements ChunkSource {
    * foreground read is fetching must not be marked disk-only: that read's chunks belong in the memory LRU.
    */
   private backgroundWants(member: Member): boolean {
-    return !this.isCached(member) && !this.flights.has(member.offset);
+    return !this.isCached(member) && !this.flights.has(member.offset) && !this.toDisk.has(member.offset);
   }
 
   private isCached(member: Member): boolean {
@@ -482,6 +540,14 @@ function deferred<T>(): Deferred<T> {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/**
+ * Whether every flight succeeded, without keeping what they resolved to: Promise.allSettled would hold every
+ * member's decoded chunks until the last one (a 35 MB prefetch region grew the fuse manager by ~90 MiB).
+ */
+function allSucceeded(flights: Iterable<Promise<unknown>>): Promise<boolean> {
+  return Promise.all([...flights].map((p) => p.then(() => true, () => false))).then((oks) => oks.every(Boolean));
 }
 
 function uniqueMembers(chunks: readonly Chunk[]): Member[] {

@@ -140,6 +140,45 @@ describe('ChunkCache', () => {
     assert.deepEqual(await cache.get(d), data);
   });
 
+  test('writer(): a chunk written in pieces is invisible until commit, then stored and bounded like a put; discard leaves nothing', async () => {
+    const dir = await tempDir();
+    const cache = await ChunkCache.open({ dir, maxBytes: 2500, memoryMaxBytes: 0 });
+    const data = chunk(7, 1000);
+    const d = sha256Digest(data);
+    const w = cache.writer(d);
+    await w.write(data.subarray(0, 300));
+    await w.write(data.subarray(300));
+    assert.equal(cache.has(d), false, 'not visible before commit');
+    assert.deepEqual(await readdir(join(dir, 'chunks', 'sha256')), []);
+    await w.commit();
+    assert.equal(cache.has(d), true);
+    assert.deepEqual(await readFile(join(dir, 'chunks', 'sha256', d.slice(7))), data);
+    assert.deepEqual(await readdir(join(dir, 'chunks', 'tmp')), []);
+    assert.equal(cache.stats().diskBytes, 1000);
+
+    const dropped = cache.writer(sha256Digest(chunk(8)));
+    await dropped.write(chunk(8));
+    await dropped.discard();
+    assert.equal(cache.has(sha256Digest(chunk(8))), false);
+    assert.deepEqual(await readdir(join(dir, 'chunks', 'tmp')), []);
+
+    // the same chunk stored meanwhile: the first copy stays, the second's temp file goes
+    const again = cache.writer(d);
+    await again.write(data);
+    await again.commit();
+    assert.deepEqual(await readdir(join(dir, 'chunks', 'tmp')), []);
+    assert.equal(cache.stats().diskBytes, 1000);
+
+    // the disk bound holds for written chunks too: the least recently used one is evicted
+    for (const n of [9, 10]) {
+      const x = cache.writer(sha256Digest(chunk(n)));
+      await x.write(chunk(n));
+      await x.commit();
+    }
+    assert.equal(cache.has(d), false, 'evicted');
+    assert.equal(cache.stats().diskBytes, 2000);
+  });
+
   test('the default bound is at most 10 GiB and positive', async () => {
     const cache = await ChunkCache.open({ dir: await tempDir() });
     const max = cache.stats().maxBytes;

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink, link, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, link, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferRangeReader } from '../../src/content/range-reader.js';
@@ -482,5 +482,121 @@ describe('LazyLayer streaming a large range', () => {
     assert.deepEqual(await layer.readFileRange(file, 0, 1000), files.get('bin/big')!.subarray(0, 1000));
     assert.equal(source.requests.length + source.streams, 1, 'only the first (failed) stream');
     await layer.close();
+  });
+});
+
+/** A CountingBlob that streams ranges in 1,000-byte pieces; `gate` (if set) is awaited after the first piece of each stream. */
+class StreamingBlob extends CountingBlob {
+  streamed: BlobRange[] = [];
+  streamedBytes = 0;
+  gate: Promise<void> | undefined;
+  firstPiece: () => void = () => {};
+  constructor(private readonly whole: Buffer) {
+    super(whole);
+  }
+  async streamRange(range: BlobRange, onBytes: (b: Buffer) => void | Promise<void>, options?: { signal?: AbortSignal }): Promise<void> {
+    this.streamed.push(range);
+    const bytes = Buffer.from(this.whole.subarray(range.offset, range.offset + range.length));
+    const at = this.corrupt?.(range);
+    if (at !== undefined && at >= 0 && at < bytes.length) bytes[at]! ^= 0xff;
+    for (let i = 0; i < bytes.length; i += 1000) {
+      options?.signal?.throwIfAborted();
+      this.streamedBytes += Math.min(1000, bytes.length - i);
+      await onBytes(bytes.subarray(i, i + 1000));
+      if (i === 0) {
+        this.firstPiece();
+        if (this.gate) await this.gate;
+      }
+    }
+  }
+}
+
+describe('LazyLayer background fetch into the cache, as a stream', () => {
+  let ref: ReferenceBlob;
+  before(async () => {
+    ref = await buildReferenceBlob(tree, { chunkSize: 256 << 10 });
+  });
+  const entry = (path: string): TocFile => {
+    const e = ref.reader.lookup(path);
+    assert.ok(e instanceof TocFile, path);
+    return e;
+  };
+  async function open(source: StreamingBlob, opts: Partial<LazyLayerOptions> = {}) {
+    const dir = await mkdtemp(join(work, 'cache-'));
+    const cache = await ChunkCache.open({ dir, maxBytes: 1 << 30 });
+    const layer = LazyLayer.open({ layerDigest: 'sha256:' + sha(ref.blob), blob: source, index: ref.reader.index, cache, backgroundFetch: true, prefetch: false, backgroundBatchBytes: 128 << 10, idleMs: 0, ...opts });
+    return { layer, cache, dir };
+  }
+  const digests = () => [...files.keys()].flatMap((p) => entry(p).chunks.map((c) => c.digest!));
+  const temps = (dir: string) => readdir(join(dir, 'chunks', 'tmp'));
+
+  test('every member is decoded into the cache as it streams: all chunks on disk, none in memory, nothing fetched whole, no temp file left', async () => {
+    const source = new StreamingBlob(ref.blob);
+    const { layer, cache, dir } = await open(source);
+    await layer.backgroundDone();
+    const st = layer.stats();
+    assert.equal(st.background.phase, 'done');
+    assert.ok(digests().every((d) => cache.has(d)), 'every chunk is in the cache');
+    assert.deepEqual(digests().filter((d) => cache.inMemory(d)), [], 'none went to the memory LRU');
+    assert.equal(source.requests.length, 0, 'no range was fetched whole');
+    assert.ok(source.streamed.length > 3, `${source.streamed.length} streamed batches`);
+    assert.equal(st.errors, 0);
+    assert.equal(st.chunksFetched, ref.reader.index.members.reduce((n, m) => n + m.chunks.filter((c) => c.digest).length, 0), 'each chunk decoded once');
+    assert.deepEqual(await temps(dir), []);
+    const fetched = source.streamedBytes;
+    assert.equal(st.bytesFetched, fetched);
+    for (const [p, want] of files) assert.deepEqual(await layer.readFileRange(entry(p), 0, want.length), want);
+    assert.equal(source.streamedBytes + source.bytes, fetched, 'the reads fetched nothing');
+    await layer.close();
+  });
+
+  test('a corrupted member is never stored: counted as a DigestMismatch, and a read of it is DigestMismatch too', async () => {
+    const source = new StreamingBlob(ref.blob);
+    const victim = entry('etc/conf.d/a').chunks[0]!.member;
+    // flip a byte inside the victim member, whichever range carries it (stream or whole fetch)
+    source.corrupt = (r) => (r.offset <= victim.offset + 20 && victim.offset + 20 < r.offset + r.length ? victim.offset + 20 - r.offset : undefined);
+    const { layer, cache, dir } = await open(source);
+    await layer.backgroundDone();
+    const st = layer.stats();
+    assert.ok(st.digestMismatches >= 1, `digest mismatches: ${st.digestMismatches}`);
+    assert.ok(!victim.chunks.some((c) => cache.has(c.digest!)), 'no chunk of the corrupted member is stored');
+    assert.deepEqual(await temps(dir), [], 'its temp files are gone');
+    await assert.rejects(layer.readFileRange(entry('etc/conf.d/a'), 0, 100), (e: unknown) => isCtrError(e, 'DigestMismatch'));
+    source.corrupt = undefined;
+    assert.deepEqual(await layer.readFileRange(entry('etc/conf.d/a'), 0, 100), files.get('etc/conf.d/a')!.subarray(0, 100));
+    await layer.close();
+  });
+
+  test('a read of a member being streamed into the cache waits for it and reads the cache: no second fetch', async () => {
+    const source = new StreamingBlob(ref.blob);
+    let release!: () => void;
+    source.gate = new Promise<void>((r) => (release = r));
+    const started = new Promise<void>((r) => (source.firstPiece = r));
+    const big = entry('bin/big');
+    // one batch large enough for the whole file, so the first stream carries its first member
+    const { layer } = await open(source, { backgroundBatchBytes: 4 << 20 });
+    await started;
+    const read = layer.readFileRange(big, 0, 1000);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(source.requests.length, 0, 'the read did not fetch on its own');
+    release();
+    assert.deepEqual(await read, files.get('bin/big')!.subarray(0, 1000));
+    assert.equal(source.requests.length, 0, 'nor after the stream');
+    assert.equal(source.streamed.length, 1, 'one streamed range');
+    await layer.close();
+  });
+
+  test('closing the layer mid-stream stores no partial chunk and leaves no temp file', async () => {
+    const source = new StreamingBlob(ref.blob);
+    let release!: () => void;
+    source.gate = new Promise<void>((r) => (release = r));
+    const started = new Promise<void>((r) => (source.firstPiece = r));
+    const { layer, cache, dir } = await open(source, { backgroundBatchBytes: 4 << 20 });
+    await started;
+    const closing = layer.close();
+    release();
+    await closing;
+    assert.ok(!entry('bin/big').chunks.some((c) => cache.has(c.digest!)), 'no chunk of the cut stream is stored');
+    assert.deepEqual(await temps(dir), []);
   });
 });
