@@ -15,6 +15,7 @@ import { readLayerState } from '../../src/layer/layer-state.js';
 import { newBudgets } from '../../src/layer/layer-budgets.js';
 import { GarbagePacer } from '../../src/layer/garbage-pacer.js';
 import { TaskLimit } from '../../src/layer/task-limit.js';
+import { garbageCollector } from '../../src/host/garbage-collector.js';
 import { buildReferenceBlob, type ReferenceBlob } from './reference-estargz.js';
 
 /** Serves ranges of an in-memory blob, counting requests and bytes; `corrupt` flips bytes in answers. */
@@ -460,6 +461,38 @@ describe('LazyLayer streaming a large range', () => {
     const [range] = source.streamed;
     assert.ok(range!.offset <= file.chunks[0]!.member.offset && range!.offset + range!.length >= file.chunks.at(-1)!.member.end, 'the range spans the file, over the cached member');
     assert.equal(layer.stats().errors, 0);
+    await layer.close();
+  });
+
+  test('a streamed prefetch lets go of each member\'s decoded chunks once they are cached, not at its end', async () => {
+    const prio = await buildReferenceBlob(tree, { chunkSize: 64 << 10, prioritized: ['bin/big'] });
+    const file = prio.reader.lookup('bin/big');
+    assert.ok(file instanceof TocFile && file.chunks.length >= 8, 'bin/big has many members');
+    const source = new PausingStreamBlob(prio.blob);
+    const last = file.chunks.at(-1)!.member;
+    source.pauseAt = last.offset - 100; // every member of bin/big but the last has come
+    const cache = await ChunkCache.open({ dir: await mkdtemp(join(work, 'cache-')), maxBytes: 1 << 30, memoryMaxBytes: 0 });
+    const kept: WeakRef<Buffer>[] = [];
+    const put = cache.put.bind(cache);
+    cache.put = (digest, data, options) => {
+      kept.push(new WeakRef(data));
+      return put(digest, data, options);
+    };
+    const layer = LazyLayer.open({ layerDigest: 'sha256:' + sha(prio.blob), blob: source, index: prio.reader.index, cache, backgroundFetch: false });
+    await source.reachedPause;
+    // until the chunks that came are on disk (a write in progress holds its bytes)
+    for (const deadline = Date.now() + 10_000; kept.length < file.chunks.length - 1 || cache.stats().writes < kept.length; await new Promise((r) => setTimeout(r, 5))) {
+      assert.ok(Date.now() < deadline, `${kept.length} chunks cached while the prefetch is paused`);
+    }
+    const gc = garbageCollector();
+    assert.ok(gc, 'this runtime offers a collector');
+    gc('major');
+    const alive = kept.filter((w) => w.deref() !== undefined).length;
+    assert.equal(alive, 0, `${alive} of ${kept.length} decoded chunks still alive while the prefetch waits for its last member`);
+    assert.equal(layer.stats().prefetch.phase, 'running');
+    source.resume();
+    await layer.prefetched();
+    assert.equal(layer.stats().prefetch.phase, 'done');
     await layer.close();
   });
 
