@@ -12,6 +12,7 @@ import { createGunzip, type Gunzip } from 'node:zlib';
 import { CtrError, digestMismatch } from '../errors.js';
 import { chunkError } from './chunk-verify.js';
 import { neededBytes } from './member-decoder.js';
+import { TAIL_LIMIT } from './member-inflate.js';
 import { chunkWhere, type Chunk, type Member } from './toc-node.js';
 
 /** Where one chunk's bytes go while they are decoded: nothing is visible to readers before `commit`. */
@@ -29,8 +30,6 @@ export type StreamedChunk = { chunk: Chunk; ok: true } | { chunk: Chunk; ok: fal
 
 /** Output pieces of the inflate (zlib's default is 16 KiB: a callback each). */
 const PIECE_BYTES = 64 << 10;
-/** Decoded bytes past the last chunk's end after which the inflate is stopped. */
-export const TAIL_LIMIT = 1 << 20;
 
 interface Pending {
   chunk: Chunk;
