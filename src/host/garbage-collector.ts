@@ -36,3 +36,13 @@ function findGc(): V8Gc | null {
     return null;
   }
 }
+
+/**
+ * One full collection after the current turn of the event loop, if this runtime offers a collector: for a
+ * process that has just started serving, whose start-up garbage V8 would otherwise keep until it next
+ * allocates enough (an idle service never does), so that a pull arriving soon after does not find it there.
+ */
+export function collectSoon(): void {
+  const gc = garbageCollector();
+  if (gc) setImmediate(() => gc('major')).unref();
+}

@@ -10,6 +10,7 @@ import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
 import { claimSocketPath } from '../host/unix-socket.js';
 import { RootLayout } from '../store/root-layout.js';
 import { warmRegistryCode, warmTocCode } from './code-warmup.js';
+import { collectSoon } from '../host/garbage-collector.js';
 import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
 import { loggerFor, type Logger } from './logger.js';
@@ -121,7 +122,10 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void finish());
   logger.info('fuse manager serving', { socket, pid: process.pid });
   // beside the first requests (a service starts well before its first Prepare, as a rule)
-  void warmRegistryCode().then(({ ms, ok }) => logger.debug('registry code warmed up', { ms: Math.round(ms), ok }));
+  void warmRegistryCode().then(({ ms, ok }) => {
+    logger.debug('registry code warmed up', { ms: Math.round(ms), ok });
+    collectSoon(); // the warm-ups' made-up TOC and request, and the start-up's own garbage
+  });
   await done;
 }
 

@@ -21,6 +21,7 @@ import { layerOptions, type ManagerSettings } from './fuse-manager.js';
 import { LayerService } from './layer-service.js';
 import { loggerFor, type Logger } from './logger.js';
 import { trimWhenQuiet } from './quiet-trim.js';
+import { collectSoon } from '../host/garbage-collector.js';
 import { ServiceMetrics, serveMetrics, type StatsSource } from './metrics.js';
 import { loadServiceConfig, type ServiceConfig } from './service-config.js';
 import { startSnapshotterService, type RunningSnapshotterService } from './snapshotter-service.js';
@@ -112,6 +113,9 @@ export async function serveSnapshotter(options: ServeOptions): Promise<Serving> 
   const notified = await notifySystemdReady();
   if (notified) logger.warn(notified);
   void restoreRemoteSnapshots(service, layers.remote, logger);
+  // loading the gRPC and protobuf code and the service definitions left ~7 MiB of garbage and a grown
+  // young generation, which an idle service keeps (the quiet trim comes 5 s after the last RPC)
+  collectSoon();
   return {
     service,
     config,

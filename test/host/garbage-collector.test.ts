@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
-import { garbageCollector } from '../../src/host/garbage-collector.js';
+import { collectSoon, garbageCollector } from '../../src/host/garbage-collector.js';
 import { builtinCache, srcUrl } from '../fixtures/code-cache.js';
 
 test('garbageCollector: a collector in a node started without --expose-gc, which frees what nothing holds', async () => {
@@ -26,4 +26,17 @@ test("garbageCollector: the flag that exposes the collector is given back (node'
     console.log('GC ' + typeof gc);`);
   assert.match(found.out, /GC function/);
   assert.equal(found.cache, 'accepted');
+});
+
+test('collectSoon: one full collection after the current turn, not during it', async () => {
+  let ref: WeakRef<object> | undefined;
+  (() => {
+    ref = new WeakRef({ big: new ArrayBuffer(1 << 20) });
+  })();
+  await tick(); // a WeakRef's target is kept until the end of the job that made it
+  collectSoon();
+  assert.notEqual(ref!.deref(), undefined, 'nothing collected yet: the caller\'s turn goes on');
+  await tick();
+  await tick();
+  assert.equal(ref!.deref(), undefined, 'collected after the turn');
 });
