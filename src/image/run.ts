@@ -1,8 +1,9 @@
 // `run`: start a container from an image of the local store, in the foreground, with runc.
 //   snapshotter 'overlayfs' (default after a full pull): each layer unpacked once into
 //     <root>/snapshots/sha256-<hex>/fs (layer-snapshot.ts), shared by all containers;
-//   snapshotter 'stargz' (default when the image was rpulled): lazy layers are FUSE mounts under the
-//     container's own directory (layer-mounts.ts), served by this process while the container runs.
+//   snapshotter 'stargz' (default when the image was rpulled): lazy layers are the FUSE mounts of the root's
+//     keeper when it runs (lazy/layer-keeper.ts: rpull started it), else FUSE mounts under the container's
+//     own directory (layer-mounts.ts), served by this process while the container runs.
 // Either way the rootfs is overlayfs with a per-container upper dir (runtime/container.ts).
 // With `rootfs` (`run --rootfs DIR ID CMD`), REF is a directory used as the root filesystem as it is: no
 // image, no snapshotter, the command line is the whole command.
@@ -16,7 +17,9 @@ import { containerMounts } from '../runtime/mount-flag.js';
 import type { RuncRunResult } from '../runtime/runc.js';
 import type { Context } from './context.js';
 import { mountImageLayers, type LayerMountsOptions } from './lazy/layer-mounts.js';
-import { useSnapshot, type UsedSnapshot } from './lazy/layer-snapshot.js';
+import { ensureSnapshot, useSnapshot, type UsedSnapshot } from './lazy/layer-snapshot.js';
+import { keptLayerDirs, registryAccess, whyNoKeeper } from './lazy/layer-keeper.js';
+import type { LazyImageRecord } from './lazy/lazy-record.js';
 import { checkRunsHere, openStoredImage, type StoredImage } from './stored-image.js';
 
 /** How the image layers become lowerdirs. */
@@ -127,6 +130,8 @@ async function unpackedLayers(ctx: Context, image: StoredImage, signal: AbortSig
 }
 
 async function lazyLayers(ctx: Context, image: StoredImage, layersDir: string, o: RunOptions): Promise<LayerDirs> {
+  const kept = image.record && whyNoKeeper(o) === undefined ? await keptLayers(ctx, image, image.record, o) : undefined;
+  if (kept) return kept;
   const { registry, noBackgroundFetch, cacheMaxBytes, skipContentVerify, onAccess, onWarning, signal } = o;
   const mounted = await mountImageLayers(ctx, image.manifest.layers, image.record, layersDir, {
     registry,
@@ -138,4 +143,23 @@ async function lazyLayers(ctx: Context, image: StoredImage, layersDir: string, o
     signal,
   });
   return { lowerdirs: mounted.lowerdirs, release: () => mounted.unmount() };
+}
+
+/**
+ * The layers as the root's keeper serves them (layer-keeper.ts): lazy ones at its mounts (made now when an
+ * rpull did not), the others unpacked; undefined when no keeper runs or it could not serve them (then this
+ * process serves them, as without a keeper). Nothing to release: the keeper keeps them for the next run.
+ */
+async function keptLayers(ctx: Context, image: StoredImage, record: LazyImageRecord, o: RunOptions): Promise<LayerDirs | undefined> {
+  let dirs: Map<string, string> | undefined;
+  try {
+    dirs = await keptLayerDirs(ctx.paths, record, image.manifest.layers, registryAccess(o.registry, record.credentials));
+  } catch (e) {
+    o.onWarning?.(`the keeper could not serve the lazy layers (${e instanceof Error ? e.message : String(e)}); this process serves them`);
+    return undefined;
+  }
+  if (!dirs) return undefined;
+  const lowerdirs: string[] = [];
+  for (const layer of image.manifest.layers) lowerdirs.push(dirs.get(layer.digest) ?? (await ensureSnapshot(ctx, layer, o.signal)));
+  return { lowerdirs: lowerdirs.reverse(), release: async () => undefined };
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unavailable } from '../errors.js';
 import { connectUnix } from '../host/unix-socket.js';
+import type { PrefetchSpan } from '../estargz/prefetch-span.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { withLock } from '../store/file-lock.js';
@@ -63,8 +64,8 @@ export class FuseManagerClient implements RemoteLayers {
     this.call('warm', { layers: [...layers] }).catch(() => undefined); // a hint: nothing waits for it
   }
 
-  async mount(items: readonly { dir: string; layer: RemoteLayerRef }[]): Promise<void> {
-    await this.call('mount', { items: items.map(({ dir, layer }) => ({ dir, layer })) });
+  async mount(items: readonly { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[]): Promise<void> {
+    await this.call('mount', { items: items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) })) });
   }
 
   async unmount(dir: string): Promise<void> {

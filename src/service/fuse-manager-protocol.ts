@@ -3,6 +3,7 @@
 // manager itself (stats, status, shutdown); the answer carries the same id and a result or an error with
 // its code, so a CtrError crosses the socket with its code intact. Pure (framing and encoding only).
 import { CtrError, isCtrError, type ErrorCode } from '../errors.js';
+import type { PrefetchSpan } from '../estargz/prefetch-span.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { LayerServiceReport } from './layer-service.js';
 
@@ -10,7 +11,8 @@ import type { LayerServiceReport } from './layer-service.js';
 export interface ManagerMethods {
   check: { params: { layer: RemoteLayerRef }; result: RemoteLayerRef };
   warm: { params: { layers: RemoteLayerRef[] }; result: null };
-  mount: { params: { items: { dir: string; layer: RemoteLayerRef }[] }; result: null };
+  /** `prefetch`: the region rpull recorded, requested before the TOC is parsed (the CLI's keeper; ServeItem.prefetch). */
+  mount: { params: { items: { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[] }; result: null };
   unmount: { params: { dir: string }; result: null };
   stats: { params: Record<string, never>; result: ManagerStats };
   status: { params: Record<string, never>; result: { pid: number; served: string[] } };

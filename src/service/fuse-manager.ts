@@ -101,7 +101,7 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
       return null;
     },
     mount: async (p) => {
-      await layers.mount(p.items);
+      await layers.mount(p.items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) })));
       return null;
     },
     unmount: async (p) => {

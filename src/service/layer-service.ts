@@ -26,7 +26,7 @@ import { TaskLimit } from '../layer/task-limit.js';
 import { lazyRegistryOptions, type CredentialSource } from '../remote/credential-source.js';
 import { registryBlobSource } from '../remote/registry-blob-source.js';
 import { openRegistry, openRegistryWithHosts, type RegistryEndpoint, type RegistryOptions } from '../remote/registry-endpoint.js';
-import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
+import type { RegistryAccess, RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { RemoteLayers } from '../snapshot/stargz-snapshotter.js';
 import { openLayerTail } from '../store/layer-tails.js';
 import type { RootLayout } from '../store/root-layout.js';
@@ -215,7 +215,7 @@ export class LayerService implements RemoteLayers {
       }
       : undefined;
     try {
-      const fetched = await fetchLayerToc(this.options.paths, (await this.registry(layer.ref)).repository, layer, {
+      const fetched = await fetchLayerToc(this.options.paths, (await this.registry(layer)).repository, layer, {
         ...(this.options.skipContentVerify ? { skipContentVerify: true } : {}),
         ...(onTocJson ? { onTocJson } : {}),
         ...(signal ? { signal } : {}),
@@ -243,7 +243,7 @@ export class LayerService implements RemoteLayers {
   warm(layers: readonly RemoteLayerRef[]): void {
     for (const l of layers) {
       if (this.warming.has(l.digest) || this.warming.size >= MAX_WARMING) continue;
-      const p: Promise<Warmed> = this.registry(l.ref).then(async (r) => {
+      const p: Promise<Warmed> = this.registry(l).then(async (r) => {
         const fetched = await fetchLayerToc(this.options.paths, r.repository, { digest: l.digest }, { skipContentVerify: true, tailGuess: WARM_TAIL_GUESS });
         let early: EarlyRange | undefined;
         if ('tailSaved' in fetched) {
@@ -579,22 +579,24 @@ export class LayerService implements RemoteLayers {
 
   /** The layer's blob in its registry, for Range reads. */
   private async blobSource(layer: RemoteLayerRef, size: number): Promise<BlobSource> {
-    return registryBlobSource((await this.registry(layer.ref)).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials });
+    return registryBlobSource((await this.registry(layer)).repository, layer.digest, size, { onWarning: this.options.onWarning, credentials: this.options.credentials });
   }
 
-  private registry(ref: string): Promise<RegistryEndpoint> {
-    let r = this.registries.get(ref);
+  /** The endpoint of a layer's reference, one per reference and access options. */
+  private registry(layer: Pick<RemoteLayerRef, 'ref' | 'access'>): Promise<RegistryEndpoint> {
+    const key = layer.access ? `${layer.ref} ${JSON.stringify(layer.access)}` : layer.ref;
+    let r = this.registries.get(key);
     if (!r) {
-      r = this.openEndpoint(ref);
-      this.registries.set(ref, r);
-      r.catch(() => this.registries.delete(ref));
+      r = this.openEndpoint(layer.ref, layer.access);
+      this.registries.set(key, r);
+      r.catch(() => this.registries.delete(key));
     }
     return r;
   }
 
   /** The endpoint of `ref`, through the mirrors of its registry's hosts.toml when a hosts directory is set. */
-  private async openEndpoint(ref: string): Promise<RegistryEndpoint> {
-    let base = lazyRegistryOptions(this.options.credentials, this.options.registry);
+  private async openEndpoint(ref: string, access: RegistryAccess | undefined): Promise<RegistryEndpoint> {
+    let base = lazyRegistryOptions(this.options.credentials, access ? { ...this.options.registry, ...access } : this.options.registry);
     const kept = base.username === undefined ? await this.options.keychain?.lookup(ref) : undefined;
     if (kept) base = { ...base, username: kept.username, password: kept.password };
     // the command's --hosts-dir, else the service's resolver.config_path

@@ -31,6 +31,24 @@ export interface RemoteLayerRef {
   layers?: string[];
   /** The manifest digest, when the CRI labels give it. */
   manifestDigest?: string;
+  /**
+   * How to reach its registry when the server's own options do not say (the CLI's keeper: each rpull's flags
+   * travel with its layers). Files and switches only, never a secret. Default: the server's options.
+   */
+  access?: RegistryAccess;
+}
+
+/** The registry flags a layer may carry to the process that serves it: no password or token among them. */
+export interface RegistryAccess {
+  plainHttp?: boolean;
+  skipVerify?: boolean;
+  tlsCaCert?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Where its credentials are looked up again (the Docker config the rpull read). */
+  dockerConfigDir?: string;
+  hostsDir?: string;
+  readTimeoutMs?: number;
 }
 
 /** The remote layer a Prepare's labels ask for, or undefined when they ask for none (a normal Prepare). */

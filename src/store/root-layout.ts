@@ -10,7 +10,8 @@
 //   cache/        the chunk cache of lazy layers
 //   lazy/         rpull records (images/), verified TOC tails (tails/), last layer counters (state/)
 //   optimize/     the work directories of running optimizes
-//   snapshotter/  the snapshotter service's snapshots (snapshot/overlay-snapshotter.ts) and its sockets
+//   snapshotter/  the snapshotter service's snapshots (snapshot/overlay-snapshotter.ts) and its sockets;
+//                 in the CLI's root, the keeper's socket and its layer mounts (layers/<hex>)
 // Every directory but store/ is private to the root's owner (store/private-dirs.ts).
 import { isAbsolute, join } from 'node:path';
 import { invalidArgument } from '../errors.js';
@@ -57,6 +58,16 @@ export class RootLayout {
   /** The verified TOC tails of lazy layers (one per layer). */
   get lazyTails(): string {
     return join(this.lazy, 'tails');
+  }
+
+  /** Where the CLI's keeper (image/lazy/layer-keeper.ts) serves lazy layers, one directory per layer. */
+  get keptLayers(): string {
+    return join(this.snapshotter, 'layers');
+  }
+
+  /** The mount point of a lazy layer served by the CLI's keeper. */
+  keptLayerOf(layerDigest: string): string {
+    return join(this.keptLayers, digestHex(layerDigest));
   }
 
   /** The last counters of each lazy layer (one per layer), kept for `image status`. */

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import type { LazyLayerRecord } from '../../image/lazy/lazy-record.js';
 import type { CliContext } from '../cli-context.js';
-import { printLine } from '../cli-io.js';
+import { printErr, printLine } from '../cli-io.js';
 import { layerLine } from '../layer-line.js';
 import { addPlatformFlag } from '../platform-flags.js';
 import { addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -26,8 +26,12 @@ export function rpullCommand(ctx: CliContext): Command {
     ctx.run(self, 'rpull', ref, async () => {
       if (flags.snapshotter === 'overlayfs') throw usageError('rpull is a lazy pull, which only the stargz snapshotter serves; use image pull for overlayfs');
       const { rpullImage } = await ctx.load(() => import('../../image/lazy/rpull.js'));
+      const { whyNoKeeper } = await ctx.load(() => import('../../image/lazy/layer-keeper.js'));
+      const registry = await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal);
       const result = await rpullImage(await ctx.context(self), ref, {
-        registry: await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal),
+        registry,
+        ...(whyNoKeeper({ registry, skipContentVerify: flags.skipContentVerify }, { ...process.env, ...ctx.io.env }) === undefined ? { keeper: true } : {}),
+        onWarning: (line: string) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
         ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),
         ...(flags.label !== undefined ? { labels: flags.label } : {}),
@@ -35,8 +39,9 @@ export function rpullCommand(ctx: CliContext): Command {
         signal: ctx.signal,
       });
       const lazy = result.layers.filter((l) => l.mode === 'lazy').length;
-      if (flags.json) return ctx.printJson({ name: result.name, digest: result.descriptor.digest, layers: result.layers, ...(result.chainId ? { chainId: result.chainId } : {}) });
+      if (flags.json) return ctx.printJson({ name: result.name, digest: result.descriptor.digest, layers: result.layers, ...(result.chainId ? { chainId: result.chainId } : {}), ...(result.keeper ? { keeper: result.keeper } : {}) });
       printLine(ctx.io, `rpulled ${result.name} ${result.descriptor.digest}: ${lazy} of ${result.layers.length} layers lazy`);
+      if (result.keeper) printLine(ctx.io, `mounted by the keeper (pid ${result.keeper.pid}), prefetch started: ${result.keeper.layers} lazy layer(s)`);
       if (flags.printChainid) printLine(ctx.io, `image chain ID: ${result.chainId ?? '(none: the config has no diff_ids)'}`);
     }),
   );

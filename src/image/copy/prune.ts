@@ -2,6 +2,7 @@
 //   - blobs no name reaches (store/gc.ts; deferred while another process holds a lease on the store),
 //   - unpacked snapshots of layers no stored image references and no live container, image mount or
 //     process uses (prune-plan.ts, snapshot-users.ts, store/snapshots.ts),
+//   - the lazy layers the root's keeper serves that no stored image references (lazy/layer-keeper.ts),
 //   - what dead processes left: partial ingest files and leases, convert spool dirs (`<root>/tmp` and
 //     $TMPDIR), unpack temps, snapshot holds and trash, container claims.
 // `image rm` runs the first two after removing names (removeUnusedSnapshots).
@@ -15,6 +16,7 @@ import type { Context } from '../context.js';
 import { CONVERT_TEMP_PREFIXES } from '../convert/convert-layer.js';
 import { planSnapshotPrune } from './prune-plan.js';
 import { snapshotUsers } from '../lazy/snapshot-users.js';
+import { releaseUnusedKeptLayers, type KeeperRelease } from '../lazy/layer-keeper.js';
 
 /** Options of pruneRoot. */
 export interface PruneOptions {
@@ -39,6 +41,8 @@ export interface PruneResult {
   leftovers: { removed: Leftover[]; bytes: number };
   /** Everything together. */
   freedBytes: number;
+  /** Lazy layers the root's keeper let go (not on a dry run). */
+  keeper: KeeperRelease;
 }
 
 /** Prune the root (see module comment). */
@@ -54,7 +58,9 @@ export async function pruneRoot(ctx: Context, options: PruneOptions = {}): Promi
     ...(await removeDeadOwned(ctx.paths.containers, [CLAIM_PREFIX], options)),
   ];
   const leftoverBytes = sum(leftovers.map((l) => l.bytes));
+  const keeper = options.dryRun ? { released: [], ended: false } : await releaseUnusedKeptLayers(ctx, options.signal);
   return {
+    keeper,
     dryRun: options.dryRun === true,
     blobs: { removed: gc.removed, bytes: gc.freedBytes, ...(gc.deferredBy ? { deferredBy: gc.deferredBy } : {}) },
     snapshots,

@@ -22,6 +22,7 @@ import { TaskLimit } from '../../layer/task-limit.js';
 import type { Context } from '../context.js';
 import { checkImageLabels } from '../copy/image-labels.js';
 import { writeLazyRecord, type LazyLayerRecord } from './lazy-record.js';
+import { KeeperHandoff, keptItem, registryAccess } from './layer-keeper.js';
 import { openLocation, parseLocation } from '../location.js';
 import { selectImageManifest } from '../platform.js';
 import type { FetchedManifest } from '../../content/read-manifest.js';
@@ -38,6 +39,13 @@ export interface RpullOptions {
   labels?: Record<string, string>;
   /** Called once per layer as soon as it is decided (for progressive output). */
   onLayer?: (layer: LazyLayerRecord, index: number) => void;
+  /**
+   * Hand the lazy layers to the root's keeper (layer-keeper.ts), which mounts them and starts their
+   * prefetch now; the caller has checked whyNoKeeper. Default false.
+   */
+  keeper?: boolean;
+  /** Told why the keeper did not take the layers (the rpull itself succeeded): one line. */
+  onWarning?: (line: string) => void;
   signal?: AbortSignal;
 }
 
@@ -48,6 +56,8 @@ export interface RpullResult {
   layers: LazyLayerRecord[];
   /** The chain ID of the image's layers (from its config's diff_ids). */
   chainId?: string;
+  /** The keeper that serves the lazy layers now (options.keeper), with its pid. */
+  keeper?: { pid: number; layers: number };
 }
 
 /** Lazily pull `ref` into the store (see module comment). */
@@ -59,6 +69,7 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
   const registry = src.endpoint as RegistryEndpoint;
   const store = new LayoutEndpoint(await ctx.store(), loc.name, { label: loc.name, requireLayers: false, ...(options.labels ? { labels: options.labels } : {}) });
   const release = await store.layout.lease();
+  const keeper = options.keeper ? new KeeperHandoff(ctx.paths) : undefined; // starts while the TOCs are fetched
   try {
     const manifest = await selectManifest(registry, options);
     if (manifest.parsed.kind !== 'manifest') throw invalidArgument('nested index is not supported by rpull');
@@ -94,12 +105,27 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
     await store.tag(manifest.descriptor, manifest.bytes, options.signal);
     const configJson = JSON.parse((await store.layout.readBytes(config.digest, MAX_CONFIG_SIZE)).toString('utf8')) as Partial<ImageConfig>;
     const chainId = chainIds(configJson.rootfs?.diff_ids ?? []).at(-1);
-    return { name: loc.name, descriptor: manifest.descriptor, layers: records, ...(chainId ? { chainId } : {}) };
+    const kept = keeper ? await handToKeeper(ctx, keeper, loc.name, records, options) : undefined;
+    return { name: loc.name, descriptor: manifest.descriptor, layers: records, ...(chainId ? { chainId } : {}), ...(kept ? { keeper: kept } : {}) };
   } catch (e) {
     throw withContext({ op: 'rpull', subject: loc.name }, e); // an error about loc.name itself is not named twice
   } finally {
+    await keeper?.close();
     await release();
     await src.close();
+  }
+}
+
+/** Mount the lazy layers in the keeper; undefined (and a warning) when it could not: run then serves them itself. */
+async function handToKeeper(ctx: Context, keeper: KeeperHandoff, name: string, records: LazyLayerRecord[], options: RpullOptions): Promise<{ pid: number; layers: number } | undefined> {
+  const access = registryAccess(options.registry, credentialSource(options.registry));
+  const items = records.filter((r) => r.mode === 'lazy').map((r) => keptItem(ctx.paths, name, r, access));
+  if (items.length === 0) return undefined; // close() ends a keeper that serves nothing
+  try {
+    return { pid: await keeper.hand(items), layers: items.length };
+  } catch (e) {
+    options.onWarning?.(`the lazy layers were not mounted ahead (run mounts them itself): ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
   }
 }
 

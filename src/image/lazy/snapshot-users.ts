@@ -1,4 +1,4 @@
-// Who uses which unpacked snapshot, besides the holds of live processes (store/snapshots.ts): containers
+// Who uses which unpacked snapshot (or lazy layer served by the CLI's keeper), besides the holds of live processes (store/snapshots.ts): containers
 // of the root whose owner runs or whose rootfs is still mounted (a killed `run` leaves its container
 // running), found through their overlay's `l/<n>` lowerdir links; and image mounts whose serving process
 // runs or whose mount point is still mounted, found through their records. A stopped, kept container does
@@ -38,10 +38,12 @@ export async function snapshotUsers(root: RootLayout, signal?: AbortSignal): Pro
 /** Resolves a lowerdir link target to the layer digest of the snapshot it points into. */
 type DigestByDir = (target: string) => string | undefined;
 
+/** Unpacked snapshots (`snapshots/sha256-<hex>/...`) and the keeper's lazy layers (`snapshotter/layers/<hex>`). */
 function snapshotDigestsByDir(root: RootLayout): DigestByDir {
-  const prefix = resolve(root.snapshots, 'sha256-');
+  const prefixes = [resolve(root.snapshots, 'sha256-'), resolve(root.keptLayers) + '/'];
   return (target) => {
-    const hex = /^([0-9a-f]{64})(?:\/|$)/.exec(target.startsWith(prefix) ? target.slice(prefix.length) : '')?.[1];
+    const prefix = prefixes.find((p) => target.startsWith(p));
+    const hex = /^([0-9a-f]{64})(?:\/|$)/.exec(prefix === undefined ? '' : target.slice(prefix.length))?.[1];
     return hex === undefined ? undefined : `sha256:${hex}`;
   };
 }

@@ -1,0 +1,183 @@
+// The CLI's keeper: one resident process per root (the fuse manager program of the snapshotter service,
+// started detached on the CLI's root) that serves every lazy layer an rpull hands it, at
+// `<root>/snapshotter/layers/<hex>`, one mount per layer shared by every container of the root. `image
+// rpull` starts it and hands it each lazy layer as soon as the layer is decided, so the layer's prefetch
+// begins at rpull, as the reference's snapshotter does when containerd prepares the layer; `run` finds the
+// mounts ready and neither parses a TOC nor mounts. `image rm` and `image prune` let go of the layers no
+// stored image (and no live container) needs, and end the keeper once it serves nothing.
+// Only flags that are switches or files travel to the keeper (RegistryAccess): an rpull or run given a
+// password or token, or options that change how a layer is served (--no-background-fetch,
+// --cache-max-bytes, --skip-content-verify, an optimize's access recorder), serves its layers in its own
+// process as before. So does everything when not root, and with CTR_REMOTE_KEEPER=off.
+import { chmod, mkdir } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { FuseManagerClient } from '../../service/fuse-manager-client.js';
+import type { Descriptor } from '../../oci/types.js';
+import type { RegistryOptions } from '../../remote/registry-endpoint.js';
+import type { RegistryAccess, RemoteLayerRef } from '../../snapshot/remote-labels.js';
+import type { PrefetchSpan } from '../../estargz/prefetch-span.js';
+import type { RootLayout } from '../../store/root-layout.js';
+import type { Context } from '../context.js';
+import { reachableDigests } from '../../store/gc.js';
+import type { LazyImageRecord, LazyLayerRecord } from './lazy-record.js';
+import { snapshotUsers } from './snapshot-users.js';
+
+/** The environment variable that turns the keeper off (`off`, `0` or `false`). */
+export const KEEPER_ENV = 'CTR_REMOTE_KEEPER';
+
+/** The options of a command that decide whether its layers may be served by the keeper. */
+export interface KeeperFlags {
+  registry?: RegistryOptions | undefined;
+  noBackgroundFetch?: boolean | undefined;
+  cacheMaxBytes?: number | undefined;
+  skipContentVerify?: boolean | undefined;
+  readAheadBytes?: number | undefined;
+  onAccess?: unknown;
+}
+
+/** Why the keeper does not serve a command with these flags, or undefined when it may. */
+export function whyNoKeeper(flags: KeeperFlags, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const off = env[KEEPER_ENV]?.toLowerCase();
+  if (off === 'off' || off === '0' || off === 'false') return `${KEEPER_ENV}=${env[KEEPER_ENV]}`;
+  if (process.getuid?.() !== 0) return 'not root';
+  const r = flags.registry ?? {};
+  if (r.username !== undefined || r.password !== undefined || r.refreshToken !== undefined) return 'registry credentials given on the command line stay in this process';
+  if (flags.noBackgroundFetch || flags.cacheMaxBytes !== undefined || flags.skipContentVerify || flags.readAheadBytes !== undefined || flags.onAccess) return 'the layers are served with options of this command';
+  return undefined;
+}
+
+/** The registry flags that travel with the layers to the keeper (switches and files only). */
+export function registryAccess(r: RegistryOptions = {}, credentials?: LazyImageRecord['credentials']): RegistryAccess {
+  const dockerConfigDir = r.dockerConfigDir ?? (credentials?.kind === 'docker-config' ? credentials.dir : undefined);
+  const picked: RegistryAccess = {
+    plainHttp: r.plainHttp, skipVerify: r.skipVerify, tlsCaCert: r.tlsCaCert, tlsCert: r.tlsCert, tlsKey: r.tlsKey,
+    dockerConfigDir, hostsDir: r.hostsDir, readTimeoutMs: r.readTimeoutMs,
+  };
+  return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined && v !== false)) as RegistryAccess;
+}
+
+/** One lazy layer as handed to the keeper. */
+export interface KeptItem {
+  dir: string;
+  layer: RemoteLayerRef;
+  prefetch?: PrefetchSpan;
+}
+
+/** The keeper's item for a lazy layer of image `name`. */
+export function keptItem(paths: RootLayout, name: string, rec: LazyLayerRecord, access: RegistryAccess): KeptItem {
+  return {
+    dir: paths.keptLayerOf(rec.digest),
+    layer: { ref: name, digest: rec.digest, size: rec.size, ...(rec.tocDigest ? { tocDigest: rec.tocDigest } : {}), ...(Object.keys(access).length ? { access } : {}) },
+    ...(rec.prefetch ? { prefetch: rec.prefetch } : {}),
+  };
+}
+
+/** A client of the root's keeper (nothing is started or connected yet). */
+export function keeperClient(paths: RootLayout): FuseManagerClient {
+  return new FuseManagerClient({ root: paths.dir });
+}
+
+/** Make sure the keeper's mount points lie in a directory only root enters. */
+export async function prepareKeptLayers(paths: RootLayout): Promise<void> {
+  await mkdir(paths.keptLayers, { recursive: true, mode: 0o700 });
+  await chmod(paths.snapshotter, 0o700);
+  await chmod(paths.keptLayers, 0o700);
+}
+
+/**
+ * rpull's side: the keeper is started (or found) as soon as the handoff is made, while the rpull fetches
+ * the manifest and the TOCs; `hand` mounts the layers and resolves once the keeper serves them all.
+ */
+export class KeeperHandoff {
+  private readonly client: FuseManagerClient;
+  private readonly connected: Promise<void>;
+
+  constructor(private readonly paths: RootLayout) {
+    this.client = keeperClient(paths);
+    this.connected = prepareKeptLayers(paths).then(() => this.client.connect());
+    this.connected.catch(() => undefined); // hand() reports it
+  }
+
+  private handed = false;
+
+  /** Serve `items` in the keeper; its pid. */
+  async hand(items: readonly KeptItem[]): Promise<number> {
+    this.handed = true;
+    await this.connected;
+    await this.client.mount(items);
+    return (await this.client.status()).pid;
+  }
+
+  /** Disconnect (the keeper and its mounts stay); a keeper started for nothing (no lazy layer, a failed rpull) that serves nothing ends. */
+  async close(): Promise<void> {
+    try {
+      await this.connected;
+      if (!this.handed && (await this.client.status()).served.length === 0) await this.client.shutdown();
+    } catch {
+      // nothing to end, or it ended
+    } finally {
+      this.client.close();
+    }
+  }
+}
+
+/**
+ * The lowerdirs of an image's lazy layers as the running keeper serves them (each mounted now if it is not
+ * yet, joining a mount under way), or undefined when no keeper runs. Throws what the keeper answered.
+ */
+export async function keptLayerDirs(paths: RootLayout, record: LazyImageRecord, layers: readonly Descriptor[], access: RegistryAccess): Promise<Map<string, string> | undefined> {
+  const client = keeperClient(paths);
+  if (!(await client.connectIfRunning())) return undefined;
+  try {
+    const items = layers
+      .map((l) => record.layers.find((r) => r.digest === l.digest && r.mode === 'lazy'))
+      .filter((r): r is LazyLayerRecord => r !== undefined)
+      .map((r) => keptItem(paths, record.name, r, access));
+    await prepareKeptLayers(paths);
+    await client.mount(items);
+    return new Map(items.map((i) => [i.layer.digest, i.dir]));
+  } finally {
+    client.close();
+  }
+}
+
+/** What releaseUnusedKeptLayers did. */
+export interface KeeperRelease {
+  /** Layers the keeper no longer serves. */
+  released: string[];
+  /** The keeper ended (it served nothing any more). */
+  ended: boolean;
+}
+
+/**
+ * Let the running keeper go of the lazy layers that no stored image lists and no live container uses, and end
+ * it when it then serves nothing (`image rm`, `image prune`). Nothing when no keeper runs.
+ */
+export async function releaseUnusedKeptLayers(ctx: Context, signal?: AbortSignal): Promise<KeeperRelease> {
+  const client = keeperClient(ctx.paths);
+  if (!(await client.connectIfRunning())) return { released: [], ended: false };
+  try {
+    const { served } = await client.status();
+    const needed = await neededLazyLayers(ctx);
+    const users = await snapshotUsers(ctx.paths, signal);
+    const released: string[] = [];
+    for (const dir of served) {
+      if (dirname(dir) !== ctx.paths.keptLayers) continue;
+      const digest = `sha256:${basename(dir)}`;
+      if (needed.has(digest) || users.has(digest)) continue;
+      await client.unmount(dir);
+      released.push(digest);
+    }
+    const ended = served.length === released.length;
+    if (ended) await client.shutdown();
+    return { released, ended };
+  } finally {
+    client.close();
+  }
+}
+
+/** Every digest the store's names reach (a lazy layer among them is still needed). */
+async function neededLazyLayers(ctx: Context): Promise<Set<string>> {
+  const store = await ctx.store();
+  return reachableDigests(store, (await store.readIndex()).manifests);
+}
