@@ -469,6 +469,8 @@ async function coldSampleCli(env: Env, proxy: FaultProxy, p: PushedImage, index:
     };
   } finally {
     rss.stop();
+    // the keeper rpull left (src/image/lazy/layer-keeper.ts) ends with its mounts; a build without one has none to stop
+    await timedProcess(cmd, [...pre, 'snapshotter', 'stop', '--root', root, '--unmount'], OUR_ENV).catch(() => undefined);
     const left = unmountAll(dir);
     if (left.length) notes.push(`${left.length} mount(s) left under the CLI root after run --rm: ${left.slice(0, 3).join(', ')}`);
     rmSync(dir, { recursive: true, force: true });
@@ -799,7 +801,7 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push('## Method', '');
   L.push(`- **ours**: \`node dist/ctr-remote.mjs snapshotter serve --address S --root R --config C\` (a frozen copy of the \`dist/\` that \`npm run build\` wrote at ${r.distBuilt.replace('T', ' ').slice(0, 19)} UTC), ${r.inProcess ? 'serving its lazy layers in that one process (`[fuse_manager] enable = false` in its config: the reference\'s default; no fuse manager, so its mounts end with it)' : 'with its fuse manager (a detached `snapshotter fuse-manager` process holding the FUSE sessions, so that the mounts outlive a restart of the service: our default)'}.`);
   L.push('- **reference**: `containerd-stargz-grpc` built from Debian\'s stargz-snapshotter 0.12.0 library by [bench/reference-snapshotter/](../../bench/reference-snapshotter/main.go) (`fs.NewFilesystem` + `snapshot.NewSnapshotter` behind containerd\'s `contrib/snapshotservice`, registry hosts as the reference\'s resolver makes them: go-retryablehttp, 30 s timeout, plain HTTP on 127.0.0.1). FUSE is served inside the daemon.');
-  L.push('- **cli**: our CLI alone, the daemonless path (no containerd, no service): `node dist/ctr-remote.mjs --root R image rpull --plain-http REF`, then `... run --rm --plain-http REF ID CMD`, with a fresh empty root per sample. Its peak RSS is the sum over every process of ours that names the root (rpull, then run), sampled every 50 ms; runc and the workload are not counted, as containerd\'s shim and runc are not for the other two.');
+  L.push('- **cli**: our CLI alone, the daemonless path (no containerd, no service): `node dist/ctr-remote.mjs --root R image rpull --plain-http REF`, then `... run --rm --plain-http REF ID CMD`, with a fresh empty root per sample. rpull leaves the root\'s keeper serving the lazy layers (their prefetch started), and run uses its mounts; the keeper is stopped after the sample. Its peak RSS is the sum over every process of ours that names the root (rpull, the keeper, run), sampled every 50 ms; runc and the workload are not counted, as containerd\'s shim and runc are not for the other two.');
   L.push(r.noBackgroundFetch ? '- Both get the same config file: `no_background_fetch = true` (background fetch off: only what is read or prefetched is fetched).' : '- Both get the same config file: `no_background_fetch = false` (the default: background fetch on).');
   L.push(`- containerd 1.6.20 (Debian), a new one per sample with its own empty root, the snapshotter registered as \`[proxy_plugins.stargz]\`; a fresh snapshotter root per sample; \`sync; echo 3 > /proc/sys/vm/drop_caches\` before the timed part.`);
   L.push(`- Registry: Debian's docker-registry 2.8 behind the shaping proxy (test/fixtures/fault-proxy.ts): ${r.link.rttMs} ms added before each request, one shared ${r.link.mbps} Mbit/s link for all response bodies.`);

@@ -68,6 +68,11 @@ export class FuseManagerClient implements RemoteLayers {
     await this.call('mount', { items: items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) })) });
   }
 
+  /** Have the manager mount `items` without waiting for the mounts (a later mount of a dir joins its mount). */
+  async hand(items: readonly { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[]): Promise<void> {
+    await this.call('hand', { items: items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) })) });
+  }
+
   async unmount(dir: string): Promise<void> {
     await this.call('unmount', { dir });
   }

@@ -13,6 +13,8 @@ export interface ManagerMethods {
   warm: { params: { layers: RemoteLayerRef[] }; result: null };
   /** `prefetch`: the region rpull recorded, requested before the TOC is parsed (the CLI's keeper; ServeItem.prefetch). */
   mount: { params: { items: { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[] }; result: null };
+  /** `mount` without waiting for it: answered once the mounts are under way (a later mount of a dir joins its mount). */
+  hand: { params: { items: { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[] }; result: null };
   unmount: { params: { dir: string }; result: null };
   stats: { params: Record<string, never>; result: ManagerStats };
   status: { params: Record<string, never>; result: { pid: number; served: string[] } };

@@ -101,7 +101,11 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
       return null;
     },
     mount: async (p) => {
-      await layers.mount(p.items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) })));
+      await layers.mount(serveItems(p.items));
+      return null;
+    },
+    hand: async (p) => {
+      layers.mount(serveItems(p.items)).catch((e: unknown) => logger.warn('layers handed over were not mounted', { error: e instanceof Error ? e.message : String(e) }));
       return null;
     },
     unmount: async (p) => {
@@ -127,6 +131,11 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
     collectSoon(); // the warm-ups' made-up TOC and request, and the start-up's own garbage
   });
   await done;
+}
+
+/** The items of a mount request as the layer service takes them (nothing but what the protocol names). */
+function serveItems(items: ManagerMethods['mount']['params']['items']) {
+  return items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) }));
 }
 
 function serveConnection(conn: Socket, handlers: Record<string, (p: never) => Promise<unknown>>, clients: Set<Socket>, logger: Logger): void {

@@ -41,7 +41,7 @@ export function rpullCommand(ctx: CliContext): Command {
       const lazy = result.layers.filter((l) => l.mode === 'lazy').length;
       if (flags.json) return ctx.printJson({ name: result.name, digest: result.descriptor.digest, layers: result.layers, ...(result.chainId ? { chainId: result.chainId } : {}), ...(result.keeper ? { keeper: result.keeper } : {}) });
       printLine(ctx.io, `rpulled ${result.name} ${result.descriptor.digest}: ${lazy} of ${result.layers.length} layers lazy`);
-      if (result.keeper) printLine(ctx.io, `mounted by the keeper (pid ${result.keeper.pid}), prefetch started: ${result.keeper.layers} lazy layer(s)`);
+      if (result.keeper) printLine(ctx.io, `the keeper (pid ${result.keeper.pid}) mounts ${result.keeper.layers} lazy layer(s) and starts their prefetch`);
       if (flags.printChainid) printLine(ctx.io, `image chain ID: ${result.chainId ?? '(none: the config has no diff_ids)'}`);
     }),
   );

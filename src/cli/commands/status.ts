@@ -35,6 +35,7 @@ export function statusCommand(ctx: CliContext): Command {
         const st = await imageStatus(await ctx.context(self), ref, flags.platform);
         if (flags.json) return ctx.printJson(st);
         printLine(ctx.io, `${st.name} ${st.manifestDigest}${st.mounts.length ? ` mounted at ${st.mounts.map((m) => m.dir).join(', ')}` : ''}`);
+        if (st.keeper) printLine(ctx.io, `served by the keeper (pid ${st.keeper.pid}): ${st.keeper.layers} lazy layer(s)`);
         printLine(ctx.io, renderTable(['LAYER', 'DIGEST', 'MODE', 'LOCAL', 'FETCHED', 'HITS', 'ERRORS', 'NOTE'], st.layers.map(row)));
       }),
     );

@@ -1,9 +1,9 @@
 // The CLI's keeper: one resident process per root (the fuse manager program of the snapshotter service,
 // started detached on the CLI's root) that serves every lazy layer an rpull hands it, at
 // `<root>/snapshotter/layers/<hex>`, one mount per layer shared by every container of the root. `image
-// rpull` starts it and hands it each lazy layer as soon as the layer is decided, so the layer's prefetch
-// begins at rpull, as the reference's snapshotter does when containerd prepares the layer; `run` finds the
-// mounts ready and neither parses a TOC nor mounts. `image rm` and `image prune` let go of the layers no
+// rpull` starts it as it begins and hands it the lazy layers once they are recorded, so their prefetch
+// begins at rpull, as the reference's snapshotter does when containerd prepares the layers; `run` finds the
+// mounts made (or being made) and neither parses a TOC nor mounts. `image rm` and `image prune` let go of the layers no
 // stored image (and no live container) needs, and end the keeper once it serves nothing.
 // Only flags that are switches or files travel to the keeper (RegistryAccess): an rpull or run given a
 // password or token, or options that change how a layer is served (--no-background-fetch,
@@ -100,11 +100,15 @@ export class KeeperHandoff {
 
   private handed = false;
 
-  /** Serve `items` in the keeper; its pid. */
+  /**
+   * Have the keeper serve `items`; its pid. Resolves once the keeper has taken them, before they are mounted:
+   * their TOCs are parsed and mounted while the caller ends and `run` starts, whose mount joins the one under
+   * way (a layer the keeper fails to mount, `run` serves itself and reports).
+   */
   async hand(items: readonly KeptItem[]): Promise<number> {
     this.handed = true;
     await this.connected;
-    await this.client.mount(items);
+    await this.client.hand(items);
     return (await this.client.status()).pid;
   }
 

@@ -116,7 +116,7 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
   }
 }
 
-/** Mount the lazy layers in the keeper; undefined (and a warning) when it could not: run then serves them itself. */
+/** Hand the lazy layers to the keeper; undefined (and a warning) when it could not take them: run then serves them itself. */
 async function handToKeeper(ctx: Context, keeper: KeeperHandoff, name: string, records: LazyLayerRecord[], options: RpullOptions): Promise<{ pid: number; layers: number } | undefined> {
   const access = registryAccess(options.registry, credentialSource(options.registry));
   const items = records.filter((r) => r.mode === 'lazy').map((r) => keptItem(ctx.paths, name, r, access));
@@ -124,7 +124,7 @@ async function handToKeeper(ctx: Context, keeper: KeeperHandoff, name: string, r
   try {
     return { pid: await keeper.hand(items), layers: items.length };
   } catch (e) {
-    options.onWarning?.(`the lazy layers were not mounted ahead (run mounts them itself): ${e instanceof Error ? e.message : String(e)}`);
+    options.onWarning?.(`the keeper did not take the lazy layers (run serves them itself): ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
   }
 }

@@ -1,5 +1,6 @@
 // `image status REF`: per layer, whether it is lazy or full (and why), how much of it is local in the chunk
-// cache, and the fetch counters of its live mount (or of its last mount): bytes fetched, cache hits, errors.
+// cache, and the fetch counters of its live mount (or of its last mount): bytes fetched, cache hits, errors;
+// which of its layers the root's keeper serves (layer-keeper.ts).
 
 import { openEStargz } from '../../estargz/reader.js';
 import { ChunkCache } from '../../layer/chunk-cache.js';
@@ -10,6 +11,7 @@ import type { RootLayout } from '../../store/root-layout.js';
 import type { Context } from '../context.js';
 import { listMountRecords, mountOwnerAlive } from './mount-record.js';
 import { openStoredImage } from '../stored-image.js';
+import { keeperClient } from './layer-keeper.js';
 
 /** The status of one layer. */
 export interface LayerStatus {
@@ -34,6 +36,8 @@ export interface ImageStatus {
   manifestDigest: string;
   /** Live mounts of this image. */
   mounts: { dir: string; pid: number }[];
+  /** The root's keeper, when it serves lazy layers of this image (layer-keeper.ts). */
+  keeper?: { pid: number; layers: number };
   layers: LayerStatus[];
 }
 
@@ -41,6 +45,7 @@ export interface ImageStatus {
 export async function imageStatus(ctx: Context, ref: string, platform?: Platform): Promise<ImageStatus> {
   const image = await openStoredImage(ctx, ref, platform);
   const mounts = (await listMountRecords(ctx.paths)).filter((r) => r.manifestDigest === image.manifestDigest && mountOwnerAlive(r));
+  const keeper = await keeperServes(ctx.paths);
   const cache = await ChunkCache.open({ dir: ctx.paths.cache, maxBytes: Number.POSITIVE_INFINITY, memoryMaxBytes: 0 });
   const layers: LayerStatus[] = [];
   for (const [index, layer] of image.manifest.layers.entries()) {
@@ -54,12 +59,30 @@ export async function imageStatus(ctx: Context, ref: string, platform?: Platform
       const state = (liveFile && (await readLayerState(liveFile))) || (await readLayerState(ctx.paths.lazyStateOf(layer.digest)));
       if (state) {
         status.state = state;
-        status.live = !!liveFile;
+        status.live = !!liveFile || keeper?.served.has(ctx.paths.keptLayerOf(layer.digest)) === true; // the keeper writes the default state file
       }
     }
     layers.push(status);
   }
-  return { name: image.name, manifestDigest: image.manifestDigest, mounts: mounts.map((m) => ({ dir: m.dir, pid: m.pid })), layers };
+  const kept = keeper ? layers.filter((l) => keeper.served.has(ctx.paths.keptLayerOf(l.digest))).length : 0;
+  return {
+    name: image.name, manifestDigest: image.manifestDigest, mounts: mounts.map((m) => ({ dir: m.dir, pid: m.pid })),
+    ...(keeper && kept > 0 ? { keeper: { pid: keeper.pid, layers: kept } } : {}), layers,
+  };
+}
+
+/** What the root's keeper serves, when one runs (never starting one). */
+async function keeperServes(paths: RootLayout): Promise<{ pid: number; served: Set<string> } | undefined> {
+  const client = keeperClient(paths);
+  try {
+    if (!(await client.connectIfRunning())) return undefined;
+    const { pid, served } = await client.status();
+    return { pid, served: new Set(served) };
+  } catch {
+    return undefined; // it went away meanwhile: the last states say the rest
+  } finally {
+    client.close();
+  }
 }
 
 async function cachedBytes(root: RootLayout, digest: string, size: number, cache: ChunkCache): Promise<{ cachedBytes: number; totalBytes: number }> {
