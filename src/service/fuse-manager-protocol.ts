@@ -15,6 +15,8 @@ export interface ManagerMethods {
   mount: { params: { items: { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[] }; result: null };
   /** `mount` without waiting for it: answered once the mounts are under way (a later mount of a dir joins its mount). */
   hand: { params: { items: { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[] }; result: null };
+  /** Request a layer's prefetch region ahead of its mount (LayerService.prefetchEarly); answered at once. */
+  prefetch: { params: { layer: RemoteLayerRef; span: PrefetchSpan }; result: null };
   unmount: { params: { dir: string }; result: null };
   stats: { params: Record<string, never>; result: ManagerStats };
   status: { params: Record<string, never>; result: { pid: number; served: string[] } };

@@ -157,6 +157,8 @@ export class LayerService implements RemoteLayers {
   private readonly warming = new Map<string, Promise<Warmed>>();
   /** Layers checked and not yet mounted: the mount takes their TOC (and lazy layer) instead of starting again. */
   private readonly checked = new CheckedLayers();
+  /** Prefetch regions requested on a hint before their mounts (prefetchEarly), by layer digest. */
+  private readonly hinted = new Map<string, { early: Promise<EarlyRange | undefined>; timer: NodeJS.Timeout }>();
   /** Set by close(): no early range is started after it. */
   private closed = false;
   /** Bytes held by early ranges (EARLY_RANGE_MAX_BYTES). */
@@ -262,6 +264,30 @@ export class LayerService implements RemoteLayers {
     }
   }
 
+  /**
+   * Request a layer's prefetch region now, on a hint given before its mount (the CLI's keeper: rpull sends it
+   * as soon as the TOC's text is verified, a guess from that text): its mount takes it when the region covers
+   * the one the mount names, else lets it go, as it does when no mount comes within KEEP_WARM_MS. The bytes
+   * are served only through the chunks of the TOC the mount verifies.
+   */
+  prefetchEarly(layer: RemoteLayerRef, span: PrefetchSpan): void {
+    if (this.closed || this.hinted.has(layer.digest) || this.hinted.size >= MAX_WARMING) return;
+    if ([...this.served.values()].some((s) => s.digest === layer.digest)) return;
+    const early = this.earlyRange(layer, span).catch(() => undefined);
+    const timer = setTimeout(() => void this.takeHinted(layer.digest).then((e) => e?.release()), KEEP_WARM_MS);
+    timer.unref();
+    this.hinted.set(layer.digest, { early, timer });
+  }
+
+  /** The early range requested on a hint for this layer, if any (taken: the caller uses or releases it). */
+  private async takeHinted(digest: string): Promise<EarlyRange | undefined> {
+    const h = this.hinted.get(digest);
+    if (!h) return undefined;
+    this.hinted.delete(digest);
+    clearTimeout(h.timer);
+    return h.early;
+  }
+
   /** Bytes of EARLY_RANGE_MAX_BYTES the early ranges hold now (tests). */
   earlyBytesHeld(): number {
     return this.earlyBytes;
@@ -358,6 +384,7 @@ export class LayerService implements RemoteLayers {
     // not awaited: a TOC fetch ahead still under way ends with the registries closed below
     for (const [digest, p] of this.warming) p.then((w) => this.letGoWarmed(digest, p, w), () => undefined);
     this.warming.clear();
+    for (const digest of [...this.hinted.keys()]) void this.takeHinted(digest).then((e) => e?.release());
     await this.checked.clear(); // a layer still starting is closed before the registries it reads from
     await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir, progress)));
     progress?.('', 'registries');
@@ -368,7 +395,12 @@ export class LayerService implements RemoteLayers {
   }
 
   private async serveOne(item: ServeItem, gate: BackgroundGate): Promise<void> {
-    const early = await this.earlyRange(item.layer, item.prefetch);
+    let early = await this.takeHinted(item.layer.digest);
+    if (early && !(item.prefetch && spanCovers(early.range, item.prefetch))) {
+      early.release(); // guessed wrong: the region the mount names is requested below
+      early = undefined;
+    }
+    early ??= await this.earlyRange(item.layer, item.prefetch);
     try {
       await this.serveWith(item, gate, early);
     } catch (e) {

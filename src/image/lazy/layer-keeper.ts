@@ -74,7 +74,7 @@ export function keptItem(paths: RootLayout, name: string, rec: LazyLayerRecord, 
 
 /** A client of the root's keeper (nothing is started or connected yet). */
 export function keeperClient(paths: RootLayout): FuseManagerClient {
-  return new FuseManagerClient({ root: paths.dir });
+  return new FuseManagerClient({ root: paths.dir, warmUp: 'registry' });
 }
 
 /** Make sure the keeper's mount points lie in a directory only root enters. */
@@ -99,6 +99,15 @@ export class KeeperHandoff {
   }
 
   private handed = false;
+  private closed = false;
+
+  /**
+   * Have the keeper request a layer's prefetch region now, before the layer is decided and handed over (a
+   * guess from its TOC's text: the mount checks it against the region it names). Nothing waits for it.
+   */
+  hint(layer: RemoteLayerRef, span: PrefetchSpan): void {
+    this.connected.then(() => this.client.prefetch(layer, span), () => undefined);
+  }
 
   /**
    * Have the keeper serve `items`; its pid. Resolves once the keeper has taken them, before they are mounted:
@@ -114,6 +123,8 @@ export class KeeperHandoff {
 
   /** Disconnect (the keeper and its mounts stay); a keeper started for nothing (no lazy layer, a failed rpull) that serves nothing ends. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     try {
       await this.connected;
       if (!this.handed && (await this.client.status()).served.length === 0) await this.client.shutdown();

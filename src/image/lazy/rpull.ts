@@ -8,21 +8,22 @@
 
 import { CtrError, invalidArgument, withContext } from '../../errors.js';
 import { DEFAULT_IMAGE_LIMITS, type TocSummary } from '../../estargz/toc-limits.js';
-import { prefetchSpan, type PrefetchSpan } from '../../estargz/prefetch-span.js';
+import { prefetchSpan, prefetchSpanGuess, type PrefetchSpan } from '../../estargz/prefetch-span.js';
 import { Annotation, layerCompression } from '../../oci/media-types.js';
 import { chainIds } from '../../oci/chain-id.js';
 import { MAX_CONFIG_SIZE, parseManifestJson } from '../../oci/manifest-json.js';
 import type { Descriptor, ImageConfig, Platform } from '../../oci/types.js';
 import type { RegistryEndpoint, RegistryOptions } from '../../remote/registry-endpoint.js';
+import type { RegistryAccess } from '../../snapshot/remote-labels.js';
 import { LayoutEndpoint } from '../../store/layout-endpoint.js';
 import { credentialSource } from '../../remote/credential-source.js';
-import { fetchLayerToc } from '../../service/toc-fetch.js';
+import { fetchLayerToc, type FetchTocOptions } from '../../service/toc-fetch.js';
 import type { RootLayout } from '../../store/root-layout.js';
 import { TaskLimit } from '../../layer/task-limit.js';
 import type { Context } from '../context.js';
 import { checkImageLabels } from '../copy/image-labels.js';
 import { writeLazyRecord, type LazyLayerRecord } from './lazy-record.js';
-import { KeeperHandoff, keptItem, registryAccess } from './layer-keeper.js';
+import { keptItem, registryAccess, type KeeperHandoff } from './layer-keeper.js';
 import { openLocation, parseLocation } from '../location.js';
 import { selectImageManifest } from '../platform.js';
 import type { FetchedManifest } from '../../content/read-manifest.js';
@@ -41,9 +42,9 @@ export interface RpullOptions {
   onLayer?: (layer: LazyLayerRecord, index: number) => void;
   /**
    * Hand the lazy layers to the root's keeper (layer-keeper.ts), which mounts them and starts their
-   * prefetch now; the caller has checked whyNoKeeper. Default false.
+   * prefetch now; the caller has checked whyNoKeeper, started the handoff and closes it. Default none.
    */
-  keeper?: boolean;
+  keeper?: KeeperHandoff;
   /** Told why the keeper did not take the layers (the rpull itself succeeded): one line. */
   onWarning?: (line: string) => void;
   signal?: AbortSignal;
@@ -69,7 +70,7 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
   const registry = src.endpoint as RegistryEndpoint;
   const store = new LayoutEndpoint(await ctx.store(), loc.name, { label: loc.name, requireLayers: false, ...(options.labels ? { labels: options.labels } : {}) });
   const release = await store.layout.lease();
-  const keeper = options.keeper ? new KeeperHandoff(ctx.paths) : undefined; // starts while the TOCs are fetched
+  const keeper = options.keeper;
   try {
     const manifest = await selectManifest(registry, options);
     if (manifest.parsed.kind !== 'manifest') throw invalidArgument('nested index is not supported by rpull');
@@ -80,7 +81,11 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     const limit = new TaskLimit(TOC_FETCHES);
     const configCopied = copyBlob(registry, store, config, signal);
-    const tocs = layers.map((layer) => limit.run(() => fetchToc(ctx.paths, registry, layer, { ...options, signal })));
+    // with a keeper, each layer's prefetch region is requested by it as soon as the TOC's text is verified,
+    // while this process parses the TOC (~0.1 s for a root filesystem's) and the layers are decided
+    const access = registryAccess(options.registry, credentialSource(options.registry));
+    const hint = options.keeper ? keeperHint(options.keeper, loc.name, access) : undefined;
+    const tocs = layers.map((layer) => limit.run(() => fetchToc(ctx.paths, registry, layer, { ...options, signal, ...(hint ? { onTocJson: hint(layer) } : {}) })));
     for (const t of [configCopied, ...tocs]) t.catch(() => {}); // each is awaited below, maybe after it failed
     const records: LazyLayerRecord[] = [];
     try {
@@ -110,7 +115,6 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
   } catch (e) {
     throw withContext({ op: 'rpull', subject: loc.name }, e); // an error about loc.name itself is not named twice
   } finally {
-    await keeper?.close();
     await release();
     await src.close();
   }
@@ -144,8 +148,17 @@ const TOC_FETCHES = 8;
 /** What deciding a layer needs: its verified TOC's digest and declarations (the parsed TOC is not kept), or why it is not lazy. */
 type LayerToc = { tocDigest: string; summary: TocSummary; prefetch: PrefetchSpan | undefined } | { notEStargz: string };
 
+/** For each layer, what tells the keeper its prefetch region once the TOC's text is verified (a guess from the text). */
+function keeperHint(keeper: KeeperHandoff, name: string, access: RegistryAccess) {
+  return (layer: Descriptor) => (json: Buffer, size: number) => {
+    const span = prefetchSpanGuess(json);
+    const tocDigest = layer.annotations?.[Annotation.TocDigest];
+    if (span) keeper.hint({ ref: name, digest: layer.digest, size, ...(tocDigest ? { tocDigest } : {}), ...(Object.keys(access).length ? { access } : {}) }, span);
+  };
+}
+
 /** A layer's TOC, fetched, verified and its tail saved; or why the layer is not tried lazily. */
-async function fetchToc(root: RootLayout, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions): Promise<LayerToc> {
+async function fetchToc(root: RootLayout, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions & Pick<FetchTocOptions, 'onTocJson'>): Promise<LayerToc> {
   const why = whyNotLazy(layer);
   if (why !== undefined) return { notEStargz: why };
   const toc = await fetchLayerToc(root, registry.repository, { digest: layer.digest, size: layer.size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, options);
