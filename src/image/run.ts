@@ -18,7 +18,8 @@ import type { RuncRunResult } from '../runtime/runc.js';
 import type { Context } from './context.js';
 import { mountImageLayers, type LayerMountsOptions } from './lazy/layer-mounts.js';
 import { ensureSnapshot, useSnapshot, type UsedSnapshot } from './lazy/layer-snapshot.js';
-import { keptLayerDirs, registryAccess, whyNoKeeper } from './lazy/layer-keeper.js';
+import { keptLayerDirs } from './lazy/layer-keeper.js';
+import { registryAccess, whyNoKeeper } from './lazy/keeper-policy.js';
 import type { LazyImageRecord } from './lazy/lazy-record.js';
 import { checkRunsHere, openStoredImage, type StoredImage } from './stored-image.js';
 

@@ -54,7 +54,7 @@ async function observe(argv: string[]): Promise<{ code: number; calls: Call[]; s
   let err = '';
   stderr.on('data', (c: Buffer) => (err += c.toString()));
   stdout.resume();
-  const code = await runCli(argv, { stdout, stderr, isTTY: false, color: false, env: { HOME: '/nonexistent' } }, new AbortController().signal, { load });
+  const code = await runCli(argv, { stdout, stderr, isTTY: false, color: false, env: { HOME: '/nonexistent', CTR_REMOTE_KEEPER: 'off' } }, new AbortController().signal, { load }); // no keeper: rpull's call is the one recorded
   return { code, calls, stderr: err };
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { KEEPER_ENV, registryAccess, whyNoKeeper } from '../../src/image/lazy/layer-keeper.js';
+import { KEEPER_ENV, registryAccess, whyNoKeeper } from '../../src/image/lazy/keeper-policy.js';
 import { readLazyRecord } from '../../src/image/lazy/lazy-record.js';
 import { mountsUnder, readMounts } from '../../src/host/mountinfo.js';
 import { FuseManagerClient } from '../../src/service/fuse-manager-client.js';

@@ -10,6 +10,7 @@ import { addRegistryFlags, registryOptions } from '../registry-flags.js';
 import { addLabelFlag } from '../label-flags.js';
 import { addSnapshotterFlag } from '../snapshotter-flag.js';
 import { usageError } from '../usage-error.js';
+import { whyNoKeeper } from '../../image/lazy/keeper-policy.js';
 
 /** The rpull command. */
 export function rpullCommand(ctx: CliContext): Command {
@@ -25,18 +26,19 @@ export function rpullCommand(ctx: CliContext): Command {
   return cmd.action((ref: string, flags, self: Command) =>
     ctx.run(self, 'rpull', ref, async () => {
       if (flags.snapshotter === 'overlayfs') throw usageError('rpull is a lazy pull, which only the stargz snapshotter serves; use image pull for overlayfs');
-      const { whyNoKeeper, KeeperHandoff } = await ctx.load(() => import('../../image/lazy/layer-keeper.js'));
       const registry = await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal);
       const context = await ctx.context(self);
       // the keeper starts first: it takes ~0.2 s to answer, about what the manifest and the TOCs take
-      const keeper = whyNoKeeper({ registry, skipContentVerify: flags.skipContentVerify }, { ...process.env, ...ctx.io.env }) === undefined ? new KeeperHandoff(context.paths) : undefined;
+      const keeper = whyNoKeeper({ registry, skipContentVerify: flags.skipContentVerify }, ctx.io.env) === undefined
+        ? new (await ctx.load(() => import('../../image/lazy/layer-keeper.js'))).KeeperHandoff(context.paths)
+        : undefined;
       const { rpullImage } = await ctx.load(() => import('../../image/lazy/rpull.js'));
       let result: Awaited<ReturnType<typeof rpullImage>>;
       try {
         result = await rpullImage(context, ref, {
           registry,
           ...(keeper ? { keeper } : {}),
-          onWarning: (line: string) => printErr(ctx.io, `ctr-remote: warning: ${line}`),
+          ...(keeper ? { onWarning: (line: string) => printErr(ctx.io, `ctr-remote: warning: ${line}`) } : {}),
           ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
           ...(flags.skipContentVerify ? { skipContentVerify: true } : {}),
           ...(flags.label !== undefined ? { labels: flags.label } : {}),

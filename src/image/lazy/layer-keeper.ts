@@ -13,7 +13,6 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { FuseManagerClient } from '../../service/fuse-manager-client.js';
 import type { Descriptor } from '../../oci/types.js';
-import type { RegistryOptions } from '../../remote/registry-endpoint.js';
 import type { RegistryAccess, RemoteLayerRef } from '../../snapshot/remote-labels.js';
 import type { PrefetchSpan } from '../../estargz/prefetch-span.js';
 import type { RootLayout } from '../../store/root-layout.js';
@@ -21,40 +20,6 @@ import type { Context } from '../context.js';
 import { reachableDigests } from '../../store/gc.js';
 import type { LazyImageRecord, LazyLayerRecord } from './lazy-record.js';
 import { snapshotUsers } from './snapshot-users.js';
-
-/** The environment variable that turns the keeper off (`off`, `0` or `false`). */
-export const KEEPER_ENV = 'CTR_REMOTE_KEEPER';
-
-/** The options of a command that decide whether its layers may be served by the keeper. */
-export interface KeeperFlags {
-  registry?: RegistryOptions | undefined;
-  noBackgroundFetch?: boolean | undefined;
-  cacheMaxBytes?: number | undefined;
-  skipContentVerify?: boolean | undefined;
-  readAheadBytes?: number | undefined;
-  onAccess?: unknown;
-}
-
-/** Why the keeper does not serve a command with these flags, or undefined when it may. */
-export function whyNoKeeper(flags: KeeperFlags, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const off = env[KEEPER_ENV]?.toLowerCase();
-  if (off === 'off' || off === '0' || off === 'false') return `${KEEPER_ENV}=${env[KEEPER_ENV]}`;
-  if (process.getuid?.() !== 0) return 'not root';
-  const r = flags.registry ?? {};
-  if (r.username !== undefined || r.password !== undefined || r.refreshToken !== undefined) return 'registry credentials given on the command line stay in this process';
-  if (flags.noBackgroundFetch || flags.cacheMaxBytes !== undefined || flags.skipContentVerify || flags.readAheadBytes !== undefined || flags.onAccess) return 'the layers are served with options of this command';
-  return undefined;
-}
-
-/** The registry flags that travel with the layers to the keeper (switches and files only). */
-export function registryAccess(r: RegistryOptions = {}, credentials?: LazyImageRecord['credentials']): RegistryAccess {
-  const dockerConfigDir = r.dockerConfigDir ?? (credentials?.kind === 'docker-config' ? credentials.dir : undefined);
-  const picked: RegistryAccess = {
-    plainHttp: r.plainHttp, skipVerify: r.skipVerify, tlsCaCert: r.tlsCaCert, tlsCert: r.tlsCert, tlsKey: r.tlsKey,
-    dockerConfigDir, hostsDir: r.hostsDir, readTimeoutMs: r.readTimeoutMs,
-  };
-  return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined && v !== false)) as RegistryAccess;
-}
 
 /** One lazy layer as handed to the keeper. */
 export interface KeptItem {
