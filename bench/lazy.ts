@@ -50,7 +50,9 @@ if (!args['no-build']) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio:
 
 function cli(argv: string[]): Promise<void> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // image mount serves its layers itself: without the keeper an rpull would leave (src/image/lazy/layer-keeper.ts),
+    // whose prefetch and background fetch would share the link with the read measured
+    const child = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CTR_REMOTE_KEEPER: 'off' } });
     let err = '';
     child.stderr.on('data', (d) => (err += String(d)));
     child.on('close', (code) => (code === 0 ? res() : rej(new Error(`ctr-remote ${argv.join(' ')} exited ${code}: ${err}`))));

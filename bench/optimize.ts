@@ -88,6 +88,7 @@ try {
       const s = Number(process.hrtime.bigint() - start) / 1e9;
       if (out !== 'A\nB\n') throw new Error(`${kind}: unexpected output ${JSON.stringify(out)}`);
       results[kind].push({ s, mb: proxy.stats.totalBytes / 2 ** 20 });
+      if (kind !== 'legacy') await cli(['snapshotter', 'stop', '--root', root, '--unmount']); // the keeper rpull left, and its mounts
       rmSync(root, { recursive: true, force: true });
     }
   }

@@ -101,6 +101,8 @@ export async function runSample(ctx: SampleContext, image: BenchImage, mode: Mod
       pullTraffic, runTraffic, runTimeline,
     };
   } finally {
+    // rpull left the root's keeper serving the lazy layers (src/image/lazy/layer-keeper.ts): it ends with its mounts
+    if (mode !== 'legacy') spawnSync(cmd, [...pre, 'snapshotter', 'stop', '--root', root, '--unmount'], { stdio: 'ignore' });
     removeRoot(root);
   }
 }
