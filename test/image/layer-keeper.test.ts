@@ -120,10 +120,19 @@ describe('the keeper: rpull mounts the lazy layers, run uses them, image rm ends
     assert.deepEqual(await mountsUnder(container), []);
   });
 
-  test('image rm lets the keeper go of the layers: it unmounts them and ends', async () => {
+  test('image rm lets the keeper go of the layers no image names any more: it unmounts them and ends', async () => {
     assert.ok(keeperPid > 0, 'needs the rpull test');
-    const r = await ctr(['--root', root, 'image', 'rm', ref]);
+    // another name for the same manifest keeps the layers needed
+    const tagged = await ctr(['--root', root, 'image', 'tag', ref, 'keeper/other:1']);
+    assert.equal(tagged.code, 0, tagged.stderr);
+    const first = await ctr(['--root', root, 'image', 'rm', ref]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.doesNotMatch(first.stderr, /keeper/);
+    assert.ok(alive(keeperPid));
+    assert.equal((await fuseMountsUnder(paths.keptLayers)).length, lazyDirs.length);
+    const r = await ctr(['--root', root, 'image', 'rm', 'keeper/other:1']);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`the keeper let go of ${lazyDirs.length} lazy layer\\(s\\) and ended`));
     await until('the keeper ends', () => !alive(keeperPid));
     assert.deepEqual(await fuseMountsUnder(paths.keptLayers), []);
   });

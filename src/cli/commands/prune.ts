@@ -23,6 +23,8 @@ export function pruneCommand(ctx: CliContext): Command {
         printLine(ctx.io, `${verb} ${count(r.snapshots.removed.length, 'unused snapshot')} (${humanSize(r.snapshots.bytes)})`);
         printLine(ctx.io, `${verb} ${count(r.leftovers.removed.length, 'leftover')} of dead processes (${humanSize(r.leftovers.bytes)})`);
         for (const k of r.snapshots.inUse) printLine(ctx.io, `kept unreferenced snapshot ${k.digest}: in use by ${k.usedBy.join(', ')}`);
+        if (r.keeper.released.length) printLine(ctx.io, `the keeper let go of ${count(r.keeper.released.length, 'lazy layer')} no image needs${r.keeper.ended ? ' and ended' : ''}`);
+        if (r.keeper.error) printErr(ctx.io, `ctr-remote: warning: the keeper could not let go of the unused lazy layers: ${r.keeper.error}`);
         if (r.blobs.deferredBy) printErr(ctx.io, `ctr-remote: blob removal deferred: pid ${r.blobs.deferredBy.join(', ')} is writing to the store`);
         printLine(ctx.io, `${r.dryRun ? 'would free' : 'freed'} ${humanSize(r.freedBytes)}`);
       }),

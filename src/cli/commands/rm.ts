@@ -22,6 +22,9 @@ export function rmCommand(ctx: CliContext): Command {
           if (result.gc.deferredBy) printErr(ctx.io, `blob cleanup deferred: pid ${result.gc.deferredBy.join(', ')} is writing to the store`);
           else if (result.gc.removed.length) printErr(ctx.io, `freed ${humanSize(result.gc.freedBytes)} (${result.gc.removed.length} blobs)`);
           if (result.snapshots.removed.length) printErr(ctx.io, `freed ${humanSize(result.snapshots.bytes)} (${result.snapshots.removed.length} unpacked snapshots)`);
+          const k = result.keeper;
+          if (k.released.length) printErr(ctx.io, `the keeper let go of ${k.released.length} lazy layer(s)${k.ended ? ' and ended' : ''}`);
+          if (k.error) printErr(ctx.io, `ctr-remote: warning: the keeper could not let go of the unused lazy layers: ${k.error}`);
         }
         for (const name of result.missing) ctx.fail(self, { op: 'rm', subject: name }, notFound('no such image'));
       }),

@@ -127,20 +127,23 @@ export interface KeeperRelease {
   released: string[];
   /** The keeper ended (it served nothing any more). */
   ended: boolean;
+  /** Why it stopped short (the keeper went away or refused): the names are removed all the same. */
+  error?: string;
 }
 
 /**
  * Let the running keeper go of the lazy layers that no stored image lists and no live container uses, and end
- * it when it then serves nothing (`image rm`, `image prune`). Nothing when no keeper runs.
+ * it when it then serves nothing (`image rm`, `image prune`). Nothing when no keeper runs. Never throws: what
+ * went wrong is in `error` (the command's own work is done by then).
  */
 export async function releaseUnusedKeptLayers(ctx: Context, signal?: AbortSignal): Promise<KeeperRelease> {
   const client = keeperClient(ctx.paths);
   if (!(await client.connectIfRunning())) return { released: [], ended: false };
+  const released: string[] = [];
   try {
     const { served } = await client.status();
     const needed = await neededLazyLayers(ctx);
     const users = await snapshotUsers(ctx.paths, signal);
-    const released: string[] = [];
     for (const dir of served) {
       if (dirname(dir) !== ctx.paths.keptLayers) continue;
       const digest = `sha256:${basename(dir)}`;
@@ -151,6 +154,8 @@ export async function releaseUnusedKeptLayers(ctx: Context, signal?: AbortSignal
     const ended = served.length === released.length;
     if (ended) await client.shutdown();
     return { released, ended };
+  } catch (e) {
+    return { released, ended: false, error: e instanceof Error ? e.message : String(e) };
   } finally {
     client.close();
   }
