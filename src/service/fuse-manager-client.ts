@@ -39,6 +39,11 @@ export interface ManagerCommand {
   argv?: string[];
   /** The manager's `--log-level`. Default info. */
   logLevel?: string;
+  /**
+   * Start a manager when none answers. Default true. False: a client of one already running only (its
+   * requests fail Unavailable when none answers, also after it went away), e.g. to let it go of layers.
+   */
+  start?: boolean;
 }
 
 /** A client of the fuse manager of a root (started on demand). */
@@ -88,7 +93,7 @@ export class FuseManagerClient implements RemoteLayers {
     return this.call('stats', {});
   }
 
-  status(): Promise<{ pid: number; served: string[] }> {
+  status(): Promise<{ pid: number; served: string[]; mounting?: string[] }> {
     return this.call('status', {});
   }
 
@@ -141,6 +146,7 @@ export class FuseManagerClient implements RemoteLayers {
   private async open(): Promise<Socket> {
     const socket = managerSocket(this.paths);
     let conn = await connectUnix(socket);
+    if (!conn && this.command.start === false) throw unavailable(`no fuse manager answers on ${socket}`);
     if (!conn) {
       // one starter per root: a second service racing to start it finds the first one's manager
       await mkdir(this.paths.snapshotter, { recursive: true, mode: 0o700 });
@@ -151,6 +157,7 @@ export class FuseManagerClient implements RemoteLayers {
   }
 
   private async start(socket: string): Promise<Socket> {
+    let exited: string | undefined;
     const log = openSync(join(this.paths.snapshotter, 'fuse-manager.log'), 'a', 0o600);
     try {
       const argv = withSemiSpaceCap(this.command.argv ?? selfArgv(), process.env['NODE_OPTIONS'] ?? '');
@@ -160,6 +167,8 @@ export class FuseManagerClient implements RemoteLayers {
         stdio: ['ignore', log, log],
         env: { ...MANAGER_MALLOC_ENV, ...process.env }, // a value the operator set wins
       });
+      child.once('exit', (code, signal) => (exited = `exited ${signal ?? code}`));
+      child.once('error', (e) => (exited = e.message));
       child.unref();
     } finally {
       closeSync(log);
@@ -168,6 +177,7 @@ export class FuseManagerClient implements RemoteLayers {
     for (;;) {
       const conn = await connectUnix(socket);
       if (conn) return conn;
+      if (exited !== undefined) throw unavailable(`the fuse manager ${exited} before it answered on ${socket}; see ${join(this.paths.snapshotter, 'fuse-manager.log')}`);
       if (Date.now() > deadline) throw unavailable(`the fuse manager did not answer on ${socket} within ${START_TIMEOUT_MS / 1000} s; see ${join(this.paths.snapshotter, 'fuse-manager.log')}`);
       await sleep(10); // a connect attempt costs microseconds; the first answer comes ~0.2 s after the spawn
     }

@@ -19,7 +19,8 @@ export interface ManagerMethods {
   prefetch: { params: { layer: RemoteLayerRef; span: PrefetchSpan }; result: null };
   unmount: { params: { dir: string }; result: null };
   stats: { params: Record<string, never>; result: ManagerStats };
-  status: { params: Record<string, never>; result: { pid: number; served: string[] } };
+  /** `mounting`: mounts under way (absent from a manager of an earlier version). */
+  status: { params: Record<string, never>; result: { pid: number; served: string[]; mounting?: string[] } };
   /** Unmount everything and end the manager. */
   shutdown: { params: Record<string, never>; result: null };
 }

@@ -6,6 +6,7 @@
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { unavailable } from '../errors.js';
 import { cleanupStaleMounts } from '../fuse/stale-mounts.js';
 import { claimSocketPath } from '../host/unix-socket.js';
 import { RootLayout } from '../store/root-layout.js';
@@ -101,6 +102,10 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
     for (const c of clients) c.end(); // after the answers already written
     resolveDone();
   };
+  /** No new layer once the manager is stopping: it would outlive the unmount of everything. */
+  const refuseWhenStopping = () => {
+    if (stopping) throw unavailable('the fuse manager is stopping');
+  };
   const handlers: { [M in MethodName]: (p: ManagerMethods[M]['params']) => Promise<ManagerMethods[M]['result']> } = {
     check: (p) => layers.check(p.layer),
     warm: async (p) => {
@@ -108,14 +113,17 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
       return null;
     },
     mount: async (p) => {
+      refuseWhenStopping();
       await layers.mount(serveItems(p.items));
       return null;
     },
     hand: async (p) => {
+      refuseWhenStopping();
       layers.mount(serveItems(p.items)).catch((e: unknown) => logger.warn('layers handed over were not mounted', { error: e instanceof Error ? e.message : String(e) }));
       return null;
     },
     prefetch: async (p) => {
+      refuseWhenStopping();
       layers.prefetchEarly(p.layer, p.span);
       return null;
     },
@@ -124,7 +132,7 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
       return null;
     },
     stats: () => layers.report(),
-    status: async () => ({ pid: process.pid, served: layers.servedDirs() }),
+    status: async () => ({ pid: process.pid, served: layers.servedDirs(), mounting: layers.mountingDirs() }),
     shutdown: async () => {
       await unmountAll(); // the answer means: nothing is mounted any more
       setImmediate(() => void finish());

@@ -373,6 +373,11 @@ export class LayerService implements RemoteLayers {
     return [...this.served.keys()];
   }
 
+  /** The directories whose mounts are under way. */
+  mountingDirs(): string[] {
+    return [...this.mounting.keys()];
+  }
+
   /** The lazy layer served at `dir` (prefetch waits, tests). */
   layerAt(dir: string): LazyLayer | undefined {
     return this.served.get(dir)?.lazy;
@@ -386,6 +391,9 @@ export class LayerService implements RemoteLayers {
     this.warming.clear();
     for (const digest of [...this.hinted.keys()]) void this.takeHinted(digest).then((e) => e?.release());
     await this.checked.clear(); // a layer still starting is closed before the registries it reads from
+    // mounts under way end first (each is then unmounted below): one finishing after this would stay mounted
+    // with no server once the process is gone
+    await Promise.allSettled([...this.mounting.values()]);
     await Promise.allSettled([...this.served.keys()].map((dir) => this.unmount(dir, progress)));
     progress?.('', 'registries');
     await Promise.allSettled([...this.registries.values()].map(async (r) => (await r).close()));

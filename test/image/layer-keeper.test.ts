@@ -170,10 +170,25 @@ describe('which commands the keeper serves', () => {
     assert.match(whyNoKeeper({}, { [KEEPER_ENV]: 'off' }) ?? '', /CTR_REMOTE_KEEPER=off/);
   });
 
-  test('only switches and files travel to the keeper', () => {
+  test('only switches and files travel to the keeper, the files as absolute paths (it runs from another directory)', () => {
     assert.deepEqual(
-      registryAccess({ plainHttp: true, skipVerify: false, username: 'u', password: 'secret', tlsCaCert: '/ca.pem', readTimeoutMs: 5000 }, { kind: 'docker-config', dir: '/home/u/.docker' }),
-      { plainHttp: true, tlsCaCert: '/ca.pem', dockerConfigDir: '/home/u/.docker', readTimeoutMs: 5000 },
+      registryAccess({ plainHttp: true, skipVerify: false, username: 'u', password: 'secret', tlsCaCert: '/ca.pem', tlsCert: 'certs/c.pem', readTimeoutMs: 5000 }, { kind: 'docker-config', dir: '/home/u/.docker' }),
+      { plainHttp: true, tlsCaCert: '/ca.pem', tlsCert: join(process.cwd(), 'certs/c.pem'), dockerConfigDir: '/home/u/.docker', readTimeoutMs: 5000 },
     );
+  });
+});
+
+describe('starting the fuse manager (the keeper\'s program)', () => {
+  test('a manager that exits before it answers fails the start at once, naming how it exited (not after the 30 s deadline)', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'ctr-keeper-start-'));
+    try {
+      const client = new FuseManagerClient({ root: tmp }, { argv: [process.execPath, '-e', 'process.exit(3)', '--'] });
+      await assert.rejects(client.connect(), (e: Error) => /fuse manager exited 3 before it answered/.test(e.message));
+      // a client of a running manager only never starts one
+      const passive = new FuseManagerClient({ root: tmp }, { argv: [process.execPath, '-e', 'process.exit(4)', '--'], start: false });
+      await assert.rejects(passive.connect(), (e: Error) => /no fuse manager answers/.test(e.message));
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,6 @@
 // Which commands the CLI's keeper (layer-keeper.ts) serves, and what of their registry flags travels to it.
 // Pure: the rpull command decides with it before anything of the keeper is loaded.
+import { resolve } from 'node:path';
 import type { RegistryOptions } from '../../remote/registry-endpoint.js';
 import type { RegistryAccess } from '../../snapshot/remote-labels.js';
 import type { LazyImageRecord } from './lazy-record.js';
@@ -32,8 +33,11 @@ export function whyNoKeeper(flags: KeeperFlags, env: NodeJS.ProcessEnv = process
 export function registryAccess(r: RegistryOptions = {}, credentials?: LazyImageRecord['credentials']): RegistryAccess {
   const dockerConfigDir = r.dockerConfigDir ?? (credentials?.kind === 'docker-config' ? credentials.dir : undefined);
   const picked: RegistryAccess = {
-    plainHttp: r.plainHttp, skipVerify: r.skipVerify, tlsCaCert: r.tlsCaCert, tlsCert: r.tlsCert, tlsKey: r.tlsKey,
-    dockerConfigDir, hostsDir: r.hostsDir, readTimeoutMs: r.readTimeoutMs,
+    // paths absolute: the keeper runs from the directory of the rpull that started it, not of this command
+    plainHttp: r.plainHttp, skipVerify: r.skipVerify, tlsCaCert: abs(r.tlsCaCert), tlsCert: abs(r.tlsCert), tlsKey: abs(r.tlsKey),
+    dockerConfigDir: abs(dockerConfigDir), hostsDir: abs(r.hostsDir), readTimeoutMs: r.readTimeoutMs,
   };
   return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined && v !== false)) as RegistryAccess;
 }
+
+const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));

@@ -38,8 +38,13 @@ export function keptItem(paths: RootLayout, name: string, rec: LazyLayerRecord, 
 }
 
 /** A client of the root's keeper (nothing is started or connected yet). */
-export function keeperClient(paths: RootLayout): FuseManagerClient {
+function keeperClient(paths: RootLayout): FuseManagerClient {
   return new FuseManagerClient({ root: paths.dir, warmUp: 'registry' });
+}
+
+/** A client of the root's keeper when one runs: it never starts one (not even when that one goes away midway). */
+export function runningKeeperClient(paths: RootLayout): FuseManagerClient {
+  return new FuseManagerClient({ root: paths.dir, warmUp: 'registry' }, { start: false });
 }
 
 /** Make sure the keeper's mount points lie in a directory only root enters. */
@@ -92,7 +97,8 @@ export class KeeperHandoff {
     this.closed = true;
     try {
       await this.connected;
-      if (!this.handed && (await this.client.status()).served.length === 0) await this.client.shutdown();
+      const st = !this.handed ? await this.client.status() : undefined;
+      if (st && st.served.length === 0 && (st.mounting ?? []).length === 0) await this.client.shutdown(); // another rpull's mounts under way keep it
     } catch {
       // nothing to end, or it ended
     } finally {
@@ -106,7 +112,7 @@ export class KeeperHandoff {
  * yet, joining a mount under way), or undefined when no keeper runs. Throws what the keeper answered.
  */
 export async function keptLayerDirs(paths: RootLayout, record: LazyImageRecord, layers: readonly Descriptor[], access: RegistryAccess): Promise<Map<string, string> | undefined> {
-  const client = keeperClient(paths);
+  const client = runningKeeperClient(paths);
   if (!(await client.connectIfRunning())) return undefined;
   try {
     const items = layers
@@ -137,11 +143,11 @@ export interface KeeperRelease {
  * went wrong is in `error` (the command's own work is done by then).
  */
 export async function releaseUnusedKeptLayers(ctx: Context, signal?: AbortSignal): Promise<KeeperRelease> {
-  const client = keeperClient(ctx.paths);
+  const client = runningKeeperClient(ctx.paths);
   if (!(await client.connectIfRunning())) return { released: [], ended: false };
   const released: string[] = [];
   try {
-    const { served } = await client.status();
+    const { served, mounting = [] } = await client.status();
     const needed = await neededLazyLayers(ctx);
     const users = await snapshotUsers(ctx.paths, signal);
     for (const dir of served) {
@@ -151,7 +157,7 @@ export async function releaseUnusedKeptLayers(ctx: Context, signal?: AbortSignal
       await client.unmount(dir);
       released.push(digest);
     }
-    const ended = served.length === released.length;
+    const ended = served.length === released.length && mounting.length === 0; // a mount under way is an rpull's just now
     if (ended) await client.shutdown();
     return { released, ended };
   } catch (e) {

@@ -11,7 +11,7 @@ import type { RootLayout } from '../../store/root-layout.js';
 import type { Context } from '../context.js';
 import { listMountRecords, mountOwnerAlive } from './mount-record.js';
 import { openStoredImage } from '../stored-image.js';
-import { keeperClient } from './layer-keeper.js';
+import { runningKeeperClient } from './layer-keeper.js';
 
 /** The status of one layer. */
 export interface LayerStatus {
@@ -73,7 +73,7 @@ export async function imageStatus(ctx: Context, ref: string, platform?: Platform
 
 /** What the root's keeper serves, when one runs (never starting one). */
 async function keeperServes(paths: RootLayout): Promise<{ pid: number; served: Set<string> } | undefined> {
-  const client = keeperClient(paths);
+  const client = runningKeeperClient(paths);
   try {
     if (!(await client.connectIfRunning())) return undefined;
     const { pid, served } = await client.status();
