@@ -19,7 +19,7 @@ import { RootLayout } from '../store/root-layout.js';
 import { withSemiSpaceCap } from '../host/young-generation.js';
 import { selfArgv } from '../host/self-command.js';
 import { managerSocket, type ManagerSettings } from './fuse-manager.js';
-import { encodeLine, LineSplitter, responseError, type ManagerMethods, type ManagerStats, type MethodName, type Response } from './fuse-manager-protocol.js';
+import { encodeLine, LineSplitter, mountItems, responseError, type ManagerMethods, type ManagerStats, type MethodName, type MountItem, type Response } from './fuse-manager-protocol.js';
 
 /**
  * glibc's mmap threshold for the manager, fixed at 1 MiB: the buffers of 1 MiB and more it makes and drops
@@ -69,13 +69,13 @@ export class FuseManagerClient implements RemoteLayers {
     this.call('warm', { layers: [...layers] }).catch(() => undefined); // a hint: nothing waits for it
   }
 
-  async mount(items: readonly { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[]): Promise<void> {
-    await this.call('mount', { items: items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) })) });
+  async mount(items: readonly MountItem[]): Promise<void> {
+    await this.call('mount', { items: mountItems(items) });
   }
 
   /** Have the manager mount `items` without waiting for the mounts (a later mount of a dir joins its mount). */
-  async hand(items: readonly { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[]): Promise<void> {
-    await this.call('hand', { items: items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) })) });
+  async hand(items: readonly MountItem[]): Promise<void> {
+    await this.call('hand', { items: mountItems(items) });
   }
 
   /** Have the manager request a layer's prefetch region ahead of its mount (a hint: nothing waits for it). */

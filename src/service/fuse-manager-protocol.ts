@@ -7,14 +7,28 @@ import type { PrefetchSpan } from '../estargz/prefetch-span.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { LayerServiceReport } from './layer-service.js';
 
+/**
+ * A layer to mount at `dir`. `prefetch`: the region rpull recorded, requested before the TOC is parsed (the
+ * CLI's keeper; ServeItem.prefetch).
+ */
+export interface MountItem {
+  dir: string;
+  layer: RemoteLayerRef;
+  prefetch?: PrefetchSpan;
+}
+
+/** The items as sent and as served: nothing but the fields the protocol names. */
+export function mountItems(items: readonly MountItem[]): MountItem[] {
+  return items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) }));
+}
+
 /** The methods and their parameters and results. */
 export interface ManagerMethods {
   check: { params: { layer: RemoteLayerRef }; result: RemoteLayerRef };
   warm: { params: { layers: RemoteLayerRef[] }; result: null };
-  /** `prefetch`: the region rpull recorded, requested before the TOC is parsed (the CLI's keeper; ServeItem.prefetch). */
-  mount: { params: { items: { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[] }; result: null };
+  mount: { params: { items: MountItem[] }; result: null };
   /** `mount` without waiting for it: answered once the mounts are under way (a later mount of a dir joins its mount). */
-  hand: { params: { items: { dir: string; layer: RemoteLayerRef; prefetch?: PrefetchSpan }[] }; result: null };
+  hand: { params: { items: MountItem[] }; result: null };
   /** Request a layer's prefetch region ahead of its mount (LayerService.prefetchEarly); answered at once. */
   prefetch: { params: { layer: RemoteLayerRef; span: PrefetchSpan }; result: null };
   unmount: { params: { dir: string }; result: null };

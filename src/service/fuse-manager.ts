@@ -16,7 +16,7 @@ import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
 import { loggerFor, type Logger } from './logger.js';
 import { trimWhenQuiet } from './quiet-trim.js';
-import { encodeLine, errorResponse, LineSplitter, type ManagerMethods, type MethodName, type Request } from './fuse-manager-protocol.js';
+import { encodeLine, errorResponse, LineSplitter, mountItems, type ManagerMethods, type MethodName, type Request } from './fuse-manager-protocol.js';
 
 /** What the manager is started with (JSON on its command line): the layer service's options that are data. */
 export interface ManagerSettings {
@@ -114,12 +114,12 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
     },
     mount: async (p) => {
       refuseWhenStopping();
-      await layers.mount(serveItems(p.items));
+      await layers.mount(mountItems(p.items));
       return null;
     },
     hand: async (p) => {
       refuseWhenStopping();
-      layers.mount(serveItems(p.items)).catch((e: unknown) => logger.warn('layers handed over were not mounted', { error: e instanceof Error ? e.message : String(e) }));
+      layers.mount(mountItems(p.items)).catch((e: unknown) => logger.warn('layers handed over were not mounted', { error: e instanceof Error ? e.message : String(e) }));
       return null;
     },
     prefetch: async (p) => {
@@ -150,11 +150,6 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
     collectSoon(); // the warm-ups' made-up TOC and request, and the start-up's own garbage
   });
   await done;
-}
-
-/** The items of a mount request as the layer service takes them (nothing but what the protocol names). */
-function serveItems(items: ManagerMethods['mount']['params']['items']) {
-  return items.map(({ dir, layer, prefetch }) => ({ dir, layer, ...(prefetch ? { prefetch } : {}) }));
 }
 
 function serveConnection(conn: Socket, handlers: Record<string, (p: never) => Promise<unknown>>, clients: Set<Socket>, logger: Logger): void {

@@ -3,8 +3,8 @@
 // `<root>/snapshotter/layers/<hex>`, one mount per layer shared by every container of the root. `image
 // rpull` starts it as it begins and hands it the lazy layers once they are recorded, so their prefetch
 // begins at rpull, as the reference's snapshotter does when containerd prepares the layers; `run` finds the
-// mounts made (or being made) and neither parses a TOC nor mounts. `image rm` and `image prune` let go of the layers no
-// stored image (and no live container) needs, and end the keeper once it serves nothing.
+// mounts made (or being made) and neither parses a TOC nor mounts. `image rm` and `image prune` let go of
+// the layers no stored image (and no live container) needs, and end the keeper once it serves nothing.
 // Only flags that are switches or files travel to the keeper (RegistryAccess): an rpull or run given a
 // password or token, or options that change how a layer is served (--no-background-fetch,
 // --cache-max-bytes, --skip-content-verify, an optimize's access recorder), serves its layers in its own
@@ -12,6 +12,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { FuseManagerClient } from '../../service/fuse-manager-client.js';
+import type { MountItem } from '../../service/fuse-manager-protocol.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { RegistryAccess, RemoteLayerRef } from '../../snapshot/remote-labels.js';
 import type { PrefetchSpan } from '../../estargz/prefetch-span.js';
@@ -21,20 +22,14 @@ import { reachableDigests } from '../../store/gc.js';
 import type { LazyImageRecord, LazyLayerRecord } from './lazy-record.js';
 import { snapshotUsers } from './snapshot-users.js';
 
-/** One lazy layer as handed to the keeper. */
-export interface KeptItem {
-  dir: string;
-  layer: RemoteLayerRef;
-  prefetch?: PrefetchSpan;
+/** A lazy layer of image `name` as the keeper is told of it (a hint, a mount). */
+export function keptLayerRef(name: string, layer: { digest: string; size: number; tocDigest?: string | undefined }, access: RegistryAccess): RemoteLayerRef {
+  return { ref: name, digest: layer.digest, size: layer.size, ...(layer.tocDigest ? { tocDigest: layer.tocDigest } : {}), ...(Object.keys(access).length ? { access } : {}) };
 }
 
-/** The keeper's item for a lazy layer of image `name`. */
-export function keptItem(paths: RootLayout, name: string, rec: LazyLayerRecord, access: RegistryAccess): KeptItem {
-  return {
-    dir: paths.keptLayerOf(rec.digest),
-    layer: { ref: name, digest: rec.digest, size: rec.size, ...(rec.tocDigest ? { tocDigest: rec.tocDigest } : {}), ...(Object.keys(access).length ? { access } : {}) },
-    ...(rec.prefetch ? { prefetch: rec.prefetch } : {}),
-  };
+/** The keeper's mount of a lazy layer of image `name`. */
+export function keptItem(paths: RootLayout, name: string, rec: LazyLayerRecord, access: RegistryAccess): MountItem {
+  return { dir: paths.keptLayerOf(rec.digest), layer: keptLayerRef(name, rec, access), ...(rec.prefetch ? { prefetch: rec.prefetch } : {}) };
 }
 
 /** A client of the root's keeper (nothing is started or connected yet). */
@@ -56,20 +51,19 @@ export async function prepareKeptLayers(paths: RootLayout): Promise<void> {
 
 /**
  * rpull's side: the keeper is started (or found) as soon as the handoff is made, while the rpull fetches
- * the manifest and the TOCs; `hand` mounts the layers and resolves once the keeper serves them all.
+ * the manifest and the TOCs; `hint` has it request prefetch regions, `hand` gives it the layers to mount.
  */
 export class KeeperHandoff {
   private readonly client: FuseManagerClient;
   private readonly connected: Promise<void>;
+  private handed = false;
+  private closed = false;
 
-  constructor(private readonly paths: RootLayout) {
+  constructor(paths: RootLayout) {
     this.client = keeperClient(paths);
     this.connected = prepareKeptLayers(paths).then(() => this.client.connect());
     this.connected.catch(() => undefined); // hand() reports it
   }
-
-  private handed = false;
-  private closed = false;
 
   /**
    * Have the keeper request a layer's prefetch region now, before the layer is decided and handed over (a
@@ -84,7 +78,7 @@ export class KeeperHandoff {
    * their TOCs are parsed and mounted while the caller ends and `run` starts, whose mount joins the one under
    * way (a layer the keeper fails to mount, `run` serves itself and reports).
    */
-  async hand(items: readonly KeptItem[]): Promise<number> {
+  async hand(items: readonly MountItem[]): Promise<number> {
     this.handed = true;
     await this.connected;
     await this.client.hand(items);

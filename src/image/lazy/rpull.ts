@@ -23,7 +23,7 @@ import { TaskLimit } from '../../layer/task-limit.js';
 import type { Context } from '../context.js';
 import { checkImageLabels } from '../copy/image-labels.js';
 import { writeLazyRecord, type LazyLayerRecord } from './lazy-record.js';
-import { keptItem, type KeeperHandoff } from './layer-keeper.js';
+import { keptItem, keptLayerRef, type KeeperHandoff } from './layer-keeper.js';
 import { registryAccess } from './keeper-policy.js';
 import { openLocation, parseLocation } from '../location.js';
 import { selectImageManifest } from '../platform.js';
@@ -84,8 +84,9 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
     const configCopied = copyBlob(registry, store, config, signal);
     // with a keeper, each layer's prefetch region is requested by it as soon as the TOC's text is verified,
     // while this process parses the TOC (~0.1 s for a root filesystem's) and the layers are decided
-    const access = registryAccess(options.registry, credentialSource(options.registry));
-    const hint = options.keeper ? keeperHint(options.keeper, loc.name, access) : undefined;
+    const credentials = credentialSource(options.registry);
+    const access = registryAccess(options.registry, credentials);
+    const hint = keeper ? keeperHint(keeper, loc.name, access) : undefined;
     const tocs = layers.map((layer) => limit.run(() => fetchToc(ctx.paths, registry, layer, { ...options, signal, ...(hint ? { onTocJson: hint(layer) } : {}) })));
     for (const t of [configCopied, ...tocs]) t.catch(() => {}); // each is awaited below, maybe after it failed
     const records: LazyLayerRecord[] = [];
@@ -106,12 +107,12 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
     }
     await writeLazyRecord(ctx.paths, {
       name: loc.name, manifestDigest: manifest.descriptor.digest, layers: records, pulledAt: new Date().toISOString(),
-      credentials: credentialSource(options.registry),
+      credentials,
     });
     await store.tag(manifest.descriptor, manifest.bytes, options.signal);
     const configJson = JSON.parse((await store.layout.readBytes(config.digest, MAX_CONFIG_SIZE)).toString('utf8')) as Partial<ImageConfig>;
     const chainId = chainIds(configJson.rootfs?.diff_ids ?? []).at(-1);
-    const kept = keeper ? await handToKeeper(ctx, keeper, loc.name, records, options) : undefined;
+    const kept = keeper ? await handToKeeper(ctx, keeper, loc.name, records, access, options) : undefined;
     return { name: loc.name, descriptor: manifest.descriptor, layers: records, ...(chainId ? { chainId } : {}), ...(kept ? { keeper: kept } : {}) };
   } catch (e) {
     throw withContext({ op: 'rpull', subject: loc.name }, e); // an error about loc.name itself is not named twice
@@ -122,8 +123,7 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
 }
 
 /** Hand the lazy layers to the keeper; undefined (and a warning) when it could not take them: run then serves them itself. */
-async function handToKeeper(ctx: Context, keeper: KeeperHandoff, name: string, records: LazyLayerRecord[], options: RpullOptions): Promise<{ pid: number; layers: number } | undefined> {
-  const access = registryAccess(options.registry, credentialSource(options.registry));
+async function handToKeeper(ctx: Context, keeper: KeeperHandoff, name: string, records: LazyLayerRecord[], access: RegistryAccess, options: RpullOptions): Promise<{ pid: number; layers: number } | undefined> {
   const items = records.filter((r) => r.mode === 'lazy').map((r) => keptItem(ctx.paths, name, r, access));
   if (items.length === 0) return undefined; // close() ends a keeper that serves nothing
   try {
@@ -153,8 +153,7 @@ type LayerToc = { tocDigest: string; summary: TocSummary; prefetch: PrefetchSpan
 function keeperHint(keeper: KeeperHandoff, name: string, access: RegistryAccess) {
   return (layer: Descriptor) => (json: Buffer, size: number) => {
     const span = prefetchSpanGuess(json);
-    const tocDigest = layer.annotations?.[Annotation.TocDigest];
-    if (span) keeper.hint({ ref: name, digest: layer.digest, size, ...(tocDigest ? { tocDigest } : {}), ...(Object.keys(access).length ? { access } : {}) }, span);
+    if (span) keeper.hint(keptLayerRef(name, { digest: layer.digest, size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, access), span);
   };
 }
 
