@@ -87,8 +87,11 @@ describe('owned names', () => {
 });
 
 test('a zombie (exited, not reaped yet) is not a live owner', async () => {
-  // sh starts a short child, then becomes `sleep 3` (exec), which never reaps it: the child stays a zombie
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // perl forks a child that exits at once and never waits for it: the child stays a zombie until perl ends.
+  // (sh with `exec sleep` was flaky: dash may reap a finished background job before the exec.)
+  const parent = spawn('perl', ['-e', '$| = 1; my $p = fork(); exit 0 unless $p; print "$p\\n"; sleep 3'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   try {
     const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
     const pid = Number(String(line).trim());
