@@ -4,8 +4,7 @@
 // outlives this process. A connection that breaks fails the requests in flight (Unavailable); the next
 // request connects again, starting a new manager if need be (which detaches the dead mounts of the old one).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,8 +17,7 @@ import { withLock } from '../store/file-lock.js';
 import { RootLayout } from '../store/root-layout.js';
 import { withSemiSpaceCap } from '../host/young-generation.js';
 import { selfArgv } from '../host/self-command.js';
-import { managerSocket, type ManagerSettings } from './fuse-manager.js';
-import { encodeLine, LineSplitter, mountItems, responseError, type ManagerMethods, type ManagerStats, type MethodName, type MountItem, type Response } from './fuse-manager-protocol.js';
+import { encodeLine, LineSplitter, managerSocket, mountItems, responseError, type ManagerMethods, type ManagerSettings, type ManagerStats, type MethodName, type MountItem, type Response } from './fuse-manager-protocol.js';
 
 /**
  * glibc's mmap threshold for the manager, fixed at 1 MiB: the buffers of 1 MiB and more it makes and drops
@@ -73,9 +71,9 @@ export class FuseManagerClient implements RemoteLayers {
     await this.call('mount', { items: mountItems(items) });
   }
 
-  /** Have the manager mount `items` without waiting for the mounts (a later mount of a dir joins its mount). */
-  async hand(items: readonly MountItem[]): Promise<void> {
-    await this.call('hand', { items: mountItems(items) });
+  /** Have the manager mount `items` without waiting for the mounts (a later mount of a dir joins its mount); its pid. */
+  async hand(items: readonly MountItem[]): Promise<number> {
+    return (await this.call('hand', { items: mountItems(items) })).pid;
   }
 
   /** Have the manager request a layer's prefetch region ahead of its mount (a hint: nothing waits for it). */
@@ -128,8 +126,16 @@ export class FuseManagerClient implements RemoteLayers {
     await this.connection();
   }
 
-  private async call<M extends MethodName>(method: M, params: ManagerMethods[M]['params']): Promise<ManagerMethods[M]['result']> {
-    const conn = await this.connection();
+  /**
+   * Send a request; its answer. Connected, the request is written before this returns (a hint sent just before
+   * a long synchronous task, such as parsing a TOC, is not held back until that task ends).
+   */
+  private call<M extends MethodName>(method: M, params: ManagerMethods[M]['params']): Promise<ManagerMethods[M]['result']> {
+    if (this.conn && !this.conn.destroyed) return this.send(this.conn, method, params);
+    return this.connection().then((conn) => this.send(conn, method, params));
+  }
+
+  private send<M extends MethodName>(conn: Socket, method: M, params: ManagerMethods[M]['params']): Promise<ManagerMethods[M]['result']> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -145,12 +151,12 @@ export class FuseManagerClient implements RemoteLayers {
 
   private async open(): Promise<Socket> {
     const socket = managerSocket(this.paths);
-    let conn = await connectUnix(socket);
+    let conn = await answering(socket);
     if (!conn && this.command.start === false) throw unavailable(`no fuse manager answers on ${socket}`);
     if (!conn) {
       // one starter per root: a second service racing to start it finds the first one's manager
-      await mkdir(this.paths.snapshotter, { recursive: true, mode: 0o700 });
-      conn = await withLock(join(this.paths.snapshotter, 'fuse-manager.lock'), async () => (await connectUnix(socket)) ?? this.start(socket));
+      mkdirSync(this.paths.snapshotter, { recursive: true, mode: 0o700 });
+      conn = await withLock(join(this.paths.snapshotter, 'fuse-manager.lock'), async () => (await answering(socket)) ?? this.start(socket));
     }
     this.attach(conn);
     return conn;
@@ -206,4 +212,13 @@ export class FuseManagerClient implements RemoteLayers {
       }
     });
   }
+}
+
+/**
+ * A connection to the manager listening on `socket`, if one does. With no socket file none does, and that is
+ * known without a turn of the event loop: a first start then spawns the manager before its caller goes on
+ * (rpull loads its modules next, which holds the loop for tens of ms).
+ */
+function answering(socket: string): Promise<Socket | undefined> {
+  return existsSync(socket) ? connectUnix(socket) : Promise.resolve(undefined);
 }

@@ -1,11 +1,37 @@
 // What the snapshotter service and its fuse manager say to each other over the manager's unix socket: one
 // JSON object per line. A request names a method of the RemoteLayers port (check, mount, unmount) or of the
 // manager itself (stats, status, shutdown); the answer carries the same id and a result or an error with
-// its code, so a CtrError crosses the socket with its code intact. Pure (framing and encoding only).
+// its code, so a CtrError crosses the socket with its code intact; and what the manager is started with and
+// where it listens. Pure (framing and encoding only).
 import { CtrError, isCtrError, type ErrorCode } from '../errors.js';
 import type { PrefetchSpan } from '../estargz/prefetch-span.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
 import type { LayerServiceReport } from './layer-service.js';
+import type { RootLayout } from '../store/root-layout.js';
+
+/** What the manager is started with (JSON on its command line): the layer service's options that are data. */
+export interface ManagerSettings {
+  root: string;
+  noBackgroundFetch?: boolean;
+  skipContentVerify?: boolean;
+  requireTocDigest?: boolean;
+  cacheMaxBytes?: number;
+  /** containerd's hosts directory for registry mirrors. */
+  hostsDir?: string;
+  /** Read the CRI keychain of the root for credentials. */
+  criKeychain?: boolean;
+  /**
+   * What to warm up at start (code-warmup.ts): 'all' (default), the TOC code before answering and the
+   * registry code after; a service starts well before its first Prepare. 'none' for the CLI's keeper,
+   * started by an rpull that sends its layers' prefetch regions as soon as it answers: either warm-up
+   * (~60 ms of the one thread each) held those requests back by as much, while a cold first request costs
+   * ~5 ms more than a warm one.
+   */
+  warmUp?: 'all' | 'none';
+}
+
+/** The socket of the fuse manager of a root. */
+export const managerSocket = (paths: RootLayout): string => `${paths.snapshotter}/fuse-manager.sock`;
 
 /**
  * A layer to mount at `dir`. `prefetch`: the region rpull recorded, requested before the TOC is parsed (the
@@ -27,8 +53,8 @@ export interface ManagerMethods {
   check: { params: { layer: RemoteLayerRef }; result: RemoteLayerRef };
   warm: { params: { layers: RemoteLayerRef[] }; result: null };
   mount: { params: { items: MountItem[] }; result: null };
-  /** `mount` without waiting for it: answered once the mounts are under way (a later mount of a dir joins its mount). */
-  hand: { params: { items: MountItem[] }; result: null };
+  /** `mount` without waiting for it: answered (with the manager's pid) once the mounts are under way (a later mount of a dir joins its mount). */
+  hand: { params: { items: MountItem[] }; result: { pid: number } };
   /** Request a layer's prefetch region ahead of its mount (LayerService.prefetchEarly); answered at once. */
   prefetch: { params: { layer: RemoteLayerRef; span: PrefetchSpan }; result: null };
   unmount: { params: { dir: string }; result: null };

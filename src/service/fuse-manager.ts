@@ -16,27 +16,7 @@ import { CriKeychain, keychainFile } from './cri-keychain.js';
 import { LayerService, type LayerServiceOptions } from './layer-service.js';
 import { loggerFor, type Logger } from './logger.js';
 import { trimWhenQuiet } from './quiet-trim.js';
-import { encodeLine, errorResponse, LineSplitter, mountItems, type ManagerMethods, type MethodName, type Request } from './fuse-manager-protocol.js';
-
-/** What the manager is started with (JSON on its command line): the layer service's options that are data. */
-export interface ManagerSettings {
-  root: string;
-  noBackgroundFetch?: boolean;
-  skipContentVerify?: boolean;
-  requireTocDigest?: boolean;
-  cacheMaxBytes?: number;
-  /** containerd's hosts directory for registry mirrors. */
-  hostsDir?: string;
-  /** Read the CRI keychain of the root for credentials. */
-  criKeychain?: boolean;
-  /**
-   * What to warm up at start (code-warmup.ts): 'all' (default), the TOC code before answering and the
-   * registry code after; a service starts well before its first Prepare. 'registry': only the registry
-   * code, after answering, for the CLI's keeper, started by an rpull that sends its layers' prefetch
-   * regions ~0.1-0.2 s later: the TOC warm-up (~60 ms of the one thread) would delay their requests.
-   */
-  warmUp?: 'all' | 'registry';
-}
+import { encodeLine, errorResponse, LineSplitter, managerSocket, mountItems, type ManagerMethods, type ManagerSettings, type MethodName, type Request } from './fuse-manager-protocol.js';
 
 /**
  * How long every layer the service serves must be quiet (no mount, prefetch or read) before background fetch
@@ -44,9 +24,6 @@ export interface ManagerSettings {
  * of up to a few hundred ms), short enough that layers become local soon after. The reference waits 5 s.
  */
 export const SERVICE_BACKGROUND_QUIET_MS = 1_000;
-
-/** The socket of the fuse manager of a root. */
-export const managerSocket = (paths: RootLayout): string => `${paths.snapshotter}/fuse-manager.sock`;
 
 /** The layer service options of `settings`. */
 export function layerOptions(settings: ManagerSettings, logger: Logger): LayerServiceOptions {
@@ -82,7 +59,7 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
   for (const dir of await cleanupStaleMounts(options.paths.snapshotter)) logger.info('detached a dead mount of a previous manager', { dir });
   const layers = new LayerService(options);
   // before answering: the first Prepare then parses its TOC with compiled code, not cold (code-warmup.ts)
-  if (settings.warmUp !== 'registry') logger.debug('code warmed up', { ms: Math.round(warmTocCode()) });
+  if (settings.warmUp !== 'none') logger.debug('code warmed up', { ms: Math.round(warmTocCode()) });
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const clients = new Set<Socket>();
@@ -120,7 +97,7 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
     hand: async (p) => {
       refuseWhenStopping();
       layers.mount(mountItems(p.items)).catch((e: unknown) => logger.warn('layers handed over were not mounted', { error: e instanceof Error ? e.message : String(e) }));
-      return null;
+      return { pid: process.pid };
     },
     prefetch: async (p) => {
       refuseWhenStopping();
@@ -145,10 +122,12 @@ export async function runFuseManager(settings: ManagerSettings, logger: Logger):
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void finish());
   logger.info('fuse manager serving', { socket, pid: process.pid });
   // beside the first requests (a service starts well before its first Prepare, as a rule)
-  void warmRegistryCode().then(({ ms, ok }) => {
-    logger.debug('registry code warmed up', { ms: Math.round(ms), ok });
-    collectSoon(); // the warm-ups' made-up TOC and request, and the start-up's own garbage
-  });
+  if (settings.warmUp !== 'none') {
+    void warmRegistryCode().then(({ ms, ok }) => {
+      logger.debug('registry code warmed up', { ms: Math.round(ms), ok });
+      collectSoon(); // the warm-ups' made-up TOC and request, and the start-up's own garbage
+    });
+  }
   await done;
 }
 

@@ -11,6 +11,7 @@ import { addLabelFlag } from '../label-flags.js';
 import { addSnapshotterFlag } from '../snapshotter-flag.js';
 import { usageError } from '../usage-error.js';
 import { whyNoKeeper } from '../../image/lazy/keeper-policy.js';
+import { RootLayout } from '../../store/root-layout.js';
 
 /** The rpull command. */
 export function rpullCommand(ctx: CliContext): Command {
@@ -27,11 +28,12 @@ export function rpullCommand(ctx: CliContext): Command {
     ctx.run(self, 'rpull', ref, async () => {
       if (flags.snapshotter === 'overlayfs') throw usageError('rpull is a lazy pull, which only the stargz snapshotter serves; use image pull for overlayfs');
       const registry = await registryOptions(flags, ctx.io, ctx.debugLog(self), ctx.signal);
-      const context = await ctx.context(self);
-      // the keeper starts first: it takes ~0.2 s to answer, about what the manifest and the TOCs take
+      // the keeper starts first, before anything else of rpull is loaded: it takes ~0.2 s to answer, about
+      // what the manifest and the TOCs take
       const keeper = whyNoKeeper({ registry, skipContentVerify: flags.skipContentVerify }, ctx.io.env) === undefined
-        ? new (await ctx.load(() => import('../../image/lazy/layer-keeper.js'))).KeeperHandoff(context.paths)
+        ? new (await ctx.load(() => import('../../image/lazy/keeper-handoff.js'))).KeeperHandoff(new RootLayout(ctx.globals(self).root))
         : undefined;
+      const context = await ctx.context(self);
       const { rpullImage } = await ctx.load(() => import('../../image/lazy/rpull.js'));
       let result: Awaited<ReturnType<typeof rpullImage>>;
       try {

@@ -9,18 +9,17 @@
 // password or token, or options that change how a layer is served (--no-background-fetch,
 // --cache-max-bytes, --skip-content-verify, an optimize's access recorder), serves its layers in its own
 // process as before. So does everything when not root, and with CTR_REMOTE_KEEPER=off.
-import { chmod, mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { FuseManagerClient } from '../../service/fuse-manager-client.js';
 import type { MountItem } from '../../service/fuse-manager-protocol.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { RegistryAccess, RemoteLayerRef } from '../../snapshot/remote-labels.js';
-import type { PrefetchSpan } from '../../estargz/prefetch-span.js';
 import type { RootLayout } from '../../store/root-layout.js';
 import type { Context } from '../context.js';
 import { reachableDigests } from '../../store/gc.js';
 import type { LazyImageRecord, LazyLayerRecord } from './lazy-record.js';
 import { snapshotUsers } from './snapshot-users.js';
+import { prepareKeptLayers } from './keeper-handoff.js';
 
 /** A lazy layer of image `name` as the keeper is told of it (a hint, a mount). */
 export function keptLayerRef(name: string, layer: { digest: string; size: number; tocDigest?: string | undefined }, access: RegistryAccess): RemoteLayerRef {
@@ -32,73 +31,9 @@ export function keptItem(paths: RootLayout, name: string, rec: LazyLayerRecord, 
   return { dir: paths.keptLayerOf(rec.digest), layer: keptLayerRef(name, rec, access), ...(rec.prefetch ? { prefetch: rec.prefetch } : {}) };
 }
 
-/** A client of the root's keeper (nothing is started or connected yet). */
-function keeperClient(paths: RootLayout): FuseManagerClient {
-  return new FuseManagerClient({ root: paths.dir, warmUp: 'registry' });
-}
-
 /** A client of the root's keeper when one runs: it never starts one (not even when that one goes away midway). */
 export function runningKeeperClient(paths: RootLayout): FuseManagerClient {
-  return new FuseManagerClient({ root: paths.dir, warmUp: 'registry' }, { start: false });
-}
-
-/** Make sure the keeper's mount points lie in a directory only root enters. */
-export async function prepareKeptLayers(paths: RootLayout): Promise<void> {
-  await mkdir(paths.keptLayers, { recursive: true, mode: 0o700 });
-  await chmod(paths.snapshotter, 0o700);
-  await chmod(paths.keptLayers, 0o700);
-}
-
-/**
- * rpull's side: the keeper is started (or found) as soon as the handoff is made, while the rpull fetches
- * the manifest and the TOCs; `hint` has it request prefetch regions, `hand` gives it the layers to mount.
- */
-export class KeeperHandoff {
-  private readonly client: FuseManagerClient;
-  private readonly connected: Promise<void>;
-  private handed = false;
-  private closed = false;
-
-  constructor(paths: RootLayout) {
-    this.client = keeperClient(paths);
-    this.connected = prepareKeptLayers(paths).then(() => this.client.connect());
-    this.connected.catch(() => undefined); // hand() reports it
-  }
-
-  /**
-   * Have the keeper request a layer's prefetch region now, before the layer is decided and handed over (a
-   * guess from its TOC's text: the mount checks it against the region it names). Nothing waits for it.
-   */
-  hint(layer: RemoteLayerRef, span: PrefetchSpan): void {
-    this.connected.then(() => this.client.prefetch(layer, span), () => undefined);
-  }
-
-  /**
-   * Have the keeper serve `items`; its pid. Resolves once the keeper has taken them, before they are mounted:
-   * their TOCs are parsed and mounted while the caller ends and `run` starts, whose mount joins the one under
-   * way (a layer the keeper fails to mount, `run` serves itself and reports).
-   */
-  async hand(items: readonly MountItem[]): Promise<number> {
-    this.handed = true;
-    await this.connected;
-    await this.client.hand(items);
-    return (await this.client.status()).pid;
-  }
-
-  /** Disconnect (the keeper and its mounts stay); a keeper started for nothing (no lazy layer, a failed rpull) that serves nothing ends. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      await this.connected;
-      const st = !this.handed ? await this.client.status() : undefined;
-      if (st && st.served.length === 0 && (st.mounting ?? []).length === 0) await this.client.shutdown(); // another rpull's mounts under way keep it
-    } catch {
-      // nothing to end, or it ended
-    } finally {
-      this.client.close();
-    }
-  }
+  return new FuseManagerClient({ root: paths.dir, warmUp: 'none' }, { start: false });
 }
 
 /**

@@ -1,0 +1,79 @@
+// rpull's side of the CLI's keeper (layer-keeper.ts): start it (or find it) as an rpull begins, tell it the
+// prefetch regions as soon as the TOCs' texts are verified, and hand it the lazy layers once they are
+// recorded. Loaded before anything else of rpull, and small (the fuse manager's client, not the layer
+// service), so the keeper's ~0.2 s start overlaps the rest of rpull's start-up.
+import { chmod, mkdir } from 'node:fs/promises';
+import type { PrefetchSpan } from '../../estargz/prefetch-span.js';
+import { FuseManagerClient } from '../../service/fuse-manager-client.js';
+import type { MountItem } from '../../service/fuse-manager-protocol.js';
+import type { RemoteLayerRef } from '../../snapshot/remote-labels.js';
+import type { RootLayout } from '../../store/root-layout.js';
+
+/** Make sure the keeper's mount points lie in a directory only root enters. */
+export async function prepareKeptLayers(paths: RootLayout): Promise<void> {
+  await mkdir(paths.keptLayers, { recursive: true, mode: 0o700 });
+  await chmod(paths.snapshotter, 0o700);
+  await chmod(paths.keptLayers, 0o700);
+}
+
+/** A client of the root's keeper (nothing is started or connected yet). */
+function keeperClient(paths: RootLayout): FuseManagerClient {
+  return new FuseManagerClient({ root: paths.dir, warmUp: 'none' });
+}
+
+/**
+ * rpull's side: the keeper is started (or found) as soon as the handoff is made, while the rpull fetches
+ * the manifest and the TOCs; `hint` has it request prefetch regions, `hand` gives it the layers to mount.
+ */
+export class KeeperHandoff {
+  private readonly client: FuseManagerClient;
+  private readonly connected: Promise<void>;
+  /** Connected: a hint is written at once (the caller goes on to parse a TOC, which holds the event loop). */
+  private ready = false;
+  private handed = false;
+  private closed = false;
+
+  constructor(paths: RootLayout) {
+    this.client = keeperClient(paths);
+    // started now, before this process goes on loading rpull's modules (the start does nothing asynchronous
+    // when no keeper runs); the mount points' directory is ready before anything is handed over
+    const started = this.client.connect();
+    this.connected = Promise.all([prepareKeptLayers(paths), started]).then(() => undefined);
+    this.connected.then(() => (this.ready = true), () => undefined); // hand() reports a failure
+  }
+
+  /**
+   * Have the keeper request a layer's prefetch region now, before the layer is decided and handed over (a
+   * guess from its TOC's text: the mount checks it against the region it names). Nothing waits for it.
+   */
+  hint(layer: RemoteLayerRef, span: PrefetchSpan): void {
+    if (this.ready) this.client.prefetch(layer, span);
+    else this.connected.then(() => this.client.prefetch(layer, span), () => undefined);
+  }
+
+  /**
+   * Have the keeper serve `items`; its pid. Resolves once the keeper has taken them, before they are mounted:
+   * their TOCs are parsed and mounted while the caller ends and `run` starts, whose mount joins the one under
+   * way (a layer the keeper fails to mount, `run` serves itself and reports).
+   */
+  async hand(items: readonly MountItem[]): Promise<number> {
+    this.handed = true;
+    await this.connected;
+    return this.client.hand(items);
+  }
+
+  /** Disconnect (the keeper and its mounts stay); a keeper started for nothing (no lazy layer, a failed rpull) that serves nothing ends. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.connected;
+      const st = !this.handed ? await this.client.status() : undefined;
+      if (st && st.served.length === 0 && (st.mounting ?? []).length === 0) await this.client.shutdown(); // another rpull's mounts under way keep it
+    } catch {
+      // nothing to end, or it ended
+    } finally {
+      this.client.close();
+    }
+  }
+}

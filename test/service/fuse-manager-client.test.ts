@@ -1,0 +1,64 @@
+// When the fuse manager's client acts: rpull starts the keeper and then holds its event loop for tens of ms
+// at a time (loading modules, parsing a TOC), so a start or a hint that waited for a turn of the loop would
+// wait for all of that. A real child process plays the manager (or fails to be one); no timing is asserted,
+// only what has happened before the loop turns.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FuseManagerClient } from '../../src/service/fuse-manager-client.js';
+import { managerSocket } from '../../src/service/fuse-manager-protocol.js';
+import { RootLayout } from '../../src/store/root-layout.js';
+
+const layer = { ref: 'example.com/a:1', digest: `sha256:${'a'.repeat(64)}`, size: 1000 };
+
+test('with no manager running, connect spawns one before the event loop turns', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'manager-client-'));
+  try {
+    // a "manager" that never answers and ends soon: the start fails, after the spawn this test looks for
+    const client = new FuseManagerClient({ root }, { argv: [process.execPath, '-e', 'setTimeout(() => {}, 300)'] });
+    const connecting = client.connect().then(() => undefined, (e: unknown) => e);
+    const log = join(root, 'snapshotter', 'fuse-manager.log'); // opened for the child just before it is spawned
+    const spawnedAtFirstTurn = await new Promise<boolean>((resolve) => setImmediate(() => resolve(existsSync(log))));
+    assert.equal(spawnedAtFirstTurn, true, 'the manager was spawned before the first turn of the event loop');
+    const failure = await connecting;
+    assert.match(String((failure as Error).message), /exited .* before it answered/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('connected, a request is on the socket when the call returns, even if the caller then holds the event loop', { timeout: 20_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'manager-client-'));
+  const paths = new RootLayout(root);
+  await mkdir(paths.snapshotter, { recursive: true });
+  const socket = managerSocket(paths);
+  const marker = join(root, 'got-request');
+  // the stand-in manager is another process, so it reads while this one is busy
+  const server = spawn(process.execPath, ['-e', `
+    const { createServer } = require('node:net');
+    const { writeFileSync } = require('node:fs');
+    const s = createServer((c) => c.on('data', (d) => writeFileSync(${JSON.stringify(marker)}, d)));
+    s.listen(${JSON.stringify(socket)}, () => process.stdout.write('listening\\n'));
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.once('data', () => resolve());
+      server.once('exit', (code) => reject(new Error(`stand-in manager exited ${code}`)));
+    });
+    const client = new FuseManagerClient({ root }, { start: false });
+    await client.connect();
+    client.prefetch(layer, { offset: 0, length: 100 });
+    // hold the loop (as a TOC parse does) until the other process has the request, for at most 10 s
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(marker) && Date.now() < deadline);
+    assert.equal(existsSync(marker), true, 'the request reached the manager while this process held its event loop');
+    client.close();
+  } finally {
+    server.kill();
+    await rm(root, { recursive: true, force: true });
+  }
+});
