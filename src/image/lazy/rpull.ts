@@ -70,11 +70,21 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
   if (options.labels) checkImageLabels(options.labels);
   const src = await openLocation(loc, 'registry', { context: ctx, ...(options.registry ? { registry: options.registry } : {}) });
   const registry = src.endpoint as RegistryEndpoint;
-  const store = new LayoutEndpoint(await ctx.store(), loc.name, { label: loc.name, requireLayers: false, ...(options.labels ? { labels: options.labels } : {}) });
-  const release = await store.layout.lease();
+  // the manifest is requested first: its round trip overlaps opening the store (~17 ms of file work)
+  const manifestFetched = selectManifest(registry, options);
+  manifestFetched.catch(() => undefined); // awaited below, or let go when the store fails to open
+  let store: LayoutEndpoint;
+  let release: () => Promise<void>;
+  try {
+    store = new LayoutEndpoint(await ctx.store(), loc.name, { label: loc.name, requireLayers: false, ...(options.labels ? { labels: options.labels } : {}) });
+    release = await store.layout.lease();
+  } catch (e) {
+    await src.close();
+    throw e;
+  }
   const keeper = options.keeper;
   try {
-    const manifest = await selectManifest(registry, options);
+    const manifest = await manifestFetched;
     if (manifest.parsed.kind !== 'manifest') throw invalidArgument('nested index is not supported by rpull');
     const { config, layers } = manifest.parsed.manifest;
     // The config and every layer's TOC are fetched at once (TOC_FETCHES at a time); the layers are then
