@@ -157,8 +157,10 @@ describe('the snapshotter service under containerd', { skip, concurrency: false 
     proxy.stats.reset();
     const pulled = await rpull(images.esgz);
     assert.equal(pulled.exitCode, 0, pulled.stderr);
-    const run = await cd.ctr(['run', '--rm', ...sn, images.esgz, 'lazy-1', 'cat', '/etc/motd']);
-    assert.equal(run.stdout, MOTD);
+    // the shell stays a moment after cat: containerd can lose the output of a task that exits right after it
+    // prints (containerd/containerd#770; seen once here under a loaded full suite: exit 0, nothing printed)
+    const run = await cd.ctr(['run', '--rm', ...sn, images.esgz, 'lazy-1', 'sh', '-c', 'cat /etc/motd && sleep 0.2']);
+    assert.equal(run.stdout, MOTD, `ctr run printed ${JSON.stringify(run.stdout)}, stderr ${JSON.stringify(run.stderr)}`);
     const remote = logOf('remote snapshot').map((l) => l['digest']);
     for (const d of images.esgzLayers) assert.ok(remote.includes(d), `layer ${d} was mounted lazily (${JSON.stringify(remote)})`);
     const content = (await cd.ctr(['content', 'ls', '-q'])).stdout;
