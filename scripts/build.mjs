@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join, basename } from 'node:path';
+import { join, basename, resolve } from 'node:path';
 
 function workers(dir) {
   const out = [];
@@ -23,7 +23,16 @@ function workers(dir) {
   return out;
 }
 
-const common = { bundle: true, platform: 'node', target: 'node20', external: ['zstd-napi'], sourcemap: true, logLevel: 'warning' };
+// undici's HTTP/2 client loads node:http2 and node:tls as it loads; the tool never asks for HTTP/2
+// (scripts/undici-no-h2.cjs says why the stand-in is safe)
+const noHttp2 = {
+  name: 'undici-no-h2',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) => (/[\\/]node_modules[\\/]undici[\\/]/.test(args.importer) ? { path: resolve('scripts/undici-no-h2.cjs') } : undefined));
+  },
+};
+
+const common = { bundle: true, platform: 'node', target: 'node20', external: ['zstd-napi'], sourcemap: true, logLevel: 'warning', plugins: [noHttp2] };
 // Bundled CommonJS dependencies call require(); give ESM output one.
 const esmRequire = "import { createRequire as __ctrCreateRequire } from 'node:module'; const require = __ctrCreateRequire(import.meta.url);";
 

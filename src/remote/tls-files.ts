@@ -2,8 +2,14 @@
 // hosts.toml's `ca` and `client`), read into what Node's TLS takes, with errors that name the file; and what
 // a TLS alert from the registry means in words (it refused or wanted our client certificate).
 import { readFileSync } from 'node:fs';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
 import { invalidArgument } from '../errors.js';
+
+/**
+ * node:tls, loaded when TLS files are read, not with this module: loading it costs 6-10 ms of every process
+ * that loads the registry client, most of which talk to no TLS file (undici loads it itself for https).
+ */
+const tls = (): typeof import('node:tls') => createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
 
 /** A client certificate: a PEM certificate file and its key file (no key: the certificate file holds the key too). */
 export interface ClientCertificate {
@@ -35,12 +41,12 @@ export function readTlsFiles(files: TlsFiles): TlsConnectOptions {
     ...(files.tlsCaCert !== undefined ? [{ path: files.tlsCaCert, what: '--tlscacert' }] : []),
     ...(files.tlsCaFiles ?? []).map((path) => ({ path, what: 'TLS CA file' })),
   ];
-  if (cas.length > 0) out.ca = [...rootCertificates, ...cas.map((c) => readPem(c.path, c.what))];
+  if (cas.length > 0) out.ca = [...tls().rootCertificates, ...cas.map((c) => readPem(c.path, c.what))];
   for (const c of files.tlsClientCerts ?? []) {
     const cert = readPem(c.cert, 'TLS client certificate');
     const key = c.key === undefined ? cert : readPem(c.key, 'TLS client key');
     try {
-      createSecureContext({ cert, key });
+      tls().createSecureContext({ cert, key });
     } catch (e) {
       const pair = c.key === undefined ? `TLS client certificate ${c.cert} (certificate and key in one file)` : `TLS client certificate ${c.cert} with key ${c.key}`;
       throw invalidArgument(`${pair}: ${certProblem(e)}`, e);
