@@ -11,7 +11,8 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join, basename, resolve } from 'node:path';
+import { join, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 function workers(dir) {
   const out = [];
@@ -28,7 +29,7 @@ function workers(dir) {
 const noHttp2 = {
   name: 'undici-no-h2',
   setup(b) {
-    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) => (/[\\/]node_modules[\\/]undici[\\/]/.test(args.importer) ? { path: resolve('scripts/undici-no-h2.cjs') } : undefined));
+    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) => (/[\\/]node_modules[\\/]undici[\\/]/.test(args.importer) ? { path: fileURLToPath(new URL('./undici-no-h2.cjs', import.meta.url)) } : undefined));
   },
 };
 

@@ -4,7 +4,7 @@
 // outlives this process. A connection that breaks fails the requests in flight (Unavailable); the next
 // request connects again, starting a new manager if need be (which detaches the dead mounts of the old one).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -73,7 +73,8 @@ export class FuseManagerClient implements RemoteLayers {
 
   /** Have the manager mount `items` without waiting for the mounts (a later mount of a dir joins its mount); its pid. */
   async hand(items: readonly MountItem[]): Promise<number> {
-    return (await this.call('hand', { items: mountItems(items) })).pid;
+    const answer = await this.call('hand', { items: mountItems(items) });
+    return answer?.pid ?? (await this.status()).pid; // a keeper started by an earlier version answers null
   }
 
   /** Have the manager request a layer's prefetch region ahead of its mount (a hint: nothing waits for it). */
@@ -136,6 +137,7 @@ export class FuseManagerClient implements RemoteLayers {
   }
 
   private send<M extends MethodName>(conn: Socket, method: M, params: ManagerMethods[M]['params']): Promise<ManagerMethods[M]['result']> {
+    if (conn.destroyed) return Promise.reject(unavailable('the fuse manager closed the connection'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -156,6 +158,7 @@ export class FuseManagerClient implements RemoteLayers {
     if (!conn) {
       // one starter per root: a second service racing to start it finds the first one's manager
       mkdirSync(this.paths.snapshotter, { recursive: true, mode: 0o700 });
+      chmodSync(this.paths.snapshotter, 0o700); // a root made by an earlier version has it wider
       conn = await withLock(join(this.paths.snapshotter, 'fuse-manager.lock'), async () => (await answering(socket)) ?? this.start(socket));
     }
     this.attach(conn);

@@ -1,8 +1,9 @@
-// What the snapshotter service and its fuse manager say to each other over the manager's unix socket: one
-// JSON object per line. A request names a method of the RemoteLayers port (check, mount, unmount) or of the
-// manager itself (stats, status, shutdown); the answer carries the same id and a result or an error with
-// its code, so a CtrError crosses the socket with its code intact; and what the manager is started with and
-// where it listens. Pure (framing and encoding only).
+// What the fuse manager's clients (the snapshotter service; the CLI's rpull, run, image rm and prune, whose
+// keeper is the same program) say to it over its unix socket: one JSON object per line. A request names a
+// method of the RemoteLayers port (check, warm, mount, unmount), of the keeper's handoff (hand, prefetch) or
+// of the manager itself (stats, status, shutdown); the answer carries the same id and a result or an error
+// with its code, so a CtrError crosses the socket with its code intact. Also what the manager is started
+// with and where it listens. Pure: types, framing, encoding and the socket's path.
 import { CtrError, isCtrError, type ErrorCode } from '../errors.js';
 import type { PrefetchSpan } from '../estargz/prefetch-span.js';
 import type { RemoteLayerRef } from '../snapshot/remote-labels.js';
@@ -54,7 +55,7 @@ export interface ManagerMethods {
   warm: { params: { layers: RemoteLayerRef[] }; result: null };
   mount: { params: { items: MountItem[] }; result: null };
   /** `mount` without waiting for it: answered (with the manager's pid) once the mounts are under way (a later mount of a dir joins its mount). */
-  hand: { params: { items: MountItem[] }; result: { pid: number } };
+  hand: { params: { items: MountItem[] }; result: { pid: number } | null }; // null: a manager of an earlier version
   /** Request a layer's prefetch region ahead of its mount (LayerService.prefetchEarly); answered at once. */
   prefetch: { params: { layer: RemoteLayerRef; span: PrefetchSpan }; result: null };
   unmount: { params: { dir: string }; result: null };

@@ -89,7 +89,7 @@ describe('owned names', () => {
 test('a zombie (exited, not reaped yet) is not a live owner', async () => {
   // perl forks a child that exits at once and never waits for it: the child stays a zombie until perl ends.
   // (sh with `exec sleep` was flaky: dash may reap a finished background job before the exec.)
-  const parent = spawn('perl', ['-e', '$| = 1; my $p = fork(); exit 0 unless $p; print "$p\\n"; sleep 3'], {
+  const parent = spawn('perl', ['-e', '$| = 1; my $p = fork(); exit 0 unless $p; print "$p\\n"; sleep 60'], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   try {

@@ -62,3 +62,38 @@ test('connected, a request is on the socket when the call returns, even if the c
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('a keeper started by an earlier version answers hand with null: the pid comes from its status', { timeout: 20_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'manager-client-'));
+  const paths = new RootLayout(root);
+  await mkdir(paths.snapshotter, { recursive: true });
+  const socket = managerSocket(paths);
+  // answers as a manager of the previous version did: hand → null, status → its pid (4242 here)
+  const server = spawn(process.execPath, ['-e', `
+    const { createServer } = require('node:net');
+    const s = createServer((c) => {
+      let buf = '';
+      c.on('data', (d) => {
+        buf += d;
+        for (let i; (i = buf.indexOf('\\n')) >= 0; buf = buf.slice(i + 1)) {
+          const req = JSON.parse(buf.slice(0, i));
+          const result = req.method === 'status' ? { pid: 4242, served: [], mounting: [] } : null;
+          c.write(JSON.stringify({ id: req.id, result }) + '\\n');
+        }
+      });
+    });
+    s.listen(${JSON.stringify(socket)}, () => process.stdout.write('listening\\n'));
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.once('data', () => resolve());
+      server.once('exit', (code) => reject(new Error(`stand-in manager exited ${code}`)));
+    });
+    const client = new FuseManagerClient({ root }, { start: false });
+    assert.equal(await client.hand([{ dir: join(root, 'layer'), layer }]), 4242);
+    client.close();
+  } finally {
+    server.kill();
+    await rm(root, { recursive: true, force: true });
+  }
+});

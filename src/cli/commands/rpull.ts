@@ -33,10 +33,10 @@ export function rpullCommand(ctx: CliContext): Command {
       const keeper = whyNoKeeper({ registry, skipContentVerify: flags.skipContentVerify }, ctx.io.env) === undefined
         ? new (await ctx.load(() => import('../../image/lazy/keeper-handoff.js'))).KeeperHandoff(new RootLayout(ctx.globals(self).root))
         : undefined;
-      const context = await ctx.context(self);
-      const { rpullImage } = await ctx.load(() => import('../../image/lazy/rpull.js'));
-      let result: Awaited<ReturnType<typeof rpullImage>>;
+      let result: Awaited<ReturnType<(typeof import('../../image/lazy/rpull.js'))['rpullImage']>>;
       try {
+        const context = await ctx.context(self);
+        const { rpullImage } = await ctx.load(() => import('../../image/lazy/rpull.js'));
         result = await rpullImage(context, ref, {
           registry,
           ...(keeper ? { keeper } : {}),

@@ -27,6 +27,9 @@ function keeperClient(paths: RootLayout): FuseManagerClient {
  */
 export class KeeperHandoff {
   private readonly client: FuseManagerClient;
+  /** Settles once the keeper answers (started now when none does). */
+  private readonly started: Promise<void>;
+  /** And its mount points' directory is ready: what a handoff waits for. */
   private readonly connected: Promise<void>;
   /** Connected: a hint is written at once (the caller goes on to parse a TOC, which holds the event loop). */
   private ready = false;
@@ -37,8 +40,8 @@ export class KeeperHandoff {
     this.client = keeperClient(paths);
     // started now, before this process goes on loading rpull's modules (the start does nothing asynchronous
     // when no keeper runs); the mount points' directory is ready before anything is handed over
-    const started = this.client.connect();
-    this.connected = Promise.all([prepareKeptLayers(paths), started]).then(() => undefined);
+    this.started = this.client.connect();
+    this.connected = Promise.all([prepareKeptLayers(paths), this.started]).then(() => undefined);
     this.connected.then(() => (this.ready = true), () => undefined); // hand() reports a failure
   }
 
@@ -47,6 +50,7 @@ export class KeeperHandoff {
    * guess from its TOC's text: the mount checks it against the region it names). Nothing waits for it.
    */
   hint(layer: RemoteLayerRef, span: PrefetchSpan): void {
+    if (this.closed) return; // a hint after close would connect again, and start a keeper
     if (this.ready) this.client.prefetch(layer, span);
     else this.connected.then(() => this.client.prefetch(layer, span), () => undefined);
   }
@@ -67,7 +71,7 @@ export class KeeperHandoff {
     if (this.closed) return;
     this.closed = true;
     try {
-      await this.connected;
+      await this.started; // a keeper started while its directory could not be made still ends below
       const st = !this.handed ? await this.client.status() : undefined;
       if (st && st.served.length === 0 && (st.mounting ?? []).length === 0) await this.client.shutdown(); // another rpull's mounts under way keep it
     } catch {

@@ -71,15 +71,18 @@ export async function rpullImage(ctx: Context, ref: string, options: RpullOption
   const src = await openLocation(loc, 'registry', { context: ctx, ...(options.registry ? { registry: options.registry } : {}) });
   const registry = src.endpoint as RegistryEndpoint;
   // the manifest is requested first: its round trip overlaps opening the store (~17 ms of file work)
-  const manifestFetched = selectManifest(registry, options);
-  manifestFetched.catch(() => undefined); // awaited below, or let go when the store fails to open
+  const early = new AbortController();
+  const manifestFetched = selectManifest(registry, { ...options, signal: options.signal ? AbortSignal.any([options.signal, early.signal]) : early.signal });
+  manifestFetched.catch(() => undefined); // awaited below, or stopped when the store fails to open
   let store: LayoutEndpoint;
   let release: () => Promise<void>;
   try {
     store = new LayoutEndpoint(await ctx.store(), loc.name, { label: loc.name, requireLayers: false, ...(options.labels ? { labels: options.labels } : {}) });
     release = await store.layout.lease();
   } catch (e) {
-    await src.close();
+    early.abort(e);
+    await manifestFetched.catch(() => undefined);
+    await src.close().catch(() => undefined);
     throw e;
   }
   const keeper = options.keeper;
