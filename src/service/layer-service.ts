@@ -403,18 +403,23 @@ export class LayerService implements RemoteLayers {
   }
 
   private async serveOne(item: ServeItem, gate: BackgroundGate): Promise<void> {
-    let early = await this.takeHinted(item.layer.digest);
-    if (early && !(item.prefetch && spanCovers(early.range, item.prefetch))) {
-      early.release(); // guessed wrong: the region the mount names is requested below
-      early = undefined;
-    }
-    early ??= await this.earlyRange(item.layer, item.prefetch);
+    const early = await this.coveringEarly(item.layer, item.prefetch, await this.takeHinted(item.layer.digest));
     try {
       await this.serveWith(item, gate, early);
     } catch (e) {
       early?.release();
       throw e;
     }
+  }
+
+  /**
+   * The early range for `span`: `guessed` (requested on a guess from the TOC's text) when it covers `span`,
+   * else one requested now (`guessed` let go: it guessed wrong), or undefined when there is no span.
+   */
+  private async coveringEarly(layer: RemoteLayerRef, span: PrefetchSpan | undefined, guessed: EarlyRange | undefined): Promise<EarlyRange | undefined> {
+    if (guessed && span && spanCovers(guessed.range, span)) return guessed;
+    guessed?.release();
+    return this.earlyRange(layer, span);
   }
 
   /**
@@ -545,13 +550,7 @@ export class LayerService implements RemoteLayers {
     if (this.options.startOnCheck) {
       // the prefetch region from the TOC's entries: the request made on a guess from its text if it covers
       // it, else one made now, before the index is built (tens of ms for a root filesystem's TOC)
-      const span = prefetchSpan(reader.toc.entries);
-      let early = guessed;
-      if (early && (!span || !spanCovers(early.range, span))) {
-        early.release();
-        early = undefined;
-      }
-      if (!early && span) early = await this.earlyRange(layer, span);
+      const early = await this.coveringEarly(layer, prefetchSpan(reader.toc.entries), guessed);
       // started once the check has answered: building the index (tens of ms for a root filesystem's TOC) is
       // not the check's work. The checks that refuse a layer (its TOC's digest, JSON, entries and limits)
       // are done; what only the index refuses (a tree no writer makes: docs/DECISIONS.md) the mount reports.

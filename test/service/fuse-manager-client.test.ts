@@ -4,7 +4,7 @@
 // only what has happened before the loop turns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,28 @@ import { managerSocket } from '../../src/service/fuse-manager-protocol.js';
 import { RootLayout } from '../../src/store/root-layout.js';
 
 const layer = { ref: 'example.com/a:1', digest: `sha256:${'a'.repeat(64)}`, size: 1000 };
+
+/**
+ * A stand-in manager: another process (so it reads while this one is busy) running `serve`, an expression
+ * that makes a net server, listening on the manager's socket of `root`; resolves once it listens.
+ */
+async function standInManager(root: string, serve: string): Promise<ChildProcess> {
+  const paths = new RootLayout(root);
+  await mkdir(paths.snapshotter, { recursive: true });
+  const server = spawn(process.execPath, ['-e', `(${serve}).listen(${JSON.stringify(managerSocket(paths))}, () => process.stdout.write('listening\\n'));`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.once('data', () => resolve());
+      server.once('exit', (code) => reject(new Error(`stand-in manager exited ${code}`)));
+    });
+  } catch (e) {
+    server.kill();
+    throw e;
+  }
+  return server;
+}
 
 test('with no manager running, connect spawns one before the event loop turns', async () => {
   const root = await mkdtemp(join(tmpdir(), 'manager-client-'));
@@ -33,22 +55,9 @@ test('with no manager running, connect spawns one before the event loop turns', 
 
 test('connected, a request is on the socket when the call returns, even if the caller then holds the event loop', { timeout: 20_000 }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'manager-client-'));
-  const paths = new RootLayout(root);
-  await mkdir(paths.snapshotter, { recursive: true });
-  const socket = managerSocket(paths);
   const marker = join(root, 'got-request');
-  // the stand-in manager is another process, so it reads while this one is busy
-  const server = spawn(process.execPath, ['-e', `
-    const { createServer } = require('node:net');
-    const { writeFileSync } = require('node:fs');
-    const s = createServer((c) => c.on('data', (d) => writeFileSync(${JSON.stringify(marker)}, d)));
-    s.listen(${JSON.stringify(socket)}, () => process.stdout.write('listening\\n'));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = await standInManager(root, `require('node:net').createServer((c) => c.on('data', (d) => require('node:fs').writeFileSync(${JSON.stringify(marker)}, d)))`);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.stdout!.once('data', () => resolve());
-      server.once('exit', (code) => reject(new Error(`stand-in manager exited ${code}`)));
-    });
     const client = new FuseManagerClient({ root }, { start: false });
     await client.connect();
     client.prefetch(layer, { offset: 0, length: 100 });
@@ -65,30 +74,19 @@ test('connected, a request is on the socket when the call returns, even if the c
 
 test('a keeper started by an earlier version answers hand with null: the pid comes from its status', { timeout: 20_000 }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'manager-client-'));
-  const paths = new RootLayout(root);
-  await mkdir(paths.snapshotter, { recursive: true });
-  const socket = managerSocket(paths);
   // answers as a manager of the previous version did: hand → null, status → its pid (4242 here)
-  const server = spawn(process.execPath, ['-e', `
-    const { createServer } = require('node:net');
-    const s = createServer((c) => {
-      let buf = '';
-      c.on('data', (d) => {
-        buf += d;
-        for (let i; (i = buf.indexOf('\\n')) >= 0; buf = buf.slice(i + 1)) {
-          const req = JSON.parse(buf.slice(0, i));
-          const result = req.method === 'status' ? { pid: 4242, served: [], mounting: [] } : null;
-          c.write(JSON.stringify({ id: req.id, result }) + '\\n');
-        }
-      });
+  const server = await standInManager(root, `require('node:net').createServer((c) => {
+    let buf = '';
+    c.on('data', (d) => {
+      buf += d;
+      for (let i; (i = buf.indexOf('\\n')) >= 0; buf = buf.slice(i + 1)) {
+        const req = JSON.parse(buf.slice(0, i));
+        const result = req.method === 'status' ? { pid: 4242, served: [], mounting: [] } : null;
+        c.write(JSON.stringify({ id: req.id, result }) + '\\n');
+      }
     });
-    s.listen(${JSON.stringify(socket)}, () => process.stdout.write('listening\\n'));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  })`);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.stdout!.once('data', () => resolve());
-      server.once('exit', (code) => reject(new Error(`stand-in manager exited ${code}`)));
-    });
     const client = new FuseManagerClient({ root }, { start: false });
     assert.equal(await client.hand([{ dir: join(root, 'layer'), layer }]), 4242);
     client.close();

@@ -2,6 +2,7 @@
 // layers are lazy and which were pulled in full, and why.
 import { Command } from 'commander';
 import type { LazyLayerRecord } from '../../image/lazy/lazy-record.js';
+import type { RpullResult } from '../../image/lazy/rpull.js';
 import type { CliContext } from '../cli-context.js';
 import { printErr, printLine } from '../cli-io.js';
 import { layerLine } from '../layer-line.js';
@@ -33,7 +34,7 @@ export function rpullCommand(ctx: CliContext): Command {
       const keeper = whyNoKeeper({ registry, skipContentVerify: flags.skipContentVerify }, ctx.io.env) === undefined
         ? new (await ctx.load(() => import('../../image/lazy/keeper-handoff.js'))).KeeperHandoff(new RootLayout(ctx.globals(self).root))
         : undefined;
-      let result: Awaited<ReturnType<(typeof import('../../image/lazy/rpull.js'))['rpullImage']>>;
+      let result: RpullResult;
       try {
         const context = await ctx.context(self);
         const { rpullImage } = await ctx.load(() => import('../../image/lazy/rpull.js'));

@@ -4,7 +4,7 @@
 // service), so the keeper's ~0.2 s start overlaps the rest of rpull's start-up.
 import { chmod, mkdir } from 'node:fs/promises';
 import type { PrefetchSpan } from '../../estargz/prefetch-span.js';
-import { FuseManagerClient } from '../../service/fuse-manager-client.js';
+import { FuseManagerClient, type ManagerCommand } from '../../service/fuse-manager-client.js';
 import type { MountItem } from '../../service/fuse-manager-protocol.js';
 import type { RemoteLayerRef } from '../../snapshot/remote-labels.js';
 import type { RootLayout } from '../../store/root-layout.js';
@@ -16,9 +16,9 @@ export async function prepareKeptLayers(paths: RootLayout): Promise<void> {
   await chmod(paths.keptLayers, 0o700);
 }
 
-/** A client of the root's keeper (nothing is started or connected yet). */
-function keeperClient(paths: RootLayout): FuseManagerClient {
-  return new FuseManagerClient({ root: paths.dir, warmUp: 'none' });
+/** A client of the root's keeper, the fuse manager program on the CLI's root (nothing is started or connected yet). */
+export function keeperClient(paths: RootLayout, command?: ManagerCommand): FuseManagerClient {
+  return new FuseManagerClient({ root: paths.dir, warmUp: 'none' }, command);
 }
 
 /**

@@ -10,7 +10,7 @@
 // --cache-max-bytes, --skip-content-verify, an optimize's access recorder), serves its layers in its own
 // process as before. So does everything when not root, and with CTR_REMOTE_KEEPER=off.
 import { basename, dirname } from 'node:path';
-import { FuseManagerClient } from '../../service/fuse-manager-client.js';
+import type { FuseManagerClient } from '../../service/fuse-manager-client.js';
 import type { MountItem } from '../../service/fuse-manager-protocol.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { RegistryAccess, RemoteLayerRef } from '../../snapshot/remote-labels.js';
@@ -19,7 +19,7 @@ import type { Context } from '../context.js';
 import { reachableDigests } from '../../store/gc.js';
 import type { LazyImageRecord, LazyLayerRecord } from './lazy-record.js';
 import { snapshotUsers } from './snapshot-users.js';
-import { prepareKeptLayers } from './keeper-handoff.js';
+import { keeperClient, prepareKeptLayers } from './keeper-handoff.js';
 
 /** A lazy layer of image `name` as the keeper is told of it (a hint, a mount). */
 export function keptLayerRef(name: string, layer: { digest: string; size: number; tocDigest?: string | undefined }, access: RegistryAccess): RemoteLayerRef {
@@ -33,7 +33,7 @@ export function keptItem(paths: RootLayout, name: string, rec: LazyLayerRecord, 
 
 /** A client of the root's keeper when one runs: it never starts one (not even when that one goes away midway). */
 export function runningKeeperClient(paths: RootLayout): FuseManagerClient {
-  return new FuseManagerClient({ root: paths.dir, warmUp: 'none' }, { start: false });
+  return keeperClient(paths, { start: false });
 }
 
 /**
