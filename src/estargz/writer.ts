@@ -52,6 +52,8 @@ export interface BuildEStargzResult {
   missedPrioritized: string[];
   /** zstd:chunked only: the two manifest annotations' values. */
   zstdChunked?: { manifestChecksum: string; manifestPosition: string };
+  /** Where the blob's tail after the last file's data starts: the TOC's gzip member (eStargz), the end-of-archive frame before the TOC's frame (zstd:chunked). The toc.tail-size annotation is blobSize minus it (toc-tail.ts). */
+  tocStart: number;
 }
 
 /** Build an eStargz (or zstd:chunked) blob from the entries of an uncompressed tar held in `source`. */
@@ -219,8 +221,10 @@ class MemberWriter {
     }
     const json = serializeTOC(this.toc);
     const tocDigest = sha256(json);
+    const tocStart = this.written;
     const zstdChunked = this.pool.codec === 'gzip' ? await this.gzipTail(json) : await this.zstdTail(json);
     return {
+      tocStart,
       tocDigest,
       diffId: `sha256:${this.diff.digest('hex')}`,
       uncompressedSize: this.uncompressed,

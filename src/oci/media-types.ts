@@ -37,6 +37,12 @@ export function layerCompression(mt: string): 'gzip' | 'zstd' | 'none' | undefin
 export const Annotation = {
   TocDigest: 'containerd.io/snapshot/stargz/toc.digest',
   UncompressedSize: 'io.containers.estargz.uncompressed-size',
+  /**
+   * This project's extension: how many bytes at the blob's end hold the TOC and the footer (estargz/toc-tail.ts),
+   * so that a lazy puller fetches both in one request. Under containerd.io/snapshot/ so that containerd passes
+   * it to a snapshotter with the layer's other labels; a reader that does not know it reads the footer first.
+   */
+  TocTailSize: 'containerd.io/snapshot/stargz/toc.tail-size',
   ZstdChunkedManifestChecksum: 'io.containers.zstd-chunked.manifest-checksum',
   ZstdChunkedManifestPosition: 'io.containers.zstd-chunked.manifest-position',
   RefName: 'org.opencontainers.image.ref.name',

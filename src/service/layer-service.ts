@@ -219,6 +219,7 @@ export class LayerService implements RemoteLayers {
     try {
       const fetched = await fetchLayerToc(this.options.paths, (await this.registry(layer)).repository, layer, {
         ...(this.options.skipContentVerify ? { skipContentVerify: true } : {}),
+        ...(layer.tocTail ? { tailGuess: layer.tocTail } : {}),
         ...(onTocJson ? { onTocJson } : {}),
         ...(signal ? { signal } : {}),
       });

@@ -24,7 +24,7 @@ export interface LayerToFetch {
 export interface FetchTocOptions {
   /** Accept a TOC that does not match `tocDigest`. Default false. */
   skipContentVerify?: boolean;
-  /** Bytes read from the blob's end in the first request. Default TAIL_GUESS. */
+  /** Bytes of TOC and footer expected at the blob's end (a toc.tail-size annotation, WARM_TAIL_GUESS): the first request reads them and HEAD_SLACK more. Default: TAIL_GUESS in all. */
   tailGuess?: number;
   /** Told the TOC's JSON once it is verified, before it is parsed, with the blob's size (OpenEStargzOptions.onTocJson). */
   onTocJson?: (json: Buffer, blobSize: number) => Promise<void> | void;
@@ -54,7 +54,9 @@ export type FetchedToc = {
 export async function fetchLayerToc(paths: RootLayout, repository: Repository, layer: LayerToFetch, options: FetchTocOptions = {}): Promise<FetchedToc> {
   const want = layer.tocDigest;
   // the blob's size unknown: its tail and its size come in one request (no HEAD first)
-  const guess = options.tailGuess ?? TAIL_GUESS;
+  // a guess from the layer's annotation covers exactly its TOC and footer: with the few bytes before the TOC
+  // that the saved tail starts with (HEAD_SLACK), or saving it would cost a request
+  const guess = options.tailGuess !== undefined ? options.tailGuess + HEAD_SLACK : TAIL_GUESS;
   const first = layer.size === undefined ? await repository.blobTail(layer.digest, guess, options.signal) : undefined;
   const remote = new BlobRangeReader(repository, layer.digest, first?.size ?? (layer.size as number));
   const reader = new TailFirstReader(remote, guess, first?.data);

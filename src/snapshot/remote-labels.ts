@@ -3,6 +3,8 @@
 // mounts). Both label sets are read: `containerd.io/snapshot/remote/stargz.*` (ctr-remote, nerdctl) and
 // `containerd.io/snapshot/cri.*` (the CRI plugin with snapshot annotations). Pure.
 // https://github.com/containerd/stargz-snapshotter/blob/main/docs/overview.md
+import { Annotation } from '../oci/media-types.js';
+import { tocTailGuess } from '../estargz/toc-tail.js';
 
 /** The target name of a Prepare that asks for a remote snapshot (the layer's chain ID). */
 export const TARGET_LABEL = 'containerd.io/snapshot.ref';
@@ -27,6 +29,11 @@ export interface RemoteLayerRef {
   size?: number;
   /** Expected TOC digest; undefined when the labels carry none (then it cannot be verified). */
   tocDigest?: string;
+  /**
+   * Bytes at the blob's end that hold its TOC and footer, as the layer's toc.tail-size annotation says
+   * (estargz/toc-tail.ts): the size of the first request for them. A hint, bounded; the footer decides.
+   */
+  tocTail?: number;
   /** The layers of the image from this one up, when the labels list them (prefetch hints). */
   layers?: string[];
   /** The manifest digest, when the CRI labels give it. */
@@ -62,6 +69,8 @@ export function remoteLayerOf(labels: Record<string, string> | undefined): { tar
   const layer: RemoteLayerRef = { ref, digest };
   const toc = labels[TOC_DIGEST_LABEL];
   if (toc) layer.tocDigest = toc;
+  const tail = tocTailGuess(labels[Annotation.TocTailSize]);
+  if (tail) layer.tocTail = tail;
   if (list) layer.layers = list.split(',').filter((d) => d !== '');
   const manifest = labels[`${CRI}manifest-digest`];
   if (manifest) layer.manifestDigest = manifest;
@@ -75,6 +84,7 @@ export function remoteSnapshotLabels(layer: RemoteLayerRef): Record<string, stri
     [`${STARGZ}reference`]: layer.ref,
     [`${STARGZ}digest`]: layer.digest,
     ...(layer.tocDigest ? { [TOC_DIGEST_LABEL]: layer.tocDigest } : {}),
+    ...(layer.tocTail ? { [Annotation.TocTailSize]: String(layer.tocTail) } : {}),
     ...(layer.size !== undefined ? { [SIZE_LABEL]: String(layer.size) } : {}),
   };
 }
@@ -87,5 +97,6 @@ export function remoteLayerOfSnapshot(labels: Record<string, string>): RemoteLay
   if (!ref || !digest) return undefined;
   const toc = labels[TOC_DIGEST_LABEL];
   const size = Number(labels[SIZE_LABEL]);
-  return { ref, digest, ...(toc ? { tocDigest: toc } : {}), ...(Number.isSafeInteger(size) && size > 0 ? { size } : {}) };
+  const tail = tocTailGuess(labels[Annotation.TocTailSize]);
+  return { ref, digest, ...(toc ? { tocDigest: toc } : {}), ...(tail ? { tocTail: tail } : {}), ...(Number.isSafeInteger(size) && size > 0 ? { size } : {}) };
 }

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Descriptor, ImageConfig, Index, Manifest } from '../../src/oci/types.js';
 import { convertImage, type LayerPriority } from '../../src/image/convert/convert.js';
+import { Annotation } from '../../src/oci/media-types.js';
+import { FOOTER_SIZE, parseFooter } from '../../src/estargz/footer.js';
 import { LayoutEndpoint } from '../../src/store/layout-endpoint.js';
 import { openLayout } from '../../src/store/oci-layout.js';
 import { buildImage, buildIndex, type BuiltImage } from '../fixtures/image-builder.js';
@@ -87,6 +89,8 @@ describe('image convert --estargz --oci', () => {
       const tar = gunzipSync(blob);
       assert.equal(config.rootfs.diff_ids[i], sha(tar), `diff_id ${i}`);
       assert.equal(l.annotations?.[USIZE], String(tar.length));
+      // our extension: the bytes from the TOC's gzip member through the footer, where the footer says
+      assert.equal(l.annotations?.[Annotation.TocTailSize], String(blob.length - parseFooter(blob.subarray(blob.length - FOOTER_SIZE))), `toc.tail-size ${i}`);
       const g = goVerify(go, blobPath(out, l.digest), l.annotations![TOC]!);
       assert.equal(g.order[0], '.no.prefetch.landmark');
       if (i === 1) assert.equal(g.files.find((f) => f.name === 'usr/lib/big.bin')?.chunks, 6);
@@ -226,6 +230,11 @@ describe('convert options', () => {
       assert.equal(l.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
       assert.match(l.annotations!['io.containers.zstd-chunked.manifest-position']!, /^\d+:\d+:\d+:1$/);
       assert.ok(l.annotations!['io.containers.zstd-chunked.manifest-checksum']);
+      // the tail holds the TOC's skippable frame (8 bytes before the position's offset) and the footer frame
+      const size = (await readFile(blobPath(out, l.digest))).length;
+      const tocFrame = Number(l.annotations!['io.containers.zstd-chunked.manifest-position']!.split(':')[0]) - 8;
+      const tail = Number(l.annotations![Annotation.TocTailSize]);
+      assert.ok(tail >= size - tocFrame && tail <= size - tocFrame + 64, `toc.tail-size ${tail} covers the TOC frame at ${tocFrame} of ${size} and little else`);
       goVerify(go, blobPath(out, l.digest), l.annotations![TOC]!, true);
     }
     // zstd:chunked layers are plain zstd streams to other tools: converting them back to eStargz works.

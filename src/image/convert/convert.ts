@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { invalidArgument, limitExceeded, unsupported, withContext } from '../../errors.js';
 import { MAX_CONFIG_SIZE } from '../../oci/manifest-json.js';
 import { GzipPool } from '../../estargz/gzip-pool.js';
+import { tocTailSize } from '../../estargz/toc-tail.js';
+import type { BuildEStargzResult } from '../../estargz/writer.js';
 import { sha256Digest } from '../../oci/digest.js';
 import { Annotation, isDockerType, isIndexType, isManifestType, layerCompression, MediaType } from '../../oci/media-types.js';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../oci/types.js';
@@ -205,12 +207,13 @@ class Converter {
   }
 
   // Keep the source's unrelated annotations; replace the format ones.
-  private annotations(from: Descriptor, build: { tocDigest: string; zstdChunked?: { manifestChecksum: string; manifestPosition: string } } | undefined, usize: number) {
+  private annotations(from: Descriptor, build: Pick<BuildEStargzResult, 'tocDigest' | 'zstdChunked' | 'tocStart' | 'blobSize'> | undefined, usize: number) {
     const a: Record<string, string> = { ...(from.annotations ?? {}) };
     for (const k of Object.values(Annotation)) delete a[k];
     if (!build) return a;
     a[Annotation.TocDigest] = build.tocDigest;
     a[Annotation.UncompressedSize] = String(usize);
+    a[Annotation.TocTailSize] = tocTailSize(build.blobSize, build.tocStart);
     if (build.zstdChunked) {
       a[Annotation.ZstdChunkedManifestChecksum] = build.zstdChunked.manifestChecksum;
       a[Annotation.ZstdChunkedManifestPosition] = build.zstdChunked.manifestPosition;

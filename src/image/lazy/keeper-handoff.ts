@@ -9,6 +9,12 @@ import type { MountItem } from '../../service/fuse-manager-protocol.js';
 import type { RemoteLayerRef } from '../../snapshot/remote-labels.js';
 import type { RootLayout } from '../../store/root-layout.js';
 
+/**
+ * How long a hint waits for a keeper that is still starting (it answers ~0.15-0.25 s after its spawn; the
+ * hint of a small image's first TOC comes about then). Longer, and rpull ends later than the keeper's start.
+ */
+const HINT_WAIT_MS = 250;
+
 /** Make sure the keeper's mount points lie in a directory only root enters. */
 export async function prepareKeptLayers(paths: RootLayout): Promise<void> {
   await mkdir(paths.keptLayers, { recursive: true, mode: 0o700 });
@@ -47,12 +53,18 @@ export class KeeperHandoff {
 
   /**
    * Have the keeper request a layer's prefetch region now, before the layer is decided and handed over (a
-   * guess from its TOC's text: the mount checks it against the region it names). Nothing waits for it.
+   * guess from its TOC's text: the mount checks it against the region it names). Settles once the hint is
+   * written, or the keeper failed, or after HINT_WAIT_MS without an answer from a keeper still starting:
+   * the caller parses the TOC next, which holds the event loop for ~0.1 s, and a keeper that connects
+   * meanwhile would be told only after it (the prefetch region is the longest download of a cold start).
    */
-  hint(layer: RemoteLayerRef, span: PrefetchSpan): void {
+  async hint(layer: RemoteLayerRef, span: PrefetchSpan): Promise<void> {
     if (this.closed) return; // a hint after close would connect again, and start a keeper
-    if (this.ready) this.client.prefetch(layer, span);
-    else this.connected.then(() => this.client.prefetch(layer, span), () => undefined);
+    if (this.ready) return this.client.prefetch(layer, span);
+    let timer: NodeJS.Timeout | undefined;
+    const told = this.connected.then(() => this.client.prefetch(layer, span), () => undefined);
+    await Promise.race([told, new Promise<void>((resolve) => (timer = setTimeout(resolve, HINT_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /**

@@ -9,6 +9,7 @@
 import { CtrError, invalidArgument, withContext } from '../../errors.js';
 import { DEFAULT_IMAGE_LIMITS, type TocSummary } from '../../estargz/toc-limits.js';
 import { prefetchSpan, prefetchSpanGuess, type PrefetchSpan } from '../../estargz/prefetch-span.js';
+import { tocTailGuess } from '../../estargz/toc-tail.js';
 import { Annotation, layerCompression } from '../../oci/media-types.js';
 import { chainIds } from '../../oci/chain-id.js';
 import { MAX_CONFIG_SIZE, parseManifestJson } from '../../oci/manifest-json.js';
@@ -167,7 +168,9 @@ type LayerToc = { tocDigest: string; summary: TocSummary; prefetch: PrefetchSpan
 function keeperHint(keeper: KeeperHandoff, name: string, access: RegistryAccess) {
   return (layer: Descriptor) => (json: Buffer, size: number) => {
     const span = prefetchSpanGuess(json);
-    if (span) keeper.hint(keptLayerRef(name, { digest: layer.digest, size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, access), span);
+    // awaited: the TOC's parse waits for the hint to be written (KeeperHandoff.hint says how long at most)
+    if (span) return keeper.hint(keptLayerRef(name, { digest: layer.digest, size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, access), span);
+    return undefined;
   };
 }
 
@@ -175,7 +178,9 @@ function keeperHint(keeper: KeeperHandoff, name: string, access: RegistryAccess)
 async function fetchToc(root: RootLayout, registry: RegistryEndpoint, layer: Descriptor, options: RpullOptions & Pick<FetchTocOptions, 'onTocJson'>): Promise<LayerToc> {
   const why = whyNotLazy(layer);
   if (why !== undefined) return { notEStargz: why };
-  const toc = await fetchLayerToc(root, registry.repository, { digest: layer.digest, size: layer.size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, options);
+  // our converter's annotation sizes the first request to hold footer and TOC (estargz/toc-tail.ts)
+  const tailGuess = tocTailGuess(layer.annotations?.[Annotation.TocTailSize]);
+  const toc = await fetchLayerToc(root, registry.repository, { digest: layer.digest, size: layer.size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, { ...options, ...(tailGuess ? { tailGuess } : {}) });
   if (!('tocDigest' in toc)) return toc;
   await toc.tailSaved; // a mount reopens the TOC from it, in another process
   return { tocDigest: toc.tocDigest, summary: toc.summary, prefetch: prefetchSpan(toc.opened.toc.entries) };
