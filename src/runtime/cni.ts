@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../host/atomic-file.js';
 import { randomBytes } from 'node:crypto';
 import { access, constants, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { runChild } from '../host/child-run.js';
 import { CtrError, invalidArgument, notFound } from '../errors.js';
 import { runCommand } from '../host/command.js';
 import { mountsUnder } from '../host/mountinfo.js';
@@ -134,7 +134,8 @@ async function execPlugin(record: CniRecord, command: 'ADD' | 'DEL', a: CniAttac
   const type = String(config.type);
   const binary = record.plugins[type];
   if (!binary) throw notFound(`CNI plugin "${type}" is not in the plan`);
-  const r = await execa(binary, [], {
+  const r = await runChild(binary, [], {
+    stdio: ['pipe', 'pipe', 'pipe'],
     input: JSON.stringify(config),
     env: {
       // a fixed PATH (plugins run iptables, ip, ...): not the one of whoever ran the command, which a later
@@ -146,11 +147,10 @@ async function execPlugin(record: CniRecord, command: 'ADD' | 'DEL', a: CniAttac
       CNI_IFNAME: a.ifname,
       CNI_PATH: record.pluginDirs.join(':'),
     },
-    extendEnv: false,
-    reject: false,
-    ...(signal ? { cancelSignal: signal } : {}),
+    signal,
   });
-  if (r.isCanceled) throw new CtrError('Aborted', `CNI ${command} ${a.network.name}: aborted`);
+  if (r.canceled) throw new CtrError('Aborted', `CNI ${command} ${a.network.name}: aborted`);
+  if (r.spawnError) throw new CtrError('Unavailable', `CNI plugin ${type} ${command}: cannot start ${binary}: ${r.spawnError.message}`);
   if (r.exitCode !== 0) throw new CtrError('Unavailable', `CNI plugin ${type} ${command} (network ${a.network.name}, ${a.ifname}): ${pluginError(r.stdout, r.stderr, r.exitCode)}`);
   if (command === 'DEL' || r.stdout.trim() === '') return undefined;
   try {

@@ -1,4 +1,4 @@
-// A container output stream read by us as it arrives (instead of being inherited or captured by execa):
+// A container output stream read by us as it arrives (instead of going straight to a file descriptor):
 // copied to a stream target, kept when the target is 'pipe', and split into lines for a line callback.
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
@@ -12,18 +12,12 @@ export interface OutputTap {
   captured(): string | undefined;
 }
 
-/** Whether an output needs a tap: a stream target or a line callback. */
-export function needsTap(target: StdioTarget, onLine?: (line: string) => void): boolean {
-  return typeof target === 'object' || onLine !== undefined;
-}
-
 /**
- * A tap for an output going to `target`, or undefined when execa can handle it alone. `ours` is where
- * 'inherit' copies to. `buffered`: execa buffers outputs (when any output is tapped it does not, so a
- * 'pipe' target is then captured here).
+ * A tap for an output going to `target`, or undefined when the child can write to it directly ('inherit',
+ * 'ignore', a file descriptor, without a line callback). `ours` is where 'inherit' copies to.
  */
-export function outputTap(target: StdioTarget, ours: NodeJS.WritableStream, buffered: boolean, onLine?: (line: string) => void): OutputTap | undefined {
-  if (!needsTap(target, onLine) && (buffered || target !== 'pipe')) return undefined;
+export function outputTap(target: StdioTarget, ours: NodeJS.WritableStream, onLine?: (line: string) => void): OutputTap | undefined {
+  if (typeof target !== 'object' && target !== 'pipe' && onLine === undefined) return undefined;
   const sink = typeof target === 'object' ? target : target === 'inherit' ? ours : undefined;
   const kept: Buffer[] = [];
   const lines = onLine ? lineSplitter(onLine) : undefined;

@@ -3,10 +3,10 @@
 import { access, readdir, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { execa, type StdinOption, type StdoutStderrOption } from 'execa';
 import { CtrError, notFound, unavailable } from '../errors.js';
+import { firstLine, runChild, startChild, type ChildStdio } from '../host/child-run.js';
 import { detachListeners } from '../host/signal-listeners.js';
-import { needsTap, outputTap } from './output-tap.js';
+import { outputTap } from './output-tap.js';
 
 /**
  * Where the container's stdio goes: inherited from us (default), ignored, captured whole ('pipe'), written
@@ -69,17 +69,12 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   await rm(log, { force: true });
   const stdin = o.stdin ?? 'ignore';
   const sharesTty = o.tty === true || (stdin === 'inherit' && process.stdin.isTTY === true);
-  const buffered = !needsTap(o.stdout ?? 'inherit', o.onStdoutLine) && !needsTap(o.stderr ?? 'inherit');
-  const taps = { stdout: outputTap(o.stdout ?? 'inherit', process.stdout, buffered, o.onStdoutLine), stderr: outputTap(o.stderr ?? 'inherit', process.stderr, buffered) };
-  const child = execa(o.runc ?? 'runc', ['--root', o.stateDir, '--log', log, '--log-format', 'json', 'run', '--bundle', o.bundle, o.id], {
-    stdin: stdioOption(stdin),
-    stdout: taps.stdout ? 'pipe' : stdioOption(o.stdout ?? 'inherit'),
-    stderr: taps.stderr ? 'pipe' : stdioOption(o.stderr ?? 'inherit'),
-    reject: false,
+  // every output that is kept, copied to a stream or split into lines is read by a tap (output-tap.ts)
+  const taps = { stdout: outputTap(o.stdout ?? 'inherit', process.stdout, o.onStdoutLine), stderr: outputTap(o.stderr ?? 'inherit', process.stderr) };
+  const { child, done } = startChild(o.runc ?? 'runc', ['--root', o.stateDir, '--log', log, '--log-format', 'json', 'run', '--bundle', o.bundle, o.id], {
+    stdio: [childStdio(stdin), taps.stdout ? 'pipe' : childStdio(o.stdout ?? 'inherit'), taps.stderr ? 'pipe' : childStdio(o.stderr ?? 'inherit')],
     detached: !sharesTty,
-    encoding: 'utf8',
-    stripFinalNewline: false,
-    ...(buffered ? {} : { buffer: false }),
+    passPipes: true,
   });
   if (child.pid !== undefined) o.onSpawn?.(child.pid);
   const tapsDone = Promise.all([taps.stdout?.attach(child.stdout), taps.stderr?.attach(child.stderr)]);
@@ -88,14 +83,12 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   if (o.signal?.aborted) onAbort();
   try {
-    const r = await child;
+    const r = await done;
     await tapsDone;
-    if (r.exitCode === undefined && r.signal === undefined) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${r.shortMessage}`);
+    if (r.spawnError) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${r.spawnError.message}`);
     const exitCode = r.exitCode ?? 128 + signalNumber(r.signal);
     if (exitCode !== 0) await throwRuncError(log);
-    const out = taps.stdout?.captured() ?? r.stdout;
-    const err = taps.stderr?.captured() ?? r.stderr;
-    return { exitCode, ...capture('stdout', out, o.stdout), ...capture('stderr', err, o.stderr) };
+    return { exitCode, ...capture('stdout', taps.stdout?.captured(), o.stdout), ...capture('stderr', taps.stderr?.captured(), o.stderr) };
   } finally {
     giveBackSignals();
     o.signal?.removeEventListener('abort', onAbort);
@@ -135,14 +128,14 @@ export async function runcList(stateDir: string, runc = 'runc', signal?: AbortSi
   // to say, and no process to start (25-60 ms at the start of every `run` in a root without containers)
   const entries = await readdir(stateDir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : undefined)); // other errors: runc's to report
   if (entries?.length === 0) return [];
-  const r = await execa(runc, ['--root', stateDir, 'list', '--format', 'json'], { reject: false, cancelSignal: signal, stdin: 'ignore' });
+  const r = await runChild(runc, ['--root', stateDir, 'list', '--format', 'json'], { signal });
   if (r.exitCode !== 0) throw unavailable(`runc list --root ${stateDir}: ${firstLine(r.stderr)}`);
   return (JSON.parse(r.stdout || 'null') as RuncState[] | null) ?? [];
 }
 
 /** Send a signal (runc name, e.g. KILL or TERM) to the container's process, or with `all` to every process of it. */
 export async function runcKill(stateDir: string, id: string, sig: string, runc = 'runc', all = false): Promise<void> {
-  const r = await execa(runc, ['--root', stateDir, 'kill', ...(all ? ['--all'] : []), id, sig], { reject: false, stdin: 'ignore' });
+  const r = await runChild(runc, ['--root', stateDir, 'kill', ...(all ? ['--all'] : []), id, sig]);
   if (r.exitCode === 0) return;
   if (/does not exist|not running|container not running/.test(r.stderr)) throw new CtrError('FailedPrecondition', `container ${id} is not running`);
   throw unavailable(`runc kill ${id} ${sig}: ${firstLine(r.stderr)}`);
@@ -150,7 +143,7 @@ export async function runcKill(stateDir: string, id: string, sig: string, runc =
 
 /** runc's state of container `id`, or undefined when runc does not know it. */
 export async function runcState(stateDir: string, id: string, runc = 'runc'): Promise<RuncState | undefined> {
-  const r = await execa(runc, ['--root', stateDir, 'state', id], { reject: false, stdin: 'ignore' });
+  const r = await runChild(runc, ['--root', stateDir, 'state', id]);
   if (r.exitCode !== 0) {
     if (/does not exist|not exist/.test(r.stderr)) return undefined;
     throw unavailable(`runc state ${id}: ${firstLine(r.stderr)}`);
@@ -160,7 +153,7 @@ export async function runcState(stateDir: string, id: string, runc = 'runc'): Pr
 
 /** The host pids of every process of container `id` (its init first as runc lists them). */
 export async function runcPids(stateDir: string, id: string, runc = 'runc'): Promise<number[]> {
-  const r = await execa(runc, ['--root', stateDir, 'ps', '--format', 'json', id], { reject: false, stdin: 'ignore' });
+  const r = await runChild(runc, ['--root', stateDir, 'ps', '--format', 'json', id]);
   if (r.exitCode !== 0) throw unavailable(`runc ps ${id}: ${firstLine(r.stderr)}`);
   return (JSON.parse(r.stdout || 'null') as number[] | null) ?? [];
 }
@@ -190,16 +183,13 @@ export async function runcExec(stateDir: string, id: string, args: string[], o: 
     ...(o.user ? ['--user', o.user] : []),
     ...(o.env ?? []).flatMap((e) => ['--env', e]),
   ];
-  const child = execa(o.runc ?? 'runc', ['--root', stateDir, 'exec', ...flags, id, ...args], {
-    stdin: o.stdin || o.tty ? 'inherit' : 'ignore',
-    stdout: 'inherit',
-    stderr: 'inherit',
-    reject: false,
+  const { child, done } = startChild(o.runc ?? 'runc', ['--root', stateDir, 'exec', ...flags, id, ...args], {
+    stdio: [o.stdin || o.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
   });
   const giveBack = takeSignals((sig) => void child.kill(sig), o.tty === true || (o.stdin === true && process.stdin.isTTY === true));
   try {
-    const r = await child;
-    if (r.exitCode === undefined && r.signal === undefined) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${r.shortMessage}`);
+    const r = await done;
+    if (r.spawnError) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${r.spawnError.message}`);
     return r.exitCode ?? 128 + signalNumber(r.signal);
   } finally {
     giveBack();
@@ -212,7 +202,7 @@ export async function runcDelete(stateDir: string, id: string, opts: { force?: b
   // (a delete would only answer "does not exist", after 15-25 ms of a process at the end of every run)
   if (await access(join(stateDir, id)).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT')) return;
   const args = ['--root', stateDir, 'delete', ...(opts.force ? ['--force'] : []), id];
-  const r = await execa(opts.runc ?? 'runc', args, { reject: false, stdin: 'ignore' });
+  const r = await runChild(opts.runc ?? 'runc', args);
   if (r.exitCode !== 0 && !/does not exist|not exist/.test(r.stderr)) {
     throw unavailable(`runc delete ${id}: ${firstLine(r.stderr)}`);
   }
@@ -239,11 +229,10 @@ async function throwRuncError(log: string): Promise<void> {
   throw new CtrError('Internal', `runc: ${clean}`);
 }
 
-/** execa's option types reject a union of literals; hand it one literal at a time (a stream target is tapped, see outputTap). */
-function stdioOption(t: StdioTarget): StdinOption & StdoutStderrOption {
-  if (typeof t === 'number') return t as 3; // any open fd (execa's types spell out only a few)
-  if (t === 'inherit') return 'inherit';
-  return t === 'ignore' ? 'ignore' : 'pipe';
+/** A target as the child's stdio (a stream target is tapped instead, see outputTap). */
+function childStdio(t: StdioTarget): ChildStdio {
+  if (typeof t === 'number' || t === 'inherit' || t === 'ignore') return t;
+  return 'pipe';
 }
 
 function capture(key: 'stdout' | 'stderr', value: unknown, target: StdioTarget | undefined): Record<string, string> {
@@ -252,8 +241,4 @@ function capture(key: 'stdout' | 'stderr', value: unknown, target: StdioTarget |
 
 function signalNumber(sig: string | undefined): number {
   return sig ? (constants.signals[sig as NodeJS.Signals] ?? 0) : 0;
-}
-
-function firstLine(s: string): string {
-  return s.split('\n')[0]?.trim() ?? '';
 }
