@@ -54,16 +54,17 @@ export class KeeperHandoff {
   /**
    * Have the keeper request a layer's prefetch region now, before the layer is decided and handed over (a
    * guess from its TOC's text: the mount checks it against the region it names). Settles once the hint is
-   * written, or the keeper failed, or after HINT_WAIT_MS without an answer from a keeper still starting:
-   * the caller parses the TOC next, which holds the event loop for ~0.1 s, and a keeper that connects
-   * meanwhile would be told only after it (the prefetch region is the longest download of a cold start).
+   * written, or the keeper failed, or after HINT_WAIT_MS without an answer from a keeper still starting: a
+   * caller about to parse a large TOC (a root filesystem's holds the event loop for ~0.1 s) awaits it, as a
+   * keeper that connects meanwhile would be told only after the parse (and the prefetch region is the
+   * longest download of a cold start).
    */
   async hint(layer: RemoteLayerRef, span: PrefetchSpan): Promise<void> {
     if (this.closed) return; // a hint after close would connect again, and start a keeper
     if (this.ready) return this.client.prefetch(layer, span);
     let timer: NodeJS.Timeout | undefined;
     const told = this.connected.then(() => this.client.prefetch(layer, span), () => undefined);
-    await Promise.race([told, new Promise<void>((resolve) => (timer = setTimeout(resolve, HINT_WAIT_MS)))]);
+    await Promise.race([told, new Promise<void>((resolve) => (timer = setTimeout(resolve, HINT_WAIT_MS).unref()))]);
     clearTimeout(timer);
   }
 

@@ -164,13 +164,19 @@ const TOC_FETCHES = 8;
 /** What deciding a layer needs: its verified TOC's digest and declarations (the parsed TOC is not kept), or why it is not lazy. */
 type LayerToc = { tocDigest: string; summary: TocSummary; prefetch: PrefetchSpan | undefined } | { notEStargz: string };
 
+/** TOC JSON from which on its parse (~10 ms and more cold) is worth waiting for a keeper's connection before. */
+const LONG_PARSE_JSON_BYTES = 256 << 10;
+
 /** For each layer, what tells the keeper its prefetch region once the TOC's text is verified (a guess from the text). */
 function keeperHint(keeper: KeeperHandoff, name: string, access: RegistryAccess) {
   return (layer: Descriptor) => (json: Buffer, size: number) => {
     const span = prefetchSpanGuess(json);
-    // awaited: the TOC's parse waits for the hint to be written (KeeperHandoff.hint says how long at most)
-    if (span) return keeper.hint(keptLayerRef(name, { digest: layer.digest, size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, access), span);
-    return undefined;
+    if (!span) return undefined;
+    const told = keeper.hint(keptLayerRef(name, { digest: layer.digest, size, tocDigest: layer.annotations?.[Annotation.TocDigest] }, access), span);
+    // a large TOC's parse holds the event loop long enough to hold back a hint to a keeper that connects
+    // meanwhile: it waits for the hint to be written (KeeperHandoff.hint says how long at most); a small one's
+    // does not, and rpull then ends sooner
+    return json.length > LONG_PARSE_JSON_BYTES ? told : undefined;
   };
 }
 
