@@ -34,8 +34,42 @@ import { labelCommand } from './commands/label.js';
 import { versionCommand } from './commands/version.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 
-/** Build the whole command tree; usage errors and help throw CommanderError (see runCli). */
-export function buildProgram(ctx: CliContext): Command {
+/** A command of the tree: the names it answers to (its name, then its aliases) and how to make it. */
+type Entry = readonly [names: readonly string[], make: (ctx: CliContext) => Command];
+
+/** The image group's commands, in the order help lists them. */
+const IMAGE_COMMANDS: readonly Entry[] = [
+  [['pull'], pullCommand], [['push'], pushCommand], [['ls', 'list'], lsCommand], [['rm', 'remove', 'delete', 'del'], rmCommand], [['tag'], tagCommand],
+  [['export'], exportCommand], [['import'], importCommand], [['convert'], convertCommand], [['get-toc-digest'], getTocDigestCommand],
+  [['optimize'], optimizeCommand], [['prune'], pruneCommand], [['rpull'], rpullCommand], [['mount'], mountCommand],
+  [['unmount', 'umount'], unmountCommand], [['status'], statusCommand], [['check'], checkCommand], [['label'], labelCommand],
+];
+
+/** The image group's names. */
+const IMAGE_NAMES = ['image', 'images', 'i'] as const;
+
+/** The program's commands other than the image group and completion, in the order help lists them (supervise is hidden). */
+const TOP_COMMANDS: readonly Entry[] = [
+  [['run'], runCommand], [['containers', 'c', 'container'], containersCommand], [['tasks', 't', 'task'], tasksCommand],
+  [['supervise'], superviseCommand], [['snapshotter'], snapshotterCommand], [['content'], contentCommand],
+  [['snapshots', 'snapshot'], snapshotsCommand], [['version'], versionCommand],
+];
+
+/** The program's options that take a value (how `commandWords` skips them). */
+const VALUE_OPTIONS = new Set(['--root', '-n', '--namespace', '-a', '--address']);
+
+/**
+ * Build the command tree; usage errors and help throw CommanderError (see runCli). Given the command line,
+ * only the command it names is built (with its group), when it names one plainly: every process is a new
+ * command, and making all ~60 commands with their options cost 6-8 ms of each start (the CLI's cold start
+ * is three processes). Anything else (no command, help, an unknown name, completion) builds the whole tree,
+ * which suggestions, help and completion scripts need.
+ */
+export function buildProgram(ctx: CliContext, argv?: readonly string[]): Command {
+  const [first, second] = argv ? commandWords(argv) : [];
+  const top = TOP_COMMANDS.find(([names]) => first !== undefined && names.includes(first));
+  const sub = IMAGE_COMMANDS.find(([names]) => second !== undefined && names.includes(second));
+  const isImage = first !== undefined && (IMAGE_NAMES as readonly string[]).includes(first);
   const program = new Command('ctr-remote')
     .enablePositionalOptions()
     .description('standalone eStargz image tool: pull, push, convert and lazily run OCI images')
@@ -44,21 +78,42 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--debug', 'print stack traces and registry requests')
     .addOption(new Option('-n, --namespace <ns>', 'accepted for compatibility with containerd scripts; ignored').hideHelp())
     .addOption(new Option('-a, --address <path>', 'accepted for compatibility with containerd scripts; ignored').hideHelp());
-  const image = new Command('image').alias('images').alias('i').description('manage images');
-  for (const make of [pullCommand, pushCommand, lsCommand, rmCommand, tagCommand, exportCommand, importCommand, convertCommand, getTocDigestCommand, optimizeCommand, pruneCommand, rpullCommand, mountCommand, unmountCommand, statusCommand, checkCommand, labelCommand]) image.addCommand(make(ctx));
-  program.addCommand(image);
-  program.addCommand(runCommand(ctx));
-  program.addCommand(containersCommand(ctx));
-  program.addCommand(tasksCommand(ctx));
-  program.addCommand(superviseCommand(ctx), { hidden: true });
-  program.addCommand(snapshotterCommand(ctx));
-  program.addCommand(contentCommand(ctx));
-  program.addCommand(snapshotsCommand(ctx));
-  program.addCommand(versionCommand(ctx));
-  program.addCommand(completionCommand(ctx, () => program));
+  if (top) addTop(program, top, ctx);
+  else if (isImage && sub) program.addCommand(imageGroup(ctx, [sub]));
+  else {
+    program.addCommand(imageGroup(ctx, IMAGE_COMMANDS));
+    for (const entry of TOP_COMMANDS) addTop(program, entry, ctx);
+    program.addCommand(completionCommand(ctx, () => program));
+  }
   configureAll(program, ctx);
-  for (const sub of program.commands) addGlobalOptions(sub, program);
+  for (const c of program.commands) addGlobalOptions(c, program);
   return program;
+}
+
+function imageGroup(ctx: CliContext, commands: readonly Entry[]): Command {
+  const [name, ...aliases] = IMAGE_NAMES;
+  const image = new Command(name).aliases(aliases).description('manage images');
+  for (const [, make] of commands) image.addCommand(make(ctx));
+  return image;
+}
+
+function addTop(program: Command, [names, make]: Entry, ctx: CliContext): void {
+  program.addCommand(make(ctx), names[0] === 'supervise' ? { hidden: true } : {});
+}
+
+/** The first two words of a command line that are neither options nor their values (the command's path, as far as it is plain). */
+function commandWords(argv: readonly string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (a.startsWith('-')) {
+      if (VALUE_OPTIONS.has(a)) i++;
+      continue;
+    }
+    words.push(a);
+  }
+  return words;
 }
 
 /**

@@ -15,7 +15,7 @@ export interface RunCliOptions {
 export async function runCli(argv: string[], io: CliIo, signal: AbortSignal = new AbortController().signal, options: RunCliOptions = {}): Promise<number> {
   const ctx = new CliContext(io, signal, { argv, ...(options.load ? { load: options.load } : {}) });
   try {
-    await buildProgram(ctx).parseAsync(argv, { from: 'user' });
+    await buildProgram(ctx, argv).parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (!(e instanceof CommanderError)) throw e;
     return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
