@@ -1,8 +1,9 @@
 // Running a child process and waiting for its end, over node:child_process: runc, mount(8) and umount(8),
 // CNI plugins. What a caller needs and no more: each stdio inherited, ignored, an open file descriptor or a
 // pipe; piped stdout and stderr kept as text (bounded); text written to stdin; an abort signal that kills
-// the child (SIGTERM) and is reported as `canceled`. Never throws: a child that could not be started has a
-// `spawnError`, one killed by a signal a `signal`, else an `exitCode`.
+// the child (SIGTERM, then SIGKILL if it is still there 5 s later) and is reported as `canceled`. Never
+// throws: a child that could not be started has a `spawnError`, one killed by a signal a `signal`, else an
+// `exitCode`.
 //
 // execa did this before; loading it cost `run` 12-13 ms of a warm start (30+ cold, with its dependencies) and
 // its modules were a tenth of the bundle every process keeps (docs/DECISIONS.md, "Dependencies").
@@ -22,8 +23,10 @@ export interface ChildRunOptions {
   cwd?: string;
   /** In its own process group. Default false. */
   detached?: boolean;
-  /** Kills the child with SIGTERM; the result says `canceled`. */
+  /** Kills the child with SIGTERM (nothing is started when it is aborted already); the result says `canceled`. */
   signal?: AbortSignal | undefined;
+  /** After an abort's SIGTERM, SIGKILL when the child has not ended within this many ms. Default 5000. */
+  forceKillAfterMs?: number;
   /** Piped stdout and stderr are read by the caller from `child`, not kept. Default false. */
   passPipes?: boolean;
 }
@@ -46,51 +49,68 @@ export interface ChildRunResult {
 /** Bytes of each piped output kept: runc's JSON answers and tools' error lines are far smaller. */
 const MAX_KEPT = 16 << 20;
 
-/** Start `cmd args`; the child, and its outcome once it has ended and its pipes have closed. */
-export function startChild(cmd: string, args: readonly string[], o: ChildRunOptions = {}): { child: ChildProcess; done: Promise<ChildRunResult> } {
+/** Start `cmd args`; the child (none when it was not started), and its outcome once it has ended and its pipes have closed. */
+export function startChild(cmd: string, args: readonly string[], o: ChildRunOptions = {}): { child: ChildProcess | undefined; done: Promise<ChildRunResult> } {
+  const none = { stdout: '', stderr: '' };
+  if (o.signal?.aborted) return { child: undefined, done: Promise.resolve({ canceled: true, ...none }) };
   const stdio = o.stdio ?? ['ignore', 'pipe', 'pipe'];
-  const child = spawn(cmd, args, {
-    stdio: [...stdio] as StdioOptions,
-    ...(o.env ? { env: o.env } : {}),
-    ...(o.cwd ? { cwd: o.cwd } : {}),
-    ...(o.detached ? { detached: true } : {}),
-  });
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd, args, {
+      stdio: [...stdio] as StdioOptions,
+      ...(o.env ? { env: o.env } : {}),
+      ...(o.cwd ? { cwd: o.cwd } : {}),
+      ...(o.detached ? { detached: true } : {}),
+    });
+  } catch (e) {
+    // spawn throws for some failures rather than emitting them (an argument list over the kernel's limit, a NUL in an argument)
+    return { child: undefined, done: Promise.resolve({ spawnError: e instanceof Error ? e : new Error(String(e)), canceled: false, ...none }) };
+  }
   const kept = { stdout: keep(o.passPipes ? null : child.stdout), stderr: keep(o.passPipes ? null : child.stderr) };
   let canceled = false;
+  let forceKill: NodeJS.Timeout | undefined;
   const onAbort = () => {
+    if (child.pid === undefined) return; // never started: a kill would signal our own process group
     canceled = true;
     child.kill('SIGTERM');
+    forceKill = setTimeout(() => child.kill('SIGKILL'), o.forceKillAfterMs ?? FORCE_KILL_AFTER_MS).unref();
   };
-  if (o.signal?.aborted) onAbort();
-  else o.signal?.addEventListener('abort', onAbort, { once: true });
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   if (child.stdin) {
     child.stdin.on('error', () => undefined); // a child that exits without reading its input
     child.stdin.end(o.input ?? '');
   }
   const done = new Promise<ChildRunResult>((resolve) => {
     let spawnError: Error | undefined;
-    child.once('error', (e) => {
-      spawnError = e;
-      if (child.pid === undefined) finish(null, null); // never started: no 'close' follows
-    });
-    child.once('close', (code, sig) => finish(code, sig));
     let finished = false;
-    function finish(code: number | null, sig: NodeJS.Signals | null): void {
+    const finish = (code: number | null, sig: NodeJS.Signals | null): void => {
       if (finished) return;
       finished = true;
+      clearTimeout(forceKill);
       o.signal?.removeEventListener('abort', onAbort);
       resolve({
-        ...(code !== null ? { exitCode: code } : {}),
+        ...(code !== null && !spawnError ? { exitCode: code } : {}),
         ...(sig !== null ? { signal: sig } : {}),
         ...(spawnError ? { spawnError } : {}),
         canceled,
         stdout: kept.stdout.text(),
         stderr: kept.stderr.text(),
       });
-    }
+    };
+    child.on('error', (e) => {
+      // a start that failed: done now (Node 20 emits 'close' after it too, but not for every errno); a later
+      // error (a kill that failed) changes nothing
+      if (child.pid !== undefined) return;
+      spawnError ??= e;
+      finish(null, null);
+    });
+    child.once('close', finish);
   });
   return { child, done };
 }
+
+/** How long an aborted child has to end after SIGTERM before it gets SIGKILL (execa's default). */
+const FORCE_KILL_AFTER_MS = 5_000;
 
 /** Run `cmd args` to its end (see startChild). */
 export function runChild(cmd: string, args: readonly string[], o: ChildRunOptions = {}): Promise<ChildRunResult> {

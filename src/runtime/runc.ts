@@ -76,6 +76,7 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
     detached: !sharesTty,
     passPipes: true,
   });
+  if (!child) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${(await done).spawnError?.message ?? 'unknown error'}`);
   if (child.pid !== undefined) o.onSpawn?.(child.pid);
   const tapsDone = Promise.all([taps.stdout?.attach(child.stdout), taps.stderr?.attach(child.stderr)]);
   const giveBackSignals = o.forwardSignals === false ? () => {} : takeSignals((sig) => void child.kill(sig), sharesTty);
@@ -186,6 +187,7 @@ export async function runcExec(stateDir: string, id: string, args: string[], o: 
   const { child, done } = startChild(o.runc ?? 'runc', ['--root', stateDir, 'exec', ...flags, id, ...args], {
     stdio: [o.stdin || o.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
   });
+  if (!child) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${(await done).spawnError?.message ?? 'unknown error'}`);
   const giveBack = takeSignals((sig) => void child.kill(sig), o.tty === true || (o.stdin === true && process.stdin.isTTY === true));
   try {
     const r = await done;

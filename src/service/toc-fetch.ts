@@ -84,7 +84,7 @@ export async function fetchLayerToc(paths: RootLayout, repository: Repository, l
   return { tocDigest: opened.tocDigest, summary: opened.summary, size, opened, tailSaved };
 }
 
-/** Bytes fetched before a TOC that is larger than TAIL_GUESS, so that the tail saved afterwards is in memory. */
+/** Bytes fetched before the TOC, so that the tail saved afterwards is in memory: in the first request when a tail guess is given, else in the second one of a TOC larger than TAIL_GUESS. */
 const HEAD_SLACK = 64;
 
 /** Smallest tail saved for a lazy layer (covers the largest footer the reader probes for). */

@@ -1,5 +1,6 @@
 // Running child processes without execa (host/child-run.ts): exit codes, signals, a program that cannot be
-// started, piped output kept, input written, an abort that kills, and pipes passed on to the caller.
+// started (or whose spawn throws), piped output kept, input written, an abort that kills (SIGKILL when SIGTERM is
+// ignored; nothing started once aborted), and pipes passed on to the caller.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { firstLine, runChild, startChild } from '../../src/host/child-run.js';
@@ -48,9 +49,28 @@ test('an abort kills the child (SIGTERM) and is reported as canceled; runCommand
 test('passPipes leaves piped output to the caller', async () => {
   const { child, done } = startChild('sh', ['-c', 'echo a; echo b'], { passPipes: true });
   let seen = '';
-  child.stdout!.on('data', (b: Buffer) => (seen += b.toString()));
+  child!.stdout!.on('data', (b: Buffer) => (seen += b.toString()));
   const r = await done;
   assert.equal(r.exitCode, 0);
   assert.equal(r.stdout, '', 'not kept');
   assert.equal(seen, 'a\nb\n', 'the caller read it');
+});
+
+test('an abort before the start starts nothing (and signals nobody); a spawn that throws is a spawnError', async () => {
+  const r = await runChild('/nonexistent/program', [], { signal: AbortSignal.abort() });
+  assert.deepEqual(r, { canceled: true, stdout: '', stderr: '' }, 'not started, and this process was not sent SIGTERM (it would have ended the test)');
+  const { child, done } = startChild('echo', ['a'.repeat(300 << 10)]); // one argument over the kernel's 128 KiB per string
+  const big = await done;
+  assert.equal(child, undefined);
+  assert.match(String((big.spawnError as NodeJS.ErrnoException | undefined)?.code), /^E2BIG$/);
+});
+
+test('a child that ignores SIGTERM after an abort gets SIGKILL', async () => {
+  const ac = new AbortController();
+  const { child, done } = startChild('sh', ['-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done'], { signal: ac.signal, forceKillAfterMs: 200, passPipes: true });
+  await new Promise((resolve) => child!.stdout!.once('data', resolve)); // its trap is set
+  ac.abort();
+  const r = await done;
+  assert.equal(r.canceled, true);
+  assert.equal(r.signal, 'SIGKILL');
 });
