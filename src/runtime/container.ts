@@ -216,10 +216,15 @@ async function prepare(o: ContainerOptions, paths: ContainerPaths, layers: Layer
   await mountRootfs(o, paths, layers);
   const rootfs = o.rootfsDir ?? paths.rootfs;
   const read = layers.readImageFile ?? ((path: string) => readFileInRoot(rootfs, path, { signal }));
-  const user = resolveUser(o.user ?? o.image?.User ?? '', { passwd: await read('/etc/passwd'), group: await read('/etc/group') });
-  await mkdir(paths.bundle, { recursive: true, mode: 0o700 });
   const hostname = o.id.slice(0, 63);
-  const etc = await writeEtcFiles(paths.bundle, { hostname, netHost: o.netHost, ...(o.dns ? { dns: o.dns } : {}), ...(o.extraHosts ? { extraHosts: o.extraHosts } : {}), signal });
+  // at once: each is a few round trips to the thread pool (or to a lazy layer), ~10 ms in a row on busy cores;
+  // all settle before a failure is thrown, so that nothing still writes into a bundle being removed
+  const [passwd, group, etc] = settledOrThrow(await Promise.allSettled([
+    read('/etc/passwd'),
+    read('/etc/group'),
+    mkdir(paths.bundle, { recursive: true, mode: 0o700 }).then(() => writeEtcFiles(paths.bundle, { hostname, netHost: o.netHost, ...(o.dns ? { dns: o.dns } : {}), ...(o.extraHosts ? { extraHosts: o.extraHosts } : {}), signal })),
+  ] as const));
+  const user = resolveUser(o.user ?? o.image?.User ?? '', { passwd, group });
   const { args, entrypoint, cmd, env, cwd, mounts, netHost, tty, privileged, readonlyRootfs, capAdd, capDrop, memoryLimit, cpus } = o;
   return buildSpec({
     id: o.id, rootfs, image: o.image, user, etc, hostname, args, entrypoint, cmd, env, cwd, mounts, netHost, terminal: tty,
@@ -256,4 +261,10 @@ async function checkBindSources(mounts: SpecMount[]): Promise<void> {
       throw notFound(`mount source ${m.source} does not exist`);
     });
   }
+}
+
+/** The values of settled promises, or the first failure among them thrown. */
+function settledOrThrow<T extends readonly unknown[]>(results: { [K in keyof T]: PromiseSettledResult<T[K]> }): T {
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

@@ -51,9 +51,12 @@ export async function writeEtcFiles(dir: string, opts: EtcFilesOptions): Promise
   const baseHosts = opts.netHost ? await readOptional(join(hostEtc, 'hosts'), opts.signal) : privateHosts(opts.hostname);
   const hosts = withExtraHosts(baseHosts, opts.extraHosts ?? []);
   const resolv = containerResolvConf(hostResolv, opts.netHost === true, opts.dns ?? {});
-  await writeFile(files.hosts, hosts, { mode: 0o644, signal: opts.signal });
-  await writeFile(files.resolvConf, resolv, { mode: 0o644, signal: opts.signal });
-  await writeFile(files.hostname, `${opts.hostname}\n`, { mode: 0o644, signal: opts.signal });
+  const written = await Promise.allSettled([
+    writeFile(files.hosts, hosts, { mode: 0o644, signal: opts.signal }),
+    writeFile(files.resolvConf, resolv, { mode: 0o644, signal: opts.signal }),
+    writeFile(files.hostname, `${opts.hostname}\n`, { mode: 0o644, signal: opts.signal }),
+  ]);
+  for (const w of written) if (w.status === 'rejected') throw w.reason;
   return files;
 }
 
