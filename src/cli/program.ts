@@ -34,8 +34,8 @@ import { labelCommand } from './commands/label.js';
 import { versionCommand } from './commands/version.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 
-/** A command of the tree: the names it answers to (its name, then its aliases) and how to make it. */
-type Entry = readonly [names: readonly string[], make: (ctx: CliContext) => Command];
+/** A command of the tree: the names it answers to (its name, then its aliases), how to make it, and whether help leaves it out. */
+type Entry = readonly [names: readonly string[], make: (ctx: CliContext) => Command, hidden?: boolean];
 
 /** The image group's commands, in the order help lists them. */
 const IMAGE_COMMANDS: readonly Entry[] = [
@@ -48,10 +48,10 @@ const IMAGE_COMMANDS: readonly Entry[] = [
 /** The image group's names. */
 const IMAGE_NAMES = ['image', 'images', 'i'] as const;
 
-/** The program's commands other than the image group and completion, in the order help lists them (supervise is hidden). */
+/** The program's commands other than the image group and completion, in the order help lists them. */
 const TOP_COMMANDS: readonly Entry[] = [
   [['run'], runCommand], [['containers', 'c', 'container'], containersCommand], [['tasks', 't', 'task'], tasksCommand],
-  [['supervise'], superviseCommand], [['snapshotter'], snapshotterCommand], [['content'], contentCommand],
+  [['supervise'], superviseCommand, true], [['snapshotter'], snapshotterCommand], [['content'], contentCommand],
   [['snapshots', 'snapshot'], snapshotsCommand], [['version'], versionCommand],
 ];
 
@@ -97,8 +97,8 @@ function imageGroup(ctx: CliContext, commands: readonly Entry[]): Command {
   return image;
 }
 
-function addTop(program: Command, [names, make]: Entry, ctx: CliContext): void {
-  program.addCommand(make(ctx), names[0] === 'supervise' ? { hidden: true } : {});
+function addTop(program: Command, [, make, hidden]: Entry, ctx: CliContext): void {
+  program.addCommand(make(ctx), hidden ? { hidden: true } : {});
 }
 
 /** The first two words of a command line that are neither options nor their values (the command's path, as far as it is plain). */

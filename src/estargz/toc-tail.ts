@@ -20,6 +20,8 @@ export function tocTailSize(blobSize: number, tocStart: number): string {
  */
 export function tocTailGuess(value: string | undefined): number | undefined {
   if (value === undefined || !/^[1-9][0-9]{0,15}$/.test(value)) return undefined;
-  const n = Number(value);
-  return Math.min(Math.max(n, Math.max(FOOTER_SIZE, ZSTD_FOOTER_FRAME_SIZE)), DEFAULT_MAX_TOC_SIZE + Math.max(FOOTER_SIZE, ZSTD_FOOTER_FRAME_SIZE));
+  return Math.min(Math.max(Number(value), LARGEST_FOOTER), DEFAULT_MAX_TOC_SIZE + LARGEST_FOOTER);
 }
+
+/** The larger of the two formats' footers (eStargz's 51 bytes, zstd:chunked's 48-byte frame). */
+const LARGEST_FOOTER = Math.max(FOOTER_SIZE, ZSTD_FOOTER_FRAME_SIZE);

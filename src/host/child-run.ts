@@ -49,7 +49,7 @@ export interface ChildRunResult {
 /** Bytes of each piped output kept: runc's JSON answers and tools' error lines are far smaller. */
 const MAX_KEPT = 16 << 20;
 
-/** Start `cmd args`; the child (none when it was not started), and its outcome once it has ended and its pipes have closed. */
+/** Start `cmd args`; the child (none when it could not be started: see the outcome's spawnError), and its outcome once it has ended and its pipes have closed. */
 export function startChild(cmd: string, args: readonly string[], o: ChildRunOptions = {}): { child: ChildProcess | undefined; done: Promise<ChildRunResult> } {
   const none = { stdout: '', stderr: '' };
   if (o.signal?.aborted) return { child: undefined, done: Promise.resolve({ canceled: true, ...none }) };
@@ -66,11 +66,15 @@ export function startChild(cmd: string, args: readonly string[], o: ChildRunOpti
     // spawn throws for some failures rather than emitting them (an argument list over the kernel's limit, a NUL in an argument)
     return { child: undefined, done: Promise.resolve({ spawnError: e instanceof Error ? e : new Error(String(e)), canceled: false, ...none }) };
   }
+  if (child.pid === undefined) {
+    // not started (no such program, ...): known at once, the error event follows on the next tick
+    const failed = child;
+    return { child: undefined, done: new Promise((resolve) => failed.once('error', (e) => resolve({ spawnError: e, canceled: false, ...none }))) };
+  }
   const kept = { stdout: keep(o.passPipes ? null : child.stdout), stderr: keep(o.passPipes ? null : child.stderr) };
   let canceled = false;
   let forceKill: NodeJS.Timeout | undefined;
   const onAbort = () => {
-    if (child.pid === undefined) return; // never started: a kill would signal our own process group
     canceled = true;
     child.kill('SIGTERM');
     forceKill = setTimeout(() => child.kill('SIGKILL'), o.forceKillAfterMs ?? FORCE_KILL_AFTER_MS).unref();
@@ -80,31 +84,19 @@ export function startChild(cmd: string, args: readonly string[], o: ChildRunOpti
     child.stdin.on('error', () => undefined); // a child that exits without reading its input
     child.stdin.end(o.input ?? '');
   }
+  child.on('error', () => undefined); // started: a later error (a kill that failed) changes nothing
   const done = new Promise<ChildRunResult>((resolve) => {
-    let spawnError: Error | undefined;
-    let finished = false;
-    const finish = (code: number | null, sig: NodeJS.Signals | null): void => {
-      if (finished) return;
-      finished = true;
+    child.once('close', (code, sig) => {
       clearTimeout(forceKill);
       o.signal?.removeEventListener('abort', onAbort);
       resolve({
-        ...(code !== null && !spawnError ? { exitCode: code } : {}),
+        ...(code !== null ? { exitCode: code } : {}),
         ...(sig !== null ? { signal: sig } : {}),
-        ...(spawnError ? { spawnError } : {}),
         canceled,
         stdout: kept.stdout.text(),
         stderr: kept.stderr.text(),
       });
-    };
-    child.on('error', (e) => {
-      // a start that failed: done now (Node 20 emits 'close' after it too, but not for every errno); a later
-      // error (a kill that failed) changes nothing
-      if (child.pid !== undefined) return;
-      spawnError ??= e;
-      finish(null, null);
     });
-    child.once('close', finish);
   });
   return { child, done };
 }

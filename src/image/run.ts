@@ -7,6 +7,7 @@
 // Either way the rootfs is overlayfs with a per-container upper dir (runtime/container.ts).
 // With `rootfs` (`run --rootfs DIR ID CMD`), REF is a directory used as the root filesystem as it is: no
 // image, no snapshotter, the command line is the whole command.
+import { settleAll } from '../host/settle-all.js';
 import { failedPrecondition, invalidArgument, unsupported } from '../errors.js';
 import type { Platform } from '../oci/types.js';
 import { cleanupStaleContainers } from '../runtime/cleanup.js';
@@ -72,11 +73,8 @@ export async function runContainer(ctx: Context, ref: string, id: string, o: Run
     await cleaned;
     return runRootfs(ctx, ref, id, { ...o, env, mounts });
   }
-  // the image is opened while dead containers are cleaned (`runc list` alone is ~25 ms); both end before either's failure is thrown
-  const [opened, cleanup] = await Promise.allSettled([openStoredImage(ctx, ref, o.platform), cleaned]);
-  if (cleanup.status === 'rejected') throw cleanup.reason;
-  if (opened.status === 'rejected') throw opened.reason;
-  const image = opened.value;
+  // the image is opened while dead containers are cleaned (`runc list` alone is ~25 ms); both end before either's failure is thrown (the cleanup's first)
+  const [, image] = await settleAll([cleaned, openStoredImage(ctx, ref, o.platform)]);
   if (!o.platform) checkRunsHere(image); // an image for another platform runs only when --platform asked for it
   if (o.manifestDigest !== undefined && image.manifestDigest !== o.manifestDigest) {
     throw failedPrecondition(`image ${image.name} now names manifest ${image.manifestDigest}; container ${id} was made from ${o.manifestDigest} (its writes belong over those layers): tag that manifest again, or remove the container`);

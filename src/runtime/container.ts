@@ -1,5 +1,6 @@
 // One container's whole life on this host: claim its directory, assemble the overlay rootfs, write
 // the bundle, run it with runc in the foreground, and tear everything down again.
+import { settleAll } from '../host/settle-all.js';
 import { closeSync } from 'node:fs';
 import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -217,13 +218,12 @@ async function prepare(o: ContainerOptions, paths: ContainerPaths, layers: Layer
   const rootfs = o.rootfsDir ?? paths.rootfs;
   const read = layers.readImageFile ?? ((path: string) => readFileInRoot(rootfs, path, { signal }));
   const hostname = o.id.slice(0, 63);
-  // at once: each is a few round trips to the thread pool (or to a lazy layer), ~10 ms in a row on busy cores;
-  // all settle before a failure is thrown, so that nothing still writes into a bundle being removed
-  const [passwd, group, etc] = settledOrThrow(await Promise.allSettled([
+  // at once: each is a few round trips to the thread pool (or to a lazy layer), ~10 ms in a row on busy cores
+  const [passwd, group, etc] = await settleAll([
     read('/etc/passwd'),
     read('/etc/group'),
     mkdir(paths.bundle, { recursive: true, mode: 0o700 }).then(() => writeEtcFiles(paths.bundle, { hostname, netHost: o.netHost, ...(o.dns ? { dns: o.dns } : {}), ...(o.extraHosts ? { extraHosts: o.extraHosts } : {}), signal })),
-  ] as const));
+  ]);
   const user = resolveUser(o.user ?? o.image?.User ?? '', { passwd, group });
   const { args, entrypoint, cmd, env, cwd, mounts, netHost, tty, privileged, readonlyRootfs, capAdd, capDrop, memoryLimit, cpus } = o;
   return buildSpec({
@@ -261,10 +261,4 @@ async function checkBindSources(mounts: SpecMount[]): Promise<void> {
       throw notFound(`mount source ${m.source} does not exist`);
     });
   }
-}
-
-/** The values of settled promises, or the first failure among them thrown. */
-function settledOrThrow<T extends readonly unknown[]>(results: { [K in keyof T]: PromiseSettledResult<T[K]> }): T {
-  for (const r of results) if (r.status === 'rejected') throw r.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

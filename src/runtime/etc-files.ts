@@ -1,5 +1,6 @@
 // The per-container /etc/hosts, /etc/resolv.conf and /etc/hostname, written into the bundle and
 // bind-mounted by the spec (the image's own files stay untouched).
+import { settleAll } from '../host/settle-all.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -51,12 +52,11 @@ export async function writeEtcFiles(dir: string, opts: EtcFilesOptions): Promise
   const baseHosts = opts.netHost ? await readOptional(join(hostEtc, 'hosts'), opts.signal) : privateHosts(opts.hostname);
   const hosts = withExtraHosts(baseHosts, opts.extraHosts ?? []);
   const resolv = containerResolvConf(hostResolv, opts.netHost === true, opts.dns ?? {});
-  const written = await Promise.allSettled([
+  await settleAll([
     writeFile(files.hosts, hosts, { mode: 0o644, signal: opts.signal }),
     writeFile(files.resolvConf, resolv, { mode: 0o644, signal: opts.signal }),
     writeFile(files.hostname, `${opts.hostname}\n`, { mode: 0o644, signal: opts.signal }),
   ]);
-  for (const w of written) if (w.status === 'rejected') throw w.reason;
   return files;
 }
 

@@ -86,7 +86,6 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
   try {
     const r = await done;
     await tapsDone;
-    if (r.spawnError) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${r.spawnError.message}`);
     const exitCode = r.exitCode ?? 128 + signalNumber(r.signal);
     if (exitCode !== 0) await throwRuncError(log);
     return { exitCode, ...capture('stdout', taps.stdout?.captured(), o.stdout), ...capture('stderr', taps.stderr?.captured(), o.stderr) };
@@ -191,7 +190,6 @@ export async function runcExec(stateDir: string, id: string, args: string[], o: 
   const giveBack = takeSignals((sig) => void child.kill(sig), o.tty === true || (o.stdin === true && process.stdin.isTTY === true));
   try {
     const r = await done;
-    if (r.spawnError) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${r.spawnError.message}`);
     return r.exitCode ?? 128 + signalNumber(r.signal);
   } finally {
     giveBack();
