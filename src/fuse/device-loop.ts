@@ -10,6 +10,7 @@ import { workerEntry } from '../host/worker-entry.js';
 import { DEVICE_READ_BUFFER_SIZE, type FuseProtocol } from './protocol.js';
 import { emptyHistogram, observe, type LatencyHistogram } from '../stats/latency-histogram.js';
 import { Opcode } from './abi.js';
+import { BurstSpin, type BurstSpinOptions } from './burst-spin.js';
 
 /** Opcode number → name, for the latency histograms. */
 const OPCODE_NAMES = new Map<number, string>(Object.entries(Opcode).map(([name, n]) => [n, name]));
@@ -24,11 +25,15 @@ export interface DeviceLoopOptions {
   readers?: number;
   /** Called for device errors other than the normal end of the connection. Default: stderr. */
   onError?: (error: unknown) => void;
+  /** When the serving thread waits on the device for the next request (burst-spin.ts). Reading on the event loop only. */
+  spin?: BurstSpinOptions;
 }
 
 /** Counters of a running loop. */
 export interface DeviceLoopStats {
   requests: number;
+  /** Requests read by the serving thread while it waited for them after a reply (burst-spin.ts), not through epoll. */
+  spun: number;
   replies: number;
   /** Replies the kernel refused because the request was interrupted meanwhile (ENOENT on write). */
   staleReplies: number;
@@ -57,7 +62,7 @@ export interface DeviceLoop {
 
 /** Start serving `fd` (an open /dev/fuse connection that is already mounted) with `protocol`; the loop owns `fd` now. */
 export function startDeviceLoop(fd: number, protocol: FuseProtocol, options: DeviceLoopOptions = {}): DeviceLoop {
-  const stats: DeviceLoopStats = { requests: 0, replies: 0, staleReplies: 0, writeMs: 0, byOpcode: new Map(), latency: new Map(), reader: 'stream' };
+  const stats: DeviceLoopStats = { requests: 0, spun: 0, replies: 0, staleReplies: 0, writeMs: 0, byOpcode: new Map(), latency: new Map(), reader: 'stream' };
   const onError = options.onError ?? ((e: unknown) => console.error(`ctr-remote fuse: ${String(e)}`));
   let markInitialized = () => {};
   const initialized = new Promise<void>((r) => (markInitialized = r));
@@ -67,8 +72,16 @@ export function startDeviceLoop(fd: number, protocol: FuseProtocol, options: Dev
   if ((options.reader ?? 'stream') === 'stream') {
     let resolveDone!: (end: LoopEnd) => void;
     const done = new Promise<LoopEnd>((r) => (resolveDone = r));
+    const spin = new BurstSpin(options.spin);
     const stream = openDeviceStream(fd, {
-      onRequest: (req) => void serve(fd, protocol, req, stats, onError).then(afterInit),
+      onRequest: (req) => {
+        spin.request(performance.now());
+        void serve(fd, protocol, req, stats, onError).then(() => {
+          afterInit();
+          const us = spin.replied(performance.now());
+          if (us > 0 && stream?.spin(us)) stats.spun++;
+        });
+      },
       onEnd: (reason) => {
         if (reason !== 'ENODEV') onError(reason);
         resolveDone(reason === 'ENODEV' ? 'disconnected' : 'failed');

@@ -6,7 +6,9 @@
 // /dev/fuse returns exactly one whole request; the stream may still hand several reads over as one chunk,
 // so requests are split by the length in their header. When this is unavailable, the device loop falls back
 // to reader workers (device-loop.ts).
+import { readSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { DEVICE_READ_BUFFER_SIZE } from './protocol.js';
 
 /** The pipe binding's shape, as much of it as is used here. */
 interface PipeBinding {
@@ -25,6 +27,11 @@ export interface DeviceStreamHandlers {
 /** A running device stream: `close()` stops reading and closes the fd (which the stream owns). */
 export interface DeviceStream {
   close(): void;
+  /**
+   * Wait up to `us` microseconds on this thread, reading the device without sleeping, for the next request
+   * (burst-spin.ts says when); true when one came, and was handed to onRequest before this returns.
+   */
+  spin(us: number): boolean;
 }
 
 let binding: PipeBinding | null | undefined;
@@ -59,7 +66,7 @@ export function openDeviceStream(fd: number, handlers: DeviceStreamHandlers): De
     socket.destroy();
     handlers.onEnd(reason);
   };
-  socket.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer) => {
     let data = pending ? Buffer.concat([pending, chunk]) : chunk;
     pending = undefined;
     while (data.length >= 4) {
@@ -70,9 +77,35 @@ export function openDeviceStream(fd: number, handlers: DeviceStreamHandlers): De
       data = data.subarray(len);
     }
     if (data.length > 0) pending = data;
-  });
+  };
+  socket.on('data', onData);
+  let spinBuf: Buffer | undefined;
+  const spin = (us: number): boolean => {
+    if (ended || pending) return false;
+    spinBuf ??= Buffer.allocUnsafe(DEVICE_READ_BUFFER_SIZE); // the kernel refuses a read shorter than its largest request
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0; // each empty read throws EAGAIN: without a stack to capture, that costs about half
+    try {
+      const deadline = performance.now() + us / 1000;
+      do {
+        let n: number;
+        try {
+          n = readSync(fd, spinBuf, 0, spinBuf.length, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+          return false;
+        }
+        if (n <= 0) return false;
+        onData(Buffer.from(spinBuf.subarray(0, n)));
+        return true;
+      } while (performance.now() < deadline);
+      return false;
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  };
   socket.on('error', (e: NodeJS.ErrnoException) => end(e.code === 'ENODEV' ? 'ENODEV' : new Error(`reading /dev/fuse: ${e.code ?? ''} ${e.message}`)));
   socket.on('end', () => end('ENODEV'));
   socket.on('close', () => end('ENODEV'));
-  return { close: () => end('ENODEV') };
+  return { close: () => end('ENODEV'), spin };
 }

@@ -33,7 +33,11 @@ export interface ProtocolOptions {
   negativeTimeoutMs?: number;
   /** Largest READ the kernel may send (rounded up to pages, at most 1 MiB). Default 1 MiB. */
   maxReadBytes?: number;
-  /** Readdir with attributes: 'auto' lets the kernel choose, 'always' or 'never'. Default 'auto'. */
+  /**
+   * Readdir with attributes: 'always' (every READDIR a READDIRPLUS), 'auto' (the kernel chooses: only a
+   * directory's first page gets attributes, and the entries of its later pages are looked up one by one) or
+   * 'never'. Default 'always'.
+   */
   readdirplus?: 'auto' | 'always' | 'never';
   /**
    * Zero-message open: answer OPEN with ENOSYS when the kernel offers FUSE_NO_OPEN_SUPPORT; it then opens
@@ -178,7 +182,7 @@ export class FuseProtocol {
   }
 
   private wantedFlags(): number {
-    const plus = this.options.readdirplus ?? 'auto';
+    const plus = this.options.readdirplus ?? 'always';
     let f = InitFlag.ASYNC_READ | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES | InitFlag.CACHE_SYMLINKS | InitFlag.INIT_EXT;
     if (plus !== 'never') f |= InitFlag.DO_READDIRPLUS;
     if (this.noOpen) f |= InitFlag.NO_OPEN_SUPPORT | InitFlag.NO_OPENDIR_SUPPORT;
@@ -204,9 +208,14 @@ function initOut(minor: number, readahead: number, flags: number, bg: number, ma
 function reply(unique: number, error: number, payload: Buffer[]): Buffer[] {
   const h = Buffer.allocUnsafe(OUT_HEADER_SIZE);
   let len = OUT_HEADER_SIZE;
-  for (const p of payload) len += p.length;
+  const parts: Buffer[] = [h];
+  for (const p of payload) {
+    len += p.length;
+    // an empty part would cost a write(2) of its own: libuv writes what a writev left over, and the device refuses an empty write
+    if (p.length > 0) parts.push(p);
+  }
   writeOutHeader(h, { len, error, unique });
-  return [h, ...payload];
+  return parts;
 }
 
 /** The opcode table: every opcode this server answers, and how. Anything missing is ENOSYS. */
