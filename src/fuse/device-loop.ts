@@ -10,7 +10,10 @@ import { workerEntry } from '../host/worker-entry.js';
 import { DEVICE_READ_BUFFER_SIZE, type FuseProtocol } from './protocol.js';
 import { emptyHistogram, observe, type LatencyHistogram } from '../stats/latency-histogram.js';
 import { Opcode } from './abi.js';
-import { BurstSpin, type BurstSpinOptions } from './burst-spin.js';
+import { BurstSpin, TURN_BUDGET_MS, TurnBudget, type BurstSpinOptions } from './burst-spin.js';
+
+/** The waits of every mount of this process share one budget per turn of the event loop (burst-spin.ts). */
+const TURN = new TurnBudget(TURN_BUDGET_MS, setImmediate);
 
 /** Opcode number → name, for the latency histograms. */
 const OPCODE_NAMES = new Map<number, string>(Object.entries(Opcode).map(([name, n]) => [n, name]));
@@ -78,8 +81,9 @@ export function startDeviceLoop(fd: number, protocol: FuseProtocol, options: Dev
         spin.request(performance.now());
         void serve(fd, protocol, req, stats, onError).then(() => {
           afterInit();
-          const us = spin.replied(performance.now());
-          if (us > 0 && stream?.spin(us)) stats.spun++;
+          const now = performance.now();
+          const us = spin.replied(now);
+          if (us > 0 && TURN.allow(now) && stream?.spin(us)) stats.spun++;
         });
       },
       onEnd: (reason) => {

@@ -36,6 +36,12 @@ export interface DeviceStream {
 
 let binding: PipeBinding | null | undefined;
 
+/**
+ * What spin() reads into, one for every stream of the process (a wait never runs inside another, and a
+ * request is copied out before it is handed over); the kernel refuses a read shorter than its largest request.
+ */
+let spinBuf: Buffer | undefined;
+
 /** The pipe binding, or null when this Node does not offer it. */
 function pipeBinding(): PipeBinding | null {
   if (binding !== undefined) return binding;
@@ -79,30 +85,30 @@ export function openDeviceStream(fd: number, handlers: DeviceStreamHandlers): De
     if (data.length > 0) pending = data;
   };
   socket.on('data', onData);
-  let spinBuf: Buffer | undefined;
+  /** One non-blocking read: its length, -1 when nothing is queued (EAGAIN), 0 when the device ended or failed (libuv sees that too). */
+  const readNow = (buf: Buffer): number => {
+    try {
+      return readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EAGAIN' ? -1 : 0;
+    }
+  };
   const spin = (us: number): boolean => {
     if (ended || pending) return false;
-    spinBuf ??= Buffer.allocUnsafe(DEVICE_READ_BUFFER_SIZE); // the kernel refuses a read shorter than its largest request
+    spinBuf ??= Buffer.allocUnsafe(DEVICE_READ_BUFFER_SIZE);
+    const deadline = performance.now() + us / 1000;
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0; // each empty read throws EAGAIN: without a stack to capture, that costs about half
+    let n: number;
     try {
-      const deadline = performance.now() + us / 1000;
-      do {
-        let n: number;
-        try {
-          n = readSync(fd, spinBuf, 0, spinBuf.length, null);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-          return false;
-        }
-        if (n <= 0) return false;
-        onData(Buffer.from(spinBuf.subarray(0, n)));
-        return true;
-      } while (performance.now() < deadline);
-      return false;
+      do n = readNow(spinBuf);
+      while (n < 0 && performance.now() < deadline);
     } finally {
-      Error.stackTraceLimit = limit;
+      Error.stackTraceLimit = limit; // restored before the request is handed over: its handler's errors keep their stacks
     }
+    if (n <= 0) return false;
+    onData(Buffer.from(spinBuf.subarray(0, n)));
+    return true;
   };
   socket.on('error', (e: NodeJS.ErrnoException) => end(e.code === 'ENODEV' ? 'ENODEV' : new Error(`reading /dev/fuse: ${e.code ?? ''} ${e.message}`)));
   socket.on('end', () => end('ENODEV'));

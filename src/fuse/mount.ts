@@ -7,6 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import { realpath, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CtrError, unsupported } from '../errors.js';
+import type { BurstSpinOptions } from './burst-spin.js';
 import { startDeviceLoop, type DeviceLoopStats } from './device-loop.js';
 import { readMounts } from '../host/mountinfo.js';
 import { unmount as unmountPoint } from '../host/unmount.js';
@@ -33,6 +34,8 @@ export interface MountOptions extends ProtocolOptions {
   readers?: number;
   /** How the device is read: on the event loop (default) or by reader worker threads (DeviceLoopOptions.reader). */
   reader?: 'stream' | 'workers';
+  /** When the serving thread waits on the device for the next request (burst-spin.ts; `spinUs: 0` never). */
+  spin?: BurstSpinOptions;
   /** Kernel readahead for the mount in KiB (written to /sys/class/bdi/<dev>/read_ahead_kb); 0 keeps the kernel's. Default 1024. */
   readAheadKb?: number;
   /** Unmount when this signal aborts. */
@@ -85,7 +88,7 @@ export async function mountFuse(dir: string, fs: RawFileSystem, options: MountOp
 async function serveMounted(dir: string, fd: number, fs: RawFileSystem, options: MountOptions): Promise<FuseMount> {
   const protocol = new FuseProtocol(fs, options);
   const onError = options.onError;
-  const loop = startDeviceLoop(fd, protocol, { ...(options.reader ? { reader: options.reader } : {}), readers: options.readers, onError: onError && ((e) => onError(e, 'device')) });
+  const loop = startDeviceLoop(fd, protocol, { ...(options.reader ? { reader: options.reader } : {}), ...(options.spin ? { spin: options.spin } : {}), readers: options.readers, onError: onError && ((e) => onError(e, 'device')) });
   let unmounting: Promise<void> | undefined;
   const unmount = (): Promise<void> => (unmounting ??= unmountPoint(dir).then(() => closed));
   const closed = loop.done.then(async (end) => {
