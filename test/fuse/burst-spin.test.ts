@@ -114,6 +114,30 @@ describe('device stream wait', () => {
     }
     assert.equal(stream.spin(1_000), false, 'a closed stream does not read');
   });
+
+  test("a wait takes the request of another stream in the same burst, not of one that was quiet", async (t) => {
+    const fa = fifo();
+    const fb = fifo();
+    t.after(() => { fa.done(); fb.done(); });
+    const got: string[] = [];
+    const a = openDeviceStream(fa.fd, { onRequest: (r) => got.push(`a${r[8]}`), onEnd: () => {} })!;
+    const b = openDeviceStream(fb.fd, { onRequest: (r) => got.push(`b${r[8]}`), onEnd: () => {} })!;
+    try {
+      writeSync(fb.writer, request(1));
+      assert.equal(b.spin(1_000_000), true, "b's own request");
+      writeSync(fb.writer, request(2)); // b had a request just now: it is in a's burst
+      assert.equal(a.spin(1_000_000), true, "a's wait takes b's request");
+      assert.deepEqual(got, ['b1', 'b2'], 'handed to b, the stream it came to');
+      await new Promise((r) => setTimeout(r, 20)); // b quiet for longer than a burst's gap
+      writeSync(fb.writer, request(3));
+      assert.equal(a.spin(2_000), false, "b is no longer watched by a's wait");
+      assert.equal(b.spin(1_000_000), true);
+      assert.deepEqual(got, ['b1', 'b2', 'b3']);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
 });
 
 describe('waiting on a real mount', { skip: skipMount }, () => {
