@@ -4,8 +4,14 @@
 
 import type { TocFile } from './toc-node.js';
 
+/**
+ * A read's abort signal, or what makes it when the read first has to wait (on the disk or the network): a
+ * FUSE request's signal costs ~5 us to make, and most cached reads are served from memory without waiting.
+ */
+export type SignalSource = AbortSignal | (() => AbortSignal);
+
 /** Serves byte ranges of a layer's regular files. */
 export interface ChunkSource {
   /** Up to `length` bytes of `file` (a regular file of the layer's TOC index) at `offset`; fewer only at the end of the file. */
-  readFileRange(file: TocFile, offset: number, length: number, signal?: AbortSignal): Promise<Buffer>;
+  readFileRange(file: TocFile, offset: number, length: number, signal?: SignalSource): Promise<Buffer>;
 }

@@ -63,7 +63,7 @@ export class TocFileSystem implements RawFileSystem {
     if (node instanceof TocDir) throw new FuseErrno(Errno.EISDIR);
     if (!(node instanceof TocFile)) throw new FuseErrno(Errno.EINVAL);
     try {
-      return await this.source.readFileRange(node, offset, size, ctx.signal);
+      return await this.source.readFileRange(node, offset, size, () => ctx.signal);
     } catch (e) {
       if (!errnoOf(e).expected) throw e; // a bug: the protocol answers EIO and reports it
       throw readError(e);

@@ -11,7 +11,7 @@ import { CtrError, invalidArgument, isCtrError, unavailable, withContext } from 
 import { decodeMember, neededBytes, pickChunk, type ChunkResult, type MemberCompression } from '../estargz/member-decoder.js';
 import type { TocIndex } from '../estargz/toc-index.js';
 import type { Chunk, Member, TocFile } from '../estargz/toc-node.js';
-import type { ChunkSource } from '../estargz/chunk-source.js';
+import type { ChunkSource, SignalSource } from '../estargz/chunk-source.js';
 import type { BackgroundGate } from './background-gate.js';
 import type { BlobSource } from '../content/blob-source.js';
 import type { ChunkCache } from './chunk-cache.js';
@@ -139,13 +139,17 @@ export class LazyLayer implements ChunkSource {
   }
 
   /** Read `length` bytes of `file` at `offset` (fewer at its end), fetching missing chunks. */
-  async readFileRange(file: TocFile, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+  async readFileRange(file: TocFile, offset: number, length: number, signalSource?: SignalSource): Promise<Buffer> {
     const end = Math.min(offset + length, file.size);
     if (end <= offset) return Buffer.alloc(0);
     this.foreground++;
     this.options.gate?.enter();
     try {
       const chunks = this.index.chunksIn(file, offset, end - offset);
+      // Chunks already in the memory cache cost nothing more: such a read (most cached reads) takes no budget,
+      // and needs no abort signal (nothing to wait for)
+      const held = chunks.reduce((n, c) => (c.digest && this.options.cache.inMemory(c.digest) ? n : n + c.size), 0);
+      const signal = typeof signalSource === 'function' ? (held === 0 ? undefined : signalSource()) : signalSource;
       const serve = async (): Promise<Buffer> => {
         const datas = await this.chunkData(chunks, signal);
         this.warmAhead(chunks);
@@ -153,8 +157,6 @@ export class LazyLayer implements ChunkSource {
         if (out.length !== end - offset) throw invalidArgument(`the TOC's chunks cover ${out.length} of ${end - offset} bytes`);
         return out;
       };
-      // Chunks already in the memory cache cost nothing more: such a read (most cached reads) takes no budget.
-      const held = chunks.reduce((n, c) => (c.digest && this.options.cache.inMemory(c.digest) ? n : n + c.size), 0);
       return held === 0 ? await serve() : await this.budgets.reads.run(serve, held);
     } catch (e) {
       throw withContext({ op: 'read', subject: `${file.path} at ${offset} of layer ${this.options.layerDigest}` }, e);

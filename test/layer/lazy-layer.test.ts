@@ -247,6 +247,26 @@ describe('LazyLayer over a blob built by the reference', () => {
     await layer.close();
   });
 
+  test("a read's signal is made only when the read has to wait: not for chunks in memory", async () => {
+    const { layer } = await open(ref);
+    const a = entry(ref, 'etc/conf.d/a');
+    let made = 0;
+    const ac = new AbortController();
+    const source = () => {
+      made++;
+      return ac.signal;
+    };
+    assert.deepEqual(await layer.readFileRange(a, 0, 10, source), files.get('etc/conf.d/a')!.subarray(0, 10));
+    assert.equal(made, 1, 'fetched from the registry: the signal was made');
+    assert.deepEqual(await layer.readFileRange(a, 5, 10, source), files.get('etc/conf.d/a')!.subarray(5, 15));
+    assert.equal(made, 1, 'served from memory: no signal');
+    const interrupted = new AbortController();
+    interrupted.abort(new Error('interrupted'));
+    const big = entry(ref, 'bin/big');
+    await assert.rejects(layer.readFileRange(big, big.size - 5, 5, () => interrupted.signal), /interrupted/, 'a made signal is honoured');
+    await layer.close();
+  });
+
   test('prefetch fetches [0, .prefetch.landmark) in one range and caches the prioritized files', async () => {
     const { layer, source } = await open(prio);
     await layer.prefetched();
