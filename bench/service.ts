@@ -25,7 +25,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -35,6 +35,7 @@ import { startContainerd, type ContainerdFixture } from '../test/fixtures/contai
 import { startFaultProxy, type FaultProxy } from '../test/fixtures/fault-proxy.js';
 import { startRegistry, type RegistryFixture } from '../test/fixtures/registry.js';
 import { prepareImage, type BenchImage, type ImageName } from './lib/startup-images.js';
+import { stackedBarSvg } from './lib/stacked-bar-svg.js';
 import { summarize, type Summary } from './lib/summary-stats.js';
 import { mustRun, timedProcess } from './lib/timed-process.js';
 import { OUR_ENV } from './lib/node-env.js';
@@ -791,6 +792,43 @@ const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const ratio = (x: number, y: number) => (Number.isFinite(x / y) ? `${(x / y).toFixed(2)}×` : 'n/a');
 
+/**
+ * The cold starts as a chart: per image, each kind's median total split into rpull and run, in units of the
+ * reference's median total (1 = as fast as the reference), so that images of 0.5 s and of 4 s read alike.
+ * Undefined without reference samples.
+ */
+function chartOf(r: Results): string | undefined {
+  const names = [...new Set(r.samples.map((s) => s.image))];
+  const med = (g: Sample[], pick: (s: Sample) => number) => summarize(g.map(pick)).median;
+  const label: Record<Kind, string> = { reference: 'reference', ours: 'service', cli: 'cli' };
+  const bars: { group: string; label: string; values: number[] }[] = [];
+  for (const name of names) {
+    const of = (k: Kind) => r.samples.filter((s) => s.image === name && s.kind === k);
+    const ref = of('reference');
+    if (ref.length === 0) continue;
+    const unit = med(ref, (s) => s.total);
+    for (const k of (['reference', 'ours', 'cli'] as const).filter((k) => of(k).length > 0)) {
+      // the bar is the median total; rpull and run split it in proportion to their own medians
+      const [rpull, run, total] = [med(of(k), (s) => s.rpull), med(of(k), (s) => s.run), med(of(k), (s) => s.total)];
+      const scale = total / (rpull + run) / unit;
+      bars.push({ group: `${name} (reference ${unit.toFixed(2)} s)`, label: label[k], values: [rpull * scale, run * scale] });
+    }
+  }
+  if (bars.length === 0) return undefined;
+  const n = Math.max(...names.map((name) => r.samples.filter((s) => s.image === name && s.kind === 'reference').length));
+  return stackedBarSvg({
+    title: 'Cold lazy start relative to the reference (1 = its median time)',
+    subtitle: `median total of ${n} samples per kind, split by the rpull and run medians; ${r.link.rttMs} ms RTT, ${r.link.mbps} Mbit/s; commit ${r.commit}, ${r.machine.cpus} cores, ${r.date.slice(0, 10)}`,
+    unit: '× the reference\'s time',
+    phases: [
+      { name: 'rpull', color: '#4e79a7' },
+      { name: 'run', color: '#59a14f' },
+    ],
+    bars,
+    marks: [{ value: 0.8, label: '0.8× (python, payload target)' }],
+  });
+}
+
 function writeReport(r: Results, outDir: string): string[] {
   mkdirSync(outDir, { recursive: true });
   const jsonPath = join(outDir, 'service.json');
@@ -800,7 +838,7 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push(`Measured ${r.date.replace('T', ' ').slice(0, 16)} UTC by \`${r.command}\` (commit ${r.commit}) on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}, Node ${r.machine.node}; load average at the start ${r.machine.loadAvgStart.join(' ')}, at the end ${r.machine.loadAvgEnd.join(' ')} (other jobs shared the machine: read the ratios, not absolute times). Raw samples: [service.json](service.json).`, '');
   L.push('## Method', '');
   L.push(`- **ours**: \`node dist/ctr-remote.mjs snapshotter serve --address S --root R --config C\` (a frozen copy of the \`dist/\` that \`npm run build\` wrote at ${r.distBuilt.replace('T', ' ').slice(0, 19)} UTC), ${r.inProcess ? 'serving its lazy layers in that one process (`[fuse_manager] enable = false` in its config: the reference\'s default; no fuse manager, so its mounts end with it)' : 'with its fuse manager (a detached `snapshotter fuse-manager` process holding the FUSE sessions, so that the mounts outlive a restart of the service: our default)'}.`);
-  L.push('- **reference**: `containerd-stargz-grpc` built from Debian\'s stargz-snapshotter 0.12.0 library by [bench/reference-snapshotter/](../../bench/reference-snapshotter/main.go) (`fs.NewFilesystem` + `snapshot.NewSnapshotter` behind containerd\'s `contrib/snapshotservice`, registry hosts as the reference\'s resolver makes them: go-retryablehttp, 30 s timeout, plain HTTP on 127.0.0.1). FUSE is served inside the daemon.');
+  L.push(`- **reference**: \`containerd-stargz-grpc\` built from Debian's stargz-snapshotter 0.12.0 library by [bench/reference-snapshotter/](${relative(outDir, join(ROOT, 'bench', 'reference-snapshotter', 'main.go'))}) (\`fs.NewFilesystem\` + \`snapshot.NewSnapshotter\` behind containerd's \`contrib/snapshotservice\`, registry hosts as the reference's resolver makes them: go-retryablehttp, 30 s timeout, plain HTTP on 127.0.0.1). FUSE is served inside the daemon.`);
   L.push('- **cli**: our CLI alone, the daemonless path (no containerd, no service): `node dist/ctr-remote.mjs --root R image rpull --plain-http REF`, then `... run --rm --plain-http REF ID CMD`, with a fresh empty root per sample. rpull leaves the root\'s keeper serving the lazy layers (their prefetch started), and run uses its mounts; the keeper is stopped after the sample. Its peak RSS is the sum over every process of ours that names the root (rpull, the keeper, run), sampled every 50 ms; runc and the workload are not counted, as containerd\'s shim and runc are not for the other two.');
   L.push(r.noBackgroundFetch ? '- Both get the same config file: `no_background_fetch = true` (background fetch off: only what is read or prefetched is fetched).' : '- Both get the same config file: `no_background_fetch = false` (the default: background fetch on).');
   L.push(`- containerd 1.6.20 (Debian), a new one per sample with its own empty root, the snapshotter registered as \`[proxy_plugins.stargz]\`; a fresh snapshotter root per sample; \`sync; echo 3 > /proc/sys/vm/drop_caches\` before the timed part.`);
@@ -836,6 +874,11 @@ function writeReport(r: Results, outDir: string): string[] {
     }
   }
   L.push('', 'Ratios are of medians (< 1: ours is faster / fetches less / uses less memory). "layers containerd fetched" counts, per sample, the image\'s layer blobs found in containerd\'s content store after run (0 = every layer was mounted lazily).', '');
+  const chart = chartOf(r);
+  if (chart) {
+    writeFileSync(join(outDir, 'service.svg'), chart);
+    L.push('![cold start of each kind relative to the reference: rpull and run, medians](service.svg)', '');
+  }
   if (r.steady.length) {
     L.push('## Steady memory with 3 images', '');
     L.push(`Each snapshotter, fresh: rpull + run of ${r.steady[0]!.images.join(', ')} in turn through the same proxy, then wait until the proxy has been idle for 5 s (background fetch done; at most 300 s) and ${STEADY_SETTLE_MS / 1000} s more, then 5 s of samples.`, '');
@@ -905,7 +948,7 @@ function writeReport(r: Results, outDir: string): string[] {
   L.push('', `How to run: \`bench/reference-snapshotter/build.sh\` (once; Go from apt, offline), \`npm run build\`, then as root \`node --import tsx bench/service.ts [--samples 3] [--images python,payload] [--out DIR]\`. The images are cached under bench/.cache (the first run builds them: debootstrap, about 2 minutes).`, '');
   const mdPath = join(outDir, 'service.md');
   writeFileSync(mdPath, `${L.join('\n')}\n`);
-  return [mdPath, jsonPath];
+  return chart ? [mdPath, jsonPath, join(outDir, 'service.svg')] : [mdPath, jsonPath];
 }
 
 

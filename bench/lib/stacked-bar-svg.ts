@@ -16,6 +16,8 @@ export interface ChartSpec {
   bars: Bar[];
   /** Value axis label, e.g. "seconds". */
   unit: string;
+  /** Dashed horizontal lines across the plot (a target, say), each with its label at the right. */
+  marks?: { value: number; label: string }[];
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -56,6 +58,10 @@ export function stackedBarSvg(spec: ChartSpec): string {
     }
     out.push(`<text x="${(start + x - gap) / 2}" y="${height - 12}" text-anchor="middle" font-weight="bold">${esc(group)}</text>`);
     x += groupGap;
+  }
+  for (const m of spec.marks ?? []) {
+    if (m.value > max) continue;
+    out.push(`<line x1="${left}" x2="${width - 150}" y1="${y(m.value)}" y2="${y(m.value)}" stroke="#c0392b" stroke-dasharray="5 4"/>`, `<text x="${width - 146}" y="${y(m.value) + 4}" fill="#c0392b">${esc(m.label)}</text>`);
   }
   out.push(`<line x1="${left}" x2="${width - 150}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`);
   spec.phases.forEach((p, i) => {
