@@ -4,7 +4,7 @@ import { access, readdir, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { CtrError, notFound, unavailable } from '../errors.js';
-import { firstLine, runChild, startChild, type ChildStdio } from '../host/child-run.js';
+import { firstLine, runChild, startChild, type ChildRunResult, type ChildStdio } from '../host/child-run.js';
 import { detachListeners } from '../host/signal-listeners.js';
 import { outputTap } from './output-tap.js';
 
@@ -76,7 +76,7 @@ export async function runcRun(o: RuncRunOptions): Promise<RuncRunResult> {
     detached: !sharesTty,
     passPipes: true,
   });
-  if (!child) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${(await done).spawnError?.message ?? 'unknown error'}`);
+  if (!child) return notStarted(o.runc ?? 'runc', done);
   if (child.pid !== undefined) o.onSpawn?.(child.pid);
   const tapsDone = Promise.all([taps.stdout?.attach(child.stdout), taps.stderr?.attach(child.stderr)]);
   const giveBackSignals = o.forwardSignals === false ? () => {} : takeSignals((sig) => void child.kill(sig), sharesTty);
@@ -186,7 +186,7 @@ export async function runcExec(stateDir: string, id: string, args: string[], o: 
   const { child, done } = startChild(o.runc ?? 'runc', ['--root', stateDir, 'exec', ...flags, id, ...args], {
     stdio: [o.stdin || o.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
   });
-  if (!child) throw unavailable(`cannot start ${o.runc ?? 'runc'}: ${(await done).spawnError?.message ?? 'unknown error'}`);
+  if (!child) return notStarted(o.runc ?? 'runc', done);
   const giveBack = takeSignals((sig) => void child.kill(sig), o.tty === true || (o.stdin === true && process.stdin.isTTY === true));
   try {
     const r = await done;
@@ -227,6 +227,11 @@ async function throwRuncError(log: string): Promise<void> {
   const clean = msg.replace(/^runc run failed: /, '');
   if (/exec: .*(no such file or directory|executable file not found)/.test(clean)) throw notFound(clean);
   throw new CtrError('Internal', `runc: ${clean}`);
+}
+
+/** A runc that could not be started (no such program, ...): Unavailable, saying why. */
+async function notStarted(runc: string, done: Promise<ChildRunResult>): Promise<never> {
+  throw unavailable(`cannot start ${runc}: ${(await done).spawnError?.message ?? 'unknown error'}`);
 }
 
 /** A target as the child's stdio (a stream target is tapped instead, see outputTap). */
